@@ -1,0 +1,65 @@
+import { z } from 'zod';
+
+export { z };
+
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+const emptyAsUndefined = (value: unknown) => (value === '' ? undefined : value);
+
+/** Helpers for environment variables, which are always strings. */
+export const env = {
+  string: () => z.preprocess(emptyAsUndefined, z.string()),
+  optionalString: () => z.preprocess(emptyAsUndefined, z.string().optional()),
+  url: () => z.preprocess(emptyAsUndefined, z.url()),
+  optionalUrl: () => z.preprocess(emptyAsUndefined, z.url().optional()),
+  port: (fallback: number) => z.preprocess(emptyAsUndefined, z.coerce.number().int().min(0).max(65535).default(fallback)),
+  int: (fallback: number, min = 0) => z.preprocess(emptyAsUndefined, z.coerce.number().int().min(min).default(fallback)),
+  bool: (fallback: boolean) =>
+    z.preprocess(
+      emptyAsUndefined,
+      z
+        .enum(['true', 'false', '1', '0', 'yes', 'no'])
+        .default(fallback ? 'true' : 'false')
+        .transform((v) => v === 'true' || v === '1' || v === 'yes'),
+    ),
+  logLevel: () =>
+    z.preprocess(emptyAsUndefined, z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')),
+  nodeEnv: () => z.preprocess(emptyAsUndefined, z.enum(['development', 'production', 'test']).default('development')),
+};
+
+/** The settings every process shares. */
+export const baseConfigShape = {
+  NODE_ENV: env.nodeEnv(),
+  LOG_LEVEL: env.logLevel(),
+  DATABASE_URL: env.optionalUrl(),
+  REDIS_URL: env.optionalUrl(),
+  /** Prefix of every Redis key and stream this deployment uses. */
+  REDIS_PREFIX: z.preprocess(emptyAsUndefined, z.string().default('vs:')),
+  /** PEM (SPKI) public key of the identity subgraph, or a JWKS URL, used to verify access tokens. */
+  JWT_PUBLIC_KEY: env.optionalString(),
+  JWKS_URL: env.optionalUrl(),
+  JWT_ISSUER: z.preprocess(emptyAsUndefined, z.string().default('vibestream-identity')),
+  JWT_AUDIENCE: z.preprocess(emptyAsUndefined, z.string().default('vibestream')),
+};
+
+/**
+ * Validates `source` (process.env by default) against a zod object shape, reporting every
+ * bad or missing variable on its own line. Values are never echoed, so secrets stay out of logs.
+ */
+export function loadConfig<Shape extends z.ZodRawShape>(shape: Shape, source: NodeJS.ProcessEnv = process.env): z.infer<z.ZodObject<Shape>> {
+  const result = z.object(shape).safeParse(source);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => {
+    const name = issue.path.join('.') || '(root)';
+    const missing = issue.code === 'invalid_type' && source[String(issue.path[0])] === undefined;
+    return missing ? `${name}: is required but not set` : `${name}: ${issue.message}`;
+  });
+  throw new ConfigError(problems);
+}

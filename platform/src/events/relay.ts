@@ -1,0 +1,129 @@
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type { Logger } from '../logger.ts';
+import type { EventEnvelope } from './contract.ts';
+import type { EventTransport } from './transport.ts';
+
+interface OutboxRow {
+  id: string;
+  type: string;
+  source: string;
+  payload: Record<string, unknown>;
+  request_id: string | null;
+  occurred_at: Date | string;
+}
+
+export interface RelayOptions {
+  intervalMs?: number;
+  batchSize?: number;
+  /** Published rows older than this are deleted. */
+  retentionHours?: number;
+}
+
+/**
+ * Moves committed outbox rows to the transport. Rows are locked with SKIP LOCKED so replicas
+ * share the work, and marked published only after the transport accepted them: delivery is
+ * at least once, and consumers' handled-events tables make it take effect once.
+ */
+export class OutboxRelay {
+  private readonly orm: MikroORM;
+  private readonly transport: EventTransport;
+  private readonly log: Logger;
+  private readonly intervalMs: number;
+  private readonly batchSize: number;
+  private readonly retentionHours: number;
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<number> | null = null;
+  private again = false;
+  private stopped = true;
+  private failures = 0;
+  private lastCleanup = 0;
+
+  constructor(orm: MikroORM, transport: EventTransport, log: Logger, options: RelayOptions = {}) {
+    this.orm = orm;
+    this.transport = transport;
+    this.log = log.child({ component: 'outbox-relay' });
+    this.intervalMs = options.intervalMs ?? 250;
+    this.batchSize = options.batchSize ?? 200;
+    this.retentionHours = options.retentionHours ?? 72;
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running?.catch(() => undefined);
+  }
+
+  /** Asks for a pass soon: called after a transaction that wrote events commits. */
+  kick(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.schedule(0);
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.tick(), delayMs);
+  }
+
+  private async tick(): Promise<void> {
+    if (this.running) return;
+    this.again = false;
+    let published = 0;
+    try {
+      this.running = this.relayOnce();
+      published = await this.running;
+      this.failures = 0;
+      await this.cleanup();
+    } catch (error) {
+      this.failures++;
+      this.log.warn({ err: error, failures: this.failures }, 'outbox relay pass failed; will retry');
+    } finally {
+      this.running = null;
+    }
+    const backoff = this.failures > 0 ? Math.min(10_000, this.intervalMs * 2 ** this.failures) : this.intervalMs;
+    this.schedule(this.failures === 0 && (this.again || published === this.batchSize) ? 0 : backoff);
+  }
+
+  /** Publishes one batch; returns how many events it moved. */
+  async relayOnce(): Promise<number> {
+    const em = this.orm.em.fork();
+    return em.transactional(async (tx) => {
+      const rows = (await tx.execute(
+        `select id, type, source, payload, request_id, occurred_at from outbox_events
+         where published_at is null order by seq limit ? for update skip locked`,
+        [this.batchSize],
+      )) as OutboxRow[];
+      if (rows.length === 0) return 0;
+      for (const row of rows) {
+        const envelope: EventEnvelope = {
+          id: row.id,
+          type: row.type,
+          source: row.source,
+          occurredAt: new Date(row.occurred_at).toISOString(),
+          requestId: row.request_id,
+          payload: row.payload,
+        };
+        await this.transport.append(envelope);
+      }
+      await tx.execute(`update outbox_events set published_at = now() where id = any(?::uuid[])`, [rows.map((r) => r.id)]);
+      return rows.length;
+    });
+  }
+
+  private async cleanup(): Promise<void> {
+    if (Date.now() - this.lastCleanup < 3_600_000) return;
+    this.lastCleanup = Date.now();
+    await this.orm.em
+      .fork()
+      .execute(`delete from outbox_events where published_at < now() - make_interval(hours => ?)`, [this.retentionHours]);
+  }
+}

@@ -1,0 +1,42 @@
+import type { EventEnvelope } from './contract.ts';
+
+export interface RetryPolicy {
+  /** Deliveries before an event is dead-lettered. */
+  maxAttempts: number;
+  /** First retry delay; doubles on each further attempt. */
+  backoffMs: number;
+  maxBackoffMs: number;
+}
+
+export const defaultRetryPolicy: RetryPolicy = { maxAttempts: 8, backoffMs: 500, maxBackoffMs: 60_000 };
+
+export function retryDelay(policy: RetryPolicy, deliveries: number): number {
+  return Math.min(policy.maxBackoffMs, policy.backoffMs * 2 ** Math.max(0, deliveries - 1));
+}
+
+export interface ConsumerSpec {
+  /** Consumer group: one per consuming context; each event is delivered once per group. */
+  group: string;
+  types: string[];
+  handle: (envelope: EventEnvelope) => Promise<void>;
+  retry?: Partial<RetryPolicy>;
+}
+
+export interface RunningConsumer {
+  stop(): Promise<void>;
+}
+
+export interface DeadLetter {
+  envelope: unknown;
+  group: string;
+  error: string;
+}
+
+/** Carries events from outbox relays to consumer groups. */
+export interface EventTransport {
+  readonly kind: 'redis' | 'memory';
+  append(envelope: EventEnvelope): Promise<void>;
+  consume(spec: ConsumerSpec): RunningConsumer;
+  deadLetters(type: string): Promise<DeadLetter[]>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,109 @@
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { HeaderMap, type ApolloServer, type BaseContext, type HTTPGraphQLResponse } from '@apollo/server';
+
+export class BodyTooLargeError extends Error {}
+
+export async function readBody(req: IncomingMessage, limitBytes = 1_048_576): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limitBytes) throw new BodyTooLargeError(`request body over ${limitBytes} bytes`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+export function sendGraphQLError(res: ServerResponse, status: number, code: string, message: string): void {
+  sendJson(res, status, { errors: [{ message, extensions: { code } }] });
+}
+
+export function headerMapOf(req: IncomingMessage): HeaderMap {
+  const headers = new HeaderMap();
+  for (const [key, value] of Object.entries(req.headers)) {
+    if (value === undefined) continue;
+    headers.set(key, Array.isArray(value) ? value.join(', ') : value);
+  }
+  return headers;
+}
+
+/** Hands a Node request to Apollo Server and writes its answer. */
+export async function runApolloRequest<Ctx extends BaseContext>(
+  apollo: ApolloServer<Ctx>,
+  req: IncomingMessage,
+  res: ServerResponse,
+  context: () => Promise<Ctx>,
+  bodyLimitBytes?: number,
+): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  let body: unknown = undefined;
+  if (req.method === 'POST') {
+    const text = await readBody(req, bodyLimitBytes);
+    const contentType = req.headers['content-type'] ?? '';
+    if (contentType.includes('json')) {
+      try {
+        body = text.length ? JSON.parse(text) : undefined;
+      } catch {
+        sendGraphQLError(res, 400, 'BAD_REQUEST', 'The request body is not valid JSON');
+        return;
+      }
+    } else {
+      body = text;
+    }
+  }
+  const response = await apollo.executeHTTPGraphQLRequest({
+    httpGraphQLRequest: { method: req.method ?? 'GET', headers: headerMapOf(req), search: url.search, body },
+    context,
+  });
+  await writeApolloResponse(res, response);
+}
+
+async function writeApolloResponse(res: ServerResponse, response: HTTPGraphQLResponse): Promise<void> {
+  for (const [key, value] of response.headers) res.setHeader(key, value);
+  res.statusCode = response.status ?? 200;
+  if (response.body.kind === 'complete') {
+    res.end(response.body.string);
+    return;
+  }
+  for await (const chunk of response.body.asyncIterator) res.write(chunk);
+  res.end();
+}
+
+export function clientAddress(req: IncomingMessage): string {
+  const forwarded = req.headers['x-forwarded-for'];
+  const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim();
+  return first || req.socket.remoteAddress || 'unknown';
+}
+
+/** Stops accepting connections, lets in-flight requests finish, then closes idle keep-alive sockets. */
+export async function closeGracefully(server: Server, timeoutMs = 10_000): Promise<void> {
+  if (!server.listening) return;
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const idleSweep = setInterval(() => server.closeIdleConnections(), 100);
+  const deadline = new Promise<void>((resolve) =>
+    setTimeout(() => {
+      server.closeAllConnections();
+      resolve();
+    }, timeoutMs).unref(),
+  );
+  await Promise.race([closed, deadline]);
+  clearInterval(idleSweep);
+}
+
+export function listen(server: Server, port: number, host = '0.0.0.0'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      const address = server.address();
+      resolve(typeof address === 'object' && address ? address.port : port);
+    });
+  });
+}

@@ -1,0 +1,48 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from './logger.ts';
+import { createRedis } from './redis.ts';
+import { type LiveEvents, MemoryLiveEvents, RedisLiveEvents } from './live.ts';
+import { MemoryTransport } from './events/memory-transport.ts';
+import { RedisStreamsTransport } from './events/redis-transport.ts';
+import type { EventTransport } from './events/transport.ts';
+
+/** The messaging a process uses: Redis when REDIS_URL is set, in-process otherwise. */
+export interface Infra {
+  redis: Redis | null;
+  prefix: string;
+  transport: EventTransport;
+  live: LiveEvents;
+  close(): Promise<void>;
+}
+
+export function createInfra(options: { redisUrl?: string | undefined; prefix: string; log: Logger }): Infra {
+  if (!options.redisUrl) {
+    const live = new MemoryLiveEvents();
+    const transport = new MemoryTransport(options.log);
+    return {
+      redis: null,
+      prefix: options.prefix,
+      transport,
+      live,
+      close: async () => {
+        await transport.close();
+        await live.close();
+      },
+    };
+  }
+  const redis = createRedis(options.redisUrl);
+  redis.on('error', (error: Error) => options.log.warn({ err: error.message }, 'redis connection error'));
+  const transport = new RedisStreamsTransport(redis, options.prefix, options.log);
+  const live = new RedisLiveEvents(redis, options.prefix, options.log);
+  return {
+    redis,
+    prefix: options.prefix,
+    transport,
+    live,
+    close: async () => {
+      await transport.close();
+      await live.close();
+      redis.disconnect();
+    },
+  };
+}

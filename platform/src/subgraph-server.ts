@@ -1,0 +1,130 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { ApolloServer } from '@apollo/server';
+import {
+  ApolloServerPluginInlineTraceDisabled,
+  ApolloServerPluginLandingPageDisabled,
+  ApolloServerPluginUsageReportingDisabled,
+} from '@apollo/server/plugin/disabled';
+import { buildSubgraphSchema } from '@apollo/subgraph';
+import type { GraphQLResolverMap } from '@apollo/subgraph';
+import type { DocumentNode } from 'graphql';
+import { bearerToken, type Principal, type TokenVerifier } from './auth.ts';
+import { isSafeCode, makeErrorFormatter } from './errors.ts';
+import { BodyTooLargeError, clientAddress, closeGracefully, listen, runApolloRequest, sendGraphQLError, sendJson } from './http.ts';
+import { REQUEST_ID_HEADER, currentRequestId, withRequestId, type Logger } from './logger.ts';
+
+/** What every subgraph resolver receives, before the subgraph adds its own services. */
+export interface BaseRequestContext {
+  requestId: string;
+  principal: Principal | null;
+  clientAddress: string;
+  log: Logger;
+}
+
+export interface HttpRoute {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  /** Exact path, or a prefix ending in '/'. */
+  path: string;
+  handle: (req: IncomingMessage, res: ServerResponse) => Promise<void> | void;
+}
+
+export interface SubgraphServerOptions<Ctx extends BaseRequestContext> {
+  name: string;
+  port: number;
+  host?: string;
+  typeDefs: DocumentNode;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  resolvers: GraphQLResolverMap<any>;
+  verifier: TokenVerifier;
+  log: Logger;
+  introspection: boolean;
+  /** Adds the subgraph's per-request services (an EntityManager fork, DataLoaders) to the base context. */
+  context: (base: BaseRequestContext) => Ctx | Promise<Ctx>;
+  routes?: HttpRoute[];
+  /** Readiness beyond "the process is up" (database reachable, for instance). */
+  ready?: () => Promise<boolean>;
+}
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+export async function startSubgraphServer<Ctx extends BaseRequestContext>(options: SubgraphServerOptions<Ctx>): Promise<RunningServer> {
+  const { log } = options;
+  const apollo = new ApolloServer<Ctx>({
+    schema: buildSubgraphSchema([{ typeDefs: options.typeDefs, resolvers: options.resolvers }]),
+    introspection: options.introspection,
+    includeStacktraceInErrorResponses: false,
+    csrfPrevention: true,
+    formatError: makeErrorFormatter((error, formatted) =>
+      log.error({ err: (error as { originalError?: unknown })?.originalError ?? error, path: formatted.path }, 'unexpected error'),
+    ),
+    plugins: [
+      ApolloServerPluginLandingPageDisabled(),
+      ApolloServerPluginUsageReportingDisabled(),
+      ApolloServerPluginInlineTraceDisabled(),
+    ],
+  });
+  await apollo.start();
+
+  const routes = options.routes ?? [];
+  const server = createServer((req, res) => {
+    const requestId = headerValue(req, REQUEST_ID_HEADER);
+    withRequestId(requestId, () => {
+      handle(req, res).catch((error: unknown) => {
+        if (error instanceof BodyTooLargeError) return sendGraphQLError(res, 413, 'BAD_USER_INPUT', error.message);
+        log.error({ err: error, url: req.url }, 'request failed');
+        if (!res.headersSent) sendGraphQLError(res, 500, 'INTERNAL_SERVER_ERROR', 'Internal server error');
+        else res.destroy();
+      });
+    });
+  });
+  server.keepAliveTimeout = 65_000;
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (path === '/healthz') return sendJson(res, 200, { status: 'ok', subgraph: options.name });
+    if (path === '/readyz') {
+      const ready = options.ready ? await options.ready().catch(() => false) : true;
+      return sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', subgraph: options.name });
+    }
+    const route = routes.find((r) => r.method === req.method && (r.path === path || (r.path.endsWith('/') && path.startsWith(r.path))));
+    if (route) return route.handle(req, res);
+    if (path !== '/graphql') return sendJson(res, 404, { error: 'not found' });
+
+    let principal: Principal | null = null;
+    try {
+      const token = bearerToken(headerValue(req, 'authorization'));
+      if (token) principal = await options.verifier(token);
+    } catch (error) {
+      const code = (error as { extensions?: { code?: unknown } }).extensions?.code;
+      if (isSafeCode(code)) return sendGraphQLError(res, 401, code, (error as Error).message);
+      throw error;
+    }
+    const base: BaseRequestContext = {
+      requestId: currentRequestId() ?? 'unknown',
+      principal,
+      clientAddress: clientAddress(req),
+      log,
+    };
+    await runApolloRequest(apollo, req, res, async () => options.context(base));
+  }
+
+  const port = await listen(server, options.port, options.host);
+  log.info({ port, subgraph: options.name }, 'subgraph listening');
+  return {
+    port,
+    url: `http://127.0.0.1:${port}/graphql`,
+    stop: async () => {
+      await closeGracefully(server);
+      await apollo.stop();
+    },
+  };
+}
+
+function headerValue(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}

@@ -1,0 +1,70 @@
+import { readFileSync } from 'node:fs';
+import { parse, type DocumentNode } from 'graphql';
+import { createLogger, type Logger } from './logger.ts';
+import type { Infra } from './infra.ts';
+import { ensureDatabase, ensureSigningKeys, onShutdown } from './runtime.ts';
+
+export interface SubgraphStartOptions {
+  env: NodeJS.ProcessEnv;
+  /** Overrides PORT; 0 picks a free port. */
+  port?: number;
+  /** Shared messaging, when several subgraphs run in one process. */
+  infra?: Infra;
+  log?: Logger;
+}
+
+export interface RunningSubgraph {
+  name: string;
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+/** What each `subgraphs/<context>` exports, so the launcher, tests and compose treat them alike. */
+export interface SubgraphModule {
+  name: string;
+  defaultPort: number;
+  /** The subgraph's SDL (schema.graphql). */
+  sdl: string;
+  typeDefs: DocumentNode;
+  start(options: SubgraphStartOptions): Promise<RunningSubgraph>;
+}
+
+export function loadSchemaFile(url: URL): { sdl: string; typeDefs: DocumentNode } {
+  const sdl = readFileSync(url, 'utf8');
+  return { sdl, typeDefs: parse(sdl) };
+}
+
+/**
+ * Fills what a development run may leave out: an embedded PostgreSQL when DATABASE_URL is
+ * unset, and the development signing keys when no key is configured.
+ */
+export async function prepareDevelopmentEnv(env: NodeJS.ProcessEnv, log: Logger): Promise<{ env: NodeJS.ProcessEnv; stop(): Promise<void> }> {
+  const database = await ensureDatabase(env, log);
+  const keys = env.JWT_PUBLIC_KEY || env.JWKS_URL ? null : await ensureSigningKeys(env, log);
+  return {
+    env: {
+      ...env,
+      DATABASE_URL: database.url,
+      ...(keys ? { JWT_PRIVATE_KEY: env.JWT_PRIVATE_KEY || keys.privateKeyPem, JWT_PUBLIC_KEY: keys.publicKeyPem } : {}),
+    },
+    stop: database.stop,
+  };
+}
+
+/** The body of every subgraph's main.ts: run this one subgraph as its own process. */
+export async function runSubgraphMain(module: SubgraphModule): Promise<void> {
+  const log = createLogger(module.name);
+  try {
+    const prepared = await prepareDevelopmentEnv(process.env, log);
+    const running = await module.start({ env: prepared.env, log });
+    log.info({ url: running.url }, `${module.name} subgraph ready`);
+    onShutdown(log, async () => {
+      await running.stop();
+      await prepared.stop();
+    });
+  } catch (error) {
+    log.fatal({ err: error instanceof Error ? { message: error.message } : error }, `${module.name} failed to start`);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,31 @@
+// Composes schema/supergraph.graphql and schema/api.graphql from the subgraphs' SDL.
+// `--check` only compares and exits 1 when the committed files are stale.
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { subgraphs } from '../subgraphs/index.ts';
+import { composeSupergraph } from './supergraph.ts';
+
+const check = process.argv.includes('--check');
+const schemaDir = new URL('../schema/', import.meta.url);
+const composed = composeSupergraph(subgraphs);
+const files = { 'supergraph.graphql': composed.supergraph, 'api.graphql': composed.api };
+
+let stale = false;
+mkdirSync(schemaDir, { recursive: true });
+for (const [name, content] of Object.entries(files)) {
+  const url = new URL(name, schemaDir);
+  let current = '';
+  try {
+    current = readFileSync(url, 'utf8');
+  } catch {
+    // missing counts as stale
+  }
+  if (current === content) continue;
+  stale = true;
+  if (check) console.error(`schema/${name} is stale: run npm run compose`);
+  else {
+    writeFileSync(url, content);
+    console.log(`wrote schema/${name}`);
+  }
+}
+if (check && stale) process.exit(1);
+if (!stale) console.log('schema/ is up to date');

@@ -1,0 +1,4 @@
+import { runSubgraphMain } from '@vibestream/platform';
+import { identitySubgraph } from './app.ts';
+
+await runSubgraphMain(identitySubgraph);

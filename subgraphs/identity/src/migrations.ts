@@ -1,0 +1,55 @@
+import { sqlMigration } from '@vibestream/platform';
+
+export const migrations = [
+  sqlMigration(
+    '0001_identity_users_sessions_wallets',
+    `
+create table users (
+  id uuid primary key,
+  email text not null,
+  email_normalized text not null,
+  password_hash text not null,
+  display_name text not null,
+  roles text[] not null default '{FAN}',
+  created_at timestamptz not null default now(),
+  constraint users_roles_valid check (roles <@ array['FAN','ARTIST','ADMIN']::text[] and cardinality(roles) > 0)
+);
+create unique index users_email_normalized_key on users (email_normalized);
+
+create table refresh_tokens (
+  id uuid primary key,
+  user_id uuid not null references users(id) on delete cascade,
+  family_id uuid not null,
+  token_hash text not null unique,
+  created_at timestamptz not null default now(),
+  expires_at timestamptz not null,
+  used_at timestamptz,
+  revoked_at timestamptz
+);
+create index refresh_tokens_family on refresh_tokens (family_id);
+
+create table wallets (
+  id uuid primary key,
+  user_id uuid not null references users(id) on delete cascade,
+  chain text not null check (chain in ('ETHEREUM','SOLANA')),
+  address text not null,
+  linked_at timestamptz not null default now(),
+  constraint wallets_chain_address_key unique (chain, address)
+);
+create index wallets_user on wallets (user_id);
+
+create table wallet_challenges (
+  id uuid primary key,
+  user_id uuid not null references users(id) on delete cascade,
+  chain text not null,
+  address text not null,
+  nonce text not null unique,
+  message text not null,
+  created_at timestamptz not null default now(),
+  expires_at timestamptz not null,
+  used_at timestamptz
+);
+create index wallet_challenges_lookup on wallet_challenges (user_id, chain, address, created_at desc);
+`,
+  ),
+];

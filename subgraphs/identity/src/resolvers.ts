@@ -1,0 +1,65 @@
+import { GraphQLScalarType, Kind } from 'graphql';
+import { badInput, requireAuth, requireRole, requireSelfOrAdmin, type BaseRequestContext, type EntityManager } from '@vibestream/platform';
+import type { Resolvers } from './generated/resolvers-types.ts';
+import type { Role } from './domain/registration.ts';
+import type { Loaders } from './loaders.ts';
+import type { IdentityService } from './service.ts';
+
+export interface IdentityContext extends BaseRequestContext {
+  em: EntityManager;
+  loaders: Loaders;
+  service: IdentityService;
+}
+
+export const DateTime = new GraphQLScalarType<Date, string>({
+  name: 'DateTime',
+  description: 'ISO-8601 date and time in UTC',
+  serialize: (value) => {
+    const date = value instanceof Date ? value : new Date(String(value));
+    if (Number.isNaN(date.getTime())) throw new TypeError('DateTime cannot represent an invalid date');
+    return date.toISOString();
+  },
+  parseValue: (value) => parseDateTime(value),
+  parseLiteral: (ast) => (ast.kind === Kind.STRING ? parseDateTime(ast.value) : (() => { throw badInput('DateTime must be an ISO-8601 string'); })()),
+});
+
+function parseDateTime(value: unknown): Date {
+  const date = typeof value === 'string' ? new Date(value) : new Date(NaN);
+  if (Number.isNaN(date.getTime())) throw badInput('DateTime must be an ISO-8601 string');
+  return date;
+}
+
+export const resolvers: Resolvers<IdentityContext> = {
+  DateTime,
+  Query: {
+    me: async (_root, _args, ctx) => {
+      const principal = requireAuth(ctx.principal);
+      return ctx.loaders.user.load(principal.userId);
+    },
+  },
+  Mutation: {
+    register: (_root, { input }, ctx) => ctx.service.register(ctx.em, input),
+    login: (_root, { email, password }, ctx) => ctx.service.login(ctx.em, email, password, ctx.clientAddress),
+    refreshSession: (_root, { refreshToken }, ctx) => ctx.service.refresh(ctx.em, refreshToken),
+    logout: (_root, _args, ctx) => ctx.service.logout(ctx.em, requireAuth(ctx.principal)),
+    walletChallenge: (_root, { chain, address }, ctx) => ctx.service.walletChallenge(ctx.em, requireAuth(ctx.principal), chain, address),
+    linkWallet: (_root, { chain, address, signature }, ctx) =>
+      ctx.service.linkWallet(ctx.em, requireAuth(ctx.principal), chain, address, signature),
+    setUserRoles: (_root, { userId, roles }, ctx) => {
+      requireRole(ctx.principal, 'ADMIN');
+      return ctx.service.setUserRoles(ctx.em, userId, roles);
+    },
+  },
+  User: {
+    __resolveReference: (ref, ctx) => ctx.loaders.user.load(ref.id),
+    roles: (user) => user.roles as Role[],
+    email: (user, _args, ctx) => {
+      requireSelfOrAdmin(ctx.principal, user.id);
+      return user.email;
+    },
+    wallets: (user, _args, ctx) => {
+      requireSelfOrAdmin(ctx.principal, user.id);
+      return ctx.loaders.walletsByUser.load(user.id);
+    },
+  },
+};

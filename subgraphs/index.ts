@@ -1,0 +1,5 @@
+import type { SubgraphModule } from '@vibestream/platform';
+import { identitySubgraph } from '@vibestream/identity';
+
+/** Every subgraph that exists, in start order. The launcher, compose script and tests read this list. */
+export const subgraphs: SubgraphModule[] = [identitySubgraph];
