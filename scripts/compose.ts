@@ -2,7 +2,7 @@
 // `--check` only compares and exits 1 when the committed files are stale.
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { subgraphs } from '../subgraphs/index.ts';
-import { composeSupergraph } from './supergraph.ts';
+import { composeSupergraph } from '@vibestream/platform';
 
 const check = process.argv.includes('--check');
 const schemaDir = new URL('../schema/', import.meta.url);

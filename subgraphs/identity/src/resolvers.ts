@@ -9,6 +9,20 @@ export interface IdentityContext extends BaseRequestContext {
   em: EntityManager;
   loaders: Loaders;
   service: IdentityService;
+  /** Set by register and login: the payload's user is the caller, though no token came with the request. */
+  signedInAs?: string;
+}
+
+/** A person's own data: for them (by token, or the sign-in that just happened) or an ADMIN. */
+function assertOwnData(ctx: IdentityContext, userId: string): void {
+  if (ctx.signedInAs === userId) return;
+  requireSelfOrAdmin(ctx.principal, userId);
+}
+
+async function signIn<T extends { user: { id: string } }>(ctx: IdentityContext, session: Promise<T>): Promise<T> {
+  const result = await session;
+  ctx.signedInAs = result.user.id;
+  return result;
 }
 
 export const DateTime = new GraphQLScalarType<Date, string>({
@@ -38,8 +52,8 @@ export const resolvers: Resolvers<IdentityContext> = {
     },
   },
   Mutation: {
-    register: (_root, { input }, ctx) => ctx.service.register(ctx.em, input),
-    login: (_root, { email, password }, ctx) => ctx.service.login(ctx.em, email, password, ctx.clientAddress),
+    register: (_root, { input }, ctx) => signIn(ctx, ctx.service.register(ctx.em, input)),
+    login: (_root, { email, password }, ctx) => signIn(ctx, ctx.service.login(ctx.em, email, password, ctx.clientAddress)),
     refreshSession: (_root, { refreshToken }, ctx) => ctx.service.refresh(ctx.em, refreshToken),
     logout: (_root, _args, ctx) => ctx.service.logout(ctx.em, requireAuth(ctx.principal)),
     walletChallenge: (_root, { chain, address }, ctx) => ctx.service.walletChallenge(ctx.em, requireAuth(ctx.principal), chain, address),
@@ -54,11 +68,11 @@ export const resolvers: Resolvers<IdentityContext> = {
     __resolveReference: (ref, ctx) => ctx.loaders.user.load(ref.id),
     roles: (user) => user.roles as Role[],
     email: (user, _args, ctx) => {
-      requireSelfOrAdmin(ctx.principal, user.id);
+      assertOwnData(ctx, user.id);
       return user.email;
     },
     wallets: (user, _args, ctx) => {
-      requireSelfOrAdmin(ctx.principal, user.id);
+      assertOwnData(ctx, user.id);
       return ctx.loaders.walletsByUser.load(user.id);
     },
   },

@@ -1,6 +1,6 @@
 import { composeServices } from '@apollo/composition';
 import { printSchema } from 'graphql';
-import type { SubgraphModule } from '@vibestream/platform';
+import type { SubgraphModule } from './subgraph.ts';
 
 export interface ComposedSchemas {
   supergraph: string;

@@ -1,0 +1,194 @@
+// Apollo's gateway probes cloud metadata hosts and exports metrics unless this is set first.
+process.env.APOLLO_TELEMETRY_DISABLED = 'true';
+
+import { readFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { resolve } from 'node:path';
+import { ApolloGateway } from '@apollo/gateway';
+import { ApolloServer } from '@apollo/server';
+import {
+  ApolloServerPluginLandingPageDisabled,
+  ApolloServerPluginSchemaReportingDisabled,
+  ApolloServerPluginUsageReportingDisabled,
+} from '@apollo/server/plugin/disabled';
+import {
+  BodyTooLargeError,
+  REQUEST_ID_HEADER,
+  bearerToken,
+  clientAddress,
+  closeGracefully,
+  createLogger,
+  createTokenVerifier,
+  currentRequestId,
+  isSafeCode,
+  listen,
+  makeErrorFormatter,
+  projectRoot,
+  runApolloRequest,
+  sendGraphQLError,
+  sendJson,
+  withRequestId,
+  type Logger,
+  type Principal,
+  type TokenVerifier,
+} from '@vibestream/platform';
+import { loadGatewayConfig, subgraphUrlOverrides } from './config.ts';
+import type { GatewayContext } from './context.ts';
+import { SubgraphDataSource } from './data-source.ts';
+import { GRAPHIQL_PATH, graphiqlPage, sandboxWithOfflineFallback } from './landing-page.ts';
+import { createMetrics } from './metrics.ts';
+
+export interface GatewayOptions {
+  env: NodeJS.ProcessEnv;
+  /** The supergraph SDL; read from SUPERGRAPH_PATH (default schema/supergraph.graphql) when absent. */
+  supergraphSdl?: string;
+  port?: number;
+  log?: Logger;
+  verifier?: TokenVerifier;
+}
+
+export interface RunningGateway {
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
+  const config = loadGatewayConfig(options.env);
+  const log = options.log ?? createLogger('gateway', config.LOG_LEVEL);
+  const production = config.NODE_ENV === 'production';
+  const introspection = config.GRAPHQL_INTROSPECTION ? config.GRAPHQL_INTROSPECTION === 'true' : !production;
+  const supergraphSdl =
+    options.supergraphSdl ?? (await readFile(resolve(projectRoot, config.SUPERGRAPH_PATH ?? 'schema/supergraph.graphql'), 'utf8'));
+  const verifier =
+    options.verifier ??
+    (await createTokenVerifier({ publicKeyPem: config.JWT_PUBLIC_KEY, jwksUrl: config.JWKS_URL, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE }));
+  const overrides = subgraphUrlOverrides(options.env);
+  const subgraphUrls = new Map<string, string>();
+  const metrics = createMetrics();
+
+  const gateway = new ApolloGateway({
+    supergraphSdl,
+    buildService: ({ name, url }) => {
+      const target = overrides.get(name) ?? url!;
+      subgraphUrls.set(name, target);
+      return new SubgraphDataSource(name, target, config.SUBGRAPH_TIMEOUT_MS);
+    },
+    logger: {
+      debug: (m) => log.debug(String(m)),
+      info: (m) => log.info(String(m)),
+      warn: (m) => log.warn(String(m)),
+      error: (m) => log.error(String(m)),
+    },
+  });
+
+  const apollo = new ApolloServer<GatewayContext>({
+    gateway,
+    introspection,
+    includeStacktraceInErrorResponses: false,
+    csrfPrevention: true,
+    formatError: makeErrorFormatter((error, formatted) => {
+      metrics.graphqlErrors.inc({ code: 'INTERNAL_SERVER_ERROR' });
+      log.error({ err: (error as { originalError?: unknown })?.originalError ?? error, path: formatted.path, message: formatted.message }, 'unexpected error');
+    }),
+    plugins: [
+      production ? ApolloServerPluginLandingPageDisabled() : sandboxWithOfflineFallback(),
+      ApolloServerPluginUsageReportingDisabled(),
+      ApolloServerPluginSchemaReportingDisabled(),
+    ],
+  });
+  await apollo.start();
+
+  let draining = false;
+  const server = createServer((req, res) => {
+    const started = process.hrtime.bigint();
+    const incomingId = req.headers[REQUEST_ID_HEADER];
+    withRequestId(typeof incomingId === 'string' && incomingId.length <= 128 ? incomingId : undefined, () => {
+      res.setHeader(REQUEST_ID_HEADER, currentRequestId()!);
+      if (draining) res.setHeader('connection', 'close');
+      const route = routeOf(req);
+      res.once('finish', () =>
+        metrics.httpDuration.observe({ route, status: String(res.statusCode) }, Number(process.hrtime.bigint() - started) / 1e9),
+      );
+      handle(req, res, route).catch((error: unknown) => {
+        if (error instanceof BodyTooLargeError) return sendGraphQLError(res, 413, 'BAD_USER_INPUT', error.message);
+        log.error({ err: error, url: req.url }, 'request failed');
+        if (!res.headersSent) sendGraphQLError(res, 500, 'INTERNAL_SERVER_ERROR', 'Internal server error');
+        else res.destroy();
+      });
+    });
+  });
+  server.keepAliveTimeout = 65_000;
+
+  function routeOf(req: IncomingMessage): string {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    return ['/graphql', '/healthz', '/readyz', '/metrics', GRAPHIQL_PATH].includes(path) ? path : 'other';
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse, route: string): Promise<void> {
+    switch (route) {
+      case '/graphql':
+        return serveGraphQL(req, res);
+      case '/healthz':
+        return sendJson(res, 200, { status: 'ok' });
+      case '/readyz':
+        return serveReadiness(res);
+      case '/metrics':
+        res.writeHead(200, { 'content-type': metrics.registry.contentType });
+        res.end(await metrics.registry.metrics());
+        return;
+      case GRAPHIQL_PATH:
+        if (production && !introspection) return sendJson(res, 404, { error: 'not found' });
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+        res.end(graphiqlPage());
+        return;
+      default:
+        return sendJson(res, 404, { error: 'not found' });
+    }
+  }
+
+  async function serveGraphQL(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const authorization = typeof req.headers.authorization === 'string' ? req.headers.authorization : null;
+    let principal: Principal | null = null;
+    try {
+      const token = bearerToken(authorization);
+      if (token) principal = await verifier(token);
+    } catch (error) {
+      const code = (error as { extensions?: { code?: unknown } }).extensions?.code;
+      if (isSafeCode(code)) return sendGraphQLError(res, 401, code, (error as Error).message);
+      throw error;
+    }
+    const context: GatewayContext = { requestId: currentRequestId()!, principal, authorization, clientAddress: clientAddress(req) };
+    await runApolloRequest(apollo, req, res, async () => context, config.MAX_REQUEST_BYTES);
+  }
+
+  async function serveReadiness(res: ServerResponse): Promise<void> {
+    const checks = await Promise.all(
+      [...subgraphUrls].map(async ([name, url]) => {
+        const ok = await fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ query: '{ __typename }' }),
+          signal: AbortSignal.timeout(2_000),
+        })
+          .then((r) => r.ok)
+          .catch(() => false);
+        return [name, ok] as const;
+      }),
+    );
+    const ready = !draining && subgraphUrls.size > 0 && checks.every(([, ok]) => ok);
+    sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', supergraph: true, subgraphs: Object.fromEntries(checks) });
+  }
+
+  const port = await listen(server, options.port ?? config.PORT, config.HOST);
+  const url = `http://localhost:${port}/graphql`;
+  return {
+    url,
+    port,
+    stop: async () => {
+      draining = true;
+      await closeGracefully(server);
+      await apollo.stop();
+    },
+  };
+}
