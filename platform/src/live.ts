@@ -43,6 +43,7 @@ export class RedisLiveEvents implements LiveEvents {
   constructor(redis: Redis, prefix: string, log: Logger) {
     this.pub = redis;
     this.sub = redis.duplicate();
+    this.sub.on('error', (error: Error) => log.warn({ err: error.message }, 'live events connection error'));
     this.prefix = `${prefix}live:`;
     this.log = log;
     this.sub.on('message', (channel: string, message: string) => {

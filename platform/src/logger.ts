@@ -15,6 +15,11 @@ export function withRequestId<T>(requestId: string | undefined, fn: () => T): T 
   return requestScope.run({ requestId: requestId || randomUUID() }, fn);
 }
 
+/** Runs `fn` outside any request scope (for background work started from a request). */
+export function outsideRequest<T>(fn: () => T): T {
+  return requestScope.exit(fn);
+}
+
 export function currentRequestId(): string | undefined {
   return requestScope.getStore()?.requestId;
 }

@@ -40,7 +40,9 @@ export class RedisStreamsTransport implements EventTransport {
   }
 
   consume(spec: ConsumerSpec): RunningConsumer {
-    const consumer = new RedisConsumer(this, this.redis.duplicate(), spec, this.log);
+    const conn = this.redis.duplicate();
+    conn.on('error', (error: Error) => this.log.warn({ err: error.message, group: spec.group }, 'event consumer connection error'));
+    const consumer = new RedisConsumer(this, conn, spec, this.log);
     this.consumers.add(consumer);
     consumer.start();
     return {

@@ -1,5 +1,5 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
-import type { Logger } from '../logger.ts';
+import { outsideRequest, type Logger } from '../logger.ts';
 import type { EventEnvelope } from './contract.ts';
 import type { EventTransport } from './transport.ts';
 
@@ -71,7 +71,8 @@ export class OutboxRelay {
   private schedule(delayMs: number): void {
     if (this.stopped) return;
     if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.tick(), delayMs);
+    // Outside any request's scope, so relay logs never carry the id of the request that kicked it.
+    this.timer = outsideRequest(() => setTimeout(() => void this.tick(), delayMs));
   }
 
   private async tick(): Promise<void> {
@@ -114,7 +115,8 @@ export class OutboxRelay {
         };
         await this.transport.append(envelope);
       }
-      await tx.execute(`update outbox_events set published_at = now() where id = any(?::uuid[])`, [rows.map((r) => r.id)]);
+      const ids = rows.map((r) => r.id);
+      await tx.execute(`update outbox_events set published_at = now() where id in (${ids.map(() => '?').join(', ')})`, ids);
       return rows.length;
     });
   }

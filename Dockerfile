@@ -1,0 +1,60 @@
+# syntax=docker/dockerfile:1
+#
+# One image for every VibeStream Node process: the gateway and each subgraph.
+# Node runs the TypeScript sources directly (type stripping), so there is no build step.
+#
+#   docker build --build-arg SERVICE=gateway -t vibestream-gateway .
+#   docker build --build-arg SERVICE=subgraphs/identity -t vibestream-identity .
+#
+# SERVICE is the workspace folder whose src/main.ts the container starts. It is also an
+# environment variable, so one built image can run any process (docker-compose.yml sets it
+# per service): docker run -e SERVICE=subgraphs/identity ...
+
+ARG NODE_IMAGE=node:22-bookworm-slim
+
+# ---------------------------------------------------------------------------------------
+FROM ${NODE_IMAGE} AS base
+WORKDIR /app
+ENV NODE_ENV=production \
+    APOLLO_TELEMETRY_DISABLED=true \
+    NPM_CONFIG_UPDATE_NOTIFIER=false \
+    NPM_CONFIG_FUND=false \
+    NPM_CONFIG_AUDIT=false
+
+# ---------------------------------------------------------------------------------------
+# Only the lockfile and every package.json, in their folders: the dependency layer below is
+# rebuilt only when one of them changes, not on every source edit. (Copying the whole context
+# here is cheap; what leaves this stage is just the manifests.)
+FROM base AS manifests
+COPY . /src
+RUN cd /src \
+ && mkdir -p /manifests \
+ && cp package-lock.json /manifests/ \
+ && find . -name package.json -not -path '*/node_modules/*' -exec cp --parents '{}' /manifests/ ';'
+
+# ---------------------------------------------------------------------------------------
+# Production dependencies exactly as package-lock.json pins them. --omit=dev leaves out the
+# tooling, including the `node` devDependency (a second Node binary that npm scripts put first
+# on PATH on a developer's machine): the image runs the base image's Node 22 only.
+# --ignore-scripts: no dependency needs an install script at run time here (the ones with
+# scripts are the embedded PostgreSQL used only when DATABASE_URL is unset, and optional
+# native speed-ups of `ws` that fall back to JavaScript).
+FROM base AS deps
+COPY --from=manifests /manifests/ ./
+RUN npm ci --omit=dev --ignore-scripts \
+ && npm cache clean --force \
+ && test ! -e node_modules/node \
+ && test ! -e node_modules/.bin/node
+
+# ---------------------------------------------------------------------------------------
+FROM base AS runtime
+ARG SERVICE=gateway
+ENV SERVICE=${SERVICE}
+# Owned by root and read-only for the `node` user that runs the process: the container writes
+# nothing to disk (PostgreSQL and Redis hold all state).
+COPY --from=deps /app/ ./
+COPY . .
+USER node
+EXPOSE 4000 4001 4002 4003 4004 4005 4006 4007
+# exec: node becomes the shell's replacement and receives SIGTERM from `docker stop`.
+CMD ["sh", "-c", "exec node \"$SERVICE/src/main.ts\""]

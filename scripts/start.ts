@@ -1,0 +1,35 @@
+// `npm start`: every subgraph that exists plus the gateway, in one process.
+// Without DATABASE_URL an embedded PostgreSQL keeps its data in .data/; without REDIS_URL
+// events and live updates travel in-process.
+import { createInfra, createLogger, onShutdown, prepareDevelopmentEnv, type RunningSubgraph } from '@vibestream/platform';
+import { startGateway } from '@vibestream/gateway';
+import { subgraphs } from '../subgraphs/index.ts';
+
+const log = createLogger('vibestream', process.env.LOG_LEVEL ?? 'info');
+
+try {
+  const prepared = await prepareDevelopmentEnv(process.env, log);
+  const env = prepared.env;
+  const infra = createInfra({ redisUrl: env.REDIS_URL, prefix: env.REDIS_PREFIX || 'vs:', log });
+  const running: RunningSubgraph[] = [];
+  const gatewayEnv: NodeJS.ProcessEnv = { ...env, PORT: env.GATEWAY_PORT ?? env.PORT ?? '4000' };
+  for (const module of subgraphs) {
+    const portVar = `${module.name.toUpperCase()}_PORT`;
+    const port = Number(env[portVar] ?? module.defaultPort);
+    const subgraph = await module.start({ env, port, infra, log: log.child({ subgraph: module.name }) });
+    running.push(subgraph);
+    gatewayEnv[`SUBGRAPH_URL_${module.name.toUpperCase()}`] ??= `http://127.0.0.1:${subgraph.port}/graphql`;
+  }
+  const gateway = await startGateway({ env: gatewayEnv, log: log.child({ process: 'gateway' }) });
+  log.info({ url: gateway.url, subgraphs: running.map((s) => s.name) }, 'VibeStream is up');
+  console.log(`\n  VibeStream gateway ready at ${gateway.url}\n`);
+  onShutdown(log, async () => {
+    await gateway.stop();
+    for (const subgraph of running.reverse()) await subgraph.stop();
+    await infra.close();
+    await prepared.stop();
+  });
+} catch (error) {
+  log.fatal({ err: error instanceof Error ? { message: error.message, stack: error.stack } : error }, 'VibeStream failed to start');
+  process.exit(1);
+}
