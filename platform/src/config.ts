@@ -58,7 +58,8 @@ export function loadConfig<Shape extends z.ZodRawShape>(shape: Shape, source: No
   if (result.success) return result.data;
   const problems = result.error.issues.map((issue) => {
     const name = issue.path.join('.') || '(root)';
-    const missing = issue.code === 'invalid_type' && source[String(issue.path[0])] === undefined;
+    const raw = source[String(issue.path[0])];
+    const missing = issue.code === 'invalid_type' && (raw === undefined || raw === '');
     return missing ? `${name}: is required but not set` : `${name}: ${issue.message}`;
   });
   throw new ConfigError(problems);

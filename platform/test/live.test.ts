@@ -1,0 +1,37 @@
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { MemoryLiveEvents, RedisLiveEvents, createLogger, createRedis, type LiveEvents } from '@vibestream/platform';
+import { TEST_REDIS_URL } from '@vibestream/platform/testing';
+
+const log = createLogger('live-test', 'silent');
+
+async function exercise(live: LiveEvents, other: LiveEvents = live) {
+  const received: unknown[] = [];
+  const off = await live.subscribe('trades:song-1', (p) => received.push(p));
+  await other.publish('trades:song-1', { tradeId: 't1' });
+  await other.publish('trades:song-2', { tradeId: 'elsewhere' });
+  await new Promise((r) => setTimeout(r, 100));
+  await off();
+  await other.publish('trades:song-1', { tradeId: 'after-unsubscribe' });
+  await new Promise((r) => setTimeout(r, 100));
+  return received;
+}
+
+describe('live events', () => {
+  it('in-process: delivers a topic to its subscribers only, until they unsubscribe', async () => {
+    expect(await exercise(new MemoryLiveEvents())).toEqual([{ tradeId: 't1' }]);
+  });
+
+  it('Redis pub/sub: an event published by one process reaches subscribers in another', async () => {
+    const prefix = `test:live:${randomBytes(4).toString('hex')}:`;
+    const a = createRedis(TEST_REDIS_URL);
+    const b = createRedis(TEST_REDIS_URL);
+    const subscriberSide = new RedisLiveEvents(a, prefix, log);
+    const publisherSide = new RedisLiveEvents(b, prefix, log);
+    expect(await exercise(subscriberSide, publisherSide)).toEqual([{ tradeId: 't1' }]);
+    await subscriberSide.close();
+    await publisherSide.close();
+    a.disconnect();
+    b.disconnect();
+  });
+});
