@@ -25,7 +25,14 @@ export async function hashPassword(password: string, log2N: number): Promise<str
 export async function verifyPassword(password: string, stored: string): Promise<boolean> {
   const [scheme, log2N, r, p, salt, hash] = stored.split('$');
   if (scheme !== 'scrypt' || !log2N || !r || !p || !salt || !hash) return false;
+  const [cost, blockSize, parallelism] = [Number(log2N), Number(r), Number(p)];
+  // A corrupt stored hash is a failed sign-in, never a server error.
+  if (![cost, blockSize, parallelism].every((n) => Number.isInteger(n) && n >= 1) || cost > 22 || blockSize > 32 || parallelism > 16) return false;
   const expected = Buffer.from(hash, 'base64url');
-  const actual = await derive(password, Buffer.from(salt, 'base64url'), scryptOptions(Number(log2N), Number(r), Number(p)));
-  return actual.length === expected.length && timingSafeEqual(actual, expected);
+  try {
+    const actual = await derive(password, Buffer.from(salt, 'base64url'), scryptOptions(cost, blockSize, parallelism));
+    return actual.length === expected.length && timingSafeEqual(actual, expected);
+  } catch {
+    return false;
+  }
 }
