@@ -15,6 +15,17 @@ const mappers: Record<string, Record<string, string>> = {
     AuthPayload: '../service.ts#SessionResult',
     SessionTokens: '../service.ts#SessionTokensResult',
   },
+  catalog: {
+    Artist: '../entities.ts#Artist',
+    Album: '../entities.ts#Album',
+    Song: '../entities.ts#Song',
+    Playlist: '../entities.ts#Playlist',
+    SongConnection: '../queries.ts#Connection<SongModel>',
+    PlaylistConnection: '../queries.ts#Connection<PlaylistModel>',
+    SongEdge: '../queries.ts#Edge<SongModel>',
+    PlaylistEdge: '../queries.ts#Edge<PlaylistModel>',
+    User: '../resolvers.ts#UserRef',
+  },
 };
 
 const resolverTargets = Object.fromEntries(

@@ -1,5 +1,6 @@
 import type { SubgraphModule } from '@vibestream/platform';
 import { identitySubgraph } from '@vibestream/identity';
+import { catalogSubgraph } from '@vibestream/catalog';
 
 /** Every subgraph that exists, in start order. The launcher, compose script and tests read this list. */
-export const subgraphs: SubgraphModule[] = [identitySubgraph];
+export const subgraphs: SubgraphModule[] = [identitySubgraph, catalogSubgraph];

@@ -41,8 +41,8 @@ export async function openDatabase(options: DatabaseOptions): Promise<MikroORM> 
     entities: [OutboxEventEntity, HandledEventEntity, ...options.entities],
     pool: { min: 0, max: options.poolSize ?? 10 },
     // Raw SQL in this subgraph names its own tables unqualified.
-    driverOptions: { options: `-c search_path=${schema}` },
-    debug: !!options.onQuery,
+    driverOptions: { options: `-c search_path=${schema},public` },
+    debug: options.onQuery ? ['query'] : false,
     logger: options.onQuery ? (message: string) => options.onQuery?.(message) : () => undefined,
     allowGlobalContext: false,
     ensureDatabase: false,

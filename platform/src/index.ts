@@ -21,3 +21,4 @@ export * from './events/memory-transport.ts';
 export * from './events/redis-transport.ts';
 export { OutboxEventEntity, HandledEventEntity } from './events/tables.ts';
 export * from './compose.ts';
+export * from './scalars.ts';

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -81,6 +81,18 @@ export async function ensureSigningKeys(env: NodeJS.ProcessEnv, log: Logger): Pr
   await writeFile(publicPath, keys.publicKeyPem);
   log.info({ dir }, 'generated a development signing key for access tokens');
   return keys;
+}
+
+/** A development secret (HMAC keys and the like), generated once and kept in `.data/keys`; never used in production. */
+export async function ensureDevSecret(env: NodeJS.ProcessEnv, name: string, log: Logger): Promise<string> {
+  if (env.NODE_ENV === 'production') throw new Error(`A ${name} secret must be configured in production`);
+  const path = join(dataDir(env), 'keys', `${name}.secret`);
+  if (existsSync(path)) return (await readFile(path, 'utf8')).trim();
+  const secret = randomBytes(32).toString('base64url');
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path, secret, { mode: 0o600 });
+  log.info({ name }, 'generated a development secret');
+  return secret;
 }
 
 export function generateSigningKeys(): SigningKeys {

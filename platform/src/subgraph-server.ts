@@ -22,7 +22,7 @@ export interface BaseRequestContext {
 }
 
 export interface HttpRoute {
-  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE';
   /** Exact path, or a prefix ending in '/'. */
   path: string;
   handle: (req: IncomingMessage, res: ServerResponse) => Promise<void> | void;

@@ -11,6 +11,8 @@ export interface SubgraphStartOptions {
   /** Shared messaging, when several subgraphs run in one process. */
   infra?: Infra;
   log?: Logger;
+  /** Sees every SQL statement the subgraph runs (tests count statements with it). */
+  onQuery?: (sql: string) => void;
 }
 
 export interface RunningSubgraph {

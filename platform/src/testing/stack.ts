@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { createServer, type AddressInfo } from 'node:net';
 import { createLogger, type Logger } from '../logger.ts';
 import { createInfra, type Infra } from '../infra.ts';
 import { generateSigningKeys, type SigningKeys } from '../runtime.ts';
@@ -28,6 +29,18 @@ export async function createTestEnv(label: string, overrides: NodeJS.ProcessEnv 
   return { env, keys, database };
 }
 
+/** A port free at the time of asking, so URLs that name the gateway can be configured before it starts. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
 export interface TestStack {
   env: NodeJS.ProcessEnv;
   keys: SigningKeys;
@@ -35,6 +48,8 @@ export interface TestStack {
   infra: Infra;
   subgraphs: Map<string, RunningSubgraph>;
   gatewayUrl: string;
+  /** The gateway's public address (http://127.0.0.1:port), which signed media URLs name. */
+  publicUrl: string;
   /** POSTs to the gateway. */
   gql: GraphQLRequest;
   /** POSTs straight to one subgraph. */
@@ -47,16 +62,26 @@ export interface TestStack {
  * Boots the given subgraphs and a gateway on free ports, composing the supergraph in memory
  * from their SDL, against a fresh database and Redis prefix.
  */
-export async function startTestStack(label: string, modules: SubgraphModule[], overrides: NodeJS.ProcessEnv = {}): Promise<TestStack> {
-  const { env, keys, database } = await createTestEnv(label, overrides);
+export async function startTestStack(
+  label: string,
+  modules: SubgraphModule[],
+  overrides: NodeJS.ProcessEnv = {},
+  options: { onQuery?: Record<string, (sql: string) => void> } = {},
+): Promise<TestStack> {
+  const gatewayPort = await freePort();
+  const publicUrl = `http://127.0.0.1:${gatewayPort}`;
+  const { env, keys, database } = await createTestEnv(label, { PUBLIC_URL: publicUrl, ...overrides });
   const log = createLogger(`test-${label}`, env.LOG_LEVEL);
   const infra = createInfra({ redisUrl: env.REDIS_URL, prefix: env.REDIS_PREFIX!, log });
   const running = new Map<string, RunningSubgraph>();
-  for (const module of modules) running.set(module.name, await module.start({ env, port: 0, infra, log }));
+  for (const module of modules) {
+    const onQuery = options.onQuery?.[module.name];
+    running.set(module.name, await module.start({ env, port: 0, infra, log, ...(onQuery ? { onQuery } : {}) }));
+  }
   const { supergraph } = composeSupergraph(modules, (m) => running.get(m.name)!.url);
   const { startGateway } = await import('@vibestream/gateway');
-  const gateway = await startGateway({ env: { ...env, HOST: '127.0.0.1' }, supergraphSdl: supergraph, port: 0, log });
-  const gatewayUrl = `http://127.0.0.1:${gateway.port}/graphql`;
+  const gateway = await startGateway({ env: { ...env, HOST: '127.0.0.1' }, supergraphSdl: supergraph, port: gatewayPort, log });
+  const gatewayUrl = `${publicUrl}/graphql`;
   return {
     env,
     keys,
@@ -64,6 +89,7 @@ export async function startTestStack(label: string, modules: SubgraphModule[], o
     infra,
     subgraphs: running,
     gatewayUrl,
+    publicUrl,
     gql: graphqlClient(gatewayUrl),
     subgraph: (name) => graphqlClient(running.get(name)!.url),
     log,

@@ -1,5 +1,4 @@
-import { GraphQLScalarType, Kind } from 'graphql';
-import { badInput, requireAuth, requireRole, requireSelfOrAdmin, type BaseRequestContext, type EntityManager } from '@vibestream/platform';
+import { DateTimeScalar, requireAuth, requireRole, requireSelfOrAdmin, type BaseRequestContext, type EntityManager } from '@vibestream/platform';
 import type { Resolvers } from './generated/resolvers-types.ts';
 import type { Role } from './domain/registration.ts';
 import type { Loaders } from './loaders.ts';
@@ -25,26 +24,8 @@ async function signIn<T extends { user: { id: string } }>(ctx: IdentityContext, 
   return result;
 }
 
-export const DateTime = new GraphQLScalarType<Date, string>({
-  name: 'DateTime',
-  description: 'ISO-8601 date and time in UTC',
-  serialize: (value) => {
-    const date = value instanceof Date ? value : new Date(String(value));
-    if (Number.isNaN(date.getTime())) throw new TypeError('DateTime cannot represent an invalid date');
-    return date.toISOString();
-  },
-  parseValue: (value) => parseDateTime(value),
-  parseLiteral: (ast) => (ast.kind === Kind.STRING ? parseDateTime(ast.value) : (() => { throw badInput('DateTime must be an ISO-8601 string'); })()),
-});
-
-function parseDateTime(value: unknown): Date {
-  const date = typeof value === 'string' ? new Date(value) : new Date(NaN);
-  if (Number.isNaN(date.getTime())) throw badInput('DateTime must be an ISO-8601 string');
-  return date;
-}
-
 export const resolvers: Resolvers<IdentityContext> = {
-  DateTime,
+  DateTime: DateTimeScalar,
   Query: {
     me: async (_root, _args, ctx) => {
       const principal = requireAuth(ctx.principal);

@@ -1,0 +1,2 @@
+export { catalogSubgraph } from './app.ts';
+export * as catalogEvents from './events.ts';

@@ -1,0 +1,92 @@
+import { DateTimeScalar, badInput, notFound, type BaseRequestContext, type EntityManager } from '@vibestream/platform';
+import type { Resolvers } from './generated/resolvers-types.ts';
+import type { CatalogConfig } from './config.ts';
+import type { Song } from './entities.ts';
+import { normalizeSearchQuery } from './domain/songs.ts';
+import { pageKey, type Loaders } from './loaders.ts';
+import { searchSongs, trendingSongs } from './queries.ts';
+import type { CatalogService } from './service.ts';
+
+export interface CatalogContext extends BaseRequestContext {
+  em: EntityManager;
+  loaders: Loaders;
+  service: CatalogService;
+  config: CatalogConfig;
+}
+
+/** A User known to catalog only by its key; identity resolves the rest. */
+export interface UserRef {
+  id: string;
+}
+
+const viewerOf = (ctx: CatalogContext) => ctx.principal?.userId ?? null;
+
+/** A song as the viewer may see it: drafts exist only for their artist. */
+async function visible(ctx: CatalogContext, song: Song | null): Promise<Song | null> {
+  if (!song || song.status === 'PUBLISHED') return song;
+  const artist = await ctx.loaders.artist.load(song.artistId);
+  return artist && artist.userId === viewerOf(ctx) ? song : null;
+}
+
+async function found<T>(value: Promise<T | null>, what: string): Promise<T> {
+  const result = await value;
+  if (!result) throw notFound(what);
+  return result;
+}
+
+export const resolvers: Resolvers<CatalogContext> = {
+  DateTime: DateTimeScalar,
+  Query: {
+    song: (_root, { id }, ctx) => ctx.service.visibleSong(ctx.em, viewerOf(ctx), id),
+    artist: (_root, { id }, ctx) => found(ctx.loaders.artist.load(id), 'Artist'),
+    album: (_root, { id }, ctx) => found(ctx.loaders.album.load(id), 'Album'),
+    playlist: (_root, { id }, ctx) => found(ctx.loaders.playlist.load(id), 'Playlist'),
+    searchSongs: (_root, { query, first, after }, ctx) => {
+      const q = normalizeSearchQuery(query);
+      if (!q.ok) throw badInput(q.message, q.field);
+      return searchSongs(ctx.em, q.value, first, after);
+    },
+    trendingSongs: (_root, { first }, ctx) => trendingSongs(ctx.em, first, ctx.config.TRENDING_WINDOW_DAYS),
+  },
+  Mutation: {
+    createArtistProfile: (_root, { input }, ctx) => ctx.service.createArtistProfile(ctx.em, ctx.principal, input),
+    createAlbum: (_root, { input }, ctx) => ctx.service.createAlbum(ctx.em, ctx.principal, input),
+    createSong: (_root, { input }, ctx) => ctx.service.createSong(ctx.em, ctx.principal, input),
+    requestSongUpload: (_root, { songId, contentType, byteSize }, ctx) =>
+      ctx.service.requestSongUpload(ctx.em, ctx.principal, songId, contentType, byteSize),
+    publishSong: (_root, { songId }, ctx) => ctx.service.publishSong(ctx.em, ctx.principal, songId),
+    createPlaylist: (_root, { name }, ctx) => ctx.service.createPlaylist(ctx.em, ctx.principal, name),
+    addSongToPlaylist: (_root, { playlistId, songId }, ctx) => ctx.service.addSongToPlaylist(ctx.em, ctx.principal, playlistId, songId),
+    removeSongFromPlaylist: (_root, { playlistId, songId }, ctx) =>
+      ctx.service.removeSongFromPlaylist(ctx.em, ctx.principal, playlistId, songId),
+  },
+  Artist: {
+    __resolveReference: (ref, ctx) => ctx.loaders.artist.load(ref.id),
+    user: (artist) => ({ __typename: 'User' as const, id: artist.userId }),
+    songs: (artist, { first, after }, ctx) => ctx.loaders.artistSongs.load(pageKey(artist.id, first, after)),
+    albums: (artist, _args, ctx) => ctx.loaders.albumsByArtist.load(artist.id),
+  },
+  Album: {
+    __resolveReference: (ref, ctx) => ctx.loaders.album.load(ref.id),
+    artist: (album, _args, ctx) => found(ctx.loaders.artist.load(album.artistId), 'Artist'),
+    songs: (album, _args, ctx) => ctx.loaders.songsByAlbum.load(album.id),
+  },
+  Song: {
+    // An entity reference to a draft resolves to null for everyone but its artist: no leak through other subgraphs.
+    __resolveReference: async (ref, ctx) => visible(ctx, await ctx.loaders.song.load(ref.id)),
+    status: (song) => song.status,
+    artist: (song, _args, ctx) => found(ctx.loaders.artist.load(song.artistId), 'Artist'),
+    album: (song, _args, ctx) => (song.albumId ? ctx.loaders.album.load(song.albumId) : null),
+    streamUrl: (song, _args, ctx) => ctx.service.streamUrl(song),
+  },
+  Playlist: {
+    __resolveReference: (ref, ctx) => ctx.loaders.playlist.load(ref.id),
+    owner: (playlist) => ({ __typename: 'User' as const, id: playlist.ownerId }),
+    songs: (playlist, { first, after }, ctx) => ctx.loaders.playlistSongs.load(pageKey(playlist.id, first, after, 50)),
+  },
+  User: {
+    __resolveReference: (ref) => ({ id: ref.id }),
+    artistProfile: (user, _args, ctx) => ctx.loaders.artistByUser.load(user.id),
+    playlists: (user, { first, after }, ctx) => ctx.loaders.playlistsByOwner.load(pageKey(user.id, first, after)),
+  },
+};

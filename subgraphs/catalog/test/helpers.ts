@@ -1,0 +1,67 @@
+import type { TestStack } from '@vibestream/platform/testing';
+
+let counter = 0;
+
+export async function signUp(stack: TestStack, role: 'FAN' | 'ARTIST' = 'FAN', name = 'Tester') {
+  const email = `${role.toLowerCase()}${++counter}-${Date.now()}@example.com`;
+  const res = await stack.gql<{ register: { accessToken: string; user: { id: string } } }>(
+    `mutation($input: RegisterInput!) { register(input: $input) { accessToken user { id } } }`,
+    { input: { email, password: 'a-long-password', displayName: name, role } },
+  );
+  if (!res.data) throw new Error(JSON.stringify(res.errors));
+  return { token: res.data.register.accessToken, userId: res.data.register.user.id };
+}
+
+export async function newArtist(stack: TestStack, name: string) {
+  const user = await signUp(stack, 'ARTIST', name);
+  const res = await stack.gql<{ createArtistProfile: { id: string } }>(
+    `mutation($input: ArtistProfileInput!) { createArtistProfile(input: $input) { id } }`,
+    { input: { name } },
+    { token: user.token },
+  );
+  if (!res.data) throw new Error(JSON.stringify(res.errors));
+  return { ...user, artistId: res.data.createArtistProfile.id };
+}
+
+export async function createSong(stack: TestStack, token: string, input: Record<string, unknown>) {
+  const res = await stack.gql<{ createSong: { id: string; status: string } }>(
+    `mutation($input: CreateSongInput!) { createSong(input: $input) { id title genre status } }`,
+    { input },
+    { token },
+  );
+  if (!res.data) throw new Error(JSON.stringify(res.errors));
+  return res.data.createSong.id;
+}
+
+export async function requestUpload(stack: TestStack, token: string, songId: string, contentType: string, byteSize: number) {
+  return stack.gql<{ requestSongUpload: { uploadUrl: string; expiresAt: string } }>(
+    `mutation($songId: ID!, $contentType: String!, $byteSize: Int!) { requestSongUpload(songId: $songId, contentType: $contentType, byteSize: $byteSize) { uploadUrl expiresAt } }`,
+    { songId, contentType, byteSize },
+    { token },
+  );
+}
+
+export async function put(url: string, body: Buffer, contentType = 'audio/wav') {
+  return fetch(url, { method: 'PUT', headers: { 'content-type': contentType }, body: new Uint8Array(body) });
+}
+
+export async function uploadAndPublish(stack: TestStack, token: string, songId: string, audio: Buffer) {
+  const ticket = await requestUpload(stack, token, songId, 'audio/wav', audio.length);
+  if (!ticket.data) throw new Error(JSON.stringify(ticket.errors));
+  const uploaded = await put(ticket.data.requestSongUpload.uploadUrl, audio);
+  if (uploaded.status !== 201) throw new Error(`upload answered ${uploaded.status}: ${await uploaded.text()}`);
+  const published = await stack.gql<{ publishSong: { status: string; durationSeconds: number } }>(
+    `mutation($songId: ID!) { publishSong(songId: $songId) { id status durationSeconds } }`,
+    { songId },
+    { token },
+  );
+  if (!published.data) throw new Error(JSON.stringify(published.errors));
+  return published.data.publishSong;
+}
+
+/** Creates, uploads and publishes a short song in one go. */
+export async function publishedSong(stack: TestStack, token: string, input: Record<string, unknown>, audio: Buffer) {
+  const id = await createSong(stack, token, input);
+  await uploadAndPublish(stack, token, id, audio);
+  return id;
+}
