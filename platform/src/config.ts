@@ -29,6 +29,14 @@ export const env = {
         .default(fallback ? 'true' : 'false')
         .transform((v) => v === 'true' || v === '1' || v === 'yes'),
     ),
+  optionalBool: () =>
+    z.preprocess(
+      emptyAsUndefined,
+      z
+        .enum(['true', 'false', '1', '0', 'yes', 'no'])
+        .optional()
+        .transform((v) => (v === undefined ? undefined : v === 'true' || v === '1' || v === 'yes')),
+    ),
   logLevel: () =>
     z.preprocess(emptyAsUndefined, z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')),
   nodeEnv: () => z.preprocess(emptyAsUndefined, z.enum(['development', 'production', 'test']).default('development')),

@@ -75,10 +75,27 @@ async function writeApolloResponse(res: ServerResponse, response: HTTPGraphQLRes
   res.end();
 }
 
-export function clientAddress(req: IncomingMessage): string {
-  const forwarded = req.headers['x-forwarded-for'];
-  const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim();
-  return first || req.socket.remoteAddress || 'unknown';
+/**
+ * The caller's address. X-Forwarded-For is believed only from trusted hops: subgraphs pass
+ * 'all' (only the gateway reaches them, and it sets the header); the gateway passes the
+ * proxies in front of it (TRUSTED_PROXIES), so a client cannot pick its own address.
+ */
+export function clientAddress(req: IncomingMessage, trusted: 'all' | ReadonlySet<string> = new Set()): string {
+  const socketAddress = normalizeAddress(req.socket.remoteAddress ?? 'unknown');
+  const header = req.headers['x-forwarded-for'];
+  const hops = (Array.isArray(header) ? header.join(',') : (header ?? ''))
+    .split(',')
+    .map((h) => normalizeAddress(h.trim()))
+    .filter(Boolean);
+  if (trusted === 'all') return hops[0] ?? socketAddress;
+  if (!trusted.has(socketAddress)) return socketAddress;
+  // Walk back from the nearest hop; the first address not in our own proxy chain is the client.
+  for (let i = hops.length - 1; i >= 0; i--) if (!trusted.has(hops[i]!)) return hops[i]!;
+  return hops[0] ?? socketAddress;
+}
+
+function normalizeAddress(address: string): string {
+  return address.startsWith('::ffff:') ? address.slice(7) : address;
 }
 
 /** Stops accepting connections, lets in-flight requests finish, then closes idle keep-alive sockets. */

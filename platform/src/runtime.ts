@@ -68,7 +68,9 @@ export interface SigningKeys {
  */
 export async function ensureSigningKeys(env: NodeJS.ProcessEnv, log: Logger): Promise<SigningKeys | null> {
   if (env.JWT_PRIVATE_KEY) return null;
-  if (env.NODE_ENV === 'production') throw new Error('JWT_PRIVATE_KEY must be set in production');
+  if (env.NODE_ENV === 'production') {
+    throw new Error('Access-token keys must be configured in production: JWT_PRIVATE_KEY for identity; JWT_PUBLIC_KEY or JWKS_URL for the gateway and other subgraphs');
+  }
   const dir = join(dataDir(env), 'keys');
   const privatePath = join(dir, 'jwt-private.pem');
   const publicPath = join(dir, 'jwt-public.pem');

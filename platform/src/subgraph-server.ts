@@ -58,6 +58,8 @@ export async function startSubgraphServer<Ctx extends BaseRequestContext>(option
     introspection: options.introspection,
     includeStacktraceInErrorResponses: false,
     csrfPrevention: true,
+    // The process's own shutdown handler drains and stops the server; Apollo must not exit first.
+    stopOnTerminationSignals: false,
     formatError: makeErrorFormatter((error, formatted) =>
       log.error({ err: (error as { originalError?: unknown })?.originalError ?? error, path: formatted.path }, 'unexpected error'),
     ),
@@ -106,7 +108,7 @@ export async function startSubgraphServer<Ctx extends BaseRequestContext>(option
     const base: BaseRequestContext = {
       requestId: currentRequestId() ?? 'unknown',
       principal,
-      clientAddress: clientAddress(req),
+      clientAddress: clientAddress(req, 'all'),
       log,
     };
     await runApolloRequest(apollo, req, res, async () => options.context(base));

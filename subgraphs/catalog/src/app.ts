@@ -66,7 +66,7 @@ async function start(options: SubgraphStartOptions) {
     resolvers: resolvers as never,
     verifier,
     log,
-    introspection: config.GRAPHQL_INTROSPECTION,
+    introspection: config.GRAPHQL_INTROSPECTION ?? config.NODE_ENV !== 'production',
     context: (base) => {
       const em = orm.em.fork();
       return { ...base, em, loaders: createLoaders(em, base.principal?.userId ?? null), service, config };

@@ -22,7 +22,8 @@ export const catalogConfigShape = {
   UPLOAD_URL_TTL_SECONDS: env.int(900, 10),
   STREAM_URL_TTL_SECONDS: env.int(3600, 10),
   TRENDING_WINDOW_DAYS: env.int(7, 1),
-  GRAPHQL_INTROSPECTION: env.bool(true),
+  /** Subgraph introspection; off in production unless enabled. */
+  GRAPHQL_INTROSPECTION: env.optionalBool(),
   OUTBOX_RELAY_INTERVAL_MS: env.int(250, 10),
 };
 

@@ -55,7 +55,7 @@ async function start(options: SubgraphStartOptions) {
     resolvers: resolvers as never,
     verifier,
     log,
-    introspection: config.GRAPHQL_INTROSPECTION,
+    introspection: config.GRAPHQL_INTROSPECTION ?? config.NODE_ENV !== 'production',
     context: (base) => {
       const em = orm.em.fork();
       return { ...base, em, loaders: createLoaders(em), service };

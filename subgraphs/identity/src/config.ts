@@ -19,7 +19,8 @@ export const identityConfigShape = {
   PUBLIC_URL: z.preprocess((v) => (v === '' ? undefined : v), z.url().default('http://localhost:4000')),
   ADMIN_EMAIL: env.optionalString(),
   ADMIN_PASSWORD: env.optionalString(),
-  GRAPHQL_INTROSPECTION: env.bool(true),
+  /** Subgraph introspection; off in production unless enabled. */
+  GRAPHQL_INTROSPECTION: env.optionalBool(),
   OUTBOX_RELAY_INTERVAL_MS: env.int(250, 10),
 };
 
