@@ -23,7 +23,11 @@ export class FilesystemStorage implements MediaStorage {
 
   async put(key: string, body: Readable, _contentType: string): Promise<StoredObject> {
     const path = this.pathOf(key);
+    // Until pipeline() takes the body over, an early stream error must not go unhandled.
+    const early = () => undefined;
+    body.once('error', early);
     await mkdir(dirname(path), { recursive: true });
+    body.off('error', early);
     const temporary = join(dirname(path), `.${randomUUID()}.part`);
     const hash = createHash('sha256');
     let bytes = 0;

@@ -1,6 +1,6 @@
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import type { Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import type { MediaStorage, StoredObject } from './storage.ts';
 
 export interface S3StorageOptions {
@@ -33,10 +33,18 @@ export class S3Storage implements MediaStorage {
 
   async put(key: string, body: Readable, contentType: string): Promise<StoredObject> {
     let bytes = 0;
-    body.on('data', (chunk: Buffer) => (bytes += chunk.length));
+    const counted = body.pipe(
+      new Transform({
+        transform(chunk: Buffer, _encoding, callback) {
+          bytes += chunk.length;
+          callback(null, chunk);
+        },
+      }),
+    );
+    body.once('error', (error) => counted.destroy(error));
     const result = await new Upload({
       client: this.client,
-      params: { Bucket: this.bucket, Key: key, Body: body, ContentType: contentType },
+      params: { Bucket: this.bucket, Key: key, Body: counted, ContentType: contentType },
       queueSize: 2,
       partSize: 8 * 1024 * 1024,
     }).done();
