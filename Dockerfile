@@ -1,5 +1,3 @@
-# syntax=docker/dockerfile:1
-#
 # One image for every VibeStream Node process: the gateway and each subgraph.
 # Node runs the TypeScript sources directly (type stripping), so there is no build step.
 #
@@ -36,9 +34,9 @@ RUN cd /src \
 # Production dependencies exactly as package-lock.json pins them. --omit=dev leaves out the
 # tooling, including the `node` devDependency (a second Node binary that npm scripts put first
 # on PATH on a developer's machine): the image runs the base image's Node 22 only.
-# --ignore-scripts: no dependency needs an install script at run time here (the ones with
-# scripts are the embedded PostgreSQL used only when DATABASE_URL is unset, and optional
-# native speed-ups of `ws` that fall back to JavaScript).
+# --ignore-scripts: no dependency needs its install script in the image (the ones with scripts
+# are the embedded PostgreSQL, for development only; bufferutil and utf-8-validate, optional
+# speed-ups that `ws` does without; and protobufjs's set-up of its CLI).
 FROM base AS deps
 COPY --from=manifests /manifests/ ./
 RUN npm ci --omit=dev --ignore-scripts \
@@ -50,10 +48,15 @@ RUN npm ci --omit=dev --ignore-scripts \
 FROM base AS runtime
 ARG SERVICE=gateway
 ENV SERVICE=${SERVICE}
-# Owned by root and read-only for the `node` user that runs the process: the container writes
-# nothing to disk (PostgreSQL and Redis hold all state).
+# Owned by root and read-only for the `node` user that runs the process.
 COPY --from=deps /app/ ./
 COPY . .
+# The one place a container may write: /data (VIBESTREAM_DATA_DIR, instead of the repository's
+# .data/), e.g. catalog's media files with MEDIA_STORAGE=filesystem in /data/media. A new named
+# volume mounted there takes this ownership, so the node user can write to it. Everything else
+# lives in PostgreSQL, Redis or object storage.
+RUN mkdir -p /data/media && chown -R node:node /data
+ENV VIBESTREAM_DATA_DIR=/data
 USER node
 EXPOSE 4000 4001 4002 4003 4004 4005 4006 4007
 # exec: node becomes the shell's replacement and receives SIGTERM from `docker stop`.
