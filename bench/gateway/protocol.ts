@@ -1,5 +1,5 @@
 /** Messages between run.ts and its server child processes (server.ts). */
-export type Role = 'subgraph' | 'gateway' | 'stock';
+export type Role = 'subgraph' | 'gateway' | 'gateway-nomerge' | 'stock';
 
 export interface StartMessage {
   type: 'start';

@@ -22,9 +22,16 @@ async function startRole(message: StartMessage): Promise<Running> {
       const running = await identitySubgraph.start({ env, port: 0 });
       return { url: `http://127.0.0.1:${running.port}/graphql`, stop: running.stop };
     }
-    case 'gateway': {
+    case 'gateway':
+    case 'gateway-nomerge': {
       const { startGateway } = await import('@vibestream/gateway');
-      const running = await startGateway({ env, supergraphSdl: message.supergraphSdl!, port: 0 });
+      const running = await startGateway({
+        env,
+        supergraphSdl: message.supergraphSdl!,
+        port: 0,
+        // The control: our gateway without merging identical in-flight subgraph queries.
+        ...(message.role === 'gateway-nomerge' ? { subgraphFetch: { dedupeInFlight: false } } : {}),
+      });
       return { url: `http://127.0.0.1:${running.port}/graphql`, stop: running.stop };
     }
     case 'stock':

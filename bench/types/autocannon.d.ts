@@ -1,6 +1,6 @@
 // The parts of autocannon 8's programmatic API the benchmarks use (the package ships no types).
 declare module 'autocannon' {
-  interface Histogram {
+  export interface Histogram {
     average: number;
     mean: number;
     stddev: number;
@@ -12,7 +12,7 @@ declare module 'autocannon' {
     p99: number;
     total: number;
   }
-  interface Options {
+  export interface Options {
     url: string;
     method?: string;
     headers?: Record<string, string>;
@@ -25,8 +25,16 @@ declare module 'autocannon' {
     expectBody?: string;
     verifyBody?: (body: string) => boolean;
     bailout?: number;
+    /** Requests each connection sends in turn; setupRequest may rewrite one just before it is sent. */
+    requests?: { setupRequest?: (request: Request, context: Record<string, unknown>) => Request }[];
   }
-  interface Result {
+  export interface Request {
+    method?: string;
+    path?: string;
+    headers?: Record<string, string>;
+    body?: string | Buffer;
+  }
+  export interface Result {
     requests: Histogram & { sent: number };
     latency: Histogram;
     throughput: Histogram;
@@ -37,7 +45,7 @@ declare module 'autocannon' {
     duration: number;
     '2xx': number;
   }
-  interface Instance extends PromiseLike<Result> {
+  export interface Instance extends PromiseLike<Result> {
     stop(): void;
   }
   /** Without a callback the returned tracker is also a thenable of the result (it has no catch). */

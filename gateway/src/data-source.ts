@@ -1,34 +1,89 @@
-import { Agent, request as httpRequest } from 'node:http';
+import { Agent, request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { GraphQLDataSource, GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import type { GatewayGraphQLResponse } from '@apollo/server-gateway-interface';
-import { GraphQLError } from 'graphql';
+import { GraphQLError, Kind, type DocumentNode } from 'graphql';
 import { REQUEST_ID_HEADER } from '@vibestream/platform';
 import type { GatewayContext } from './context.ts';
 
 const httpAgent = new Agent({ keepAlive: true, maxSockets: 256, keepAliveMsecs: 1_000 });
 const httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: 256 });
 
+export interface SubgraphDataSourceOptions {
+  /**
+   * Merge identical subgraph queries that are in flight at the same time: same subgraph,
+   * same query text, variables, bearer token and client address. The later callers wait for
+   * the first one's answer instead of sending their own (each gets its own parsed copy).
+   * Mutations are never merged. On by default.
+   */
+  dedupeInFlight?: boolean;
+  /**
+   * Send each distinct entity representation of an `_entities` fetch once and fan the
+   * answer (and its errors) back out to every position that asked for it. On by default.
+   */
+  dedupeRepresentations?: boolean;
+}
+
+/** A subgraph answer as it arrived: parsed separately by every caller, who may mutate the result. */
+interface RawAnswer {
+  status: number | undefined;
+  text: string;
+}
+
 /**
  * Sends subgraph fetches over keep-alive sockets with plain `http.request`: none of the
  * default fetcher's per-request Request/Headers objects or stack traces. Forwards the caller's
  * bearer token (each subgraph verifies it again), the request id and the client address.
+ *
+ * Two savings on top, both invisible in the answers:
+ * - identical queries in flight at once are sent once (see `dedupeInFlight`); the merged fetch
+ *   carries the request id of the request that sent it;
+ * - duplicate entity representations are sent once (see `dedupeRepresentations`).
  */
 export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
   readonly name: string;
   private readonly url: URL;
   private readonly timeoutMs: number;
+  private readonly dedupeInFlight: boolean;
+  private readonly dedupeRepresentations: boolean;
+  private readonly requestBase: RequestOptions;
+  private readonly send: typeof httpRequest;
+  private readonly inFlight = new Map<string, Promise<RawAnswer>>();
 
-  constructor(name: string, url: string, timeoutMs: number) {
+  constructor(name: string, url: string, timeoutMs: number, options: SubgraphDataSourceOptions = {}) {
     this.name = name;
     this.url = new URL(url);
     this.timeoutMs = timeoutMs;
+    this.dedupeInFlight = options.dedupeInFlight ?? true;
+    this.dedupeRepresentations = options.dedupeRepresentations ?? true;
+    const https = this.url.protocol === 'https:';
+    this.send = https ? httpsRequest : httpRequest;
+    this.requestBase = {
+      protocol: this.url.protocol,
+      hostname: this.url.hostname,
+      port: this.url.port,
+      path: this.url.pathname + this.url.search,
+      method: 'POST',
+      agent: https ? httpsAgent : httpAgent,
+      timeout: this.timeoutMs,
+    };
   }
 
   async process(options: GraphQLDataSourceProcessOptions<GatewayContext>): Promise<GatewayGraphQLResponse> {
     const { request } = options;
     const context = options.context as Partial<GatewayContext>;
-    const body = JSON.stringify({ query: request.query, variables: request.variables, operationName: request.operationName });
+
+    let variables = request.variables;
+    let fanOut: { indexOf: number[]; uniqueCount: number } | null = null;
+    if (this.dedupeRepresentations && variables && Array.isArray(variables.representations)) {
+      const unique = uniqueRepresentations(variables.representations as unknown[]);
+      if (unique) {
+        variables = { ...variables, representations: unique.representations };
+        fanOut = { indexOf: unique.indexOf, uniqueCount: unique.representations.length };
+      }
+    }
+
+    const body = JSON.stringify({ query: request.query, variables, operationName: request.operationName });
     const headers: Record<string, string | number> = {
       'content-type': 'application/json',
       'content-length': Buffer.byteLength(body),
@@ -36,43 +91,133 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
     if (context.authorization) headers.authorization = context.authorization;
     if (context.requestId) headers[REQUEST_ID_HEADER] = context.requestId;
     if (context.clientAddress) headers['x-forwarded-for'] = context.clientAddress;
-    return this.post(body, headers);
+
+    let answer: Promise<RawAnswer>;
+    if (this.dedupeInFlight && isQuery('document' in options ? options.document : undefined, request.query)) {
+      // Everything the subgraph's answer can depend on, except the request id (logging only).
+      const key = `${context.authorization ?? ''}\n${context.clientAddress ?? ''}\n${body}`;
+      const pending = this.inFlight.get(key);
+      if (pending) {
+        answer = pending;
+      } else {
+        answer = this.post(body, headers);
+        this.inFlight.set(key, answer);
+        const forget = () => {
+          if (this.inFlight.get(key) === answer) this.inFlight.delete(key);
+        };
+        answer.then(forget, forget);
+      }
+    } else {
+      answer = this.post(body, headers);
+    }
+
+    const response = this.parse(await answer);
+    return fanOut ? fanOutEntities(response, fanOut.indexOf, fanOut.uniqueCount) : response;
   }
 
-  private post(body: string, headers: Record<string, string | number>): Promise<GatewayGraphQLResponse> {
-    const https = this.url.protocol === 'https:';
+  private parse({ status, text }: RawAnswer): GatewayGraphQLResponse {
+    let parsed: GatewayGraphQLResponse | null = null;
+    try {
+      parsed = JSON.parse(text) as GatewayGraphQLResponse;
+    } catch {
+      // handled below
+    }
+    if (parsed && typeof parsed === 'object' && ('data' in parsed || 'errors' in parsed)) return parsed;
+    throw new GraphQLError(`Subgraph ${this.name} answered HTTP ${status} without a GraphQL response`);
+  }
+
+  private post(body: string, headers: Record<string, string | number>): Promise<RawAnswer> {
     return new Promise((resolve, reject) => {
-      const req = (https ? httpsRequest : httpRequest)(
-        {
-          protocol: this.url.protocol,
-          hostname: this.url.hostname,
-          port: this.url.port,
-          path: this.url.pathname + this.url.search,
-          method: 'POST',
-          headers,
-          agent: https ? httpsAgent : httpAgent,
-          timeout: this.timeoutMs,
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (chunk: Buffer) => chunks.push(chunk));
-          res.on('error', reject);
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
-            let parsed: GatewayGraphQLResponse | null = null;
-            try {
-              parsed = JSON.parse(text) as GatewayGraphQLResponse;
-            } catch {
-              // handled below
-            }
-            if (parsed && typeof parsed === 'object' && ('data' in parsed || 'errors' in parsed)) return resolve(parsed);
-            reject(new GraphQLError(`Subgraph ${this.name} answered HTTP ${res.statusCode} without a GraphQL response`));
-          });
-        },
-      );
+      const req = this.send({ ...this.requestBase, headers }, (res: IncomingMessage) => {
+        res.setEncoding('utf8');
+        let text = '';
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('error', reject);
+        res.on('end', () => resolve({ status: res.statusCode, text }));
+      });
       req.on('timeout', () => req.destroy(new Error(`Subgraph ${this.name} did not answer within ${this.timeoutMs} ms`)));
       req.on('error', reject);
       req.end(body);
     });
   }
+}
+
+const operationKinds = new WeakMap<DocumentNode, boolean>();
+
+/** Whether the subgraph operation is a query (never merge a mutation). */
+function isQuery(document: DocumentNode | undefined, query: string | undefined): boolean {
+  if (document) {
+    let known = operationKinds.get(document);
+    if (known === undefined) {
+      const operations = document.definitions.filter((d) => d.kind === Kind.OPERATION_DEFINITION);
+      known = operations.length === 1 && operations[0]!.operation === 'query';
+      operationKinds.set(document, known);
+    }
+    return known;
+  }
+  // The query planner writes `query Name__subgraph__0(...){...}` or `{...}` for queries.
+  const text = query?.trimStart() ?? '';
+  return text.startsWith('{') || /^query\b/.test(text);
+}
+
+/** Distinct representations in first-seen order and, per original position, its index among them; null when all are distinct. */
+function uniqueRepresentations(representations: unknown[]): { representations: unknown[]; indexOf: number[] } | null {
+  if (representations.length < 2) return null;
+  const seen = new Map<string, number>();
+  const unique: unknown[] = [];
+  const indexOf: number[] = new Array(representations.length);
+  for (let i = 0; i < representations.length; i++) {
+    const representation = representations[i];
+    const key = JSON.stringify(representation);
+    let index = seen.get(key);
+    if (index === undefined) {
+      index = unique.length;
+      seen.set(key, index);
+      unique.push(representation);
+    }
+    indexOf[i] = index;
+  }
+  return unique.length === representations.length ? null : { representations: unique, indexOf };
+}
+
+/**
+ * Rebuilds the answer the subgraph would have given to the full list: `_entities` in the
+ * original positions (each its own copy, as the gateway merges into them), and every error at
+ * `_entities.<i>` repeated for each position that shared that representation.
+ */
+function fanOutEntities(response: GatewayGraphQLResponse, indexOf: number[], uniqueCount: number): GatewayGraphQLResponse {
+  const data = response.data as { _entities?: unknown } | null | undefined;
+  // A subgraph that answered the wrong number of entities is left for the gateway to report as such.
+  if (data && Array.isArray(data._entities) && data._entities.length !== uniqueCount) return response;
+  let result: GatewayGraphQLResponse = response;
+  if (data && Array.isArray(data._entities)) {
+    const entities = data._entities as unknown[];
+    const used = new Array<boolean>(entities.length).fill(false);
+    const expanded = indexOf.map((u) => {
+      const entity = entities[u];
+      if (!used[u]) {
+        used[u] = true;
+        return entity;
+      }
+      return entity === null || typeof entity !== 'object' ? entity : structuredClone(entity);
+    });
+    result = { ...result, data: { ...data, _entities: expanded } };
+  }
+  if (response.errors?.length) {
+    const positions = new Map<number, number[]>();
+    indexOf.forEach((u, i) => {
+      const list = positions.get(u);
+      if (list) list.push(i);
+      else positions.set(u, [i]);
+    });
+    const errors = response.errors.flatMap((error) => {
+      const path = error.path;
+      if (!path || path[0] !== '_entities' || typeof path[1] !== 'number') return [error];
+      const at = positions.get(path[1]);
+      if (!at) return [error];
+      return at.map((i) => ({ ...error, path: ['_entities', i, ...path.slice(2)] }));
+    });
+    result = { ...result, errors };
+  }
+  return result;
 }

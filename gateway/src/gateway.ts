@@ -34,9 +34,13 @@ import {
 } from '@vibestream/platform';
 import { loadGatewayConfig, subgraphUrlOverrides } from './config.ts';
 import type { GatewayContext } from './context.ts';
-import { SubgraphDataSource } from './data-source.ts';
+import { SubgraphDataSource, type SubgraphDataSourceOptions } from './data-source.ts';
+import { proxyTo } from './http-proxy.ts';
 import { GRAPHIQL_PATH, graphiqlPage, sandboxWithOfflineFallback } from './landing-page.ts';
 import { createMetrics } from './metrics.ts';
+
+/** HTTP routes the gateway hands to a subgraph's own handler, bodies streamed both ways. */
+const forwardedRoutes = [{ prefix: '/media/', subgraph: 'catalog' }];
 
 export interface GatewayOptions {
   env: NodeJS.ProcessEnv;
@@ -45,6 +49,8 @@ export interface GatewayOptions {
   port?: number;
   log?: Logger;
   verifier?: TokenVerifier;
+  /** Subgraph fetcher savings (merging identical in-flight queries, distinct representations); all on by default. */
+  subgraphFetch?: SubgraphDataSourceOptions;
 }
 
 export interface RunningGateway {
@@ -72,7 +78,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     buildService: ({ name, url }) => {
       const target = overrides.get(name) ?? url!;
       subgraphUrls.set(name, target);
-      return new SubgraphDataSource(name, target, config.SUBGRAPH_TIMEOUT_MS);
+      return new SubgraphDataSource(name, target, config.SUBGRAPH_TIMEOUT_MS, options.subgraphFetch);
     },
     logger: {
       debug: (m) => log.debug(String(m)),
@@ -122,7 +128,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
 
   function routeOf(req: IncomingMessage): string {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
-    return ['/graphql', '/healthz', '/readyz', '/metrics', GRAPHIQL_PATH].includes(path) ? path : 'other';
+    if (['/graphql', '/healthz', '/readyz', '/metrics', GRAPHIQL_PATH].includes(path)) return path;
+    return forwardedRoutes.find((r) => path.startsWith(r.prefix))?.prefix ?? 'other';
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse, route: string): Promise<void> {
@@ -142,8 +149,12 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
         res.end(graphiqlPage());
         return;
-      default:
-        return sendJson(res, 404, { error: 'not found' });
+      default: {
+        const forward = forwardedRoutes.find((r) => r.prefix === route);
+        const upstream = forward && subgraphUrls.get(forward.subgraph);
+        if (!upstream) return sendJson(res, 404, { error: 'not found' });
+        return proxyTo(new URL(upstream).origin, req, res, { requestId: currentRequestId()!, clientAddress: clientAddress(req), log });
+      }
     }
   }
 
