@@ -7,11 +7,14 @@ export const gatewayConfigShape = {
   /** The committed supergraph; the gateway never asks GraphOS or the network for it. */
   SUPERGRAPH_PATH: env.optionalString(),
   /** Off in production unless turned on. */
-  GRAPHQL_INTROSPECTION: z.preprocess((v) => (v === '' ? undefined : v), z.enum(['true', 'false']).optional()),
+  GRAPHQL_INTROSPECTION: env.optionalBool(),
+  /** Addresses of proxies in front of the gateway whose X-Forwarded-For is believed (comma-separated). */
+  TRUSTED_PROXIES: z.preprocess(
+    (v) => (typeof v === 'string' && v.trim() ? v.split(',').map((s) => s.trim()).filter(Boolean) : []),
+    z.array(z.union([z.ipv4(), z.ipv6()])),
+  ),
   SUBGRAPH_TIMEOUT_MS: env.int(10_000, 100),
   MAX_REQUEST_BYTES: env.int(1_048_576, 1024),
-  /** The address clients reach the gateway at (used in links such as upload URLs). */
-  PUBLIC_URL: z.preprocess((v) => (v === '' ? undefined : v), z.url().default('http://localhost:4000')),
 };
 
 export type GatewayConfig = ReturnType<typeof loadGatewayConfig>;

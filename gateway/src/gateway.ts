@@ -63,7 +63,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const config = loadGatewayConfig(options.env);
   const log = options.log ?? createLogger('gateway', config.LOG_LEVEL);
   const production = config.NODE_ENV === 'production';
-  const introspection = config.GRAPHQL_INTROSPECTION ? config.GRAPHQL_INTROSPECTION === 'true' : !production;
+  const introspection = config.GRAPHQL_INTROSPECTION ?? !production;
+  const trustedProxies = new Set(config.TRUSTED_PROXIES);
   const supergraphSdl =
     options.supergraphSdl ?? (await readFile(resolve(projectRoot, config.SUPERGRAPH_PATH ?? 'schema/supergraph.graphql'), 'utf8'));
   const verifier =
@@ -93,6 +94,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     introspection,
     includeStacktraceInErrorResponses: false,
     csrfPrevention: true,
+    // main.ts drains and stops the server on SIGTERM; Apollo must not exit first.
+    stopOnTerminationSignals: false,
     formatError: makeErrorFormatter((error, formatted) => {
       metrics.graphqlErrors.inc({ code: 'INTERNAL_SERVER_ERROR' });
       log.error({ err: (error as { originalError?: unknown })?.originalError ?? error, path: formatted.path, message: formatted.message }, 'unexpected error');
@@ -153,7 +156,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         const forward = forwardedRoutes.find((r) => r.prefix === route);
         const upstream = forward && subgraphUrls.get(forward.subgraph);
         if (!upstream) return sendJson(res, 404, { error: 'not found' });
-        return proxyTo(new URL(upstream).origin, req, res, { requestId: currentRequestId()!, clientAddress: clientAddress(req), log });
+        return proxyTo(new URL(upstream).origin, req, res, { requestId: currentRequestId()!, clientAddress: clientAddress(req, trustedProxies), log });
       }
     }
   }
@@ -169,7 +172,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       if (isSafeCode(code)) return sendGraphQLError(res, 401, code, (error as Error).message);
       throw error;
     }
-    const context: GatewayContext = { requestId: currentRequestId()!, principal, authorization, clientAddress: clientAddress(req) };
+    const context: GatewayContext = { requestId: currentRequestId()!, principal, authorization, clientAddress: clientAddress(req, trustedProxies) };
     await runApolloRequest(apollo, req, res, async () => context, config.MAX_REQUEST_BYTES);
   }
 
