@@ -2,7 +2,7 @@ import { Agent, request as httpRequest, type IncomingMessage, type RequestOption
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { GraphQLDataSource, GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import type { GatewayGraphQLResponse } from '@apollo/server-gateway-interface';
-import { GraphQLError, Kind, type DocumentNode } from 'graphql';
+import { GraphQLError, Kind, Lexer, Source, TokenKind, type DocumentNode } from 'graphql';
 import { REQUEST_ID_HEADER } from '@vibestream/platform';
 import type { GatewayContext } from './context.ts';
 
@@ -75,7 +75,7 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
 
     let variables = request.variables;
     let fanOut: { indexOf: number[]; uniqueCount: number } | null = null;
-    if (this.dedupeRepresentations && variables && Array.isArray(variables.representations)) {
+    if (this.dedupeRepresentations && variables && Array.isArray(variables.representations) && isEntityFetch(request.query)) {
       const unique = uniqueRepresentations(variables.representations as unknown[]);
       if (unique) {
         variables = { ...variables, representations: unique.representations };
@@ -157,7 +157,48 @@ function isQuery(document: DocumentNode | undefined, query: string | undefined):
   }
   // The query planner writes `query Name__subgraph__0(...){...}` or `{...}` for queries.
   const text = query?.trimStart() ?? '';
-  return text.startsWith('{') || /^query\b/.test(text);
+  if (!text.startsWith('{') && !/^query\b/.test(text)) return false;
+  // One text may hold several operations, the one to run chosen by operationName: a text that
+  // starts with a query may still hold a mutation. Names anywhere in it are the cheap check.
+  if (!text.includes('mutation') && !text.includes('subscription')) return true;
+  let depth = 0;
+  try {
+    const lexer = new Lexer(new Source(text));
+    for (let token = lexer.advance(); token.kind !== TokenKind.EOF; token = lexer.advance()) {
+      if (token.kind === TokenKind.BRACE_L || token.kind === TokenKind.PAREN_L || token.kind === TokenKind.BRACKET_L) depth++;
+      else if (token.kind === TokenKind.BRACE_R || token.kind === TokenKind.PAREN_R || token.kind === TokenKind.BRACKET_R) depth--;
+      // At the top level these can only be an operation's keyword (or, harmlessly, a name: then not merged).
+      else if (depth === 0 && token.kind === TokenKind.NAME && (token.value === 'mutation' || token.value === 'subscription')) return false;
+    }
+  } catch {
+    return false; // not GraphQL: the subgraph will reject it; nothing to merge
+  }
+  return true;
+}
+
+/**
+ * Whether the operation is the planner's entity fetch, `query(...){_entities(representations:$representations){...}}`.
+ * A client's own variable may be called `representations` too (and reaches the subgraph as is in a root
+ * fetch); that list must never be shortened. Clients cannot select `_entities` (the API schema has no
+ * such field), and an alias `_entities: field` is followed by a colon, not arguments.
+ */
+function isEntityFetch(query: string | undefined): boolean {
+  if (!query?.includes('_entities')) return false;
+  let parens = 0;
+  try {
+    const lexer = new Lexer(new Source(query));
+    for (let token = lexer.advance(); token.kind !== TokenKind.EOF; token = lexer.advance()) {
+      if (token.kind === TokenKind.PAREN_L) parens++;
+      else if (token.kind === TokenKind.PAREN_R) parens--;
+      else if (token.kind === TokenKind.BRACE_L && parens === 0) {
+        const field = lexer.advance();
+        return field.kind === TokenKind.NAME && field.value === '_entities' && lexer.lookahead().kind === TokenKind.PAREN_L;
+      }
+    }
+  } catch {
+    // not GraphQL
+  }
+  return false;
 }
 
 /** Distinct representations in first-seen order and, per original position, its index among them; null when all are distinct. */
