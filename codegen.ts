@@ -26,6 +26,15 @@ const mappers: Record<string, Record<string, string>> = {
     PlaylistEdge: '../queries.ts#Edge<PlaylistModel>',
     User: '../resolvers.ts#UserRef',
   },
+  rewards: {
+    RewardPool: '../service.ts#PoolRow',
+    ListenSession: '../service.ts#SessionRow',
+    RewardVoucher: '../service.ts#VoucherRow',
+    RewardClaim: '../service.ts#ClaimRow',
+    CompleteListenResult: '../service.ts#CompleteResult',
+    User: '../service.ts#EntityRef',
+    Song: '../service.ts#EntityRef',
+  },
 };
 
 const resolverTargets = Object.fromEntries(

@@ -2,3 +2,4 @@ export * from './database.ts';
 export * from './tokens.ts';
 export * from './client.ts';
 export * from './stack.ts';
+export * from './chain.ts';

@@ -30,20 +30,8 @@ export const UploadStored = defineEvent(
 
 export const publishes = [ArtistCreated, SongPublished, UploadStored];
 
-// ---- Consumed. Their owners (rewards, payments) publish them; the contracts are declared
-// here until those contexts exist, and move to their owners then. ----
-
-/** A listen that met the anti-gaming rules (rewards). */
-export const ListenCompleted = defineEvent(
-  'listen.completed.v1',
-  z.object({
-    sessionId: z.uuid(),
-    userId: z.uuid(),
-    songId: z.uuid(),
-    listenedSeconds: z.number().int().nonnegative(),
-    completedAt: z.iso.datetime(),
-  }),
-);
+// ---- Consumed. listen.completed.v1 is rewards' (imported from there in handlers.ts);
+// billing.entitlements.changed.v1 is payments', declared here until that context exists. ----
 
 /** A user's plan and limits changed (payments). A limit of null is unlimited. */
 export const EntitlementsChanged = defineEvent(
@@ -56,4 +44,3 @@ export const EntitlementsChanged = defineEvent(
   }),
 );
 
-export const consumes = [ListenCompleted, EntitlementsChanged];

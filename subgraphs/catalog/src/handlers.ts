@@ -1,5 +1,6 @@
 import { on, type EventHandler } from '@vibestream/platform';
-import { EntitlementsChanged, ListenCompleted } from './events.ts';
+import { ListenCompleted } from '@vibestream/rewards/events';
+import { EntitlementsChanged } from './events.ts';
 import { limitsFromEntitlements } from './domain/plans.ts';
 
 /** catalog's projections of other contexts' events; each runs in the transaction that marks the event handled. */

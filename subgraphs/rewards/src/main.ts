@@ -1,0 +1,4 @@
+import { runSubgraphMain } from '@vibestream/platform';
+import { rewardsSubgraph } from './app.ts';
+
+await runSubgraphMain(rewardsSubgraph);

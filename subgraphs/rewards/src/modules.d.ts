@@ -1,0 +1,2 @@
+// snarkjs and ffjavascript ship no types; the worker casts what it uses.
+declare module 'ffjavascript';

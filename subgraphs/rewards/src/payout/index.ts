@@ -1,0 +1,1 @@
+export * from './erc20-payer.ts';
