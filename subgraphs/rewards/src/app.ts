@@ -7,6 +7,8 @@ import {
   openDatabase,
   startConsumer,
   startSubgraphServer,
+  type Logger,
+  type MikroORM,
   type SubgraphModule,
   type SubgraphStartOptions,
 } from '@vibestream/platform';
@@ -68,6 +70,7 @@ async function start(options: SubgraphStartOptions) {
     onEventsCommitted: () => relay.kick(),
   });
   relay.start();
+  if (payer) void resumePayouts(orm, payer, log);
   const consumer = startConsumer({
     orm,
     transport: infra.transport,
@@ -106,6 +109,19 @@ async function start(options: SubgraphStartOptions) {
       await orm.close();
     },
   };
+}
+
+/**
+ * Claims a previous process left unpaid (it stopped between recording a claim and its receipt):
+ * the payer rebroadcasts a signed transfer or signs the first one, never a second.
+ */
+async function resumePayouts(orm: MikroORM, payer: Erc20Payer, log: Logger): Promise<void> {
+  try {
+    const pending = (await orm.em.fork().execute(`select id from claims where status = 'PENDING' order by nonce nulls last, created_at`)) as { id: string }[];
+    for (const { id } of pending) await payer.pay(id).catch((error: unknown) => log.error({ err: error, claimId: id }, 'resumed payout failed'));
+  } catch (error) {
+    log.error({ err: error }, 'could not resume pending payouts');
+  }
 }
 
 export const rewardsSubgraph: SubgraphModule = { name: 'rewards', defaultPort: 4003, sdl, typeDefs, start };
