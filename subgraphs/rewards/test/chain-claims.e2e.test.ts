@@ -1,7 +1,8 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Contract, Wallet } from 'ethers';
+import type { Contract} from 'ethers';
+import { Wallet } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileSolidity, deployContract, errorCode, graphqlClient, startTestChain, startTestStack, type TestChain, type TestStack } from '@vibestream/platform/testing';
 import { identitySubgraph } from '@vibestream/identity';
