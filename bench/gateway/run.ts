@@ -22,18 +22,22 @@
  * Every response is checked against the one each target gave before the run; any wrong answer
  * (non-2xx, error, other body) fails the run (exit 1) whatever the numbers.
  */
-import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual, parseArgs } from 'node:util';
 import autocannon, { type Options as LoadOptions, type Result } from 'autocannon';
-import { Redis, composeSupergraph } from '@vibestream/platform';
-import { createTestEnv } from '@vibestream/platform/testing';
+import { composeSupergraph } from '@vibestream/platform';
 import { identitySubgraph } from '@vibestream/identity';
-import type { ChildMessage, Role, ServerTarget } from './protocol.ts';
+import { startChild, type ChildServer } from '../lib/children.ts';
+import { fmt, median, medianOrNull, pct, table } from '../lib/format.ts';
+import { postGraphQL as post } from '../lib/http.ts';
+import { benchEnv, runBench } from '../lib/lifecycle.ts';
+import { numberOption } from '../lib/options.ts';
+import { cpuSeconds, machineBusySeconds } from '../lib/proc.ts';
+import type { Role } from './server.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -54,14 +58,6 @@ const { values: flags } = parseArgs({
   },
 });
 
-function numberOption(flag: string | undefined, envName: string, fallback: number, min: number): number {
-  const raw = flag ?? process.env[envName];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value < min) throw new Error(`--${envName.slice(6).toLowerCase()} (${envName}) must be a number >= ${min}`);
-  return value;
-}
-
 type TargetKey = 'a' | 'b' | 'c' | 'b0';
 const TARGETS: { key: TargetKey; role: Role; label: string }[] = [
   { key: 'a', role: 'subgraph', label: '(a)  identity subgraph, direct' },
@@ -71,11 +67,11 @@ const TARGETS: { key: TargetKey; role: Role; label: string }[] = [
 ];
 
 const options = {
-  duration: numberOption(flags.duration, 'BENCH_DURATION', 10, 1),
-  warmup: numberOption(flags.warmup, 'BENCH_WARMUP', 3, 0),
-  connections: Math.round(numberOption(flags.connections, 'BENCH_CONNECTIONS', 10, 1)),
-  rounds: Math.round(numberOption(flags.rounds, 'BENCH_ROUNDS', 1, 1)),
-  users: Math.round(numberOption(flags.users, 'BENCH_USERS', 1, 1)),
+  duration: numberOption(flags.duration, 'duration', 'BENCH_DURATION', 10, 1),
+  warmup: numberOption(flags.warmup, 'warmup', 'BENCH_WARMUP', 3, 0),
+  connections: Math.round(numberOption(flags.connections, 'connections', 'BENCH_CONNECTIONS', 10, 1)),
+  rounds: Math.round(numberOption(flags.rounds, 'rounds', 'BENCH_ROUNDS', 1, 1)),
+  users: Math.round(numberOption(flags.users, 'users', 'BENCH_USERS', 1, 1)),
   targets: (flags.targets ?? process.env.BENCH_TARGETS ?? 'a,b,c,b0').split(',').filter(Boolean) as TargetKey[],
   cpuProf: new Set((flags['cpu-prof'] ?? process.env.BENCH_CPU_PROF ?? '').split(',').filter(Boolean)),
   json: flags.json ?? process.env.BENCH_JSON,
@@ -112,84 +108,16 @@ interface Measurement {
   bad: number;
 }
 
-const children = new Set<ChildProcess>();
-let cleanup: (() => Promise<void>) | null = null;
+const serverScript = join(here, 'server.ts');
 
-function startChild(role: Role, env: NodeJS.ProcessEnv, supergraphSdl?: string): Promise<ServerTarget> {
+function startServer(role: Role, env: NodeJS.ProcessEnv, supergraphSdl?: string): Promise<ChildServer<Role>> {
   const execArgv = [...process.execArgv];
   if (options.cpuProf.has(role)) {
     const dir = join(here, 'profiles');
     mkdirSync(dir, { recursive: true });
     execArgv.push('--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${role}-${Date.now()}.cpuprofile`);
   }
-  const child = fork(join(here, 'server.ts'), [], {
-    execArgv,
-    env: { ...process.env, APOLLO_TELEMETRY_DISABLED: 'true', LOG_LEVEL: env.LOG_LEVEL },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${role} did not start within 60 s`)), 60_000);
-    child.on('message', (message: ChildMessage) => {
-      clearTimeout(timer);
-      if (message.type === 'ready') resolve(message);
-      else reject(new Error(`${role} failed to start:\n${message.error}`));
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${role} exited (code ${code}) before it was ready`));
-    });
-    child.send({ type: 'start', role, env, supergraphSdl });
-  });
-}
-
-async function stopChildren(): Promise<void> {
-  await Promise.all(
-    [...children].map(
-      (child) =>
-        new Promise<void>((resolve) => {
-          const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
-          child.once('exit', () => {
-            clearTimeout(kill);
-            resolve();
-          });
-          if (child.connected) child.send({ type: 'stop' });
-          else child.kill('SIGTERM');
-        }),
-    ),
-  );
-}
-
-/** utime + stime of a process in seconds (Linux); null elsewhere. */
-function cpuSeconds(pid: number): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return null;
-  }
-}
-
-/** Busy CPU seconds of the whole machine, all cores (Linux); null elsewhere. */
-function machineBusySeconds(): number | null {
-  try {
-    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
-    const [user, nice, system, _idle, _iowait, irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number) as number[];
-    return (user! + nice! + system! + irq! + softirq! + steal!) / 100;
-  } catch {
-    return null;
-  }
-}
-
-async function post(url: string, query: string, variables: Record<string, unknown>, token?: string) {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify({ query, variables }),
-  });
-  return { status: response.status, text: await response.text() };
+  return startChild(serverScript, { role, env, ...(supergraphSdl ? { supergraphSdl } : {}) }, { execArgv });
 }
 
 function load(target: Target, tokens: string[], seconds: number): Promise<Result> {
@@ -254,61 +182,23 @@ async function measure(target: Target, tokens: string[], subgraphPid: number): P
   };
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((x, y) => x - y);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-};
-const medianOrNull = (xs: (number | null)[]): number | null => {
-  const known = xs.filter((x): x is number => x !== null);
-  return known.length ? median(known) : null;
-};
-
-function fmt(n: number | null, digits = 0): string {
-  return n === null || Number.isNaN(n) ? '-' : n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
-}
-const pct = (x: number | null): string => (x === null ? '-' : `${fmt(x * 100)}%`);
-
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ')).join('\n');
-}
-
 async function main(): Promise<number> {
   console.log(
     `gateway bench: me query, ${options.connections} connections, ${options.users} user(s), ${options.warmup} s warm-up, ` +
       `${options.duration} s x ${options.rounds} round(s) per target; node ${process.version}; load average ${loadavg()[0]!.toFixed(2)}`,
   );
-  const { env, database } = await createTestEnv('benchgw', {
+  const { env } = await benchEnv('benchgw', {
     LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
     PASSWORD_SCRYPT_LOG2N: '10',
     OUTBOX_RELAY_INTERVAL_MS: '1000',
     NODE_ENV: 'test',
   });
-  cleanup = async () => {
-    await stopChildren();
-    const redis = new Redis(env.REDIS_URL!, { lazyConnect: true, maxRetriesPerRequest: 1 });
-    try {
-      await redis.connect();
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${env.REDIS_PREFIX}*`, 'COUNT', 500);
-        cursor = next;
-        if (keys.length) await redis.del(...keys);
-      } while (cursor !== '0');
-    } catch {
-      // Keys under a bench-only prefix are harmless leftovers.
-    } finally {
-      redis.disconnect();
-    }
-    await database.drop();
-  };
 
-  const subgraph = await startChild('subgraph', env);
+  const subgraph = await startServer('subgraph', env);
   const { supergraph } = composeSupergraph([identitySubgraph], () => subgraph.url);
   const chosen = TARGETS.filter((t) => options.targets.includes(t.key));
   const servers = await Promise.all(
-    chosen.map(async (t) => ({ ...t, ...(t.role === 'subgraph' ? subgraph : await startChild(t.role, env, supergraph)) })),
+    chosen.map(async (t) => ({ ...t, ...(t.role === 'subgraph' ? subgraph : await startServer(t.role, env, supergraph)) })),
   );
 
   const tag = randomBytes(4).toString('hex');
@@ -425,26 +315,4 @@ async function main(): Promise<number> {
   return bad || (options.check && missed) ? 1 : 0;
 }
 
-let exiting = false;
-async function finish(code: number): Promise<void> {
-  if (exiting) return;
-  exiting = true;
-  try {
-    await cleanup?.();
-  } catch (error) {
-    console.error('cleanup failed:', error);
-    code = code || 1;
-  }
-  process.exit(code);
-}
-
-process.once('SIGINT', () => void finish(130));
-process.once('SIGTERM', () => void finish(143));
-
-main().then(
-  (code) => finish(code),
-  (error: unknown) => {
-    console.error(error);
-    return finish(1);
-  },
-);
+runBench(main);

@@ -1,21 +1,15 @@
 /**
  * One server of the gateway benchmark, run as its own child process by run.ts (so the load
- * generator, the gateway and the subgraph never share an event loop).
- *
- * Protocol (IPC): the parent sends { type: 'start', role, env, supergraphSdl? }; the child
- * answers { type: 'ready', url } (or { type: 'failed', error }); on { type: 'stop' } it
- * shuts down and exits. It also exits when the parent goes away.
+ * generator, the gateway and the subgraph never share an event loop). The protocol with run.ts
+ * is bench/lib (protocol.ts; serveChild in child.ts).
  */
-import type { ServerTarget, StartMessage } from './protocol.ts';
+import { serveChild, type RunningRole } from '../lib/child.ts';
+import type { StartMessage } from '../lib/protocol.ts';
 
-interface Running {
-  url: string;
-  stop(): Promise<void>;
-}
+export type Role = 'subgraph' | 'gateway' | 'gateway-nomerge' | 'stock';
 
-async function startRole(message: StartMessage): Promise<Running> {
-  const env = { ...message.env, HOST: '127.0.0.1' };
-  Object.assign(process.env, env);
+async function startRole(message: StartMessage<Role>): Promise<RunningRole> {
+  const { env } = message;
   switch (message.role) {
     case 'subgraph': {
       const { identitySubgraph } = await import('@vibestream/identity');
@@ -40,7 +34,7 @@ async function startRole(message: StartMessage): Promise<Running> {
 }
 
 /** The reference point: Apollo's documented setup, only forwarding the caller's token. */
-async function startStockGateway(supergraphSdl: string): Promise<Running> {
+async function startStockGateway(supergraphSdl: string): Promise<RunningRole> {
   process.env.APOLLO_TELEMETRY_DISABLED = 'true';
   const { ApolloGateway, RemoteGraphQLDataSource } = await import('@apollo/gateway');
   const { ApolloServer } = await import('@apollo/server');
@@ -68,39 +62,4 @@ async function startStockGateway(supergraphSdl: string): Promise<Running> {
   return { url: `http://127.0.0.1:${port}/graphql`, stop: () => server.stop() };
 }
 
-let running: Running | null = null;
-let stopping = false;
-
-async function shutdown(code: number): Promise<never> {
-  if (!stopping) {
-    stopping = true;
-    const timer = setTimeout(() => process.exit(code), 10_000);
-    timer.unref();
-    await running?.stop().catch(() => undefined);
-  }
-  process.exit(code);
-}
-
-process.on('message', (raw: unknown) => {
-  const message = raw as StartMessage | { type: 'stop' };
-  if (message.type === 'stop') {
-    void shutdown(0);
-    return;
-  }
-  if (message.type !== 'start') return;
-  startRole(message).then(
-    (r) => {
-      running = r;
-      const target: ServerTarget = { role: message.role, url: r.url, pid: process.pid };
-      process.send?.({ type: 'ready', ...target });
-    },
-    (error: unknown) => {
-      process.send?.({ type: 'failed', error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
-      void shutdown(1);
-    },
-  );
-});
-// The parent died or closed the channel: do not linger.
-process.on('disconnect', () => void shutdown(0));
-process.on('SIGTERM', () => void shutdown(0));
-process.on('SIGINT', () => void shutdown(0));
+serveChild(startRole);

@@ -1,0 +1,62 @@
+/**
+ * One server of the catalog benchmark, run as its own child process by run.ts: the identity
+ * subgraph, the catalog subgraph or our gateway. The protocol with run.ts is bench/lib
+ * (protocol.ts; serveChild in child.ts).
+ *
+ * The catalog counts the SQL statements it runs (the `onQuery` option the catalog tests use);
+ * run.ts reads the count with the calls `statements` (count and texts) and `resetStatements`.
+ */
+import { serveChild, type RunningRole } from '../lib/child.ts';
+import type { StartMessage } from '../lib/protocol.ts';
+
+export type Role = 'identity' | 'catalog' | 'gateway';
+
+/** What the `statements` call answers. */
+export interface StatementLog {
+  count: number;
+  /** The first statements since the last reset (at most 50, each cut to 200 characters). */
+  sql: string[];
+}
+
+async function startRole(message: StartMessage<Role>): Promise<RunningRole> {
+  const { env } = message;
+  switch (message.role) {
+    case 'identity': {
+      const { identitySubgraph } = await import('@vibestream/identity');
+      const running = await identitySubgraph.start({ env, port: 0 });
+      return { url: `http://127.0.0.1:${running.port}/graphql`, stop: running.stop };
+    }
+    case 'catalog': {
+      const { catalogSubgraph } = await import('@vibestream/catalog');
+      const log: StatementLog = { count: 0, sql: [] };
+      const running = await catalogSubgraph.start({
+        env,
+        port: 0,
+        onQuery: (sql) => {
+          log.count++;
+          // What onQuery sees is MikroORM's log line: drop its colours, "[query]" label and "[took ...]".
+          // eslint-disable-next-line no-control-regex
+          if (log.sql.length < 50) log.sql.push(sql.replace(/\x1b\[[0-9;]*m/g, '').replace(/^\[query\]\s*/, '').replace(/\s*\[took [^\]]*\]\s*$/, '').replace(/\s+/g, ' ').slice(0, 200));
+        },
+      });
+      return {
+        url: `http://127.0.0.1:${running.port}/graphql`,
+        stop: running.stop,
+        calls: {
+          statements: () => log,
+          resetStatements: () => {
+            log.count = 0;
+            log.sql = [];
+          },
+        },
+      };
+    }
+    case 'gateway': {
+      const { startGateway } = await import('@vibestream/gateway');
+      const running = await startGateway({ env, supergraphSdl: message.supergraphSdl!, port: message.port ?? 0 });
+      return { url: `http://127.0.0.1:${running.port}/graphql`, stop: running.stop };
+    }
+  }
+}
+
+serveChild(startRole);
