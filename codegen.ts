@@ -35,6 +35,19 @@ const mappers: Record<string, Record<string, string>> = {
     User: '../service.ts#EntityRef',
     Song: '../service.ts#EntityRef',
   },
+  ownership: {
+    ShareOffering: '../service.ts#OfferingRow',
+    Holding: '../service.ts#HoldingRow',
+    Order: '../service.ts#OrderRow',
+    Trade: '../service.ts#TradeRow',
+    RevenueDistribution: '../service.ts#DistributionRow',
+    PlaceOrderResult: '../service.ts#PlaceOrderOutcome',
+    OfferingPurchase: '../service.ts#OfferingPurchaseOutcome',
+    Portfolio: '../resolvers.ts#PortfolioModel',
+    SongMarket: '../resolvers.ts#MarketRef',
+    Song: '../resolvers.ts#EntityRef',
+    User: '../resolvers.ts#EntityRef',
+  },
 };
 
 const resolverTargets = Object.fromEntries(

@@ -2,6 +2,7 @@ import type { SubgraphModule } from '@vibestream/platform';
 import { identitySubgraph } from '@vibestream/identity';
 import { catalogSubgraph } from '@vibestream/catalog';
 import { rewardsSubgraph } from '@vibestream/rewards';
+import { ownershipSubgraph } from '@vibestream/ownership';
 
 /** Every subgraph that exists, in start order. The launcher, compose script and tests read this list. */
-export const subgraphs: SubgraphModule[] = [identitySubgraph, catalogSubgraph, rewardsSubgraph];
+export const subgraphs: SubgraphModule[] = [identitySubgraph, catalogSubgraph, rewardsSubgraph, ownershipSubgraph];

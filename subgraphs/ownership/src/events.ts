@@ -1,0 +1,65 @@
+import { z } from 'zod';
+import { defineEvent } from '@vibestream/platform';
+
+// ---- Published by ownership ----
+
+export const TradeExecuted = defineEvent(
+  'ownership.trade.executed.v1',
+  z.object({
+    tradeId: z.uuid(),
+    songId: z.uuid(),
+    buyerId: z.uuid(),
+    sellerId: z.uuid(),
+    buyOrderId: z.uuid(),
+    sellOrderId: z.uuid(),
+    priceCents: z.number().int().positive(),
+    quantity: z.number().int().positive(),
+    executedAt: z.iso.datetime(),
+  }),
+);
+
+/** An order ended filled (notifications: "Your order for 12 shares of … filled at $1.25"). */
+export const OrderFilled = defineEvent(
+  'ownership.order.filled.v1',
+  z.object({
+    orderId: z.uuid(),
+    userId: z.uuid(),
+    songId: z.uuid(),
+    side: z.enum(['BUY', 'SELL']),
+    quantity: z.number().int().positive(),
+    averagePriceCents: z.number().int().positive(),
+  }),
+);
+
+export const RevenuePaid = defineEvent(
+  'ownership.revenue.paid.v1',
+  z.object({
+    distributionId: z.uuid(),
+    songId: z.uuid(),
+    userId: z.uuid(),
+    amountCents: z.number().int().nonnegative(),
+    shares: z.number().int().positive(),
+    periodLabel: z.string(),
+  }),
+);
+
+export const publishes = [TradeExecuted, OrderFilled, RevenuePaid];
+
+// ---- Consumed. payments owns this one; it is declared here until payments exists. ----
+
+/** A deposit (card or USDC) succeeded: credit the trading account once per depositId. */
+export const DepositSucceeded = defineEvent(
+  'payments.deposit.succeeded.v1',
+  z.object({
+    depositId: z.string().min(1),
+    userId: z.uuid(),
+    amountCents: z.number().int().positive(),
+    method: z.string().optional(),
+    succeededAt: z.iso.datetime(),
+  }),
+);
+
+export const liveTopics = {
+  tradeExecuted: (songId: string) => `tradeExecuted:${songId}`,
+  orderBookUpdated: (songId: string) => `orderBookUpdated:${songId}`,
+};

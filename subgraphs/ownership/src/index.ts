@@ -1,0 +1,2 @@
+export { ownershipSubgraph } from './app.ts';
+export * as ownershipEvents from './events.ts';

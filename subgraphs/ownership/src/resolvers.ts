@@ -1,0 +1,135 @@
+import { DateTimeScalar, forbidden, isSelfOrAdmin, type BaseRequestContext, type EntityManager } from '@vibestream/platform';
+import type { Resolvers } from './generated/resolvers-types.ts';
+import { twap } from './domain/market.ts';
+import type { Loaders } from './loaders.ts';
+import type { HoldingRow, OfferingRow, OrderRow, OwnershipService } from './service.ts';
+
+export interface OwnershipContext extends BaseRequestContext {
+  em: EntityManager;
+  loaders: Loaders;
+  service: OwnershipService;
+}
+
+/** An entity other subgraphs own, known here by its key. */
+export interface EntityRef {
+  id: string;
+}
+
+/** A song's market, resolved field by field through the loaders. */
+export interface MarketRef {
+  songId: string;
+}
+
+export interface PortfolioModel {
+  holdings: HoldingRow[];
+  totalValueCents: number;
+}
+
+function ownData(ctx: OwnershipContext, userId: string): void {
+  if (!isSelfOrAdmin(ctx.principal, userId)) throw forbidden('This belongs to another user');
+}
+
+const offeringStatus = (o: OfferingRow) =>
+  o.shares_remaining === 0 ? 'SOLD_OUT' : o.closes_at && new Date(o.closes_at).getTime() <= Date.now() ? 'CLOSED' : 'OPEN';
+
+async function holdingValue(ctx: OwnershipContext, h: HoldingRow): Promise<number> {
+  const stats = await ctx.loaders.marketStats.load(h.song_id);
+  const offering = stats.lastTradePriceCents === null ? await ctx.loaders.offeringBySong.load(h.song_id) : null;
+  const price = stats.lastTradePriceCents ?? offering?.price_per_share_cents ?? 0;
+  return h.quantity * price;
+}
+
+export const resolvers: Resolvers<OwnershipContext> = {
+  DateTime: DateTimeScalar,
+  Query: {
+    orderBook: (_root, { songId, depth }, ctx) => ctx.service.orderBook(ctx.em, songId, depth ?? 10),
+    shareOffering: async (_root, { id }, ctx) => {
+      const [row] = (await ctx.em.execute('select * from offerings where id = ?', [id])) as OfferingRow[];
+      return row ?? null;
+    },
+  },
+  Mutation: {
+    createShareOffering: (_root, { input }, ctx) => ctx.service.createOffering(ctx.em, ctx.principal, input),
+    buyOfferingShares: (_root, { offeringId, quantity }, ctx) => ctx.service.buyOffering(ctx.em, ctx.principal, offeringId, quantity),
+    placeOrder: (_root, { input }, ctx) => ctx.service.placeOrder(ctx.em, ctx.principal, input),
+    cancelOrder: (_root, { orderId }, ctx) => ctx.service.cancelOrder(ctx.em, ctx.principal, orderId),
+    distributeRevenue: (_root, { songId, amountCents, periodLabel }, ctx) =>
+      ctx.service.distributeRevenue(ctx.em, ctx.principal, songId, amountCents, periodLabel),
+  },
+  ShareOffering: {
+    __resolveReference: async (ref, ctx) => {
+      const [row] = (await ctx.em.execute('select * from offerings where id = ?', [ref.id])) as OfferingRow[];
+      return row ?? null;
+    },
+    status: (o) => offeringStatus(o),
+    totalShares: (o) => o.total_shares,
+    sharesRemaining: (o) => o.shares_remaining,
+    pricePerShareCents: (o) => o.price_per_share_cents,
+    revenueShareBps: (o) => o.revenue_share_bps,
+    closesAt: (o) => o.closes_at,
+    song: (o) => ({ id: o.song_id }),
+  },
+  Holding: {
+    reservedQuantity: (h) => h.reserved_quantity,
+    averageCostCents: (h) => (h.quantity > 0 ? Math.round(Number(h.cost_cents) / h.quantity) : 0),
+    marketValueCents: (h, _args, ctx) => holdingValue(ctx, h),
+    song: (h) => ({ id: h.song_id }),
+  },
+  Order: {
+    __resolveReference: async (ref, ctx) => {
+      const [row] = (await ctx.em.execute('select * from orders where id = ?', [ref.id])) as OrderRow[];
+      return row && isSelfOrAdmin(ctx.principal, row.user_id) ? row : null;
+    },
+    filledQuantity: (o) => o.filled_quantity,
+    limitPriceCents: (o) => o.limit_price_cents,
+    averageFillPriceCents: (o) => (o.filled_quantity > 0 ? Math.round(Number(o.fill_value_cents) / o.filled_quantity) : null),
+    clientOrderId: (o) => o.client_order_id,
+    createdAt: (o) => o.created_at,
+    song: (o) => ({ id: o.song_id }),
+  },
+  Trade: {
+    priceCents: (t) => t.price_cents,
+    executedAt: (t) => t.executed_at,
+    song: (t) => ({ id: t.song_id }),
+  },
+  RevenueDistribution: {
+    totalCents: (d) => Number(d.total_cents),
+    holderCount: (d) => d.holder_count,
+    periodLabel: (d) => d.period_label,
+    song: (d) => ({ id: d.song_id }),
+  },
+  Song: {
+    __resolveReference: (ref) => ({ id: ref.id }),
+    market: (song) => ({ songId: song.id }),
+  },
+  SongMarket: {
+    lastTradePriceCents: async (m, _args, ctx) => (await ctx.loaders.marketStats.load(m.songId)).lastTradePriceCents,
+    volume24h: async (m, _args, ctx) => (await ctx.loaders.marketStats.load(m.songId)).volume24h,
+    high24hCents: async (m, _args, ctx) => (await ctx.loaders.marketStats.load(m.songId)).high24hCents,
+    low24hCents: async (m, _args, ctx) => (await ctx.loaders.marketStats.load(m.songId)).low24hCents,
+    twapCents: async (m, { windowMinutes }, ctx) => {
+      const minutes = Math.min(Math.max(windowMinutes ?? 60, 1), 7 * 24 * 60);
+      const { before, inWindow } = await ctx.loaders.twapInputs.load({ songId: m.songId, minutes });
+      return twap(before, inWindow, new Date(), minutes);
+    },
+    offering: (m, _args, ctx) => ctx.loaders.offeringBySong.load(m.songId),
+  },
+  User: {
+    __resolveReference: (ref) => ({ id: ref.id }),
+    tradingAccount: async (user, _args, ctx) => {
+      ownData(ctx, user.id);
+      const [row] = (await ctx.em.execute('select cash_cents, reserved_cents from accounts where user_id = ?', [user.id])) as { cash_cents: string; reserved_cents: string }[];
+      return { cashCents: Number(row?.cash_cents ?? 0), reservedCents: Number(row?.reserved_cents ?? 0) };
+    },
+    portfolio: async (user, _args, ctx) => {
+      ownData(ctx, user.id);
+      const holdings = (await ctx.em.execute('select * from holdings where user_id = ? and quantity > 0 order by song_id', [user.id])) as HoldingRow[];
+      const values = await Promise.all(holdings.map((h) => holdingValue(ctx, h)));
+      return { holdings, totalValueCents: values.reduce((a, b) => a + b, 0) };
+    },
+    openOrders: async (user, _args, ctx) => {
+      ownData(ctx, user.id);
+      return (await ctx.em.execute(`select * from orders where user_id = ? and status = 'OPEN' order by seq`, [user.id])) as OrderRow[];
+    },
+  },
+};
