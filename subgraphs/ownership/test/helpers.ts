@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import pg from 'pg';
+import type pg from 'pg';
 import { newEnvelope } from '@vibestream/platform';
 import type { TestStack } from '@vibestream/platform/testing';
 import { makeWav } from '../../catalog/test/audio.ts';
