@@ -33,27 +33,32 @@ const brief = (fills: { makerOrderId: string; priceCents: number; quantity: numb
   fills.map((f) => [f.makerOrderId, f.priceCents, f.quantity]);
 
 describe('takerFee', () => {
-  it('is ceil(value * bps / 10000), rounding any fraction of a cent up', () => {
+  it('is floor(value * bps / 10000): a fraction of a cent is dropped', () => {
     expect(takerFee(10_000, 50)).toBe(50);
-    expect(takerFee(100, 50)).toBe(1); // 0.5 cent -> 1
-    expect(takerFee(1, 50)).toBe(1); // 0.005 cent -> 1
+    expect(takerFee(100, 50)).toBe(0); // 0.5 cent -> 0
+    expect(takerFee(199, 50)).toBe(0); // 0.995 -> 0
     expect(takerFee(200, 50)).toBe(1); // exactly 1
-    expect(takerFee(201, 50)).toBe(2); // 1.005 -> 2
+    expect(takerFee(399, 50)).toBe(1); // 1.995 -> 1
     expect(takerFee(0, 50)).toBe(0);
     expect(takerFee(12_345, 0)).toBe(0);
     expect(takerFee(12_345, 10_000)).toBe(12_345);
+    expect(takerFee(12_345, 9_999)).toBe(12_343); // 12343.7655
     expect(DEFAULT_TAKER_FEE_BPS).toBe(50);
+  });
+
+  it('never charges the fills of an order more than the fee of their total value', () => {
+    // What the reservation of a LIMIT BUY (quantity * limit + fee) relies on.
+    const values = [1, 99, 100, 101, 199, 333, 10_001];
+    expect(values.reduce((s, v) => s + takerFee(v, 50), 0)).toBeLessThanOrEqual(takerFee(values.reduce((s, v) => s + v, 0), 50));
   });
 
   it('is exact for large values where value * bps exceeds 2^53', () => {
     const check = (value: number, bps: number) => {
-      const v = BigInt(value);
-      const b = BigInt(bps);
-      const expected = (v * b + 9999n) / 10000n;
-      expect(BigInt(takerFee(value, bps))).toBe(expected);
+      expect(BigInt(takerFee(value, bps))).toBe((BigInt(value) * BigInt(bps)) / 10000n);
     };
     check(1e12, 50);
     check(1e12 + 1, 50);
+    check(1e12 - 1, 50);
     check(999_999_999_999, 9_999);
     check(123_456_789_012, 37);
     check(Number.MAX_SAFE_INTEGER, 10_000);
@@ -176,31 +181,40 @@ describe('OrderBook', () => {
   it('stops a MARKET BUY before exceeding its budget, fees included, partially filling a level', () => {
     // 3 @ 100, then 10 @ 200, fee 50 bps.
     const book = new OrderBook([resting('a1', 'm', 'SELL', 100, 3), resting('a2', 'm', 'SELL', 200, 10)]);
-    // First fill: 300 + ceil(1.5) = 302. Left: 1000 - 302 = 698.
-    // At 200: 3 shares = 600 + 3 = 603 <= 698; 4 shares = 800 + 4 > 698.
+    // First fill: 300 + floor(1.5) = 301. Left: 1000 - 301 = 699.
+    // At 200: 3 shares = 600 + 3 = 603 <= 699; 4 shares = 800 + 4 > 699.
     const r = book.match(market('t', 'taker', 'BUY', 100, 1000), 50);
     expect(r.fills.map((f) => [f.makerOrderId, f.priceCents, f.quantity, f.takerFeeCents])).toEqual([
-      ['a1', 100, 3, 2],
+      ['a1', 100, 3, 1],
       ['a2', 200, 3, 3],
     ]);
     expect(r).toMatchObject({ filledQuantity: 6, remainingQuantity: 94, rested: false });
     expect(book.get('a2')!.remaining).toBe(7);
   });
 
-  it('counts the rounded-up fee against the budget exactly', () => {
-    // 1 share at 100 with 50 bps costs 100 + 1 = 101: a budget of 100 buys nothing.
-    const book = new OrderBook([resting('a', 'm', 'SELL', 100, 5)]);
-    expect(book.match(market('t1', 'taker', 'BUY', 5, 100), 50).fills).toEqual([]);
-    expect(book.match(market('t2', 'taker', 'BUY', 5, 101), 50).fills.map((f) => f.quantity)).toEqual([1]);
-    // 2 shares: 200 + 1 = 201 (fee exactly 1 cent) -> 201 buys 2.
-    expect(book.match(market('t3', 'taker', 'BUY', 5, 201), 50).fills.map((f) => f.quantity)).toEqual([2]);
+  it('counts the fee against the budget exactly', () => {
+    // At 250 with 50 bps: 1 share costs 250 + 1, 2 cost 500 + 2, 3 cost 750 + 3 (3.75 rounded down).
+    const book = new OrderBook([resting('a', 'm', 'SELL', 250, 8)]);
+    expect(book.match(market('t1', 'taker', 'BUY', 5, 250), 50).fills).toEqual([]);
+    expect(book.match(market('t2', 'taker', 'BUY', 5, 251), 50).fills.map((f) => [f.quantity, f.takerFeeCents])).toEqual([[1, 1]]);
+    expect(book.match(market('t3', 'taker', 'BUY', 5, 753), 50).fills.map((f) => [f.quantity, f.takerFeeCents])).toEqual([[3, 3]]);
+    expect(book.match(market('t4', 'taker', 'BUY', 5, 752), 50).fills.map((f) => [f.quantity, f.takerFeeCents])).toEqual([[2, 2]]);
     expect(book.get('a')!.remaining).toBe(2);
     // A budget of 0 buys nothing; the budget is ignored for SELL and for LIMIT.
-    expect(book.match(market('t4', 'taker', 'BUY', 5, 0), 50).filledQuantity).toBe(0);
+    expect(book.match(market('t5', 'taker', 'BUY', 5, 0), 50).filledQuantity).toBe(0);
     const sellSide = new OrderBook([resting('b', 'm', 'BUY', 100, 5)]);
-    expect(sellSide.match({ ...market('t5', 'taker', 'SELL', 5), budgetCents: 1 }, 50).filledQuantity).toBe(5);
+    expect(sellSide.match({ ...market('t6', 'taker', 'SELL', 5), budgetCents: 1 }, 50).filledQuantity).toBe(5);
     const limitBook = new OrderBook([resting('c', 'm', 'SELL', 100, 5)]);
-    expect(limitBook.match({ ...limit('t6', 'taker', 'BUY', 5, 100), budgetCents: 1 }, 50).filledQuantity).toBe(5);
+    expect(limitBook.match({ ...limit('t7', 'taker', 'BUY', 5, 100), budgetCents: 1 }, 50).filledQuantity).toBe(5);
+  });
+
+  it('stops once the budget cuts a fill short, never filling the same maker twice', () => {
+    // At 100 with 50 bps: 2 shares cost 201 > 200, so one fill of 1 share (100); another
+    // separate 1-share fill (100 + 0) would fit in what is left, but matching stops there.
+    const book = new OrderBook([resting('a', 'm', 'SELL', 100, 5), resting('b', 'n', 'SELL', 100, 5)]);
+    const r = book.match(market('t', 'taker', 'BUY', 5, 200), 50);
+    expect(brief(r.fills)).toEqual([['a', 100, 1]]);
+    expect(book.get('a')!.remaining).toBe(4);
   });
 
   it('expires resting orders of the taker’s own account (expire-maker) and continues matching', () => {
@@ -295,6 +309,11 @@ describe('OrderBook', () => {
     expect(() => book.match(limit('t', 'x', 'BUY', 1, 100), -1)).toThrow(RangeError);
     expect(() => book.match(limit('t', 'x', 'BUY', 1, 100), 10_001)).toThrow(RangeError);
     expect(() => book.match(limit('t', 'x', 'BUY', 1, 100), 1.5)).toThrow(RangeError);
+    // A fill value beyond 2^53 is refused up front, before any fill.
+    const huge = new OrderBook([resting('h1', 'm', 'SELL', 1_000_000, 1), resting('h2', 'm', 'SELL', 2_000_000_000, 10)]);
+    expect(() => huge.match(market('t', 'x', 'BUY', 5_000_000_000), 50)).toThrow(RangeError);
+    expect(huge.get('h1')!.remaining).toBe(1);
+    expect(huge.match(limit('t', 'x', 'BUY', 5_000_000_000, 1_000_000), 50).filledQuantity).toBe(1);
     // A MARKET order needs no limit price.
     expect(book.get('a')!.remaining).toBe(5);
     expect(book.match(market('ok', 'x', 'BUY', 1), 50).filledQuantity).toBe(1);

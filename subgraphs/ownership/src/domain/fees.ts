@@ -8,9 +8,11 @@ export const DEFAULT_TAKER_FEE_BPS = 50;
 export const MAX_FEE_BPS = 10_000;
 
 /**
- * The fee the taker pays on a trade of `valueCents`: ceil(valueCents * feeBps / 10000),
- * rounded up to the next cent. `valueCents` is a non-negative safe integer, `feeBps` an
- * integer in 0..10000; anything else is a RangeError.
+ * The fee the taker pays on a trade of `valueCents`: floor(valueCents * feeBps / 10000).
+ * Rounded down so that the fees of an order's many fills never add up to more than the fee
+ * reserved for its whole value (a sum of ceilings can exceed the ceiling of the sum by a cent
+ * per fill). `valueCents` is a non-negative safe integer, `feeBps` an integer in 0..10000;
+ * anything else is a RangeError.
  */
 export function takerFee(valueCents: number, feeBps: number): number {
   if (!Number.isSafeInteger(valueCents) || valueCents < 0) {
@@ -26,5 +28,5 @@ export function takerFee(valueCents: number, feeBps: number): number {
   const high = (valueCents - low) / 10_000; // exact: valueCents - low is a multiple of 10000
   const part = low * feeBps; // < 1e8
   const rest = part % 10_000;
-  return high * feeBps + (part - rest) / 10_000 + (rest > 0 ? 1 : 0);
+  return high * feeBps + (part - rest) / 10_000;
 }

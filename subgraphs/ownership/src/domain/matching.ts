@@ -332,6 +332,16 @@ export class OrderBook {
     const opposite = buying ? this.asks : this.bids;
     const isLimit = incoming.type === 'LIMIT';
     const limit = isLimit ? (incoming.limitPriceCents as number) : 0;
+    // Every fill's value (quantity * price) must be a safe integer. Check it once, before
+    // touching the book, against the highest price this order could trade at.
+    const keys = opposite.keys;
+    if (keys.length > 0) {
+      let highest = buying ? -keys[0]! : keys[keys.length - 1]!;
+      if (buying && isLimit && limit < highest) highest = limit;
+      if (!Number.isSafeInteger(incoming.quantity * highest)) {
+        throw new RangeError(`quantity ${incoming.quantity} at up to ${highest} cents exceeds the safe integer range`);
+      }
+    }
     const hasBudget = buying && !isLimit && incoming.budgetCents !== undefined && incoming.budgetCents !== null;
     let budget = hasBudget ? (incoming.budgetCents as number) : 0;
     const takerId = incoming.id;
@@ -358,10 +368,11 @@ export class OrderBook {
         continue;
       }
 
-      let quantity = remaining < maker.remaining ? remaining : maker.remaining;
+      const wanted = remaining < maker.remaining ? remaining : maker.remaining;
+      let quantity = wanted;
       if (hasBudget) {
-        quantity = affordableQuantity(quantity, price, budget, takerFeeBps);
-        if (quantity === 0) continue; // prices only get worse from here
+        quantity = affordableQuantity(wanted, price, budget, takerFeeBps);
+        if (quantity === 0) break; // prices only get worse from here
       }
       const value = quantity * price;
       const fee = takerFee(value, takerFeeBps);
@@ -386,6 +397,10 @@ export class OrderBook {
         maker.remaining -= quantity;
         level.quantity -= quantity;
       }
+      // The budget cut this fill short: it is spent, bar less than one more share with its
+      // fee (with fees rounded down, a separate 1-share fill on the same maker might still
+      // fit; we stop instead, so a match never fills the same maker twice).
+      if (quantity < wanted) break;
     }
 
     let rested = false;
