@@ -9,10 +9,17 @@ const log = createLogger('vibestream', process.env.LOG_LEVEL ?? 'info');
 
 try {
   const prepared = await prepareDevelopmentEnv(process.env, log);
-  const env = prepared.env;
+  const gatewayPort = prepared.env.GATEWAY_PORT ?? prepared.env.PORT ?? '4000';
+  const env: NodeJS.ProcessEnv = {
+    ...prepared.env,
+    // Links the subgraphs hand out (media URLs, wallet challenges) name the gateway.
+    PUBLIC_URL: prepared.env.PUBLIC_URL ?? `http://localhost:${gatewayPort}`,
+    // In one process only the gateway faces clients; subgraphs listen on loopback.
+    HOST: prepared.env.HOST ?? '127.0.0.1',
+  };
   const infra = createInfra({ redisUrl: env.REDIS_URL, prefix: env.REDIS_PREFIX || 'vs:', log });
   const running: RunningSubgraph[] = [];
-  const gatewayEnv: NodeJS.ProcessEnv = { ...env, PORT: env.GATEWAY_PORT ?? env.PORT ?? '4000' };
+  const gatewayEnv: NodeJS.ProcessEnv = { ...env, PORT: gatewayPort, HOST: prepared.env.HOST ?? '0.0.0.0' };
   for (const module of subgraphs) {
     const portVar = `${module.name.toUpperCase()}_PORT`;
     const port = Number(env[portVar] ?? module.defaultPort);

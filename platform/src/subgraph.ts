@@ -1,3 +1,4 @@
+import { createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parse, type DocumentNode } from 'graphql';
 import { createLogger, type Logger } from './logger.ts';
@@ -44,11 +45,17 @@ export function loadSchemaFile(url: URL): { sdl: string; typeDefs: DocumentNode 
 export async function prepareDevelopmentEnv(env: NodeJS.ProcessEnv, log: Logger): Promise<{ env: NodeJS.ProcessEnv; stop(): Promise<void> }> {
   const database = await ensureDatabase(env, log);
   const keys = env.JWT_PUBLIC_KEY || env.JWKS_URL ? null : await ensureSigningKeys(env, log);
+  // A configured private key alone is enough: its public half verifies.
+  const derivedPublic =
+    !keys && env.JWT_PRIVATE_KEY && !env.JWT_PUBLIC_KEY && !env.JWKS_URL
+      ? createPublicKey(env.JWT_PRIVATE_KEY).export({ type: 'spki', format: 'pem' }).toString()
+      : null;
   return {
     env: {
       ...env,
       DATABASE_URL: database.url,
-      ...(keys ? { JWT_PRIVATE_KEY: env.JWT_PRIVATE_KEY || keys.privateKeyPem, JWT_PUBLIC_KEY: keys.publicKeyPem } : {}),
+      ...(keys ? { JWT_PRIVATE_KEY: keys.privateKeyPem, JWT_PUBLIC_KEY: keys.publicKeyPem } : {}),
+      ...(derivedPublic ? { JWT_PUBLIC_KEY: derivedPublic } : {}),
     },
     stop: database.stop,
   };

@@ -2,7 +2,7 @@ import { DateTimeScalar, forbidden, isSelfOrAdmin, type BaseRequestContext, type
 import type { Resolvers } from './generated/resolvers-types.ts';
 import { twap } from './domain/market.ts';
 import type { Loaders } from './loaders.ts';
-import type { HoldingRow, OfferingRow, OrderRow, OwnershipService } from './service.ts';
+import { isUuid, type HoldingRow, type OfferingRow, type OrderRow, type OwnershipService, type TradeRow } from './service.ts';
 
 export interface OwnershipContext extends BaseRequestContext {
   em: EntityManager;
@@ -43,6 +43,12 @@ export const resolvers: Resolvers<OwnershipContext> = {
   DateTime: DateTimeScalar,
   Query: {
     orderBook: (_root, { songId, depth }, ctx) => ctx.service.orderBook(ctx.em, songId, depth ?? 10),
+    trade: async (_root, { id }, ctx) => {
+      const [row] = isUuid(id)
+        ? ((await ctx.em.execute('select id, song_id, price_cents, quantity, executed_at from trades where id = ?', [id])) as TradeRow[])
+        : [];
+      return row ?? null;
+    },
     shareOffering: async (_root, { id }, ctx) => {
       const [row] = (await ctx.em.execute('select * from offerings where id = ?', [id])) as OfferingRow[];
       return row ?? null;

@@ -1,9 +1,9 @@
 import DataLoader from 'dataloader';
-import { DateTimeScalar, isSelfOrAdmin, forbidden, type BaseRequestContext, type EntityManager } from '@vibestream/platform';
+import { DateTimeScalar, isSelfOrAdmin, forbidden, requireAuth, type BaseRequestContext, type EntityManager } from '@vibestream/platform';
 import type { Resolvers } from './generated/resolvers-types.ts';
 import type { RewardsConfig } from './config.ts';
 import { BigIntScalar, JSONScalar } from './scalars.ts';
-import type { RewardsService, SessionRow } from './service.ts';
+import { isUuid, type ClaimRow, type RewardsService, type SessionRow, type VoucherRow } from './service.ts';
 
 export interface RewardsContext extends BaseRequestContext {
   em: EntityManager;
@@ -35,6 +35,21 @@ export const resolvers: Resolvers<RewardsContext> = {
   Query: {
     rewardPool: async (_root, _args, ctx) => ctx.service.pool(ctx.em),
     rewardMerklePath: (_root, { epoch, leafIndex }, ctx) => ctx.service.path(ctx.em, epoch, leafIndex),
+    rewardVoucher: async (_root, { epoch, leafIndex }, ctx) => {
+      const p = requireAuth(ctx.principal);
+      const [row] = (await ctx.em.execute(
+        'select epoch, leaf_index, amount::text, merkle_root, session_id, user_id from vouchers where epoch = ? and leaf_index = ?',
+        [epoch, leafIndex],
+      )) as (VoucherRow & { user_id: string })[];
+      // A voucher is its listener's own data.
+      return row && isSelfOrAdmin(p, row.user_id) ? row : null;
+    },
+    rewardClaim: async (_root, { id }, ctx) => {
+      const [row] = isUuid(id)
+        ? ((await ctx.em.execute('select id, status, amount::text, recipient, tx_hash from claims where id = ?', [id])) as ClaimRow[])
+        : [];
+      return row ?? null;
+    },
   },
   Mutation: {
     startListenSession: (_root, { songId }, ctx) => ctx.service.startSession(ctx.em, ctx.principal, songId),

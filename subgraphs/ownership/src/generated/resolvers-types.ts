@@ -159,6 +159,8 @@ export type Query = {
   __typename?: 'Query';
   orderBook: OrderBook;
   shareOffering?: Maybe<ShareOffering>;
+  /** One trade by id (live tradeExecuted events are resolved through it). */
+  trade?: Maybe<Trade>;
 };
 
 
@@ -169,6 +171,11 @@ export type QueryOrderBookArgs = {
 
 
 export type QueryShareOfferingArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type QueryTradeArgs = {
   id: Scalars['ID']['input'];
 };
 
@@ -496,6 +503,7 @@ export type PriceLevelResolvers<ContextType = any, ParentType = ResolversParentT
 export type QueryResolvers<ContextType = any, ParentType = ResolversParentTypes['Query']> = ResolversObject<{
   orderBook?: Resolver<ResolversTypes['OrderBook'], ParentType, ContextType, RequireFields<QueryOrderBookArgs, 'depth' | 'songId'>>;
   shareOffering?: Resolver<Maybe<ResolversTypes['ShareOffering']>, ParentType, ContextType, RequireFields<QueryShareOfferingArgs, 'id'>>;
+  trade?: Resolver<Maybe<ResolversTypes['Trade']>, ParentType, ContextType, RequireFields<QueryTradeArgs, 'id'>>;
 }>;
 
 export type RevenueDistributionResolvers<ContextType = any, ParentType = ResolversParentTypes['RevenueDistribution']> = ResolversObject<{

@@ -107,12 +107,27 @@ export type MutationStartListenSessionArgs = {
 
 export type Query = {
   __typename?: 'Query';
+  /** One claim by id (live rewardClaimed events are resolved through it). */
+  rewardClaim?: Maybe<RewardClaim>;
   rewardMerklePath: MerklePath;
   rewardPool: RewardPool;
+  /** One of the caller's vouchers (live rewardVoucherIssued events are resolved through it). */
+  rewardVoucher?: Maybe<RewardVoucher>;
+};
+
+
+export type QueryRewardClaimArgs = {
+  id: Scalars['ID']['input'];
 };
 
 
 export type QueryRewardMerklePathArgs = {
+  epoch: Scalars['Int']['input'];
+  leafIndex: Scalars['Int']['input'];
+};
+
+
+export type QueryRewardVoucherArgs = {
   epoch: Scalars['Int']['input'];
   leafIndex: Scalars['Int']['input'];
 };
@@ -384,8 +399,10 @@ export type MutationResolvers<ContextType = any, ParentType = ResolversParentTyp
 }>;
 
 export type QueryResolvers<ContextType = any, ParentType = ResolversParentTypes['Query']> = ResolversObject<{
+  rewardClaim?: Resolver<Maybe<ResolversTypes['RewardClaim']>, ParentType, ContextType, RequireFields<QueryRewardClaimArgs, 'id'>>;
   rewardMerklePath?: Resolver<ResolversTypes['MerklePath'], ParentType, ContextType, RequireFields<QueryRewardMerklePathArgs, 'epoch' | 'leafIndex'>>;
   rewardPool?: Resolver<ResolversTypes['RewardPool'], ParentType, ContextType>;
+  rewardVoucher?: Resolver<Maybe<ResolversTypes['RewardVoucher']>, ParentType, ContextType, RequireFields<QueryRewardVoucherArgs, 'epoch' | 'leafIndex'>>;
 }>;
 
 export type RewardClaimResolvers<ContextType = any, ParentType = ResolversParentTypes['RewardClaim']> = ResolversObject<{
