@@ -79,7 +79,12 @@ const config: CodegenConfig = {
       schema: 'schema/api.graphql',
       documents: ['clients/operations/*.graphql'],
       preset: 'client',
-      presetConfig: { fragmentMasking: false },
+      presetConfig: {
+        fragmentMasking: false,
+        // Writes clients/generated/persisted-documents.json ("sha256:<hex>" → document text) and
+        // embeds each document's id as `__meta__.hash`; the gateway serves `{ documentId }` from it.
+        persistedDocuments: { mode: 'embedHashInDocument', hashAlgorithm: 'sha256' },
+      },
       config: {
         enumsAsTypes: true,
         useTypeImports: true,

@@ -28,14 +28,21 @@ import {
   sendGraphQLError,
   sendJson,
   withRequestId,
+  type LiveEvents,
   type Logger,
   type Principal,
+  MemoryLiveEvents,
+  RedisLiveEvents,
+  createRedis,
   type TokenVerifier,
 } from '@vibestream/platform';
 import { loadGatewayConfig, subgraphUrlOverrides } from './config.ts';
 import type { GatewayContext } from './context.ts';
 import { SubgraphDataSource, type SubgraphDataSourceOptions } from './data-source.ts';
 import { proxyTo } from './http-proxy.ts';
+import { attachSubscriptions, type SubscriptionServer } from './subscriptions/server.ts';
+import { publicFieldsOf } from './subscriptions/public-fields.ts';
+import { GraphQLError, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import { GRAPHIQL_PATH, graphiqlPage, sandboxWithOfflineFallback } from './landing-page.ts';
 import { createMetrics } from './metrics.ts';
 
@@ -49,6 +56,8 @@ export interface GatewayOptions {
   port?: number;
   log?: Logger;
   verifier?: TokenVerifier;
+  /** Live events for subscriptions; from REDIS_URL (Redis pub/sub) or in-process when absent. */
+  live?: LiveEvents;
   /** Subgraph fetcher savings (merging identical in-flight queries, distinct representations); all on by default. */
   subgraphFetch?: SubgraphDataSourceOptions;
 }
@@ -56,6 +65,7 @@ export interface GatewayOptions {
 export interface RunningGateway {
   url: string;
   port: number;
+  subscriptions: SubscriptionServer;
   stop(): Promise<void>;
 }
 
@@ -106,7 +116,14 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       ApolloServerPluginSchemaReportingDisabled(),
     ],
   });
+  let apiSchema: GraphQLSchema | null = null;
+  // Registered before start: the first load happens inside apollo.start().
+  gateway.onSchemaLoadOrUpdate((update) => (apiSchema = update.apiSchema));
   await apollo.start();
+  const publicFields = publicFieldsOf(supergraphSdl);
+  const ownRedis = !options.live && config.REDIS_URL ? createRedis(config.REDIS_URL) : null;
+  ownRedis?.on('error', (error: Error) => log.warn({ err: error.message }, 'redis connection error'));
+  const live: LiveEvents = options.live ?? (ownRedis ? new RedisLiveEvents(ownRedis, config.REDIS_PREFIX, log) : new MemoryLiveEvents());
 
   let draining = false;
   const server = createServer((req, res) => {
@@ -194,15 +211,33 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', supergraph: true, subgraphs: Object.fromEntries(checks) });
   }
 
+  const subscriptions = attachSubscriptions({
+    server,
+    schema: () => apiSchema,
+    publicFields: () => publicFields,
+    verifier,
+    live,
+    log,
+    // Each event's lookup runs through Apollo's pipeline and the query planner in this process.
+    execute: async (document, variables, contextValue) => {
+      const response = await apollo.executeOperation({ query: document, variables }, { contextValue });
+      return response.body.kind === 'single' ? (response.body.singleResult as ExecutionResult) : { errors: [new GraphQLError('Incremental delivery is not supported here')] };
+    },
+  });
+
   const port = await listen(server, options.port ?? config.PORT, config.HOST);
   const url = `http://localhost:${port}/graphql`;
   return {
     url,
     port,
+    subscriptions,
     stop: async () => {
       draining = true;
+      await subscriptions.close();
       await closeGracefully(server);
       await apollo.stop();
+      if (!options.live) await live.close();
+      ownRedis?.disconnect();
     },
   };
 }

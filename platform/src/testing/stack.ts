@@ -50,6 +50,8 @@ export interface TestStack {
   gatewayUrl: string;
   /** The gateway's public address (http://127.0.0.1:port), which signed media URLs name. */
   publicUrl: string;
+  /** The running gateway (its subscription server counts supergraph lookups). */
+  gateway: Awaited<ReturnType<typeof import('@vibestream/gateway').startGateway>>;
   /** POSTs to the gateway. */
   gql: GraphQLRequest;
   /** POSTs straight to one subgraph. */
@@ -80,7 +82,7 @@ export async function startTestStack(
   }
   const { supergraph } = composeSupergraph(modules, (m) => running.get(m.name)!.url);
   const { startGateway } = await import('@vibestream/gateway');
-  const gateway = await startGateway({ env: { ...env, HOST: '127.0.0.1' }, supergraphSdl: supergraph, port: gatewayPort, log });
+  const gateway = await startGateway({ env: { ...env, HOST: '127.0.0.1' }, supergraphSdl: supergraph, port: gatewayPort, log, live: infra.live });
   const gatewayUrl = `${publicUrl}/graphql`;
   return {
     env,
@@ -90,6 +92,7 @@ export async function startTestStack(
     subgraphs: running,
     gatewayUrl,
     publicUrl,
+    gateway,
     gql: graphqlClient(gatewayUrl),
     subgraph: (name) => graphqlClient(running.get(name)!.url),
     log,

@@ -1,0 +1,274 @@
+import type { Server } from 'node:http';
+import { GraphQLError, Kind, parse, validate, valueFromAST, type DocumentNode, type ExecutionResult, type GraphQLSchema, type OperationDefinitionNode, type FieldNode } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { bearerToken, type LiveEvents, type Logger, type Principal, type TokenVerifier } from '@vibestream/platform';
+import type { GatewayContext } from '../context.ts';
+import { liveFields } from './live-fields.ts';
+import { prepareSubscription, SharedLookups, type PreparedSubscription } from './payload-resolver.ts';
+
+/** Close codes a client may see, besides graphql-ws's own. */
+export const CloseCode = {
+  TokenExpired: 4401,
+  InvalidToken: 4403,
+  TooManyConnections: 4429,
+  SlowConsumer: 4420,
+} as const;
+
+export interface SubscriptionLimits {
+  maxSubscriptionsPerConnection: number;
+  maxConnectionsPerUser: number;
+  /** Bytes queued on a socket before the connection is closed as a slow consumer. */
+  maxBufferedBytes: number;
+  /** Events resolved but not yet sent, per subscription. */
+  maxQueuedEvents: number;
+}
+
+export const defaultSubscriptionLimits: SubscriptionLimits = {
+  maxSubscriptionsPerConnection: 50,
+  maxConnectionsPerUser: 20,
+  maxBufferedBytes: 1_048_576,
+  maxQueuedEvents: 500,
+};
+
+interface ConnectionState {
+  principal: Principal | null;
+  authorization: string | null;
+  subscriptions: number;
+  expiryTimer?: NodeJS.Timeout;
+}
+
+export interface SubscriptionServer {
+  lookups(): number;
+  connections(): number;
+  close(): Promise<void>;
+}
+
+/**
+ * graphql-ws on the gateway's own /graphql. Each event's payload carries keys; every
+ * subscriber's selection is resolved through the supergraph in-process, shared between
+ * subscribers with the same selection, variables and principal (or all of them, when the
+ * selection reads only public fields).
+ */
+export function attachSubscriptions(options: {
+  server: Server;
+  schema: () => GraphQLSchema | null;
+  publicFields: () => Set<string>;
+  verifier: TokenVerifier;
+  live: LiveEvents;
+  execute: (document: DocumentNode, variables: Record<string, unknown>, context: GatewayContext) => Promise<ExecutionResult>;
+  log: Logger;
+  limits?: Partial<SubscriptionLimits>;
+}): SubscriptionServer {
+  const limits = { ...defaultSubscriptionLimits, ...options.limits };
+  const lookups = new SharedLookups();
+  const states = new WeakMap<WebSocket, ConnectionState>();
+  const perUser = new Map<string, number>();
+  const wss = new WebSocketServer({ server: options.server, path: '/graphql' });
+
+  const disposable = useServer<Record<string, unknown>, { state: ConnectionState }>(
+    {
+      schema: () => options.schema() as GraphQLSchema,
+      onConnect: async (ctx) => {
+        const socket = ctx.extra.socket;
+        const header = typeof ctx.connectionParams?.authorization === 'string' ? ctx.connectionParams.authorization : null;
+        let principal: Principal | null = null;
+        try {
+          const token = bearerToken(header);
+          if (token) principal = await options.verifier(token);
+        } catch {
+          socket.close(CloseCode.InvalidToken, 'Invalid or expired access token');
+          return false;
+        }
+        if (principal) {
+          const count = (perUser.get(principal.userId) ?? 0) + 1;
+          if (count > limits.maxConnectionsPerUser) {
+            socket.close(CloseCode.TooManyConnections, `At most ${limits.maxConnectionsPerUser} connections per user`);
+            return false;
+          }
+          perUser.set(principal.userId, count);
+        }
+        const state: ConnectionState = { principal, authorization: header, subscriptions: 0 };
+        if (principal) {
+          const ms = principal.expiresAt * 1000 - Date.now();
+          state.expiryTimer = setTimeout(() => socket.close(CloseCode.TokenExpired, 'Access token expired'), Math.max(0, ms));
+          state.expiryTimer.unref();
+        }
+        states.set(socket, state);
+        socket.once('close', () => {
+          if (state.expiryTimer) clearTimeout(state.expiryTimer);
+          if (principal) {
+            const left = (perUser.get(principal.userId) ?? 1) - 1;
+            if (left > 0) perUser.set(principal.userId, left);
+            else perUser.delete(principal.userId);
+          }
+        });
+        return true;
+      },
+      onSubscribe: (ctx, _id, payload) => {
+        const schema = options.schema();
+        if (!schema) return [new GraphQLError('The supergraph is not loaded yet', { extensions: { code: 'INTERNAL_SERVER_ERROR' } })];
+        const state = states.get(ctx.extra.socket)!;
+        let document: DocumentNode;
+        try {
+          document = parse(payload.query);
+        } catch (error) {
+          return [new GraphQLError((error as Error).message, { extensions: { code: 'GRAPHQL_PARSE_FAILED' } })];
+        }
+        const errors = validate(schema, document);
+        if (errors.length) return errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }));
+        const operation = document.definitions.find(
+          (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION && (!payload.operationName || d.name?.value === payload.operationName),
+        );
+        if (!operation || operation.operation !== 'subscription') {
+          return [new GraphQLError('Only subscriptions are served over WebSocket; send queries and mutations over HTTP', { extensions: { code: 'BAD_USER_INPUT' } })];
+        }
+        if (state.subscriptions >= limits.maxSubscriptionsPerConnection) {
+          return [new GraphQLError(`At most ${limits.maxSubscriptionsPerConnection} subscriptions per connection`, { extensions: { code: 'RATE_LIMITED' } })];
+        }
+        state.subscriptions++;
+        return {
+          schema,
+          document,
+          operationName: payload.operationName ?? null,
+          variableValues: payload.variables ?? {},
+          contextValue: { state, socket: ctx.extra.socket },
+        };
+      },
+      onComplete: (ctx) => {
+        const state = states.get(ctx.extra.socket);
+        if (state) state.subscriptions = Math.max(0, state.subscriptions - 1);
+      },
+      subscribe: async (args) => {
+        const { state, socket } = args.contextValue as { state: ConnectionState; socket: WebSocket };
+        const operation = args.document.definitions.find(
+          (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION && (!args.operationName || d.name?.value === args.operationName),
+        )!;
+        const root = operation.selectionSet.selections[0] as FieldNode;
+        const live = liveFields[root.name.value];
+        if (!live) return { errors: [new GraphQLError(`${root.name.value} is not served live`, { extensions: { code: 'BAD_USER_INPUT' } })] };
+        const variables = (args.variableValues ?? {}) as Record<string, unknown>;
+        let topic: string;
+        let prepared: PreparedSubscription;
+        try {
+          const fieldDef = args.schema.getSubscriptionType()!.getFields()[root.name.value]!;
+          const fieldArgs = Object.fromEntries(
+            (root.arguments ?? []).map((a) => [a.name.value, valueFromAST(a.value, fieldDef.args.find((d) => d.name === a.name.value)!.type, variables)]),
+          );
+          topic = live.topic(fieldArgs, state.principal);
+          prepared = prepareSubscription(args.schema, args.document, args.operationName, variables, liveFields, options.publicFields(), state.principal?.userId ?? 'anonymous');
+        } catch (error) {
+          return { errors: [error instanceof GraphQLError ? error : new GraphQLError('Could not start the subscription', { extensions: { code: 'INTERNAL_SERVER_ERROR' } })] };
+        }
+        const shared = prepared.shareKey.endsWith('|public');
+        const context: GatewayContext = {
+          requestId: `live-${topic}`,
+          principal: shared ? null : state.principal,
+          authorization: shared ? null : state.authorization,
+          clientAddress: 'subscription',
+        };
+        return liveIterator({
+          subscribe: (listener) => options.live.subscribe(topic, listener),
+          resolve: async (event) => {
+            const result = await lookups.resolve(event, prepared, (document, vars) => options.execute(document, vars, context));
+            return result;
+          },
+          overflow: () => {
+            if (socket.bufferedAmount > limits.maxBufferedBytes) return true;
+            return false;
+          },
+          maxQueued: limits.maxQueuedEvents,
+          onOverflow: () => socket.close(CloseCode.SlowConsumer, 'Outgoing buffer overflow: the client reads too slowly'),
+          responseKey: prepared.responseKey,
+          log: options.log,
+        });
+      },
+    },
+    wss,
+  );
+
+  return {
+    lookups: () => lookups.lookups,
+    connections: () => wss.clients.size,
+    close: async () => {
+      for (const client of wss.clients) client.close(1001, 'Server shutting down');
+      await disposable.dispose();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}
+
+/**
+ * An async iterator over one subscription's events, in arrival order: each event's lookup may
+ * finish in any order, but results are yielded in the order the events came.
+ */
+function liveIterator(options: {
+  subscribe: (listener: (payload: Record<string, unknown>) => void) => Promise<() => Promise<void>>;
+  resolve: (event: Record<string, unknown>) => Promise<ExecutionResult>;
+  overflow: () => boolean;
+  onOverflow: () => void;
+  maxQueued: number;
+  responseKey: string;
+  log: Logger;
+}): AsyncIterableIterator<ExecutionResult> {
+  const queue: Promise<ExecutionResult | null>[] = [];
+  let wake: (() => void) | null = null;
+  let done = false;
+  const ready = options.subscribe((event) => {
+    if (done) return;
+    if (queue.length >= options.maxQueued || options.overflow()) {
+      done = true;
+      options.onOverflow();
+      wake?.();
+      return;
+    }
+    queue.push(
+      options
+        .resolve(event)
+        .then((result) => {
+          const value = result.data?.[options.responseKey];
+          if (value == null && !result.errors?.length) return null;
+          // Errors of the lookup are already formatted (masked) by Apollo; graphql-ws wants GraphQLError objects.
+          const errors = result.errors?.map((e) => new GraphQLError(e.message, { path: e.path ?? undefined, extensions: e.extensions ?? {} }));
+          return { data: { [options.responseKey]: value ?? null }, ...(errors ? { errors } : {}) } as ExecutionResult;
+        })
+        .catch((error: unknown) => {
+          options.log.warn({ err: error }, 'live event could not be resolved');
+          return { errors: [new GraphQLError('This event could not be resolved', { extensions: { code: 'INTERNAL_SERVER_ERROR' } })] } as ExecutionResult;
+        }),
+    );
+    wake?.();
+  });
+  const finish = async () => {
+    done = true;
+    wake?.();
+    await (await ready)();
+  };
+
+  return {
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+    async next(): Promise<IteratorResult<ExecutionResult>> {
+      await ready;
+      for (;;) {
+        if (queue.length > 0) {
+          const result = await queue.shift()!;
+          if (result) return { value: result, done: false };
+          continue;
+        }
+        if (done) return { value: undefined, done: true };
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = null;
+      }
+    },
+    async return(): Promise<IteratorResult<ExecutionResult>> {
+      await finish();
+      return { value: undefined, done: true };
+    },
+    async throw(error?: unknown): Promise<IteratorResult<ExecutionResult>> {
+      await finish();
+      throw error;
+    },
+  };
+}
