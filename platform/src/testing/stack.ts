@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { RunningGateway } from '@vibestream/gateway';
 import { createServer, type AddressInfo } from 'node:net';
 import { createLogger, type Logger } from '../logger.ts';
 import { createInfra, type Infra } from '../infra.ts';
@@ -51,7 +52,7 @@ export interface TestStack {
   /** The gateway's public address (http://127.0.0.1:port), which signed media URLs name. */
   publicUrl: string;
   /** The running gateway (its subscription server counts supergraph lookups). */
-  gateway: Awaited<ReturnType<typeof import('@vibestream/gateway').startGateway>>;
+  gateway: RunningGateway;
   /** POSTs to the gateway. */
   gql: GraphQLRequest;
   /** POSTs straight to one subgraph. */
