@@ -13,6 +13,10 @@ export const gatewayConfigShape = {
     (v) => (typeof v === 'string' && v.trim() ? v.split(',').map((s) => s.trim()).filter(Boolean) : []),
     z.array(z.union([z.ipv4(), z.ipv6()])),
   ),
+  /** Manifest of the client operations written by `npm run codegen` (documentId -> document). */
+  PERSISTED_DOCUMENTS_PATH: z.preprocess((v) => (v === '' ? undefined : v), z.string().default('clients/generated/persisted-documents.json')),
+  /** Accept only the known persisted documents (recommended in production). */
+  PERSISTED_DOCUMENTS_ONLY: env.bool(false),
   SUBGRAPH_TIMEOUT_MS: env.int(10_000, 100),
   MAX_REQUEST_BYTES: env.int(1_048_576, 1024),
 };

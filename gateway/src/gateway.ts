@@ -40,6 +40,7 @@ import { loadGatewayConfig, subgraphUrlOverrides } from './config.ts';
 import type { GatewayContext } from './context.ts';
 import { SubgraphDataSource, type SubgraphDataSourceOptions } from './data-source.ts';
 import { proxyTo } from './http-proxy.ts';
+import { loadPersistedDocuments, persistedDocumentsTransform } from './persisted-documents.ts';
 import { attachSubscriptions, type SubscriptionServer } from './subscriptions/server.ts';
 import { publicFieldsOf } from './subscriptions/public-fields.ts';
 import { GraphQLError, type ExecutionResult, type GraphQLSchema } from 'graphql';
@@ -80,6 +81,9 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const verifier =
     options.verifier ??
     (await createTokenVerifier({ publicKeyPem: config.JWT_PUBLIC_KEY, jwksUrl: config.JWKS_URL, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE }));
+  const persistedDocuments = persistedDocumentsTransform(loadPersistedDocuments(config.PERSISTED_DOCUMENTS_PATH), {
+    onlyKnown: config.PERSISTED_DOCUMENTS_ONLY,
+  });
   const overrides = subgraphUrlOverrides(options.env);
   const subgraphUrls = new Map<string, string>();
   const metrics = createMetrics();
@@ -104,6 +108,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     introspection,
     includeStacktraceInErrorResponses: false,
     csrfPrevention: true,
+    // Documents are known ahead of time (persisted documents); clients never register new ones.
+    persistedQueries: false,
     // main.ts drains and stops the server on SIGTERM; Apollo must not exit first.
     stopOnTerminationSignals: false,
     formatError: makeErrorFormatter((error, formatted) => {
@@ -190,7 +196,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       throw error;
     }
     const context: GatewayContext = { requestId: currentRequestId()!, principal, authorization, clientAddress: clientAddress(req, trustedProxies) };
-    await runApolloRequest(apollo, req, res, async () => context, config.MAX_REQUEST_BYTES);
+    await runApolloRequest(apollo, req, res, async () => context, config.MAX_REQUEST_BYTES, persistedDocuments);
   }
 
   async function serveReadiness(res: ServerResponse): Promise<void> {

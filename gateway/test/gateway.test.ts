@@ -155,6 +155,27 @@ describe('gateway', () => {
     }
   });
 
+  it('serves persisted documents by id and, when only known documents are accepted, refuses everything else', async () => {
+    const post = (url: string, body: unknown) =>
+      fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const unknown = await post(stack.gatewayUrl, { documentId: 'sha256:' + '0'.repeat(64) });
+    expect(unknown.status).toBe(400);
+    expect(((await unknown.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code).toBe('PERSISTED_QUERY_NOT_FOUND');
+    const strict = await startGateway({
+      env: { ...stack.env, HOST: '127.0.0.1', PERSISTED_DOCUMENTS_ONLY: 'true' },
+      supergraphSdl: await supergraphOf(stack),
+      port: 0,
+    });
+    try {
+      const raw = await post(`http://127.0.0.1:${strict.port}/graphql`, { query: '{ probe { requestId } }' });
+      expect(raw.status).toBe(403);
+      const stillUnknown = await post(`http://127.0.0.1:${strict.port}/graphql`, { documentId: 'sha256:' + 'f'.repeat(64) });
+      expect(stillUnknown.status).toBe(400);
+    } finally {
+      await strict.stop();
+    }
+  });
+
   it('drains in-flight requests on shutdown', async () => {
     const gateway = await startGateway({ env: { ...stack.env, HOST: '127.0.0.1' }, supergraphSdl: await supergraphOf(stack), port: 0 });
     const inFlight = fetch(`http://127.0.0.1:${gateway.port}/graphql`, {

@@ -33,6 +33,17 @@ export function headerMapOf(req: IncomingMessage): HeaderMap {
   return headers;
 }
 
+export interface GraphQLHttpRequestParts {
+  method: string;
+  search: string;
+  body: unknown;
+}
+
+/** Rewrites a request before Apollo sees it (persisted documents), or refuses it. */
+export type GraphQLRequestTransform = (
+  request: GraphQLHttpRequestParts,
+) => { search: string; body: unknown } | { error: { status: number; code: string; message: string } };
+
 /** Hands a Node request to Apollo Server and writes its answer. */
 export async function runApolloRequest<Ctx extends BaseContext>(
   apollo: ApolloServer<Ctx>,
@@ -40,8 +51,11 @@ export async function runApolloRequest<Ctx extends BaseContext>(
   res: ServerResponse,
   context: () => Promise<Ctx>,
   bodyLimitBytes?: number,
+  transform?: GraphQLRequestTransform,
 ): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://localhost');
+  const method = req.method ?? 'GET';
+  let search = url.search;
   let body: unknown = undefined;
   if (req.method === 'POST') {
     const text = await readBody(req, bodyLimitBytes);
@@ -57,8 +71,13 @@ export async function runApolloRequest<Ctx extends BaseContext>(
       body = text;
     }
   }
+  if (transform) {
+    const result = transform({ method, search, body });
+    if ('error' in result) return sendGraphQLError(res, result.error.status, result.error.code, result.error.message);
+    ({ search, body } = result);
+  }
   const response = await apollo.executeHTTPGraphQLRequest({
-    httpGraphQLRequest: { method: req.method ?? 'GET', headers: headerMapOf(req), search: url.search, body },
+    httpGraphQLRequest: { method, headers: headerMapOf(req), search, body },
     context,
   });
   await writeApolloResponse(res, response);
