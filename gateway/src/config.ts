@@ -17,6 +17,14 @@ export const gatewayConfigShape = {
   PERSISTED_DOCUMENTS_PATH: z.preprocess((v) => (v === '' ? undefined : v), z.string().default('clients/generated/persisted-documents.json')),
   /** Accept only the known persisted documents (recommended in production). */
   PERSISTED_DOCUMENTS_ONLY: env.bool(false),
+  /** Protective limits, checked before any subgraph is called (see gateway/src/limits/README.md). */
+  MAX_QUERY_DEPTH: env.int(12, 0),
+  MAX_QUERY_ALIASES: env.int(30, 0),
+  MAX_QUERY_COST: env.int(5000, 0),
+  /** Requests per window per user and per client address; 0 turns a limit off. */
+  RATE_LIMIT_PER_USER: env.int(0, 0),
+  RATE_LIMIT_PER_ADDRESS: env.int(0, 0),
+  RATE_LIMIT_WINDOW_SECONDS: env.int(60, 1),
   SUBGRAPH_TIMEOUT_MS: env.int(10_000, 100),
   MAX_REQUEST_BYTES: env.int(1_048_576, 1024),
 };

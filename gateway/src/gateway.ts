@@ -40,6 +40,7 @@ import { loadGatewayConfig, subgraphUrlOverrides } from './config.ts';
 import type { GatewayContext } from './context.ts';
 import { SubgraphDataSource, type SubgraphDataSourceOptions } from './data-source.ts';
 import { proxyTo } from './http-proxy.ts';
+import { createRequestLimiter, limitsPlugin, sendRateLimited } from './limits/index.ts';
 import { loadPersistedDocuments, persistedDocumentsTransform } from './persisted-documents.ts';
 import { attachSubscriptions, type SubscriptionServer } from './subscriptions/server.ts';
 import { publicFieldsOf } from './subscriptions/public-fields.ts';
@@ -103,6 +104,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     },
   });
 
+  const queryLimits = { maxDepth: config.MAX_QUERY_DEPTH, maxAliases: config.MAX_QUERY_ALIASES, maxCost: config.MAX_QUERY_COST };
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
     introspection,
@@ -120,6 +122,10 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       production ? ApolloServerPluginLandingPageDisabled() : sandboxWithOfflineFallback(),
       ApolloServerPluginUsageReportingDisabled(),
       ApolloServerPluginSchemaReportingDisabled(),
+      limitsPlugin<GatewayContext>({
+        ...queryLimits,
+        onRejected: (violation, operationName) => log.info({ limit: violation.limit, actual: violation.actual, max: violation.max, operationName }, 'operation refused by limits'),
+      }),
     ],
   });
   let apiSchema: GraphQLSchema | null = null;
@@ -130,6 +136,15 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const ownRedis = !options.live && config.REDIS_URL ? createRedis(config.REDIS_URL) : null;
   ownRedis?.on('error', (error: Error) => log.warn({ err: error.message }, 'redis connection error'));
   const live: LiveEvents = options.live ?? (ownRedis ? new RedisLiveEvents(ownRedis, config.REDIS_PREFIX, log) : new MemoryLiveEvents());
+  const rateLimiting = config.RATE_LIMIT_PER_USER > 0 || config.RATE_LIMIT_PER_ADDRESS > 0;
+  const limiterRedis = rateLimiting && config.REDIS_URL ? (ownRedis ?? createRedis(config.REDIS_URL)) : null;
+  const requestLimiter = createRequestLimiter({
+    redis: limiterRedis,
+    prefix: config.REDIS_PREFIX,
+    perUser: { limit: config.RATE_LIMIT_PER_USER, windowSeconds: config.RATE_LIMIT_WINDOW_SECONDS },
+    perAddress: { limit: config.RATE_LIMIT_PER_ADDRESS, windowSeconds: config.RATE_LIMIT_WINDOW_SECONDS },
+    onError: (error) => log.warn({ err: (error as Error).message }, 'rate limiter unavailable; request allowed'),
+  });
 
   let draining = false;
   const server = createServer((req, res) => {
@@ -196,6 +211,10 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       throw error;
     }
     const context: GatewayContext = { requestId: currentRequestId()!, principal, authorization, clientAddress: clientAddress(req, trustedProxies) };
+    if (rateLimiting) {
+      const verdict = await requestLimiter.check({ userId: principal?.userId ?? null, address: context.clientAddress });
+      if (!verdict.allowed) return sendRateLimited(res, verdict.retryAfterSeconds);
+    }
     await runApolloRequest(apollo, req, res, async () => context, config.MAX_REQUEST_BYTES, persistedDocuments);
   }
 
@@ -224,6 +243,9 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     verifier,
     live,
     log,
+    queryLimits,
+    requestLimiter: rateLimiting ? requestLimiter : null,
+    clientAddressOf: (request) => clientAddress(request, trustedProxies),
     // Each event's lookup runs through Apollo's pipeline and the query planner in this process.
     execute: async (document, variables, contextValue) => {
       const response = await apollo.executeOperation({ query: document, variables }, { contextValue });
@@ -244,6 +266,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       await apollo.stop();
       if (!options.live) await live.close();
       ownRedis?.disconnect();
+      if (limiterRedis && limiterRedis !== ownRedis) limiterRedis.disconnect();
     },
   };
 }

@@ -16,6 +16,8 @@ type Query {
 }
 `;
 
+let probeCalls = 0;
+
 const probeSubgraph: SubgraphModule = {
   name: 'probe',
   defaultPort: 4099,
@@ -39,7 +41,7 @@ const probeSubgraph: SubgraphModule = {
       context: (base) => base,
       resolvers: {
         Query: {
-          probe: (_: unknown, __: unknown, ctx: BaseRequestContext) => ({
+          probe: (_: unknown, __: unknown, ctx: BaseRequestContext) => (probeCalls++, {
             requestId: ctx.requestId,
             userId: ctx.principal?.userId ?? null,
             clientAddress: ctx.clientAddress,
@@ -173,6 +175,36 @@ describe('gateway', () => {
       expect(stillUnknown.status).toBe(400);
     } finally {
       await strict.stop();
+    }
+  });
+
+  it('refuses an operation over the depth, alias or cost limit before any subgraph is called', async () => {
+    const before = probeCalls;
+    const aliased = `{ ${Array.from({ length: 31 }, (_, i) => `a${i}: probe { requestId }`).join(' ')} }`;
+    const res = await stack.gql(aliased);
+    expect(errorCode(res)).toBe('BAD_USER_INPUT');
+    expect(res.errors![0]!.extensions!.limit).toBe('aliases');
+    expect(probeCalls).toBe(before);
+    const within = await stack.gql(`{ ${Array.from({ length: 3 }, (_, i) => `a${i}: probe { requestId }`).join(' ')} }`);
+    expect(within.errors).toBeUndefined();
+  });
+
+  it('rate-limits requests per client address with RATE_LIMITED and Retry-After', async () => {
+    const limited = await startGateway({
+      env: { ...stack.env, HOST: '127.0.0.1', RATE_LIMIT_PER_ADDRESS: '3', RATE_LIMIT_WINDOW_SECONDS: '30' },
+      supergraphSdl: await supergraphOf(stack),
+      port: 0,
+    });
+    try {
+      const url = `http://127.0.0.1:${limited.port}/graphql`;
+      const send = () => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ probe { requestId } }' }) });
+      for (let i = 0; i < 3; i++) expect((await send()).status).toBe(200);
+      const refused = await send();
+      expect(refused.status).toBe(429);
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(((await refused.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code).toBe('RATE_LIMITED');
+    } finally {
+      await limited.stop();
     }
   });
 

@@ -98,6 +98,21 @@ end
 return {count, ttl}
 `;
 
+function waitUntilReady(redis: Redis, timeoutMs: number): Promise<void> {
+  if (redis.status === 'end' || redis.status === 'close') return Promise.reject(new Error(`redis is ${redis.status}`));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      redis.off('ready', onReady);
+      reject(new Error(`redis is ${redis.status}`));
+    }, timeoutMs);
+    const onReady = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    redis.once('ready', onReady);
+  });
+}
+
 class RedisCounter implements Counter {
   private readonly redis: Redis;
   private sha: string | undefined;
@@ -107,8 +122,8 @@ class RedisCounter implements Counter {
   }
 
   async hit(key: string, windowMs: number): Promise<{ count: number; ttlMs: number }> {
-    // A client that is not connected would queue the command and retry; fail fast instead.
-    if (this.redis.status !== 'ready') throw new Error(`redis is ${this.redis.status}`);
+    // A client still connecting gets a moment; one that is down fails fast instead of queueing.
+    if (this.redis.status !== 'ready') await waitUntilReady(this.redis, 1_000);
     let reply: unknown;
     try {
       this.sha ??= (await this.redis.script('LOAD', HIT_SCRIPT)) as string;

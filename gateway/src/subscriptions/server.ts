@@ -1,10 +1,11 @@
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import { GraphQLError, Kind, parse, validate, valueFromAST, type DocumentNode, type ExecutionResult, type GraphQLSchema, type OperationDefinitionNode, type FieldNode } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { bearerToken, type LiveEvents, type Logger, type Principal, type TokenVerifier } from '@vibestream/platform';
 import type { GatewayContext } from '../context.ts';
 import { liveFields } from './live-fields.ts';
+import { assertWithinLimits, rateLimitedError, type RequestLimiter } from '../limits/index.ts';
 import { prepareSubscription, SharedLookups, type PreparedSubscription } from './payload-resolver.ts';
 
 /** Close codes a client may see, besides graphql-ws's own. */
@@ -59,6 +60,10 @@ export function attachSubscriptions(options: {
   execute: (document: DocumentNode, variables: Record<string, unknown>, context: GatewayContext) => Promise<ExecutionResult>;
   log: Logger;
   limits?: Partial<SubscriptionLimits>;
+  /** Depth, alias and cost limits, as for HTTP operations. */
+  queryLimits?: { maxDepth?: number; maxAliases?: number; maxCost?: number };
+  requestLimiter?: RequestLimiter | null;
+  clientAddressOf?: (request: IncomingMessage) => string;
 }): SubscriptionServer {
   const limits = { ...defaultSubscriptionLimits, ...options.limits };
   const lookups = new SharedLookups();
@@ -105,7 +110,7 @@ export function attachSubscriptions(options: {
         });
         return true;
       },
-      onSubscribe: (ctx, _id, payload) => {
+      onSubscribe: async (ctx, _id, payload) => {
         const schema = options.schema();
         if (!schema) return [new GraphQLError('The supergraph is not loaded yet', { extensions: { code: 'INTERNAL_SERVER_ERROR' } })];
         const state = states.get(ctx.extra.socket)!;
@@ -122,6 +127,16 @@ export function attachSubscriptions(options: {
         );
         if (!operation || operation.operation !== 'subscription') {
           return [new GraphQLError('Only subscriptions are served over WebSocket; send queries and mutations over HTTP', { extensions: { code: 'BAD_USER_INPUT' } })];
+        }
+        if (options.requestLimiter) {
+          const address = options.clientAddressOf?.(ctx.extra.request) ?? ctx.extra.request.socket.remoteAddress ?? 'unknown';
+          const verdict = await options.requestLimiter.check({ userId: state.principal?.userId ?? null, address });
+          if (!verdict.allowed) return [rateLimitedError(verdict.retryAfterSeconds)];
+        }
+        try {
+          assertWithinLimits(schema, document, payload.operationName, payload.variables ?? undefined, options.queryLimits);
+        } catch (error) {
+          return [error as GraphQLError];
         }
         if (state.subscriptions >= limits.maxSubscriptionsPerConnection) {
           return [new GraphQLError(`At most ${limits.maxSubscriptionsPerConnection} subscriptions per connection`, { extensions: { code: 'RATE_LIMITED' } })];
