@@ -27,7 +27,7 @@ try {
     running.push(subgraph);
     gatewayEnv[`SUBGRAPH_URL_${module.name.toUpperCase()}`] ??= `http://127.0.0.1:${subgraph.port}/graphql`;
   }
-  const gateway = await startGateway({ env: gatewayEnv, log: log.child({ process: 'gateway' }) });
+  const gateway = await startGateway({ env: gatewayEnv, log: log.child({ process: 'gateway' }), live: infra.live });
   log.info({ url: gateway.url, subgraphs: running.map((s) => s.name) }, 'VibeStream is up');
   console.log(`\n  VibeStream gateway ready at ${gateway.url}\n`);
   onShutdown(log, async () => {
