@@ -1,4 +1,5 @@
-// Composes schema/supergraph.graphql and schema/api.graphql from the subgraphs' SDL.
+// Composes schema/supergraph.graphql, schema/api.graphql and schema/public.graphql (the partner
+// graph: what is tagged @tag(name: "public")) from the subgraphs' SDL.
 // `--check` only compares and exits 1 when the committed files are stale.
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { subgraphs } from '../subgraphs/index.ts';
@@ -7,7 +8,7 @@ import { composeSupergraph } from '@vibestream/platform';
 const check = process.argv.includes('--check');
 const schemaDir = new URL('../schema/', import.meta.url);
 const composed = composeSupergraph(subgraphs);
-const files = { 'supergraph.graphql': composed.supergraph, 'api.graphql': composed.api };
+const files = { 'supergraph.graphql': composed.supergraph, 'api.graphql': composed.api, 'public.graphql': composed.public };
 
 let stale = false;
 mkdirSync(schemaDir, { recursive: true });

@@ -10,10 +10,11 @@ import codegenConfig from '../codegen.ts';
 const read = (path: string) => readFileSync(join(projectRoot, path), 'utf8');
 
 describe('generated artifacts are fresh', () => {
-  it('schema/supergraph.graphql and schema/api.graphql match the subgraphs (run npm run compose)', () => {
+  it('schema/supergraph.graphql, schema/api.graphql and schema/public.graphql match the subgraphs (run npm run compose)', () => {
     const composed = composeSupergraph(subgraphs);
     expect(read('schema/supergraph.graphql'), 'schema/supergraph.graphql is stale: run npm run compose').toBe(composed.supergraph);
     expect(read('schema/api.graphql'), 'schema/api.graphql is stale: run npm run compose').toBe(composed.api);
+    expect(read('schema/public.graphql'), 'schema/public.graphql is stale: run npm run compose').toBe(composed.public);
   });
 
   it('typed resolvers and client documents match the schemas (run npm run codegen)', async () => {

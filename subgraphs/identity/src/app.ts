@@ -4,6 +4,7 @@ import {
   createInfra,
   createLogger,
   createTokenVerifier,
+  ensureDevSecret,
   loadSchemaFile,
   openDatabase,
   sendJson,
@@ -11,6 +12,7 @@ import {
   type SubgraphModule,
   type SubgraphStartOptions,
 } from '@vibestream/platform';
+import { ApiKeyService } from './api-keys.ts';
 import { loadIdentityConfig } from './config.ts';
 import { entities } from './entities.ts';
 import { createLoaders } from './loaders.ts';
@@ -22,6 +24,8 @@ import { TokenIssuer } from './token-issuer.ts';
 const { sdl, typeDefs } = loadSchemaFile(new URL('../schema.graphql', import.meta.url));
 
 export const JWKS_PATH = '/.well-known/jwks.json';
+/** Name of the development INTERNAL_API_TOKEN under `.data/keys/` (`ensureDevSecret`); the gateway uses the same. */
+export const INTERNAL_API_TOKEN_SECRET = 'internal-api-token';
 
 async function start(options: SubgraphStartOptions) {
   const config = loadIdentityConfig(options.env);
@@ -44,6 +48,8 @@ async function start(options: SubgraphStartOptions) {
     log,
     onEventsCommitted: () => relay.kick(),
   });
+  const apiKeys = new ApiKeyService({ orm, log });
+  const internalToken = config.INTERNAL_API_TOKEN ?? (await ensureDevSecret(options.env, INTERNAL_API_TOKEN_SECRET, log));
   await service.ensureAdmin();
   relay.start();
 
@@ -58,9 +64,12 @@ async function start(options: SubgraphStartOptions) {
     introspection: config.GRAPHQL_INTROSPECTION ?? config.NODE_ENV !== 'production',
     context: (base) => {
       const em = orm.em.fork();
-      return { ...base, em, loaders: createLoaders(em), service };
+      return { ...base, em, loaders: createLoaders(em), service, apiKeys };
     },
-    routes: [{ method: 'GET', path: JWKS_PATH, handle: (_req, res) => sendJson(res, 200, issuer.jwks(), { 'cache-control': 'public, max-age=300' }) }],
+    routes: [
+      { method: 'GET', path: JWKS_PATH, handle: (_req, res) => sendJson(res, 200, issuer.jwks(), { 'cache-control': 'public, max-age=300' }) },
+      apiKeys.verifyRoute(internalToken),
+    ],
     ready: async () => orm.isConnected(),
   });
 

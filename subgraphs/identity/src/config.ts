@@ -22,10 +22,20 @@ export const identityConfigShape = {
   /** Subgraph introspection; off in production unless enabled. */
   GRAPHQL_INTROSPECTION: env.optionalBool(),
   OUTBOX_RELAY_INTERVAL_MS: env.int(250, 10),
+  /**
+   * Shared secret the gateway sends (`x-internal-token`) to check partners' API keys on
+   * POST /internal/api-keys/verify. At least 32 characters; required in production, otherwise
+   * a development secret kept in `.data/keys/internal-api-token.secret` (the gateway reads the same).
+   */
+  INTERNAL_API_TOKEN: z.preprocess((v) => (v === '' ? undefined : v), z.string().min(32).optional()),
 };
 
 export type IdentityConfig = ReturnType<typeof loadIdentityConfig>;
 
 export function loadIdentityConfig(source: NodeJS.ProcessEnv) {
-  return loadConfig(identityConfigShape, source);
+  const config = loadConfig(identityConfigShape, source);
+  if (config.NODE_ENV === 'production' && !config.INTERNAL_API_TOKEN) {
+    throw new Error('Invalid configuration:\n  - INTERNAL_API_TOKEN: is required in production');
+  }
+  return config;
 }

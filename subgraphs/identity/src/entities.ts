@@ -65,4 +65,23 @@ export const WalletChallengeSchema = defineEntity({
 export class WalletChallenge extends WalletChallengeSchema.class {}
 WalletChallengeSchema.setClass(WalletChallenge);
 
-export const entities = [UserSchema, RefreshTokenSchema, WalletSchema, WalletChallengeSchema];
+/** A partner's key to the public graph; the secret is stored only as its SHA-256. */
+export const ApiKeySchema = defineEntity({
+  name: 'ApiKey',
+  tableName: 'api_keys',
+  properties: {
+    id: p.uuid().primary(),
+    name: p.string(),
+    prefix: p.string().fieldName('key_prefix'),
+    keyHash: p.string().hidden(),
+    /** The ADMIN who created it (no foreign key: the key outlives its creator's account). */
+    createdBy: p.uuid().nullable(),
+    createdAt: p.datetime(),
+    revokedAt: p.datetime().nullable(),
+    lastUsedAt: p.datetime().nullable(),
+  },
+});
+export class ApiKey extends ApiKeySchema.class {}
+ApiKeySchema.setClass(ApiKey);
+
+export const entities = [UserSchema, RefreshTokenSchema, WalletSchema, WalletChallengeSchema, ApiKeySchema];

@@ -52,4 +52,22 @@ create table wallet_challenges (
 create index wallet_challenges_lookup on wallet_challenges (user_id, chain, address, created_at desc);
 `,
   ),
+  sqlMigration(
+    '0002_identity_api_keys',
+    `
+create table api_keys (
+  id uuid primary key,
+  name text not null,
+  key_prefix text not null,
+  key_hash text not null,
+  created_by uuid,
+  created_at timestamptz not null default now(),
+  revoked_at timestamptz,
+  last_used_at timestamptz,
+  constraint api_keys_name_length check (char_length(name) between 1 and 100)
+);
+create unique index api_keys_key_prefix_key on api_keys (key_prefix);
+create index api_keys_created_at on api_keys (created_at desc);
+`,
+  ),
 ];

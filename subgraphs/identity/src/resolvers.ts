@@ -3,11 +3,13 @@ import type { Resolvers } from './generated/resolvers-types.ts';
 import type { Role } from './domain/registration.ts';
 import type { Loaders } from './loaders.ts';
 import type { IdentityService } from './service.ts';
+import type { ApiKeyService } from './api-keys.ts';
 
 export interface IdentityContext extends BaseRequestContext {
   em: EntityManager;
   loaders: Loaders;
   service: IdentityService;
+  apiKeys: ApiKeyService;
   /** Set by register and login: the payload's user is the caller, though no token came with the request. */
   signedInAs?: string;
 }
@@ -31,6 +33,10 @@ export const resolvers: Resolvers<IdentityContext> = {
       const principal = requireAuth(ctx.principal);
       return ctx.loaders.user.load(principal.userId);
     },
+    apiKeys: (_root, _args, ctx) => {
+      requireRole(ctx.principal, 'ADMIN');
+      return ctx.apiKeys.list(ctx.em);
+    },
   },
   Mutation: {
     register: (_root, { input }, ctx) => signIn(ctx, ctx.service.register(ctx.em, input)),
@@ -44,6 +50,8 @@ export const resolvers: Resolvers<IdentityContext> = {
       requireRole(ctx.principal, 'ADMIN');
       return ctx.service.setUserRoles(ctx.em, userId, roles);
     },
+    createApiKey: (_root, { name }, ctx) => ctx.apiKeys.create(ctx.em, requireRole(ctx.principal, 'ADMIN'), name),
+    revokeApiKey: (_root, { id }, ctx) => ctx.apiKeys.revoke(ctx.em, requireRole(ctx.principal, 'ADMIN'), id),
   },
   User: {
     __resolveReference: (ref, ctx) => ctx.loaders.user.load(ref.id),

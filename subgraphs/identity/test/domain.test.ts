@@ -6,6 +6,7 @@ import bs58 from 'bs58';
 import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, checkRegistration, normalizeEmail, normalizeRoles, type RegistrationInput } from '../src/domain/registration.ts';
 import { hashPassword, verifyPassword } from '../src/domain/password.ts';
 import { decideRefresh, hashRefreshToken, newRefreshToken } from '../src/domain/tokens.ts';
+import { apiKeyLookupPrefix, apiKeyMatches, hashApiKey, internalTokenMatches, newApiKey, normalizeApiKeyName } from '../src/domain/api-keys.ts';
 import { challengeMessage, isValidWalletSignature, normalizeAddress, type ChallengeFields } from '../src/domain/wallet.ts';
 
 /** The cheapest cost the service accepts (PASSWORD_SCRYPT_LOG2N >= 10), to keep the suite fast. */
@@ -357,5 +358,45 @@ describe('wallet', () => {
       expect(isValidWalletSignature('SOLANA', keypair.publicKey.toBase58(), message, ethSignature)).toBe(false);
       expect(isValidWalletSignature('ETHEREUM', wallet.address, message, solSignature)).toBe(false);
     });
+  });
+});
+
+describe('API keys', () => {
+  it('are vsk_ and 32 random bytes, stored as a SHA-256 with a lookup prefix', () => {
+    const a = newApiKey();
+    const b = newApiKey();
+    expect(a.key).toMatch(/^vsk_[A-Za-z0-9_-]{43}$/);
+    expect(Buffer.from(a.key.slice(4), 'base64url')).toHaveLength(32);
+    expect(a.key).not.toBe(b.key);
+    expect(a.prefix).toBe(a.key.slice(0, 12));
+    expect(a.hash).toBe(hashApiKey(a.key));
+    expect(a.hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(a.hash).not.toContain(a.key.slice(4));
+  });
+
+  it('match only the exact key', () => {
+    const { key, hash } = newApiKey();
+    expect(apiKeyMatches(key, hash)).toBe(true);
+    expect(apiKeyMatches(key.slice(0, -1) + (key.endsWith('A') ? 'B' : 'A'), hash)).toBe(false);
+    expect(apiKeyMatches(key, 'not-hex')).toBe(false);
+  });
+
+  it('reject what cannot be a key before any lookup', () => {
+    const { key, prefix } = newApiKey();
+    expect(apiKeyLookupPrefix(key)).toBe(prefix);
+    for (const bad of ['', 'vsk_', key + 'x', key.replace('vsk_', 'xyz_'), key.slice(0, -1) + '!']) expect(apiKeyLookupPrefix(bad)).toBeNull();
+  });
+
+  it('names are trimmed, 1 to 100 characters', () => {
+    expect(normalizeApiKeyName('  Partner  ')).toBe('Partner');
+    expect(normalizeApiKeyName('   ')).toBeNull();
+    expect(normalizeApiKeyName('x'.repeat(101))).toBeNull();
+    expect(normalizeApiKeyName('x'.repeat(100))).toHaveLength(100);
+  });
+
+  it('the internal token compares exactly', () => {
+    expect(internalTokenMatches('s'.repeat(40), 's'.repeat(40))).toBe(true);
+    expect(internalTokenMatches('s'.repeat(39), 's'.repeat(40))).toBe(false);
+    expect(internalTokenMatches(undefined, 's'.repeat(40))).toBe(false);
   });
 });

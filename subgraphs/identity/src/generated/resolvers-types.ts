@@ -18,6 +18,23 @@ export type Scalars = {
   _FieldSet: { input: unknown; output: unknown; }
 };
 
+/**
+ * A partner's key to the public graph (`/public/graphql`, header `x-api-key`). Only ADMINs see keys.
+ * The key itself is shown once, by createApiKey; only its SHA-256 hash is stored.
+ */
+export type ApiKey = {
+  __typename?: 'ApiKey';
+  createdAt: Scalars['DateTime']['output'];
+  id: Scalars['ID']['output'];
+  /** When the key was last checked by a gateway (at most once a minute is recorded). */
+  lastUsedAt?: Maybe<Scalars['DateTime']['output']>;
+  name: Scalars['String']['output'];
+  /** The key's first characters (`vsk_` and 8 more), to tell keys apart. */
+  prefix: Scalars['String']['output'];
+  /** Set once revoked: the key is refused from then on (gateways may accept it for up to 30 seconds more). */
+  revokedAt?: Maybe<Scalars['DateTime']['output']>;
+};
+
 export type AuthPayload = {
   __typename?: 'AuthPayload';
   /** A short-lived EdDSA-signed JWT: send it as `Authorization: Bearer <accessToken>`. */
@@ -32,17 +49,33 @@ export type Chain =
   | 'ETHEREUM'
   | 'SOLANA';
 
+export type CreatedApiKey = {
+  __typename?: 'CreatedApiKey';
+  apiKey: ApiKey;
+  /** The secret key. Shown only here, never again: store it now. */
+  key: Scalars['String']['output'];
+};
+
 export type Mutation = {
   __typename?: 'Mutation';
+  /** ADMIN only. A new key to the public graph; the answer is the only time the key is shown. */
+  createApiKey: CreatedApiKey;
   linkWallet: Wallet;
   login: AuthPayload;
   /** Revokes the caller's session family; true when something was revoked. */
   logout: Scalars['Boolean']['output'];
   refreshSession: SessionTokens;
   register: AuthPayload;
+  /** ADMIN only. The key is refused from now on; revoking a revoked key changes nothing. */
+  revokeApiKey: ApiKey;
   /** ADMIN only. Roles take effect on the user's next access token. */
   setUserRoles: User;
   walletChallenge: WalletChallenge;
+};
+
+
+export type MutationCreateApiKeyArgs = {
+  name: Scalars['String']['input'];
 };
 
 
@@ -69,6 +102,11 @@ export type MutationRegisterArgs = {
 };
 
 
+export type MutationRevokeApiKeyArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
 export type MutationSetUserRolesArgs = {
   roles: Array<Role>;
   userId: Scalars['ID']['input'];
@@ -82,6 +120,8 @@ export type MutationWalletChallengeArgs = {
 
 export type Query = {
   __typename?: 'Query';
+  /** ADMIN only. Every API key, newest first (the secret keys are never shown). */
+  apiKeys: Array<ApiKey>;
   /** The signed-in user (UNAUTHENTICATED without a valid access token). */
   me?: Maybe<User>;
 };
@@ -232,13 +272,15 @@ export type FederationReferenceTypes = ResolversObject<{
 
 /** Mapping between all available schema types and the resolvers types */
 export type ResolversTypes = ResolversObject<{
-  AuthPayload: ResolverTypeWrapper<SessionResultModel>;
+  ApiKey: ResolverTypeWrapper<ApiKey>;
+  ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
+  AuthPayload: ResolverTypeWrapper<SessionResultModel>;
   Chain: Chain;
+  CreatedApiKey: ResolverTypeWrapper<CreatedApiKey>;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
-  ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   RegisterInput: RegisterInput;
   Role: Role;
@@ -250,18 +292,29 @@ export type ResolversTypes = ResolversObject<{
 
 /** Mapping between all available schema types and the resolvers parents */
 export type ResolversParentTypes = ResolversObject<{
-  AuthPayload: SessionResultModel;
+  ApiKey: ApiKey;
+  ID: Scalars['ID']['output'];
   String: Scalars['String']['output'];
+  AuthPayload: SessionResultModel;
+  CreatedApiKey: CreatedApiKey;
   DateTime: Scalars['DateTime']['output'];
   Mutation: Record<PropertyKey, never>;
   Boolean: Scalars['Boolean']['output'];
-  ID: Scalars['ID']['output'];
   Query: Record<PropertyKey, never>;
   RegisterInput: RegisterInput;
   SessionTokens: SessionTokensResultModel;
   User: UserModel;
   Wallet: WalletModel;
   WalletChallenge: WalletChallenge;
+}>;
+
+export type ApiKeyResolvers<ContextType = any, ParentType = ResolversParentTypes['ApiKey']> = ResolversObject<{
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  lastUsedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  prefix?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  revokedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
 }>;
 
 export type AuthPayloadResolvers<ContextType = any, ParentType = ResolversParentTypes['AuthPayload']> = ResolversObject<{
@@ -271,21 +324,29 @@ export type AuthPayloadResolvers<ContextType = any, ParentType = ResolversParent
   user?: Resolver<ResolversTypes['User'], ParentType, ContextType>;
 }>;
 
+export type CreatedApiKeyResolvers<ContextType = any, ParentType = ResolversParentTypes['CreatedApiKey']> = ResolversObject<{
+  apiKey?: Resolver<ResolversTypes['ApiKey'], ParentType, ContextType>;
+  key?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
 export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['DateTime'], any> {
   name: 'DateTime';
 }
 
 export type MutationResolvers<ContextType = any, ParentType = ResolversParentTypes['Mutation']> = ResolversObject<{
+  createApiKey?: Resolver<ResolversTypes['CreatedApiKey'], ParentType, ContextType, RequireFields<MutationCreateApiKeyArgs, 'name'>>;
   linkWallet?: Resolver<ResolversTypes['Wallet'], ParentType, ContextType, RequireFields<MutationLinkWalletArgs, 'address' | 'chain' | 'signature'>>;
   login?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationLoginArgs, 'email' | 'password'>>;
   logout?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   refreshSession?: Resolver<ResolversTypes['SessionTokens'], ParentType, ContextType, RequireFields<MutationRefreshSessionArgs, 'refreshToken'>>;
   register?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationRegisterArgs, 'input'>>;
+  revokeApiKey?: Resolver<ResolversTypes['ApiKey'], ParentType, ContextType, RequireFields<MutationRevokeApiKeyArgs, 'id'>>;
   setUserRoles?: Resolver<ResolversTypes['User'], ParentType, ContextType, RequireFields<MutationSetUserRolesArgs, 'roles' | 'userId'>>;
   walletChallenge?: Resolver<ResolversTypes['WalletChallenge'], ParentType, ContextType, RequireFields<MutationWalletChallengeArgs, 'address' | 'chain'>>;
 }>;
 
 export type QueryResolvers<ContextType = any, ParentType = ResolversParentTypes['Query']> = ResolversObject<{
+  apiKeys?: Resolver<Array<ResolversTypes['ApiKey']>, ParentType, ContextType>;
   me?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;
 }>;
 
@@ -317,7 +378,9 @@ export type WalletChallengeResolvers<ContextType = any, ParentType = ResolversPa
 }>;
 
 export type Resolvers<ContextType = any> = ResolversObject<{
+  ApiKey?: ApiKeyResolvers<ContextType>;
   AuthPayload?: AuthPayloadResolvers<ContextType>;
+  CreatedApiKey?: CreatedApiKeyResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
   Mutation?: MutationResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
