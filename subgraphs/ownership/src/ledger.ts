@@ -24,7 +24,9 @@ export async function post(tx: EntityManager, kind: string, postings: [LedgerAcc
     const match = /^user:([0-9a-f-]{36}):(cash|reserved)$/.exec(account);
     if (!match) continue;
     const column = match[2] === 'cash' ? 'cash_cents' : 'reserved_cents';
-    await tx.execute(`update accounts set ${column} = ${column} + ? where user_id = ?`, [amount, match[1]]);
+    const rows = (await tx.execute(`update accounts set ${column} = ${column} + ? where user_id = ? returning user_id`, [amount, match[1]])) as unknown[];
+    // Money never moves into or out of an account that does not exist.
+    if (rows.length !== 1) throw new Error(`no trading account for ${match[1]} (${kind})`);
   }
 }
 

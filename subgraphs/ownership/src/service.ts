@@ -212,13 +212,12 @@ export class OwnershipService {
           const [existing] = (await tx.execute('select * from orders where user_id = ? and client_order_id = ?', [p.userId, input.clientOrderId])) as OrderRow[];
           if (existing) return { order: existing, trades: await this.tradesOf(tx, existing.id), published: null };
         }
-        await ensureAccount(tx, p.userId);
         const orderId = randomUUID();
         let reserved = 0;
         let budget: number | null = null;
         if (input.side === 'BUY') {
           const [account] = (await tx.execute('select cash_cents from accounts where user_id = ? for update', [p.userId])) as { cash_cents: string }[];
-          const available = Number(account!.cash_cents);
+          const available = Number(account?.cash_cents ?? 0);
           reserved = input.type === 'LIMIT' ? input.quantity * limit! + takerFee(input.quantity * limit!, this.feeBps) : available;
           if (reserved === 0 || available < reserved) throw insufficient(`This order needs ${reserved || 'some'} cents; you have ${available} available`);
           budget = input.type === 'MARKET' ? available : null;
@@ -256,7 +255,7 @@ export class OwnershipService {
       }),
     );
     if (outcome.published) {
-      this.onEventsCommitted();
+      if (outcome.published.length > 0) this.onEventsCommitted();
       await this.publishBookChange(em, song.song_id, outcome.published);
     }
     return { order: outcome.order, trades: outcome.trades };
@@ -288,28 +287,23 @@ export class OwnershipService {
     const sellerId = buyerIsTaker ? fill.makerAccountId : fill.takerAccountId;
     const buyerFee = buyerIsTaker ? fill.takerFeeCents : 0;
     const sellerFee = buyerIsTaker ? 0 : fill.takerFeeCents;
-    await ensureAccount(tx, sellerId);
     await post(tx, 'trade', [
       [reservedOf(buyerId), -(value + buyerFee)],
       [cashOf(sellerId), value - sellerFee],
       ['fees', fill.takerFeeCents],
     ]);
-    await tx.execute('update orders set reserved_cents = reserved_cents - ? where id = ?', [value + buyerFee, buyOrderId]);
-    for (const id of [buyOrderId, sellOrderId]) {
-      await tx.execute('update orders set filled_quantity = filled_quantity + ?, fill_value_cents = fill_value_cents + ?, updated_at = now() where id = ?', [
-        fill.quantity,
-        value,
-        id,
-      ]);
-    }
-    const [seller] = (await tx.execute('select quantity, cost_cents from holdings where user_id = ? and song_id = ? for update', [sellerId, songId])) as {
-      quantity: number;
-      cost_cents: string;
-    }[];
-    const costOut = Number((BigInt(seller!.cost_cents) * BigInt(fill.quantity)) / BigInt(seller!.quantity));
+    // Both orders in one statement; the maker's new fill tells whether it leaves the book.
+    const updated = (await tx.execute(
+      `update orders set filled_quantity = filled_quantity + ?, fill_value_cents = fill_value_cents + ?, updated_at = now(),
+         reserved_cents = reserved_cents - case when id = ? then ? else 0 end
+       where id in (?, ?) returning id, quantity, filled_quantity`,
+      [fill.quantity, value, buyOrderId, value + buyerFee, buyOrderId, sellOrderId],
+    )) as { id: string; quantity: number; filled_quantity: number }[];
+    // The seller's cost basis shrinks pro rata (integer division floors, as BigInt division would).
     await tx.execute(
-      'update holdings set quantity = quantity - ?, reserved_quantity = reserved_quantity - ?, cost_cents = cost_cents - ? where user_id = ? and song_id = ?',
-      [fill.quantity, fill.quantity, costOut, sellerId, songId],
+      `update holdings set quantity = quantity - ?, reserved_quantity = reserved_quantity - ?, cost_cents = cost_cents - (cost_cents * ? / quantity)
+       where user_id = ? and song_id = ?`,
+      [fill.quantity, fill.quantity, fill.quantity, sellerId, songId],
     );
     await tx.execute(
       `insert into holdings (user_id, song_id, quantity, cost_cents) values (?, ?, ?, ?)
@@ -333,8 +327,8 @@ export class OwnershipService {
       executedAt: new Date(trade!.executed_at).toISOString(),
     });
     // A maker that is now fully filled leaves the book.
-    const [maker] = (await tx.execute('select quantity, filled_quantity from orders where id = ?', [fill.makerOrderId])) as { quantity: number; filled_quantity: number }[];
-    if (maker!.filled_quantity === maker!.quantity) await this.endOrder(tx, fill.makerOrderId, 'FILLED');
+    const maker = updated.find((o) => o.id === fill.makerOrderId)!;
+    if (maker.filled_quantity === maker.quantity) await this.endOrder(tx, fill.makerOrderId, 'FILLED');
     return trade!;
   }
 
