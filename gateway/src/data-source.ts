@@ -3,7 +3,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { GraphQLDataSource, GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import type { GatewayGraphQLResponse } from '@apollo/server-gateway-interface';
 import { GraphQLError, Kind, Lexer, Source, TokenKind, type DocumentNode } from 'graphql';
-import { REQUEST_ID_HEADER } from '@vibestream/platform';
+import { REQUEST_ID_HEADER, endClientSpan, startClientSpan, type Tracer } from '@vibestream/platform';
 import type { GatewayContext } from './context.ts';
 
 const httpAgent = new Agent({ keepAlive: true, maxSockets: 256, keepAliveMsecs: 1_000 });
@@ -24,6 +24,21 @@ export interface SubgraphDataSourceOptions {
   dedupeRepresentations?: boolean;
 }
 
+/** Why a subgraph fetch failed: no answer in time, no connection, or an HTTP status outside 2xx (`http_4xx`, `http_5xx`, ...). */
+export type SubgraphFetchErrorKind = 'timeout' | 'connection' | `http_${number}xx`;
+
+/**
+ * Observes the fetches a data source really sends (a caller merged into another's in-flight
+ * fetch sends none): a client span each, its trace context (`traceparent`, `tracestate`) in
+ * the request headers, and a report of its duration and failure.
+ */
+export interface SubgraphFetchObserver {
+  tracer?: Tracer | null;
+  fetched?: (subgraph: string, seconds: number, error: SubgraphFetchErrorKind | null) => void;
+}
+
+class SubgraphTimeoutError extends Error {}
+
 /** A subgraph answer as it arrived: parsed separately by every caller, who may mutate the result. */
 interface RawAnswer {
   status: number | undefined;
@@ -37,7 +52,7 @@ interface RawAnswer {
  *
  * Two savings on top, both invisible in the answers:
  * - identical queries in flight at once are sent once (see `dedupeInFlight`); the merged fetch
- *   carries the request id of the request that sent it;
+ *   carries the request id (and trace context) of the request that sent it;
  * - duplicate entity representations are sent once (see `dedupeRepresentations`).
  */
 export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
@@ -49,9 +64,11 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
   private readonly requestBase: RequestOptions;
   private readonly send: typeof httpRequest;
   private readonly inFlight = new Map<string, Promise<RawAnswer>>();
+  private readonly observer: SubgraphFetchObserver | null;
 
-  constructor(name: string, url: string, timeoutMs: number, options: SubgraphDataSourceOptions = {}) {
+  constructor(name: string, url: string, timeoutMs: number, options: SubgraphDataSourceOptions = {}, observer?: SubgraphFetchObserver) {
     this.name = name;
+    this.observer = observer ?? null;
     this.url = new URL(url);
     this.timeoutMs = timeoutMs;
     this.dedupeInFlight = options.dedupeInFlight ?? true;
@@ -100,7 +117,7 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
       if (pending) {
         answer = pending;
       } else {
-        answer = this.post(body, headers);
+        answer = this.fetch(body, headers);
         this.inFlight.set(key, answer);
         const forget = () => {
           if (this.inFlight.get(key) === answer) this.inFlight.delete(key);
@@ -108,7 +125,7 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
         answer.then(forget, forget);
       }
     } else {
-      answer = this.post(body, headers);
+      answer = this.fetch(body, headers);
     }
 
     const response = this.parse(await answer);
@@ -126,6 +143,27 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
     throw new GraphQLError(`Subgraph ${this.name} answered HTTP ${status} without a GraphQL response`);
   }
 
+  /** One real fetch: traced and reported to the observer, when there is one. */
+  private fetch(body: string, headers: Record<string, string | number>): Promise<RawAnswer> {
+    const observer = this.observer;
+    if (!observer) return this.post(body, headers);
+    const span = observer.tracer ? startClientSpan(observer.tracer, `subgraph ${this.name}`, { 'graphql.subgraph.name': this.name }, headers) : null;
+    const started = performance.now();
+    const answer = this.post(body, headers);
+    answer.then(
+      ({ status }) => {
+        const ok = status !== undefined && status >= 200 && status < 300;
+        observer.fetched?.(this.name, (performance.now() - started) / 1000, ok ? null : `http_${Math.floor((status ?? 0) / 100)}xx`);
+        if (span) endClientSpan(span, status);
+      },
+      (error: unknown) => {
+        observer.fetched?.(this.name, (performance.now() - started) / 1000, error instanceof SubgraphTimeoutError ? 'timeout' : 'connection');
+        if (span) endClientSpan(span, undefined, error);
+      },
+    );
+    return answer;
+  }
+
   private post(body: string, headers: Record<string, string | number>): Promise<RawAnswer> {
     return new Promise((resolve, reject) => {
       const req = this.send({ ...this.requestBase, headers }, (res: IncomingMessage) => {
@@ -135,7 +173,7 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
         res.on('error', reject);
         res.on('end', () => resolve({ status: res.statusCode, text }));
       });
-      req.on('timeout', () => req.destroy(new Error(`Subgraph ${this.name} did not answer within ${this.timeoutMs} ms`)));
+      req.on('timeout', () => req.destroy(new SubgraphTimeoutError(`Subgraph ${this.name} did not answer within ${this.timeoutMs} ms`)));
       req.on('error', reject);
       req.end(body);
     });

@@ -34,6 +34,8 @@ import {
   MemoryLiveEvents,
   RedisLiveEvents,
   createRedis,
+  startTelemetry,
+  traceHttpRequest,
   type TokenVerifier,
 } from '@vibestream/platform';
 import { loadGatewayConfig, subgraphUrlOverrides } from './config.ts';
@@ -46,7 +48,7 @@ import { attachSubscriptions, type SubscriptionServer } from './subscriptions/se
 import { publicFieldsOf } from './subscriptions/public-fields.ts';
 import { GraphQLError, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import { GRAPHIQL_PATH, graphiqlPage, sandboxWithOfflineFallback } from './landing-page.ts';
-import { createMetrics } from './metrics.ts';
+import { OperationNameLabels, createMetrics, operationMetricsPlugin } from './metrics.ts';
 
 /** HTTP routes the gateway hands to a subgraph's own handler, bodies streamed both ways. */
 const forwardedRoutes = [{ prefix: '/media/', subgraph: 'catalog' }];
@@ -82,19 +84,29 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const verifier =
     options.verifier ??
     (await createTokenVerifier({ publicKeyPem: config.JWT_PUBLIC_KEY, jwksUrl: config.JWKS_URL, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE }));
-  const persistedDocuments = persistedDocumentsTransform(loadPersistedDocuments(config.PERSISTED_DOCUMENTS_PATH), {
+  const persistedStore = loadPersistedDocuments(config.PERSISTED_DOCUMENTS_PATH);
+  const persistedDocuments = persistedDocumentsTransform(persistedStore, {
     onlyKnown: config.PERSISTED_DOCUMENTS_ONLY,
   });
   const overrides = subgraphUrlOverrides(options.env);
   const subgraphUrls = new Map<string, string>();
   const metrics = createMetrics();
+  // Tracing (OTEL_TRACES_EXPORTER etc., see platform/src/telemetry.ts): spans and trace-context propagation always, export off by default.
+  const telemetry = startTelemetry({ serviceName: 'gateway', env: options.env });
+  const fetchObserver = {
+    tracer: telemetry.tracer,
+    fetched: (subgraph: string, seconds: number, error: string | null) => {
+      metrics.subgraphFetchDuration.observe({ subgraph }, seconds);
+      if (error) metrics.subgraphFetchErrors.inc({ subgraph, kind: error });
+    },
+  };
 
   const gateway = new ApolloGateway({
     supergraphSdl,
     buildService: ({ name, url }) => {
       const target = overrides.get(name) ?? url!;
       subgraphUrls.set(name, target);
-      return new SubgraphDataSource(name, target, config.SUBGRAPH_TIMEOUT_MS, options.subgraphFetch);
+      return new SubgraphDataSource(name, target, config.SUBGRAPH_TIMEOUT_MS, options.subgraphFetch, fetchObserver);
     },
     logger: {
       debug: (m) => log.debug(String(m)),
@@ -122,6 +134,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       production ? ApolloServerPluginLandingPageDisabled() : sandboxWithOfflineFallback(),
       ApolloServerPluginUsageReportingDisabled(),
       ApolloServerPluginSchemaReportingDisabled(),
+      operationMetricsPlugin<GatewayContext>(metrics, new OperationNameLabels(OperationNameLabels.namesIn(persistedStore.values()))),
       limitsPlugin<GatewayContext>({
         ...queryLimits,
         onRejected: (violation, operationName) => log.info({ limit: violation.limit, actual: violation.actual, max: violation.max, operationName }, 'operation refused by limits'),
@@ -150,10 +163,10 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const server = createServer((req, res) => {
     const started = process.hrtime.bigint();
     const incomingId = req.headers[REQUEST_ID_HEADER];
-    withRequestId(typeof incomingId === 'string' && incomingId.length <= 128 ? incomingId : undefined, () => {
+    const route = routeOf(req);
+    const serve = () => withRequestId(typeof incomingId === 'string' && incomingId.length <= 128 ? incomingId : undefined, () => {
       res.setHeader(REQUEST_ID_HEADER, currentRequestId()!);
       if (draining) res.setHeader('connection', 'close');
-      const route = routeOf(req);
       res.once('finish', () =>
         metrics.httpDuration.observe({ route, status: String(res.statusCode) }, Number(process.hrtime.bigint() - started) / 1e9),
       );
@@ -164,6 +177,9 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         else res.destroy();
       });
     });
+    // One server span per request (continuing an incoming traceparent); probes and scrapes are not traced.
+    if (route === '/healthz' || route === '/readyz' || route === '/metrics') serve();
+    else traceHttpRequest(telemetry.tracer, req, res, route, serve);
   });
   server.keepAliveTimeout = 65_000;
 
@@ -246,6 +262,13 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     queryLimits,
     requestLimiter: rateLimiting ? requestLimiter : null,
     clientAddressOf: (request) => clientAddress(request, trustedProxies),
+    observer: {
+      connectionOpened: () => metrics.websocketConnections.inc(),
+      connectionClosed: () => metrics.websocketConnections.dec(),
+      subscriptionStarted: () => metrics.subscriptions.inc(),
+      subscriptionEnded: () => metrics.subscriptions.dec(),
+      eventDelivered: (lagSeconds) => metrics.liveEventLag.observe(lagSeconds),
+    },
     // Each event's lookup runs through Apollo's pipeline and the query planner in this process.
     execute: async (document, variables, contextValue) => {
       const response = await apollo.executeOperation({ query: document, variables }, { contextValue });
@@ -267,6 +290,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       if (!options.live) await live.close();
       ownRedis?.disconnect();
       if (limiterRedis && limiterRedis !== ownRedis) limiterRedis.disconnect();
+      await telemetry.shutdown();
     },
   };
 }

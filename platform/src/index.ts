@@ -22,3 +22,4 @@ export * from './events/redis-transport.ts';
 export { OutboxEventEntity, HandledEventEntity } from './events/tables.ts';
 export * from './compose.ts';
 export * from './scalars.ts';
+export * from './telemetry.ts';

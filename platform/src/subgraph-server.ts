@@ -12,6 +12,7 @@ import { bearerToken, type Principal, type TokenVerifier } from './auth.ts';
 import { isSafeCode, makeErrorFormatter } from './errors.ts';
 import { BodyTooLargeError, clientAddress, closeGracefully, listen, runApolloRequest, sendGraphQLError, sendJson } from './http.ts';
 import { REQUEST_ID_HEADER, currentRequestId, withRequestId, type Logger } from './logger.ts';
+import { processMetrics, startTelemetry, traceHttpRequest } from './telemetry.ts';
 
 /** What every subgraph resolver receives, before the subgraph adds its own services. */
 export interface BaseRequestContext {
@@ -43,6 +44,8 @@ export interface SubgraphServerOptions<Ctx extends BaseRequestContext> {
   routes?: HttpRoute[];
   /** Readiness beyond "the process is up" (database reachable, for instance). */
   ready?: () => Promise<boolean>;
+  /** Where the OTEL_* tracing variables are read (see telemetry.ts); process.env when absent. */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface RunningServer {
@@ -72,27 +75,48 @@ export async function startSubgraphServer<Ctx extends BaseRequestContext>(option
   await apollo.start();
 
   const routes = options.routes ?? [];
+  const metrics = processMetrics();
+  const telemetry = startTelemetry({ serviceName: options.name, ...(options.env ? { env: options.env } : {}) });
   const server = createServer((req, res) => {
     const requestId = headerValue(req, REQUEST_ID_HEADER);
-    withRequestId(requestId, () => {
-      handle(req, res).catch((error: unknown) => {
-        if (error instanceof BodyTooLargeError) return sendGraphQLError(res, 413, 'BAD_USER_INPUT', error.message);
-        log.error({ err: error, url: req.url }, 'request failed');
-        if (!res.headersSent) sendGraphQLError(res, 500, 'INTERNAL_SERVER_ERROR', 'Internal server error');
-        else res.destroy();
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const builtIn = path === '/healthz' || path === '/readyz' || path === '/metrics';
+    const route = builtIn ? undefined : routeOf(req.method, path);
+    const label = builtIn ? path : route ? route.path : path === '/graphql' ? path : 'other';
+    const started = process.hrtime.bigint();
+    res.once('finish', () =>
+      metrics.httpDuration.observe({ subgraph: options.name, route: label, status: String(res.statusCode) }, Number(process.hrtime.bigint() - started) / 1e9),
+    );
+    const run = () =>
+      withRequestId(requestId, () => {
+        handle(req, res, path, route).catch((error: unknown) => {
+          if (error instanceof BodyTooLargeError) return sendGraphQLError(res, 413, 'BAD_USER_INPUT', error.message);
+          log.error({ err: error, url: req.url }, 'request failed');
+          if (!res.headersSent) sendGraphQLError(res, 500, 'INTERNAL_SERVER_ERROR', 'Internal server error');
+          else res.destroy();
+        });
       });
-    });
+    // Probes and scrapes are not traced; everything else continues the caller's trace.
+    if (builtIn) run();
+    else traceHttpRequest(telemetry.tracer, req, res, label, run);
   });
   server.keepAliveTimeout = 65_000;
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
+  function routeOf(method: string | undefined, path: string): HttpRoute | undefined {
+    return routes.find((r) => r.method === method && (r.path === path || (r.path.endsWith('/') && path.startsWith(r.path))));
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse, path: string, route: HttpRoute | undefined): Promise<void> {
     if (path === '/healthz') return sendJson(res, 200, { status: 'ok', subgraph: options.name });
     if (path === '/readyz') {
       const ready = options.ready ? await options.ready().catch(() => false) : true;
       return sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', subgraph: options.name });
     }
-    const route = routes.find((r) => r.method === req.method && (r.path === path || (r.path.endsWith('/') && path.startsWith(r.path))));
+    if (path === '/metrics') {
+      res.writeHead(200, { 'content-type': metrics.registry.contentType });
+      res.end(await metrics.registry.metrics());
+      return;
+    }
     if (route) return route.handle(req, res);
     if (path !== '/graphql') return sendJson(res, 404, { error: 'not found' });
 
@@ -114,7 +138,13 @@ export async function startSubgraphServer<Ctx extends BaseRequestContext>(option
     await runApolloRequest(apollo, req, res, async () => options.context(base));
   }
 
-  const port = await listen(server, options.port, options.host);
+  let port: number;
+  try {
+    port = await listen(server, options.port, options.host);
+  } catch (error) {
+    await telemetry.shutdown();
+    throw error;
+  }
   log.info({ port, subgraph: options.name }, 'subgraph listening');
   return {
     port,
@@ -122,6 +152,7 @@ export async function startSubgraphServer<Ctx extends BaseRequestContext>(option
     stop: async () => {
       await closeGracefully(server);
       await apollo.stop();
+      await telemetry.shutdown();
     },
   };
 }

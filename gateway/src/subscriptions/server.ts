@@ -39,6 +39,16 @@ interface ConnectionState {
   expiryTimer?: NodeJS.Timeout;
 }
 
+/** Callbacks for the gateway's metrics: connections, live subscriptions and event delivery. */
+export interface SubscriptionObserver {
+  connectionOpened?: () => void;
+  connectionClosed?: () => void;
+  subscriptionStarted?: () => void;
+  subscriptionEnded?: () => void;
+  /** A live event's result reached a subscriber's iterator, `lagSeconds` after the event was published. */
+  eventDelivered?: (lagSeconds: number) => void;
+}
+
 export interface SubscriptionServer {
   lookups(): number;
   connections(): number;
@@ -64,12 +74,21 @@ export function attachSubscriptions(options: {
   queryLimits?: { maxDepth?: number; maxAliases?: number; maxCost?: number };
   requestLimiter?: RequestLimiter | null;
   clientAddressOf?: (request: IncomingMessage) => string;
+  observer?: SubscriptionObserver;
 }): SubscriptionServer {
   const limits = { ...defaultSubscriptionLimits, ...options.limits };
   const lookups = new SharedLookups();
   const states = new WeakMap<WebSocket, ConnectionState>();
   const perUser = new Map<string, number>();
   const wss = new WebSocketServer({ server: options.server, path: '/graphql' });
+  const observer = options.observer ?? {};
+  if (observer.connectionOpened || observer.connectionClosed) {
+    wss.on('connection', (socket: WebSocket) => {
+      observer.connectionOpened?.();
+      socket.once('close', () => observer.connectionClosed?.());
+    });
+  }
+  const publishedAt = publicationTimes();
 
   const disposable = useServer<Record<string, unknown>, { state: ConnectionState }>(
     {
@@ -196,6 +215,8 @@ export function attachSubscriptions(options: {
           onOverflow: () => socket.close(CloseCode.SlowConsumer, 'Outgoing buffer overflow: the client reads too slowly'),
           responseKey: prepared.responseKey,
           log: options.log,
+          publishedAt,
+          observer,
         });
       },
     },
@@ -214,6 +235,25 @@ export function attachSubscriptions(options: {
 }
 
 /**
+ * When a live event was published, in ms: its `occurredAt` or `executedAt` when it carries one,
+ * else its `publishedAt` (ms), else the moment this gateway first received that payload (kept
+ * per payload object, which every local subscriber of a topic shares, so not written into it).
+ */
+function publicationTimes(): (event: Record<string, unknown>) => number {
+  const receivedAt = new WeakMap<object, number>();
+  return (event) => {
+    for (const field of ['occurredAt', 'executedAt', 'publishedAt']) {
+      const value = event[field];
+      const ms = typeof value === 'number' ? value : typeof value === 'string' ? Date.parse(value) : Number.NaN;
+      if (Number.isFinite(ms)) return ms;
+    }
+    let at = receivedAt.get(event);
+    if (at === undefined) receivedAt.set(event, (at = Date.now()));
+    return at;
+  };
+}
+
+/**
  * An async iterator over one subscription's events, in arrival order: each event's lookup may
  * finish in any order, but results are yielded in the order the events came.
  */
@@ -225,10 +265,19 @@ function liveIterator(options: {
   maxQueued: number;
   responseKey: string;
   log: Logger;
+  publishedAt: (event: Record<string, unknown>) => number;
+  observer: SubscriptionObserver;
 }): AsyncIterableIterator<ExecutionResult> {
-  const queue: Promise<ExecutionResult | null>[] = [];
+  const queue: { result: Promise<ExecutionResult | null>; publishedAt: number }[] = [];
   let wake: (() => void) | null = null;
   let done = false;
+  let counted = true;
+  options.observer.subscriptionStarted?.();
+  const uncount = () => {
+    if (!counted) return;
+    counted = false;
+    options.observer.subscriptionEnded?.();
+  };
   const ready = options.subscribe((event) => {
     if (done) return;
     if (queue.length >= options.maxQueued || options.overflow()) {
@@ -237,8 +286,9 @@ function liveIterator(options: {
       wake?.();
       return;
     }
-    queue.push(
-      options
+    queue.push({
+      publishedAt: options.publishedAt(event),
+      result: options
         .resolve(event)
         .then((result) => {
           const value = result.data?.[options.responseKey];
@@ -251,11 +301,12 @@ function liveIterator(options: {
           options.log.warn({ err: error }, 'live event could not be resolved');
           return { errors: [new GraphQLError('This event could not be resolved', { extensions: { code: 'INTERNAL_SERVER_ERROR' } })] } as ExecutionResult;
         }),
-    );
+    });
     wake?.();
   });
   const finish = async () => {
     done = true;
+    uncount();
     wake?.();
     await (await ready)();
   };
@@ -268,11 +319,18 @@ function liveIterator(options: {
       await ready;
       for (;;) {
         if (queue.length > 0) {
-          const result = await queue.shift()!;
-          if (result) return { value: result, done: false };
+          const item = queue.shift()!;
+          const result = await item.result;
+          if (result) {
+            options.observer.eventDelivered?.(Math.max(0, Date.now() - item.publishedAt) / 1000);
+            return { value: result, done: false };
+          }
           continue;
         }
-        if (done) return { value: undefined, done: true };
+        if (done) {
+          uncount();
+          return { value: undefined, done: true };
+        }
         await new Promise<void>((resolve) => (wake = resolve));
         wake = null;
       }

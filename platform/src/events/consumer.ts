@@ -1,6 +1,7 @@
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from '../logger.ts';
 import { withRequestId } from '../logger.ts';
+import { processMetrics } from '../telemetry.ts';
 import { PoisonEventError, type EventContract, type EventEnvelope, type PayloadOf } from './contract.ts';
 import type { EventTransport, RetryPolicy, RunningConsumer } from './transport.ts';
 
@@ -30,6 +31,7 @@ export function startConsumer(options: {
 }): RunningConsumer {
   const byType = new Map(options.handlers.map((h) => [h.contract.type, h]));
   const log = options.log.child({ consumer: options.group });
+  const lag = processMetrics().eventDeliveryLag;
   return options.transport.consume({
     group: options.group,
     types: [...byType.keys()],
@@ -50,6 +52,8 @@ export function startConsumer(options: {
           return true;
         });
         if (applied) {
+          const occurredAt = Date.parse(envelope.occurredAt);
+          if (Number.isFinite(occurredAt)) lag.observe({ consumer: options.group, type: envelope.type }, Math.max(0, Date.now() - occurredAt) / 1000);
           log.debug({ eventId: envelope.id, type: envelope.type }, 'event handled');
           options.afterCommit?.(envelope);
         }
