@@ -1,7 +1,9 @@
 import { baseConfigShape, env, loadConfig, z } from '@vibestream/platform';
+import { publicGraphConfigShape } from './public-graph.ts';
 
 export const gatewayConfigShape = {
   ...baseConfigShape,
+  ...publicGraphConfigShape,
   PORT: env.port(4000),
   HOST: z.preprocess((v) => (v === '' ? undefined : v), z.string().default('0.0.0.0')),
   /** The committed supergraph; the gateway never asks GraphOS or the network for it. */

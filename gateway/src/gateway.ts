@@ -42,6 +42,7 @@ import { loadGatewayConfig, subgraphUrlOverrides } from './config.ts';
 import type { GatewayContext } from './context.ts';
 import { SubgraphDataSource, type SubgraphDataSourceOptions } from './data-source.ts';
 import { proxyTo } from './http-proxy.ts';
+import { PUBLIC_GRAPHQL_PATH, createGatewayPublicGraph } from './public-graph.ts';
 import { createRequestLimiter, limitsPlugin, sendRateLimited } from './limits/index.ts';
 import { loadPersistedDocuments, persistedDocumentsTransform } from './persisted-documents.ts';
 import { attachSubscriptions, type SubscriptionServer } from './subscriptions/server.ts';
@@ -150,7 +151,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   ownRedis?.on('error', (error: Error) => log.warn({ err: error.message }, 'redis connection error'));
   const live: LiveEvents = options.live ?? (ownRedis ? new RedisLiveEvents(ownRedis, config.REDIS_PREFIX, log) : new MemoryLiveEvents());
   const rateLimiting = config.RATE_LIMIT_PER_USER > 0 || config.RATE_LIMIT_PER_ADDRESS > 0;
-  const limiterRedis = rateLimiting && config.REDIS_URL ? (ownRedis ?? createRedis(config.REDIS_URL)) : null;
+  const limiterRedis = (rateLimiting || config.PUBLIC_RATE_LIMIT_PER_KEY > 0) && config.REDIS_URL ? (ownRedis ?? createRedis(config.REDIS_URL)) : null;
   const requestLimiter = createRequestLimiter({
     redis: limiterRedis,
     prefix: config.REDIS_PREFIX,
@@ -160,6 +161,27 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   });
 
   let draining = false;
+  // Partners' graph: only fields tagged public, behind an API key (x-api-key), run as an anonymous caller.
+  const publicGraph = await createGatewayPublicGraph({
+    config,
+    env: options.env,
+    supergraphSdl,
+    apiSchema: apiSchema!,
+    identityUrl: () => subgraphUrls.get('identity'),
+    redis: limiterRedis,
+    clientAddress: (req) => clientAddress(req, trustedProxies),
+    log,
+    executeViaGateway: async ({ query, variables, operationName, clientAddress: address }) => {
+      const contextValue: GatewayContext = { requestId: currentRequestId()!, principal: null, authorization: null, clientAddress: address };
+      const response = await apollo.executeOperation({ query, variables, operationName }, { contextValue });
+      const result =
+        response.body.kind === 'single'
+          ? response.body.singleResult
+          : { errors: [{ message: 'Incremental delivery is not supported here', extensions: { code: 'BAD_REQUEST' } }] };
+      return { status: response.http.status, result };
+    },
+  });
+
   const server = createServer((req, res) => {
     const started = process.hrtime.bigint();
     const incomingId = req.headers[REQUEST_ID_HEADER];
@@ -185,7 +207,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
 
   function routeOf(req: IncomingMessage): string {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
-    if (['/graphql', '/healthz', '/readyz', '/metrics', GRAPHIQL_PATH].includes(path)) return path;
+    if (['/graphql', PUBLIC_GRAPHQL_PATH, '/healthz', '/readyz', '/metrics', GRAPHIQL_PATH].includes(path)) return path;
     return forwardedRoutes.find((r) => path.startsWith(r.prefix))?.prefix ?? 'other';
   }
 
@@ -201,6 +223,12 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         res.writeHead(200, { 'content-type': metrics.registry.contentType });
         res.end(await metrics.registry.metrics());
         return;
+      case PUBLIC_GRAPHQL_PATH:
+        if (config.RATE_LIMIT_PER_ADDRESS > 0) {
+          const verdict = await requestLimiter.check({ address: clientAddress(req, trustedProxies) });
+          if (!verdict.allowed) return sendRateLimited(res, verdict.retryAfterSeconds);
+        }
+        return publicGraph(req, res);
       case GRAPHIQL_PATH:
         if (production && !introspection) return sendJson(res, 404, { error: 'not found' });
         res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
