@@ -153,6 +153,23 @@ describe('live subscriptions through the gateway', () => {
     expect((await bad.closed).code).toBe(4403);
   });
 
+  it('limits subscriptions per connection and connections per user', async () => {
+    const token = await mintToken(stack.keys, { expiresIn: 300 });
+    const client = createClient({ url: wsUrl(stack.gatewayUrl), webSocketImpl: WebSocket, lazy: false, retryAttempts: 0, connectionParams: { authorization: `Bearer ${token}` } });
+    clients.push(client);
+    const errors: unknown[] = [];
+    for (let i = 0; i < 51; i++) {
+      client.subscribe({ query: TRADES, variables: { songId: crypto.randomUUID() } }, { next: () => undefined, error: (e) => errors.push(e), complete: () => undefined });
+    }
+    await until(() => errors.length > 0);
+    expect(JSON.stringify(errors)).toContain('RATE_LIMITED');
+    expect(errors).toHaveLength(1);
+
+    const crowd = Array.from({ length: 21 }, () => subscribe<unknown>(stack.gatewayUrl, TRADES, { songId: crypto.randomUUID() }, token));
+    const closed = await Promise.race(crowd.map((c) => c.closed));
+    expect(closed.code).toBe(4429);
+  });
+
   it('resolves an event once for many subscribers of a public selection, whoever they are', async () => {
     const { artist, songId } = await songOnMarket(stack, db, 'Shared Song');
     const offering = await stack.gql<{ createShareOffering: { id: string } }>(OFFER, { input: { songId, totalShares: 1000, pricePerShareCents: 10, revenueShareBps: 100 } }, { token: artist.token });
