@@ -12,6 +12,7 @@ export * from './runtime.ts';
 export * from './subgraph.ts';
 export * from './subgraph-server.ts';
 export * from './pagination.ts';
+export * from './ids.ts';
 export * from './events/contract.ts';
 export * from './events/outbox.ts';
 export * from './events/relay.ts';

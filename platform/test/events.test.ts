@@ -18,7 +18,7 @@ import {
   type EventTransport,
   type MikroORM,
 } from '@vibestream/platform';
-import { TEST_REDIS_URL, createTestDatabase, type TestDatabase } from '@vibestream/platform/testing';
+import { TEST_REDIS_URL, createTestDatabase, eventually, type TestDatabase } from '@vibestream/platform/testing';
 
 const log = createLogger('events-test', process.env.TEST_LOG_LEVEL ?? 'silent');
 const Tipped = defineEvent('test.tip.sent.v1', z.object({ tipId: z.string(), cents: z.number().int().positive() }));
@@ -44,14 +44,6 @@ afterAll(async () => {
 
 const prefix = () => `test:events:${randomBytes(4).toString('hex')}:`;
 
-async function eventually<T>(probe: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (ok(value) || Date.now() > deadline) return value;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** Applies each tip to the effects table; counts how often the handler body ran. */
 function tipConsumer(transport: EventTransport, group: string, options: { failFirst?: number } = {}) {

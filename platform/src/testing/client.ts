@@ -31,3 +31,13 @@ export type GraphQLRequest = ReturnType<typeof graphqlClient>;
 export function errorCode(result: GraphQLResult<unknown>): string | undefined {
   return result.errors?.[0]?.extensions?.code;
 }
+
+/** Polls `probe` until `ok` accepts its value or the time is up; answers the last value either way. */
+export async function eventually<T>(probe: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (ok(value) || Date.now() > deadline) return value;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

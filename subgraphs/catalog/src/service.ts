@@ -13,6 +13,7 @@ import {
   ErrorCode,
   type EntityManager,
   type Principal,
+  isUuid,
 } from '@vibestream/platform';
 import type { CatalogConfig } from './config.ts';
 import { Album, Artist, Playlist, Song, UploadTicket } from './entities.ts';
@@ -30,9 +31,8 @@ function valid<T>(checked: Checked<T>, prefix = 'input.'): T {
   return checked.value;
 }
 
-export function isUuid(value: string): boolean {
-  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
-}
+/** Kept exported here for this context's modules; the rule is the platform's. */
+export { isUuid };
 
 /** Catalog's use cases. Each runs in one transaction and writes its events to the outbox. */
 export class CatalogService {

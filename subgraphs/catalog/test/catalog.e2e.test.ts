@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newEnvelope } from '@vibestream/platform';
-import { errorCode, startTestStack, type TestStack } from '@vibestream/platform/testing';
+import { errorCode, eventually, startTestStack, type TestStack } from '@vibestream/platform/testing';
 import { identitySubgraph } from '@vibestream/identity';
 import { catalogSubgraph } from '../src/index.ts';
 import { signMedia } from '../src/domain/signed-url.ts';
@@ -341,11 +341,3 @@ async function grantPlan(userId: string, planId: string, uploadsMonthly: number 
   );
 }
 
-async function eventually<T>(probe: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (ok(value) || Date.now() > deadline) return value;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}

@@ -15,6 +15,7 @@ import {
   type Logger,
   type MikroORM,
   type Principal,
+  isUuid,
 } from '@vibestream/platform';
 import type { IdentityConfig } from './config.ts';
 import { RefreshToken, User, Wallet, WalletChallenge } from './entities.ts';
@@ -263,6 +264,5 @@ export class IdentityService {
   }
 }
 
-export function isUuid(value: string): boolean {
-  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
-}
+/** Kept exported here for this context's modules; the rule is the platform's. */
+export { isUuid };

@@ -12,6 +12,7 @@ import {
   type LiveEvents,
   type Logger,
   type Principal,
+  isUuid,
 } from '@vibestream/platform';
 import { OrderFilled, RevenuePaid, TradeExecuted, liveTopics } from './events.ts';
 import { cashOf, ensureAccount, post, reservedOf } from './ledger.ts';
@@ -84,9 +85,8 @@ export interface OfferingPurchaseOutcome {
   holding: HoldingRow;
 }
 
-export function isUuid(value: string): boolean {
-  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
-}
+/** Kept exported here for this context's modules; the rule is the platform's. */
+export { isUuid };
 
 const insufficient = (message: string) => new AppError(ErrorCode.INSUFFICIENT_FUNDS, message);
 const MAX_PRICE_CENTS = 10_000_000;

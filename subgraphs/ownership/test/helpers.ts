@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { newEnvelope } from '@vibestream/platform';
-import type { TestStack } from '@vibestream/platform/testing';
+import { eventually as waitFor, type TestStack } from '@vibestream/platform/testing';
 import { makeWav } from '../../catalog/test/audio.ts';
 import { newArtist, publishedSong, signUp } from '../../catalog/test/helpers.ts';
 
@@ -23,13 +23,9 @@ export type Placed = {
   };
 };
 
-export async function eventually<T>(probe: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (ok(value) || Date.now() > deadline) return value;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+/** The platform's poll with this suite's longer default wait (several services take part). */
+export function eventually<T>(probe: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
+  return waitFor(probe, ok, timeoutMs);
 }
 
 /** An artist with a published song that ownership already knows about (it learns songs from catalog events). */

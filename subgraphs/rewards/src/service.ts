@@ -14,6 +14,7 @@ import {
   type Logger,
   type MikroORM,
   type Principal,
+  isUuid,
 } from '@vibestream/platform';
 import type { RewardsConfig } from './config.ts';
 import { ListenCompleted, VoucherIssued, liveTopics } from './events.ts';
@@ -74,9 +75,8 @@ export interface Payer {
   pay(claimId: string): Promise<{ txHash: string }>;
 }
 
-export function isUuid(value: string): boolean {
-  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
-}
+/** Kept exported here for this context's modules; the rule is the platform's. */
+export { isUuid };
 
 /** rewards' use cases: sessions and vouchers (tied to a user) and claims (tied to nobody). */
 export class RewardsService {
