@@ -18,7 +18,7 @@ import {
   clientAddress,
   closeGracefully,
   createLogger,
-  createTokenVerifier,
+  verifierFromConfig,
   currentRequestId,
   isSafeCode,
   listen,
@@ -84,7 +84,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     options.supergraphSdl ?? (await readFile(resolve(projectRoot, config.SUPERGRAPH_PATH ?? 'schema/supergraph.graphql'), 'utf8'));
   const verifier =
     options.verifier ??
-    (await createTokenVerifier({ publicKeyPem: config.JWT_PUBLIC_KEY, jwksUrl: config.JWKS_URL, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE }));
+    (await verifierFromConfig(config));
   const persistedStore = loadPersistedDocuments(config.PERSISTED_DOCUMENTS_PATH);
   const persistedDocuments = persistedDocumentsTransform(persistedStore, {
     onlyKnown: config.PERSISTED_DOCUMENTS_ONLY,

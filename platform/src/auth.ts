@@ -79,6 +79,16 @@ export async function createTokenVerifier(options: VerifierOptions): Promise<Tok
   };
 }
 
+/** The verifier every process but identity uses: the key or JWKS named by its configuration. */
+export function verifierFromConfig(config: {
+  JWT_PUBLIC_KEY?: string | undefined;
+  JWKS_URL?: string | undefined;
+  JWT_ISSUER: string;
+  JWT_AUDIENCE: string;
+}): Promise<TokenVerifier> {
+  return createTokenVerifier({ publicKeyPem: config.JWT_PUBLIC_KEY, jwksUrl: config.JWKS_URL, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE });
+}
+
 /** Extracts the token of an `Authorization: Bearer <token>` header; null when absent. */
 export function bearerToken(header: string | undefined | null): string | null {
   if (!header) return null;

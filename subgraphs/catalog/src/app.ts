@@ -3,7 +3,7 @@ import {
   OutboxRelay,
   createInfra,
   createLogger,
-  createTokenVerifier,
+  verifierFromConfig,
   dataDir,
   ensureDevSecret,
   loadSchemaFile,
@@ -45,12 +45,7 @@ async function start(options: SubgraphStartOptions) {
   const log = options.log ?? createLogger('catalog', config.LOG_LEVEL);
   const infra = options.infra ?? createInfra({ redisUrl: config.REDIS_URL, prefix: config.REDIS_PREFIX, log });
   const orm = await openDatabase({ url: config.DATABASE_URL, schema: 'catalog', entities, migrations, log, ...(options.onQuery ? { onQuery: options.onQuery } : {}) });
-  const verifier = await createTokenVerifier({
-    publicKeyPem: config.JWT_PUBLIC_KEY,
-    jwksUrl: config.JWKS_URL,
-    issuer: config.JWT_ISSUER,
-    audience: config.JWT_AUDIENCE,
-  });
+  const verifier = await verifierFromConfig(config);
   const signingSecret = config.MEDIA_SIGNING_SECRET ?? (await ensureDevSecret(options.env, 'media-signing', log));
   const storage = createStorage(config, options.env);
   const relay = new OutboxRelay(orm, infra.transport, log, { intervalMs: config.OUTBOX_RELAY_INTERVAL_MS });

@@ -2,7 +2,7 @@ import {
   OutboxRelay,
   createInfra,
   createLogger,
-  createTokenVerifier,
+  verifierFromConfig,
   loadSchemaFile,
   openDatabase,
   startConsumer,
@@ -32,12 +32,7 @@ async function start(options: SubgraphStartOptions) {
     poolSize: 20,
     ...(options.onQuery ? { onQuery: options.onQuery } : {}),
   });
-  const verifier = await createTokenVerifier({
-    publicKeyPem: config.JWT_PUBLIC_KEY,
-    jwksUrl: config.JWKS_URL,
-    issuer: config.JWT_ISSUER,
-    audience: config.JWT_AUDIENCE,
-  });
+  const verifier = await verifierFromConfig(config);
   const relay = new OutboxRelay(orm, infra.transport, log, { intervalMs: config.OUTBOX_RELAY_INTERVAL_MS });
   const service = new OwnershipService({ takerFeeBps: config.TAKER_FEE_BPS, live: infra.live, log, onEventsCommitted: () => relay.kick() });
   relay.start();

@@ -2,7 +2,7 @@ import {
   OutboxRelay,
   createInfra,
   createLogger,
-  createTokenVerifier,
+  verifierFromConfig,
   loadSchemaFile,
   openDatabase,
   startConsumer,
@@ -40,12 +40,7 @@ async function start(options: SubgraphStartOptions) {
     log,
     ...(options.onQuery ? { onQuery: options.onQuery } : {}),
   });
-  const verifier = await createTokenVerifier({
-    publicKeyPem: config.JWT_PUBLIC_KEY,
-    jwksUrl: config.JWKS_URL,
-    issuer: config.JWT_ISSUER,
-    audience: config.JWT_AUDIENCE,
-  });
+  const verifier = await verifierFromConfig(config);
   const proofs = new ProofVerifierPool(artifacts.verificationKey, config.VERIFIER_THREADS);
   const payer =
     config.ETH_RPC_URL && config.REWARD_TOKEN_ADDRESS && config.PAYOUT_PRIVATE_KEY
