@@ -30,17 +30,4 @@ export const UploadStored = defineEvent(
 
 export const publishes = [ArtistCreated, SongPublished, UploadStored];
 
-// ---- Consumed. listen.completed.v1 is rewards' (imported from there in handlers.ts);
-// billing.entitlements.changed.v1 is payments', declared here until that context exists. ----
-
-/** A user's plan and limits changed (payments). A limit of null is unlimited. */
-export const EntitlementsChanged = defineEvent(
-  'billing.entitlements.changed.v1',
-  z.object({
-    userId: z.uuid(),
-    planId: z.string(),
-    entitlements: z.array(z.object({ key: z.string(), limit: z.number().int().nonnegative().nullable() })),
-    changedAt: z.iso.datetime(),
-  }),
-);
-
+// ---- Consumed: listen.completed.v1 (rewards') and billing.entitlements.changed.v1 (payments'), imported in handlers.ts. ----

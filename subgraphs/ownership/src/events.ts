@@ -18,7 +18,11 @@ export const TradeExecuted = defineEvent(
   }),
 );
 
-/** An order ended filled (notifications: "Your order for 12 shares of … filled at $1.25"). */
+/**
+ * An order traded, fully or partly, in one execution: one event per order per placeOrder that
+ * filled it (notifications: "Your order for 12 shares of … filled at $1.25").
+ * `quantity` and `averagePriceCents` are this execution's; `filledQuantity` is the order's total so far.
+ */
 export const OrderFilled = defineEvent(
   'ownership.order.filled.v1',
   z.object({
@@ -28,6 +32,9 @@ export const OrderFilled = defineEvent(
     side: z.enum(['BUY', 'SELL']),
     quantity: z.number().int().positive(),
     averagePriceCents: z.number().int().positive(),
+    orderQuantity: z.number().int().positive(),
+    filledQuantity: z.number().int().positive(),
+    fullyFilled: z.boolean(),
   }),
 );
 
@@ -45,19 +52,7 @@ export const RevenuePaid = defineEvent(
 
 export const publishes = [TradeExecuted, OrderFilled, RevenuePaid];
 
-// ---- Consumed. payments owns this one; it is declared here until payments exists. ----
-
-/** A deposit (card or USDC) succeeded: credit the trading account once per depositId. */
-export const DepositSucceeded = defineEvent(
-  'payments.deposit.succeeded.v1',
-  z.object({
-    depositId: z.string().min(1),
-    userId: z.uuid(),
-    amountCents: z.number().int().positive(),
-    method: z.string().optional(),
-    succeededAt: z.iso.datetime(),
-  }),
-);
+// ---- Consumed: payments.deposit.succeeded.v1 (payments' contract, imported in handlers.ts). ----
 
 export const liveTopics = {
   tradeExecuted: (songId: string) => `tradeExecuted:${songId}`,

@@ -359,6 +359,9 @@ export class OwnershipService {
         side: order.side,
         quantity: order.quantity,
         averagePriceCents: Math.max(1, Math.round(Number(order.fill_value_cents) / order.quantity)),
+        orderQuantity: order.quantity,
+        filledQuantity: order.quantity,
+        fullyFilled: true,
       });
     }
   }
