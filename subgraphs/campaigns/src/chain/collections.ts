@@ -1,0 +1,178 @@
+import { Contract, ContractFactory, Interface, JsonRpcProvider, Transaction, Wallet, ZeroAddress, getAddress, isError, type TransactionReceipt } from 'ethers';
+import type { CollectionArtifact } from './artifact.ts';
+
+type LogFn = (obj: Record<string, unknown>, msg?: string) => void;
+export interface ChainLog {
+  info: LogFn;
+  warn: LogFn;
+  error: LogFn;
+}
+
+export interface CampaignChainOptions {
+  rpcUrl: string;
+  /** The deployer: owns every collection it deploys and is the only account that mints. */
+  privateKey: string;
+  artifact: CollectionArtifact;
+  confirmations?: number;
+  receiptTimeoutMs?: number;
+  pollingIntervalMs?: number;
+  /**
+   * Runs a send (nonce read, signature, broadcast) exclusively across every process that shares the
+   * deployer key (campaigns uses a PostgreSQL advisory lock); sends within this process are also queued.
+   */
+  exclusive?: <T>(send: () => Promise<T>) => Promise<T>;
+  log?: ChainLog;
+}
+
+export interface MintRequest {
+  contractAddress: string;
+  to: string;
+  tokenId: number;
+  /** The last transaction sent for this edition, if any (a retry looks at it before sending again). */
+  sentTxHash: string | null;
+  /** Persist the hash of a signed mint before it is broadcast. */
+  onSigned: (txHash: string) => Promise<void>;
+}
+
+/** The receipt did not arrive in time: the transaction may still be mined; retry later. */
+export class ReceiptTimeoutError extends Error {
+  constructor(txHash: string, ms: number) {
+    super(`${txHash} not confirmed within ${ms} ms`);
+    this.name = 'ReceiptTimeoutError';
+  }
+}
+
+const silent: ChainLog = { info: () => {}, warn: () => {}, error: () => {} };
+
+/**
+ * Deploys campaigns' ERC-721 collections and mints their editions, from one deployer account.
+ *
+ * Mints are idempotent per (collection, token id): the contract refuses a second mint of an edition,
+ * and before sending, a retry checks the previous transaction and `ownerOf`, so an edition is minted
+ * once whatever is retried. Transactions are sent one at a time with explicit nonces (a queue in this
+ * process, plus `exclusive` across processes), so concurrent claims never collide on a nonce.
+ */
+export class CampaignChain {
+  readonly address: string;
+  private readonly provider: JsonRpcProvider;
+  private readonly wallet: Wallet;
+  private readonly artifact: CollectionArtifact;
+  private readonly iface: Interface;
+  private readonly confirmations: number;
+  private readonly receiptTimeoutMs: number;
+  private readonly pollingIntervalMs: number;
+  private readonly exclusive: <T>(send: () => Promise<T>) => Promise<T>;
+  private readonly log: ChainLog;
+  private lane: Promise<unknown> = Promise.resolve();
+  private nextNonce = 0;
+
+  constructor(opts: CampaignChainOptions) {
+    // cacheTimeout -1: a stale pending nonce or a stale "no receipt yet" must never drive a decision.
+    this.provider = new JsonRpcProvider(opts.rpcUrl, undefined, { staticNetwork: true, cacheTimeout: -1 });
+    this.wallet = new Wallet(opts.privateKey, this.provider);
+    this.address = this.wallet.address;
+    this.artifact = opts.artifact;
+    this.iface = new Interface(opts.artifact.abi);
+    this.confirmations = opts.confirmations ?? 1;
+    this.receiptTimeoutMs = opts.receiptTimeoutMs ?? 120_000;
+    this.pollingIntervalMs = opts.pollingIntervalMs ?? 250;
+    this.exclusive = opts.exclusive ?? ((send) => send());
+    this.log = opts.log ?? silent;
+  }
+
+  /** Deploys a collection owned by the deployer; resolves with its address once confirmed. */
+  async deployCollection(args: { name: string; symbol: string; editionSize: number; baseTokenUri: string }): Promise<string> {
+    const factory = new ContractFactory(this.artifact.abi, this.artifact.bytecode);
+    const deploy = await factory.getDeployTransaction(args.name, args.symbol, args.editionSize, args.baseTokenUri, this.address);
+    const txHash = await this.send({ data: deploy.data }, async () => {});
+    const receipt = await this.waitForReceipt(txHash);
+    if (receipt.status !== 1 || !receipt.contractAddress) throw new Error(`deployment ${txHash} failed`);
+    this.log.info({ txHash, contractAddress: receipt.contractAddress, symbol: args.symbol }, 'campaign collection deployed');
+    return getAddress(receipt.contractAddress);
+  }
+
+  /** Mints edition `tokenId` to `to` unless it is already theirs; resolves with the minting transaction's hash. */
+  async mint(req: MintRequest): Promise<{ txHash: string }> {
+    const to = getAddress(req.to);
+    if (req.sentTxHash) {
+      const receipt = await this.provider.getTransactionReceipt(req.sentTxHash);
+      if (receipt?.status === 1) return { txHash: req.sentTxHash };
+      if (!receipt && (await this.provider.getTransaction(req.sentTxHash))) {
+        const settled = await this.waitForReceipt(req.sentTxHash);
+        if (settled.status === 1) return { txHash: req.sentTxHash };
+      }
+    }
+    const already = await this.mintedBy(req.contractAddress, to, req.tokenId);
+    if (already) return { txHash: already };
+
+    const data = this.iface.encodeFunctionData('mint', [to, req.tokenId]);
+    const txHash = await this.send({ to: req.contractAddress, data }, req.onSigned);
+    const receipt = await this.waitForReceipt(txHash);
+    if (receipt.status === 1) return { txHash };
+    // Reverted: another attempt may have minted it meanwhile (then that transaction is the answer).
+    const winner = await this.mintedBy(req.contractAddress, to, req.tokenId);
+    if (winner) return { txHash: winner };
+    throw new Error(`mint of token ${req.tokenId} reverted in ${txHash}`);
+  }
+
+  async close(): Promise<void> {
+    await this.lane.catch(() => undefined);
+    this.provider.destroy();
+  }
+
+  /**
+   * The transaction that minted `tokenId` to `to`, or null when the token does not exist yet.
+   * Throws when the token belongs to someone else (the database and the chain disagree).
+   */
+  private async mintedBy(contractAddress: string, to: string, tokenId: number): Promise<string | null> {
+    const contract = new Contract(contractAddress, this.iface, this.provider);
+    let owner: string;
+    try {
+      owner = (await contract.getFunction('ownerOf')(tokenId)) as string;
+    } catch (error) {
+      if (isError(error, 'CALL_EXCEPTION')) return null;
+      throw error;
+    }
+    if (getAddress(owner) !== to) throw new Error(`token ${tokenId} of ${contractAddress} is owned by ${owner}, not ${to}`);
+    const logs = await contract.queryFilter(contract.filters.Transfer!(ZeroAddress, to, tokenId));
+    const log = logs[0];
+    if (!log) throw new Error(`token ${tokenId} of ${contractAddress} has no mint log`);
+    return log.transactionHash;
+  }
+
+  /** Signs with the next nonce, lets the caller persist the hash, then broadcasts; one send at a time. */
+  private send(tx: { to?: string; data: string }, onSigned: (txHash: string) => Promise<void>): Promise<string> {
+    const run = async () =>
+      this.exclusive(async () => {
+        const pending = await this.provider.getTransactionCount(this.address, 'pending');
+        const nonce = Math.max(pending, this.nextNonce);
+        // populateTransaction estimates gas, so a call that would revert is refused here, before any nonce is used.
+        const populated = await this.wallet.populateTransaction({ ...tx, nonce });
+        const raw = await this.wallet.signTransaction(populated);
+        const txHash = Transaction.from(raw).hash!;
+        await onSigned(txHash);
+        try {
+          await this.provider.broadcastTransaction(raw);
+        } catch (error) {
+          this.nextNonce = 0;
+          throw error;
+        }
+        this.nextNonce = nonce + 1;
+        return txHash;
+      });
+    const result = this.lane.then(run, run);
+    this.lane = result.catch(() => undefined);
+    return result;
+  }
+
+  /** Polls for the receipt and its confirmations (ethers' own wait can miss a block mined while it subscribes). */
+  private async waitForReceipt(txHash: string): Promise<TransactionReceipt> {
+    const deadline = Date.now() + this.receiptTimeoutMs;
+    for (;;) {
+      const receipt = await this.provider.getTransactionReceipt(txHash);
+      if (receipt && (await this.provider.getBlockNumber()) - receipt.blockNumber + 1 >= this.confirmations) return receipt;
+      if (Date.now() >= deadline) throw new ReceiptTimeoutError(txHash, this.receiptTimeoutMs);
+      await new Promise((resolve) => setTimeout(resolve, this.pollingIntervalMs));
+    }
+  }
+}

@@ -1,0 +1,2 @@
+export { campaignsSubgraph } from './app.ts';
+export * as campaignsEvents from './events.ts';

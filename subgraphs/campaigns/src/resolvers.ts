@@ -1,0 +1,76 @@
+import { DateTimeScalar, type BaseRequestContext, type EntityManager } from '@vibestream/platform';
+import type { Resolvers } from './generated/resolvers-types.ts';
+import type { Loaders } from './loaders.ts';
+import type { CampaignRow, CampaignsService } from './service.ts';
+
+export interface CampaignsContext extends BaseRequestContext {
+  em: EntityManager;
+  loaders: Loaders;
+  service: CampaignsService;
+}
+
+const dropOf = (c: CampaignRow) => (c.edition_size === null ? null : c);
+
+export const resolvers: Resolvers<CampaignsContext> = {
+  DateTime: DateTimeScalar,
+  Query: {
+    campaign: (_root, { id }, ctx) => ctx.service.campaign(ctx.em, ctx.principal, id),
+    activeCampaigns: (_root, { first, after }, ctx) => ctx.service.activeCampaigns(ctx.em, first, after),
+  },
+  Mutation: {
+    createCampaign: (_root, { input }, ctx) => ctx.service.createCampaign(ctx.em, ctx.principal, input),
+    activateCampaign: (_root, { id }, ctx) => ctx.service.activateCampaign(ctx.em, ctx.principal, id),
+    joinCampaign: (_root, { id, referralCode }, ctx) => ctx.service.joinCampaign(ctx.em, ctx.principal, id, referralCode),
+    claimCampaignNft: (_root, { campaignId, walletAddress }, ctx) => ctx.service.claimNft(ctx.em, ctx.principal, campaignId, walletAddress),
+  },
+  Campaign: {
+    __resolveReference: (ref, ctx) => ctx.service.campaign(ctx.em, ctx.principal, ref.id),
+    status: (c, _args, ctx) => ctx.service.status(c),
+    startsAt: (c) => c.starts_at,
+    endsAt: (c) => c.ends_at,
+    budgetCents: (c) => Number(c.budget_cents),
+    song: (c) => ({ id: c.song_id }),
+    artist: (c) => ({ id: c.artist_user_id }),
+    nftDrop: (c) => dropOf(c),
+    participantCount: (c, _args, ctx) => ctx.loaders.participantCount.load(c.id),
+    myParticipation: (c, _args, ctx) => ctx.loaders.myParticipation.load(c.id),
+    analytics: (c, _args, ctx) => ctx.service.analytics(ctx.em, ctx.principal, c),
+    createdAt: (c) => c.created_at,
+  },
+  NftDrop: {
+    name: (c) => c.drop_name!,
+    symbol: (c) => c.drop_symbol!,
+    editionSize: (c) => c.edition_size!,
+    minListens: (c) => c.min_listens!,
+    minted: (c) => c.editions_claimed,
+    remaining: (c) => c.edition_size! - c.editions_claimed,
+    contractAddress: (c) => c.contract_address,
+  },
+  CampaignParticipation: {
+    referralCode: (p) => p.referral_code,
+    joinedAt: (p) => p.joined_at,
+    referralCount: async (p, _args, ctx) => {
+      const [row] = (await ctx.em.execute('select count(*)::int as n from participants where referred_by = ?', [p.id])) as { n: number }[];
+      return row!.n;
+    },
+    listens: (p, _args, ctx) => ctx.service.participantListens(ctx.em, p),
+    nft: (p, _args, ctx) => ctx.loaders.mintByParticipant.load(p.id),
+    campaign: async (p, _args, ctx) => (await ctx.service.campaign(ctx.em, ctx.principal, p.campaign_id))!,
+  },
+  CampaignNft: {
+    tokenId: (m) => String(m.edition_number),
+    editionNumber: (m) => m.edition_number,
+    walletAddress: (m) => m.wallet_address,
+    contractAddress: (m) => m.contract_address,
+    txHash: (m) => m.tx_hash,
+    tokenUri: (m, _args, ctx) => ctx.service.tokenUri(m.campaign_id, String(m.edition_number)),
+    mintedAt: (m) => m.minted_at,
+  },
+  Song: {
+    __resolveReference: (ref) => ({ id: ref.id }),
+    campaigns: (song, _args, ctx) => ctx.loaders.campaignsBySong.load(song.id),
+  },
+  User: {
+    __resolveReference: (ref) => ({ id: ref.id }),
+  },
+};

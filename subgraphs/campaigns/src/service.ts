@@ -1,0 +1,460 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { getAddress, isAddress, ZeroAddress } from 'ethers';
+import {
+  AppError,
+  ErrorCode,
+  badInput,
+  decodeCursor,
+  encodeCursor,
+  isSelfOrAdmin,
+  isUniqueViolation,
+  isUuid,
+  notFound,
+  pageSize,
+  recordEvent,
+  requireAuth,
+  type EntityManager,
+  type Logger,
+  type MikroORM,
+  type Principal,
+} from '@vibestream/platform';
+import type { CampaignChain } from './chain/collections.ts';
+import {
+  activationRefusal,
+  analytics,
+  campaignInputProblems,
+  claimRefusal,
+  effectiveStatus,
+  joinRefusal,
+  nextEdition,
+  normaliseReferralCode,
+  referralCodeFrom,
+  referralRefusal,
+  tokenMetadata,
+  REFERRAL_CODE_LENGTH,
+  type CampaignInput,
+  type CampaignStatus,
+  type Refusal,
+} from './domain/campaign.ts';
+import { CampaignNftMinted } from './events.ts';
+
+export const SOURCE = 'campaigns';
+
+export interface CampaignRow {
+  id: string;
+  song_id: string;
+  artist_user_id: string;
+  name: string;
+  description: string | null;
+  status: CampaignStatus;
+  starts_at: Date;
+  ends_at: Date;
+  budget_cents: string;
+  drop_name: string | null;
+  drop_symbol: string | null;
+  edition_size: number | null;
+  min_listens: number | null;
+  editions_claimed: number;
+  contract_address: string | null;
+  created_at: Date;
+}
+
+export interface ParticipantRow {
+  id: string;
+  campaign_id: string;
+  user_id: string;
+  referral_code: string;
+  referred_by: string | null;
+  joined_at: Date;
+}
+
+export interface MintRow {
+  campaign_id: string;
+  edition_number: number;
+  participant_id: string;
+  user_id: string;
+  wallet_address: string;
+  status: 'PENDING' | 'MINTED';
+  contract_address: string | null;
+  tx_hash: string | null;
+  minted_at: Date | null;
+}
+
+export interface EntityRef {
+  id: string;
+}
+
+export interface CampaignEdgeModel {
+  cursor: string;
+  node: CampaignRow;
+}
+
+export interface CampaignPage {
+  totalCount: number;
+  edges: CampaignEdgeModel[];
+  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+}
+
+export type CampaignAnalytics = ReturnType<typeof analytics>;
+
+type ActiveCursor = [endsAt: string, id: string];
+const isActiveCursor = (v: unknown): v is ActiveCursor =>
+  Array.isArray(v) && v.length === 2 && typeof v[0] === 'string' && !Number.isNaN(Date.parse(v[0])) && typeof v[1] === 'string' && isUuid(v[1]);
+
+function refuse(refusal: Refusal): never {
+  throw new AppError(ErrorCode[refusal.code], refusal.message, refusal.field ? { field: refusal.field } : {});
+}
+
+/** A participant's completed listens of the campaign's song since joining, within the campaign window. */
+const PARTICIPANT_LISTENS = `select count(*)::int as n from listens l
+  where l.user_id = ? and l.song_id = ? and l.completed_at >= ? and l.completed_at < ?`;
+
+export interface CampaignsServiceDeps {
+  orm: MikroORM;
+  publicUrl: string;
+  chain: CampaignChain | null;
+  log: Logger;
+  onEventsCommitted: () => void;
+  /** A PENDING mint is retried by the sweep once this long has passed since its last attempt. */
+  mintLeaseMs: number;
+}
+
+/** campaigns' use cases. */
+export class CampaignsService {
+  private readonly orm: MikroORM;
+  private readonly publicUrl: string;
+  private readonly chain: CampaignChain | null;
+  private readonly log: Logger;
+  private readonly onEventsCommitted: () => void;
+  private readonly mintLeaseMs: number;
+  private readonly minting = new Map<string, Promise<MintRow>>();
+
+  constructor(deps: CampaignsServiceDeps) {
+    this.orm = deps.orm;
+    this.publicUrl = deps.publicUrl;
+    this.chain = deps.chain;
+    this.log = deps.log;
+    this.onEventsCommitted = deps.onEventsCommitted;
+    this.mintLeaseMs = deps.mintLeaseMs;
+  }
+
+  /** The campaign if the caller may see it: drafts only for their artist or an ADMIN. */
+  async campaign(em: EntityManager, principal: Principal | null, id: string): Promise<CampaignRow | null> {
+    if (!isUuid(id)) return null;
+    const [row] = (await em.execute('select * from campaigns where id = ?', [id])) as CampaignRow[];
+    return row && this.visible(principal, row) ? row : null;
+  }
+
+  visible(principal: Principal | null, row: CampaignRow): boolean {
+    return row.status !== 'DRAFT' || isSelfOrAdmin(principal, row.artist_user_id);
+  }
+
+  status(row: CampaignRow, now = new Date()): CampaignStatus {
+    return effectiveStatus(row.status, new Date(row.ends_at), now);
+  }
+
+  async createCampaign(em: EntityManager, principal: Principal | null, input: CampaignInput & { songId: string }): Promise<CampaignRow> {
+    const p = requireAuth(principal);
+    const [problem] = campaignInputProblems(input, new Date());
+    if (problem) throw badInput(problem.message, problem.field);
+    const [song] = isUuid(input.songId) ? ((await em.execute('select * from songs where song_id = ?', [input.songId])) as { artist_user_id: string }[]) : [];
+    if (!song) throw notFound('Song');
+    if (song.artist_user_id !== p.userId) refuse({ code: 'FORBIDDEN', message: "Only the song's artist may create its campaigns" });
+    const drop = input.nftDrop ?? null;
+    const [row] = (await em.execute(
+      `insert into campaigns (id, song_id, artist_user_id, name, description, starts_at, ends_at, budget_cents, drop_name, drop_symbol, edition_size, min_listens)
+       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) returning *`,
+      [
+        randomUUID(),
+        input.songId,
+        p.userId,
+        input.name.trim(),
+        input.description ?? null,
+        input.startsAt,
+        input.endsAt,
+        input.budgetCents,
+        drop?.name.trim() ?? null,
+        drop?.symbol ?? null,
+        drop?.editionSize ?? null,
+        drop?.minListens ?? null,
+      ],
+    )) as CampaignRow[];
+    return row!;
+  }
+
+  /**
+   * DRAFT -> ACTIVE under the campaign's row lock, so two activations cannot both deploy. With a chain
+   * and a drop, the collection is deployed first; if that fails nothing changes and the campaign stays DRAFT.
+   */
+  async activateCampaign(em: EntityManager, principal: Principal | null, id: string): Promise<CampaignRow> {
+    const p = requireAuth(principal);
+    const visible = await this.campaign(em, p, id);
+    if (!visible) throw notFound('Campaign');
+    return em.fork().transactional(async (tx) => {
+      const [row] = (await tx.execute('select * from campaigns where id = ? for update', [id])) as CampaignRow[];
+      const refusal = activationRefusal({ status: this.status(row!), endsAt: new Date(row!.ends_at), isArtist: row!.artist_user_id === p.userId }, new Date());
+      if (refusal) refuse(refusal);
+      let contractAddress: string | null = null;
+      if (this.chain && row!.edition_size !== null) {
+        contractAddress = await this.chain.deployCollection({
+          name: row!.drop_name!,
+          symbol: row!.drop_symbol!,
+          editionSize: row!.edition_size,
+          baseTokenUri: this.tokenUri(row!.id, ''),
+        });
+      }
+      const [updated] = (await tx.execute(
+        `update campaigns set status = 'ACTIVE', activated_at = now(), contract_address = ? where id = ? returning *`,
+        [contractAddress, id],
+      )) as CampaignRow[];
+      return updated!;
+    });
+  }
+
+  async joinCampaign(em: EntityManager, principal: Principal | null, id: string, referralCode: string | null | undefined): Promise<ParticipantRow> {
+    const p = requireAuth(principal);
+    const campaign = await this.campaign(em, p, id);
+    if (!campaign) throw notFound('Campaign');
+    const refusal = joinRefusal({ status: this.status(campaign), startsAt: new Date(campaign.starts_at), isArtist: campaign.artist_user_id === p.userId }, new Date());
+    if (refusal) refuse(refusal);
+
+    let referrerId: string | null = null;
+    if (referralCode !== null && referralCode !== undefined) {
+      const code = normaliseReferralCode(referralCode);
+      const [referrer] = code.length === REFERRAL_CODE_LENGTH
+        ? ((await em.execute('select id, user_id, campaign_id from participants where referral_code = ?', [code])) as { id: string; user_id: string; campaign_id: string }[])
+        : [];
+      const bad = referralRefusal(referrer ? { userId: referrer.user_id, campaignId: referrer.campaign_id } : null, { userId: p.userId, campaignId: id });
+      if (bad) refuse(bad);
+      referrerId = referrer!.id;
+    }
+
+    const existing = await this.participation(em, id, p.userId);
+    if (existing) return existing;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const [inserted] = (await em.execute(
+          `insert into participants (id, campaign_id, user_id, referral_code, referred_by) values (?, ?, ?, ?, ?)
+           on conflict (campaign_id, user_id) do nothing returning *`,
+          [randomUUID(), id, p.userId, referralCodeFrom(randomBytes(REFERRAL_CODE_LENGTH)), referrerId],
+        )) as ParticipantRow[];
+        // A concurrent join of the same user won: theirs is the first participation.
+        return inserted ?? (await this.participation(em, id, p.userId))!;
+      } catch (error) {
+        if (!isUniqueViolation(error, 'participants_referral_code_key') || attempt >= 5) throw error;
+      }
+    }
+  }
+
+  async participation(em: EntityManager, campaignId: string, userId: string): Promise<ParticipantRow | null> {
+    const [row] = (await em.execute('select * from participants where campaign_id = ? and user_id = ?', [campaignId, userId])) as ParticipantRow[];
+    return row ?? null;
+  }
+
+  /**
+   * The database decides who gets which edition, under the campaign's row lock, before the chain is
+   * asked: a claim that passes every rule takes edition editions_claimed + 1 (a CHECK keeps it within
+   * the drop, a primary key keeps editions distinct, a unique key keeps one per participant). With a
+   * chain, the edition is PENDING until its mint is confirmed; a mint that fails keeps the edition
+   * reserved for this participant and the sweep retries it (never a different edition, never a second
+   * token: the token id is the edition number, which the contract mints once).
+   */
+  async claimNft(em: EntityManager, principal: Principal | null, campaignId: string, walletAddress: string): Promise<MintRow> {
+    const p = requireAuth(principal);
+    if (!isAddress(walletAddress) || getAddress(walletAddress) === ZeroAddress) throw badInput('walletAddress must be an Ethereum address (0x and 40 hex digits)', 'walletAddress');
+    const wallet = getAddress(walletAddress);
+    const visible = await this.campaign(em, p, campaignId);
+    if (!visible) throw notFound('Campaign');
+
+    const reserved = await em.fork().transactional(async (tx) => {
+      const [c] = (await tx.execute('select * from campaigns where id = ? for update', [campaignId])) as CampaignRow[];
+      const participant = await this.participation(tx, campaignId, p.userId);
+      let listens = 0;
+      let claimed = false;
+      if (participant) {
+        claimed = ((await tx.execute('select 1 from mints where participant_id = ?', [participant.id])) as unknown[]).length > 0;
+        [{ n: listens }] = (await tx.execute(PARTICIPANT_LISTENS, [p.userId, c!.song_id, participant.joined_at, c!.ends_at])) as [{ n: number }];
+      }
+      const refusal = claimRefusal({
+        status: this.status(c!),
+        drop: c!.edition_size === null ? null : { editionSize: c!.edition_size, minListens: c!.min_listens! },
+        participant: participant ? { listens, claimed } : null,
+        editionsClaimed: c!.editions_claimed,
+      });
+      if (refusal) refuse(refusal);
+      const edition = nextEdition(c!.editions_claimed, c!.edition_size!);
+      await tx.execute('update campaigns set editions_claimed = editions_claimed + 1 where id = ?', [campaignId]);
+      const onChain = this.chain !== null && c!.contract_address !== null;
+      const [mint] = (await tx.execute(
+        `insert into mints (campaign_id, edition_number, participant_id, user_id, wallet_address, status, contract_address, attempts, last_attempt_at, minted_at)
+         values (?, ?, ?, ?, ?, ?, ?, ?, ${onChain ? 'now()' : 'null'}, ${onChain ? 'null' : 'now()'}) returning *`,
+        [campaignId, edition, participant!.id, p.userId, wallet, onChain ? 'PENDING' : 'MINTED', c!.contract_address, onChain ? 1 : 0],
+      )) as MintRow[];
+      if (!onChain) {
+        this.recordMinted(tx, c!, mint!);
+        await tx.flush();
+      }
+      return mint!;
+    });
+    if (reserved.status === 'MINTED') {
+      this.onEventsCommitted();
+      return reserved;
+    }
+    return this.mintOnChain(reserved);
+  }
+
+  /**
+   * Mints a PENDING edition (once per process at a time). Answers the row as it stands afterwards:
+   * MINTED, or still PENDING when the chain failed or was slow (the sweep retries it).
+   */
+  private mintOnChain(mint: MintRow): Promise<MintRow> {
+    const key = `${mint.campaign_id}:${mint.edition_number}`;
+    const running = this.minting.get(key);
+    if (running) return running;
+    const attempt = this.attemptMint(mint).finally(() => this.minting.delete(key));
+    this.minting.set(key, attempt);
+    return attempt;
+  }
+
+  private async attemptMint(mint: MintRow): Promise<MintRow> {
+    const where = [mint.campaign_id, mint.edition_number];
+    try {
+      const { txHash } = await this.chain!.mint({
+        contractAddress: mint.contract_address!,
+        to: mint.wallet_address,
+        tokenId: mint.edition_number,
+        sentTxHash: mint.tx_hash,
+        onSigned: async (hash) => {
+          await this.orm.em.fork().execute('update mints set tx_hash = ? where campaign_id = ? and edition_number = ?', [hash, ...where]);
+        },
+      });
+      const minted = await this.orm.em.fork().transactional(async (tx) => {
+        const [row] = (await tx.execute(
+          `update mints set status = 'MINTED', tx_hash = ?, minted_at = now(), last_error = null
+           where campaign_id = ? and edition_number = ? and status = 'PENDING' returning *`,
+          [txHash, ...where],
+        )) as MintRow[];
+        if (!row) return null;
+        const [campaign] = (await tx.execute('select * from campaigns where id = ?', [mint.campaign_id])) as CampaignRow[];
+        this.recordMinted(tx, campaign!, row);
+        await tx.flush();
+        return row;
+      });
+      if (minted) {
+        this.onEventsCommitted();
+        this.log.info({ campaignId: mint.campaign_id, edition: mint.edition_number, txHash }, 'campaign NFT minted');
+        return minted;
+      }
+    } catch (error) {
+      this.log.error({ err: error, campaignId: mint.campaign_id, edition: mint.edition_number }, 'campaign NFT mint failed; the edition stays reserved and is retried');
+      await this.orm.em
+        .fork()
+        .execute(`update mints set last_error = ? where campaign_id = ? and edition_number = ? and status = 'PENDING'`, [String((error as Error)?.message ?? error).slice(0, 500), ...where])
+        .catch(() => undefined);
+    }
+    const [row] = (await this.orm.em.fork().execute('select * from mints where campaign_id = ? and edition_number = ?', where)) as MintRow[];
+    return row!;
+  }
+
+  private recordMinted(tx: EntityManager, campaign: CampaignRow, mint: MintRow): void {
+    recordEvent(tx, SOURCE, CampaignNftMinted, {
+      campaignId: campaign.id,
+      campaignName: campaign.name,
+      songId: campaign.song_id,
+      userId: mint.user_id,
+      walletAddress: mint.wallet_address,
+      editionNumber: mint.edition_number,
+      editionSize: campaign.edition_size!,
+      tokenId: String(mint.edition_number),
+      contractAddress: mint.contract_address,
+      txHash: mint.tx_hash,
+      mintedAt: new Date(mint.minted_at ?? Date.now()).toISOString(),
+    });
+  }
+
+  /**
+   * Persists ENDED for ACTIVE campaigns past endsAt, and retries PENDING mints whose last attempt is
+   * older than the lease (taking the lease atomically, so replicas do not retry the same mint at once).
+   */
+  async sweep(): Promise<{ ended: number; retried: number }> {
+    const em = this.orm.em.fork();
+    const ended = (await em.execute(`update campaigns set status = 'ENDED', ended_at = now() where status = 'ACTIVE' and ends_at <= now() returning id`)) as unknown[];
+    let retried = 0;
+    if (this.chain) {
+      const due = (await em.execute(
+        `update mints set attempts = attempts + 1, last_attempt_at = now()
+         where (campaign_id, edition_number) in (
+           select campaign_id, edition_number from mints
+           where status = 'PENDING' and (last_attempt_at is null or last_attempt_at < now() - make_interval(secs => ?))
+           order by reserved_at limit 20 for update skip locked)
+         returning *`,
+        [this.mintLeaseMs / 1000],
+      )) as MintRow[];
+      for (const mint of due) {
+        await this.mintOnChain(mint);
+        retried++;
+      }
+    }
+    return { ended: ended.length, retried };
+  }
+
+  async activeCampaigns(em: EntityManager, first: number | null | undefined, after: string | null | undefined): Promise<CampaignPage> {
+    const size = pageSize(first);
+    const cursor = decodeCursor(after, isActiveCursor);
+    const params: unknown[] = [];
+    let keyset = '';
+    if (cursor) {
+      keyset = 'and (ends_at > ? or (ends_at = ? and id > ?))';
+      params.push(cursor[0], cursor[0], cursor[1]);
+    }
+    const rows = (await em.execute(
+      `select * from campaigns where status = 'ACTIVE' and ends_at > now() ${keyset} order by ends_at, id limit ?`,
+      [...params, size + 1],
+    )) as CampaignRow[];
+    const [count] = (await em.execute(`select count(*)::int as n from campaigns where status = 'ACTIVE' and ends_at > now()`)) as { n: number }[];
+    const edges = rows.slice(0, size).map((node) => ({ cursor: encodeCursor([new Date(node.ends_at).toISOString(), node.id]), node }));
+    return { totalCount: count!.n, edges, pageInfo: { hasNextPage: rows.length > size, endCursor: edges.at(-1)?.cursor ?? null } };
+  }
+
+  async analytics(em: EntityManager, principal: Principal | null, campaign: CampaignRow): Promise<CampaignAnalytics> {
+    if (!isSelfOrAdmin(principal, campaign.artist_user_id)) refuse({ code: 'FORBIDDEN', message: "Campaign analytics are for the campaign's artist only" });
+    const [counts] = (await em.execute(
+      `select
+         (select count(*)::int from participants where campaign_id = c.id) as participants,
+         (select count(*)::int from participants where campaign_id = c.id and referred_by is not null) as referrals,
+         (select count(*)::int from participants p join listens l on l.user_id = p.user_id and l.song_id = c.song_id
+            and l.completed_at >= p.joined_at and l.completed_at >= c.starts_at and l.completed_at < c.ends_at
+          where p.campaign_id = c.id) as listens,
+         (select count(*)::int from mints where campaign_id = c.id and status = 'MINTED') as minted,
+         (select count(*)::int from mints where campaign_id = c.id) as claimants
+       from campaigns c where c.id = ?`,
+      [campaign.id],
+    )) as { participants: number; referrals: number; listens: number; minted: number; claimants: number }[];
+    const n = counts!;
+    return analytics({ participants: n.participants, referrals: n.referrals, listens: n.listens, nftsMinted: n.minted, claimants: n.claimants }, Number(campaign.budget_cents));
+  }
+
+  async participantListens(em: EntityManager, participant: ParticipantRow): Promise<number> {
+    const [c] = (await em.execute('select song_id, ends_at from campaigns where id = ?', [participant.campaign_id])) as { song_id: string; ends_at: Date }[];
+    const [{ n }] = (await em.execute(PARTICIPANT_LISTENS, [participant.user_id, c!.song_id, participant.joined_at, c!.ends_at])) as [{ n: number }];
+    return n;
+  }
+
+  /** `PUBLIC_URL/nft/<campaignId>/<tokenId>`: the gateway forwards /nft/ to this subgraph. */
+  tokenUri(campaignId: string, tokenId: string): string {
+    return new URL(`/nft/${campaignId}/${tokenId}`, this.publicUrl).toString();
+  }
+
+  /** ERC-721 metadata of a minted edition, or null (unknown campaign, or an edition not minted). */
+  async tokenMetadata(campaignId: string, tokenId: string) {
+    if (!isUuid(campaignId) || !/^[1-9]\d{0,8}$/.test(tokenId)) return null;
+    const [row] = (await this.orm.em.fork().execute(
+      `select c.name, c.drop_name, c.edition_size, s.title, m.edition_number
+       from mints m join campaigns c on c.id = m.campaign_id join songs s on s.song_id = c.song_id
+       where m.campaign_id = ? and m.edition_number = ? and m.status = 'MINTED'`,
+      [campaignId, Number(tokenId)],
+    )) as { name: string; drop_name: string; edition_size: number; title: string; edition_number: number }[];
+    if (!row) return null;
+    return tokenMetadata({ dropName: row.drop_name, campaignName: row.name, songTitle: row.title, editionNumber: row.edition_number, editionSize: row.edition_size });
+  }
+}
