@@ -48,6 +48,32 @@ const mappers: Record<string, Record<string, string>> = {
     Song: '../resolvers.ts#EntityRef',
     User: '../resolvers.ts#EntityRef',
   },
+  campaigns: {
+    Campaign: '../service.ts#CampaignRow',
+    NftDrop: '../service.ts#CampaignRow',
+    CampaignParticipation: '../service.ts#ParticipantRow',
+    CampaignNft: '../service.ts#MintRow',
+    CampaignConnection: '../service.ts#CampaignPage',
+    CampaignEdge: '../service.ts#CampaignEdgeModel',
+    Song: '../service.ts#EntityRef',
+    User: '../service.ts#EntityRef',
+  },
+  notifications: {
+    Notification: '../service.ts#NotificationRow',
+    NotificationConnection: '@vibestream/platform#Connection<NotificationRowModel>',
+    NotificationEdge: '@vibestream/platform#Edge<NotificationRowModel>',
+    NotificationPreferences: '../service.ts#PreferencesModel',
+    Song: '../resolvers.ts#EntityRef',
+    User: '../resolvers.ts#EntityRef',
+  },
+  payments: {
+    Plan: '../resolvers.ts#PlanModel',
+    Entitlement: '../service.ts#EntitlementModel',
+    BillingSubscription: '../service.ts#SubscriptionModel',
+    Deposit: '../service.ts#DepositModel',
+    Payment: '../service.ts#PaymentRow',
+    User: '../resolvers.ts#UserRef',
+  },
 };
 
 const resolverTargets = Object.fromEntries(

@@ -25,3 +25,20 @@ export function decodeCursor<T>(cursor: string | null | undefined, isValid: (val
   }
   throw badInput('after is not a valid cursor', 'after');
 }
+
+export interface Edge<T> {
+  cursor: string;
+  node: T;
+}
+
+export interface Connection<T> {
+  totalCount: number;
+  edges: Edge<T>[];
+  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+}
+
+/** A Relay connection from up to `first + 1` rows (the extra row only tells that a next page exists). */
+export function toConnection<T>(rows: readonly T[], first: number, totalCount: number, cursorOf: (row: T) => unknown): Connection<T> {
+  const edges = rows.slice(0, first).map((node) => ({ cursor: encodeCursor(cursorOf(node)), node }));
+  return { totalCount, edges, pageInfo: { hasNextPage: rows.length > first, endCursor: edges.at(-1)?.cursor ?? null } };
+}

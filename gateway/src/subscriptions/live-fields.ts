@@ -40,4 +40,9 @@ export const liveFields: Record<string, LiveField> = {
     entry: { field: 'rewardClaim', args: (payload) => ({ id: payload.id }) },
     personal: false,
   },
+  notificationAdded: {
+    topic: (_args, principal) => `notificationAdded:${requireAuth(principal).userId}`,
+    entry: { field: 'notification', args: (payload) => ({ id: payload.id }) },
+    personal: true,
+  },
 };

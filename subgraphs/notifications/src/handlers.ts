@@ -1,0 +1,92 @@
+import { on, type EventHandler } from '@vibestream/platform';
+import { CampaignNftMinted } from '@vibestream/campaigns/events';
+import { SongPublished } from '@vibestream/catalog/events';
+import { OrderFilled, RevenuePaid } from '@vibestream/ownership/events';
+import { DepositSucceeded, SubscriptionChanged } from '@vibestream/payments/events';
+import { VoucherIssued } from '@vibestream/rewards/events';
+import type { NotificationsService } from './service.ts';
+
+/**
+ * Each event becomes at most one notification for the user it names, in the transaction that
+ * marks the event handled; `service.published` pushes it live once that transaction committed.
+ */
+export function notificationsHandlers(service: NotificationsService): EventHandler[] {
+  return [
+    on(SongPublished, async (em, song) => {
+      await em.execute('insert into songs (song_id, title) values (?, ?) on conflict (song_id) do update set title = excluded.title', [song.songId, song.title]);
+    }),
+    on(VoucherIssued, async (em, voucher, envelope) => {
+      await service.receive(em, envelope, {
+        userId: voucher.userId,
+        songId: voucher.songId,
+        occurredAt: envelope.occurredAt,
+        facts: { kind: 'REWARD_VOUCHER', amount: voucher.amount, epoch: voucher.epoch, leafIndex: voucher.leafIndex },
+      });
+    }),
+    on(OrderFilled, async (em, fill, envelope) => {
+      await service.receive(em, envelope, {
+        userId: fill.userId,
+        songId: fill.songId,
+        occurredAt: envelope.occurredAt,
+        facts: {
+          kind: 'ORDER_FILLED',
+          orderId: fill.orderId,
+          side: fill.side,
+          quantity: fill.quantity,
+          averagePriceCents: fill.averagePriceCents,
+          orderQuantity: fill.orderQuantity,
+          filledQuantity: fill.filledQuantity,
+          fullyFilled: fill.fullyFilled,
+        },
+      });
+    }),
+    on(RevenuePaid, async (em, payout, envelope) => {
+      await service.receive(em, envelope, {
+        userId: payout.userId,
+        songId: payout.songId,
+        occurredAt: envelope.occurredAt,
+        facts: { kind: 'REVENUE_PAID', distributionId: payout.distributionId, amountCents: payout.amountCents, shares: payout.shares, periodLabel: payout.periodLabel },
+      });
+    }),
+    on(DepositSucceeded, async (em, deposit, envelope) => {
+      await service.receive(em, envelope, {
+        userId: deposit.userId,
+        songId: null,
+        occurredAt: deposit.succeededAt,
+        facts: { kind: 'DEPOSIT_SUCCEEDED', depositId: deposit.depositId, amountCents: deposit.amountCents, method: deposit.method ?? null },
+      });
+    }),
+    on(SubscriptionChanged, async (em, change, envelope) => {
+      await service.receive(em, envelope, {
+        userId: change.userId,
+        songId: null,
+        occurredAt: change.changedAt,
+        facts: {
+          kind: 'SUBSCRIPTION_CHANGED',
+          planId: change.planId,
+          previousPlanId: change.previousPlanId,
+          status: change.status,
+          cancelAtPeriodEnd: change.cancelAtPeriodEnd,
+          currentPeriodEnd: change.currentPeriodEnd,
+          changedAt: change.changedAt,
+        },
+      });
+    }),
+    on(CampaignNftMinted, async (em, mint, envelope) => {
+      await service.receive(em, envelope, {
+        userId: mint.userId,
+        songId: mint.songId,
+        occurredAt: mint.mintedAt,
+        facts: {
+          kind: 'CAMPAIGN_NFT_MINTED',
+          campaignId: mint.campaignId,
+          campaignName: mint.campaignName,
+          editionNumber: mint.editionNumber,
+          editionSize: mint.editionSize,
+          walletAddress: mint.walletAddress,
+          tokenId: mint.tokenId,
+        },
+      });
+    }),
+  ];
+}

@@ -1,0 +1,2 @@
+export { notificationsSubgraph } from './app.ts';
+export * as notificationsEvents from './events.ts';

@@ -1,0 +1,40 @@
+import { sqlMigration } from '@vibestream/platform';
+
+export const migrations = [
+  sqlMigration(
+    '0001_notifications',
+    `
+-- Projection of catalog.song.published.v1: titles to name songs in notifications.
+create table songs (
+  song_id uuid primary key,
+  title text not null
+);
+
+-- One row per business event (source_key), whatever event ids carried it.
+-- data holds the event's facts; title and body are rendered from them when read.
+create table notifications (
+  id uuid primary key,
+  user_id uuid not null,
+  kind text not null check (kind in ('REWARD_VOUCHER', 'ORDER_FILLED', 'REVENUE_PAID', 'DEPOSIT_SUCCEEDED', 'SUBSCRIPTION_CHANGED', 'CAMPAIGN_NFT_MINTED')),
+  source_key text not null,
+  song_id uuid,
+  data jsonb not null,
+  created_at timestamptz not null,
+  read_at timestamptz,
+  seq bigserial not null,
+  constraint notifications_source_key unique (user_id, kind, source_key)
+);
+create index notifications_user_recent on notifications (user_id, created_at desc, seq desc);
+create index notifications_user_unread on notifications (user_id, created_at desc, seq desc) where read_at is null;
+
+-- Only the kinds a user changed; a missing row means enabled.
+create table notification_preferences (
+  user_id uuid not null,
+  kind text not null check (kind in ('REWARD_VOUCHER', 'ORDER_FILLED', 'REVENUE_PAID', 'DEPOSIT_SUCCEEDED', 'SUBSCRIPTION_CHANGED', 'CAMPAIGN_NFT_MINTED')),
+  enabled boolean not null,
+  updated_at timestamptz not null default now(),
+  primary key (user_id, kind)
+);
+`,
+  ),
+];

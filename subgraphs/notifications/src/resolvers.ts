@@ -1,0 +1,65 @@
+import { DateTimeScalar, forbidden, isSelfOrAdmin, pageSize, requireAuth, type BaseRequestContext, type EntityManager } from '@vibestream/platform';
+import type { Resolvers } from './generated/resolvers-types.ts';
+import { renderNotification, type RenderedNotification } from './domain/notifications.ts';
+import type { Loaders } from './loaders.ts';
+import { factsOf, type NotificationRow, type NotificationsService } from './service.ts';
+
+export interface NotificationsContext extends BaseRequestContext {
+  em: EntityManager;
+  loaders: Loaders;
+  service: NotificationsService;
+  rewardToken: { decimals: number; symbol: string | null };
+}
+
+/** An entity other subgraphs own, known here by its key. */
+export interface EntityRef {
+  id: string;
+}
+
+/** A person's notifications are theirs (or an ADMIN's) to read, whatever path reaches their User. */
+function ownData(ctx: NotificationsContext, userId: string): void {
+  if (!isSelfOrAdmin(ctx.principal, userId)) throw forbidden('Notifications belong to their user');
+}
+
+async function rendered(row: NotificationRow, ctx: NotificationsContext): Promise<RenderedNotification> {
+  const songTitle = row.song_id ? await ctx.loaders.songTitle.load(row.song_id) : null;
+  return renderNotification(factsOf(row), { songTitle, rewardToken: ctx.rewardToken });
+}
+
+export const resolvers: Resolvers<NotificationsContext> = {
+  DateTime: DateTimeScalar,
+  Query: {
+    notification: async (_root, { id }, ctx) => {
+      const p = requireAuth(ctx.principal);
+      const row = await ctx.loaders.notification.load(id);
+      return row && isSelfOrAdmin(p, row.user_id) ? row : null;
+    },
+  },
+  Mutation: {
+    markNotificationsRead: (_root, { ids }, ctx) => ctx.service.markRead(ctx.em, ctx.principal, ids),
+    markAllNotificationsRead: (_root, _args, ctx) => ctx.service.markAllRead(ctx.em, ctx.principal),
+    updateNotificationPreferences: (_root, { input }, ctx) => ctx.service.updatePreferences(ctx.em, ctx.principal, input),
+  },
+  Notification: {
+    title: async (row, _args, ctx) => (await rendered(row, ctx)).title,
+    body: async (row, _args, ctx) => (await rendered(row, ctx)).body,
+    createdAt: (row) => row.created_at,
+    readAt: (row) => row.read_at,
+    song: (row) => (row.song_id ? { id: row.song_id } : null),
+  },
+  User: {
+    __resolveReference: (ref) => ({ id: ref.id }),
+    notifications: (user, { first, after, unreadOnly }, ctx) => {
+      ownData(ctx, user.id);
+      return ctx.loaders.page.load({ userId: user.id, first: pageSize(first), after: after ?? null, unreadOnly: unreadOnly ?? false });
+    },
+    unreadNotificationCount: (user, _args, ctx) => {
+      ownData(ctx, user.id);
+      return ctx.loaders.unreadCount.load(user.id);
+    },
+    notificationPreferences: (user, _args, ctx) => {
+      ownData(ctx, user.id);
+      return ctx.loaders.preferences.load(user.id);
+    },
+  },
+};
