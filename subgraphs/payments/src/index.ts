@@ -1,0 +1,2 @@
+export { paymentsSubgraph } from './app.ts';
+export * as paymentsEvents from './events.ts';

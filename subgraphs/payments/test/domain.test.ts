@@ -1,0 +1,157 @@
+import { describe, expect, it } from 'vitest';
+import {
+  isValidDepositAmount,
+  normalizeEthereumTxHash,
+  normalizeSolanaSignature,
+  receivedByTransfers,
+  refusalOf,
+  tokenBalanceIncrease,
+  usdcBaseUnits,
+} from '../src/domain/deposits.ts';
+import { entitlementsOf, isPaidPlan, plans, PriceMap } from '../src/domain/plans.ts';
+import { currentSubscription, effectivePlan, isNewerOrSame, statusAfterInvoice, statusFromStripe } from '../src/domain/subscriptions.ts';
+import { base58 } from './solana-chain.ts';
+
+const GB = 1024 ** 3;
+
+describe('plans', () => {
+  it('match the contract: prices and limits, null unlimited, analytics only on PRO and STUDIO', () => {
+    expect(plans.map((p) => [p.id, p.priceCents])).toEqual([
+      ['FREE', 0],
+      ['CREATOR', 999],
+      ['PRO', 2999],
+      ['STUDIO', 9999],
+    ]);
+    expect(entitlementsOf('FREE')).toEqual([
+      { key: 'uploads.monthly', limit: 3 },
+      { key: 'storage.bytes', limit: GB },
+      { key: 'stream.maxBitrateKbps', limit: 128 },
+      { key: 'analytics', limit: 0 },
+    ]);
+    expect(entitlementsOf('CREATOR').map((e) => e.limit)).toEqual([50, 10 * GB, 256, 0]);
+    expect(entitlementsOf('PRO').map((e) => e.limit)).toEqual([200, 100 * GB, 320, null]);
+    expect(entitlementsOf('STUDIO').map((e) => e.limit)).toEqual([1000, null, 320, null]);
+  });
+
+  it('only CREATOR, PRO and STUDIO are paid; prices map both ways', () => {
+    expect(['FREE', 'CREATOR', 'PRO', 'STUDIO', 'GOLD', ''].map(isPaidPlan)).toEqual([false, true, true, true, false, false]);
+    const prices = new PriceMap({ CREATOR: 'price_c', PRO: 'price_p', STUDIO: undefined });
+    expect(prices.priceOf('PRO')).toBe('price_p');
+    expect(prices.priceOf('STUDIO')).toBeUndefined();
+    expect(prices.planOf('price_c')).toBe('CREATOR');
+    expect(prices.planOf('price_x')).toBeUndefined();
+    expect(prices.planOf(null)).toBeUndefined();
+  });
+});
+
+describe('subscriptions', () => {
+  const at = (s: number) => new Date(s * 1000);
+
+  it('maps every Stripe status', () => {
+    expect(['active', 'trialing', 'past_due', 'canceled', 'incomplete', 'incomplete_expired', 'unpaid', 'paused'].map(statusFromStripe)).toEqual([
+      'ACTIVE',
+      'TRIALING',
+      'PAST_DUE',
+      'CANCELED',
+      'INCOMPLETE',
+      'CANCELED',
+      'UNPAID',
+      'UNPAID',
+    ]);
+    expect(() => statusFromStripe('weird')).toThrow();
+  });
+
+  it('keeps the plan while active, trialing or past due; otherwise FREE', () => {
+    expect(effectivePlan([])).toBe('FREE');
+    expect(effectivePlan([{ planId: 'PRO', status: 'PAST_DUE', createdAt: at(1) }])).toBe('PRO');
+    expect(effectivePlan([{ planId: 'PRO', status: 'TRIALING', createdAt: at(1) }])).toBe('PRO');
+    for (const status of ['CANCELED', 'INCOMPLETE', 'UNPAID'] as const) expect(effectivePlan([{ planId: 'PRO', status, createdAt: at(1) }])).toBe('FREE');
+  });
+
+  it('an entitled subscription speaks for the user over a newer ended one; else the newest', () => {
+    const old = { planId: 'CREATOR' as const, status: 'ACTIVE' as const, createdAt: at(1) };
+    const ended = { planId: 'STUDIO' as const, status: 'CANCELED' as const, createdAt: at(2) };
+    expect(currentSubscription([ended, old])).toBe(old);
+    const endedToo = { ...old, status: 'CANCELED' as const };
+    expect(currentSubscription([endedToo, ended])).toBe(ended);
+    expect(currentSubscription([])).toBeNull();
+  });
+
+  it('never applies an older view', () => {
+    expect(isNewerOrSame(null, 5)).toBe(true);
+    expect(isNewerOrSame(5, 6)).toBe(true);
+    expect(isNewerOrSame(5, 5)).toBe(true);
+    expect(isNewerOrSame(5, 4)).toBe(false);
+  });
+
+  it('invoices move the status: failure to PAST_DUE, payment back to ACTIVE', () => {
+    expect(statusAfterInvoice('ACTIVE', 'payment_failed')).toBe('PAST_DUE');
+    expect(statusAfterInvoice('TRIALING', 'payment_failed')).toBe('PAST_DUE');
+    expect(statusAfterInvoice('INCOMPLETE', 'payment_failed')).toBeNull();
+    expect(statusAfterInvoice('CANCELED', 'payment_failed')).toBeNull();
+    expect(statusAfterInvoice('PAST_DUE', 'paid')).toBe('ACTIVE');
+    expect(statusAfterInvoice('UNPAID', 'paid')).toBe('ACTIVE');
+    expect(statusAfterInvoice('ACTIVE', 'paid')).toBeNull();
+    expect(statusAfterInvoice('CANCELED', 'paid')).toBeNull();
+  });
+});
+
+describe('deposits', () => {
+  it('amounts: 500..1000000 whole cents; USDC base units are cents x 10^4', () => {
+    expect([499, 500, 1_000_000, 1_000_001, 500.5, Number.NaN].map(isValidDepositAmount)).toEqual([false, true, true, false, false, false]);
+    expect(usdcBaseUnits(500)).toBe(5_000_000n);
+    expect(usdcBaseUnits(1_000_000)).toBe(10_000_000_000n);
+  });
+
+  it('normalizes transaction ids', () => {
+    const hash = '0x' + 'Ab'.repeat(32);
+    expect(normalizeEthereumTxHash(` ${hash} `)).toBe(hash.toLowerCase());
+    expect(normalizeEthereumTxHash('0x1234')).toBeNull();
+    const signature = base58(new Uint8Array(64).map((_, i) => i + 1));
+    expect(normalizeSolanaSignature(signature)).toBe(signature);
+    expect(normalizeSolanaSignature(base58(new Uint8Array(32).fill(7)))).toBeNull();
+    expect(normalizeSolanaSignature('0OIl' + signature.slice(4))).toBeNull();
+  });
+
+  it('sums only the token transfers to the deposit address', () => {
+    const token = '0x' + 'aa'.repeat(20);
+    const other = '0x' + 'bb'.repeat(20);
+    const to = '0x' + 'cc'.repeat(20);
+    const received = receivedByTransfers(
+      [
+        { token, to: to.toUpperCase().replace('0X', '0x'), value: 3n },
+        { token, to, value: 4n },
+        { token: other, to, value: 100n },
+        { token, to: other, value: 100n },
+      ],
+      token,
+      to,
+    );
+    expect(received).toBe(7n);
+  });
+
+  it("takes the owner's balance change of the mint", () => {
+    const pre = [
+      { accountIndex: 1, mint: 'M', owner: 'O', amount: '10' },
+      { accountIndex: 2, mint: 'X', owner: 'O', amount: '0' },
+    ];
+    const post = [
+      { accountIndex: 1, mint: 'M', owner: 'O', amount: '25' },
+      { accountIndex: 2, mint: 'X', owner: 'O', amount: '99' },
+      { accountIndex: 3, mint: 'M', owner: 'O', amount: '5' },
+      { accountIndex: 4, mint: 'M', owner: 'P', amount: '1000' },
+    ];
+    expect(tokenBalanceIncrease(pre, post, 'O', 'M')).toBe(20n);
+    expect(tokenBalanceIncrease(pre, post, 'Q', 'M')).toBe(0n);
+  });
+
+  it('refuses unknown, failed, unfinished, misdirected and short transactions', () => {
+    expect(refusalOf({ kind: 'unknown' }, 5n)).toMatch(/No such transaction/);
+    expect(refusalOf({ kind: 'failed' }, 5n)).toMatch(/failed/);
+    expect(refusalOf({ kind: 'not-final', confirmations: 1, required: 3 }, 5n)).toMatch(/1 of 3/);
+    expect(refusalOf({ kind: 'received', amount: 0n }, 5n)).toMatch(/no USDC/);
+    expect(refusalOf({ kind: 'received', amount: 4n }, 5n)).toMatch(/needs 5/);
+    expect(refusalOf({ kind: 'received', amount: 5n }, 5n)).toBeNull();
+    expect(refusalOf({ kind: 'received', amount: 6n }, 5n)).toBeNull();
+  });
+});
