@@ -1,0 +1,281 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Contract, Wallet } from 'ethers';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { errorCode, eventually, startTestChain, startTestStack, type TestChain, type TestStack } from '@vibestream/platform/testing';
+import { identitySubgraph } from '@vibestream/identity';
+import { catalogSubgraph } from '@vibestream/catalog';
+import { campaignsSubgraph } from '../src/index.ts';
+import { loadCollectionArtifact } from '../src/chain/artifact.ts';
+import {
+  ACTIVATE,
+  ACTIVE,
+  CAMPAIGN,
+  CLAIM,
+  CREATE,
+  JOIN,
+  SONG_CAMPAIGNS,
+  STATUS,
+  artistWithSong,
+  listen,
+  listensCounted,
+  minutesFromNow,
+  signUp,
+  type Claimed,
+} from './helpers.ts';
+
+const { abi } = loadCollectionArtifact();
+let chain: TestChain;
+let stack: TestStack;
+let db: pg.Client;
+let mediaDir: string;
+let deployer: string;
+
+beforeAll(async () => {
+  chain = await startTestChain();
+  deployer = new Wallet(chain.accounts[0]!).address;
+  mediaDir = await mkdtemp(join(tmpdir(), 'vs-campaigns-'));
+  stack = await startTestStack('campaigns', [identitySubgraph, catalogSubgraph, campaignsSubgraph], {
+    MEDIA_DIR: mediaDir,
+    ETH_RPC_URL: chain.url,
+    NFT_DEPLOYER_PRIVATE_KEY: chain.accounts[0]!,
+    NFT_RECEIPT_TIMEOUT_MS: '1500',
+    CAMPAIGN_SWEEP_INTERVAL_MS: '300',
+  });
+  db = new pg.Client({ connectionString: stack.database.url });
+  await db.connect();
+}, 180_000);
+
+afterAll(async () => {
+  await db?.end();
+  await stack?.stop();
+  await chain?.close();
+  if (mediaDir) await rm(mediaDir, { recursive: true, force: true });
+});
+
+type Created = { createCampaign: { id: string; status: string; budgetCents: number; song: { id: string; title: string }; nftDrop: { editionSize: number; minListens: number; minted: number } | null } };
+type Activated = { activateCampaign: { id: string; status: string; nftDrop: { contractAddress: string | null } | null } };
+type Joined = { joinCampaign: { id: string; referralCode: string; joinedAt: string } };
+type CampaignView = {
+  campaign: {
+    id: string;
+    status: string;
+    participantCount: number;
+    nftDrop: { editionSize: number; minted: number; remaining: number; contractAddress: string | null };
+    myParticipation: { id: string; referralCode: string; referralCount: number; listens: number; nft: { tokenId: string; status: string; txHash: string | null } | null } | null;
+    analytics: { participants: number; referrals: number; listens: number; nftsMinted: number; conversionRate: number; costPerListenCents: number | null } | null;
+  } | null;
+};
+
+const collection = (address: string) => new Contract(address, abi, chain.provider);
+
+async function activeCampaignWithDrop(title: string, drop: { editionSize: number; minListens: number }, endsAt = minutesFromNow(60)) {
+  const { artist, songId } = await artistWithSong(stack, db, title);
+  const created = await stack.gql<Created>(
+    CREATE,
+    { input: { songId, name: `${title} launch`, startsAt: minutesFromNow(-1), endsAt, budgetCents: 9000, nftDrop: { name: `${title} Drop`, symbol: 'VIBE', ...drop } } },
+    { token: artist.token },
+  );
+  if (!created.data) throw new Error(JSON.stringify(created.errors));
+  const id = created.data.createCampaign.id;
+  const activated = await stack.gql<Activated>(ACTIVATE, { id }, { token: artist.token });
+  if (!activated.data) throw new Error(JSON.stringify(activated.errors));
+  return { artist, songId, id, contractAddress: activated.data.activateCampaign.nftDrop!.contractAddress! };
+}
+
+describe('a campaign with an NFT drop of 3, through the gateway, on the in-process chain', () => {
+  it('creates, activates, takes joins with referrals, counts listens, mints exactly three tokens under concurrent claims, and reports analytics', async () => {
+    const { artist, songId } = await artistWithSong(stack, db, 'Golden Hour');
+    const input = {
+      songId,
+      name: 'Golden Hour launch',
+      description: 'Listen twice, claim a token',
+      startsAt: minutesFromNow(-1),
+      endsAt: minutesFromNow(60),
+      budgetCents: 9000,
+      nftDrop: { name: 'Golden Hour Drop', symbol: 'GOLD', editionSize: 3, minListens: 2 },
+    };
+
+    // Only the song's artist creates; bad input names the field and writes nothing.
+    const stranger = await signUp(stack, 'ARTIST', 'Someone Else');
+    expect(errorCode(await stack.gql(CREATE, { input }, { token: stranger.token }))).toBe('FORBIDDEN');
+    expect(errorCode(await stack.gql(CREATE, { input }))).toBe('UNAUTHENTICATED');
+    const backwards = await stack.gql(CREATE, { input: { ...input, endsAt: input.startsAt } }, { token: artist.token });
+    expect(errorCode(backwards)).toBe('BAD_USER_INPUT');
+    expect(backwards.errors![0]!.extensions!.field).toBe('input.endsAt');
+    expect(errorCode(await stack.gql(CREATE, { input: { ...input, nftDrop: { ...input.nftDrop, editionSize: 0 } } }, { token: artist.token }))).toBe('BAD_USER_INPUT');
+    expect((await db.query('select count(*)::int as n from campaigns.campaigns where song_id = $1', [songId])).rows[0].n).toBe(0);
+
+    const created = await stack.gql<Created>(CREATE, { input }, { token: artist.token });
+    expect(created.errors).toBeUndefined();
+    expect(created.data!.createCampaign).toMatchObject({
+      status: 'DRAFT',
+      budgetCents: 9000,
+      song: { id: songId, title: 'Golden Hour' },
+      nftDrop: { editionSize: 3, minListens: 2, minted: 0 },
+    });
+    const campaignId = created.data!.createCampaign.id;
+
+    // A draft is the artist's alone: invisible, unjoinable and not activatable by anyone else.
+    const fans = await Promise.all(['Ana', 'Ben', 'Cy', 'Dee', 'Eve'].map((name) => signUp(stack, 'FAN', name)));
+    const [ana, ben, cy, dee, eve] = fans as [(typeof fans)[0], (typeof fans)[0], (typeof fans)[0], (typeof fans)[0], (typeof fans)[0]];
+    expect((await stack.gql<CampaignView>(CAMPAIGN, { id: campaignId }, { token: ana.token })).data?.campaign).toBeNull();
+    expect(errorCode(await stack.gql(JOIN, { id: campaignId }, { token: ana.token }))).toBe('NOT_FOUND');
+    expect(errorCode(await stack.gql(ACTIVATE, { id: campaignId }, { token: ana.token }))).toBe('NOT_FOUND');
+
+    const activated = await stack.gql<Activated>(ACTIVATE, { id: campaignId }, { token: artist.token });
+    expect(activated.errors).toBeUndefined();
+    expect(activated.data!.activateCampaign.status).toBe('ACTIVE');
+    expect(errorCode(await stack.gql(ACTIVATE, { id: campaignId }, { token: artist.token }))).toBe('CONFLICT');
+
+    // The collection exists on chain, owned by the deployer, with the drop's name, symbol and size.
+    const contractAddress = activated.data!.activateCampaign.nftDrop!.contractAddress!;
+    expect(contractAddress).toMatch(/^0x[0-9a-fA-F]{40}$/);
+    const nft = collection(contractAddress);
+    expect(await nft.getFunction('name')()).toBe('Golden Hour Drop');
+    expect(await nft.getFunction('symbol')()).toBe('GOLD');
+    expect(await nft.getFunction('editionSize')()).toBe(3n);
+    expect(await nft.getFunction('owner')()).toBe(deployer);
+
+    // Joins: Cy joins with Ana's code; codes that are unknown or one's own are refused.
+    const join = async (fan: { token: string }, referralCode?: string) => stack.gql<Joined>(JOIN, { id: campaignId, ...(referralCode ? { referralCode } : {}) }, { token: fan.token });
+    const anaJoin = (await join(ana)).data!.joinCampaign;
+    expect(anaJoin.referralCode).toMatch(/^[2-9A-HJKMNP-Z]{8}$/);
+    expect((await join(ana)).data!.joinCampaign).toEqual(anaJoin);
+    expect(errorCode(await join(ana, anaJoin.referralCode))).toBe('BAD_USER_INPUT');
+    expect(errorCode(await join(ben, 'NOSUCHCD'))).toBe('BAD_USER_INPUT');
+    await join(ben);
+    const cyJoin = await join(cy, anaJoin.referralCode.toLowerCase());
+    expect(cyJoin.errors).toBeUndefined();
+    await join(dee);
+    await join(eve);
+    expect(errorCode(await join(artist))).toBe('FORBIDDEN');
+    expect(errorCode(await stack.gql(JOIN, { id: campaignId }))).toBe('UNAUTHENTICATED');
+
+    // Listens: two each since joining; Eve only one. Listens from before joining or of another song do not count.
+    await listen(stack, ana.userId, songId, 1, new Date(Date.now() - 10 * 60_000));
+    await listen(stack, ana.userId, (await artistWithSong(stack, db, 'Other Song')).songId, 3);
+    for (const fan of [ana, ben, cy, dee]) await listen(stack, fan.userId, songId, 2);
+    await listen(stack, eve.userId, songId, 1);
+    for (const fan of [ana, ben, cy, dee]) await listensCounted(stack, fan.token, campaignId, 2);
+    await listensCounted(stack, eve.token, campaignId, 1);
+
+    expect(errorCode(await stack.gql(CLAIM, { campaignId, walletAddress: Wallet.createRandom().address }, { token: eve.token }))).toBe('FORBIDDEN');
+    expect(errorCode(await stack.gql(CLAIM, { campaignId, walletAddress: '0x1234' }, { token: ana.token }))).toBe('BAD_USER_INPUT');
+    expect(errorCode(await stack.gql(CLAIM, { campaignId, walletAddress: Wallet.createRandom().address }, { token: stranger.token }))).toBe('FORBIDDEN');
+
+    // Four eligible fans claim at once: the database hands out editions 1..3, the fourth is sold out.
+    const wallets = new Map([ana, ben, cy, dee].map((fan) => [fan.userId, Wallet.createRandom().address]));
+    const results = await Promise.all(
+      [ana, ben, cy, dee].map(async (fan) => ({ fan, result: await stack.gql<Claimed>(CLAIM, { campaignId, walletAddress: wallets.get(fan.userId) }, { token: fan.token }) })),
+    );
+    const winners = results.filter((r) => r.result.data?.claimCampaignNft);
+    const losers = results.filter((r) => !r.result.data?.claimCampaignNft);
+    expect(winners).toHaveLength(3);
+    expect(losers.map((l) => errorCode(l.result))).toEqual(['CONFLICT']);
+    expect(losers[0]!.result.errors![0]!.message).toMatch(/sold out/);
+    expect(winners.map((w) => w.result.data!.claimCampaignNft.tokenId).sort()).toEqual(['1', '2', '3']);
+    for (const { fan, result } of winners) {
+      const claimed = result.data!.claimCampaignNft;
+      expect(claimed).toMatchObject({ status: 'MINTED', contractAddress, walletAddress: wallets.get(fan.userId), txHash: expect.stringMatching(/^0x[0-9a-f]{64}$/) });
+      expect(await nft.getFunction('ownerOf')(BigInt(claimed.tokenId))).toBe(wallets.get(fan.userId));
+      expect((await chain.provider.getTransactionReceipt(claimed.txHash!))?.status).toBe(1);
+    }
+    expect(await nft.getFunction('totalSupply')()).toBe(3n);
+    expect(await nft.getFunction('balanceOf')(wallets.get(losers[0]!.fan.userId))).toBe(0n);
+    // A second claim by a winner is CONFLICT, and nothing more is minted.
+    expect(errorCode(await stack.gql(CLAIM, { campaignId, walletAddress: Wallet.createRandom().address }, { token: winners[0]!.fan.token }))).toBe('CONFLICT');
+    expect(await nft.getFunction('totalSupply')()).toBe(3n);
+
+    // tokenURI points at the gateway's public address, which serves the edition's metadata.
+    const first = winners.find((w) => w.result.data!.claimCampaignNft.tokenId === '1')!.result.data!.claimCampaignNft;
+    const tokenUri = (await nft.getFunction('tokenURI')(1n)) as string;
+    expect(tokenUri).toBe(`${stack.publicUrl}/nft/${campaignId}/1`);
+    expect(first.tokenUri).toBe(tokenUri);
+    const metadata = await fetch(tokenUri);
+    expect(metadata.status).toBe(200);
+    expect(await metadata.json()).toMatchObject({ name: 'Golden Hour Drop #1', song: 'Golden Hour', editionNumber: 1, editionSize: 3 });
+    expect((await fetch(`${stack.publicUrl}/nft/${campaignId}/4`)).status).toBe(404);
+
+    // Each mint published campaigns.nft.minted.v1 through the outbox.
+    const events = await db.query(`select payload from campaigns.outbox_events where type = 'campaigns.nft.minted.v1' and payload->>'campaignId' = $1`, [campaignId]);
+    expect(events.rows.map((r) => r.payload.editionNumber).sort()).toEqual([1, 2, 3]);
+    for (const { payload } of events.rows) {
+      expect(payload).toMatchObject({ campaignName: 'Golden Hour launch', songId, editionSize: 3, contractAddress, walletAddress: wallets.get(payload.userId) });
+    }
+
+    // Analytics, for the artist: 5 participants, 1 referral, 9 listens, 3 minted of 5 participants, 9000 cents / 9 listens.
+    const view = await stack.gql<CampaignView>(CAMPAIGN, { id: campaignId }, { token: artist.token });
+    expect(view.errors).toBeUndefined();
+    expect(view.data!.campaign).toMatchObject({
+      status: 'ACTIVE',
+      participantCount: 5,
+      nftDrop: { editionSize: 3, minted: 3, remaining: 0, contractAddress },
+      analytics: { participants: 5, referrals: 1, listens: 9, nftsMinted: 3, conversionRate: 0.6, costPerListenCents: 1000 },
+    });
+    const anaView = await stack.gql<CampaignView>(CAMPAIGN, { id: campaignId }, { token: ana.token });
+    expect(anaView.data!.campaign!.myParticipation).toMatchObject({ referralCode: anaJoin.referralCode, referralCount: 1, listens: 2 });
+    expect(anaView.data!.campaign!.analytics).toBeNull();
+    expect(errorCode(anaView)).toBe('FORBIDDEN');
+
+    // The song shows its campaign (Song.campaigns, resolved here), and activeCampaigns lists it with the song from catalog.
+    const song = await stack.gql<{ song: { campaigns: { id: string; status: string }[] } }>(SONG_CAMPAIGNS, { id: songId });
+    expect(song.data!.song.campaigns).toEqual([{ id: campaignId, name: 'Golden Hour launch', status: 'ACTIVE' }]);
+    const active = await stack.gql<{ activeCampaigns: { totalCount: number; edges: { node: { id: string; song: { title: string; artist: { name: string } } } }[] } }>(ACTIVE);
+    expect(active.errors).toBeUndefined();
+    expect(active.data!.activeCampaigns.edges.find((e) => e.node.id === campaignId)?.node.song).toEqual({ id: songId, title: 'Golden Hour', artist: { name: 'Golden Hour Artist' } });
+  });
+});
+
+describe('the end of a campaign', () => {
+  it('is ENDED once endsAt passes: joins and claims are CONFLICT, and the sweep persists ENDED', async () => {
+    const { id, songId } = await activeCampaignWithDrop('Short Run', { editionSize: 5, minListens: 1 }, new Date(Date.now() + 4000).toISOString());
+    const fan = await signUp(stack, 'FAN', 'Late');
+    const latecomer = await signUp(stack, 'FAN', 'Later');
+    expect((await stack.gql(JOIN, { id }, { token: fan.token })).errors).toBeUndefined();
+    await listen(stack, fan.userId, songId, 1);
+    await listensCounted(stack, fan.token, id, 1);
+    await new Promise((r) => setTimeout(r, Math.max(0, 4200 - 0)));
+    const status = await eventually(async () => (await stack.gql<{ campaign: { status: string } }>(STATUS, { id }, { token: fan.token })).data?.campaign.status, (s) => s === 'ENDED');
+    expect(status).toBe('ENDED');
+    expect(errorCode(await stack.gql(CLAIM, { campaignId: id, walletAddress: Wallet.createRandom().address }, { token: fan.token }))).toBe('CONFLICT');
+    expect(errorCode(await stack.gql(JOIN, { id }, { token: latecomer.token }))).toBe('CONFLICT');
+    const persisted = await eventually(async () => (await db.query('select status from campaigns.campaigns where id = $1', [id])).rows[0]?.status, (s) => s === 'ENDED');
+    expect(persisted).toBe('ENDED');
+    const active = await stack.gql<{ activeCampaigns: { edges: { node: { id: string } }[] } }>(ACTIVE);
+    expect(active.data!.activeCampaigns.edges.map((e) => e.node.id)).not.toContain(id);
+  });
+});
+
+describe('a mint that is not confirmed in time', () => {
+  it('keeps the edition reserved for its claimant (PENDING) and the sweep finishes the same mint, once', async () => {
+    const { id, songId, contractAddress } = await activeCampaignWithDrop('Slow Chain', { editionSize: 2, minListens: 0 });
+    const fan = await signUp(stack, 'FAN', 'Patient');
+    await stack.gql(JOIN, { id }, { token: fan.token });
+    void songId;
+    const wallet = Wallet.createRandom().address;
+    await chain.rpc('evm_setAutomine', [false]);
+    let claimed: Claimed['claimCampaignNft'];
+    try {
+      const result = await stack.gql<Claimed>(CLAIM, { campaignId: id, walletAddress: wallet }, { token: fan.token });
+      expect(result.errors).toBeUndefined();
+      claimed = result.data!.claimCampaignNft;
+      expect(claimed).toMatchObject({ status: 'PENDING', tokenId: '1', txHash: expect.stringMatching(/^0x[0-9a-f]{64}$/) });
+      expect(errorCode(await stack.gql(CLAIM, { campaignId: id, walletAddress: wallet }, { token: fan.token }))).toBe('CONFLICT');
+    } finally {
+      await chain.rpc('evm_setAutomine', [true]);
+      await chain.rpc('evm_mine');
+    }
+    const view = await eventually(
+      async () => (await stack.gql<CampaignView>(CAMPAIGN, { id }, { token: fan.token })).data?.campaign?.myParticipation?.nft,
+      (nft) => nft?.status === 'MINTED',
+      15_000,
+    );
+    expect(view).toEqual({ tokenId: '1', status: 'MINTED', txHash: claimed.txHash });
+    const nft = collection(contractAddress);
+    expect(await nft.getFunction('ownerOf')(1n)).toBe(wallet);
+    expect(await nft.getFunction('totalSupply')()).toBe(1n);
+  });
+});
