@@ -284,7 +284,9 @@ export class CampaignsService {
       if (refusal) refuse(refusal);
       const edition = nextEdition(c!.editions_claimed, c!.edition_size!);
       await tx.execute('update campaigns set editions_claimed = editions_claimed + 1 where id = ?', [campaignId]);
-      const onChain = this.chain !== null && c!.contract_address !== null;
+      // With a collection on chain the edition is PENDING until its mint is confirmed (even while this
+      // process has no chain configured: the sweep mints it once one is).
+      const onChain = c!.contract_address !== null;
       const [mint] = (await tx.execute(
         `insert into mints (campaign_id, edition_number, participant_id, user_id, wallet_address, status, contract_address, attempts, last_attempt_at, minted_at)
          values (?, ?, ?, ?, ?, ?, ?, ?, ${onChain ? 'now()' : 'null'}, ${onChain ? 'null' : 'now()'}) returning *`,
@@ -298,6 +300,10 @@ export class CampaignsService {
     });
     if (reserved.status === 'MINTED') {
       this.onEventsCommitted();
+      return reserved;
+    }
+    if (!this.chain) {
+      this.log.error({ campaignId, edition: reserved.edition_number }, 'campaign NFT reserved, but no chain is configured to mint it');
       return reserved;
     }
     return this.mintOnChain(reserved);
