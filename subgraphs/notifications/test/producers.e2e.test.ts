@@ -1,32 +1,40 @@
-// notifications fed by the real producers (catalog, rewards) rather than hand-made events: the
+// notifications fed by the real producers (catalog, rewards, ownership) rather than hand-made events: the
 // contracts it imports are the ones those subgraphs record in their outboxes.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import type { Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, startTestStack, type TestStack } from '@vibestream/platform/testing';
+import { eventually, mintToken, startTestStack, type TestStack } from '@vibestream/platform/testing';
 import { identitySubgraph } from '@vibestream/identity';
 import { catalogSubgraph } from '@vibestream/catalog';
 import { rewardsSubgraph } from '@vibestream/rewards';
+import { ownershipSubgraph } from '@vibestream/ownership';
+import { BUY_OFFERING, DISTRIBUTE, OFFER, PLACE, deposit, songOnMarket, type Placed } from '../../ownership/test/helpers.ts';
 import { listenAndComplete, newArtist, publishSong, signUp, terminateSnarkjs } from '../../rewards/test/helpers.ts';
 import { notificationsSubgraph } from '../src/index.ts';
 import { MY_NOTIFICATIONS, ON_NOTIFICATION, subscribe, type MyNotifications } from './helpers.ts';
 
 let stack: TestStack;
+let db: pg.Client;
 let mediaDir: string;
 const clients: Client[] = [];
 
 beforeAll(async () => {
   mediaDir = await mkdtemp(join(tmpdir(), 'vs-notif-prod-'));
-  stack = await startTestStack('notifications-producers', [identitySubgraph, catalogSubgraph, rewardsSubgraph, notificationsSubgraph], {
+  stack = await startTestStack('notifications-producers', [identitySubgraph, catalogSubgraph, rewardsSubgraph, ownershipSubgraph, notificationsSubgraph], {
     MEDIA_DIR: mediaDir,
     MIN_LISTEN_SECONDS: '1',
+    TAKER_FEE_BPS: '0',
   });
+  db = new pg.Client({ connectionString: stack.database.url });
+  await db.connect();
 }, 120_000);
 
 afterAll(async () => {
   for (const client of clients) await client.dispose();
+  await db?.end();
   await stack?.stop();
   await rm(mediaDir, { recursive: true, force: true });
   await terminateSnarkjs();
@@ -65,5 +73,51 @@ describe('notifications from the real producers', () => {
     });
     // The artist earned nothing and was told nothing.
     expect((await stack.gql<MyNotifications>(MY_NOTIFICATIONS, {}, { token: artist.token })).data!.me.notifications.totalCount).toBe(0);
+  });
+
+  it('trades and a revenue distribution in ownership notify each order owner per execution and each holder once', async () => {
+    const { artist, songId } = await songOnMarket(stack, db, 'Traded Song');
+    const seller = await signUp(stack, 'FAN', 'Seller');
+    const buyer = await signUp(stack, 'FAN', 'Buyer');
+    for (const fan of [seller, buyer]) await deposit(stack, db, fan.userId, 100_000);
+    const offering = await stack.gql<{ createShareOffering: { id: string } }>(OFFER, { input: { songId, totalShares: 1000, pricePerShareCents: 100, revenueShareBps: 2000 } }, { token: artist.token });
+    await stack.gql(BUY_OFFERING, { offeringId: offering.data!.createShareOffering.id, quantity: 100 }, { token: seller.token });
+
+    // The seller's order fills in two executions; each buy fills at once.
+    const sell = await stack.gql<Placed>(PLACE, { input: { songId, side: 'SELL', type: 'LIMIT', quantity: 30, limitPriceCents: 120 } }, { token: seller.token });
+    expect(sell.errors).toBeUndefined();
+    for (const quantity of [20, 10]) {
+      const buy = await stack.gql<Placed>(PLACE, { input: { songId, side: 'BUY', type: 'LIMIT', quantity, limitPriceCents: 125 } }, { token: buyer.token });
+      expect(buy.data!.placeOrder.order.status).toBe('FILLED');
+    }
+    const admin = await mintToken(stack.keys, { roles: ['ADMIN'] });
+    const distributed = await stack.gql(DISTRIBUTE, { songId, amountCents: 10_000, periodLabel: '2026-11' }, { token: admin });
+    expect(distributed.errors).toBeUndefined();
+
+    const list = (token: string) => stack.gql<MyNotifications>(MY_NOTIFICATIONS, {}, { token }).then((r) => r.data!.me.notifications.edges.map((e) => e.node));
+    await eventually(() => list(seller.token), (n) => n.length >= 4);
+    await eventually(() => list(buyer.token), (n) => n.length >= 4);
+    // Late duplicates would show up by now.
+    await new Promise((r) => setTimeout(r, 500));
+    const sellers = await list(seller.token);
+    const buyers = await list(buyer.token);
+    const texts = (nodes: Awaited<ReturnType<typeof list>>) => nodes.map((n) => `${n.kind}: ${n.title} | ${n.body}`).sort();
+    const sellerTexts = texts(sellers);
+    expect(sellerTexts.filter((t) => !t.startsWith('REVENUE_PAID'))).toEqual([
+      'DEPOSIT_SUCCEEDED: Deposit received | $1,000.00 paid by card was added to your trading account.',
+      'ORDER_FILLED: Sell order filled | Your sell order for 30 shares of Traded Song is complete: the last 10 filled at $1.20 a share.',
+      'ORDER_FILLED: Sell order partly filled | 20 of the 30 shares in your sell order for Traded Song filled at $1.20 a share.',
+    ]);
+    // The split is ownership's business; the notification names the holder's shares after the sales.
+    expect(sellerTexts.filter((t) => t.startsWith('REVENUE_PAID'))).toEqual([
+      expect.stringMatching(/^REVENUE_PAID: Revenue paid \| You received \$\d+\.\d\d from the revenue of Traded Song for 2026-11 \(your 70 shares\)\.$/),
+    ]);
+    expect(texts(buyers)).toEqual([
+      'DEPOSIT_SUCCEEDED: Deposit received | $1,000.00 paid by card was added to your trading account.',
+      'ORDER_FILLED: Buy order filled | Your buy order for 10 shares of Traded Song filled at $1.20 a share.',
+      'ORDER_FILLED: Buy order filled | Your buy order for 20 shares of Traded Song filled at $1.20 a share.',
+      expect.stringMatching(/^REVENUE_PAID: Revenue paid \| You received \$\d+\.\d\d from the revenue of Traded Song for 2026-11 \(your 30 shares\)\.$/),
+    ]);
+    expect((await list(artist.token)).map((n) => n.kind)).not.toContain('ORDER_FILLED');
   });
 });
