@@ -52,7 +52,11 @@ import { GRAPHIQL_PATH, graphiqlPage, sandboxWithOfflineFallback } from './landi
 import { OperationNameLabels, createMetrics, operationMetricsPlugin } from './metrics.ts';
 
 /** HTTP routes the gateway hands to a subgraph's own handler, bodies streamed both ways. */
-const forwardedRoutes = [{ prefix: '/media/', subgraph: 'catalog' }];
+const forwardedRoutes = [
+  { prefix: '/media/', subgraph: 'catalog' },
+  // Stripe signs the exact bytes it sends: the body is streamed to payments untouched.
+  { prefix: '/webhooks/stripe', subgraph: 'payments' },
+];
 
 export interface GatewayOptions {
   env: NodeJS.ProcessEnv;

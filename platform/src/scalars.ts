@@ -22,3 +22,21 @@ export const DateTimeScalar = new GraphQLScalarType<Date, string>({
     return parseDateTime(ast.value);
   },
 });
+
+function parseBigInt(value: unknown): string {
+  if (typeof value === 'string' && /^-?\d+$/.test(value)) return value;
+  if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
+  throw badInput('BigInt must be a whole number as a decimal string');
+}
+
+/** A whole number too large for GraphQL's Int (token base units, bytes), as a decimal string. */
+export const BigIntScalar = new GraphQLScalarType<string, string>({
+  name: 'BigInt',
+  serialize: (value) => {
+    const text = typeof value === 'bigint' ? value.toString() : String(value);
+    if (!/^-?\d+$/.test(text)) throw new TypeError('BigInt cannot represent a non-integer value');
+    return text;
+  },
+  parseValue: (value) => parseBigInt(value),
+  parseLiteral: (ast) => parseBigInt(ast.kind === Kind.STRING || ast.kind === Kind.INT ? ast.value : null),
+});

@@ -48,7 +48,7 @@ export interface PaymentRow {
   expected_base_units: string | null;
   tx_hash: string | null;
   seq: string;
-  created_at: Date;
+  created_at: Date | string;
 }
 
 /** A deposit as the API shows it; the client secret only in createDeposit's answer (it is not stored). */
@@ -60,9 +60,10 @@ export interface SubscriptionRow {
   stripe_customer_id: string | null;
   plan_id: PaidPlanId;
   status: SubscriptionStatus;
-  current_period_end: Date | null;
+  /** Timestamps arrive from raw SQL as strings. */
+  current_period_end: Date | string | null;
   cancel_at_period_end: boolean;
-  stripe_created_at: Date;
+  stripe_created_at: Date | string;
   version: string;
 }
 
@@ -140,7 +141,7 @@ export class PaymentsService {
     }
     return {
       status: current.row.status,
-      currentPeriodEnd: current.row.current_period_end,
+      currentPeriodEnd: current.row.current_period_end ? new Date(current.row.current_period_end) : null,
       cancelAtPeriodEnd: current.row.cancel_at_period_end,
       plan: planById(current.row.plan_id)!,
     };
@@ -446,7 +447,7 @@ export class PaymentsService {
         status: next,
         currentPeriodEnd: null,
         cancelAtPeriodEnd: null,
-        createdAt: sub.stripe_created_at,
+        createdAt: new Date(sub.stripe_created_at),
       },
       version,
     );
@@ -482,10 +483,11 @@ export class PaymentsService {
     await tx.execute('select pg_advisory_xact_lock(hashtext(?))', [`payments:user:${view.userId}`]);
     const [stored] = (await tx.execute('select * from subscriptions where stripe_subscription_id = ? for update', [view.subscriptionId])) as SubscriptionRow[];
     if (stored && !isNewerOrSame(Number(stored.version), version)) return false;
+    const storedPeriodEnd = stored?.current_period_end ? new Date(stored.current_period_end) : null;
     const next = {
       planId: view.planId,
       status: view.status,
-      currentPeriodEnd: view.currentPeriodEnd ?? stored?.current_period_end ?? null,
+      currentPeriodEnd: view.currentPeriodEnd ?? storedPeriodEnd,
       cancelAtPeriodEnd: view.cancelAtPeriodEnd ?? stored?.cancel_at_period_end ?? false,
     };
     const changed =
@@ -493,7 +495,7 @@ export class PaymentsService {
       stored.plan_id !== next.planId ||
       stored.status !== next.status ||
       stored.cancel_at_period_end !== next.cancelAtPeriodEnd ||
-      (stored.current_period_end?.getTime() ?? null) !== (next.currentPeriodEnd?.getTime() ?? null);
+      (storedPeriodEnd?.getTime() ?? null) !== (next.currentPeriodEnd?.getTime() ?? null);
     await tx.execute(
       `insert into subscriptions (stripe_subscription_id, user_id, stripe_customer_id, plan_id, status, current_period_end, cancel_at_period_end, stripe_created_at, version)
        values (?, ?, ?, ?, ?, ?, ?, ?, ?)

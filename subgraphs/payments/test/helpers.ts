@@ -1,0 +1,98 @@
+import { randomUUID } from 'node:crypto';
+import { newEnvelope } from '@vibestream/platform';
+import type { TestStack } from '@vibestream/platform/testing';
+import { signedWebhook } from './stripe-api.ts';
+
+export { signUp } from '../../catalog/test/helpers.ts';
+
+export const WEBHOOK_SECRET = 'whsec_test_payments_secret';
+export const SECRET_KEY = 'sk_test_payments_key';
+export const PRICES = { CREATOR: 'price_creator_test', PRO: 'price_pro_test', STUDIO: 'price_studio_test' };
+
+export const PLANS = `query Plans { plans { id name priceCents interval entitlements { key limit } } }`;
+export const CHECKOUT = `mutation StartSubscriptionCheckout($planId: ID!) { startSubscriptionCheckout(planId: $planId) { checkoutUrl } }`;
+export const PORTAL = `mutation OpenBillingPortal { openBillingPortal { url } }`;
+export const MY_SUBSCRIPTION = `query MySubscription { me { subscription { status currentPeriodEnd cancelAtPeriodEnd plan { id name } } entitlements { key limit used } } }`;
+export const CREATE_DEPOSIT = `mutation CreateDeposit($amountCents: Int!, $method: PaymentMethod!) { createDeposit(amountCents: $amountCents, method: $method) { id status method amountCents clientSecret depositAddress expectedBaseUnits } }`;
+export const CONFIRM = `mutation ConfirmCryptoDeposit($depositId: ID!, $txHash: String!) { confirmCryptoDeposit(depositId: $depositId, txHash: $txHash) { id status txHash } }`;
+export const MY_PAYMENTS = `query MyPayments($first: Int, $after: String) { me { payments(first: $first, after: $after) { totalCount edges { node { id kind method status amountCents createdAt } } pageInfo { hasNextPage endCursor } } } }`;
+export const TRADING_ACCOUNT = `query { me { tradingAccount { cashCents reservedCents } } }`;
+
+export type Deposit = { id: string; status: string; method: string; amountCents: number; clientSecret: string | null; depositAddress: string | null; expectedBaseUnits: string | null };
+export type MySubscription = {
+  me: {
+    subscription: { status: string; currentPeriodEnd: string | null; cancelAtPeriodEnd: boolean; plan: { id: string; name: string } };
+    entitlements: { key: string; limit: string | null; used: string | null }[];
+  };
+};
+
+/** POSTs a webhook to the gateway's public address, signed unless a signature is given. */
+export async function deliver(stack: TestStack, event: Record<string, unknown>, options: { signature?: string | null; timestamp?: number } = {}) {
+  const signed = signedWebhook(event, WEBHOOK_SECRET, options.timestamp);
+  const signature = options.signature === undefined ? signed.signature : options.signature;
+  const response = await fetch(`${stack.publicUrl}/webhooks/stripe`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(signature !== null ? { 'stripe-signature': signature } : {}) },
+    body: signed.body,
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+/** Delivers catalog.upload.stored.v1 as catalog publishes it. */
+export async function uploadStored(stack: TestStack, userId: string, bytes: number, storedAt = new Date()) {
+  await stack.infra.transport.append(
+    newEnvelope('catalog', 'catalog.upload.stored.v1', { uploadId: randomUUID(), userId, songId: randomUUID(), bytes, storedAt: storedAt.toISOString() }),
+  );
+}
+
+export function checkoutCompleted(userId: string, planId: string, subscriptionId: string, customer: string) {
+  return {
+    id: `cs_test_${subscriptionId}`,
+    object: 'checkout.session',
+    mode: 'subscription',
+    status: 'complete',
+    payment_status: 'paid',
+    client_reference_id: userId,
+    customer,
+    subscription: subscriptionId,
+    created: Math.floor(Date.now() / 1000) - 60,
+    metadata: { userId, planId },
+  };
+}
+
+export function subscriptionObject(options: { id: string; customer: string; userId?: string; price: string; status: string; periodEnd: number; cancelAtPeriodEnd?: boolean }) {
+  return {
+    id: options.id,
+    object: 'subscription',
+    customer: options.customer,
+    status: options.status,
+    cancel_at_period_end: options.cancelAtPeriodEnd ?? false,
+    created: Math.floor(Date.now() / 1000) - 60,
+    metadata: options.userId ? { userId: options.userId } : {},
+    items: { object: 'list', data: [{ id: `si_${options.id}`, object: 'subscription_item', price: { id: options.price, object: 'price' }, current_period_end: options.periodEnd }] },
+  };
+}
+
+export function invoiceObject(options: { id: string; customer: string; subscription: string; amount: number; paid: boolean }) {
+  return {
+    id: options.id,
+    object: 'invoice',
+    customer: options.customer,
+    status: options.paid ? 'paid' : 'open',
+    amount_due: options.amount,
+    amount_paid: options.paid ? options.amount : 0,
+    parent: { type: 'subscription_details', subscription_details: { subscription: options.subscription, metadata: {} } },
+  };
+}
+
+export function paymentIntentObject(options: { id: string; amount: number; depositId: string; status: string }) {
+  return {
+    id: options.id,
+    object: 'payment_intent',
+    amount: options.amount,
+    amount_received: options.status === 'succeeded' ? options.amount : 0,
+    currency: 'usd',
+    status: options.status,
+    metadata: { depositId: options.depositId },
+  };
+}
