@@ -5,7 +5,6 @@ import {
   ErrorCode,
   badInput,
   decodeCursor,
-  encodeCursor,
   isSelfOrAdmin,
   isUniqueViolation,
   isUuid,
@@ -13,6 +12,9 @@ import {
   pageSize,
   recordEvent,
   requireAuth,
+  toConnection,
+  type Connection,
+  type Edge,
   type EntityManager,
   type Logger,
   type MikroORM,
@@ -84,16 +86,8 @@ export interface EntityRef {
   id: string;
 }
 
-export interface CampaignEdgeModel {
-  cursor: string;
-  node: CampaignRow;
-}
-
-export interface CampaignPage {
-  totalCount: number;
-  edges: CampaignEdgeModel[];
-  pageInfo: { hasNextPage: boolean; endCursor: string | null };
-}
+export type CampaignEdgeModel = Edge<CampaignRow>;
+export type CampaignPage = Connection<CampaignRow>;
 
 export type CampaignAnalytics = ReturnType<typeof analytics>;
 
@@ -418,8 +412,7 @@ export class CampaignsService {
       [...params, size + 1],
     )) as CampaignRow[];
     const [count] = (await em.execute(`select count(*)::int as n from campaigns where status = 'ACTIVE' and ends_at > now()`)) as { n: number }[];
-    const edges = rows.slice(0, size).map((node) => ({ cursor: encodeCursor([new Date(node.ends_at).toISOString(), node.id]), node }));
-    return { totalCount: count!.n, edges, pageInfo: { hasNextPage: rows.length > size, endCursor: edges.at(-1)?.cursor ?? null } };
+    return toConnection(rows, size, count!.n, (row) => [new Date(row.ends_at).toISOString(), row.id]);
   }
 
   async analytics(em: EntityManager, principal: Principal | null, campaign: CampaignRow): Promise<CampaignAnalytics> {
