@@ -56,6 +56,8 @@ const forwardedRoutes = [
   { prefix: '/media/', subgraph: 'catalog' },
   // Stripe signs the exact bytes it sends: the body is streamed to payments untouched.
   { prefix: '/webhooks/stripe', subgraph: 'payments' },
+  // Campaign NFTs' token metadata: the collections' tokenURI points here.
+  { prefix: '/nft/', subgraph: 'campaigns' },
 ];
 
 export interface GatewayOptions {
