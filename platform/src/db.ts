@@ -94,3 +94,75 @@ export function isUniqueViolation(error: unknown, constraint?: string): boolean 
   const unique = e.code === '23505' || e.name === 'UniqueConstraintViolationException';
   return unique && (!constraint || e.constraint === constraint || String((error as Error).message).includes(constraint));
 }
+
+export type SqlPool = pg.Pool;
+export type SqlClient = pg.PoolClient;
+
+/**
+ * A plain node-postgres pool on the subgraph's schema, for a hot path that needs named
+ * (prepared) statements and a few round trips per use case rather than the ORM's.
+ * `onQuery` sees every statement, as with openDatabase.
+ */
+export function openSqlPool(options: { url: string; schema: string; max?: number; onQuery?: (sql: string) => void }): SqlPool {
+  const schema = assertSafeIdentifier(options.schema);
+  const pool = new pg.Pool({ connectionString: options.url, max: options.max ?? 10, options: `-c search_path=${schema},public` });
+  if (options.onQuery) {
+    const onQuery = options.onQuery;
+    pool.on('acquire', (client) => {
+      const marked = client as pg.PoolClient & { __counted?: boolean };
+      if (marked.__counted) return;
+      marked.__counted = true;
+      const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+      (client as { query: unknown }).query = (...args: unknown[]) => {
+        const first = args[0] as string | { text: string };
+        onQuery(typeof first === 'string' ? first : first.text);
+        return query(...args);
+      };
+    });
+  }
+  return pool;
+}
+
+/**
+ * Runs `work` on one client of `pool` and releases it; when `work` throws, whatever
+ * transaction it left open is rolled back first.
+ */
+export async function withSqlClient<T>(pool: SqlPool, work: (client: SqlClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    return await work(client);
+  } catch (error) {
+    await client.query('rollback').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+/**
+ * Writes `values` into `text` in place of $1, $2 ... as SQL literals (strings escaped with
+ * node-postgres' escapeLiteral, numbers only when safe integers, arrays as ARRAY[...], dates
+ * as ISO strings), for a simple-protocol query that carries several statements in one round
+ * trip ("begin; select ...; select ..."), which a parameterised query cannot. Give every
+ * placeholder whose type the context does not fix an explicit cast (`$2::uuid`).
+ */
+export function inlineSql(text: string, values: readonly unknown[]): string {
+  return text.replace(/\$(\d+)/g, (_, n: string) => {
+    const index = Number(n) - 1;
+    if (index < 0 || index >= values.length) throw new Error(`no value for $${n}`);
+    return sqlLiteral(values[index]);
+  });
+}
+
+function sqlLiteral(value: unknown): string {
+  if (value === null || value === undefined) return 'NULL';
+  if (typeof value === 'number') {
+    if (!Number.isSafeInteger(value)) throw new Error(`not a safe integer: ${value}`);
+    return String(value);
+  }
+  if (typeof value === 'boolean') return value ? 'TRUE' : 'FALSE';
+  if (value instanceof Date) return pg.escapeLiteral(value.toISOString());
+  if (Array.isArray(value)) return `ARRAY[${value.map(sqlLiteral).join(',')}]`;
+  if (typeof value === 'string') return pg.escapeLiteral(value);
+  throw new Error(`no SQL literal for a ${typeof value}`);
+}

@@ -10,6 +10,8 @@ export type LiveListener = (payload: Record<string, unknown>) => void;
  */
 export interface LiveEvents {
   publish(topic: string, payload: Record<string, unknown>): Promise<void>;
+  /** Publishes several events in order, in one write to Redis. */
+  publishAll(events: readonly { topic: string; payload: Record<string, unknown> }[]): Promise<void>;
   subscribe(topic: string, listener: LiveListener): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
@@ -19,6 +21,10 @@ export class MemoryLiveEvents implements LiveEvents {
 
   async publish(topic: string, payload: Record<string, unknown>): Promise<void> {
     this.emitter.emit(topic, payload);
+  }
+
+  async publishAll(events: readonly { topic: string; payload: Record<string, unknown> }[]): Promise<void> {
+    for (const event of events) this.emitter.emit(event.topic, event.payload);
   }
 
   async subscribe(topic: string, listener: LiveListener): Promise<() => Promise<void>> {
@@ -57,6 +63,15 @@ export class RedisLiveEvents implements LiveEvents {
 
   async publish(topic: string, payload: Record<string, unknown>): Promise<void> {
     await this.pub.publish(this.prefix + topic, JSON.stringify(payload));
+  }
+
+  async publishAll(events: readonly { topic: string; payload: Record<string, unknown> }[]): Promise<void> {
+    if (events.length === 0) return;
+    const pipeline = this.pub.pipeline();
+    for (const event of events) pipeline.publish(this.prefix + event.topic, JSON.stringify(event.payload));
+    const results = await pipeline.exec();
+    const failed = results?.find(([error]) => error);
+    if (failed) throw failed[0];
   }
 
   async subscribe(topic: string, listener: LiveListener): Promise<() => Promise<void>> {

@@ -5,6 +5,7 @@ import {
   verifierFromConfig,
   loadSchemaFile,
   openDatabase,
+  openSqlPool,
   startConsumer,
   startSubgraphServer,
   type SubgraphModule,
@@ -32,9 +33,11 @@ async function start(options: SubgraphStartOptions) {
     poolSize: 20,
     ...(options.onQuery ? { onQuery: options.onQuery } : {}),
   });
+  // placeOrder's hot path runs on plain node-postgres with prepared statements.
+  const sql = openSqlPool({ url: config.DATABASE_URL, schema: 'ownership', max: 20, ...(options.onQuery ? { onQuery: options.onQuery } : {}) });
   const verifier = await verifierFromConfig(config);
   const relay = new OutboxRelay(orm, infra.transport, log, { intervalMs: config.OUTBOX_RELAY_INTERVAL_MS });
-  const service = new OwnershipService({ takerFeeBps: config.TAKER_FEE_BPS, live: infra.live, log, onEventsCommitted: () => relay.kick() });
+  const service = new OwnershipService({ takerFeeBps: config.TAKER_FEE_BPS, live: infra.live, log, sql, onEventsCommitted: () => relay.kick() });
   relay.start();
   const consumer = startConsumer({ orm, transport: infra.transport, group: 'ownership', handlers: ownershipHandlers, log });
 
@@ -62,6 +65,7 @@ async function start(options: SubgraphStartOptions) {
       await server.stop();
       await consumer.stop();
       await relay.stop();
+      await sql.end();
       if (!options.infra) await infra.close();
       await orm.close();
     },

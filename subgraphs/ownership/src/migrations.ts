@@ -115,4 +115,131 @@ create table distributions (
 );
 `,
   ),
+  sqlMigration(
+    '0002_place_order_functions',
+    `
+-- placeOrder's two round trips (see placement.ts): the lock and the reads matching needs, then
+-- the settlement plan's writes. Functions so that PostgreSQL plans their statements once per
+-- session while the client sends one short simple-protocol query for each step.
+
+-- Takes the song's lock, then reads (each statement with a snapshot taken after the lock):
+-- the taker's available cash (row locked) or unreserved shares, an earlier order with the same
+-- clientOrderId, the resting orders on the other side that could fill p_quantity, in priority
+-- order, the book's top levels (the other side's deep enough to survive the fills), the last
+-- trade price and the new order's seq.
+create function place_order_load(p_user uuid, p_song uuid, p_side text, p_client_order_id text, p_limit int, p_quantity int, p_depth int)
+returns json language plpgsql as $fn$
+declare
+  v_available bigint;
+  v_existing uuid;
+  v_makers json;
+  v_levels int;
+  v_bids json;
+  v_asks json;
+  v_last int;
+  v_opposite text := case when p_side = 'BUY' then 'SELL' else 'BUY' end;
+  v_direction int := case when p_side = 'BUY' then 1 else -1 end;
+begin
+  perform pg_advisory_xact_lock(hashtext('ownership:song:' || p_song::text));
+  if p_side = 'BUY' then
+    select cash_cents into v_available from accounts where user_id = p_user for update;
+  else
+    select quantity - reserved_quantity into v_available from holdings where user_id = p_user and song_id = p_song;
+  end if;
+  if p_client_order_id is not null then
+    select id into v_existing from orders where user_id = p_user and client_order_id = p_client_order_id;
+  end if;
+  -- The taker's own orders do not count towards its quantity: they are expired, not traded with.
+  select coalesce(json_agg(c order by c.rank, c.seq), '[]'), count(distinct c.price)
+    into v_makers, v_levels
+    from (
+      select id, user_id, side, limit_price_cents as price, quantity, filled_quantity, reserved_cents, seq,
+             limit_price_cents * v_direction as rank,
+             sum(case when user_id <> p_user then quantity - filled_quantity else 0 end)
+               over (order by limit_price_cents * v_direction, seq) as before_and_this
+        from orders
+       where song_id = p_song and side = v_opposite and status = 'OPEN'
+         and (p_limit is null or limit_price_cents * v_direction <= p_limit * v_direction)
+    ) c
+   where c.before_and_this - (case when c.user_id <> p_user then c.quantity - c.filled_quantity else 0 end) < p_quantity;
+  select coalesce(json_agg(l order by l."priceCents" desc), '[]') into v_bids from (
+    select limit_price_cents as "priceCents", sum(quantity - filled_quantity)::int as quantity, count(*)::int as orders
+      from orders where song_id = p_song and side = 'BUY' and status = 'OPEN'
+     group by limit_price_cents order by limit_price_cents desc
+     limit p_depth + case when p_side = 'SELL' then v_levels else 0 end) l;
+  select coalesce(json_agg(l order by l."priceCents" asc), '[]') into v_asks from (
+    select limit_price_cents as "priceCents", sum(quantity - filled_quantity)::int as quantity, count(*)::int as orders
+      from orders where song_id = p_song and side = 'SELL' and status = 'OPEN'
+     group by limit_price_cents order by limit_price_cents asc
+     limit p_depth + case when p_side = 'BUY' then v_levels else 0 end) l;
+  select price_cents into v_last from trades where song_id = p_song order by seq desc limit 1;
+  return json_build_object(
+    'available', coalesce(v_available, 0), 'existing', v_existing, 'makers', v_makers,
+    'bids', v_bids, 'asks', v_asks, 'lastPrice', v_last,
+    'seq', nextval(pg_get_serial_sequence('orders', 'seq'))::text);
+end
+$fn$;
+
+-- Applies a settlement plan: the new order, the makers' changes, net account and holding
+-- changes, the journal, the trades (in execution order) and the outbox events. Returns how
+-- many makers, accounts and holdings it changed, for the caller to check against the plan.
+create function place_order_apply(
+  p_order_id uuid, p_song uuid, p_user uuid, p_side text, p_type text, p_status text, p_quantity int, p_filled int,
+  p_limit int, p_reserved bigint, p_fill_value bigint, p_client_order_id text, p_seq bigint, p_at timestamptz,
+  m_id uuid[], m_add_filled int[], m_add_value bigint[], m_reserved_delta bigint[], m_status text[],
+  a_user uuid[], a_cash bigint[], a_reserved bigint[],
+  h_user uuid[], h_quantity int[], h_reserved int[], h_cost_add bigint[], h_sold int[],
+  j_txn uuid[], j_account text[], j_amount bigint[], j_kind text[],
+  t_id uuid[], t_buy uuid[], t_sell uuid[], t_buyer uuid[], t_seller uuid[], t_side text[], t_price int[], t_quantity int[], t_fee bigint[],
+  e_id uuid[], e_type text[], e_source text[], e_payload jsonb[], e_request_id text[], e_occurred_at timestamptz[])
+returns json language plpgsql as $fn$
+declare
+  v_makers int;
+  v_accounts int;
+  v_holdings int;
+  v_opened int;
+begin
+  insert into orders (id, song_id, user_id, side, type, status, quantity, filled_quantity, limit_price_cents, reserved_cents,
+                      fill_value_cents, client_order_id, seq, created_at, updated_at)
+  values (p_order_id, p_song, p_user, p_side, p_type, p_status, p_quantity, p_filled, p_limit, p_reserved,
+          p_fill_value, p_client_order_id, p_seq, p_at, p_at);
+
+  update orders o set filled_quantity = o.filled_quantity + m.add_filled, fill_value_cents = o.fill_value_cents + m.add_value,
+         reserved_cents = o.reserved_cents + m.reserved_delta, status = m.status, updated_at = p_at
+    from unnest(m_id, m_add_filled, m_add_value, m_reserved_delta, m_status) as m(id, add_filled, add_value, reserved_delta, status)
+   where o.id = m.id and o.status = 'OPEN';
+  get diagnostics v_makers = row_count;
+
+  update accounts a set cash_cents = a.cash_cents + d.cash, reserved_cents = a.reserved_cents + d.reserved
+    from unnest(a_user, a_cash, a_reserved) as d(user_id, cash, reserved)
+   where a.user_id = d.user_id;
+  get diagnostics v_accounts = row_count;
+
+  update holdings x set quantity = x.quantity + h.quantity, reserved_quantity = x.reserved_quantity + h.reserved,
+         cost_cents = x.cost_cents + h.cost_add - case when h.sold > 0 then x.cost_cents * h.sold / x.quantity else 0 end
+    from unnest(h_user, h_quantity, h_reserved, h_cost_add, h_sold) as h(user_id, quantity, reserved, cost_add, sold)
+   where x.user_id = h.user_id and x.song_id = p_song;
+  get diagnostics v_holdings = row_count;
+  insert into holdings (user_id, song_id, quantity, reserved_quantity, cost_cents)
+  select h.user_id, p_song, h.quantity, h.reserved, h.cost_add
+    from unnest(h_user, h_quantity, h_reserved, h_cost_add) as h(user_id, quantity, reserved, cost_add)
+   where not exists (select 1 from holdings x where x.user_id = h.user_id and x.song_id = p_song);
+  get diagnostics v_opened = row_count;
+
+  insert into journal (txn_id, account, amount_cents, kind) select * from unnest(j_txn, j_account, j_amount, j_kind);
+
+  insert into trades (id, song_id, buy_order_id, sell_order_id, buyer_id, seller_id, taker_side, price_cents, quantity, fee_cents, executed_at)
+  select t.id, p_song, t.buy, t.sell, t.buyer, t.seller, t.side, t.price, t.quantity, t.fee, p_at
+    from unnest(t_id, t_buy, t_sell, t_buyer, t_seller, t_side, t_price, t_quantity, t_fee) with ordinality
+      as t(id, buy, sell, buyer, seller, side, price, quantity, fee, ord)
+   order by t.ord;
+
+  insert into outbox_events (id, type, source, payload, request_id, occurred_at)
+  select * from unnest(e_id, e_type, e_source, e_payload, e_request_id, e_occurred_at);
+
+  return json_build_object('makers', v_makers, 'accounts', v_accounts, 'holdings', v_holdings + v_opened);
+end
+$fn$;
+`,
+  ),
 ];

@@ -13,12 +13,16 @@ import {
   type Logger,
   type Principal,
   isUuid,
+  withSqlClient,
+  type SqlPool,
 } from '@vibestream/platform';
 import { OrderFilled, RevenuePaid, TradeExecuted, liveTopics } from './events.ts';
 import { cashOf, ensureAccount, post, reservedOf } from './ledger.ts';
 import { splitRevenue } from './domain/market.ts';
 import { takerFee } from './domain/fees.ts';
-import { OrderBook, type Fill, type RestingOrder, type Side } from './domain/matching.ts';
+import { OrderBook, type Side } from './domain/matching.ts';
+import { levelsAfter, planSettlement, type TakerOrder } from './domain/settlement.ts';
+import { applyPlacement, loadPlacement, outboxRecord } from './placement.ts';
 
 export const SOURCE = 'ownership';
 
@@ -91,6 +95,8 @@ export { isUuid };
 const insufficient = (message: string) => new AppError(ErrorCode.INSUFFICIENT_FUNDS, message);
 const MAX_PRICE_CENTS = 10_000_000;
 const MAX_QUANTITY = 1_000_000;
+/** Levels per side in orderBookUpdated. */
+const BOOK_DEPTH = 10;
 
 /** Retries a transaction that PostgreSQL aborted to break a deadlock (two songs' trades touching the same accounts). */
 async function withDeadlockRetry<T>(run: () => Promise<T>, attempts = 5): Promise<T> {
@@ -111,9 +117,12 @@ export class OwnershipService {
   private readonly live: LiveEvents;
   private readonly log: Logger;
   private readonly onEventsCommitted: () => void;
+  private readonly sql: SqlPool;
+  private readonly songs = new Set<string>();
 
-  constructor(deps: { takerFeeBps: number; live: LiveEvents; log: Logger; onEventsCommitted: () => void }) {
+  constructor(deps: { takerFeeBps: number; live: LiveEvents; log: Logger; sql: SqlPool; onEventsCommitted: () => void }) {
     this.feeBps = deps.takerFeeBps;
+    this.sql = deps.sql;
     this.live = deps.live;
     this.log = deps.log;
     this.onEventsCommitted = deps.onEventsCommitted;
@@ -200,141 +209,101 @@ export class OwnershipService {
     if (input.type === 'LIMIT' && (!Number.isInteger(limit) || limit! < 1 || limit! > MAX_PRICE_CENTS)) {
       throw badInput('A LIMIT order needs limitPriceCents between 1 and 10000000', 'input.limitPriceCents');
     }
-    if (input.clientOrderId !== undefined && input.clientOrderId !== null && (input.clientOrderId.length < 1 || input.clientOrderId.length > 64)) {
+    const clientOrderId = input.clientOrderId ?? null;
+    if (clientOrderId !== null && (clientOrderId.length < 1 || clientOrderId.length > 64)) {
       throw badInput('clientOrderId must be 1 to 64 characters', 'input.clientOrderId');
     }
-    const song = await this.song(em, input.songId);
+    const songId = await this.knownSong(em, input.songId);
 
     const outcome = await withDeadlockRetry(() =>
-      em.fork().transactional(async (tx) => {
-        await this.lockSong(tx, song.song_id);
-        if (input.clientOrderId) {
-          const [existing] = (await tx.execute('select * from orders where user_id = ? and client_order_id = ?', [p.userId, input.clientOrderId])) as OrderRow[];
-          if (existing) return { order: existing, trades: await this.tradesOf(tx, existing.id), published: null };
-        }
-        const orderId = randomUUID();
-        let reserved = 0;
-        let budget: number | null = null;
-        if (input.side === 'BUY') {
-          const [account] = (await tx.execute('select cash_cents from accounts where user_id = ? for update', [p.userId])) as { cash_cents: string }[];
-          const available = Number(account?.cash_cents ?? 0);
-          reserved = input.type === 'LIMIT' ? input.quantity * limit! + takerFee(input.quantity * limit!, this.feeBps) : available;
-          if (reserved === 0 || available < reserved) throw insufficient(`This order needs ${reserved || 'some'} cents; you have ${available} available`);
-          budget = input.type === 'MARKET' ? available : null;
-          await post(tx, 'order.reserve', [
-            [cashOf(p.userId), -reserved],
-            [reservedOf(p.userId), reserved],
-          ]);
-        } else {
-          const held = (await tx.execute(
-            'update holdings set reserved_quantity = reserved_quantity + ? where user_id = ? and song_id = ? and quantity - reserved_quantity >= ? returning user_id',
-            [input.quantity, p.userId, song.song_id, input.quantity],
-          )) as unknown[];
-          if (held.length === 0) throw insufficient(`You do not hold ${input.quantity} unreserved shares of this song`);
-        }
-        const [order] = (await tx.execute(
-          `insert into orders (id, song_id, user_id, side, type, status, quantity, limit_price_cents, reserved_cents, client_order_id)
-           values (?, ?, ?, ?, ?, 'OPEN', ?, ?, ?, ?) returning *`,
-          [orderId, song.song_id, p.userId, input.side, input.type, input.quantity, limit, reserved, input.clientOrderId ?? null],
-        )) as OrderRow[];
-
-        const book = new OrderBook(await this.candidates(tx, song.song_id, input.side, limit, input.quantity, p.userId));
-        const result = book.match(
-          { id: orderId, accountId: p.userId, side: input.side, type: input.type, quantity: input.quantity, limitPriceCents: limit, budgetCents: budget, seq: Number(order!.seq) },
-          this.feeBps,
-        );
-        for (const expired of result.expiredOrderIds) await this.endOrder(tx, expired, 'CANCELLED');
-        const trades: TradeRow[] = [];
-        for (const fill of result.fills) trades.push(await this.settle(tx, song.song_id, fill));
-        // The taker: its own fills are settled; now it rests (LIMIT remainder), fills, or cancels (MARKET remainder).
-        if (result.remainingQuantity === 0) await this.endOrder(tx, orderId, 'FILLED');
-        else if (!result.rested) await this.endOrder(tx, orderId, 'CANCELLED');
-        const [final] = (await tx.execute('select * from orders where id = ?', [orderId])) as OrderRow[];
-        await tx.flush();
-        return { order: final!, trades, published: trades };
-      }),
+      withSqlClient(
+        this.sql,
+        async (client) => {
+          const context = await loadPlacement(client, { userId: p.userId, songId, side: input.side, clientOrderId, limitPriceCents: limit, quantity: input.quantity, depth: BOOK_DEPTH });
+          if (context.existingOrderId) {
+            await client.query('rollback');
+            return { existing: context.existingOrderId };
+          }
+          const taker: TakerOrder = { id: randomUUID(), userId: p.userId, side: input.side, type: input.type, quantity: input.quantity, limitPriceCents: limit, reservedCents: 0 };
+          let budget: number | null = null;
+          if (input.side === 'BUY') {
+            taker.reservedCents = input.type === 'LIMIT' ? input.quantity * limit! + takerFee(input.quantity * limit!, this.feeBps) : context.available;
+            if (taker.reservedCents === 0 || context.available < taker.reservedCents) {
+              throw insufficient(`This order needs ${taker.reservedCents || 'some'} cents; you have ${context.available} available`);
+            }
+            if (input.type === 'MARKET') budget = context.available;
+          } else if (context.available < input.quantity) {
+            throw insufficient(`You do not hold ${input.quantity} unreserved shares of this song`);
+          }
+          const makers = new Map(context.makers.map((m) => [m.id, m]));
+          const book = new OrderBook(context.makers.map((m) => ({ id: m.id, accountId: m.userId, side: m.side, priceCents: m.priceCents, remaining: m.quantity - m.filledQuantity, seq: m.seq })));
+          const result = book.match({ id: taker.id, accountId: p.userId, side: input.side, type: input.type, quantity: input.quantity, limitPriceCents: limit, budgetCents: budget, seq: Number(context.seq) }, this.feeBps);
+          const plan = planSettlement(taker, makers, result);
+          const at = new Date();
+          const tradeIds = plan.trades.map(() => randomUUID());
+          const events = [
+            ...plan.trades.map((t, i) =>
+              outboxRecord(SOURCE, TradeExecuted, { tradeId: tradeIds[i]!, songId, buyerId: t.buyerId, sellerId: t.sellerId, buyOrderId: t.buyOrderId, sellOrderId: t.sellOrderId, priceCents: t.priceCents, quantity: t.quantity, executedAt: at.toISOString() }),
+            ),
+            ...plan.filled.map((f) =>
+              outboxRecord(SOURCE, OrderFilled, {
+                orderId: f.orderId,
+                userId: f.userId,
+                songId,
+                side: f.side,
+                quantity: f.quantity,
+                averagePriceCents: Math.max(1, Math.round(f.valueCents / f.quantity)),
+                orderQuantity: f.orderQuantity,
+                filledQuantity: f.filledQuantity,
+                fullyFilled: f.fullyFilled,
+              }),
+            ),
+          ];
+          await applyPlacement(client, { taker: { ...taker, songId, clientOrderId, seq: context.seq }, plan, tradeIds, at, events });
+          const order: OrderRow = {
+            id: taker.id,
+            song_id: songId,
+            user_id: p.userId,
+            side: input.side,
+            type: input.type,
+            status: plan.taker.status,
+            quantity: input.quantity,
+            filled_quantity: plan.taker.filledQuantity,
+            limit_price_cents: limit,
+            reserved_cents: String(plan.taker.reservedCents),
+            fill_value_cents: String(plan.taker.fillValueCents),
+            client_order_id: clientOrderId,
+            seq: context.seq,
+            created_at: at,
+          };
+          const trades: TradeRow[] = plan.trades.map((t, i) => ({ id: tradeIds[i]!, song_id: songId, price_cents: t.priceCents, quantity: t.quantity, executed_at: at }));
+          const lastPrice = trades.length > 0 ? trades[trades.length - 1]!.price_cents : context.lastPriceCents;
+          const levels = levelsAfter(context.levels, taker, makers, result, BOOK_DEPTH);
+          return { order, trades, book: { songId, ...levels, lastTradePriceCents: lastPrice }, events: events.length };
+        },
+      ),
     );
-    if (outcome.published) {
-      if (outcome.published.length > 0) this.onEventsCommitted();
-      await this.publishBookChange(em, song.song_id, outcome.published);
+    if ('existing' in outcome) {
+      const [existing] = (await em.execute('select * from orders where id = ?', [outcome.existing])) as OrderRow[];
+      return { order: existing!, trades: await this.tradesOf(em, existing!.id) };
     }
+    if (outcome.events > 0) this.onEventsCommitted();
+    await this.publishMarket(songId, outcome.trades, outcome.book);
     return { order: outcome.order, trades: outcome.trades };
   }
 
-  /** Resting orders on the other side that this order could trade with, in priority order, enough to fill it. */
-  private async candidates(tx: EntityManager, songId: string, side: Side, limit: number | null, quantity: number, userId: string): Promise<RestingOrder[]> {
-    const opposite = side === 'BUY' ? 'SELL' : 'BUY';
-    const priceFilter = limit === null ? '' : side === 'BUY' ? 'and limit_price_cents <= ?' : 'and limit_price_cents >= ?';
-    const order = side === 'BUY' ? 'limit_price_cents asc, seq asc' : 'limit_price_cents desc, seq asc';
-    const rows = (await tx.execute(
-      `select id, user_id, side, limit_price_cents, quantity - filled_quantity as remaining, seq from (
-         select o.*, sum(case when o.user_id <> ? then o.quantity - o.filled_quantity else 0 end) over (order by ${order}) as before_and_this
-         from orders o where song_id = ? and side = ? and status = 'OPEN' ${priceFilter}
-       ) c where before_and_this - (case when user_id <> ? then quantity - filled_quantity else 0 end) < ?
-       order by ${order}`,
-      [userId, songId, opposite, ...(limit === null ? [] : [limit]), userId, quantity],
-    )) as { id: string; user_id: string; side: Side; limit_price_cents: number; remaining: number; seq: string }[];
-    return rows.map((r) => ({ id: r.id, accountId: r.user_id, side: r.side, priceCents: r.limit_price_cents, remaining: Number(r.remaining), seq: Number(r.seq) }));
+  /** A song this context knows (from catalog's events); known songs are remembered, as songs are never removed. */
+  private async knownSong(em: EntityManager, songId: string): Promise<string> {
+    if (this.songs.has(songId)) return songId;
+    await this.song(em, songId);
+    if (this.songs.size > 100_000) this.songs.clear();
+    this.songs.add(songId);
+    return songId;
   }
 
-  /** Moves cash, shares and the fee of one fill. */
-  private async settle(tx: EntityManager, songId: string, fill: Fill): Promise<TradeRow> {
-    const value = fill.priceCents * fill.quantity;
-    const buyerIsTaker = fill.takerSide === 'BUY';
-    const buyOrderId = buyerIsTaker ? fill.takerOrderId : fill.makerOrderId;
-    const sellOrderId = buyerIsTaker ? fill.makerOrderId : fill.takerOrderId;
-    const buyerId = buyerIsTaker ? fill.takerAccountId : fill.makerAccountId;
-    const sellerId = buyerIsTaker ? fill.makerAccountId : fill.takerAccountId;
-    const buyerFee = buyerIsTaker ? fill.takerFeeCents : 0;
-    const sellerFee = buyerIsTaker ? 0 : fill.takerFeeCents;
-    await post(tx, 'trade', [
-      [reservedOf(buyerId), -(value + buyerFee)],
-      [cashOf(sellerId), value - sellerFee],
-      ['fees', fill.takerFeeCents],
-    ]);
-    // Both orders in one statement; the maker's new fill tells whether it leaves the book.
-    const updated = (await tx.execute(
-      `update orders set filled_quantity = filled_quantity + ?, fill_value_cents = fill_value_cents + ?, updated_at = now(),
-         reserved_cents = reserved_cents - case when id = ? then ? else 0 end
-       where id in (?, ?) returning id, quantity, filled_quantity`,
-      [fill.quantity, value, buyOrderId, value + buyerFee, buyOrderId, sellOrderId],
-    )) as { id: string; quantity: number; filled_quantity: number }[];
-    // The seller's cost basis shrinks pro rata (integer division floors, as BigInt division would).
-    await tx.execute(
-      `update holdings set quantity = quantity - ?, reserved_quantity = reserved_quantity - ?, cost_cents = cost_cents - (cost_cents * ? / quantity)
-       where user_id = ? and song_id = ?`,
-      [fill.quantity, fill.quantity, fill.quantity, sellerId, songId],
-    );
-    await tx.execute(
-      `insert into holdings (user_id, song_id, quantity, cost_cents) values (?, ?, ?, ?)
-       on conflict (user_id, song_id) do update set quantity = holdings.quantity + excluded.quantity, cost_cents = holdings.cost_cents + excluded.cost_cents`,
-      [buyerId, songId, fill.quantity, value + buyerFee],
-    );
-    const [trade] = (await tx.execute(
-      `insert into trades (id, song_id, buy_order_id, sell_order_id, buyer_id, seller_id, taker_side, price_cents, quantity, fee_cents)
-       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) returning id, song_id, price_cents, quantity, executed_at`,
-      [randomUUID(), songId, buyOrderId, sellOrderId, buyerId, sellerId, fill.takerSide, fill.priceCents, fill.quantity, fill.takerFeeCents],
-    )) as TradeRow[];
-    recordEvent(tx, SOURCE, TradeExecuted, {
-      tradeId: trade!.id,
-      songId,
-      buyerId,
-      sellerId,
-      buyOrderId,
-      sellOrderId,
-      priceCents: fill.priceCents,
-      quantity: fill.quantity,
-      executedAt: new Date(trade!.executed_at).toISOString(),
-    });
-    // A maker that is now fully filled leaves the book.
-    const maker = updated.find((o) => o.id === fill.makerOrderId)!;
-    if (maker.filled_quantity === maker.quantity) await this.endOrder(tx, fill.makerOrderId, 'FILLED');
-    return trade!;
-  }
-
-  /** Ends an order: releases whatever it still reserves (cash for a BUY, shares for a SELL). */
-  private async endOrder(tx: EntityManager, orderId: string, status: 'FILLED' | 'CANCELLED'): Promise<void> {
-    const [order] = (await tx.execute(`update orders set status = ?, updated_at = now() where id = ? and status = 'OPEN' returning *`, [status, orderId])) as OrderRow[];
+  /** Cancels a resting order: releases whatever it still reserves (cash for a BUY, shares for a SELL). */
+  private async cancelResting(tx: EntityManager, orderId: string): Promise<void> {
+    const [order] = (await tx.execute(`update orders set status = 'CANCELLED', updated_at = now() where id = ? and status = 'OPEN' returning *`, [orderId])) as OrderRow[];
     if (!order) return;
     if (order.side === 'BUY') {
       const leftover = Number(order.reserved_cents);
@@ -351,19 +320,6 @@ export class OwnershipService {
         await tx.execute('update holdings set reserved_quantity = reserved_quantity - ? where user_id = ? and song_id = ?', [unfilled, order.user_id, order.song_id]);
       }
     }
-    if (status === 'FILLED') {
-      recordEvent(tx, SOURCE, OrderFilled, {
-        orderId,
-        userId: order.user_id,
-        songId: order.song_id,
-        side: order.side,
-        quantity: order.quantity,
-        averagePriceCents: Math.max(1, Math.round(Number(order.fill_value_cents) / order.quantity)),
-        orderQuantity: order.quantity,
-        filledQuantity: order.quantity,
-        fullyFilled: true,
-      });
-    }
   }
 
   async cancelOrder(em: EntityManager, principal: Principal | null, orderId: string): Promise<OrderRow> {
@@ -376,7 +332,7 @@ export class OwnershipService {
         await this.lockSong(tx, found.song_id);
         const [current] = (await tx.execute('select * from orders where id = ?', [orderId])) as OrderRow[];
         if (current!.status !== 'OPEN') throw conflict(`This order is already ${current!.status.toLowerCase()}`);
-        await this.endOrder(tx, orderId, 'CANCELLED');
+        await this.cancelResting(tx, orderId);
         const [ended] = (await tx.execute('select * from orders where id = ?', [orderId])) as OrderRow[];
         return ended!;
       }),
@@ -461,19 +417,24 @@ export class OwnershipService {
     )) as TradeRow[];
   }
 
-  /** Live events after a commit: each trade in execution order, then the book's top levels. */
+  /** Live events after a commit: each trade in execution order, then the book's top levels (read again when not given). */
   private async publishBookChange(em: EntityManager, songId: string, trades: TradeRow[]): Promise<void> {
     try {
-      for (const trade of trades) {
-        await this.live.publish(liveTopics.tradeExecuted(songId), {
-          id: trade.id,
-          songId,
-          priceCents: trade.price_cents,
-          quantity: trade.quantity,
-          executedAt: new Date(trade.executed_at).toISOString(),
-        });
-      }
-      await this.live.publish(liveTopics.orderBookUpdated(songId), await this.orderBook(em.fork(), songId, 10));
+      await this.publishMarket(songId, trades, await this.orderBook(em.fork(), songId, BOOK_DEPTH));
+    } catch (error) {
+      this.log.warn({ err: error, songId }, 'live market events not published');
+    }
+  }
+
+  private async publishMarket(songId: string, trades: TradeRow[], book: Awaited<ReturnType<OwnershipService['orderBook']>>): Promise<void> {
+    try {
+      await this.live.publishAll([
+        ...trades.map((trade) => ({
+          topic: liveTopics.tradeExecuted(songId),
+          payload: { id: trade.id, songId, priceCents: trade.price_cents, quantity: trade.quantity, executedAt: new Date(trade.executed_at).toISOString() },
+        })),
+        { topic: liveTopics.orderBookUpdated(songId), payload: book },
+      ]);
     } catch (error) {
       this.log.warn({ err: error, songId }, 'live market events not published');
     }
