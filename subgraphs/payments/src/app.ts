@@ -26,12 +26,12 @@ const { sdl, typeDefs } = loadSchemaFile(new URL('../schema.graphql', import.met
 /** The configured USDC chains; a method without its chain cannot take deposits. */
 function depositChains(config: PaymentsConfig): Partial<Record<CryptoMethod, DepositChain>> {
   const chains: Partial<Record<CryptoMethod, DepositChain>> = {};
-  if (config.ETHEREUM_RPC_URL && config.ETHEREUM_USDC_ADDRESS && config.ETHEREUM_DEPOSIT_ADDRESS) {
+  if (config.ETH_RPC_URL && config.ETH_USDC_ADDRESS && config.ETH_DEPOSIT_ADDRESS) {
     chains.USDC_ETHEREUM = new EthereumUsdc({
-      rpcUrl: config.ETHEREUM_RPC_URL,
-      token: config.ETHEREUM_USDC_ADDRESS,
-      depositAddress: config.ETHEREUM_DEPOSIT_ADDRESS,
-      confirmations: config.ETHEREUM_CONFIRMATIONS,
+      rpcUrl: config.ETH_RPC_URL,
+      token: config.ETH_USDC_ADDRESS,
+      depositAddress: config.ETH_DEPOSIT_ADDRESS,
+      confirmations: config.ETH_DEPOSIT_CONFIRMATIONS,
     });
   }
   if (config.SOLANA_RPC_URL && config.SOLANA_USDC_MINT && config.SOLANA_DEPOSIT_OWNER) {

@@ -29,13 +29,13 @@ export const paymentsConfigShape = {
   CHECKOUT_CANCEL_URL: env.optionalUrl(),
   BILLING_PORTAL_RETURN_URL: env.optionalUrl(),
 
-  /** USDC on Ethereum: all of RPC URL, token and deposit address, or none (method unavailable). */
-  ETHEREUM_RPC_URL: env.optionalUrl(),
-  ETHEREUM_USDC_ADDRESS: ethAddress(),
-  ETHEREUM_DEPOSIT_ADDRESS: ethAddress(),
-  ETHEREUM_CONFIRMATIONS: env.int(12, 1),
+  /** USDC on Ethereum: RPC URL, token and deposit address; without token and address the method is unavailable. */
+  ETH_RPC_URL: env.optionalUrl(),
+  ETH_USDC_ADDRESS: ethAddress(),
+  ETH_DEPOSIT_ADDRESS: ethAddress(),
+  ETH_DEPOSIT_CONFIRMATIONS: env.int(12, 1),
 
-  /** USDC on Solana: all of RPC URL, mint and the deposit owner (wallet) address, or none. */
+  /** USDC on Solana: RPC URL, mint and the deposit owner (wallet) address; without mint and owner the method is unavailable. */
   SOLANA_RPC_URL: env.optionalUrl(),
   SOLANA_USDC_MINT: solanaAddress(),
   SOLANA_DEPOSIT_OWNER: solanaAddress(),
@@ -46,12 +46,14 @@ export type PaymentsConfig = ReturnType<typeof loadPaymentsConfig>;
 export function loadPaymentsConfig(source: NodeJS.ProcessEnv) {
   const config = loadConfig(paymentsConfigShape, source);
   const problems: string[] = [];
-  const allOrNone = (names: (keyof typeof config)[], what: string) => {
-    const set = names.filter((n) => config[n] !== undefined);
-    if (set.length > 0 && set.length < names.length) problems.push(`${names.join(', ')}: set all of them for ${what}, or none`);
+  // A chain takes deposits once its token and deposit address are set; the RPC URL alone (shared
+  // with other contexts, such as rewards' ETH_RPC_URL) configures nothing here.
+  const chain = (rpc: keyof typeof config, parts: (keyof typeof config)[], what: string) => {
+    const set = parts.filter((n) => config[n] !== undefined);
+    if (set.length > 0 && (set.length < parts.length || config[rpc] === undefined)) problems.push(`${[rpc, ...parts].join(', ')}: set all of them for ${what}, or leave out ${parts.join(' and ')}`);
   };
-  allOrNone(['ETHEREUM_RPC_URL', 'ETHEREUM_USDC_ADDRESS', 'ETHEREUM_DEPOSIT_ADDRESS'], 'USDC deposits on Ethereum');
-  allOrNone(['SOLANA_RPC_URL', 'SOLANA_USDC_MINT', 'SOLANA_DEPOSIT_OWNER'], 'USDC deposits on Solana');
+  chain('ETH_RPC_URL', ['ETH_USDC_ADDRESS', 'ETH_DEPOSIT_ADDRESS'], 'USDC deposits on Ethereum');
+  chain('SOLANA_RPC_URL', ['SOLANA_USDC_MINT', 'SOLANA_DEPOSIT_OWNER'], 'USDC deposits on Solana');
   if (problems.length > 0) throw new Error(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   return config;
 }

@@ -155,3 +155,15 @@ describe('deposits', () => {
     expect(refusalOf({ kind: 'received', amount: 6n }, 5n)).toBeNull();
   });
 });
+
+describe('configuration', () => {
+  const base = { DATABASE_URL: 'postgres://localhost/x' };
+  it('a chain is configured by its token and deposit address; a shared RPC URL alone is fine', async () => {
+    const { loadPaymentsConfig } = await import('../src/config.ts');
+    expect(() => loadPaymentsConfig({ ...base, ETH_RPC_URL: 'http://127.0.0.1:8545' })).not.toThrow();
+    expect(() => loadPaymentsConfig({ ...base, ETH_USDC_ADDRESS: '0x' + '11'.repeat(20), ETH_DEPOSIT_ADDRESS: '0x' + '22'.repeat(20) })).toThrow(/ETH_RPC_URL/);
+    expect(() => loadPaymentsConfig({ ...base, SOLANA_RPC_URL: 'http://127.0.0.1:8899', SOLANA_USDC_MINT: 'EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v' })).toThrow(/SOLANA_DEPOSIT_OWNER/);
+    expect(() => loadPaymentsConfig({ ...base, ETH_DEPOSIT_ADDRESS: 'nope' })).toThrow(/ETH_DEPOSIT_ADDRESS/);
+    expect(loadPaymentsConfig(base).PORT).toBe(4005);
+  });
+});
