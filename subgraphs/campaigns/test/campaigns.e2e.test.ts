@@ -229,6 +229,29 @@ describe('a campaign with an NFT drop of 3, through the gateway, on the in-proce
   });
 });
 
+describe('many concurrent claims', () => {
+  it('ten fans racing for five editions: five tokens on chain, one per winner, nonces never collide', async () => {
+    const { id, contractAddress } = await activeCampaignWithDrop('Rush Hour', { editionSize: 5, minListens: 0 });
+    const fans = await Promise.all(Array.from({ length: 10 }, (_, i) => signUp(stack, 'FAN', `Racer ${i}`)));
+    for (const fan of fans) expect((await stack.gql(JOIN, { id }, { token: fan.token })).errors).toBeUndefined();
+    const results = await Promise.all(
+      fans.map(async (fan) => {
+        const wallet = Wallet.createRandom().address;
+        return { wallet, result: await stack.gql<Claimed>(CLAIM, { campaignId: id, walletAddress: wallet }, { token: fan.token }) };
+      }),
+    );
+    const winners = results.filter((r) => r.result.data?.claimCampaignNft.status === 'MINTED');
+    expect(winners).toHaveLength(5);
+    expect(results.filter((r) => errorCode(r.result) === 'CONFLICT')).toHaveLength(5);
+    const nft = collection(contractAddress);
+    for (const { wallet, result } of winners) expect(await nft.getFunction('ownerOf')(BigInt(result.data!.claimCampaignNft.tokenId))).toBe(wallet);
+    expect(winners.map((w) => Number(w.result.data!.claimCampaignNft.tokenId)).sort()).toEqual([1, 2, 3, 4, 5]);
+    expect(await nft.getFunction('totalSupply')()).toBe(5n);
+    const rows = await db.query(`select count(*)::int as n, count(*) filter (where status = 'MINTED')::int as minted from campaigns.mints where campaign_id = $1`, [id]);
+    expect(rows.rows[0]).toEqual({ n: 5, minted: 5 });
+  });
+});
+
 describe('the end of a campaign', () => {
   it('is ENDED once endsAt passes: joins and claims are CONFLICT, and the sweep persists ENDED', async () => {
     const { id, songId } = await activeCampaignWithDrop('Short Run', { editionSize: 5, minListens: 1 }, new Date(Date.now() + 4000).toISOString());
