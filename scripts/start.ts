@@ -4,6 +4,7 @@
 import { createInfra, createLogger, onShutdown, prepareDevelopmentEnv, type RunningSubgraph } from '@vibestream/platform';
 import { startGateway } from '@vibestream/gateway';
 import { subgraphs } from '../subgraphs/index.ts';
+import { ensureWebAppBuilt } from '../clients/web/build.ts';
 
 const log = createLogger('vibestream', process.env.LOG_LEVEL ?? 'info');
 
@@ -26,6 +27,14 @@ try {
     const subgraph = await module.start({ env, port, infra, log: log.child({ subgraph: module.name }) });
     running.push(subgraph);
     gatewayEnv[`SUBGRAPH_URL_${module.name.toUpperCase()}`] ??= `http://127.0.0.1:${subgraph.port}/graphql`;
+  }
+  // The gateway serves the web client at / from clients/web/dist: build it when missing or stale.
+  if (!gatewayEnv.WEB_APP_DIR && env.WEB_APP_BUILD !== 'off') {
+    try {
+      if (await ensureWebAppBuilt(undefined, { quiet: true })) log.info('web client built (clients/web/dist)');
+    } catch (error) {
+      log.warn({ err: error instanceof Error ? error.message : error }, 'web client build failed; the gateway serves the API only');
+    }
   }
   const gateway = await startGateway({ env: gatewayEnv, log: log.child({ process: 'gateway' }), live: infra.live });
   log.info({ url: gateway.url, subgraphs: running.map((s) => s.name) }, 'VibeStream is up');

@@ -17,6 +17,8 @@ export const gatewayConfigShape = {
   ),
   /** Manifest of the client operations written by `npm run codegen` (documentId -> document). */
   PERSISTED_DOCUMENTS_PATH: z.preprocess((v) => (v === '' ? undefined : v), z.string().default('clients/generated/persisted-documents.json')),
+  /** The built web client served at `/` (relative to the project root); nothing is served there when it is missing. */
+  WEB_APP_DIR: z.preprocess((v) => (v === '' ? undefined : v), z.string().default('clients/web/dist')),
   /** Accept only the known persisted documents (recommended in production). */
   PERSISTED_DOCUMENTS_ONLY: env.bool(false),
   /** Protective limits, checked before any subgraph is called (see gateway/src/limits/README.md). */

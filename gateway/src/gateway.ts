@@ -50,6 +50,7 @@ import { publicFieldsOf } from './subscriptions/public-fields.ts';
 import { GraphQLError, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import { GRAPHIQL_PATH, graphiqlPage, sandboxWithOfflineFallback } from './landing-page.ts';
 import { OperationNameLabels, createMetrics, operationMetricsPlugin } from './metrics.ts';
+import { createWebApp } from './web-app.ts';
 
 /** HTTP routes the gateway hands to a subgraph's own handler, bodies streamed both ways. */
 const forwardedRoutes = [
@@ -91,6 +92,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const verifier =
     options.verifier ??
     (await verifierFromConfig(config));
+  const webApp = createWebApp(config.WEB_APP_DIR, log);
   const persistedStore = loadPersistedDocuments(config.PERSISTED_DOCUMENTS_PATH);
   const persistedDocuments = persistedDocumentsTransform(persistedStore, {
     onlyKnown: config.PERSISTED_DOCUMENTS_ONLY,
@@ -242,6 +244,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         return;
       default: {
         const forward = forwardedRoutes.find((r) => r.prefix === route);
+        // Every other path belongs to the web client (its files, or index.html for its routes).
+        if (!forward && webApp?.serve(req, res)) return;
         const upstream = forward && subgraphUrls.get(forward.subgraph);
         if (!upstream) return sendJson(res, 404, { error: 'not found' });
         return proxyTo(new URL(upstream).origin, req, res, { requestId: currentRequestId()!, clientAddress: clientAddress(req, trustedProxies), log });

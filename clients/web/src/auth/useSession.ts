@@ -1,0 +1,6 @@
+import { useSyncExternalStore } from 'react';
+import { currentSession, subscribeSession, type Session } from './session.ts';
+
+export function useSession(): Session | null {
+  return useSyncExternalStore(subscribeSession, currentSession);
+}

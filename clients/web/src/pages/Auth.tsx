@@ -1,0 +1,85 @@
+import { useState, type FormEvent } from 'react';
+import { useApolloClient, useMutation } from '@apollo/client/react';
+import { LoginDocument, RegisterDocument, type Role } from '../../../generated/graphql.ts';
+import { saveSession } from '../auth/session.ts';
+import { Field, FormError } from '../components/Form.tsx';
+import { formErrors, noErrors, type FormErrors } from '../errors.ts';
+import { Link, navigate } from '../router.tsx';
+
+export function SignUp() {
+  const client = useApolloClient();
+  const [register, { loading }] = useMutation(RegisterDocument);
+  const [form, setForm] = useState({ email: '', password: '', displayName: '', role: 'FAN' as Role });
+  const [errors, setErrors] = useState<FormErrors>(noErrors);
+
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    if (form.password.length < 10) return setErrors({ fields: { password: 'Use at least 10 characters.' }, form: null });
+    try {
+      const { data } = await register({ variables: { input: form } });
+      if (!data) return;
+      await client.clearStore();
+      saveSession(data.register);
+      navigate(form.role === 'ARTIST' ? '/artist' : '/');
+    } catch (error) {
+      setErrors(formErrors(error, { fieldFor: { CONFLICT: 'email' } }));
+    }
+  };
+
+  return (
+    <form className="card narrow" onSubmit={submit} noValidate>
+      <h1>Create your account</h1>
+      <Field label="Email" type="email" autoComplete="email" value={form.email} error={errors.fields.email} onChange={(e) => setForm({ ...form, email: e.target.value })} />
+      <Field label="Password" type="password" autoComplete="new-password" value={form.password} error={errors.fields.password} onChange={(e) => setForm({ ...form, password: e.target.value })} />
+      <Field label="Display name" value={form.displayName} error={errors.fields.displayName} onChange={(e) => setForm({ ...form, displayName: e.target.value })} />
+      <fieldset className="field">
+        <legend>I am</legend>
+        <label className="inline">
+          <input type="radio" name="role" checked={form.role === 'FAN'} onChange={() => setForm({ ...form, role: 'FAN' })} /> a fan
+        </label>
+        <label className="inline">
+          <input type="radio" name="role" checked={form.role === 'ARTIST'} onChange={() => setForm({ ...form, role: 'ARTIST' })} /> an artist
+        </label>
+        {errors.fields.role && <p className="field-error" role="alert">{errors.fields.role}</p>}
+      </fieldset>
+      <FormError message={errors.form} />
+      <button type="submit" disabled={loading}>{loading ? 'Creating…' : 'Sign up'}</button>
+      <p className="muted">
+        Already have an account? <Link to="/signin">Sign in</Link>
+      </p>
+    </form>
+  );
+}
+
+export function SignIn() {
+  const client = useApolloClient();
+  const [login, { loading }] = useMutation(LoginDocument);
+  const [form, setForm] = useState({ email: '', password: '' });
+  const [errors, setErrors] = useState<FormErrors>(noErrors);
+
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    try {
+      const { data } = await login({ variables: form });
+      if (!data) return;
+      await client.clearStore();
+      saveSession(data.login);
+      navigate(data.login.user.roles.includes('ARTIST') ? '/artist' : '/');
+    } catch (error) {
+      setErrors(formErrors(error, { fieldFor: { UNAUTHENTICATED: 'password', RATE_LIMITED: 'password' }, messageFor: { UNAUTHENTICATED: 'That email and password do not match an account.' } }));
+    }
+  };
+
+  return (
+    <form className="card narrow" onSubmit={submit} noValidate>
+      <h1>Sign in</h1>
+      <Field label="Email" type="email" autoComplete="email" value={form.email} error={errors.fields.email} onChange={(e) => setForm({ ...form, email: e.target.value })} />
+      <Field label="Password" type="password" autoComplete="current-password" value={form.password} error={errors.fields.password} onChange={(e) => setForm({ ...form, password: e.target.value })} />
+      <FormError message={errors.form} />
+      <button type="submit" disabled={loading}>{loading ? 'Signing in…' : 'Sign in'}</button>
+      <p className="muted">
+        New here? <Link to="/signup">Create an account</Link>
+      </p>
+    </form>
+  );
+}

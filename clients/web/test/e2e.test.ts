@@ -1,0 +1,265 @@
+// The web client end to end: the built app served by the gateway, driven in headless Chromium
+// (Debian's /usr/bin/chromium through playwright-core) with real clicks and typing, against a
+// real stack (identity, catalog, rewards, ownership on PostgreSQL and Redis).
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { newEnvelope } from '@vibestream/platform';
+import { eventually, startTestStack, type TestStack } from '@vibestream/platform/testing';
+import { identitySubgraph } from '@vibestream/identity';
+import { catalogSubgraph } from '@vibestream/catalog';
+import { rewardsSubgraph } from '@vibestream/rewards';
+import { ownershipSubgraph } from '@vibestream/ownership';
+import { makeWav } from '../../../subgraphs/catalog/test/audio.ts';
+import { buildWebApp, webRoot } from '../build.ts';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+/** The launch flags that work headless, as root, with no network (STACK.md). */
+const CHROMIUM_FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required', '--mute-audio'];
+const SCREENSHOTS = join(webRoot, 'test-results');
+const PASSWORD = 'a-long-password';
+
+let stack: TestStack;
+let browser: Browser;
+let workDir: string;
+let appUrl: string;
+const title = `Sine Dawn ${randomBytes(3).toString('hex')}`;
+let songPath = '';
+
+async function shot(page: Page, name: string) {
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+}
+
+/** Each person in their own browser context: their own localStorage and IndexedDB. */
+async function person(): Promise<Page> {
+  const context = await browser.newContext({ baseURL: appUrl, viewport: { width: 1100, height: 900 } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(30_000);
+  page.on('pageerror', (error) => console.error('page error:', error.message));
+  return page;
+}
+
+async function signUp(page: Page, name: string, role: 'fan' | 'artist') {
+  const email = `${name.toLowerCase().replace(/\W+/g, '-')}-${randomBytes(4).toString('hex')}@example.com`;
+  await page.goto('/');
+  await page.getByRole('link', { name: 'Sign up' }).click();
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByLabel('Display name').fill(name);
+  await page.getByLabel(`an ${role}`).or(page.getByLabel(`a ${role}`)).check();
+  await page.getByRole('button', { name: 'Sign up' }).click();
+  await page.getByRole('button', { name: 'Sign out' }).waitFor();
+  return email;
+}
+
+/** The signed-in person's access token and id, as the app keeps them. */
+async function sessionOf(page: Page): Promise<{ token: string; userId: string }> {
+  const raw = await page.evaluate(() => localStorage.getItem('vibestream.session'));
+  const token = (JSON.parse(raw!) as { accessToken: string }).accessToken;
+  const claims = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { sub: string };
+  return { token, userId: claims.sub };
+}
+
+/** Funds a trading account the way payments does: a deposit.succeeded event on the bus. */
+async function deposit(page: Page, amountCents: number) {
+  const { token, userId } = await sessionOf(page);
+  const payload = { depositId: crypto.randomUUID(), userId, amountCents, method: 'CARD', succeededAt: new Date().toISOString() };
+  await stack.infra.transport.append(newEnvelope('payments', 'payments.deposit.succeeded.v1', payload));
+  const funded = await eventually(
+    () => stack.gql<{ me: { tradingAccount: { cashCents: number } | null } }>('{ me { tradingAccount { cashCents } } }', {}, { token }),
+    (r) => (r.data?.me.tradingAccount?.cashCents ?? 0) >= amountCents,
+    15_000,
+  );
+  expect(funded.data?.me.tradingAccount?.cashCents).toBeGreaterThanOrEqual(amountCents);
+}
+
+async function placeOrder(page: Page, side: 'Buy' | 'Sell', quantity: number, price: string) {
+  const form = page.getByRole('form', { name: 'Place an order' });
+  await form.getByLabel('Side').selectOption({ label: side });
+  await form.getByLabel('Type').selectOption({ label: 'Limit' });
+  await form.getByLabel('Shares').fill(String(quantity));
+  await form.getByLabel('Limit price ($ per share)').fill(price);
+  await form.getByRole('button', { name: 'Place order' }).click();
+}
+
+beforeAll(async () => {
+  workDir = await mkdtemp(join(tmpdir(), 'vs-web-'));
+  await mkdir(SCREENSHOTS, { recursive: true });
+  const dist = await buildWebApp(join(workDir, 'dist'), { quiet: true });
+  stack = await startTestStack('web', [identitySubgraph, catalogSubgraph, rewardsSubgraph, ownershipSubgraph], {
+    WEB_APP_DIR: dist,
+    MEDIA_DIR: join(workDir, 'media'),
+    // A two-second song counts as a whole listen, with a heartbeat every second.
+    MIN_LISTEN_SECONDS: '1',
+    HEARTBEAT_INTERVAL_SECONDS: '1',
+    REWARD_PER_LISTEN: '5000000000000000000',
+  });
+  appUrl = stack.publicUrl;
+  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS });
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await stack?.stop();
+  await rm(workDir, { recursive: true, force: true });
+});
+
+describe('the web client in a real browser', () => {
+  it('the gateway serves the app at / and its routes, with hashed assets cached for good, while the API keeps working', async () => {
+    const index = await fetch(`${appUrl}/`);
+    expect(index.status).toBe(200);
+    expect(index.headers.get('content-type')).toMatch(/^text\/html/);
+    const html = await index.text();
+    expect(html).toContain('<div id="root">');
+    const deep = await fetch(`${appUrl}/songs/some-id/market`);
+    expect(deep.status).toBe(200);
+    expect(await deep.text()).toBe(html);
+    const script = /src="(\/assets\/[^"]+\.js)"/.exec(html)![1]!;
+    const asset = await fetch(`${appUrl}${script}`);
+    expect(asset.headers.get('content-type')).toMatch(/^text\/javascript/);
+    expect(asset.headers.get('cache-control')).toContain('immutable');
+    expect((await fetch(`${appUrl}/assets/missing.js`)).status).toBe(404);
+    expect((await fetch(`${appUrl}/../package.json`)).status).not.toBe(200);
+    expect((await fetch(`${appUrl}/healthz`)).status).toBe(200);
+    const graphql = await stack.gql<{ rewardPool: { minListenSeconds: number } }>('{ rewardPool { minListenSeconds } }');
+    expect(graphql.data?.rewardPool.minListenSeconds).toBe(1);
+  });
+
+  it('an artist signs up, uploads a generated audio file, publishes it and opens an offering', async () => {
+    const artist = await person();
+    await artist.goto('/signup');
+    // A password the contract refuses is explained next to its field.
+    await artist.getByLabel('Password').fill('short');
+    await artist.getByRole('button', { name: 'Sign up' }).click();
+    await artist.getByText('Use at least 10 characters.').waitFor();
+    await signUp(artist, 'Wave Maker', 'artist');
+
+    await artist.getByLabel('Artist name').fill('The Sine Waves');
+    await artist.getByRole('button', { name: 'Create profile' }).click();
+    const upload = artist.getByRole('form', { name: 'New song' });
+    await upload.getByLabel('Title').fill(title);
+    await upload.getByLabel('Genre').fill('Electronic');
+    await upload.getByLabel('Audio file').setInputFiles({ name: 'sine.wav', mimeType: 'audio/wav', buffer: makeWav(2, 8000) });
+    await upload.getByRole('button', { name: 'Upload and publish' }).click();
+    await artist.getByText(`“${title}” is published (2 s).`).waitFor();
+    await shot(artist, '01-artist-published');
+
+    const offering = artist.getByRole('form', { name: 'Open an offering' });
+    await offering.getByLabel('Shares').fill('1000');
+    await offering.getByLabel('Price per share ($)').fill('1.00');
+    // Ownership learns the song from catalog's event; until then the form says it is not listed yet.
+    for (let attempt = 0; attempt < 20; attempt++) {
+      await offering.getByRole('button', { name: 'Open offering' }).click();
+      const outcome = await Promise.race([
+        artist.getByTestId('offering').waitFor({ timeout: 10_000 }).then(() => 'open', () => 'timeout'),
+        offering.getByText('The market is still listing this song').waitFor({ timeout: 10_000 }).then(() => 'not listed', () => 'timeout'),
+      ]);
+      if (outcome === 'open') break;
+      await artist.waitForTimeout(500);
+    }
+    expect(await artist.getByTestId('offering').textContent()).toContain('1000 of 1000 shares left at $1.00');
+    songPath = (await artist.getByRole('link', { name: title }).getAttribute('href'))!;
+    expect(songPath).toMatch(/^\/songs\//);
+    await shot(artist, '02-artist-offering');
+    await artist.context().close();
+  });
+
+  it('a fan finds the song, plays it to completion, and claims the reward with a proof made in the page', async () => {
+    const fan = await person();
+    await signUp(fan, 'Listening Fan', 'fan');
+    await fan.getByLabel('Search songs').fill(title.split(' ').slice(0, 2).join(' '));
+    await fan.getByRole('button', { name: 'Search' }).click();
+    await fan.getByRole('list', { name: 'Search results' }).getByRole('link', { name: title }).click();
+    await fan.getByRole('heading', { name: title }).waitFor();
+    await shot(fan, '03-song-page');
+
+    await fan.getByRole('button', { name: 'Play' }).click();
+    await fan.getByText('you earned a reward voucher').waitFor({ timeout: 30_000 });
+    await shot(fan, '04-listen-rewarded');
+
+    await fan.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Rewards' }).click();
+    const voucher = fan.getByTestId('voucher').first();
+    await voucher.getByText('5 VIBE').waitFor();
+    // A malformed wallet is explained next to the field; nothing is proven or sent.
+    await voucher.getByLabel('Wallet address (Ethereum)').fill('0x1234');
+    await voucher.getByRole('button', { name: 'Claim reward' }).click();
+    await voucher.getByText('Enter an Ethereum address').waitFor();
+
+    const wallet = `0x${randomBytes(20).toString('hex')}`;
+    await voucher.getByLabel('Wallet address (Ethereum)').fill(wallet);
+    await voucher.getByRole('button', { name: 'Claim reward' }).click();
+    await voucher.getByTestId('proof-progress').waitFor();
+    await shot(fan, '05-proving');
+    const status = voucher.getByTestId('claim-status');
+    await status.waitFor({ timeout: 90_000 });
+    expect(await status.textContent()).toContain(`Claim CREDITED`);
+    expect((await status.textContent())!.toLowerCase()).toContain(wallet.toLowerCase());
+    await shot(fan, '06-claimed');
+
+    // The secrets stay in the browser: after a reload the claimed voucher is still listed from IndexedDB.
+    await fan.reload();
+    await fan.getByTestId('claim-status').waitFor();
+    await fan.context().close();
+  });
+
+  it('two fans trade shares and each sees the other’s trade appear live in the market, without reloading', async () => {
+    const alice = await person();
+    const bob = await person();
+    await signUp(alice, 'Alice Trader', 'fan');
+    await signUp(bob, 'Bob Trader', 'fan');
+    await deposit(alice, 10_000);
+    await deposit(bob, 10_000);
+
+    await alice.goto(`${songPath}/market`);
+    await bob.goto(`${songPath}/market`);
+    await alice.getByTestId('account').getByText('Cash $100.00 available').waitFor();
+
+    // Alice buys from the artist's offering.
+    const buy = alice.getByRole('form', { name: 'Buy from the offering' });
+    await buy.getByLabel('Shares to buy').fill('10');
+    await buy.getByRole('button', { name: 'Buy shares' }).click();
+    await buy.getByText('Bought 10 shares for $10.00.').waitFor();
+
+    // Both pages are live before anyone trades.
+    await alice.getByTestId('live').waitFor();
+    await bob.getByTestId('live').waitFor();
+    await alice.waitForTimeout(300);
+
+    // Alice offers 4 shares at $1.50: Bob's book shows the ask live.
+    await placeOrder(alice, 'Sell', 4, '1.50');
+    await bob.getByTestId('asks').getByRole('row', { name: '$1.50 4' }).waitFor();
+
+    // Bob asks for more than he can pay for: told so next to the quantity.
+    await placeOrder(bob, 'Buy', 100_000, '1.50');
+    await bob.getByText('You do not have enough available cash for this order.').waitFor();
+
+    // Bob buys them: the trade appears on Alice's page without a reload.
+    await placeOrder(bob, 'Buy', 4, '1.50');
+    await alice.getByTestId('trades').getByRole('row', { name: /\$1\.50 4$/ }).waitFor();
+    await bob.getByTestId('trades').getByRole('row', { name: /\$1\.50 4$/ }).waitFor();
+    await alice.getByTestId('asks').getByRole('row').first().waitFor({ state: 'detached' });
+    await shot(alice, '07-market-alice-sees-bobs-trade');
+
+    // And back: Bob sells 2 at $1.75, Alice takes them; Bob sees Alice's trade live.
+    await bob.getByTestId('account').getByText('you hold 4 shares').waitFor();
+    await placeOrder(bob, 'Sell', 2, '1.75');
+    await alice.getByTestId('asks').getByRole('row', { name: '$1.75 2' }).waitFor();
+    await placeOrder(alice, 'Buy', 2, '1.75');
+    await bob.getByTestId('trades').getByRole('row', { name: /\$1\.75 2$/ }).waitFor();
+    await shot(bob, '08-market-bob-sees-alices-trade');
+
+    // A resting order can be cancelled from the market page.
+    await placeOrder(alice, 'Buy', 1, '0.50');
+    const mine = alice.getByTestId('open-orders');
+    await mine.getByText('Buy 1 of 1 at $0.50').waitFor();
+    await mine.getByRole('button', { name: 'Cancel' }).click();
+    await mine.getByText('Buy 1 of 1 at $0.50').waitFor({ state: 'detached' });
+
+    await alice.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Portfolio' }).click();
+    await alice.getByRole('table', { name: 'Holdings' }).getByRole('row', { name: new RegExp(`${title}.* 8 0`) }).waitFor();
+    await shot(alice, '09-portfolio');
+  });
+});

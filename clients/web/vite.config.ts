@@ -1,0 +1,26 @@
+import { defineConfig } from 'vite';
+import react from '@vitejs/plugin-react';
+
+// The app is served by the gateway from dist/ (same origin as /graphql and /media/), so every
+// URL the app uses is relative. In development, `npm run dev -w clients/web` proxies to a
+// gateway on VIBESTREAM_GATEWAY (default http://localhost:4000).
+const gateway = process.env.VIBESTREAM_GATEWAY ?? 'http://localhost:4000';
+
+export default defineConfig({
+  root: import.meta.dirname,
+  plugins: [react()],
+  // The prover worker imports snarkjs: an ES module worker.
+  worker: { format: 'es' },
+  build: {
+    outDir: 'dist',
+    emptyOutDir: true,
+    // snarkjs is large; it lives only in the worker's chunk.
+    chunkSizeWarningLimit: 4096,
+  },
+  server: {
+    proxy: {
+      '/graphql': { target: gateway, ws: true },
+      '/media': { target: gateway },
+    },
+  },
+});
