@@ -23,8 +23,9 @@ export class EthereumUsdc implements DepositChain {
     this.depositAddress = options.depositAddress;
     this.token = options.token;
     this.confirmations = options.confirmations;
+    // staticNetwork: the chain is detected once, not re-checked per call (and never polled while the node is down);
     // cacheTimeout -1: a confirmation count read a moment ago must not be answered from cache.
-    this.provider = new JsonRpcProvider(options.rpcUrl, undefined, { cacheTimeout: -1 });
+    this.provider = new JsonRpcProvider(options.rpcUrl, undefined, { staticNetwork: true, cacheTimeout: -1 });
   }
 
   async check(txHash: string): Promise<ChainCheck> {
