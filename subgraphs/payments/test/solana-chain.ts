@@ -1,5 +1,5 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { startLocalServer, type LocalServer } from './local-server.ts';
 import { LiteSVM } from 'litesvm';
 import { Keypair, PublicKey, SystemProgram, Transaction, type TransactionInstruction } from '@solana/web3.js';
 import {
@@ -58,7 +58,7 @@ export class LocalSolana {
   readonly payer = Keypair.generate();
   private readonly records = new Map<string, TxRecord>();
   private slot = 1;
-  private server: Server | null = null;
+  private server: LocalServer | null = null;
   url = '';
 
   constructor() {
@@ -66,19 +66,13 @@ export class LocalSolana {
   }
 
   async start(): Promise<string> {
-    this.server = createServer((req, res) => {
-      this.handle(req, res).catch((error: unknown) => {
-        res.writeHead(500).end(String(error));
-      });
-    });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', () => resolve()));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    this.server = await startLocalServer((req, res) => this.handle(req, res));
+    this.url = this.server.url;
     return this.url;
   }
 
   async stop(): Promise<void> {
-    this.server?.closeAllConnections();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    await this.server?.stop();
   }
 
   /** Every transaction so far becomes final. */

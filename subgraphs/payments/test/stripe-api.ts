@@ -1,5 +1,5 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { startLocalServer, type LocalServer } from './local-server.ts';
 import Stripe from 'stripe';
 
 export interface RecordedRequest {
@@ -68,7 +68,7 @@ export class StripeApiStandIn {
   readonly requests: RecordedRequest[] = [];
   private readonly byKey = new Map<string, Record<string, unknown>>();
   private readonly secretKey: string;
-  private server: Server | null = null;
+  private server: LocalServer | null = null;
   private counter = 0;
   url = '';
 
@@ -77,15 +77,13 @@ export class StripeApiStandIn {
   }
 
   async start(): Promise<string> {
-    this.server = createServer((req, res) => void this.handle(req, res));
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', () => resolve()));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    this.server = await startLocalServer((req, res) => this.handle(req, res));
+    this.url = this.server.url;
     return this.url;
   }
 
   async stop(): Promise<void> {
-    this.server?.closeAllConnections();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    await this.server?.stop();
   }
 
   to(path: string): RecordedRequest[] {
