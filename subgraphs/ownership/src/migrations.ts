@@ -125,18 +125,13 @@ create table distributions (
 -- Takes the song's lock, then reads (each statement with a snapshot taken after the lock):
 -- the taker's available cash (row locked) or unreserved shares, an earlier order with the same
 -- clientOrderId, the resting orders on the other side that could fill p_quantity, in priority
--- order, the book's top levels (the other side's deep enough to survive the fills), the last
--- trade price and the new order's seq.
-create function place_order_load(p_user uuid, p_song uuid, p_side text, p_client_order_id text, p_limit int, p_quantity int, p_depth int)
+-- order, and the new order's seq.
+create function place_order_load(p_user uuid, p_song uuid, p_side text, p_client_order_id text, p_limit int, p_quantity int)
 returns json language plpgsql as $fn$
 declare
   v_available bigint;
   v_existing uuid;
   v_makers json;
-  v_levels int;
-  v_bids json;
-  v_asks json;
-  v_last int;
   v_opposite text := case when p_side = 'BUY' then 'SELL' else 'BUY' end;
   v_direction int := case when p_side = 'BUY' then 1 else -1 end;
 begin
@@ -150,8 +145,7 @@ begin
     select id into v_existing from orders where user_id = p_user and client_order_id = p_client_order_id;
   end if;
   -- The taker's own orders do not count towards its quantity: they are expired, not traded with.
-  select coalesce(json_agg(c order by c.rank, c.seq), '[]'), count(distinct c.price)
-    into v_makers, v_levels
+  select coalesce(json_agg(c order by c.rank, c.seq), '[]') into v_makers
     from (
       select id, user_id, side, limit_price_cents as price, quantity, filled_quantity, reserved_cents, seq,
              limit_price_cents * v_direction as rank,
@@ -162,21 +156,8 @@ begin
          and (p_limit is null or limit_price_cents * v_direction <= p_limit * v_direction)
     ) c
    where c.before_and_this - (case when c.user_id <> p_user then c.quantity - c.filled_quantity else 0 end) < p_quantity;
-  select coalesce(json_agg(l order by l."priceCents" desc), '[]') into v_bids from (
-    select limit_price_cents as "priceCents", sum(quantity - filled_quantity)::int as quantity, count(*)::int as orders
-      from orders where song_id = p_song and side = 'BUY' and status = 'OPEN'
-     group by limit_price_cents order by limit_price_cents desc
-     limit p_depth + case when p_side = 'SELL' then v_levels else 0 end) l;
-  select coalesce(json_agg(l order by l."priceCents" asc), '[]') into v_asks from (
-    select limit_price_cents as "priceCents", sum(quantity - filled_quantity)::int as quantity, count(*)::int as orders
-      from orders where song_id = p_song and side = 'SELL' and status = 'OPEN'
-     group by limit_price_cents order by limit_price_cents asc
-     limit p_depth + case when p_side = 'BUY' then v_levels else 0 end) l;
-  select price_cents into v_last from trades where song_id = p_song order by seq desc limit 1;
-  return json_build_object(
-    'available', coalesce(v_available, 0), 'existing', v_existing, 'makers', v_makers,
-    'bids', v_bids, 'asks', v_asks, 'lastPrice', v_last,
-    'seq', nextval(pg_get_serial_sequence('orders', 'seq'))::text);
+  return json_build_object('available', coalesce(v_available, 0), 'existing', v_existing, 'makers', v_makers,
+                           'seq', nextval(pg_get_serial_sequence('orders', 'seq'))::text);
 end
 $fn$;
 

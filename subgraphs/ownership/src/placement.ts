@@ -7,7 +7,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { currentRequestId, inlineSql, newEnvelope, type EventContract, type PayloadOf, type SqlClient } from '@vibestream/platform';
-import type { BookLevel, MakerOrder, SettlementPlan, TakerOrder } from './domain/settlement.ts';
+import type { MakerOrder, SettlementPlan, TakerOrder } from './domain/settlement.ts';
 import type { Side } from './domain/matching.ts';
 
 export interface PlacementContext {
@@ -15,9 +15,6 @@ export interface PlacementContext {
   available: number;
   existingOrderId: string | null;
   makers: (MakerOrder & { seq: number })[];
-  /** The book's top levels before this order: the other side's reach past every level it can fill. */
-  levels: { bids: BookLevel[]; asks: BookLevel[] };
-  lastPriceCents: number | null;
   seq: string;
 }
 
@@ -25,26 +22,22 @@ interface LoadResult {
   available: number | string;
   existing: string | null;
   makers: { id: string; user_id: string; side: Side; price: number; quantity: number; filled_quantity: number; reserved_cents: number; seq: number }[];
-  bids: BookLevel[];
-  asks: BookLevel[];
-  lastPrice: number | null;
   seq: string;
 }
 
 /** Opens the transaction, takes the song lock, and reads what matching and settlement need (locking a buyer's account row). */
 export async function loadPlacement(
   client: SqlClient,
-  input: { userId: string; songId: string; side: Side; clientOrderId: string | null; limitPriceCents: number | null; quantity: number; depth: number },
+  input: { userId: string; songId: string; side: Side; clientOrderId: string | null; limitPriceCents: number | null; quantity: number },
 ): Promise<PlacementContext> {
   const results = (await client.query(
-    inlineSql('begin; select place_order_load($1::uuid, $2::uuid, $3::text, $4::text, $5::int, $6::int, $7::int) as load', [
+    inlineSql('begin; select place_order_load($1::uuid, $2::uuid, $3::text, $4::text, $5::int, $6::int) as load', [
       input.userId,
       input.songId,
       input.side,
       input.clientOrderId,
       input.limitPriceCents,
       input.quantity,
-      input.depth,
     ]),
   )) as unknown as [unknown, { rows: { load: LoadResult }[] }];
   const row = results[1].rows[0]!.load;
@@ -61,8 +54,6 @@ export async function loadPlacement(
       reservedCents: Number(m.reserved_cents),
       seq: Number(m.seq),
     })),
-    levels: { bids: row.bids, asks: row.asks },
-    lastPriceCents: row.lastPrice,
     seq: row.seq,
   };
 }

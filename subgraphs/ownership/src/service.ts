@@ -21,7 +21,7 @@ import { cashOf, ensureAccount, post, reservedOf } from './ledger.ts';
 import { splitRevenue } from './domain/market.ts';
 import { takerFee } from './domain/fees.ts';
 import { OrderBook, type Side } from './domain/matching.ts';
-import { levelsAfter, planSettlement, type TakerOrder } from './domain/settlement.ts';
+import { planSettlement, type TakerOrder } from './domain/settlement.ts';
 import { applyPlacement, loadPlacement, outboxRecord } from './placement.ts';
 
 export const SOURCE = 'ownership';
@@ -95,8 +95,6 @@ export { isUuid };
 const insufficient = (message: string) => new AppError(ErrorCode.INSUFFICIENT_FUNDS, message);
 const MAX_PRICE_CENTS = 10_000_000;
 const MAX_QUANTITY = 1_000_000;
-/** Levels per side in orderBookUpdated. */
-const BOOK_DEPTH = 10;
 
 /** Retries a transaction that PostgreSQL aborted to break a deadlock (two songs' trades touching the same accounts). */
 async function withDeadlockRetry<T>(run: () => Promise<T>, attempts = 5): Promise<T> {
@@ -219,7 +217,7 @@ export class OwnershipService {
       withSqlClient(
         this.sql,
         async (client) => {
-          const context = await loadPlacement(client, { userId: p.userId, songId, side: input.side, clientOrderId, limitPriceCents: limit, quantity: input.quantity, depth: BOOK_DEPTH });
+          const context = await loadPlacement(client, { userId: p.userId, songId, side: input.side, clientOrderId, limitPriceCents: limit, quantity: input.quantity });
           if (context.existingOrderId) {
             await client.query('rollback');
             return { existing: context.existingOrderId };
@@ -277,9 +275,7 @@ export class OwnershipService {
             created_at: at,
           };
           const trades: TradeRow[] = plan.trades.map((t, i) => ({ id: tradeIds[i]!, song_id: songId, price_cents: t.priceCents, quantity: t.quantity, executed_at: at }));
-          const lastPrice = trades.length > 0 ? trades[trades.length - 1]!.price_cents : context.lastPriceCents;
-          const levels = levelsAfter(context.levels, taker, makers, result, BOOK_DEPTH);
-          return { order, trades, book: { songId, ...levels, lastTradePriceCents: lastPrice }, events: events.length };
+          return { order, trades, events: events.length };
         },
       ),
     );
@@ -288,7 +284,7 @@ export class OwnershipService {
       return { order: existing!, trades: await this.tradesOf(em, existing!.id) };
     }
     if (outcome.events > 0) this.onEventsCommitted();
-    await this.publishMarket(songId, outcome.trades, outcome.book);
+    await this.publishMarket(songId, outcome.trades);
     return { order: outcome.order, trades: outcome.trades };
   }
 
@@ -337,7 +333,7 @@ export class OwnershipService {
         return ended!;
       }),
     );
-    await this.publishBookChange(em, found.song_id, []);
+    await this.publishMarket(found.song_id, []);
     return order;
   }
 
@@ -417,23 +413,18 @@ export class OwnershipService {
     )) as TradeRow[];
   }
 
-  /** Live events after a commit: each trade in execution order, then the book's top levels (read again when not given). */
-  private async publishBookChange(em: EntityManager, songId: string, trades: TradeRow[]): Promise<void> {
-    try {
-      await this.publishMarket(songId, trades, await this.orderBook(em.fork(), songId, BOOK_DEPTH));
-    } catch (error) {
-      this.log.warn({ err: error, songId }, 'live market events not published');
-    }
-  }
-
-  private async publishMarket(songId: string, trades: TradeRow[], book: Awaited<ReturnType<OwnershipService['orderBook']>>): Promise<void> {
+  /**
+   * Live events after a commit: each trade in execution order, then that the book changed
+   * (the gateway reads each subscriber's selection of the book back through the supergraph).
+   */
+  private async publishMarket(songId: string, trades: TradeRow[]): Promise<void> {
     try {
       await this.live.publishAll([
         ...trades.map((trade) => ({
           topic: liveTopics.tradeExecuted(songId),
           payload: { id: trade.id, songId, priceCents: trade.price_cents, quantity: trade.quantity, executedAt: new Date(trade.executed_at).toISOString() },
         })),
-        { topic: liveTopics.orderBookUpdated(songId), payload: book },
+        { topic: liveTopics.orderBookUpdated(songId), payload: { songId } },
       ]);
     } catch (error) {
       this.log.warn({ err: error, songId }, 'live market events not published');
