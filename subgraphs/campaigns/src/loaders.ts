@@ -1,6 +1,7 @@
 import DataLoader from 'dataloader';
 import type { EntityManager, Principal } from '@vibestream/platform';
-import type { CampaignRow, MintRow, ParticipantRow } from './service.ts';
+import { analytics } from './domain/campaign.ts';
+import type { CampaignAnalytics, CampaignRow, MintRow, ParticipantRow } from './service.ts';
 
 const placeholders = (n: number) => Array.from({ length: n }, () => '?').join(', ');
 
@@ -32,6 +33,51 @@ export function createLoaders(em: EntityManager, principal: Principal | null) {
         ...campaignIds,
       ])) as ParticipantRow[];
       return campaignIds.map((id) => rows.find((r) => r.campaign_id === id) ?? null);
+    }),
+    /** Participants who joined with each participant's code. */
+    referralCount: new DataLoader<string, number>(async (participantIds) => {
+      const rows = (await em.execute(
+        `select referred_by as id, count(*)::int as n from participants where referred_by in (${placeholders(participantIds.length)}) group by referred_by`,
+        [...participantIds],
+      )) as { id: string; n: number }[];
+      return participantIds.map((id) => rows.find((r) => r.id === id)?.n ?? 0);
+    }),
+    /** Each participant's completed listens of the campaign's song since joining, before endsAt. */
+    listens: new DataLoader<string, number>(async (participantIds) => {
+      const rows = (await em.execute(
+        `select p.id, count(l.session_id)::int as n
+         from participants p join campaigns c on c.id = p.campaign_id
+         left join listens l on l.user_id = p.user_id and l.song_id = c.song_id and l.completed_at >= p.joined_at and l.completed_at < c.ends_at
+         where p.id in (${placeholders(participantIds.length)}) group by p.id`,
+        [...participantIds],
+      )) as { id: string; n: number }[];
+      return participantIds.map((id) => rows.find((r) => r.id === id)?.n ?? 0);
+    }),
+    /** Campaign analytics (whoever asks must be allowed to see them: the service checks). */
+    analytics: new DataLoader<CampaignRow, CampaignAnalytics, string>(
+      async (campaigns) => {
+        const rows = (await em.execute(
+          `select c.id,
+             (select count(*)::int from participants where campaign_id = c.id) as participants,
+             (select count(*)::int from participants where campaign_id = c.id and referred_by is not null) as referrals,
+             (select count(*)::int from participants p join listens l on l.user_id = p.user_id and l.song_id = c.song_id
+                and l.completed_at >= p.joined_at and l.completed_at >= c.starts_at and l.completed_at < c.ends_at
+              where p.campaign_id = c.id) as listens,
+             (select count(*)::int from mints where campaign_id = c.id and status = 'MINTED') as minted,
+             (select count(*)::int from mints where campaign_id = c.id) as claimants
+           from campaigns c where c.id in (${placeholders(campaigns.length)})`,
+          campaigns.map((c) => c.id),
+        )) as { id: string; participants: number; referrals: number; listens: number; minted: number; claimants: number }[];
+        return campaigns.map((c) => {
+          const n = rows.find((r) => r.id === c.id) ?? { participants: 0, referrals: 0, listens: 0, minted: 0, claimants: 0 };
+          return analytics({ participants: n.participants, referrals: n.referrals, listens: n.listens, nftsMinted: n.minted, claimants: n.claimants }, Number(c.budget_cents));
+        });
+      },
+      { cacheKeyFn: (c) => c.id },
+    ),
+    campaignById: new DataLoader<string, CampaignRow | null>(async (ids) => {
+      const rows = (await em.execute(`select * from campaigns where id in (${placeholders(ids.length)})`, [...ids])) as CampaignRow[];
+      return ids.map((id) => rows.find((r) => r.id === id) ?? null);
     }),
     mintByParticipant: new DataLoader<string, MintRow | null>(async (participantIds) => {
       const rows = (await em.execute(`select * from mints where participant_id in (${placeholders(participantIds.length)})`, [...participantIds])) as MintRow[];

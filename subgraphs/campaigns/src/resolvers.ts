@@ -34,7 +34,10 @@ export const resolvers: Resolvers<CampaignsContext> = {
     nftDrop: (c) => dropOf(c),
     participantCount: (c, _args, ctx) => ctx.loaders.participantCount.load(c.id),
     myParticipation: (c, _args, ctx) => ctx.loaders.myParticipation.load(c.id),
-    analytics: (c, _args, ctx) => ctx.service.analytics(ctx.em, ctx.principal, c),
+    analytics: (c, _args, ctx) => {
+      ctx.service.assertMayReadAnalytics(ctx.principal, c);
+      return ctx.loaders.analytics.load(c);
+    },
     createdAt: (c) => c.created_at,
   },
   NftDrop: {
@@ -49,13 +52,11 @@ export const resolvers: Resolvers<CampaignsContext> = {
   CampaignParticipation: {
     referralCode: (p) => p.referral_code,
     joinedAt: (p) => p.joined_at,
-    referralCount: async (p, _args, ctx) => {
-      const [row] = (await ctx.em.execute('select count(*)::int as n from participants where referred_by = ?', [p.id])) as { n: number }[];
-      return row!.n;
-    },
-    listens: (p, _args, ctx) => ctx.service.participantListens(ctx.em, p),
+    referralCount: (p, _args, ctx) => ctx.loaders.referralCount.load(p.id),
+    listens: (p, _args, ctx) => ctx.loaders.listens.load(p.id),
     nft: (p, _args, ctx) => ctx.loaders.mintByParticipant.load(p.id),
-    campaign: async (p, _args, ctx) => (await ctx.service.campaign(ctx.em, ctx.principal, p.campaign_id))!,
+    // A participation exists only for a campaign that was activated, so it is never a hidden draft.
+    campaign: async (p, _args, ctx) => (await ctx.loaders.campaignById.load(p.campaign_id))!,
   },
   CampaignNft: {
     tokenId: (m) => String(m.edition_number),

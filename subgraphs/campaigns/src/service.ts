@@ -23,7 +23,7 @@ import {
 import type { CampaignChain } from './chain/collections.ts';
 import {
   activationRefusal,
-  analytics,
+  type analytics,
   campaignInputProblems,
   claimRefusal,
   effectiveStatus,
@@ -415,28 +415,9 @@ export class CampaignsService {
     return toConnection(rows, size, count!.n, (row) => [new Date(row.ends_at).toISOString(), row.id]);
   }
 
-  async analytics(em: EntityManager, principal: Principal | null, campaign: CampaignRow): Promise<CampaignAnalytics> {
+  /** Analytics are the campaign's artist's (or an ADMIN's) to see. */
+  assertMayReadAnalytics(principal: Principal | null, campaign: CampaignRow): void {
     if (!isSelfOrAdmin(principal, campaign.artist_user_id)) refuse({ code: 'FORBIDDEN', message: "Campaign analytics are for the campaign's artist only" });
-    const [counts] = (await em.execute(
-      `select
-         (select count(*)::int from participants where campaign_id = c.id) as participants,
-         (select count(*)::int from participants where campaign_id = c.id and referred_by is not null) as referrals,
-         (select count(*)::int from participants p join listens l on l.user_id = p.user_id and l.song_id = c.song_id
-            and l.completed_at >= p.joined_at and l.completed_at >= c.starts_at and l.completed_at < c.ends_at
-          where p.campaign_id = c.id) as listens,
-         (select count(*)::int from mints where campaign_id = c.id and status = 'MINTED') as minted,
-         (select count(*)::int from mints where campaign_id = c.id) as claimants
-       from campaigns c where c.id = ?`,
-      [campaign.id],
-    )) as { participants: number; referrals: number; listens: number; minted: number; claimants: number }[];
-    const n = counts!;
-    return analytics({ participants: n.participants, referrals: n.referrals, listens: n.listens, nftsMinted: n.minted, claimants: n.claimants }, Number(campaign.budget_cents));
-  }
-
-  async participantListens(em: EntityManager, participant: ParticipantRow): Promise<number> {
-    const [c] = (await em.execute('select song_id, ends_at from campaigns where id = ?', [participant.campaign_id])) as { song_id: string; ends_at: Date }[];
-    const [{ n }] = (await em.execute(PARTICIPANT_LISTENS, [participant.user_id, c!.song_id, participant.joined_at, c!.ends_at])) as [{ n: number }];
-    return n;
   }
 
   /** `PUBLIC_URL/nft/<campaignId>/<tokenId>`: the gateway forwards /nft/ to this subgraph. */

@@ -6,7 +6,7 @@ import { Wallet } from 'ethers';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newEnvelope } from '@vibestream/platform';
-import { errorCode, startTestStack, type TestStack } from '@vibestream/platform/testing';
+import { errorCode, mintToken, startTestStack, type TestStack } from '@vibestream/platform/testing';
 import { identitySubgraph } from '@vibestream/identity';
 import { catalogSubgraph } from '@vibestream/catalog';
 import { campaignsSubgraph } from '../src/index.ts';
@@ -14,12 +14,13 @@ import { ACTIVATE, CAMPAIGN, CLAIM, CREATE, JOIN, SONG_CAMPAIGNS, artistWithSong
 
 // No ETH_RPC_URL: editions are recorded without a chain.
 let stack: TestStack;
+const statements: string[] = [];
 let db: pg.Client;
 let mediaDir: string;
 
 beforeAll(async () => {
   mediaDir = await mkdtemp(join(tmpdir(), 'vs-campaigns-off-'));
-  stack = await startTestStack('campaignsoff', [identitySubgraph, catalogSubgraph, campaignsSubgraph], { MEDIA_DIR: mediaDir });
+  stack = await startTestStack('campaignsoff', [identitySubgraph, catalogSubgraph, campaignsSubgraph], { MEDIA_DIR: mediaDir }, { onQuery: { campaigns: (sql) => statements.push(sql) } });
   db = new pg.Client({ connectionString: stack.database.url });
   await db.connect();
 }, 180_000);
@@ -145,5 +146,38 @@ describe('campaigns without a chain', () => {
     expect(total).toBe(seen.length);
     expect(errorCode(await stack.gql(PAGE, { first: 101 }))).toBe('BAD_USER_INPUT');
     expect(errorCode(await stack.gql(PAGE, { first: 1, after: 'garbage' }))).toBe('BAD_USER_INPUT');
+  });
+});
+
+describe('lists of campaigns', () => {
+  it('cost a constant number of SQL statements in campaigns, however many campaigns a song has', async () => {
+    const { artist, songId } = await artistWithSong(stack, db, 'Many Runs');
+    const admin = await mintToken(stack.keys, { roles: ['ADMIN'] });
+    const QUERY = `query($id: ID!) { song(id: $id) { campaigns { id status participantCount nftDrop { minted remaining }
+      myParticipation { referralCode listens referralCount nft { tokenId } campaign { id } }
+      analytics { participants referrals listens nftsMinted conversionRate costPerListenCents } } } }`;
+    // Background work (outbox relay, event consumer, sweep) is not the request's.
+    const requestStatements = async () => {
+      statements.length = 0;
+      const res = await stack.gql<{ song: { campaigns: { myParticipation: { listens: number } | null; analytics: { participants: number } }[] } }>(QUERY, { id: songId }, { token: admin });
+      expect(res.errors).toBeUndefined();
+      const counted = statements.filter((sql) => !/outbox_events|handled_events|'ENDED'|insert into listens/.test(sql)).length;
+      return { counted, campaigns: res.data!.song.campaigns };
+    };
+    const addCampaigns = async (n: number) => {
+      for (let i = 0; i < n; i++) {
+        const id = await campaign(artist, songId, { name: `Run ${i}` });
+        expect((await stack.gql(JOIN, { id }, { token: admin })).errors).toBeUndefined();
+      }
+    };
+    await addCampaigns(2);
+    const few = await requestStatements();
+    await addCampaigns(6);
+    const many = await requestStatements();
+    expect(few.campaigns).toHaveLength(2);
+    expect(many.campaigns).toHaveLength(8);
+    expect(many.campaigns.every((c) => c.myParticipation !== null && c.analytics.participants === 1)).toBe(true);
+    expect(few.counted).toBeGreaterThan(0);
+    expect(many.counted).toBe(few.counted);
   });
 });
