@@ -218,14 +218,21 @@ describe('subscriptions through Stripe', () => {
     expect(payments.data!.me.payments.totalCount).toBe(1);
     expect(payments.data!.me.payments.edges[0]!.node).toMatchObject({ kind: 'SUBSCRIPTION', method: 'CARD', status: 'SUCCEEDED', amountCents: 2999 });
 
+    // A plan change in the portal (a new price on the subscription): STUDIO, unlimited storage, published.
+    expect((await deliver(stack, update(t + 32, { price: PRICES.STUDIO }))).status).toBe(200);
+    me = await mySubscription(fan.token);
+    expect(me.subscription.plan).toEqual({ id: 'STUDIO', name: 'Studio' });
+    expect(limitOf(me, 'storage.bytes')).toEqual({ key: 'storage.bytes', limit: null, used: '4200' });
+    expect((await outbox('payments.subscription.changed.v1', fan.userId)).at(-1)).toMatchObject({ planId: 'STUDIO', previousPlanId: 'PRO', status: 'ACTIVE' });
+
     // Deletion ends it: FREE again, published once more.
-    const deleted = stripeEvent('customer.subscription.deleted', subscriptionObject({ id: subId, customer: 'cus_test_1', price: PRICES.PRO, status: 'canceled', periodEnd }), t + 40);
+    const deleted = stripeEvent('customer.subscription.deleted', subscriptionObject({ id: subId, customer: 'cus_test_1', price: PRICES.STUDIO, status: 'canceled', periodEnd }), t + 40);
     expect((await deliver(stack, deleted)).status).toBe(200);
     me = await mySubscription(fan.token);
     expect(me.subscription.plan.id).toBe('FREE');
     expect(limitOf(me, 'uploads.monthly')?.limit).toBe('3');
-    expect((await outbox('billing.entitlements.changed.v1', fan.userId)).map((p) => p.planId)).toEqual(['PRO', 'FREE']);
-    expect((await outbox('payments.subscription.changed.v1', fan.userId)).map((p) => p.status)).toEqual(['ACTIVE', 'ACTIVE', 'PAST_DUE', 'ACTIVE', 'CANCELED']);
+    expect((await outbox('billing.entitlements.changed.v1', fan.userId)).map((p) => p.planId)).toEqual(['PRO', 'STUDIO', 'FREE']);
+    expect((await outbox('payments.subscription.changed.v1', fan.userId)).map((p) => p.status)).toEqual(['ACTIVE', 'ACTIVE', 'PAST_DUE', 'ACTIVE', 'ACTIVE', 'CANCELED']);
     // A late "active" update from before the deletion does not bring it back.
     await deliver(stack, update(t + 35));
     expect((await mySubscription(fan.token)).subscription.plan.id).toBe('FREE');
