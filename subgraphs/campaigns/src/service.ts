@@ -23,7 +23,6 @@ import {
 import type { CampaignChain } from './chain/collections.ts';
 import {
   activationRefusal,
-  type analytics,
   campaignInputProblems,
   claimRefusal,
   effectiveStatus,
@@ -89,7 +88,7 @@ export interface EntityRef {
 export type CampaignEdgeModel = Edge<CampaignRow>;
 export type CampaignPage = Connection<CampaignRow>;
 
-export type CampaignAnalytics = ReturnType<typeof analytics>;
+export type { CampaignAnalytics } from './domain/campaign.ts';
 
 type ActiveCursor = [endsAt: string, id: string];
 const isActiveCursor = (v: unknown): v is ActiveCursor =>

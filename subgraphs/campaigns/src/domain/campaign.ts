@@ -136,7 +136,16 @@ export interface AnalyticsCounts {
   claimants: number;
 }
 
-export function analytics(counts: AnalyticsCounts, budgetCents: number) {
+export interface CampaignAnalytics {
+  participants: number;
+  referrals: number;
+  listens: number;
+  nftsMinted: number;
+  conversionRate: number;
+  costPerListenCents: number | null;
+}
+
+export function analytics(counts: AnalyticsCounts, budgetCents: number): CampaignAnalytics {
   return {
     participants: counts.participants,
     referrals: counts.referrals,
