@@ -30,7 +30,7 @@ import {
   type PaymentMethod,
 } from './domain/deposits.ts';
 import { entitlementsOf, isPaidPlan, planById, type EntitlementKey, type PaidPlanId, type PlanDefinition, type PlanId, type PriceMap } from './domain/plans.ts';
-import { currentSubscription, effectivePlan, isEntitled, isNewerOrSame, statusAfterInvoice, statusFromStripe, type SubscriptionStatus } from './domain/subscriptions.ts';
+import { currentSubscription, effectivePlan, isEntitled, mayReplace, statusAfterInvoice, statusFromStripe, type SubscriptionStatus } from './domain/subscriptions.ts';
 import { DepositSucceeded, EntitlementsChanged, SubscriptionChanged } from './events.ts';
 import { idOf, type Stripe } from './stripe.ts';
 
@@ -482,7 +482,7 @@ export class PaymentsService {
   private async storeSubscription(tx: EntityManager, view: SubscriptionView, version: number): Promise<boolean> {
     await tx.execute('select pg_advisory_xact_lock(hashtext(?))', [`payments:user:${view.userId}`]);
     const [stored] = (await tx.execute('select * from subscriptions where stripe_subscription_id = ? for update', [view.subscriptionId])) as SubscriptionRow[];
-    if (stored && !isNewerOrSame(Number(stored.version), version)) return false;
+    if (!mayReplace(stored ? { version: Number(stored.version), status: stored.status } : null, { version, status: view.status })) return false;
     const storedPeriodEnd = stored?.current_period_end ? new Date(stored.current_period_end) : null;
     const next = {
       planId: view.planId,

@@ -9,7 +9,7 @@ import {
   usdcBaseUnits,
 } from '../src/domain/deposits.ts';
 import { entitlementsOf, isPaidPlan, plans, PriceMap } from '../src/domain/plans.ts';
-import { currentSubscription, effectivePlan, isNewerOrSame, statusAfterInvoice, statusFromStripe } from '../src/domain/subscriptions.ts';
+import { currentSubscription, effectivePlan, mayReplace, statusAfterInvoice, statusFromStripe } from '../src/domain/subscriptions.ts';
 import { base58 } from './solana-chain.ts';
 
 const GB = 1024 ** 3;
@@ -77,11 +77,15 @@ describe('subscriptions', () => {
     expect(currentSubscription([])).toBeNull();
   });
 
-  it('never applies an older view', () => {
-    expect(isNewerOrSame(null, 5)).toBe(true);
-    expect(isNewerOrSame(5, 6)).toBe(true);
-    expect(isNewerOrSame(5, 5)).toBe(true);
-    expect(isNewerOrSame(5, 4)).toBe(false);
+  it('never applies an older view; within one second never moves the status back', () => {
+    expect(mayReplace(null, { version: 5, status: 'INCOMPLETE' })).toBe(true);
+    expect(mayReplace({ version: 5, status: 'ACTIVE' }, { version: 6, status: 'INCOMPLETE' })).toBe(true);
+    expect(mayReplace({ version: 5, status: 'ACTIVE' }, { version: 4, status: 'CANCELED' })).toBe(false);
+    expect(mayReplace({ version: 5, status: 'ACTIVE' }, { version: 5, status: 'INCOMPLETE' })).toBe(false);
+    expect(mayReplace({ version: 5, status: 'ACTIVE' }, { version: 5, status: 'PAST_DUE' })).toBe(true);
+    expect(mayReplace({ version: 5, status: 'PAST_DUE' }, { version: 5, status: 'ACTIVE' })).toBe(true);
+    expect(mayReplace({ version: 5, status: 'ACTIVE' }, { version: 5, status: 'ACTIVE' })).toBe(true);
+    expect(mayReplace({ version: 5, status: 'CANCELED' }, { version: 5, status: 'ACTIVE' })).toBe(false);
   });
 
   it('invoices move the status: failure to PAST_DUE, payment back to ACTIVE', () => {

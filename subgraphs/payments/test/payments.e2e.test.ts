@@ -259,7 +259,9 @@ describe('subscriptions through Stripe', () => {
 
   it('takes effect once however often one event is delivered, even at the same time', async () => {
     const fan = await signUp(stack, 'FAN', 'Repeat');
-    const event = stripeEvent('checkout.session.completed', checkoutCompleted(fan.userId, 'CREATOR', `sub_rep_${fan.userId.slice(0, 6)}`, 'cus_rep'), Math.floor(Date.now() / 1000));
+    const subId = `sub_rep_${fan.userId.slice(0, 6)}`;
+    const created = Math.floor(Date.now() / 1000);
+    const event = stripeEvent('checkout.session.completed', checkoutCompleted(fan.userId, 'CREATOR', subId, 'cus_rep'), created);
     const answers = await Promise.all([deliver(stack, event), deliver(stack, event)]);
     answers.push(await deliver(stack, event));
     expect(answers.map((a) => a.status)).toEqual([200, 200, 200]);
@@ -268,6 +270,10 @@ describe('subscriptions through Stripe', () => {
     expect(await outbox('billing.entitlements.changed.v1', fan.userId)).toHaveLength(1);
     expect(await outbox('payments.subscription.changed.v1', fan.userId)).toHaveLength(1);
     expect((await mySubscription(fan.token)).subscription.plan.id).toBe('CREATOR');
+    // The subscription's creation ("incomplete") from the same second, delivered late, does not undo the payment.
+    const late = stripeEvent('customer.subscription.created', subscriptionObject({ id: subId, customer: 'cus_rep', userId: fan.userId, price: PRICES.CREATOR, status: 'incomplete', periodEnd: created + 86400 }), created);
+    expect((await deliver(stack, late)).status).toBe(200);
+    expect((await mySubscription(fan.token)).subscription).toMatchObject({ status: 'ACTIVE', plan: { id: 'CREATOR' } });
   });
 });
 

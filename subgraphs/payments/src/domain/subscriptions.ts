@@ -49,13 +49,18 @@ export function effectivePlan(subscriptions: StoredSubscription[]): PlanId {
   return current && isEntitled(current.status) ? current.planId : 'FREE';
 }
 
+/** How far along its life a status is: INCOMPLETE first, CANCELED last; ACTIVE and PAST_DUE go back and forth. */
+const lifecycleRank: Record<SubscriptionStatus, number> = { INCOMPLETE: 0, TRIALING: 1, ACTIVE: 2, PAST_DUE: 2, UNPAID: 3, CANCELED: 4 };
+
 /**
  * Whether a webhook's view of a subscription may replace the stored one. Versions are the
- * Stripe event's `created` (seconds): an older view never rolls state back; one from the same
- * second is applied, as Stripe gives nothing finer.
+ * Stripe event's `created` (seconds): an older view never rolls state back. Stripe gives
+ * nothing finer than a second, so within the same second a view may not move the status back
+ * along its life (a late "incomplete" from creation never undoes the payment that activated it).
  */
-export function isNewerOrSame(storedVersion: number | null, incomingVersion: number): boolean {
-  return storedVersion === null || incomingVersion >= storedVersion;
+export function mayReplace(stored: { version: number; status: SubscriptionStatus } | null, incoming: { version: number; status: SubscriptionStatus }): boolean {
+  if (!stored || incoming.version > stored.version) return true;
+  return incoming.version === stored.version && lifecycleRank[incoming.status] >= lifecycleRank[stored.status];
 }
 
 /** What an invoice outcome does to a subscription's status (null: nothing). */
