@@ -29,6 +29,21 @@ describe('live events', () => {
     const subscriberSide = new RedisLiveEvents(a, prefix, log);
     const publisherSide = new RedisLiveEvents(b, prefix, log);
     expect(await exercise(subscriberSide, publisherSide)).toEqual([{ tradeId: 't1' }]);
+
+    // publishAll: one pipeline, delivered in order, each to its own topic.
+    const received: unknown[] = [];
+    const offTrades = await subscriberSide.subscribe('trades:song-3', (p) => received.push(p));
+    const offBook = await subscriberSide.subscribe('book:song-3', (p) => received.push(p));
+    await publisherSide.publishAll([
+      { topic: 'trades:song-3', payload: { n: 1 } },
+      { topic: 'trades:song-3', payload: { n: 2 } },
+      { topic: 'elsewhere', payload: { n: 0 } },
+      { topic: 'book:song-3', payload: { n: 3 } },
+    ]);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(received).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
+    await offTrades();
+    await offBook();
     await subscriberSide.close();
     await publisherSide.close();
     a.disconnect();

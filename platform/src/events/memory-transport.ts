@@ -20,6 +20,10 @@ export class MemoryTransport implements EventTransport {
     this.log = log;
   }
 
+  async appendAll(envelopes: readonly EventEnvelope[]): Promise<void> {
+    for (const envelope of envelopes) await this.append(envelope);
+  }
+
   async append(envelope: EventEnvelope): Promise<void> {
     const log = this.logs.get(envelope.type) ?? [];
     log.push(envelope);

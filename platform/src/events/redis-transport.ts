@@ -39,6 +39,15 @@ export class RedisStreamsTransport implements EventTransport {
     await this.redis.xadd(this.streamKey(envelope.type), 'MAXLEN', '~', String(this.maxLength), '*', 'event', JSON.stringify(envelope));
   }
 
+  async appendAll(envelopes: readonly EventEnvelope[]): Promise<void> {
+    if (envelopes.length === 0) return;
+    const pipeline = this.redis.pipeline();
+    for (const envelope of envelopes) pipeline.xadd(this.streamKey(envelope.type), 'MAXLEN', '~', String(this.maxLength), '*', 'event', JSON.stringify(envelope));
+    const results = await pipeline.exec();
+    const failed = results?.find(([error]) => error);
+    if (failed) throw failed[0];
+  }
+
   consume(spec: ConsumerSpec): RunningConsumer {
     const conn = this.redis.duplicate();
     conn.on('error', (error: Error) => this.log.warn({ err: error.message, group: spec.group }, 'event consumer connection error'));

@@ -1,7 +1,8 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { outsideRequest, type Logger } from '../logger.ts';
-import type { EventEnvelope } from './contract.ts';
 import type { EventTransport } from './transport.ts';
+
+const KICK_DELAY_MS = 3;
 
 interface OutboxRow {
   id: string;
@@ -10,6 +11,7 @@ interface OutboxRow {
   payload: Record<string, unknown>;
   request_id: string | null;
   occurred_at: Date | string;
+  seq: string | number;
 }
 
 export interface RelayOptions {
@@ -65,7 +67,8 @@ export class OutboxRelay {
       this.again = true;
       return;
     }
-    this.schedule(0);
+    // A few milliseconds' wait lets the events of concurrent requests go out in one batch.
+    this.schedule(KICK_DELAY_MS);
   }
 
   private schedule(delayMs: number): void {
@@ -94,29 +97,32 @@ export class OutboxRelay {
     this.schedule(this.failures === 0 && (this.again || published === this.batchSize) ? 0 : backoff);
   }
 
-  /** Publishes one batch; returns how many events it moved. */
+  /**
+   * Publishes one batch; returns how many events it moved. The rows are marked and read in one
+   * statement, appended in one pipeline, and the mark commits only after the transport took them.
+   */
   async relayOnce(): Promise<number> {
     const em = this.orm.em.fork();
     return em.transactional(async (tx) => {
       const rows = (await tx.execute(
-        `select id, type, source, payload, request_id, occurred_at from outbox_events
-         where published_at is null order by seq limit ? for update skip locked`,
+        `update outbox_events o set published_at = now()
+           from (select id from outbox_events where published_at is null order by seq limit ? for update skip locked) batch
+          where o.id = batch.id
+          returning o.id, o.type, o.source, o.payload, o.request_id, o.occurred_at, o.seq`,
         [this.batchSize],
       )) as OutboxRow[];
       if (rows.length === 0) return 0;
-      for (const row of rows) {
-        const envelope: EventEnvelope = {
+      rows.sort((a, b) => Number(a.seq) - Number(b.seq));
+      await this.transport.appendAll(
+        rows.map((row) => ({
           id: row.id,
           type: row.type,
           source: row.source,
           occurredAt: new Date(row.occurred_at).toISOString(),
           requestId: row.request_id,
           payload: row.payload,
-        };
-        await this.transport.append(envelope);
-      }
-      const ids = rows.map((r) => r.id);
-      await tx.execute(`update outbox_events set published_at = now() where id in (${ids.map(() => '?').join(', ')})`, ids);
+        })),
+      );
       return rows.length;
     });
   }

@@ -36,6 +36,8 @@ export interface DeadLetter {
 export interface EventTransport {
   readonly kind: 'redis' | 'memory';
   append(envelope: EventEnvelope): Promise<void>;
+  /** Appends several events in order (one write to Redis). */
+  appendAll(envelopes: readonly EventEnvelope[]): Promise<void>;
   consume(spec: ConsumerSpec): RunningConsumer;
   deadLetters(type: string): Promise<DeadLetter[]>;
   close(): Promise<void>;
