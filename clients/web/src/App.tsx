@@ -5,6 +5,7 @@ import { useSession } from './auth/useSession.ts';
 import { Market } from './market/Market.tsx';
 import { Portfolio } from './market/Portfolio.tsx';
 import { ArtistStudio } from './pages/Artist.tsx';
+import { Notifications, NotificationsBadge } from './pages/Notifications.tsx';
 import { SignIn, SignUp } from './pages/Auth.tsx';
 import { Search } from './pages/Search.tsx';
 import { SongPage } from './pages/SongPage.tsx';
@@ -23,6 +24,7 @@ function Page({ path }: { path: string }) {
   if (path === '/rewards') return needsSession(<Rewards />);
   if (path === '/portfolio') return needsSession(<Portfolio />);
   if (path === '/artist') return needsSession(<ArtistStudio />);
+  if (path === '/notifications') return needsSession(<Notifications />);
   return <p>Nothing here. <Link to="/">Back to search</Link></p>;
 }
 
@@ -50,6 +52,7 @@ export function App() {
           {session && <Link to="/rewards">Rewards</Link>}
           {session && <Link to="/portfolio">Portfolio</Link>}
           {session?.roles.includes('ARTIST') && <Link to="/artist">Studio</Link>}
+          {session && <NotificationsBadge />}
         </nav>
         <div className="account">
           {session ? (

@@ -1,19 +1,23 @@
 // The web client end to end: the built app served by the gateway, driven in headless Chromium
 // (Debian's /usr/bin/chromium through playwright-core) with real clicks and typing, against a
-// real stack (identity, catalog, rewards, ownership on PostgreSQL and Redis).
+// real stack (identity, catalog, rewards, ownership, notifications on PostgreSQL and Redis).
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import type { TypedDocumentNode } from '@apollo/client';
 import { newEnvelope } from '@vibestream/platform';
 import { eventually, startTestStack, type TestStack } from '@vibestream/platform/testing';
 import { identitySubgraph } from '@vibestream/identity';
 import { catalogSubgraph } from '@vibestream/catalog';
 import { rewardsSubgraph } from '@vibestream/rewards';
 import { ownershipSubgraph } from '@vibestream/ownership';
+import { notificationsSubgraph } from '@vibestream/notifications';
 import { makeWav } from '../../../subgraphs/catalog/test/audio.ts';
+import { PortfolioDocument, RewardPoolDocument } from '../../generated/graphql.ts';
+import { documentIdOf } from '../src/graphql-http.ts';
 import { buildWebApp, webRoot } from '../build.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -63,17 +67,27 @@ async function sessionOf(page: Page): Promise<{ token: string; userId: string }>
   return { token, userId: claims.sub };
 }
 
+/** The test's own requests go by persisted document id too: the gateway here accepts nothing else. */
+async function persisted<TData, TVariables>(document: TypedDocumentNode<TData, TVariables>, variables: TVariables, token?: string) {
+  const response = await fetch(stack.gatewayUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify({ documentId: documentIdOf(document), variables }),
+  });
+  return (await response.json()) as { data?: TData; errors?: { message: string; extensions?: { code?: string } }[] };
+}
+
 /** Funds a trading account the way payments does: a deposit.succeeded event on the bus. */
 async function deposit(page: Page, amountCents: number) {
   const { token, userId } = await sessionOf(page);
   const payload = { depositId: crypto.randomUUID(), userId, amountCents, method: 'CARD', succeededAt: new Date().toISOString() };
   await stack.infra.transport.append(newEnvelope('payments', 'payments.deposit.succeeded.v1', payload));
   const funded = await eventually(
-    () => stack.gql<{ me: { tradingAccount: { cashCents: number } | null } }>('{ me { tradingAccount { cashCents } } }', {}, { token }),
-    (r) => (r.data?.me.tradingAccount?.cashCents ?? 0) >= amountCents,
+    () => persisted(PortfolioDocument, {}, token),
+    (r) => (r.data?.me?.tradingAccount?.cashCents ?? 0) >= amountCents,
     15_000,
   );
-  expect(funded.data?.me.tradingAccount?.cashCents).toBeGreaterThanOrEqual(amountCents);
+  expect(funded.data?.me?.tradingAccount?.cashCents).toBeGreaterThanOrEqual(amountCents);
 }
 
 async function placeOrder(page: Page, side: 'Buy' | 'Sell', quantity: number, price: string) {
@@ -89,13 +103,15 @@ beforeAll(async () => {
   workDir = await mkdtemp(join(tmpdir(), 'vs-web-'));
   await mkdir(SCREENSHOTS, { recursive: true });
   const dist = await buildWebApp(join(workDir, 'dist'), { quiet: true });
-  stack = await startTestStack('web', [identitySubgraph, catalogSubgraph, rewardsSubgraph, ownershipSubgraph], {
+  stack = await startTestStack('web', [identitySubgraph, catalogSubgraph, rewardsSubgraph, ownershipSubgraph, notificationsSubgraph], {
     WEB_APP_DIR: dist,
     MEDIA_DIR: join(workDir, 'media'),
     // A two-second song counts as a whole listen, with a heartbeat every second.
     MIN_LISTEN_SECONDS: '1',
     HEARTBEAT_INTERVAL_SECONDS: '1',
     REWARD_PER_LISTEN: '5000000000000000000',
+    // The app sends persisted document ids; a gateway that refuses anything else must serve it fully.
+    PERSISTED_DOCUMENTS_ONLY: 'true',
   });
   appUrl = stack.publicUrl;
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS });
@@ -124,8 +140,10 @@ describe('the web client in a real browser', () => {
     expect((await fetch(`${appUrl}/assets/missing.js`)).status).toBe(404);
     expect((await fetch(`${appUrl}/../package.json`)).status).not.toBe(200);
     expect((await fetch(`${appUrl}/healthz`)).status).toBe(200);
-    const graphql = await stack.gql<{ rewardPool: { minListenSeconds: number } }>('{ rewardPool { minListenSeconds } }');
-    expect(graphql.data?.rewardPool.minListenSeconds).toBe(1);
+    // This gateway accepts only persisted documents (as the app sends them): ids work, other text is refused.
+    expect((await persisted(RewardPoolDocument, {})).data?.rewardPool.minListenSeconds).toBe(1);
+    const text = await stack.gql('{ rewardPool { minListenSeconds } }');
+    expect(text.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
   });
 
   it('an artist signs up, uploads a generated audio file, publishes it and opens an offering', async () => {
@@ -216,6 +234,8 @@ describe('the web client in a real browser', () => {
     await alice.goto(`${songPath}/market`);
     await bob.goto(`${songPath}/market`);
     await alice.getByTestId('account').getByText('Cash $100.00 available').waitFor();
+    // The deposit is Alice's first notification.
+    await alice.getByTestId('unread-badge').getByText('1', { exact: true }).waitFor();
 
     // Alice buys from the artist's offering.
     const buy = alice.getByRole('form', { name: 'Buy from the offering' });
@@ -241,6 +261,8 @@ describe('the web client in a real browser', () => {
     await alice.getByTestId('trades').getByRole('row', { name: /\$1\.50 4$/ }).waitFor();
     await bob.getByTestId('trades').getByRole('row', { name: /\$1\.50 4$/ }).waitFor();
     await alice.getByTestId('asks').getByRole('row').first().waitFor({ state: 'detached' });
+    // Her filled order is a notification, pushed live: the unread badge counts it without a reload.
+    await alice.getByTestId('unread-badge').getByText('2', { exact: true }).waitFor();
     await shot(alice, '07-market-alice-sees-bobs-trade');
 
     // And back: Bob sells 2 at $1.75, Alice takes them; Bob sees Alice's trade live.
@@ -261,5 +283,49 @@ describe('the web client in a real browser', () => {
     await alice.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Portfolio' }).click();
     await alice.getByRole('table', { name: 'Holdings' }).getByRole('row', { name: new RegExp(`${title}.* 8 0`) }).waitFor();
     await shot(alice, '09-portfolio');
+
+    await alice.getByRole('link', { name: /^Notifications/ }).click();
+    const list = alice.getByTestId('notifications');
+    await list.getByRole('listitem').nth(1).waitFor();
+    await shot(alice, '10-notifications');
+    await alice.getByRole('button', { name: 'Mark all as read' }).click();
+    await alice.getByTestId('unread-badge').waitFor({ state: 'detached' });
+  });
+
+  it('the auth link refreshes a token about to expire before sending, and refreshes and retries once when the gateway refuses one', async () => {
+    const fan = await person();
+    await signUp(fan, 'Token Fan', 'fan');
+    const tamper = (exp: (current: number) => number) =>
+      fan.evaluate((shift) => {
+        const stored = JSON.parse(localStorage.getItem('vibestream.session')!) as { accessToken: string; refreshToken: string };
+        const [header, payload, signature] = stored.accessToken.split('.');
+        const claims = JSON.parse(atob(payload!.replace(/-/g, '+').replace(/_/g, '/'))) as { exp: number };
+        claims.exp = shift === 'past' ? Math.floor(Date.now() / 1000) - 5 : claims.exp + 600;
+        const forged = btoa(JSON.stringify(claims)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+        localStorage.setItem('vibestream.session', JSON.stringify({ ...stored, accessToken: `${header}.${forged}.${signature}` }));
+        return stored.refreshToken;
+      }, exp(0) < 0 ? 'past' : 'future');
+    const statuses: number[] = [];
+    fan.on('response', (response) => {
+      if (response.url().endsWith('/graphql') && response.request().method() === 'POST') statuses.push(response.status());
+    });
+    const portfolioShown = () => fan.getByTestId('portfolio-cash').waitFor();
+    const refreshTokenNow = () => fan.evaluate(() => (JSON.parse(localStorage.getItem('vibestream.session')!) as { refreshToken: string }).refreshToken);
+
+    // An access token that expired: refreshed first, so the gateway never sees it.
+    const before = await tamper(() => -1);
+    await fan.goto('/portfolio');
+    await portfolioShown();
+    expect(await refreshTokenNow()).not.toBe(before);
+    expect(statuses).not.toContain(401);
+
+    // A token the gateway refuses although it looks valid (forged): HTTP 401, one refresh, one retry.
+    statuses.length = 0;
+    const second = await tamper(() => 1);
+    await fan.goto('/portfolio');
+    await portfolioShown();
+    expect(statuses).toContain(401);
+    expect(await refreshTokenNow()).not.toBe(second);
+    expect(await fan.getByRole('button', { name: 'Sign out' }).isVisible()).toBe(true);
   });
 });
