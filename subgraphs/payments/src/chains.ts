@@ -1,8 +1,9 @@
 import { Interface, JsonRpcProvider } from 'ethers';
 import { Connection, PublicKey } from '@solana/web3.js';
-import { receivedByTransfers, tokenBalanceIncrease, type ChainCheck, type TokenTransfer } from './domain/deposits.ts';
+import { inflowOfBalances, inflowOfTransfers, type ChainCheck, type TokenTransfer } from './domain/deposits.ts';
+import { walletKey } from './domain/wallets.ts';
 
-/** Reads a transaction from a chain and says how much USDC it moved to the deposit address. */
+/** Reads a transaction from a chain and says how much USDC it moved to the deposit address, and from which wallets. */
 export interface DepositChain {
   /** Where payers send USDC. */
   readonly depositAddress: string;
@@ -39,9 +40,12 @@ export class EthereumUsdc implements DepositChain {
       if (log.address.toLowerCase() !== this.token.toLowerCase()) continue;
       const parsed = erc20.parseLog({ topics: [...log.topics], data: log.data });
       if (parsed?.name !== 'Transfer') continue;
-      transfers.push({ token: log.address, to: parsed.args.getValue('to') as string, value: parsed.args.getValue('value') as bigint });
+      const [from, to, value] = [parsed.args.getValue('from') as string, parsed.args.getValue('to') as string, parsed.args.getValue('value') as bigint];
+      transfers.push({ token: log.address, from, to, value });
     }
-    return { kind: 'received', amount: receivedByTransfers(transfers, this.token, this.depositAddress) };
+    // A log's `from` is the holder whose tokens moved (also when a contract moved them with transferFrom).
+    const inflow = inflowOfTransfers(transfers, this.token, this.depositAddress, (address) => walletKey('ETHEREUM', address)!);
+    return { kind: 'received', ...inflow };
   }
 
   close(): void {
@@ -51,7 +55,8 @@ export class EthereumUsdc implements DepositChain {
 
 /**
  * USDC (an SPL token) on Solana, read with @solana/web3.js at `finalized` commitment: the change
- * of the deposit owner's balance of the mint between the transaction's pre- and post-token balances.
+ * of the deposit owner's balance of the mint between the transaction's pre- and post-token
+ * balances, paid by the token account owners whose balance of the mint fell.
  */
 export class SolanaUsdc implements DepositChain {
   readonly depositAddress: string;
@@ -70,8 +75,8 @@ export class SolanaUsdc implements DepositChain {
     if (tx.meta.err !== null) return { kind: 'failed' };
     const balances = (list: typeof tx.meta.preTokenBalances) =>
       (list ?? []).map((b) => ({ accountIndex: b.accountIndex, mint: b.mint, owner: b.owner, amount: b.uiTokenAmount.amount }));
-    const amount = tokenBalanceIncrease(balances(tx.meta.preTokenBalances), balances(tx.meta.postTokenBalances), this.depositAddress, this.mint);
-    return { kind: 'received', amount };
+    const inflow = inflowOfBalances(balances(tx.meta.preTokenBalances), balances(tx.meta.postTokenBalances), this.depositAddress, this.mint);
+    return { kind: 'received', ...inflow };
   }
 
   close(): void {

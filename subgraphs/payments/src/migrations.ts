@@ -77,4 +77,22 @@ create table uploads (
 create index uploads_user_time on uploads (user_id, stored_at);
 `,
   ),
+  sqlMigration(
+    '0002_linked_wallets',
+    `
+-- Projection of identity.wallet.linked.v1: the wallets a user proved control of. A USDC deposit
+-- is funded only by a transfer from one of its owner's wallets on that chain. Addresses as
+-- walletKey spells them (Ethereum lower-case, Solana base58 as is); identity links a wallet to
+-- one account only.
+create table linked_wallets (
+  chain text not null check (chain in ('ETHEREUM', 'SOLANA')),
+  address text not null,
+  user_id uuid not null,
+  linked_at timestamptz not null,
+  primary key (chain, address),
+  check (chain <> 'ETHEREUM' or address ~ '^0x[0-9a-f]{40}$')
+);
+create index linked_wallets_user on linked_wallets (user_id, chain);
+`,
+  ),
 ];

@@ -9,6 +9,7 @@ import {
   isUuid,
   notFound,
   pageSize,
+  PoisonEventError,
   recordEvent,
   requireAuth,
   type EntityManager,
@@ -18,6 +19,7 @@ import {
 } from '@vibestream/platform';
 import type { DepositChain } from './chains.ts';
 import {
+  creditableAmount,
   isCryptoMethod,
   isValidDepositAmount,
   MAX_DEPOSIT_CENTS,
@@ -29,6 +31,7 @@ import {
   type CryptoMethod,
   type PaymentMethod,
 } from './domain/deposits.ts';
+import { chainOfMethod, walletKey, type WalletChain } from './domain/wallets.ts';
 import { entitlementsOf, isPaidPlan, planById, type EntitlementKey, type PaidPlanId, type PlanDefinition, type PlanId, type PriceMap } from './domain/plans.ts';
 import { currentSubscription, effectivePlan, isEntitled, mayReplace, statusAfterInvoice, statusFromStripe, type SubscriptionStatus } from './domain/subscriptions.ts';
 import { DepositSucceeded, EntitlementsChanged, SubscriptionChanged } from './events.ts';
@@ -252,6 +255,11 @@ export class PaymentsService {
     }
     const chain = this.deps.chains[method];
     if (!chain) throw badInput(`${method} deposits are not available on this server (the chain is not configured)`, 'method');
+    // Only a transfer from one of the user's linked wallets can fund the deposit: without one,
+    // USDC sent to the shared address could never be credited to them.
+    if ((await this.linkedWallets(em, userId, chainOfMethod(method))).size === 0) {
+      throw badInput(`${method} deposits are funded from a wallet linked to your account: link your ${chainName(chainOfMethod(method))} wallet first`, 'method');
+    }
     const [row] = (await em.execute(
       `insert into payments (id, user_id, kind, method, status, amount_cents, deposit_address, expected_base_units)
        values (?, ?, 'DEPOSIT', ?, 'PENDING', ?, ?, ?) returning *`,
@@ -276,9 +284,13 @@ export class PaymentsService {
     const chain = this.deps.chains[deposit.method];
     if (!chain) throw badInput(`${deposit.method} deposits are not available on this server (the chain is not configured)`, 'depositId');
     const check = await chain.check(hash);
-    const refusal = refusalOf(check, BigInt(deposit.expected_base_units!));
+    // The shared deposit address tells no payer from another: the transfer counts for this
+    // deposit only when it comes from a wallet its owner proved control of (else anyone could
+    // claim a transfer seen on the public chain).
+    const linked = await this.linkedWallets(em, deposit.user_id, chainOfMethod(deposit.method));
+    const refusal = refusalOf(check, BigInt(deposit.expected_base_units!), linked);
     if (refusal) throw badInput(refusal, 'txHash');
-    const received = check.kind === 'received' ? check.amount : 0n;
+    const received = check.kind === 'received' ? creditableAmount(check, linked) : 0n;
 
     const confirmed = await em.fork().transactional(async (tx) => {
       const [locked] = (await tx.execute('select * from payments where id = ? for update', [deposit.id])) as PaymentRow[];
@@ -301,6 +313,12 @@ export class PaymentsService {
     });
     if (confirmed.fresh) this.deps.onEventsCommitted();
     return confirmed.row;
+  }
+
+  /** The user's linked wallets on `chain`, spelled by walletKey. */
+  private async linkedWallets(em: EntityManager, userId: string, chain: WalletChain): Promise<Set<string>> {
+    const rows = (await em.execute('select address from linked_wallets where user_id = ? and chain = ?', [userId, chain])) as { address: string }[];
+    return new Set(rows.map((r) => r.address));
   }
 
   private async depositRow(em: EntityManager, depositId: string): Promise<PaymentRow> {
@@ -533,6 +551,22 @@ export class PaymentsService {
     recordEvent(tx, SOURCE, EntitlementsChanged, { userId, planId: plan, entitlements: entitlementsOf(plan), changedAt: changedAt.toISOString() });
   }
 
+  // ---- Linked wallets (identity.wallet.linked.v1) ----
+
+  static async recordLinkedWallet(tx: EntityManager, wallet: { userId: string; chain: WalletChain; address: string }, linkedAt: string): Promise<void> {
+    const address = walletKey(wallet.chain, wallet.address);
+    if (!address) throw new PoisonEventError(`identity.wallet.linked.v1 with a malformed ${wallet.chain} address: ${wallet.address}`);
+    await tx.execute('insert into linked_wallets (chain, address, user_id, linked_at) values (?, ?, ?, ?) on conflict do nothing', [
+      wallet.chain,
+      address,
+      wallet.userId,
+      linkedAt,
+    ]);
+    const [owner] = (await tx.execute('select user_id from linked_wallets where chain = ? and address = ?', [wallet.chain, address])) as { user_id: string }[];
+    // identity links a wallet to one account; a second owner would hand one user's transfers to another.
+    if (owner!.user_id !== wallet.userId) throw new PoisonEventError(`${wallet.chain} wallet ${address} is already linked to another user`);
+  }
+
   // ---- Usage (catalog.upload.stored.v1) ----
 
   static async recordUpload(tx: EntityManager, upload: { uploadId: string; userId: string; bytes: number; storedAt: string }): Promise<void> {
@@ -543,6 +577,10 @@ export class PaymentsService {
       upload.storedAt,
     ]);
   }
+}
+
+function chainName(chain: WalletChain): string {
+  return chain === 'ETHEREUM' ? 'Ethereum' : 'Solana';
 }
 
 function asStored(row: SubscriptionRow) {

@@ -1,13 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import {
+  creditableAmount,
+  inflowOfBalances,
+  inflowOfTransfers,
   isValidDepositAmount,
   normalizeEthereumTxHash,
   normalizeSolanaSignature,
-  receivedByTransfers,
   refusalOf,
-  tokenBalanceIncrease,
   usdcBaseUnits,
+  type ChainCheck,
 } from '../src/domain/deposits.ts';
+import { chainOfMethod, walletKey } from '../src/domain/wallets.ts';
 import { entitlementsOf, isPaidPlan, plans, PriceMap } from '../src/domain/plans.ts';
 import { currentSubscription, effectivePlan, mayReplace, statusAfterInvoice, statusFromStripe } from '../src/domain/subscriptions.ts';
 import { base58 } from './solana-chain.ts';
@@ -117,46 +120,112 @@ describe('deposits', () => {
     expect(normalizeSolanaSignature('0OIl' + signature.slice(4))).toBeNull();
   });
 
-  it('sums only the token transfers to the deposit address', () => {
-    const token = '0x' + 'aa'.repeat(20);
-    const other = '0x' + 'bb'.repeat(20);
-    const to = '0x' + 'cc'.repeat(20);
-    const received = receivedByTransfers(
+  const token = '0x' + 'aa'.repeat(20);
+  const other = '0x' + 'bb'.repeat(20);
+  const deposit = '0x' + 'cc'.repeat(20);
+  const alice = '0x' + 'a1'.repeat(20);
+  const mallory = '0x' + 'ee'.repeat(20);
+  const eth = (address: string) => walletKey('ETHEREUM', address)!;
+
+  it('sums the token transfers to the deposit address per sender', () => {
+    const inflow = inflowOfTransfers(
       [
-        { token, to: to.toUpperCase().replace('0X', '0x'), value: 3n },
-        { token, to, value: 4n },
-        { token: other, to, value: 100n },
-        { token, to: other, value: 100n },
+        { token, from: alice.toUpperCase().replace('0X', '0x'), to: deposit.toUpperCase().replace('0X', '0x'), value: 3n },
+        { token, from: alice, to: deposit, value: 4n },
+        { token, from: mallory, to: deposit, value: 5n },
+        { token: other, from: alice, to: deposit, value: 100n },
+        { token, from: alice, to: other, value: 100n },
       ],
       token,
-      to,
+      deposit,
+      eth,
     );
-    expect(received).toBe(7n);
+    expect(inflow).toEqual({
+      received: 12n,
+      senders: [
+        { wallet: alice, amount: 7n },
+        { wallet: mallory, amount: 5n },
+      ],
+    });
   });
 
-  it("takes the owner's balance change of the mint", () => {
+  it("takes the deposit owner's rise of the mint and every owner whose balance of it fell as a sender", () => {
     const pre = [
       { accountIndex: 1, mint: 'M', owner: 'O', amount: '10' },
       { accountIndex: 2, mint: 'X', owner: 'O', amount: '0' },
+      { accountIndex: 5, mint: 'M', owner: 'A', amount: '100' },
+      { accountIndex: 6, mint: 'M', owner: 'B', amount: '50' },
+      { accountIndex: 7, mint: 'X', owner: 'C', amount: '50' },
+      { accountIndex: 8, mint: 'M', owner: 'D', amount: '1' },
     ];
     const post = [
       { accountIndex: 1, mint: 'M', owner: 'O', amount: '25' },
       { accountIndex: 2, mint: 'X', owner: 'O', amount: '99' },
       { accountIndex: 3, mint: 'M', owner: 'O', amount: '5' },
       { accountIndex: 4, mint: 'M', owner: 'P', amount: '1000' },
+      { accountIndex: 5, mint: 'M', owner: 'A', amount: '88' },
+      { accountIndex: 6, mint: 'M', owner: 'B', amount: '42' },
+      { accountIndex: 7, mint: 'X', owner: 'C', amount: '0' },
+      { accountIndex: 8, mint: 'M', owner: 'D', amount: '2' },
     ];
-    expect(tokenBalanceIncrease(pre, post, 'O', 'M')).toBe(20n);
-    expect(tokenBalanceIncrease(pre, post, 'Q', 'M')).toBe(0n);
+    expect(inflowOfBalances(pre, post, 'O', 'M')).toEqual({
+      received: 20n,
+      senders: [
+        { wallet: 'A', amount: 12n },
+        { wallet: 'B', amount: 8n },
+      ],
+    });
+    expect(inflowOfBalances(pre, post, 'Q', 'M').received).toBe(0n);
   });
 
-  it('refuses unknown, failed, unfinished, misdirected and short transactions', () => {
-    expect(refusalOf({ kind: 'unknown' }, 5n)).toMatch(/No such transaction/);
-    expect(refusalOf({ kind: 'failed' }, 5n)).toMatch(/failed/);
-    expect(refusalOf({ kind: 'not-final', confirmations: 1, required: 3 }, 5n)).toMatch(/1 of 3/);
-    expect(refusalOf({ kind: 'received', amount: 0n }, 5n)).toMatch(/no USDC/);
-    expect(refusalOf({ kind: 'received', amount: 4n }, 5n)).toMatch(/needs 5/);
-    expect(refusalOf({ kind: 'received', amount: 5n }, 5n)).toBeNull();
-    expect(refusalOf({ kind: 'received', amount: 6n }, 5n)).toBeNull();
+  it('credits only what came from the linked wallets, and never more than the deposit address received', () => {
+    const inflow = { received: 20n, senders: [{ wallet: 'A', amount: 12n }, { wallet: 'B', amount: 30n }] };
+    expect(creditableAmount(inflow, new Set(['A']))).toBe(12n);
+    expect(creditableAmount(inflow, new Set(['B']))).toBe(20n);
+    expect(creditableAmount(inflow, new Set(['A', 'B']))).toBe(20n);
+    expect(creditableAmount(inflow, new Set(['C']))).toBe(0n);
+    expect(creditableAmount(inflow, new Set())).toBe(0n);
+  });
+
+  it('refuses unknown, failed, unfinished, misdirected, unlinked and short transactions', () => {
+    const linked = new Set([alice]);
+    const received = (...senders: [string, bigint][]): ChainCheck => ({
+      kind: 'received',
+      received: senders.reduce((sum, [, amount]) => sum + amount, 0n),
+      senders: senders.map(([wallet, amount]) => ({ wallet, amount })),
+    });
+    expect(refusalOf({ kind: 'unknown' }, 5n, linked)).toMatch(/No such transaction/);
+    expect(refusalOf({ kind: 'failed' }, 5n, linked)).toMatch(/failed/);
+    expect(refusalOf({ kind: 'not-final', confirmations: 1, required: 3 }, 5n, linked)).toMatch(/1 of 3/);
+    expect(refusalOf(received(), 5n, linked)).toMatch(/no USDC/);
+    expect(refusalOf(received([alice, 4n]), 5n, linked)).toMatch(/sends 4 .* needs 5/);
+    expect(refusalOf(received([alice, 5n]), 5n, linked)).toBeNull();
+    expect(refusalOf(received([alice, 6n]), 5n, linked)).toBeNull();
+    // From someone else's wallet: refused whatever the amount, naming the sender.
+    const unlinked = refusalOf(received([mallory, 500n]), 5n, linked);
+    expect(unlinked).toMatch(/^The transfer must come from a wallet linked to your account/);
+    expect(unlinked).toContain(mallory);
+    expect(refusalOf(received([mallory, 5n]), 5n, new Set())).toMatch(/must come from a wallet linked to your account/);
+    // Minted straight to the deposit address: nobody's wallet paid.
+    expect(refusalOf({ kind: 'received', received: 5n, senders: [] }, 5n, linked)).toMatch(/must come from a wallet linked to your account/);
+    // Only the linked part of a transaction counts toward the amount.
+    expect(refusalOf(received([alice, 3n], [mallory, 3n]), 5n, linked)).toMatch(/sends 3 USDC base units from wallets linked to your account .* needs 5/);
+  });
+});
+
+describe('wallets', () => {
+  it('spells Ethereum addresses in lower case whatever their checksum, Solana addresses as they are', () => {
+    const checksummed = '0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed';
+    expect(walletKey('ETHEREUM', checksummed)).toBe(checksummed.toLowerCase());
+    expect(walletKey('ETHEREUM', ` ${checksummed.toLowerCase()} `)).toBe(checksummed.toLowerCase());
+    // A wrong checksum is still the same 20 bytes.
+    expect(walletKey('ETHEREUM', '0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD')).toBe(checksummed.toLowerCase());
+    expect(walletKey('ETHEREUM', '0x1234')).toBeNull();
+    expect(walletKey('ETHEREUM', 'EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v')).toBeNull();
+    expect(walletKey('SOLANA', 'EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v')).toBe('EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v');
+    expect(walletKey('SOLANA', checksummed)).toBeNull();
+    expect(walletKey('SOLANA', '0OIl' + 'EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v'.slice(4))).toBeNull();
+    expect([chainOfMethod('USDC_ETHEREUM'), chainOfMethod('USDC_SOLANA')]).toEqual(['ETHEREUM', 'SOLANA']);
   });
 });
 

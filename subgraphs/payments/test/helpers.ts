@@ -1,6 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import nacl from 'tweetnacl';
 import { newEnvelope } from '@vibestream/platform';
-import type { TestStack } from '@vibestream/platform/testing';
+import { eventually, type TestStack } from '@vibestream/platform/testing';
+import { walletKey, type WalletChain } from '../src/domain/wallets.ts';
+import { base58, type Keypair } from './solana-chain.ts';
 import { signedWebhook } from './stripe-api.ts';
 
 export { signUp } from '../../catalog/test/helpers.ts';
@@ -95,4 +99,45 @@ export function paymentIntentObject(options: { id: string; amount: number; depos
     status: options.status,
     metadata: { depositId: options.depositId },
   };
+}
+
+/** A wallet that can sign identity's link challenge. */
+export interface WalletSigner {
+  chain: WalletChain;
+  address: string;
+  sign(message: string): Promise<string>;
+}
+
+/** An ethers Wallet: EIP-191 personal_sign. */
+export function ethereumSigner(wallet: { address: string; signMessage(message: string): Promise<string> }): WalletSigner {
+  return { chain: 'ETHEREUM', address: wallet.address, sign: (message) => wallet.signMessage(message) };
+}
+
+/** A Solana keypair: ed25519 over the message bytes, base58. */
+export function solanaSigner(keypair: Keypair): WalletSigner {
+  return {
+    chain: 'SOLANA',
+    address: keypair.publicKey.toBase58(),
+    sign: async (message) => base58(nacl.sign.detached(new TextEncoder().encode(message), keypair.secretKey)),
+  };
+}
+
+const WALLET_CHALLENGE = `mutation WalletChallenge($chain: Chain!, $address: String!) { walletChallenge(chain: $chain, address: $address) { message } }`;
+const LINK_WALLET = `mutation LinkWallet($chain: Chain!, $address: String!, $signature: String!) { linkWallet(chain: $chain, address: $address, signature: $signature) { address } }`;
+
+/**
+ * Links the wallet to the account through identity's real flow (challenge, signature, link) at
+ * the gateway, then waits until payments has projected identity.wallet.linked.v1.
+ */
+export async function linkWallet(stack: TestStack, db: pg.Client, account: { token: string; userId: string }, wallet: WalletSigner): Promise<void> {
+  const challenge = await stack.gql<{ walletChallenge: { message: string } }>(WALLET_CHALLENGE, { chain: wallet.chain, address: wallet.address }, { token: account.token });
+  if (!challenge.data) throw new Error(JSON.stringify(challenge.errors));
+  const signature = await wallet.sign(challenge.data.walletChallenge.message);
+  const linked = await stack.gql(LINK_WALLET, { chain: wallet.chain, address: wallet.address, signature }, { token: account.token });
+  if (linked.errors) throw new Error(JSON.stringify(linked.errors));
+  const projected = () =>
+    db
+      .query('select user_id from payments.linked_wallets where chain = $1 and address = $2', [wallet.chain, walletKey(wallet.chain, wallet.address)])
+      .then((r) => r.rows[0]?.user_id as string | undefined);
+  if ((await eventually(projected, (owner) => owner !== undefined)) !== account.userId) throw new Error(`payments did not project ${wallet.address} for ${account.userId}`);
 }

@@ -19,16 +19,31 @@ import {
   WEBHOOK_SECRET,
   checkoutCompleted,
   deliver,
+  ethereumSigner,
   invoiceObject,
+  linkWallet,
   paymentIntentObject,
   signUp,
+  solanaSigner,
   subscriptionObject,
   uploadStored,
   type Deposit,
   type MySubscription,
 } from './helpers.ts';
+import { createTransferCheckedInstruction, getAssociatedTokenAddressSync } from '@solana/spl-token';
 import { Keypair, LocalSolana } from './solana-chain.ts';
 import { StripeApiStandIn, stripeEvent } from './stripe-api.ts';
+
+const BATCH_SOURCE = `
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.20;
+import "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+/// Moves several holders' tokens (each approved this contract) to one recipient in one transaction.
+contract BatchPay {
+  function pay(IERC20 token, address[] calldata holders, uint256[] calldata amounts, address to) external {
+    for (uint256 i = 0; i < holders.length; i++) require(token.transferFrom(holders[i], to, amounts[i]), "transfer failed");
+  }
+}`;
 
 const USDC_SOURCE = `
 // SPDX-License-Identifier: MIT
@@ -92,6 +107,8 @@ const outbox = async (type: string, userId: string) =>
   (await db.query(`select payload from payments.outbox_events where type = $1 and payload->>'userId' = $2 order by occurred_at`, [type, userId])).rows.map(
     (r: { payload: Record<string, unknown> }) => r.payload,
   );
+const depositRow = async (id: string) =>
+  (await db.query('select status, tx_hash, received_base_units from payments.payments where id = $1', [id])).rows[0] as { status: string; tx_hash: string | null; received_base_units: string | null };
 const state = async () =>
   (
     await db.query(
@@ -335,6 +352,14 @@ describe('USDC on Ethereum', () => {
     const fan = await signUp(stack, 'FAN', 'Ether');
     const intruder = await signUp(stack, 'FAN', 'Intruder');
     const payer = new Wallet(chain.accounts[1]!, chain.provider);
+    // No linked Ethereum wallet yet: nothing could fund the deposit, so there is none.
+    const unlinked = await stack.gql(CREATE_DEPOSIT, { amountCents: 1250, method: 'USDC_ETHEREUM' }, { token: fan.token });
+    expect(errorCode(unlinked)).toBe('BAD_USER_INPUT');
+    expect(unlinked.errors![0]!.extensions!.field).toBe('method');
+    expect(unlinked.errors![0]!.message).toMatch(/link your Ethereum wallet first/);
+    expect((await db.query('select count(*)::int as n from payments.payments where user_id = $1', [fan.userId])).rows[0].n).toBe(0);
+    await linkWallet(stack, db, fan, ethereumSigner(payer));
+    await linkWallet(stack, db, intruder, ethereumSigner(Wallet.createRandom()));
     await (await (usdc.connect(new Wallet(chain.accounts[0]!, chain.provider)) as Contract).getFunction('transfer')(payer.address, 1_000_000_000n)).wait();
     const token = usdc.connect(payer) as Contract;
     const transfer = async (to: string, amount: bigint) => {
@@ -392,6 +417,72 @@ describe('USDC on Ethereum', () => {
     expect(await eventually(() => cash(fan.token), (c) => c === 1250)).toBe(1250);
     expect(await outbox('payments.deposit.succeeded.v1', fan.userId)).toEqual([expect.objectContaining({ depositId: deposit.id, amountCents: 1250, method: 'USDC_ETHEREUM' })]);
   });
+
+  it("counts a transfer only for the user whose linked wallet sent it: another user's or a stranger's transfer is refused and stays claimable", async () => {
+    const [alice, bob, carol] = [await signUp(stack, 'FAN', 'Alice'), await signUp(stack, 'FAN', 'Bob'), await signUp(stack, 'FAN', 'Carol')];
+    const deployer = new Wallet(chain.accounts[0]!, chain.provider);
+    const [aliceWallet, bobWallet, carolWallet, strangerWallet] = [2, 3, 4, 5].map((i) => new Wallet(chain.accounts[i]!, chain.provider)) as [Wallet, Wallet, Wallet, Wallet];
+    for (const wallet of [aliceWallet, carolWallet, strangerWallet]) await (await (usdc.connect(deployer) as Contract).getFunction('transfer')(wallet.address, 100_000_000n)).wait();
+    await linkWallet(stack, db, alice, ethereumSigner(aliceWallet));
+    await linkWallet(stack, db, bob, ethereumSigner(bobWallet));
+    const send = async (from: Wallet, amount: bigint) => {
+      const tx = await (usdc.connect(from) as Contract).getFunction('transfer')(ethDeposit, amount);
+      await tx.wait();
+      return tx.hash as string;
+    };
+    const create = async (who: { token: string }, amountCents = 1000) =>
+      (await stack.gql<{ createDeposit: Deposit }>(CREATE_DEPOSIT, { amountCents, method: 'USDC_ETHEREUM' }, { token: who.token })).data!.createDeposit;
+    const confirm = (who: { token: string }, depositId: string, txHash: string) =>
+      stack.gql<{ confirmCryptoDeposit: { id: string; status: string; txHash: string } }>(CONFIRM, { depositId, txHash }, { token: who.token });
+
+    const fromAlice = await send(aliceWallet, 10_000_000n);
+    // Carol's wallet is linked to nobody yet.
+    const fromCarol = await send(carolWallet, 10_000_000n);
+    await chain.rpc('hardhat_mine', ['0x2']);
+
+    // Bob copies both hashes from the public chain into his own deposit: refused, nothing written.
+    const bobDeposit = await create(bob);
+    const before = await state();
+    for (const [hash, sender] of [
+      [fromAlice, aliceWallet.address],
+      [fromCarol, carolWallet.address],
+    ] as const) {
+      const res = await confirm(bob, bobDeposit.id, hash);
+      expect(errorCode(res)).toBe('BAD_USER_INPUT');
+      expect(res.errors![0]!.extensions!.field).toBe('txHash');
+      expect(res.errors![0]!.message).toMatch(/^The transfer must come from a wallet linked to your account/);
+      expect(res.errors![0]!.message).toContain(sender.toLowerCase());
+    }
+    expect(await state()).toEqual(before);
+    expect(await depositRow(bobDeposit.id)).toEqual({ status: 'PENDING', tx_hash: null, received_base_units: null });
+
+    // The hashes are still there for their rightful owners: Alice, and Carol once she links the sending wallet.
+    const aliceDeposit = await create(alice);
+    expect((await confirm(alice, aliceDeposit.id, fromAlice)).data!.confirmCryptoDeposit).toEqual({ id: aliceDeposit.id, status: 'SUCCEEDED', txHash: fromAlice });
+    expect(errorCode(await stack.gql(CREATE_DEPOSIT, { amountCents: 1000, method: 'USDC_ETHEREUM' }, { token: carol.token }))).toBe('BAD_USER_INPUT');
+    await linkWallet(stack, db, carol, ethereumSigner(carolWallet));
+    const carolFunded = await create(carol);
+    expect((await confirm(carol, carolFunded.id, fromCarol)).data!.confirmCryptoDeposit.status).toBe('SUCCEEDED');
+    expect(errorCode(await confirm(bob, bobDeposit.id, fromAlice))).toBe('CONFLICT');
+    expect(await eventually(() => cash(alice.token), (c) => c === 1000)).toBe(1000);
+    expect(await eventually(() => cash(carol.token), (c) => c === 1000)).toBe(1000);
+    expect(await outbox('payments.deposit.succeeded.v1', bob.userId)).toEqual([]);
+    expect(await depositRow(bobDeposit.id)).toMatchObject({ status: 'PENDING', tx_hash: null });
+
+    // One transaction paying from Alice's linked wallet and a stranger's: only Alice's logs count.
+    const batch = await deployContract(deployer, await compileSolidity({ 'BatchPay.sol': BATCH_SOURCE }, 'BatchPay'));
+    for (const wallet of [aliceWallet, strangerWallet]) await (await (usdc.connect(wallet) as Contract).getFunction('approve')(await batch.getAddress(), 6_000_000n)).wait();
+    const mixed = await batch.getFunction('pay')(await usdc.getAddress(), [aliceWallet.address, strangerWallet.address], [6_000_000n, 6_000_000n], ethDeposit);
+    await mixed.wait();
+    await chain.rpc('hardhat_mine', ['0x2']);
+    const tooLarge = await create(alice, 1000);
+    const short = await confirm(alice, tooLarge.id, mixed.hash);
+    expect(errorCode(short)).toBe('BAD_USER_INPUT');
+    expect(short.errors![0]!.message).toMatch(/sends 6000000 USDC base units from wallets linked to your account to the deposit address; the deposit needs 10000000/);
+    const fitting = await create(alice, 600);
+    expect((await confirm(alice, fitting.id, mixed.hash)).data!.confirmCryptoDeposit.status).toBe('SUCCEEDED');
+    expect(await depositRow(fitting.id)).toMatchObject({ status: 'SUCCEEDED', received_base_units: '6000000' });
+  });
 });
 
 describe('USDC on Solana', () => {
@@ -400,6 +491,14 @@ describe('USDC on Solana', () => {
     const payer = Keypair.generate();
     solana.fund(payer.publicKey);
     solana.mintTo(solanaMint, payer.publicKey, 1_000_000_000n);
+    const unlinked = await stack.gql(CREATE_DEPOSIT, { amountCents: 2000, method: 'USDC_SOLANA' }, { token: fan.token });
+    expect(errorCode(unlinked)).toBe('BAD_USER_INPUT');
+    expect(unlinked.errors![0]!.extensions!.field).toBe('method');
+    expect(unlinked.errors![0]!.message).toMatch(/link your Solana wallet first/);
+    // A linked Ethereum wallet does not fund Solana deposits.
+    await linkWallet(stack, db, fan, ethereumSigner(Wallet.createRandom()));
+    expect(errorCode(await stack.gql(CREATE_DEPOSIT, { amountCents: 2000, method: 'USDC_SOLANA' }, { token: fan.token }))).toBe('BAD_USER_INPUT');
+    await linkWallet(stack, db, fan, solanaSigner(payer));
     const create = async (amountCents: number) =>
       (await stack.gql<{ createDeposit: Deposit }>(CREATE_DEPOSIT, { amountCents, method: 'USDC_SOLANA' }, { token: fan.token })).data!.createDeposit;
     const confirm = (depositId: string, txHash: string) => stack.gql<{ confirmCryptoDeposit: { id: string; status: string } }>(CONFIRM, { depositId, txHash }, { token: fan.token });
@@ -437,6 +536,63 @@ describe('USDC on Solana', () => {
     expect(ok.data!.confirmCryptoDeposit).toMatchObject({ id: deposit.id, status: 'SUCCEEDED' });
     expect(errorCode(await confirm((await create(800)).id, good))).toBe('CONFLICT');
     expect(await eventually(() => cash(fan.token), (c) => c === 2000)).toBe(2000);
+  });
+
+  it("counts a transfer only for the user whose linked wallet's balance paid it: another user's or a stranger's transfer is refused and stays claimable", async () => {
+    const [alice, bob, carol] = [await signUp(stack, 'FAN', 'Sol Alice'), await signUp(stack, 'FAN', 'Sol Bob'), await signUp(stack, 'FAN', 'Sol Carol')];
+    const [aliceKey, bobKey, carolKey, strangerKey] = [Keypair.generate(), Keypair.generate(), Keypair.generate(), Keypair.generate()];
+    for (const key of [aliceKey, carolKey, strangerKey]) solana.mintTo(solanaMint, key.publicKey, 100_000_000n);
+    await linkWallet(stack, db, alice, solanaSigner(aliceKey));
+    await linkWallet(stack, db, bob, solanaSigner(bobKey));
+    const create = async (who: { token: string }, amountCents = 1000) =>
+      (await stack.gql<{ createDeposit: Deposit }>(CREATE_DEPOSIT, { amountCents, method: 'USDC_SOLANA' }, { token: who.token })).data!.createDeposit;
+    const confirm = (who: { token: string }, depositId: string, txHash: string) =>
+      stack.gql<{ confirmCryptoDeposit: { id: string; status: string; txHash: string } }>(CONFIRM, { depositId, txHash }, { token: who.token });
+
+    const fromAlice = solana.transfer(solanaMint, aliceKey, solanaOwner, 10_000_000n);
+    const fromCarol = solana.transfer(solanaMint, carolKey, solanaOwner, 10_000_000n);
+    // Alice's linked wallet and a stranger's pay 6 USDC each in one transaction.
+    const depositAccount = solana.tokenAccount(solanaMint, solanaOwner);
+    const mixed = solana.send(
+      [aliceKey, strangerKey].map((key) =>
+        createTransferCheckedInstruction(getAssociatedTokenAddressSync(solanaMint, key.publicKey, true), solanaMint, depositAccount, key.publicKey, 6_000_000n, 6),
+      ),
+      [aliceKey, strangerKey],
+    );
+    solana.finalize();
+
+    const bobDeposit = await create(bob);
+    const before = await state();
+    for (const [signature, sender] of [
+      [fromAlice, aliceKey.publicKey.toBase58()],
+      [fromCarol, carolKey.publicKey.toBase58()],
+    ] as const) {
+      const res = await confirm(bob, bobDeposit.id, signature);
+      expect(errorCode(res)).toBe('BAD_USER_INPUT');
+      expect(res.errors![0]!.extensions!.field).toBe('txHash');
+      expect(res.errors![0]!.message).toMatch(/^The transfer must come from a wallet linked to your account/);
+      expect(res.errors![0]!.message).toContain(sender);
+    }
+    expect(await state()).toEqual(before);
+    expect(await depositRow(bobDeposit.id)).toEqual({ status: 'PENDING', tx_hash: null, received_base_units: null });
+
+    const aliceDeposit = await create(alice);
+    expect((await confirm(alice, aliceDeposit.id, fromAlice)).data!.confirmCryptoDeposit).toEqual({ id: aliceDeposit.id, status: 'SUCCEEDED', txHash: fromAlice });
+    expect(errorCode(await stack.gql(CREATE_DEPOSIT, { amountCents: 1000, method: 'USDC_SOLANA' }, { token: carol.token }))).toBe('BAD_USER_INPUT');
+    await linkWallet(stack, db, carol, solanaSigner(carolKey));
+    const carolDeposit = await create(carol);
+    expect((await confirm(carol, carolDeposit.id, fromCarol)).data!.confirmCryptoDeposit.status).toBe('SUCCEEDED');
+    expect(errorCode(await confirm(bob, bobDeposit.id, fromCarol))).toBe('CONFLICT');
+    expect(await eventually(() => cash(carol.token), (c) => c === 1000)).toBe(1000);
+    expect(await outbox('payments.deposit.succeeded.v1', bob.userId)).toEqual([]);
+
+    // Of the mixed transaction only Alice's 6 USDC count.
+    const tooLarge = await create(alice, 1000);
+    expect((await confirm(alice, tooLarge.id, mixed)).errors![0]!.message).toMatch(/sends 6000000 USDC base units from wallets linked to your account .* needs 10000000/);
+    const fitting = await create(alice, 600);
+    expect((await confirm(alice, fitting.id, mixed)).data!.confirmCryptoDeposit.status).toBe('SUCCEEDED');
+    expect(await depositRow(fitting.id)).toMatchObject({ status: 'SUCCEEDED', received_base_units: '6000000' });
+    expect(await eventually(() => cash(alice.token), (c) => c === 1600)).toBe(1600);
   });
 });
 
