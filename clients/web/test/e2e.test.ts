@@ -206,6 +206,12 @@ describe('the web client in a real browser', () => {
     await voucher.getByRole('button', { name: 'Claim reward' }).click();
     await voucher.getByText('Enter an Ethereum address').waitFor();
 
+    // The claim and its Merkle path go without the access token: nothing links the wallet to the listener.
+    const claimRequests: { operation: string; authorization: string | undefined }[] = [];
+    fan.on('request', (request) => {
+      const operation = /"operationName":"(\w+)"/.exec(request.postData() ?? '')?.[1];
+      if (operation === 'ClaimListenReward' || operation === 'RewardMerklePath') claimRequests.push({ operation, authorization: request.headers().authorization });
+    });
     const wallet = `0x${randomBytes(20).toString('hex')}`;
     await voucher.getByLabel('Wallet address (Ethereum)').fill(wallet);
     await voucher.getByRole('button', { name: 'Claim reward' }).click();
@@ -216,6 +222,8 @@ describe('the web client in a real browser', () => {
     expect(await status.textContent()).toContain(`Claim CREDITED`);
     expect((await status.textContent())!.toLowerCase()).toContain(wallet.toLowerCase());
     await shot(fan, '06-claimed');
+    expect(claimRequests.map((r) => r.operation).sort()).toEqual(['ClaimListenReward', 'RewardMerklePath']);
+    expect(claimRequests.every((r) => r.authorization === undefined)).toBe(true);
 
     // The secrets stay in the browser: after a reload the claimed voucher is still listed from IndexedDB.
     await fan.reload();
@@ -292,9 +300,28 @@ describe('the web client in a real browser', () => {
     await alice.getByTestId('unread-badge').waitFor({ state: 'detached' });
   });
 
-  it('the auth link refreshes a token about to expire before sending, and refreshes and retries once when the gateway refuses one', async () => {
+  it('a person signs out and in, errors shown next to their fields; the auth link refreshes a token about to expire before sending, and refreshes and retries once when the gateway refuses one', async () => {
     const fan = await person();
-    await signUp(fan, 'Token Fan', 'fan');
+    const email = await signUp(fan, 'Token Fan', 'fan');
+
+    // Sign out and in again; the contract's errors land next to the field they concern.
+    await fan.getByRole('button', { name: 'Sign out' }).click();
+    await fan.getByRole('link', { name: 'Sign up' }).click();
+    await fan.getByLabel('Email').fill(email.toUpperCase());
+    await fan.getByLabel('Password').fill(PASSWORD);
+    await fan.getByLabel('Display name').fill('Twin');
+    await fan.getByRole('button', { name: 'Sign up' }).click();
+    await fan.locator('.field', { has: fan.getByLabel('Email') }).getByText('An account with this email already exists').waitFor();
+    await fan.getByRole('link', { name: 'Sign in' }).last().click();
+    await fan.getByLabel('Email').fill(email);
+    await fan.getByLabel('Password').fill('not-the-password');
+    await fan.getByRole('button', { name: 'Sign in' }).click();
+    await fan.locator('.field', { has: fan.getByLabel('Password') }).getByText('That email and password do not match an account.').waitFor();
+    await shot(fan, '11-sign-in-error');
+    await fan.getByLabel('Password').fill(PASSWORD);
+    await fan.getByRole('button', { name: 'Sign in' }).click();
+    await fan.getByRole('button', { name: 'Sign out' }).waitFor();
+
     const tamper = (exp: (current: number) => number) =>
       fan.evaluate((shift) => {
         const stored = JSON.parse(localStorage.getItem('vibestream.session')!) as { accessToken: string; refreshToken: string };
