@@ -129,8 +129,6 @@ export type ChainCheck =
   | { kind: 'not-final'; confirmations: number; required: number }
   | ({ kind: 'received' } & Inflow);
 
-export const UNLINKED_SENDER = 'The transfer must come from a wallet linked to your account';
-
 /**
  * Why a transaction cannot fund a deposit of `expected` base units for a user whose linked
  * wallets on the deposit's chain are `linked`, or null when it can.
@@ -148,7 +146,7 @@ export function refusalOf(check: ChainCheck, expected: bigint, linked: ReadonlyS
       const creditable = creditableAmount(check, linked);
       if (creditable <= 0n) {
         const from = check.senders.length > 0 ? ` (this one comes from ${check.senders.map((s) => s.wallet).join(', ')})` : '';
-        return `${UNLINKED_SENDER}${from}; link your wallet in your account settings, then confirm again`;
+        return `The transfer must come from a wallet linked to your account${from}; link your wallet in your account settings, then confirm again`;
       }
       if (creditable < expected) {
         return `The transaction sends ${creditable} USDC base units from wallets linked to your account to the deposit address; the deposit needs ${expected}`;

@@ -53,7 +53,10 @@ export type Deposit = {
   /** CARD: the PaymentIntent's client secret for the payment sheet (only in createDeposit's answer). */
   clientSecret?: Maybe<Scalars['String']['output']>;
   createdAt: Scalars['DateTime']['output'];
-  /** USDC: where to send amountCents/100 USDC (Ethereum: the address; Solana: the owner of the receiving token account). */
+  /**
+   * USDC: where to send amountCents/100 USDC (Ethereum: the address; Solana: the owner of the
+   * receiving token account), from a wallet linked to the account on that chain.
+   */
   depositAddress?: Maybe<Scalars['String']['output']>;
   /** USDC: the amount to send, in USDC base units (6 decimals). */
   expectedBaseUnits?: Maybe<Scalars['BigInt']['output']>;
@@ -76,9 +79,17 @@ export type Entitlement = {
 
 export type Mutation = {
   __typename?: 'Mutation';
-  /** The deposit's owner only: funds a USDC deposit with a final on-chain transaction. */
+  /**
+   * The deposit's owner only: funds a USDC deposit with a final on-chain transaction. Only USDC
+   * sent from the owner's linked wallets on the deposit's chain counts (Ethereum: Transfer logs
+   * from a linked address; Solana: linked owners whose balance of the mint fell); a transfer from
+   * any other wallet is BAD_USER_INPUT and stays claimable by the user who linked its sender.
+   */
   confirmCryptoDeposit: Deposit;
-  /** 500 <= amountCents <= 1000000. */
+  /**
+   * 500 <= amountCents <= 1000000. USDC methods need a wallet linked to the account on that chain
+   * (identity's linkWallet); without one BAD_USER_INPUT (field method).
+   */
   createDeposit: Deposit;
   /** A Stripe Customer Portal session for managing or cancelling the plan. */
   openBillingPortal: BillingPortalSession;
