@@ -2,6 +2,8 @@ import { Transaction, Wallet, type Contract } from 'ethers';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { identitySubgraph } from '@vibestream/identity';
+import { WalletLinked } from '@vibestream/identity/events';
+import { newEnvelope } from '@vibestream/platform';
 import { ownershipSubgraph } from '@vibestream/ownership';
 import { compileSolidity, deployContract, errorCode, eventually, startTestChain, startTestStack, type TestChain, type TestStack } from '@vibestream/platform/testing';
 import { paymentsSubgraph } from '../src/index.ts';
@@ -593,6 +595,41 @@ describe('USDC on Solana', () => {
     expect((await confirm(alice, fitting.id, mixed)).data!.confirmCryptoDeposit.status).toBe('SUCCEEDED');
     expect(await depositRow(fitting.id)).toMatchObject({ status: 'SUCCEEDED', received_base_units: '6000000' });
     expect(await eventually(() => cash(alice.token), (c) => c === 1600)).toBe(1600);
+  });
+});
+
+describe('linked wallets (identity.wallet.linked.v1)', () => {
+  it('projects each wallet once in its lower-case spelling, and never gives a linked wallet to a second user', async () => {
+    const dave = await signUp(stack, 'FAN', 'Dave');
+    const eve = await signUp(stack, 'FAN', 'Eve');
+    const wallet = Wallet.createRandom();
+    const key = wallet.address.toLowerCase();
+    const linked = (userId: string, address: string) => newEnvelope('identity', WalletLinked.type, { userId, chain: 'ETHEREUM', address });
+    const rows = async () => (await db.query('select chain, address, user_id from payments.linked_wallets where address = $1', [key])).rows;
+
+    // The same wallet in upper-case hex, delivered twice, then again in another spelling under a new event id.
+    const first = linked(dave.userId, `0x${wallet.address.slice(2).toUpperCase()}`);
+    await stack.infra.transport.append(first);
+    await stack.infra.transport.append(first);
+    await stack.infra.transport.append(linked(dave.userId, wallet.address));
+    expect(await eventually(rows, (r) => r.length > 0)).toEqual([{ chain: 'ETHEREUM', address: key, user_id: dave.userId }]);
+    expect((await stack.gql(CREATE_DEPOSIT, { amountCents: 500, method: 'USDC_ETHEREUM' }, { token: dave.token })).errors).toBeUndefined();
+
+    // identity links a wallet to one account; an event saying otherwise is dead-lettered, not applied.
+    const stolen = linked(eve.userId, wallet.address);
+    const malformed = linked(eve.userId, 'not-an-address');
+    await stack.infra.transport.append(stolen);
+    await stack.infra.transport.append(malformed);
+    const letters = await eventually(
+      () => stack.infra.transport.deadLetters(WalletLinked.type),
+      (list) => [stolen, malformed].every((e) => list.some((l) => (l.envelope as { id: string }).id === e.id)),
+    );
+    const errorOf = (id: string) => letters.find((l) => (l.envelope as { id: string }).id === id)?.error;
+    expect(errorOf(stolen.id)).toMatch(/already linked to another user/);
+    expect(errorOf(malformed.id)).toMatch(/malformed ETHEREUM address/);
+    expect(await rows()).toEqual([{ chain: 'ETHEREUM', address: key, user_id: dave.userId }]);
+    expect((await db.query('select count(*)::int as n from payments.linked_wallets where user_id = $1', [eve.userId])).rows[0].n).toBe(0);
+    expect(errorCode(await stack.gql(CREATE_DEPOSIT, { amountCents: 500, method: 'USDC_ETHEREUM' }, { token: eve.token }))).toBe('BAD_USER_INPUT');
   });
 });
 
