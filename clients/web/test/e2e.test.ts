@@ -200,7 +200,7 @@ describe('the web client in a real browser', () => {
 
     await fan.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Rewards' }).click();
     const voucher = fan.getByTestId('voucher').first();
-    await voucher.getByText('5 VIBE').waitFor();
+    await voucher.getByText('5 reward tokens').waitFor();
     // A malformed wallet is explained next to the field; nothing is proven or sent.
     await voucher.getByLabel('Wallet address (Ethereum)').fill('0x1234');
     await voucher.getByRole('button', { name: 'Claim reward' }).click();

@@ -10,7 +10,10 @@ import {
   PlaceOrderDocument,
   PortfolioDocument,
   SongDetailsDocument,
+  type MyOpenOrdersQuery,
+  type OnOrderBookUpdatedSubscription,
   type OnTradeExecutedSubscription,
+  type SongDetailsQuery,
   type OrderSide,
   type OrderType,
 } from '../../../generated/graphql.ts';
@@ -21,6 +24,10 @@ import { useLive, useLiveConnected } from '../live.ts';
 import { Link } from '../router.tsx';
 
 type Trade = OnTradeExecutedSubscription['tradeExecuted'];
+/** The live event's book; the snapshot query selects the same fields and more. */
+type Book = OnOrderBookUpdatedSubscription['orderBookUpdated'];
+type Offering = NonNullable<NonNullable<SongDetailsQuery['song']>['market']['offering']>;
+type MyOrder = NonNullable<NonNullable<MyOpenOrdersQuery['me']>['openOrders']>[number];
 
 export function Market({ songId }: { songId: string }) {
   const session = useSession();
@@ -112,8 +119,6 @@ export function Market({ songId }: { songId: string }) {
   );
 }
 
-type Book = { bids: { priceCents: number; quantity: number }[]; asks: { priceCents: number; quantity: number }[] };
-
 function OrderBook({ songId }: { songId: string }) {
   const [book, setBook] = useState<Book | null>(null);
   const snapshot = useQuery(OrderBookDocument, { variables: { songId, depth: 10 }, fetchPolicy: 'network-only' });
@@ -168,7 +173,7 @@ function OrderBook({ songId }: { songId: string }) {
   );
 }
 
-function BuyOffering({ offering, onDone }: { offering: { id: string; sharesRemaining: number; pricePerShareCents: number }; onDone: () => void }) {
+function BuyOffering({ offering, onDone }: { offering: Offering; onDone: () => void }) {
   const [buy, { loading }] = useMutation(BuyOfferingSharesDocument);
   const [quantity, setQuantity] = useState('');
   const [errors, setErrors] = useState<FormErrors>(noErrors);
@@ -260,7 +265,7 @@ function PlaceOrder({ songId, onDone }: { songId: string; onDone: () => void }) 
   );
 }
 
-function OpenOrder({ order, onDone }: { order: { id: string; side: OrderSide; quantity: number; filledQuantity: number; limitPriceCents?: number | null }; onDone: () => void }) {
+function OpenOrder({ order, onDone }: { order: MyOrder; onDone: () => void }) {
   const [cancel, { loading }] = useMutation(CancelOrderDocument);
   const [error, setError] = useState<string | null>(null);
   return (

@@ -72,7 +72,8 @@ export function Player({ song }: { song: Song }) {
       const sessionId = start({ variables: { songId: song.id } })
         .then(({ data }) => data?.startListenSession.id ?? null)
         .catch((error: unknown) => {
-          setState({ kind: 'unrewarded', message: formErrors(error).form ?? 'This listen cannot earn a reward.' });
+          const message = formErrors(error, { messageFor: { NOT_FOUND: 'This song is not open for rewards yet; it plays without one.' } }).form;
+          setState({ kind: 'unrewarded', message: message ?? 'This listen cannot earn a reward.' });
           return null;
         });
       listen.current = { sessionId, done: false };
@@ -143,7 +144,7 @@ export function Player({ song }: { song: Song }) {
         {state.kind === 'completing' && <p>Finishing your listen…</p>}
         {state.kind === 'rewarded' && (
           <p className="success">
-            Listen complete: you earned a reward voucher worth {formatTokens(state.amount)} VIBE. <Link to="/rewards">Claim it in Rewards</Link>
+            Listen complete: you earned a reward voucher worth {formatTokens(state.amount)}. <Link to="/rewards">Claim it in Rewards</Link>
           </p>
         )}
         {state.kind === 'rejected' && <p className="warning">{rejectionText[state.reason]}</p>}
@@ -153,10 +154,14 @@ export function Player({ song }: { song: Song }) {
   );
 }
 
-/** Base units (18 decimals) as a readable token amount. */
+/** The reward token's decimals (an ERC-20 with 18, like the one rewards pays out on chain). */
+const TOKEN_DECIMALS = 18n;
+
+/** Base units as a readable amount of reward tokens. */
 export function formatTokens(baseUnits: string): string {
+  const unit = 10n ** TOKEN_DECIMALS;
   const value = BigInt(baseUnits);
-  const whole = value / 10n ** 18n;
-  const fraction = (value % 10n ** 18n).toString().padStart(18, '0').replace(/0+$/, '').slice(0, 6);
-  return fraction ? `${whole}.${fraction}` : whole.toString();
+  const fraction = (value % unit).toString().padStart(Number(TOKEN_DECIMALS), '0').replace(/0+$/, '').slice(0, 6);
+  const amount = fraction ? `${value / unit}.${fraction}` : (value / unit).toString();
+  return `${amount} reward token${amount === '1' ? '' : 's'}`;
 }

@@ -1,6 +1,12 @@
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { useApolloClient, useMutation, useQuery } from '@apollo/client/react';
-import { ClaimListenRewardDocument, MyListenStatsDocument, RewardClaimStatusDocument, RewardMerklePathDocument } from '../../../generated/graphql.ts';
+import {
+  ClaimListenRewardDocument,
+  MyListenStatsDocument,
+  RewardClaimStatusDocument,
+  RewardMerklePathDocument,
+  type RewardClaimStatus,
+} from '../../../generated/graphql.ts';
 import type { AppContext } from '../apollo.ts';
 import { useSession } from '../auth/useSession.ts';
 import { Field, FormError } from '../components/Form.tsx';
@@ -96,7 +102,7 @@ function VoucherCard({ voucher }: { voucher: StoredVoucher }) {
     <>
       <h3>{voucher.songTitle}</h3>
       <p className="muted">
-        {voucher.amount ? `${formatTokens(voucher.amount)} VIBE` : 'Waiting for the listen to be confirmed'} · earned {new Date(voucher.createdAt).toLocaleString()}
+        {voucher.amount ? formatTokens(voucher.amount) : 'Waiting for the listen to be confirmed'} · earned {new Date(voucher.createdAt).toLocaleString()}
       </p>
       {voucher.claim ? (
         <ClaimStatus claim={voucher.claim} commitment={voucher.commitment} />
@@ -117,7 +123,7 @@ function VoucherCard({ voucher }: { voucher: StoredVoucher }) {
   );
 }
 
-const claimText: Record<string, string> = {
+const claimText: Record<RewardClaimStatus, string> = {
   CREDITED: 'Credited to your wallet',
   PENDING: 'Payment on its way (waiting for the chain)',
   PAID: 'Paid on chain',
@@ -135,7 +141,7 @@ function ClaimStatus({ claim, commitment }: { claim: NonNullable<StoredVoucher['
   const shown = latest ?? claim;
   return (
     <p className="success" data-testid="claim-status">
-      Claim {shown.status}: {claimText[shown.status] ?? shown.status} · {formatTokens(shown.amount)} VIBE to {shown.recipient}
+      Claim {shown.status}: {claimText[shown.status]} · {formatTokens(shown.amount)} to {shown.recipient}
       {shown.txHash && <> · transaction {shown.txHash}</>}
     </p>
   );

@@ -1,4 +1,5 @@
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
+import type { ClaimListenRewardMutation } from '../../../generated/graphql.ts';
 
 /**
  * Voucher secrets live only in this browser (IndexedDB). Losing them loses the reward, so a
@@ -18,7 +19,7 @@ export interface StoredVoucher {
   epoch?: number;
   leafIndex?: number;
   amount?: string;
-  claim?: { id: string; status: string; amount: string; recipient: string; txHash: string | null };
+  claim?: ClaimListenRewardMutation['claimListenReward'];
 }
 
 interface VaultSchema extends DBSchema {
