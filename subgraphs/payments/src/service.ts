@@ -257,8 +257,9 @@ export class PaymentsService {
     if (!chain) throw badInput(`${method} deposits are not available on this server (the chain is not configured)`, 'method');
     // Only a transfer from one of the user's linked wallets can fund the deposit: without one,
     // USDC sent to the shared address could never be credited to them.
-    if ((await this.linkedWallets(em, userId, chainOfMethod(method))).size === 0) {
-      throw badInput(`${method} deposits are funded from a wallet linked to your account: link your ${chainName(chainOfMethod(method))} wallet first`, 'method');
+    const walletChain = chainOfMethod(method);
+    if ((await this.linkedWallets(em, userId, walletChain)).size === 0) {
+      throw badInput(`${method} deposits are funded from a wallet linked to your account: link your ${chainName(walletChain)} wallet first`, 'method');
     }
     const [row] = (await em.execute(
       `insert into payments (id, user_id, kind, method, status, amount_cents, deposit_address, expected_base_units)
