@@ -100,7 +100,14 @@ const setLive = (connected: boolean) => {
   liveListeners.forEach((l) => l());
 };
 wsClient.on('connected', () => setLive(true));
-wsClient.on('closed', () => setLive(false));
+wsClient.on('closed', (event) => {
+  setLive(false);
+  // 4401: the token expired on an open socket; 4403: the gateway refused it. Either way the
+  // subscriptions end (useLive starts them again): get a new token for that next attempt.
+  const code = (event as { code?: number } | undefined)?.code;
+  const token = currentSession()?.accessToken;
+  if ((code === 4401 || code === 4403) && token) void refreshAccessToken(token).catch(() => undefined);
+});
 export const liveConnection = {
   subscribe: (listener: () => void) => {
     liveListeners.add(listener);

@@ -74,6 +74,8 @@ export function Player({ song }: { song: Song }) {
         .catch((error: unknown) => {
           const message = formErrors(error, { messageFor: { NOT_FOUND: 'This song is not open for rewards yet; it plays without one.' } }).form;
           setState({ kind: 'unrewarded', message: message ?? 'This listen cannot earn a reward.' });
+          // The next play tries again with a new session.
+          if (listen.current?.sessionId === sessionId) listen.current.done = true;
           return null;
         });
       listen.current = { sessionId, done: false };
