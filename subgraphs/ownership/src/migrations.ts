@@ -122,18 +122,23 @@ create table distributions (
 -- the settlement plan's writes. Functions so that PostgreSQL plans their statements once per
 -- session while the client sends one short simple-protocol query for each step.
 
+-- Bids in priority order (price high to low, then time), as orders_book serves asks.
+create index orders_bids on orders (song_id, limit_price_cents desc, seq) where status = 'OPEN' and side = 'BUY';
+
 -- Takes the song's lock, then reads (each statement with a snapshot taken after the lock):
 -- the taker's available cash (row locked) or unreserved shares, an earlier order with the same
--- clientOrderId, the resting orders on the other side that could fill p_quantity, in priority
--- order, and the new order's seq.
+-- clientOrderId, the resting orders on the other side that could fill p_quantity in priority
+-- order (walking the book's index and stopping once they are enough; the taker's own orders
+-- met on the way are included, to be expired, but do not count), and the new order's seq.
 create function place_order_load(p_user uuid, p_song uuid, p_side text, p_client_order_id text, p_limit int, p_quantity int)
 returns json language plpgsql as $fn$
 declare
   v_available bigint;
   v_existing uuid;
-  v_makers json;
-  v_opposite text := case when p_side = 'BUY' then 'SELL' else 'BUY' end;
-  v_direction int := case when p_side = 'BUY' then 1 else -1 end;
+  v_makers jsonb := '[]';
+  v_enough bigint := 0;
+  v_book refcursor;
+  v_order record;
 begin
   perform pg_advisory_xact_lock(hashtext('ownership:song:' || p_song::text));
   if p_side = 'BUY' then
@@ -144,18 +149,26 @@ begin
   if p_client_order_id is not null then
     select id into v_existing from orders where user_id = p_user and client_order_id = p_client_order_id;
   end if;
-  -- The taker's own orders do not count towards its quantity: they are expired, not traded with.
-  select coalesce(json_agg(c order by c.rank, c.seq), '[]') into v_makers
-    from (
-      select id, user_id, side, limit_price_cents as price, quantity, filled_quantity, reserved_cents, seq,
-             limit_price_cents * v_direction as rank,
-             sum(case when user_id <> p_user then quantity - filled_quantity else 0 end)
-               over (order by limit_price_cents * v_direction, seq) as before_and_this
-        from orders
-       where song_id = p_song and side = v_opposite and status = 'OPEN'
-         and (p_limit is null or limit_price_cents * v_direction <= p_limit * v_direction)
-    ) c
-   where c.before_and_this - (case when c.user_id <> p_user then c.quantity - c.filled_quantity else 0 end) < p_quantity;
+  if p_side = 'BUY' then
+    open v_book for
+      select id, user_id, side, limit_price_cents as price, quantity, filled_quantity, reserved_cents, seq from orders
+       where song_id = p_song and side = 'SELL' and status = 'OPEN' and (p_limit is null or limit_price_cents <= p_limit)
+       order by limit_price_cents, seq;
+  else
+    open v_book for
+      select id, user_id, side, limit_price_cents as price, quantity, filled_quantity, reserved_cents, seq from orders
+       where song_id = p_song and side = 'BUY' and status = 'OPEN' and (p_limit is null or limit_price_cents >= p_limit)
+       order by limit_price_cents desc, seq;
+  end if;
+  while v_enough < p_quantity loop
+    fetch v_book into v_order;
+    exit when not found;
+    v_makers := v_makers || jsonb_build_array(to_jsonb(v_order));
+    if v_order.user_id <> p_user then
+      v_enough := v_enough + v_order.quantity - v_order.filled_quantity;
+    end if;
+  end loop;
+  close v_book;
   return json_build_object('available', coalesce(v_available, 0), 'existing', v_existing, 'makers', v_makers,
                            'seq', nextval(pg_get_serial_sequence('orders', 'seq'))::text);
 end
