@@ -123,7 +123,8 @@ afterAll(async () => {
   await rm(workDir, { recursive: true, force: true });
 });
 
-describe('the web client in a real browser', () => {
+// A browser, a proof and several services per test: generous limits for a busy 2-core CI machine.
+describe('the web client in a real browser', { timeout: 180_000 }, () => {
   it('the gateway serves the app at / and its routes, with hashed assets cached for good, while the API keeps working', async () => {
     const index = await fetch(`${appUrl}/`);
     expect(index.status).toBe(200);
