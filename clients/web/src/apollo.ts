@@ -34,6 +34,7 @@ function isRefusedToken(error: unknown): boolean {
 const authLink = new ApolloLink((operation, forward) => {
   if ((operation.getContext() as AppContext).anonymous) return forward(operation);
   let sentToken: string | null = null;
+  let retried = false;
   const send = (token: Promise<string | null>) =>
     defer(() => token).pipe(
       mergeMap((accessToken) => {
@@ -47,10 +48,14 @@ const authLink = new ApolloLink((operation, forward) => {
         return forward(operation);
       }),
     );
-  const retry = () => send(sentToken ? refreshAccessToken(sentToken) : Promise.resolve(null));
+  const canRetry = () => sentToken !== null && !retried;
+  const retry = () => {
+    retried = true;
+    return send(refreshAccessToken(sentToken!));
+  };
   return send(freshAccessToken()).pipe(
-    mergeMap((result) => (sentToken && hasUnauthenticated(result) ? retry() : of(result))),
-    catchError((error: unknown) => (sentToken && isRefusedToken(error) ? retry() : throwError(() => error))),
+    mergeMap((result) => (canRetry() && hasUnauthenticated(result) ? retry() : of(result))),
+    catchError((error: unknown) => (canRetry() && isRefusedToken(error) ? retry() : throwError(() => error))),
   );
 });
 
