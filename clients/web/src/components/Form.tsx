@@ -40,15 +40,3 @@ export function FormError({ message }: { message: string | null }) {
     </p>
   ) : null;
 }
-
-export function formatCents(cents: number | null | undefined): string {
-  if (cents === null || cents === undefined) return '—';
-  return `$${(cents / 100).toFixed(2)}`;
-}
-
-/** "12.34" dollars → 1234 cents; NaN when it is not a money amount. */
-export function parseDollars(text: string): number {
-  const trimmed = text.trim().replace(/^\$/, '');
-  if (!/^\d+(\.\d{1,2})?$/.test(trimmed)) return Number.NaN;
-  return Math.round(Number(trimmed) * 100);
-}

@@ -18,7 +18,8 @@ import {
   type OrderType,
 } from '../../../generated/graphql.ts';
 import { useSession } from '../auth/useSession.ts';
-import { Field, FormError, SelectField, formatCents, parseDollars } from '../components/Form.tsx';
+import { Field, FormError, SelectField } from '../components/Form.tsx';
+import { formatCents, parseDollars } from '../format.ts';
 import { formErrors, noErrors, type FormErrors } from '../errors.ts';
 import { useLive, useLiveConnected } from '../live.ts';
 import { Link } from '../router.tsx';

@@ -9,7 +9,8 @@ import {
   RequestSongUploadDocument,
   type MyArtistSongsQuery,
 } from '../../../generated/graphql.ts';
-import { Field, FormError, formatCents, parseDollars } from '../components/Form.tsx';
+import { Field, FormError } from '../components/Form.tsx';
+import { formatCents, parseDollars } from '../format.ts';
 import { formErrors, noErrors, type FormErrors } from '../errors.ts';
 import { Link } from '../router.tsx';
 

@@ -1,6 +1,7 @@
 import { useQuery } from '@apollo/client/react';
 import { SongDetailsDocument } from '../../../generated/graphql.ts';
-import { FormError, formatCents } from '../components/Form.tsx';
+import { FormError } from '../components/Form.tsx';
+import { formatCents } from '../format.ts';
 import { formErrors } from '../errors.ts';
 import { Player } from '../rewards/Player.tsx';
 import { Link } from '../router.tsx';

@@ -10,6 +10,7 @@ import {
 } from '../../../generated/graphql.ts';
 import { useSession } from '../auth/useSession.ts';
 import { formErrors } from '../errors.ts';
+import { formatTokens } from '../format.ts';
 import { Link } from '../router.tsx';
 import { newVoucherSecrets } from './secrets.ts';
 import { removeVoucher, saveVoucher, updateVoucher } from './vault.ts';
@@ -154,16 +155,4 @@ export function Player({ song }: { song: Song }) {
       </div>
     </div>
   );
-}
-
-/** The reward token's decimals (an ERC-20 with 18, like the one rewards pays out on chain). */
-const TOKEN_DECIMALS = 18n;
-
-/** Base units as a readable amount of reward tokens. */
-export function formatTokens(baseUnits: string): string {
-  const unit = 10n ** TOKEN_DECIMALS;
-  const value = BigInt(baseUnits);
-  const fraction = (value % unit).toString().padStart(Number(TOKEN_DECIMALS), '0').replace(/0+$/, '').slice(0, 6);
-  const amount = fraction ? `${value / unit}.${fraction}` : (value / unit).toString();
-  return `${amount} reward token${amount === '1' ? '' : 's'}`;
 }

@@ -11,7 +11,7 @@ import type { AppContext } from '../apollo.ts';
 import { useSession } from '../auth/useSession.ts';
 import { Field, FormError } from '../components/Form.tsx';
 import { errorCodeOf, formErrors, noErrors, type FormErrors } from '../errors.ts';
-import { formatTokens } from './Player.tsx';
+import { formatTokens } from '../format.ts';
 import { proveInWorker, type ProofProgress } from './prover.ts';
 import { recipientField } from './secrets.ts';
 import { onVaultChange, updateVoucher, vouchersOf, type StoredVoucher } from './vault.ts';
