@@ -133,13 +133,6 @@ function OrderBook({ songId }: { songId: string }) {
   useEffect(() => {
     if (connected) void refetch();
   }, [connected, refetch]);
-  const levels = (side: 'bids' | 'asks') =>
-    book?.[side].map((level) => (
-      <tr key={level.priceCents}>
-        <td>{formatCents(level.priceCents)}</td>
-        <td>{level.quantity}</td>
-      </tr>
-    ));
   return (
     <div className="card" data-testid="order-book">
       <h2>
@@ -151,26 +144,32 @@ function OrderBook({ songId }: { songId: string }) {
         )}
       </h2>
       <div className="columns">
-        <table aria-label="Bids">
-          <thead>
-            <tr>
-              <th>Bid</th>
-              <th>Shares</th>
-            </tr>
-          </thead>
-          <tbody data-testid="bids">{levels('bids')}</tbody>
-        </table>
-        <table aria-label="Asks">
-          <thead>
-            <tr>
-              <th>Ask</th>
-              <th>Shares</th>
-            </tr>
-          </thead>
-          <tbody data-testid="asks">{levels('asks')}</tbody>
-        </table>
+        <Levels side="Bid" levels={book?.bids ?? []} testId="bids" />
+        <Levels side="Ask" levels={book?.asks ?? []} testId="asks" />
       </div>
     </div>
+  );
+}
+
+/** One side of the book, best price first. */
+function Levels({ side, levels, testId }: { side: 'Bid' | 'Ask'; levels: Book['bids']; testId: string }) {
+  return (
+    <table aria-label={`${side}s`}>
+      <thead>
+        <tr>
+          <th>{side}</th>
+          <th>Shares</th>
+        </tr>
+      </thead>
+      <tbody data-testid={testId}>
+        {levels.map((level) => (
+          <tr key={level.priceCents}>
+            <td>{formatCents(level.priceCents)}</td>
+            <td>{level.quantity}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
   );
 }
 
