@@ -53,10 +53,12 @@ function chain(fields: string[], leaf: string): string {
 const repeat = (times: number, ...fields: string[]) => Array.from({ length: times }, () => fields).flat();
 
 describe('operation analysis on the API schema', () => {
-  it('keeps every contract operation in clients/operations well under the default limits', () => {
+  it('keeps every contract operation in clients/operations well under the default limits, and the web app’s own within them', () => {
     const dir = resolve(projectRoot, 'clients/operations');
     let count = 0;
     for (const file of readdirSync(dir).filter((f) => f.endsWith('.graphql'))) {
+      // web.graphql: the web client's own screens (a list of songs with their offerings is deeper than any contract operation).
+      const contract = file !== 'web.graphql';
       const document = parse(readFileSync(resolve(dir, file), 'utf8'));
       expect(validate(apiSchema, document), file).toEqual([]);
       for (const definition of document.definitions) {
@@ -65,9 +67,11 @@ describe('operation analysis on the API schema', () => {
         const measures = analyzeOperation(apiSchema, document, definition.name?.value);
         const label = `${file} ${definition.name?.value}`;
         expect(measures.depth, label).toBeGreaterThan(0);
-        expect(measures.depth, label).toBeLessThanOrEqual(DEFAULT_LIMITS.maxDepth / 2);
-        expect(measures.aliases, label).toBeLessThanOrEqual(DEFAULT_LIMITS.maxAliases / 3);
-        expect(measures.cost, label).toBeLessThanOrEqual(DEFAULT_LIMITS.maxCost / 10);
+        if (contract) {
+          expect(measures.depth, label).toBeLessThanOrEqual(DEFAULT_LIMITS.maxDepth / 2);
+          expect(measures.aliases, label).toBeLessThanOrEqual(DEFAULT_LIMITS.maxAliases / 3);
+          expect(measures.cost, label).toBeLessThanOrEqual(DEFAULT_LIMITS.maxCost / 10);
+        }
         expect(checkLimits(measures, DEFAULT_LIMITS), label).toEqual([]);
       }
     }
