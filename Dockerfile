@@ -45,12 +45,22 @@ RUN npm ci --omit=dev --ignore-scripts \
  && test ! -e node_modules/.bin/node
 
 # ---------------------------------------------------------------------------------------
+# The web client's static bundle, built with Vite from the dev dependencies; only dist/ leaves
+# this stage (the gateway serves it at /, WEB_APP_DIR=clients/web/dist).
+FROM base AS web
+COPY --from=manifests /manifests/ ./
+RUN npm ci --include=dev --ignore-scripts
+COPY . .
+RUN node -e "import('./clients/web/build.ts').then((m) => m.buildWebApp())"
+
+# ---------------------------------------------------------------------------------------
 FROM base AS runtime
 ARG SERVICE=gateway
 ENV SERVICE=${SERVICE}
 # Owned by root and read-only for the `node` user that runs the process.
 COPY --from=deps /app/ ./
 COPY . .
+COPY --from=web /app/clients/web/dist ./clients/web/dist
 # The one place a container may write: /data (VIBESTREAM_DATA_DIR, instead of the repository's
 # .data/), e.g. catalog's media files with MEDIA_STORAGE=filesystem in /data/media. A new named
 # volume mounted there takes this ownership, so the node user can write to it. Everything else

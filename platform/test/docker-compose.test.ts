@@ -187,6 +187,11 @@ describe('Dockerfile', () => {
     }
   });
 
+  it('builds the web client in its own stage and ships only its bundle', () => {
+    expect(stageLines('web').join('\n')).toMatch(/buildWebApp/);
+    expect(stageLines('runtime').join('\n')).toMatch(/COPY --from=web \S*clients\/web\/dist/);
+  });
+
   it('installs production dependencies from the lockfile only', () => {
     const deps = stageLines('deps').join('\n');
     expect(deps).toMatch(/npm ci\b/);
