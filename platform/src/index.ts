@@ -24,3 +24,4 @@ export { OutboxEventEntity, HandledEventEntity } from './events/tables.ts';
 export * from './compose.ts';
 export * from './scalars.ts';
 export * from './telemetry.ts';
+export * from './subgraph-runtime.ts';

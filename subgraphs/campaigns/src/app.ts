@@ -1,19 +1,4 @@
-import {
-  OutboxRelay,
-  createInfra,
-  createLogger,
-  loadSchemaFile,
-  openDatabase,
-  sendJson,
-  startConsumer,
-  startSubgraphServer,
-  verifierFromConfig,
-  type HttpRoute,
-  type Logger,
-  type MikroORM,
-  type SubgraphModule,
-  type SubgraphStartOptions,
-} from '@vibestream/platform';
+import { defineSubgraph, sendJson, type HttpRoute, type Logger, type MikroORM } from '@vibestream/platform';
 import { computeAddress } from 'ethers';
 import { loadCollectionArtifact } from './chain/artifact.ts';
 import { CampaignChain } from './chain/collections.ts';
@@ -24,79 +9,45 @@ import { migrations } from './migrations.ts';
 import { resolvers, type CampaignsContext } from './resolvers.ts';
 import { CampaignsService } from './service.ts';
 
-const { sdl, typeDefs } = loadSchemaFile(new URL('../schema.graphql', import.meta.url));
-
-async function start(options: SubgraphStartOptions) {
-  const config = loadCampaignsConfig(options.env);
-  const log = options.log ?? createLogger('campaigns', config.LOG_LEVEL);
-  const infra = options.infra ?? createInfra({ redisUrl: config.REDIS_URL, prefix: config.REDIS_PREFIX, log });
-  const orm = await openDatabase({
-    url: config.DATABASE_URL,
-    schema: 'campaigns',
-    entities: [],
-    migrations,
-    log,
-    poolSize: 20,
-    ...(options.onQuery ? { onQuery: options.onQuery } : {}),
-  });
-  const verifier = await verifierFromConfig(config);
-  const chain =
-    config.ETH_RPC_URL && config.NFT_DEPLOYER_PRIVATE_KEY
-      ? new CampaignChain({
-          rpcUrl: config.ETH_RPC_URL,
-          privateKey: config.NFT_DEPLOYER_PRIVATE_KEY,
-          artifact: loadCollectionArtifact(),
-          confirmations: config.NFT_CONFIRMATIONS,
-          receiptTimeoutMs: config.NFT_RECEIPT_TIMEOUT_MS,
-          exclusive: deployerLock(orm, config.NFT_DEPLOYER_PRIVATE_KEY),
-          log,
-        })
-      : null;
-  const relay = new OutboxRelay(orm, infra.transport, log, { intervalMs: config.OUTBOX_RELAY_INTERVAL_MS });
-  const service = new CampaignsService({
-    orm,
-    publicUrl: config.PUBLIC_URL,
-    chain,
-    log,
-    onEventsCommitted: () => relay.kick(),
-    mintLeaseMs: config.NFT_RECEIPT_TIMEOUT_MS + config.CAMPAIGN_SWEEP_INTERVAL_MS,
-  });
-  relay.start();
-  const consumer = startConsumer({ orm, transport: infra.transport, group: 'campaigns', handlers: campaignsHandlers, log });
-  const sweeper = startSweeper(service, config.CAMPAIGN_SWEEP_INTERVAL_MS, log);
-
-  const server = await startSubgraphServer<CampaignsContext>({
-    name: 'campaigns',
-    port: options.port ?? config.PORT,
-    host: config.HOST,
-    typeDefs,
-    resolvers: resolvers as never,
-    verifier,
-    log,
-    introspection: config.GRAPHQL_INTROSPECTION ?? config.NODE_ENV !== 'production',
-    context: (base) => {
-      const em = orm.em.fork();
-      return { ...base, em, service, loaders: createLoaders(em, base.principal) };
-    },
-    routes: [tokenMetadataRoute(service)],
-    ready: async () => orm.isConnected(),
-  });
-
-  return {
-    name: 'campaigns',
-    url: server.url,
-    port: server.port,
-    stop: async () => {
-      await server.stop();
-      await sweeper.stop();
-      await consumer.stop();
-      await relay.stop();
-      await chain?.close();
-      if (!options.infra) await infra.close();
-      await orm.close();
-    },
-  };
-}
+export const campaignsSubgraph = defineSubgraph({
+  name: 'campaigns',
+  defaultPort: 4006,
+  schema: new URL('../schema.graphql', import.meta.url),
+  resolvers: resolvers as never,
+  loadConfig: loadCampaignsConfig,
+  database: { migrations, poolSize: 20 },
+  setup: ({ config, log, orm, onEventsCommitted }) => {
+    const chain =
+      config.ETH_RPC_URL && config.NFT_DEPLOYER_PRIVATE_KEY
+        ? new CampaignChain({
+            rpcUrl: config.ETH_RPC_URL,
+            privateKey: config.NFT_DEPLOYER_PRIVATE_KEY,
+            artifact: loadCollectionArtifact(),
+            confirmations: config.NFT_CONFIRMATIONS,
+            receiptTimeoutMs: config.NFT_RECEIPT_TIMEOUT_MS,
+            exclusive: deployerLock(orm, config.NFT_DEPLOYER_PRIVATE_KEY),
+            log,
+          })
+        : null;
+    const service = new CampaignsService({
+      orm,
+      publicUrl: config.PUBLIC_URL,
+      chain,
+      log,
+      onEventsCommitted,
+      mintLeaseMs: config.NFT_RECEIPT_TIMEOUT_MS + config.CAMPAIGN_SWEEP_INTERVAL_MS,
+    });
+    return {
+      handlers: campaignsHandlers,
+      context: (base): CampaignsContext => ({ ...base, service, loaders: createLoaders(base.em, base.principal) }),
+      routes: [tokenMetadataRoute(service)],
+      background: () => startSweeper(service, config.CAMPAIGN_SWEEP_INTERVAL_MS, log),
+      stop: async () => {
+        await chain?.close();
+      },
+    };
+  },
+});
 
 /** GET /nft/<campaignId>/<tokenId>: a minted edition's ERC-721 metadata (the collections' tokenURI). */
 function tokenMetadataRoute(service: CampaignsService): HttpRoute {
@@ -148,5 +99,3 @@ function startSweeper(service: CampaignsService, intervalMs: number, log: Logger
     },
   };
 }
-
-export const campaignsSubgraph: SubgraphModule = { name: 'campaigns', defaultPort: 4006, sdl, typeDefs, start };

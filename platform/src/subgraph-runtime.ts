@@ -1,0 +1,164 @@
+import type { GraphQLResolverMap } from '@apollo/subgraph';
+import type { MigrationObject } from '@mikro-orm/core';
+import { verifierFromConfig, type TokenVerifier } from './auth.ts';
+import { openDatabase, type EntityManager, type MikroORM } from './db.ts';
+import type { EventEnvelope } from './events/contract.ts';
+import { startConsumer, type EventHandler } from './events/consumer.ts';
+import { OutboxRelay } from './events/relay.ts';
+import { createInfra, type Infra } from './infra.ts';
+import { createLogger, type Logger } from './logger.ts';
+import { loadSchemaFile, type SubgraphModule, type SubgraphStartOptions } from './subgraph.ts';
+import { startSubgraphServer, type BaseRequestContext, type HttpRoute } from './subgraph-server.ts';
+
+/** The settings the runtime itself reads; every subgraph's configuration has them. */
+export interface SubgraphRuntimeConfig {
+  NODE_ENV: string;
+  LOG_LEVEL: string;
+  DATABASE_URL: string;
+  REDIS_URL?: string | undefined;
+  REDIS_PREFIX: string;
+  PORT: number;
+  HOST: string;
+  GRAPHQL_INTROSPECTION?: boolean | undefined;
+  OUTBOX_RELAY_INTERVAL_MS?: number | undefined;
+  JWT_PUBLIC_KEY?: string | undefined;
+  JWKS_URL?: string | undefined;
+  JWT_ISSUER: string;
+  JWT_AUDIENCE: string;
+}
+
+/** What a subgraph's `setup` is given: the shared resources, opened and ready. */
+export interface SubgraphRuntime<Config> {
+  config: Config;
+  log: Logger;
+  infra: Infra;
+  /** The subgraph's MikroORM, on its own Postgres schema, migrated. */
+  orm: MikroORM;
+  env: NodeJS.ProcessEnv;
+  /** The start option's statement observer, for extra connections the subgraph opens. */
+  onQuery?: ((sql: string) => void) | undefined;
+  /** Asks the outbox relay for a pass: call after a transaction that recorded events commits. */
+  onEventsCommitted: () => void;
+}
+
+/** The request context every subgraph resolver gets: the base plus a fresh EntityManager fork. */
+export type RuntimeRequestContext = BaseRequestContext & { em: EntityManager };
+
+/** What differs from one subgraph to the next, as its `setup` returns it. */
+export interface SubgraphWiring<Ctx extends BaseRequestContext> {
+  /** Adds the subgraph's services and DataLoaders to the per-request context. */
+  context: (base: RuntimeRequestContext) => Ctx;
+  /** Handlers of other contexts' events; without them the subgraph consumes nothing. */
+  handlers?: EventHandler[];
+  /** Called after each consumed event's transaction committed. */
+  afterCommit?: (envelope: EventEnvelope) => void;
+  routes?: HttpRoute[];
+  /** Replaces the verifier of access tokens the configuration names (identity verifies with its own key). */
+  verifier?: TokenVerifier;
+  /** Work beside requests, started once the relay and consumer run; what it returns is stopped right after the server. */
+  background?: () => { stop(): Promise<void> } | void;
+  /** Closes what `setup` opened, after the consumer and relay stopped and before the messaging and database close. */
+  stop?: () => Promise<void>;
+}
+
+export interface SubgraphDefinition<Config extends SubgraphRuntimeConfig, Ctx extends BaseRequestContext> {
+  /** Names the subgraph, its Postgres schema, its logger and its consumer group. */
+  name: string;
+  defaultPort: number;
+  /** Where schema.graphql is. */
+  schema: URL;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  resolvers: GraphQLResolverMap<any>;
+  loadConfig: (env: NodeJS.ProcessEnv) => Config;
+  database: {
+    migrations: MigrationObject[];
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    entities?: any[];
+    poolSize?: number;
+  };
+  /** False for a subgraph that records no events: no outbox relay runs. */
+  outbox?: boolean;
+  setup: (runtime: SubgraphRuntime<Config>) => Promise<SubgraphWiring<Ctx>> | SubgraphWiring<Ctx>;
+}
+
+/**
+ * A subgraph's module from what makes it that context. The runtime does the wiring every
+ * subgraph shares: configuration, logger, messaging, database and migrations, token verifier,
+ * outbox relay, event consumer, the HTTP server with health and readiness, and a stop() that
+ * closes it all in reverse order.
+ */
+export function defineSubgraph<Config extends SubgraphRuntimeConfig, Ctx extends BaseRequestContext>(
+  definition: SubgraphDefinition<Config, Ctx>,
+): SubgraphModule {
+  const { sdl, typeDefs } = loadSchemaFile(definition.schema);
+  const { name } = definition;
+
+  async function start(options: SubgraphStartOptions) {
+    const config = definition.loadConfig(options.env);
+    const log = options.log ?? createLogger(name, config.LOG_LEVEL);
+    const infra = options.infra ?? createInfra({ redisUrl: config.REDIS_URL, prefix: config.REDIS_PREFIX, log });
+    const orm = await openDatabase({
+      url: config.DATABASE_URL,
+      schema: name,
+      entities: definition.database.entities ?? [],
+      migrations: definition.database.migrations,
+      log,
+      ...(definition.database.poolSize ? { poolSize: definition.database.poolSize } : {}),
+      ...(options.onQuery ? { onQuery: options.onQuery } : {}),
+    });
+    const relay = definition.outbox === false ? null : new OutboxRelay(orm, infra.transport, log, { intervalMs: config.OUTBOX_RELAY_INTERVAL_MS });
+    const wiring = await definition.setup({
+      config,
+      log,
+      infra,
+      orm,
+      env: options.env,
+      onQuery: options.onQuery,
+      onEventsCommitted: () => relay?.kick(),
+    });
+    const verifier = wiring.verifier ?? (await verifierFromConfig(config));
+    relay?.start();
+    const consumer = wiring.handlers
+      ? startConsumer({
+          orm,
+          transport: infra.transport,
+          group: name,
+          handlers: wiring.handlers,
+          log,
+          ...(wiring.afterCommit ? { afterCommit: wiring.afterCommit } : {}),
+        })
+      : null;
+    const background = wiring.background?.();
+
+    const server = await startSubgraphServer<Ctx>({
+      name,
+      port: options.port ?? config.PORT,
+      host: config.HOST,
+      typeDefs,
+      resolvers: definition.resolvers,
+      verifier,
+      log,
+      introspection: config.GRAPHQL_INTROSPECTION ?? config.NODE_ENV !== 'production',
+      context: (base) => wiring.context({ ...base, em: orm.em.fork() }),
+      ...(wiring.routes ? { routes: wiring.routes } : {}),
+      ready: async () => orm.isConnected(),
+    });
+
+    return {
+      name,
+      url: server.url,
+      port: server.port,
+      stop: async () => {
+        await server.stop();
+        await background?.stop();
+        await consumer?.stop();
+        await relay?.stop();
+        await wiring.stop?.();
+        if (!options.infra) await infra.close();
+        await orm.close();
+      },
+    };
+  }
+
+  return { name, defaultPort: definition.defaultPort, sdl, typeDefs, start };
+}
