@@ -1,7 +1,6 @@
 import DataLoader from 'dataloader';
-import { decodeCursor, pageSize, type EntityManager } from '@vibestream/platform';
+import { decodeCursor, pageSize, toConnection, type Connection, type EntityManager } from '@vibestream/platform';
 import { Album, Artist, Playlist, Song } from './entities.ts';
-import { toConnection, type Connection } from './queries.ts';
 import { isUuid } from './service.ts';
 
 type Row = Record<string, unknown>;

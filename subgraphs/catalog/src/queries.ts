@@ -1,22 +1,5 @@
-import { decodeCursor, encodeCursor, pageSize, type EntityManager } from '@vibestream/platform';
+import { decodeCursor, pageSize, toConnection, type EntityManager } from '@vibestream/platform';
 import { Song } from './entities.ts';
-
-export interface Edge<T> {
-  cursor: string;
-  node: T;
-}
-
-export interface Connection<T> {
-  totalCount: number;
-  edges: Edge<T>[];
-  pageInfo: { hasNextPage: boolean; endCursor: string | null };
-}
-
-export function toConnection<T>(rows: T[], first: number, totalCount: number, cursorOf: (row: T) => unknown): Connection<T> {
-  const page = rows.slice(0, first);
-  const edges = page.map((node) => ({ cursor: encodeCursor(cursorOf(node)), node }));
-  return { totalCount, edges, pageInfo: { hasNextPage: rows.length > first, endCursor: edges.at(-1)?.cursor ?? null } };
-}
 
 type SearchCursor = [score: number, id: string];
 const isSearchCursor = (v: unknown): v is SearchCursor => Array.isArray(v) && v.length === 2 && typeof v[0] === 'number' && typeof v[1] === 'string';
