@@ -1,8 +1,8 @@
 import DataLoader from 'dataloader';
-import { DateTimeScalar, isSelfOrAdmin, forbidden, requireAuth, type BaseRequestContext, type EntityManager } from '@vibestream/platform';
+import { BigIntScalar, DateTimeScalar, isSelfOrAdmin, forbidden, requireAuth, type BaseRequestContext, type EntityManager } from '@vibestream/platform';
 import type { Resolvers } from './generated/resolvers-types.ts';
 import type { RewardsConfig } from './config.ts';
-import { BigIntScalar, JSONScalar } from './scalars.ts';
+import { JSONScalar } from './scalars.ts';
 import { isUuid, type ClaimRow, type RewardsService, type SessionRow, type VoucherRow } from './service.ts';
 
 export interface RewardsContext extends BaseRequestContext {

@@ -1,20 +1,6 @@
 import { GraphQLScalarType, Kind, type ValueNode } from 'graphql';
 import { badInput } from '@vibestream/platform';
 
-/** Token amounts in base units as decimal strings (they exceed 2^53). */
-export const BigIntScalar = new GraphQLScalarType<string, string>({
-  name: 'BigInt',
-  serialize: (value) => String(value),
-  parseValue: (value) => parseBigInt(value),
-  parseLiteral: (ast) => parseBigInt(ast.kind === Kind.STRING || ast.kind === Kind.INT ? ast.value : null),
-});
-
-function parseBigInt(value: unknown): string {
-  if (typeof value === 'string' && /^-?\d+$/.test(value)) return value;
-  if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
-  throw badInput('BigInt must be a decimal string of base units');
-}
-
 /** Arbitrary JSON (the snarkjs proof object). */
 export const JSONScalar = new GraphQLScalarType<unknown, unknown>({
   name: 'JSON',
