@@ -11,7 +11,6 @@ import {
   activeSpanContext,
   createLogger,
   createTokenVerifier,
-  newEnvelope,
   onSpanEnd,
   startSubgraphServer,
   startTelemetry,
@@ -20,7 +19,8 @@ import {
   type ReadableSpan,
   type SubgraphModule,
 } from '@vibestream/platform';
-import { startTestStack, type TestStack } from '@vibestream/platform/testing';
+import { publishEvent, startTestStack, type TestStack } from '@vibestream/platform/testing';
+import { ListenCompleted } from '@vibestream/rewards/events';
 import { identitySubgraph } from '@vibestream/identity';
 import { catalogSubgraph } from '@vibestream/catalog';
 import type { GatewayContext } from '../src/context.ts';
@@ -284,14 +284,12 @@ describe('live metrics', () => {
 describe('/metrics on a subgraph', () => {
   it('shows event delivery lag per consumer and type once an event is handled, and the process metrics', async () => {
     const occurredAt = new Date(Date.now() - 2_000);
-    const envelope = newEnvelope('rewards', 'listen.completed.v1', {
-      sessionId: randomUUID(),
-      userId: randomUUID(),
-      songId: randomUUID(),
-      listenedSeconds: 30,
-      completedAt: occurredAt.toISOString(),
-    });
-    await stack.infra.transport.append({ ...envelope, occurredAt: occurredAt.toISOString() });
+    await publishEvent(
+      stack,
+      ListenCompleted,
+      { sessionId: randomUUID(), userId: randomUUID(), songId: randomUUID(), listenedSeconds: 30, completedAt: occurredAt.toISOString() },
+      { occurredAt: occurredAt.toISOString() },
+    );
     const series = 'vibestream_event_delivery_lag_seconds_count{consumer="catalog",type="listen.completed.v1"}';
     const text = await until(() => subgraphMetrics('catalog'), (t) => (sample(t, series) ?? 0) >= 1);
     expect(sample(text, series)).toBeGreaterThanOrEqual(1);

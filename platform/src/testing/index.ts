@@ -3,3 +3,4 @@ export * from './tokens.ts';
 export * from './client.ts';
 export * from './stack.ts';
 export * from './chain.ts';
+export * from './events.ts';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { newEnvelope } from '@vibestream/platform';
-import { eventually, type TestStack } from '@vibestream/platform/testing';
+import { eventually, publishEvent, type TestStack } from '@vibestream/platform/testing';
+import { ListenCompleted } from '@vibestream/rewards/events';
 import { makeWav } from '../../catalog/test/audio.ts';
 import { newArtist, publishedSong, signUp } from '../../catalog/test/helpers.ts';
 
@@ -38,7 +38,7 @@ export async function artistWithSong(stack: TestStack, db: pg.Client, title: str
 export async function listen(stack: TestStack, userId: string, songId: string, times = 1, completedAt = new Date()) {
   for (let i = 0; i < times; i++) {
     const payload = { sessionId: randomUUID(), userId, songId, listenedSeconds: 30, completedAt: completedAt.toISOString() };
-    await stack.infra.transport.append(newEnvelope('rewards', 'listen.completed.v1', payload));
+    await publishEvent(stack, ListenCompleted, payload);
   }
 }
 

@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newEnvelope } from '@vibestream/platform';
-import { errorCode, eventually, startTestStack, type TestStack } from '@vibestream/platform/testing';
+import { errorCode, eventually, publishEvent, startTestStack, type TestStack } from '@vibestream/platform/testing';
+import { EntitlementsChanged } from '@vibestream/payments/events';
+import { ListenCompleted } from '@vibestream/rewards/events';
 import { identitySubgraph } from '@vibestream/identity';
 import { catalogSubgraph } from '../src/index.ts';
 import { signMedia } from '../src/domain/signed-url.ts';
@@ -173,7 +174,7 @@ describe('rules', () => {
     expect(errorCode(add)).toBe('NOT_FOUND');
 
     // A listen event for a draft does not make it trend.
-    await stack.infra.transport.append(listen(draftId));
+    await publishEvent(stack, ListenCompleted, listen(draftId));
     await new Promise((r) => setTimeout(r, 300));
     const trending = await stack.gql<{ trendingSongs: { id: string }[] }>(TRENDING, { first: 50 });
     expect(trending.data!.trendingSongs.map((s) => s.id)).not.toContain(draftId);
@@ -291,8 +292,8 @@ describe('listens', () => {
     await grantPlan(artist.userId, 'STUDIO', null);
     const hit = await publishedSong(stack, artist.token, { title: 'Big Hit', genre: 'Pop' }, makeWav(1));
     const minor = await publishedSong(stack, artist.token, { title: 'Minor Hit', genre: 'Pop' }, makeWav(1));
-    const repeated = listen(hit);
-    for (const event of [repeated, repeated, listen(hit), listen(hit), listen(minor)]) await stack.infra.transport.append(event);
+    await publishEvent(stack, ListenCompleted, listen(hit), { times: 2 });
+    for (const payload of [listen(hit), listen(hit), listen(minor)]) await publishEvent(stack, ListenCompleted, payload);
     const song = await eventually(
       () => stack.gql<SongData>(SONG, { id: hit }),
       (r) => r.data?.song.playCount === 3,
@@ -305,36 +306,28 @@ describe('listens', () => {
     const ids = trending.data!.trendingSongs.map((s) => s.id);
     expect(ids.indexOf(hit)).toBeLessThan(ids.indexOf(minor));
     // An old listen counts for playCount but not for the 7-day ranking.
-    const old = listen(minor, new Date(Date.now() - 8 * 86_400_000));
-    await stack.infra.transport.append(old);
+    await publishEvent(stack, ListenCompleted, listen(minor, new Date(Date.now() - 8 * 86_400_000)));
     await eventually(() => stack.gql<SongData>(SONG, { id: minor }), (r) => r.data?.song.playCount === 2);
     const again = await stack.gql<{ trendingSongs: { id: string }[] }>(TRENDING, { first: 10 });
     expect(again.data!.trendingSongs.map((s) => s.id).indexOf(hit)).toBeLessThan(again.data!.trendingSongs.map((s) => s.id).indexOf(minor));
   });
 });
 
+/** A listen.completed.v1 payload: a new listener's completed listen. */
 function listen(songId: string, at = new Date()) {
-  return newEnvelope('rewards', 'listen.completed.v1', {
-    sessionId: crypto.randomUUID(),
-    userId: crypto.randomUUID(),
-    songId,
-    listenedSeconds: 30,
-    completedAt: at.toISOString(),
-  });
+  return { sessionId: crypto.randomUUID(), userId: crypto.randomUUID(), songId, listenedSeconds: 30, completedAt: at.toISOString() };
 }
 
 async function grantPlan(userId: string, planId: string, uploadsMonthly: number | null) {
-  await stack.infra.transport.append(
-    newEnvelope('payments', 'billing.entitlements.changed.v1', {
-      userId,
-      planId,
-      entitlements: [
-        { key: 'uploads.monthly', limit: uploadsMonthly },
-        { key: 'storage.bytes', limit: null },
-      ],
-      changedAt: new Date().toISOString(),
-    }),
-  );
+  await publishEvent(stack, EntitlementsChanged, {
+    userId,
+    planId,
+    entitlements: [
+      { key: 'uploads.monthly', limit: uploadsMonthly },
+      { key: 'storage.bytes', limit: null },
+    ],
+    changedAt: new Date().toISOString(),
+  });
   await eventually(
     async () => (await db.query('select 1 from catalog.user_plans where user_id = $1 and plan_id = $2', [userId, planId])).rowCount,
     (n) => n === 1,

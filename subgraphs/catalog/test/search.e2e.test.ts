@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newEnvelope } from '@vibestream/platform';
-import { errorCode, startTestStack, type TestStack } from '@vibestream/platform/testing';
+import { errorCode, publishEvent, startTestStack, type TestStack } from '@vibestream/platform/testing';
+import { EntitlementsChanged } from '@vibestream/payments/events';
 import { identitySubgraph } from '@vibestream/identity';
 import { catalogSubgraph } from '../src/index.ts';
 import { makeWav } from './audio.ts';
@@ -39,17 +39,15 @@ afterAll(async () => {
 });
 
 async function unlimitedPlan(userId: string) {
-  await stack.infra.transport.append(
-    newEnvelope('payments', 'billing.entitlements.changed.v1', {
-      userId,
-      planId: 'STUDIO',
-      entitlements: [
-        { key: 'uploads.monthly', limit: 1000 },
-        { key: 'storage.bytes', limit: null },
-      ],
-      changedAt: new Date().toISOString(),
-    }),
-  );
+  await publishEvent(stack, EntitlementsChanged, {
+    userId,
+    planId: 'STUDIO',
+    entitlements: [
+      { key: 'uploads.monthly', limit: 1000 },
+      { key: 'storage.bytes', limit: null },
+    ],
+    changedAt: new Date().toISOString(),
+  });
   for (let i = 0; i < 200; i++) {
     if ((await db.query('select 1 from catalog.user_plans where user_id = $1', [userId])).rowCount) return;
     await new Promise((r) => setTimeout(r, 50));

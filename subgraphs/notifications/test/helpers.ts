@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
-import { newEnvelope, type EventContract, type EventEnvelope, type PayloadOf } from '@vibestream/platform';
-import { eventually, type TestStack } from '@vibestream/platform/testing';
+import type { EventEnvelope } from '@vibestream/platform';
+import { eventually, publishEvent, type TestStack } from '@vibestream/platform/testing';
 import { SongPublished } from '@vibestream/catalog/events';
 
 export const MY_NOTIFICATIONS = `query MyNotifications($first: Int, $after: String, $unreadOnly: Boolean) {
@@ -45,24 +45,6 @@ export interface MyNotifications {
   };
 }
 
-/**
- * Appends an event the way its producer's relay would, `times` times: the first under its own
- * id, then once more under that same id (a plain redelivery), then under fresh ids (the same
- * business event recorded again). Answers every envelope appended.
- */
-export async function publish<C extends EventContract>(
-  stack: TestStack,
-  contract: C,
-  payload: PayloadOf<C>,
-  options: { times?: number; occurredAt?: string } = {},
-): Promise<EventEnvelope[]> {
-  const base = newEnvelope(contract.type.split('.')[0]!, contract.type, contract.payload.parse(payload) as Record<string, unknown>);
-  const first = options.occurredAt ? { ...base, occurredAt: options.occurredAt } : base;
-  const envelopes = Array.from({ length: options.times ?? 1 }, (_, i) => (i < 2 ? first : { ...first, id: randomUUID() }));
-  for (const envelope of envelopes) await stack.infra.transport.append(envelope);
-  return envelopes;
-}
-
 /** Waits until notifications' consumer has handled every given event (whatever it did with it). */
 export async function handled(db: pg.Client, envelopes: EventEnvelope[]): Promise<void> {
   const ids = [...new Set(envelopes.map((e) => e.id))];
@@ -77,7 +59,7 @@ export async function handled(db: pg.Client, envelopes: EventEnvelope[]): Promis
 /** A song notifications knows the title of. */
 export async function publishSong(stack: TestStack, db: pg.Client, title: string): Promise<string> {
   const songId = randomUUID();
-  const envelopes = await publish(stack, SongPublished, {
+  const envelopes = await publishEvent(stack, SongPublished, {
     songId,
     artistId: randomUUID(),
     artistUserId: randomUUID(),

@@ -6,7 +6,7 @@ import pg from 'pg';
 import type { Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PayloadOf } from '@vibestream/platform';
-import { errorCode, eventually, mintToken, startTestStack, type TestStack } from '@vibestream/platform/testing';
+import { errorCode, eventually, mintToken, publishEvent, startTestStack, type TestStack } from '@vibestream/platform/testing';
 import { identitySubgraph } from '@vibestream/identity';
 import { catalogSubgraph } from '@vibestream/catalog';
 import { CampaignNftMinted } from '@vibestream/campaigns/events';
@@ -24,7 +24,6 @@ import {
   PREFERENCES,
   UPDATE_PREFERENCES,
   handled,
-  publish,
   publishSong,
   subscribe,
   type MyNotifications,
@@ -71,14 +70,14 @@ describe('notifications from domain events', () => {
     const songId = await publishSong(stack, db, 'Midnight Drive');
 
     const sent = [
-      ...(await publish(stack, OrderFilled, orderFill(alice.userId, songId), { times: 3, occurredAt: at(3) })),
-      ...(await publish(
+      ...(await publishEvent(stack, OrderFilled, orderFill(alice.userId, songId), { times: 3, occurredAt: at(3) })),
+      ...(await publishEvent(
         stack,
         RevenuePaid,
         { distributionId: randomUUID(), songId, userId: alice.userId, amountCents: 700, shares: 70, periodLabel: '2026-11' },
         { times: 3, occurredAt: at(2) },
       )),
-      ...(await publish(
+      ...(await publishEvent(
         stack,
         VoucherIssued,
         { userId: alice.userId, sessionId: randomUUID(), songId, epoch: 20_415, leafIndex: 7, amount: '10000000000000000' },
@@ -107,14 +106,14 @@ describe('notifications from domain events', () => {
     const songId = await publishSong(stack, db, 'Summer Anthem');
     const depositId = `pi_${randomUUID()}`;
     const sent = [
-      ...(await publish(stack, DepositSucceeded, { depositId, userId: carol.userId, amountCents: 50_000, method: 'CARD', succeededAt: at(3) }, { times: 3 })),
-      ...(await publish(
+      ...(await publishEvent(stack, DepositSucceeded, { depositId, userId: carol.userId, amountCents: 50_000, method: 'CARD', succeededAt: at(3) }, { times: 3 })),
+      ...(await publishEvent(
         stack,
         SubscriptionChanged,
         { userId: carol.userId, planId: 'PRO', previousPlanId: 'CREATOR', status: 'ACTIVE', cancelAtPeriodEnd: false, currentPeriodEnd: '2026-12-31T00:00:00.000Z', changedAt: at(2) },
         { times: 3 },
       )),
-      ...(await publish(
+      ...(await publishEvent(
         stack,
         CampaignNftMinted,
         {
@@ -147,11 +146,11 @@ describe('notifications from domain events', () => {
     const dave = await signUp(stack, 'FAN', 'Dave');
     const songId = randomUUID();
     const orderId = randomUUID();
-    const partial = await publish(stack, OrderFilled, orderFill(dave.userId, songId, { orderId, side: 'SELL', quantity: 5, orderQuantity: 12, filledQuantity: 5, fullyFilled: false }), {
+    const partial = await publishEvent(stack, OrderFilled, orderFill(dave.userId, songId, { orderId, side: 'SELL', quantity: 5, orderQuantity: 12, filledQuantity: 5, fullyFilled: false }), {
       times: 2,
       occurredAt: at(2),
     });
-    const rest = await publish(stack, OrderFilled, orderFill(dave.userId, songId, { orderId, side: 'SELL', quantity: 7, averagePriceCents: 130, orderQuantity: 12, filledQuantity: 12 }), {
+    const rest = await publishEvent(stack, OrderFilled, orderFill(dave.userId, songId, { orderId, side: 'SELL', quantity: 7, averagePriceCents: 130, orderQuantity: 12, filledQuantity: 12 }), {
       times: 3,
       occurredAt: at(1),
     });
@@ -165,7 +164,7 @@ describe('notifications from domain events', () => {
     // catalog's event comes later (another stream): the notifications now name the song.
     await handled(
       db,
-      await publish(stack, (await import('@vibestream/catalog/events')).SongPublished, {
+      await publishEvent(stack, (await import('@vibestream/catalog/events')).SongPublished, {
         songId,
         artistId: randomUUID(),
         artistUserId: randomUUID(),
@@ -198,15 +197,15 @@ describe('notifications from domain events', () => {
     const now = await stack.gql<typeof defaults.data>(PREFERENCES, {}, { token: erin.token });
     expect(now.data!.me.notificationPreferences.kinds.filter((k) => !k.enabled).map((k) => k.kind)).toEqual(['ORDER_FILLED']);
 
-    const ignored = await publish(stack, OrderFilled, orderFill(erin.userId, songId), { times: 2 });
-    const kept = await publish(stack, DepositSucceeded, { depositId: randomUUID(), userId: erin.userId, amountCents: 100, succeededAt: new Date().toISOString() });
+    const ignored = await publishEvent(stack, OrderFilled, orderFill(erin.userId, songId), { times: 2 });
+    const kept = await publishEvent(stack, DepositSucceeded, { depositId: randomUUID(), userId: erin.userId, amountCents: 100, succeededAt: new Date().toISOString() });
     await handled(db, [...ignored, ...kept]);
     let me = await mine(erin.token);
     expect(me.notifications.edges.map((e) => e.node.kind)).toEqual(['DEPOSIT_SUCCEEDED']);
     expect((await db.query(`select count(*)::int as n from notifications.notifications where user_id = $1 and kind = 'ORDER_FILLED'`, [erin.userId])).rows[0].n).toBe(0);
 
     await stack.gql(UPDATE_PREFERENCES, { input: { kinds: [{ kind: 'ORDER_FILLED', enabled: true }] } }, { token: erin.token });
-    await handled(db, await publish(stack, OrderFilled, orderFill(erin.userId, songId)));
+    await handled(db, await publishEvent(stack, OrderFilled, orderFill(erin.userId, songId)));
     me = await mine(erin.token);
     expect(me.notifications.edges.map((e) => e.node.kind).sort()).toEqual(['DEPOSIT_SUCCEEDED', 'ORDER_FILLED']);
   });
@@ -231,7 +230,7 @@ describe('reading and marking read', () => {
     const deposits = async (userId: string, n: number) =>
       handled(
         db,
-        (await Promise.all(Array.from({ length: n }, (_, i) => publish(stack, DepositSucceeded, { depositId: randomUUID(), userId, amountCents: 100 + i, succeededAt: at(n - i) })))).flat(),
+        (await Promise.all(Array.from({ length: n }, (_, i) => publishEvent(stack, DepositSucceeded, { depositId: randomUUID(), userId, amountCents: 100 + i, succeededAt: at(n - i) })))).flat(),
       );
     await deposits(gina.userId, 3);
     await deposits(hank.userId, 1);
@@ -266,7 +265,7 @@ describe('reading and marking read', () => {
     const ivy = await signUp(stack, 'FAN', 'Ivy');
     const sent = (
       await Promise.all(
-        Array.from({ length: 25 }, (_, i) => publish(stack, DepositSucceeded, { depositId: `page-${i}-${randomUUID()}`, userId: ivy.userId, amountCents: (i + 1) * 100, succeededAt: at(100 - i) })),
+        Array.from({ length: 25 }, (_, i) => publishEvent(stack, DepositSucceeded, { depositId: `page-${i}-${randomUUID()}`, userId: ivy.userId, amountCents: (i + 1) * 100, succeededAt: at(100 - i) })),
       )
     ).flat();
     await handled(db, sent);
@@ -305,7 +304,7 @@ describe('reading and marking read', () => {
     const owner = await newArtist(stack, 'Private Artist');
     const other = await signUp(stack, 'FAN', 'Nosy');
     const admin = await mintToken(stack.keys, { roles: ['ADMIN'] });
-    await handled(db, await publish(stack, DepositSucceeded, { depositId: randomUUID(), userId: owner.userId, amountCents: 4200, succeededAt: new Date().toISOString() }));
+    await handled(db, await publishEvent(stack, DepositSucceeded, { depositId: randomUUID(), userId: owner.userId, amountCents: 4200, succeededAt: new Date().toISOString() }));
     const [id] = (await mine(owner.token)).notifications.edges.map((e) => e.node.id);
 
     // catalog's Artist.user is a door to the User: it must not open onto the notifications.
@@ -328,7 +327,7 @@ describe('reading and marking read', () => {
     const admin = await mintToken(stack.keys, { roles: ['ADMIN'] });
     const users = await Promise.all(Array.from({ length: 12 }, (_, i) => signUp(stack, 'FAN', `Many ${i}`)));
     const songId = await publishSong(stack, db, 'Counted Song');
-    await handled(db, (await Promise.all(users.map((u) => publish(stack, OrderFilled, orderFill(u.userId, songId))))).flat());
+    await handled(db, (await Promise.all(users.map((u) => publishEvent(stack, OrderFilled, orderFill(u.userId, songId))))).flat());
     const ENTITIES = `query($representations: [_Any!]!) { _entities(representations: $representations) { ... on User { unreadNotificationCount notificationPreferences { kinds { enabled } } notifications(first: 5) { totalCount edges { node { title body song { id } } } } } } }`;
     const measure = async (n: number) => {
       statements.length = 0;
@@ -363,8 +362,8 @@ describe('live notifications', () => {
     clients.push(jacks.client, kates.client, anonymous.client);
     await Promise.all([jacks.subscription.ready, kates.subscription.ready]);
 
-    const disabled = await publish(stack, VoucherIssued, { userId: jack.userId, sessionId: randomUUID(), songId, epoch: 20_416, leafIndex: 1, amount: '20000000000000000' });
-    const fill = await publish(stack, OrderFilled, orderFill(jack.userId, songId, { quantity: 3, orderQuantity: 3, filledQuantity: 3, averagePriceCents: 99 }), { times: 3 });
+    const disabled = await publishEvent(stack, VoucherIssued, { userId: jack.userId, sessionId: randomUUID(), songId, epoch: 20_416, leafIndex: 1, amount: '20000000000000000' });
+    const fill = await publishEvent(stack, OrderFilled, orderFill(jack.userId, songId, { quantity: 3, orderQuantity: 3, filledQuantity: 3, averagePriceCents: 99 }), { times: 3 });
     await handled(db, [...disabled, ...fill]);
     await eventually(async () => jacks.subscription.events.length, (n) => n >= 1);
     await new Promise((r) => setTimeout(r, 500));

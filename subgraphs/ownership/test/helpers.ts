@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { newEnvelope } from '@vibestream/platform';
-import { eventually as waitFor, type TestStack } from '@vibestream/platform/testing';
+import { eventually as waitFor, publishEvent, type TestStack } from '@vibestream/platform/testing';
+import { DepositSucceeded } from '@vibestream/payments/events';
 import { makeWav } from '../../catalog/test/audio.ts';
 import { newArtist, publishedSong, signUp } from '../../catalog/test/helpers.ts';
 
@@ -38,8 +38,9 @@ export async function songOnMarket(stack: TestStack, db: pg.Client, title: strin
 
 /** Delivers a payments.deposit.succeeded.v1 event (as payments will) and waits until it is credited. */
 export async function deposit(stack: TestStack, db: pg.Client, userId: string, amountCents: number, depositId = randomUUID(), times = 1) {
-  const envelope = newEnvelope('payments', 'payments.deposit.succeeded.v1', { depositId, userId, amountCents, method: 'CARD', succeededAt: new Date().toISOString() });
-  for (let i = 0; i < times; i++) await stack.infra.transport.append(i === 0 ? envelope : { ...envelope, id: randomUUID() });
+  const payload = { depositId, userId, amountCents, method: 'CARD' as const, succeededAt: new Date().toISOString() };
+  // Each time under a fresh event id: only the depositId tells it is the same deposit.
+  for (let i = 0; i < times; i++) await publishEvent(stack, DepositSucceeded, payload);
   await eventually(async () => (await db.query('select 1 from ownership.deposits where deposit_id = $1', [depositId])).rowCount, (n) => n === 1);
   return depositId;
 }

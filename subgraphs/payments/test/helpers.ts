@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import nacl from 'tweetnacl';
-import { newEnvelope } from '@vibestream/platform';
-import { eventually, type TestStack } from '@vibestream/platform/testing';
+import { eventually, publishEvent, type TestStack } from '@vibestream/platform/testing';
+import { UploadStored } from '@vibestream/catalog/events';
 import { walletKey, type WalletChain } from '../src/domain/wallets.ts';
 import { base58, type Keypair } from './solana-chain.ts';
 import { signedWebhook } from './stripe-api.ts';
@@ -44,9 +44,7 @@ export async function deliver(stack: TestStack, event: Record<string, unknown>, 
 
 /** Delivers catalog.upload.stored.v1 as catalog publishes it. */
 export async function uploadStored(stack: TestStack, userId: string, bytes: number, storedAt = new Date()) {
-  await stack.infra.transport.append(
-    newEnvelope('catalog', 'catalog.upload.stored.v1', { uploadId: randomUUID(), userId, songId: randomUUID(), bytes, storedAt: storedAt.toISOString() }),
-  );
+  await publishEvent(stack, UploadStored, { uploadId: randomUUID(), userId, songId: randomUUID(), bytes, storedAt: storedAt.toISOString() });
 }
 
 export function checkoutCompleted(userId: string, planId: string, subscriptionId: string, customer: string) {

@@ -1,0 +1,22 @@
+import { randomUUID } from 'node:crypto';
+import { newEnvelope, type EventContract, type EventEnvelope, type PayloadOf } from '../events/contract.ts';
+import type { Infra } from '../infra.ts';
+
+/**
+ * Appends an event onto the stack's bus the way its producer's relay would, checked against its
+ * contract, `times` times: the first under its own id, then once more under that same id (a plain
+ * redelivery), then under fresh ids (the same business event recorded again). Answers every
+ * envelope appended. The envelope's source is the type's first segment (consumers do not read it).
+ */
+export async function publishEvent<C extends EventContract>(
+  stack: { infra: Infra },
+  contract: C,
+  payload: PayloadOf<C>,
+  options: { times?: number; occurredAt?: string } = {},
+): Promise<EventEnvelope[]> {
+  const base = newEnvelope(contract.type.split('.')[0]!, contract.type, contract.payload.parse(payload) as Record<string, unknown>);
+  const first = options.occurredAt ? { ...base, occurredAt: options.occurredAt } : base;
+  const envelopes = Array.from({ length: options.times ?? 1 }, (_, i) => (i < 2 ? first : { ...first, id: randomUUID() }));
+  for (const envelope of envelopes) await stack.infra.transport.append(envelope);
+  return envelopes;
+}
