@@ -57,6 +57,20 @@ export const baseConfigShape = {
   JWT_AUDIENCE: z.preprocess(emptyAsUndefined, z.string().default('vibestream')),
 };
 
+/** The settings every subgraph's runtime reads (see defineSubgraph), listening on `defaultPort` unless PORT says otherwise. */
+export function subgraphConfigShape(defaultPort: number) {
+  return {
+    ...baseConfigShape,
+    PORT: env.port(defaultPort),
+    HOST: z.preprocess(emptyAsUndefined, z.string().default('0.0.0.0')),
+    DATABASE_URL: env.url(),
+    /** Subgraph introspection; off in production unless enabled. */
+    GRAPHQL_INTROSPECTION: env.optionalBool(),
+    /** How often the outbox relay looks for events to publish (a subgraph without an outbox ignores it). */
+    OUTBOX_RELAY_INTERVAL_MS: env.int(250, 10),
+  };
+}
+
 /**
  * Validates `source` (process.env by default) against a zod object shape, reporting every
  * bad or missing variable on its own line. Values are never echoed, so secrets stay out of logs.

@@ -1,6 +1,7 @@
 import type { GraphQLResolverMap } from '@apollo/subgraph';
 import type { MigrationObject } from '@mikro-orm/core';
 import { verifierFromConfig, type TokenVerifier } from './auth.ts';
+import type { subgraphConfigShape, z } from './config.ts';
 import { openDatabase, type EntityManager, type MikroORM } from './db.ts';
 import type { EventEnvelope } from './events/contract.ts';
 import { startConsumer, type EventHandler } from './events/consumer.ts';
@@ -10,22 +11,8 @@ import { createLogger, type Logger } from './logger.ts';
 import { loadSchemaFile, type SubgraphModule, type SubgraphStartOptions } from './subgraph.ts';
 import { startSubgraphServer, type BaseRequestContext, type HttpRoute } from './subgraph-server.ts';
 
-/** The settings the runtime itself reads; every subgraph's configuration has them. */
-export interface SubgraphRuntimeConfig {
-  NODE_ENV: string;
-  LOG_LEVEL: string;
-  DATABASE_URL: string;
-  REDIS_URL?: string | undefined;
-  REDIS_PREFIX: string;
-  PORT: number;
-  HOST: string;
-  GRAPHQL_INTROSPECTION?: boolean | undefined;
-  OUTBOX_RELAY_INTERVAL_MS?: number | undefined;
-  JWT_PUBLIC_KEY?: string | undefined;
-  JWKS_URL?: string | undefined;
-  JWT_ISSUER: string;
-  JWT_AUDIENCE: string;
-}
+/** The settings the runtime itself reads: a configuration built on `subgraphConfigShape`. */
+export type SubgraphRuntimeConfig = z.infer<z.ZodObject<ReturnType<typeof subgraphConfigShape>>>;
 
 /** What a subgraph's `setup` is given: the shared resources, opened and ready. */
 export interface SubgraphRuntime<Config> {

@@ -1,12 +1,9 @@
-import { baseConfigShape, env, loadConfig, z } from '@vibestream/platform';
+import { env, loadConfig, subgraphConfigShape, z } from '@vibestream/platform';
 
 const optional = (v: unknown) => (v === '' ? undefined : v);
 
 export const campaignsConfigShape = {
-  ...baseConfigShape,
-  PORT: env.port(4006),
-  HOST: z.preprocess(optional, z.string().default('0.0.0.0')),
-  DATABASE_URL: env.url(),
+  ...subgraphConfigShape(4006),
   /** The gateway's public address: token metadata URLs (the collections' baseURI) point at it. */
   PUBLIC_URL: z.preprocess(optional, z.url().default('http://localhost:4000')),
   /** With ETH_RPC_URL and NFT_DEPLOYER_PRIVATE_KEY set, activation deploys the drop's contract and claims mint on chain. */
@@ -18,8 +15,6 @@ export const campaignsConfigShape = {
   NFT_RECEIPT_TIMEOUT_MS: env.int(120_000, 100),
   /** How often ACTIVE campaigns past endsAt are persisted as ENDED and PENDING mints are retried. */
   CAMPAIGN_SWEEP_INTERVAL_MS: env.int(30_000, 50),
-  GRAPHQL_INTROSPECTION: env.optionalBool(),
-  OUTBOX_RELAY_INTERVAL_MS: env.int(250, 10),
 };
 
 export type CampaignsConfig = ReturnType<typeof loadCampaignsConfig>;

@@ -1,12 +1,9 @@
-import { baseConfigShape, env, loadConfig, z } from '@vibestream/platform';
+import { env, loadConfig, subgraphConfigShape, z } from '@vibestream/platform';
 
 const optional = (v: unknown) => (v === '' ? undefined : v);
 
 export const catalogConfigShape = {
-  ...baseConfigShape,
-  PORT: env.port(4002),
-  HOST: z.preprocess(optional, z.string().default('0.0.0.0')),
-  DATABASE_URL: env.url(),
+  ...subgraphConfigShape(4002),
   /** The gateway's public address: upload and stream URLs point at it. */
   PUBLIC_URL: z.preprocess(optional, z.url().default('http://localhost:4000')),
   /** HMAC key for upload and stream URLs (a development key is generated in .data/ when unset). */
@@ -22,9 +19,6 @@ export const catalogConfigShape = {
   UPLOAD_URL_TTL_SECONDS: env.int(900, 10),
   STREAM_URL_TTL_SECONDS: env.int(3600, 10),
   TRENDING_WINDOW_DAYS: env.int(7, 1),
-  /** Subgraph introspection; off in production unless enabled. */
-  GRAPHQL_INTROSPECTION: env.optionalBool(),
-  OUTBOX_RELAY_INTERVAL_MS: env.int(250, 10),
 };
 
 export type CatalogConfig = ReturnType<typeof loadCatalogConfig>;

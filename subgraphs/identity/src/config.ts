@@ -1,10 +1,7 @@
-import { baseConfigShape, env, loadConfig, z } from '@vibestream/platform';
+import { env, loadConfig, subgraphConfigShape, z } from '@vibestream/platform';
 
 export const identityConfigShape = {
-  ...baseConfigShape,
-  PORT: env.port(4001),
-  HOST: z.preprocess((v) => (v === '' ? undefined : v), z.string().default('0.0.0.0')),
-  DATABASE_URL: env.url(),
+  ...subgraphConfigShape(4001),
   /** Ed25519 private key (PKCS#8 PEM) that signs access tokens. */
   JWT_PRIVATE_KEY: env.string(),
   ACCESS_TOKEN_TTL_SECONDS: env.int(900, 30),
@@ -19,9 +16,6 @@ export const identityConfigShape = {
   PUBLIC_URL: z.preprocess((v) => (v === '' ? undefined : v), z.url().default('http://localhost:4000')),
   ADMIN_EMAIL: env.optionalString(),
   ADMIN_PASSWORD: env.optionalString(),
-  /** Subgraph introspection; off in production unless enabled. */
-  GRAPHQL_INTROSPECTION: env.optionalBool(),
-  OUTBOX_RELAY_INTERVAL_MS: env.int(250, 10),
   /**
    * Shared secret the gateway sends (`x-internal-token`) to check partners' API keys on
    * POST /internal/api-keys/verify. At least 32 characters; required in production, otherwise

@@ -1,4 +1,4 @@
-import { baseConfigShape, env, loadConfig, z } from '@vibestream/platform';
+import { env, loadConfig, subgraphConfigShape, z } from '@vibestream/platform';
 
 const optional = (v: unknown) => (v === '' ? undefined : v);
 const ethAddress = () => z.preprocess(optional, z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'must be a 0x-prefixed 20-byte hex address').optional());
@@ -6,12 +6,7 @@ const solanaAddress = () => z.preprocess(optional, z.string().regex(/^[1-9A-HJ-N
 const priceId = () => z.preprocess(optional, z.string().min(1).optional());
 
 export const paymentsConfigShape = {
-  ...baseConfigShape,
-  PORT: env.port(4005),
-  HOST: z.preprocess(optional, z.string().default('0.0.0.0')),
-  DATABASE_URL: env.url(),
-  GRAPHQL_INTROSPECTION: env.optionalBool(),
-  OUTBOX_RELAY_INTERVAL_MS: env.int(250, 10),
+  ...subgraphConfigShape(4005),
   /** The gateway's public address; the default return addresses of Checkout and the portal are under it. */
   PUBLIC_URL: z.preprocess(optional, z.url().default('http://localhost:4000')),
 

@@ -1,13 +1,10 @@
-import { baseConfigShape, env, loadConfig, z } from '@vibestream/platform';
+import { env, loadConfig, subgraphConfigShape, z } from '@vibestream/platform';
 
 const optional = (v: unknown) => (v === '' ? undefined : v);
 const baseUnits = (fallback: string) => z.preprocess(optional, z.string().regex(/^\d+$/, 'must be a whole number of base units').default(fallback));
 
 export const rewardsConfigShape = {
-  ...baseConfigShape,
-  PORT: env.port(4003),
-  HOST: z.preprocess(optional, z.string().default('0.0.0.0')),
-  DATABASE_URL: env.url(),
+  ...subgraphConfigShape(4003),
   /** Fixed per epoch when the epoch's pool is created (token base units). */
   REWARD_PER_LISTEN: baseUnits('10000000000000000'),
   /** Budget each new epoch starts with; fundRewardPool and rewards.pool.funded.v1 add to it. */
@@ -26,8 +23,6 @@ export const rewardsConfigShape = {
   REWARD_TOKEN_ADDRESS: z.preprocess(optional, z.string().regex(/^0x[0-9a-fA-F]{40}$/).optional()),
   PAYOUT_PRIVATE_KEY: z.preprocess(optional, z.string().regex(/^0x[0-9a-fA-F]{64}$/).optional()),
   PAYOUT_CONFIRMATIONS: env.int(1, 1),
-  GRAPHQL_INTROSPECTION: env.optionalBool(),
-  OUTBOX_RELAY_INTERVAL_MS: env.int(250, 10),
 };
 
 export type RewardsConfig = ReturnType<typeof loadRewardsConfig>;
