@@ -13,7 +13,7 @@ export const campaignsSubgraph = defineSubgraph({
   name: 'campaigns',
   defaultPort: 4006,
   schema: new URL('../schema.graphql', import.meta.url),
-  resolvers: resolvers as never,
+  resolvers,
   loadConfig: loadCampaignsConfig,
   database: { migrations, poolSize: 20 },
   setup: ({ config, log, orm, onEventsCommitted }) => {

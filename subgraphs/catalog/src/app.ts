@@ -16,7 +16,7 @@ export const catalogSubgraph = defineSubgraph({
   name: 'catalog',
   defaultPort: 4002,
   schema: new URL('../schema.graphql', import.meta.url),
-  resolvers: resolvers as never,
+  resolvers,
   loadConfig: loadCatalogConfig,
   database: { migrations, entities },
   setup: async ({ config, log, orm, env, onEventsCommitted }) => {

@@ -16,7 +16,7 @@ export const identitySubgraph = defineSubgraph({
   name: 'identity',
   defaultPort: 4001,
   schema: new URL('../schema.graphql', import.meta.url),
-  resolvers: resolvers as never,
+  resolvers,
   loadConfig: loadIdentityConfig,
   database: { migrations, entities },
   setup: async ({ config, log, infra, orm, env, onEventsCommitted }) => {

@@ -10,7 +10,7 @@ export const notificationsSubgraph = defineSubgraph({
   name: 'notifications',
   defaultPort: 4007,
   schema: new URL('../schema.graphql', import.meta.url),
-  resolvers: resolvers as never,
+  resolvers,
   loadConfig: loadNotificationsConfig,
   database: { migrations },
   // Notifications only consume: each handled event is published live once its transaction commits.

@@ -10,7 +10,7 @@ export const ownershipSubgraph = defineSubgraph({
   name: 'ownership',
   defaultPort: 4004,
   schema: new URL('../schema.graphql', import.meta.url),
-  resolvers: resolvers as never,
+  resolvers,
   loadConfig: loadOwnershipConfig,
   database: { migrations, poolSize: 20 },
   setup: ({ config, log, infra, onQuery, onEventsCommitted }) => {

@@ -14,7 +14,7 @@ export const paymentsSubgraph = defineSubgraph({
   name: 'payments',
   defaultPort: 4005,
   schema: new URL('../schema.graphql', import.meta.url),
-  resolvers: resolvers as never,
+  resolvers,
   loadConfig: loadPaymentsConfig,
   database: { migrations },
   setup: ({ config, log, orm, onEventsCommitted }) => {

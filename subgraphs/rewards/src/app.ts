@@ -17,7 +17,7 @@ export const rewardsSubgraph = defineSubgraph({
   name: 'rewards',
   defaultPort: 4003,
   schema: new URL('../schema.graphql', import.meta.url),
-  resolvers: resolvers as never,
+  resolvers,
   loadConfig: loadRewardsConfig,
   database: { migrations },
   setup: ({ config, log, infra, orm, onEventsCommitted }) => {
