@@ -28,6 +28,13 @@ export async function createTestDatabase(label = 'test'): Promise<TestDatabase> 
       const client = new pg.Client({ connectionString: adminUrl() });
       await client.connect();
       try {
+        // A node-postgres pool's end() resolves before its connections have closed; forcing the drop
+        // while one is still closing fails it with an error no listener catches. Give them a moment.
+        for (let wait = 0; wait < 40; wait++) {
+          const { rows } = await client.query<{ n: number }>('select count(*)::int as n from pg_stat_activity where datname = $1', [name]);
+          if (rows[0]!.n === 0) break;
+          await new Promise((resolve) => setTimeout(resolve, 25));
+        }
         await client.query(`drop database if exists "${name}" with (force)`);
       } finally {
         await client.end();
