@@ -37,8 +37,9 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import pg from 'pg';
-import { composeSupergraph, createInfra, createLogger, newEnvelope } from '@vibestream/platform';
-import { freePort } from '@vibestream/platform/testing';
+import { composeSupergraph, createInfra, createLogger } from '@vibestream/platform';
+import { freePort, publishEvent } from '@vibestream/platform/testing';
+import { EntitlementsChanged } from '@vibestream/payments/events';
 import { identitySubgraph } from '@vibestream/identity';
 import { catalogSubgraph } from '@vibestream/catalog';
 import { startChild } from '../lib/children.ts';
@@ -517,17 +518,15 @@ async function main(): Promise<number> {
   // A plan with room for the file, the way billing announces it (as the catalog tests do).
   const infra = createInfra({ redisUrl: env.REDIS_URL, prefix: env.REDIS_PREFIX!, log: createLogger('bench', 'silent') });
   try {
-    await infra.transport.append(
-      newEnvelope('payments', 'billing.entitlements.changed.v1', {
-        userId,
-        planId: 'STUDIO',
-        entitlements: [
-          { key: 'uploads.monthly', limit: 1000 },
-          { key: 'storage.bytes', limit: null },
-        ],
-        changedAt: new Date().toISOString(),
-      }),
-    );
+    await publishEvent({ infra }, EntitlementsChanged, {
+      userId,
+      planId: 'STUDIO',
+      entitlements: [
+        { key: 'uploads.monthly', limit: 1000 },
+        { key: 'storage.bytes', limit: null },
+      ],
+      changedAt: new Date().toISOString(),
+    });
   } finally {
     await infra.close();
   }

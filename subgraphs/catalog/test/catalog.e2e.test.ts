@@ -4,13 +4,12 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorCode, eventually, publishEvent, startTestStack, type TestStack } from '@vibestream/platform/testing';
-import { EntitlementsChanged } from '@vibestream/payments/events';
 import { ListenCompleted } from '@vibestream/rewards/events';
 import { identitySubgraph } from '@vibestream/identity';
 import { catalogSubgraph } from '../src/index.ts';
 import { signMedia } from '../src/domain/signed-url.ts';
 import { makeWav } from './audio.ts';
-import { createSong, newArtist, publishedSong, put, requestUpload, signUp, uploadAndPublish } from './helpers.ts';
+import { createSong, grantPlan, newArtist, publishedSong, put, requestUpload, signUp, uploadAndPublish } from './helpers.ts';
 
 const SECRET = 'test-media-signing-secret-0123456789abcdef';
 const SONG = `query Song($id: ID!) { song(id: $id) { id title genre status durationSeconds playCount streamUrl artist { id name } album { id title } } }`;
@@ -203,7 +202,7 @@ describe('rules', () => {
 describe('upload URLs', () => {
   it('are single use, refused after expiry or tampering, and check the bytes', async () => {
     const artist = await newArtist(stack, 'Uploader');
-    await grantPlan(artist.userId, 'STUDIO', null);
+    await grantPlan(stack, db, artist.userId, 'STUDIO', null);
     const songId = await createSong(stack, artist.token, { title: 'Single use', genre: 'Pop' });
     const audio = makeWav(1);
 
@@ -234,7 +233,7 @@ describe('upload URLs', () => {
 
   it('publish refuses a song with no upload and bytes that are not decodable audio', async () => {
     const artist = await newArtist(stack, 'Broken');
-    await grantPlan(artist.userId, 'STUDIO', null);
+    await grantPlan(stack, db, artist.userId, 'STUDIO', null);
     const empty = await createSong(stack, artist.token, { title: 'Nothing yet', genre: 'Pop' });
     const PUBLISH = `mutation($songId: ID!) { publishSong(songId: $songId) { id status } }`;
     expect(errorCode(await stack.gql(PUBLISH, { songId: empty }, { token: artist.token }))).toBe('BAD_USER_INPUT');
@@ -258,7 +257,7 @@ describe('upload URLs', () => {
     const fourth = await createSong(stack, artist.token, { title: 'Free 4', genre: 'Pop' });
     expect(errorCode(await requestUpload(stack, artist.token, fourth, 'audio/wav', audio.length))).toBe('PLAN_LIMIT_REACHED');
 
-    await grantPlan(artist.userId, 'CREATOR', 50);
+    await grantPlan(stack, db, artist.userId, 'CREATOR', 50);
     const after = await eventually(() => requestUpload(stack, artist.token, fourth, 'audio/wav', audio.length), (r) => !!r.data);
     expect(after.data!.requestSongUpload.uploadUrl).toContain('/media/upload/');
   });
@@ -267,7 +266,7 @@ describe('upload URLs', () => {
 describe('streaming', () => {
   it('refuses a tampered or expired signature with 403', async () => {
     const artist = await newArtist(stack, 'Streamer');
-    await grantPlan(artist.userId, 'STUDIO', null);
+    await grantPlan(stack, db, artist.userId, 'STUDIO', null);
     const songId = await publishedSong(stack, artist.token, { title: 'Signed', genre: 'Pop' }, makeWav(1));
     const streamUrl = new URL((await stack.gql<SongData>(SONG, { id: songId })).data!.song.streamUrl);
     expect((await fetch(streamUrl)).status).toBe(200);
@@ -289,7 +288,7 @@ describe('streaming', () => {
 describe('listens', () => {
   it('count each listen.completed.v1 once into playCount and trending', async () => {
     const artist = await newArtist(stack, 'Chart Topper');
-    await grantPlan(artist.userId, 'STUDIO', null);
+    await grantPlan(stack, db, artist.userId, 'STUDIO', null);
     const hit = await publishedSong(stack, artist.token, { title: 'Big Hit', genre: 'Pop' }, makeWav(1));
     const minor = await publishedSong(stack, artist.token, { title: 'Minor Hit', genre: 'Pop' }, makeWav(1));
     await publishEvent(stack, ListenCompleted, listen(hit), { times: 2 });
@@ -317,20 +316,3 @@ describe('listens', () => {
 function listen(songId: string, at = new Date()) {
   return { sessionId: crypto.randomUUID(), userId: crypto.randomUUID(), songId, listenedSeconds: 30, completedAt: at.toISOString() };
 }
-
-async function grantPlan(userId: string, planId: string, uploadsMonthly: number | null) {
-  await publishEvent(stack, EntitlementsChanged, {
-    userId,
-    planId,
-    entitlements: [
-      { key: 'uploads.monthly', limit: uploadsMonthly },
-      { key: 'storage.bytes', limit: null },
-    ],
-    changedAt: new Date().toISOString(),
-  });
-  await eventually(
-    async () => (await db.query('select 1 from catalog.user_plans where user_id = $1 and plan_id = $2', [userId, planId])).rowCount,
-    (n) => n === 1,
-  );
-}
-

@@ -1,4 +1,6 @@
-import type { TestStack } from '@vibestream/platform/testing';
+import type pg from 'pg';
+import { eventually, publishEvent, type TestStack } from '@vibestream/platform/testing';
+import { EntitlementsChanged } from '@vibestream/payments/events';
 
 let counter = 0;
 
@@ -64,4 +66,22 @@ export async function publishedSong(stack: TestStack, token: string, input: Reco
   const id = await createSong(stack, token, input);
   await uploadAndPublish(stack, token, id, audio);
   return id;
+}
+
+/** Announces a plan for `userId` the way billing does and waits until catalog has it. */
+export async function grantPlan(stack: TestStack, db: pg.Client, userId: string, planId: string, uploadsMonthly: number | null) {
+  await publishEvent(stack, EntitlementsChanged, {
+    userId,
+    planId,
+    entitlements: [
+      { key: 'uploads.monthly', limit: uploadsMonthly },
+      { key: 'storage.bytes', limit: null },
+    ],
+    changedAt: new Date().toISOString(),
+  });
+  const granted = await eventually(
+    async () => (await db.query('select 1 from catalog.user_plans where user_id = $1 and plan_id = $2', [userId, planId])).rowCount,
+    (n) => n === 1,
+  );
+  if (granted !== 1) throw new Error(`plan ${planId} never arrived for ${userId}`);
 }

@@ -4,12 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { errorCode, publishEvent, startTestStack, type TestStack } from '@vibestream/platform/testing';
-import { EntitlementsChanged } from '@vibestream/payments/events';
+import { errorCode, startTestStack, type TestStack } from '@vibestream/platform/testing';
 import { identitySubgraph } from '@vibestream/identity';
 import { catalogSubgraph } from '../src/index.ts';
 import { makeWav } from './audio.ts';
-import { newArtist, publishedSong } from './helpers.ts';
+import { grantPlan, newArtist, publishedSong } from './helpers.ts';
 
 const SEARCH = `query SearchSongs($query: String!, $first: Int, $after: String) {
   searchSongs(query: $query, first: $first, after: $after) { totalCount edges { cursor node { id title artist { name } album { title } } } pageInfo { hasNextPage endCursor } } }`;
@@ -38,31 +37,14 @@ afterAll(async () => {
   await rm(mediaDir, { recursive: true, force: true });
 });
 
-async function unlimitedPlan(userId: string) {
-  await publishEvent(stack, EntitlementsChanged, {
-    userId,
-    planId: 'STUDIO',
-    entitlements: [
-      { key: 'uploads.monthly', limit: 1000 },
-      { key: 'storage.bytes', limit: null },
-    ],
-    changedAt: new Date().toISOString(),
-  });
-  for (let i = 0; i < 200; i++) {
-    if ((await db.query('select 1 from catalog.user_plans where user_id = $1', [userId])).rowCount) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error('plan never arrived');
-}
-
 describe('search', () => {
   it('ranks a title match over an artist-name match over a genre match', async () => {
     const artist = await newArtist(stack, 'Velvet Horizon');
-    await unlimitedPlan(artist.userId);
+    await grantPlan(stack, db, artist.userId, 'STUDIO', 1000);
     const audio = makeWav(1);
     const byTitle = await publishedSong(stack, artist.token, { title: 'Horizon Lines', genre: 'Pop' }, audio);
     const other = await newArtist(stack, 'Solar Flare');
-    await unlimitedPlan(other.userId);
+    await grantPlan(stack, db, other.userId, 'STUDIO', 1000);
     const byGenre = await publishedSong(stack, other.token, { title: 'Untitled', genre: 'Horizon Dub' }, audio);
     const byArtistName = await publishedSong(stack, artist.token, { title: 'Something Else', genre: 'Pop' }, audio);
     const res = await stack.gql<SearchPage>(SEARCH, { query: 'horizon', first: 10 });
@@ -80,7 +62,7 @@ describe('search', () => {
 
   it('returns every published song exactly once across pages while new songs are being added', async () => {
     const artist = await newArtist(stack, 'Drizzle Collective');
-    await unlimitedPlan(artist.userId);
+    await grantPlan(stack, db, artist.userId, 'STUDIO', 1000);
     const audio = makeWav(1);
     const initial: string[] = [];
     for (let i = 0; i < 18; i++) initial.push(await publishedSong(stack, artist.token, { title: `Rainfall ${i}`, genre: 'Ambient' }, audio));
