@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildSchema, parse, type FormattedExecutionResult } from 'graphql';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { baseConfigShape, composeSupergraph, env, listen, loadConfig, projectRoot, type SubgraphModule } from '@vibestream/platform';
 import { errorCode, graphqlClient, mintToken, startTestStack, type GraphQLResult, type TestStack } from '@vibestream/platform/testing';
@@ -63,8 +63,7 @@ beforeAll(async () => {
     INTERNAL_API_TOKEN,
     MEDIA_DIR: mediaDir,
   });
-  db = new pg.Client({ connectionString: stack.database.url });
-  await db.connect();
+  db = stack.db;
   // A published song, written straight to catalog's tables as a fixture.
   const artistId = randomUUID();
   await db.query('insert into catalog.artists (id, user_id, name) values ($1, $2, $3)', [artistId, randomUUID(), song.artistName]);
@@ -123,7 +122,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-  await db?.end();
   await stack?.stop();
   if (mediaDir) await rm(mediaDir, { recursive: true, force: true });
 });

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
+import type pg from 'pg';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,8 +25,7 @@ beforeAll(async () => {
   mediaDir = await mkdtemp(join(tmpdir(), 'vs-subs-'));
   const modules = [identitySubgraph, catalogSubgraph, rewardsSubgraph, ownershipSubgraph];
   stack = await startTestStack('subscriptions', modules, { MEDIA_DIR: mediaDir, MIN_LISTEN_SECONDS: '1' });
-  db = new pg.Client({ connectionString: stack.database.url });
-  await db.connect();
+  db = stack.db;
   // A second gateway process: its own Redis connection, the same supergraph.
   const { supergraph } = composeSupergraph(modules, (m) => stack.subgraphs.get(m.name)!.url);
   second = await startGateway({ env: { ...stack.env, HOST: '127.0.0.1' }, supergraphSdl: supergraph, port: 0, log: stack.log });
@@ -35,7 +34,6 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const client of clients) await client.dispose();
   await second?.stop();
-  await db?.end();
   await stack?.stop();
   await rm(mediaDir, { recursive: true, force: true });
   await terminateSnarkjs();

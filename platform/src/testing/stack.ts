@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { RunningGateway } from '@vibestream/gateway';
 import { createServer, type AddressInfo } from 'node:net';
+import pg from 'pg';
 import { createLogger, type Logger } from '../logger.ts';
 import { createInfra, type Infra } from '../infra.ts';
 import { generateSigningKeys, type SigningKeys } from '../runtime.ts';
@@ -46,6 +47,8 @@ export interface TestStack {
   env: NodeJS.ProcessEnv;
   keys: SigningKeys;
   database: TestDatabase;
+  /** A client on the test database, for checks the API does not show (tables by schema: catalog.songs). */
+  db: pg.Client;
   infra: Infra;
   subgraphs: Map<string, RunningSubgraph>;
   gatewayUrl: string;
@@ -76,6 +79,8 @@ export async function startTestStack(
   const { env, keys, database } = await createTestEnv(label, { PUBLIC_URL: publicUrl, ...overrides });
   const log = createLogger(`test-${label}`, env.LOG_LEVEL);
   const infra = createInfra({ redisUrl: env.REDIS_URL, prefix: env.REDIS_PREFIX!, log });
+  const db = new pg.Client({ connectionString: database.url });
+  await db.connect();
   const running = new Map<string, RunningSubgraph>();
   for (const module of modules) {
     const onQuery = options.onQuery?.[module.name];
@@ -89,6 +94,7 @@ export async function startTestStack(
     env,
     keys,
     database,
+    db,
     infra,
     subgraphs: running,
     gatewayUrl,
@@ -101,6 +107,7 @@ export async function startTestStack(
       await gateway.stop();
       for (const s of [...running.values()].reverse()) await s.stop();
       await infra.close();
+      await db.end();
       await database.drop();
     },
   };

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Wallet } from 'ethers';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorCode, mintToken, publishEvent, startTestStack, type TestStack } from '@vibestream/platform/testing';
 import { ListenCompleted } from '@vibestream/rewards/events';
@@ -21,12 +21,10 @@ let mediaDir: string;
 beforeAll(async () => {
   mediaDir = await mkdtemp(join(tmpdir(), 'vs-campaigns-off-'));
   stack = await startTestStack('campaignsoff', [identitySubgraph, catalogSubgraph, campaignsSubgraph], { MEDIA_DIR: mediaDir }, { onQuery: { campaigns: (sql) => statements.push(sql) } });
-  db = new pg.Client({ connectionString: stack.database.url });
-  await db.connect();
+  db = stack.db;
 }, 180_000);
 
 afterAll(async () => {
-  await db?.end();
   await stack?.stop();
   if (mediaDir) await rm(mediaDir, { recursive: true, force: true });
 });

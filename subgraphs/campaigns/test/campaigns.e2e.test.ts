@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Contract, Wallet } from 'ethers';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorCode, eventually, startTestChain, startTestStack, type TestChain, type TestStack } from '@vibestream/platform/testing';
 import { identitySubgraph } from '@vibestream/identity';
@@ -44,12 +44,10 @@ beforeAll(async () => {
     NFT_RECEIPT_TIMEOUT_MS: '1500',
     CAMPAIGN_SWEEP_INTERVAL_MS: '300',
   });
-  db = new pg.Client({ connectionString: stack.database.url });
-  await db.connect();
+  db = stack.db;
 }, 180_000);
 
 afterAll(async () => {
-  await db?.end();
   await stack?.stop();
   await chain?.close();
   if (mediaDir) await rm(mediaDir, { recursive: true, force: true });

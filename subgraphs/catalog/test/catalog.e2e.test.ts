@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorCode, eventually, publishEvent, startTestStack, type TestStack } from '@vibestream/platform/testing';
 import { ListenCompleted } from '@vibestream/rewards/events';
@@ -24,11 +24,9 @@ let db: pg.Client;
 beforeAll(async () => {
   mediaDir = await mkdtemp(join(tmpdir(), 'vs-media-'));
   stack = await startTestStack('catalog', [identitySubgraph, catalogSubgraph], { MEDIA_DIR: mediaDir, MEDIA_SIGNING_SECRET: SECRET });
-  db = new pg.Client({ connectionString: stack.database.url });
-  await db.connect();
+  db = stack.db;
 });
 afterAll(async () => {
-  await db?.end();
   await stack?.stop();
   await rm(mediaDir, { recursive: true, force: true });
 });

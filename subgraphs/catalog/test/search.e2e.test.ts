@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorCode, startTestStack, type TestStack } from '@vibestream/platform/testing';
 import { identitySubgraph } from '@vibestream/identity';
@@ -28,11 +28,9 @@ beforeAll(async () => {
     { MEDIA_DIR: mediaDir, OUTBOX_RELAY_INTERVAL_MS: '600000' },
     { onQuery: { catalog: () => void statements++ } },
   );
-  db = new pg.Client({ connectionString: stack.database.url });
-  await db.connect();
+  db = stack.db;
 });
 afterAll(async () => {
-  await db?.end();
   await stack?.stop();
   await rm(mediaDir, { recursive: true, force: true });
 });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import pg from 'pg';
+import type pg from 'pg';
 import { Wallet as EthWallet } from 'ethers';
 import { Keypair } from '@solana/web3.js';
 import nacl from 'tweetnacl';
@@ -27,11 +27,9 @@ let db: pg.Client;
 
 beforeAll(async () => {
   stack = await startTestStack('identity-wallets', [identitySubgraph]);
-  db = new pg.Client({ connectionString: stack.database.url });
-  await db.connect();
+  db = stack.db;
 });
 afterAll(async () => {
-  await db?.end();
   await stack?.stop();
 });
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
+import type pg from 'pg';
 import type { Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PayloadOf } from '@vibestream/platform';
@@ -40,13 +40,11 @@ beforeAll(async () => {
   stack = await startTestStack('notifications', [identitySubgraph, catalogSubgraph, notificationsSubgraph], { MEDIA_DIR: mediaDir }, {
     onQuery: { notifications: (sql) => void statements.push(sql) },
   });
-  db = new pg.Client({ connectionString: stack.database.url });
-  await db.connect();
+  db = stack.db;
 }, 120_000);
 
 afterAll(async () => {
   for (const client of clients) await client.dispose();
-  await db?.end();
   await stack?.stop();
   await rm(mediaDir, { recursive: true, force: true });
 });

@@ -3,7 +3,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
+import type pg from 'pg';
 import type { Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, mintToken, startTestStack, type TestStack } from '@vibestream/platform/testing';
@@ -28,13 +28,11 @@ beforeAll(async () => {
     MIN_LISTEN_SECONDS: '1',
     TAKER_FEE_BPS: '0',
   });
-  db = new pg.Client({ connectionString: stack.database.url });
-  await db.connect();
+  db = stack.db;
 }, 120_000);
 
 afterAll(async () => {
   for (const client of clients) await client.dispose();
-  await db?.end();
   await stack?.stop();
   await rm(mediaDir, { recursive: true, force: true });
   await terminateSnarkjs();

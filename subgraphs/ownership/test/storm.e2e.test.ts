@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, request, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { composeSupergraph, createInfra, listen, type Infra, type RunningSubgraph } from '@vibestream/platform';
 import { graphqlClient, startTestStack, type GraphQLRequest, type TestStack } from '@vibestream/platform/testing';
@@ -47,8 +47,7 @@ async function startBalancer(targets: string[]): Promise<string> {
 beforeAll(async () => {
   mediaDir = await mkdtemp(join(tmpdir(), 'vs-storm-'));
   stack = await startTestStack('ownershipstorm', [identitySubgraph, catalogSubgraph, ownershipSubgraph], { MEDIA_DIR: mediaDir });
-  db = new pg.Client({ connectionString: stack.database.url });
-  await db.connect();
+  db = stack.db;
   // A second replica, with its own connections, as a separate process would have.
   replicaInfra = createInfra({ redisUrl: stack.env.REDIS_URL, prefix: stack.env.REDIS_PREFIX!, log: stack.log });
   replica = await ownershipSubgraph.start({ env: stack.env, port: 0, infra: replicaInfra, log: stack.log });
@@ -64,7 +63,6 @@ afterAll(async () => {
   await new Promise<void>((resolve) => (balancer ? balancer.close(() => resolve()) : resolve()));
   await replica?.stop();
   await replicaInfra?.close();
-  await db?.end();
   await stack?.stop();
   await rm(mediaDir, { recursive: true, force: true });
 });

@@ -1,5 +1,5 @@
 import { Transaction, Wallet, type Contract } from 'ethers';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { identitySubgraph } from '@vibestream/identity';
 import { WalletLinked } from '@vibestream/identity/events';
@@ -90,12 +90,10 @@ beforeAll(async () => {
     SOLANA_USDC_MINT: solanaMint.toBase58(),
     SOLANA_DEPOSIT_OWNER: solanaOwner.toBase58(),
   });
-  db = new pg.Client({ connectionString: stack.database.url });
-  await db.connect();
+  db = stack.db;
 }, 180_000);
 
 afterAll(async () => {
-  await db?.end();
   await stack?.stop();
   await chain?.close();
   await solana?.stop();

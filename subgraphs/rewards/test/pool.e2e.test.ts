@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorCode, mintToken, startTestStack, type TestStack } from '@vibestream/platform/testing';
 import { identitySubgraph } from '@vibestream/identity';
@@ -22,12 +22,10 @@ beforeAll(async () => {
     REWARD_PER_LISTEN: String(REWARD),
     EPOCH_BUDGET: String(3n * REWARD),
   });
-  db = new pg.Client({ connectionString: stack.database.url });
-  await db.connect();
+  db = stack.db;
 }, 120_000);
 
 afterAll(async () => {
-  await db?.end();
   await stack?.stop();
   await rm(mediaDir, { recursive: true, force: true });
 });
