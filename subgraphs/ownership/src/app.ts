@@ -14,7 +14,7 @@ export const ownershipSubgraph = defineSubgraph({
   loadConfig: loadOwnershipConfig,
   database: { migrations, poolSize: 20 },
   setup: ({ config, log, infra, onQuery, onEventsCommitted }) => {
-    // placeOrder's hot path runs on plain node-postgres with prepared statements.
+    // placeOrder's two round trips run on plain node-postgres (see placement.ts).
     const sql = openSqlPool({ url: config.DATABASE_URL, schema: 'ownership', max: 20, ...(onQuery ? { onQuery } : {}) });
     const service = new OwnershipService({ takerFeeBps: config.TAKER_FEE_BPS, live: infra.live, log, sql, onEventsCommitted });
     return {
