@@ -248,7 +248,13 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         if (!forward && webApp?.serve(req, res)) return;
         const upstream = forward && subgraphUrls.get(forward.subgraph);
         if (!upstream) return sendJson(res, 404, { error: 'not found' });
-        return proxyTo(new URL(upstream).origin, req, res, { requestId: currentRequestId()!, clientAddress: clientAddress(req, trustedProxies), log });
+        return proxyTo(new URL(upstream).origin, req, res, {
+          requestId: currentRequestId()!,
+          clientAddress: clientAddress(req, trustedProxies),
+          log,
+          tracer: telemetry.tracer,
+          subgraph: forward.subgraph,
+        });
       }
     }
   }

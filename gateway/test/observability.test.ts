@@ -185,6 +185,32 @@ describe('trace context', () => {
     }
   });
 
+  it('forwards /media/* in the same trace: the catalog serves it under the gateway forward span', async () => {
+    const ended: ReadableSpan[] = [];
+    const stop = onSpanEnd((span) => ended.push(span));
+    try {
+      const traceId = randomBytes(16).toString('hex');
+      const parentSpanId = randomBytes(8).toString('hex');
+      const res = await fetch(`${stack.publicUrl}/media/stream/${randomUUID()}?expires=1&signature=x`, { headers: { traceparent: `00-${traceId}-${parentSpanId}-01` } });
+      await res.arrayBuffer();
+      expect(res.status).toBeGreaterThanOrEqual(400);
+      const inTrace = await until(
+        () => ended.filter((s) => s.spanContext().traceId === traceId),
+        (spans) => spans.length >= 3,
+      );
+      const service = (s: ReadableSpan) => s.resource.attributes['service.name'];
+      const gatewayServer = inTrace.find((s) => service(s) === 'gateway' && s.kind === 1)!;
+      const forward = inTrace.find((s) => service(s) === 'gateway' && s.name === 'forward catalog')!;
+      const catalogServer = inTrace.find((s) => service(s) === 'catalog')!;
+      expect(gatewayServer.parentSpanContext?.spanId).toBe(parentSpanId);
+      expect(forward.parentSpanContext?.spanId).toBe(gatewayServer.spanContext().spanId);
+      expect(catalogServer.parentSpanContext?.spanId).toBe(forward.spanContext().spanId);
+      expect(forward.attributes['http.response.status_code']).toBe(res.status);
+    } finally {
+      stop();
+    }
+  });
+
   it('starts a trace when the request brings none', async () => {
     const res = await stack.gql<{ observedTrace: { traceId: string; spanId: string } }>('{ observedTrace { traceId spanId } }');
     expect(res.data!.observedTrace.traceId).toMatch(/^[0-9a-f]{32}$/);
