@@ -30,6 +30,11 @@ export const gatewayConfigShape = {
   RATE_LIMIT_PER_ADDRESS: env.int(0, 0),
   RATE_LIMIT_WINDOW_SECONDS: env.int(60, 1),
   SUBGRAPH_TIMEOUT_MS: env.int(10_000, 100),
+  /** graphql-ws limits: subscriptions per connection, connections per user, and when a slow reader is cut off (close 4420). */
+  WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: env.int(50, 1),
+  WS_MAX_CONNECTIONS_PER_USER: env.int(20, 1),
+  WS_MAX_BUFFERED_BYTES: env.int(1_048_576, 1024),
+  WS_MAX_QUEUED_EVENTS: env.int(500, 1),
   MAX_REQUEST_BYTES: env.int(1_048_576, 1024),
 };
 

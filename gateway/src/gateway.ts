@@ -304,6 +304,12 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     live,
     log,
     queryLimits,
+    limits: {
+      maxSubscriptionsPerConnection: config.WS_MAX_SUBSCRIPTIONS_PER_CONNECTION,
+      maxConnectionsPerUser: config.WS_MAX_CONNECTIONS_PER_USER,
+      maxBufferedBytes: config.WS_MAX_BUFFERED_BYTES,
+      maxQueuedEvents: config.WS_MAX_QUEUED_EVENTS,
+    },
     requestLimiter: rateLimiting ? requestLimiter : null,
     clientAddressOf: (request) => clientAddress(request, trustedProxies),
     observer: {

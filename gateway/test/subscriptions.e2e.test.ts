@@ -168,6 +168,29 @@ describe('live subscriptions through the gateway', () => {
     expect(closed.code).toBe(4429);
   });
 
+  it('cuts off a subscriber whose events pile up past the queue limit (4420), and delivers the same burst whole within the default', async () => {
+    const { supergraph } = composeSupergraph([identitySubgraph, catalogSubgraph, rewardsSubgraph, ownershipSubgraph], (m) => stack.subgraphs.get(m.name)!.url);
+    const strict = await startGateway({ env: { ...stack.env, HOST: '127.0.0.1', WS_MAX_QUEUED_EVENTS: '3' }, supergraphSdl: supergraph, port: 0, log: stack.log });
+    try {
+      const songId = crypto.randomUUID();
+      const cutOff = subscribe<unknown>(strict.url, BOOKS, { songId });
+      const patient = subscribe<unknown>(second.url, BOOKS, { songId });
+      await Promise.all([cutOff.ready, patient.ready]);
+      // 40 events at once: each subscriber's lookups queue up faster than they resolve.
+      await stack.infra.live.publishAll(
+        Array.from({ length: 40 }, () => ({ topic: `orderBookUpdated:${songId}`, payload: { songId } })),
+      );
+      const closed = await cutOff.closed;
+      expect(closed.code).toBe(4420);
+      expect(closed.reason).toMatch(/reads too slowly/);
+      await until(() => patient.events.length >= 40);
+      expect(patient.errors).toEqual([]);
+      expect(patient.events).toHaveLength(40);
+    } finally {
+      await strict.stop();
+    }
+  });
+
   it('resolves an event once for many subscribers of a public selection, whoever they are', async () => {
     const { artist, songId } = await songOnMarket(stack, db, 'Shared Song');
     const offering = await stack.gql<{ createShareOffering: { id: string } }>(OFFER, { input: { songId, totalShares: 1000, pricePerShareCents: 10, revenueShareBps: 100 } }, { token: artist.token });
