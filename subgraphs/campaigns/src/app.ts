@@ -35,7 +35,7 @@ export const campaignsSubgraph = defineSubgraph({
       chain,
       log,
       onEventsCommitted,
-      mintLeaseMs: config.NFT_RECEIPT_TIMEOUT_MS + config.CAMPAIGN_SWEEP_INTERVAL_MS,
+      chainLeaseMs: config.NFT_RECEIPT_TIMEOUT_MS + config.CAMPAIGN_SWEEP_INTERVAL_MS,
     });
     return {
       handlers: campaignsHandlers,
@@ -81,8 +81,8 @@ function startSweeper(service: CampaignsService, intervalMs: number, log: Logger
     if (running) return;
     running = service
       .sweep()
-      .then(({ ended, retried }) => {
-        if (ended + retried > 0) log.info({ ended, retried }, 'campaign sweep');
+      .then(({ ended, deployed, retried }) => {
+        if (ended + deployed + retried > 0) log.info({ ended, deployed, retried }, 'campaign sweep');
       })
       .catch((error: unknown) => log.error({ err: error }, 'campaign sweep failed'))
       .finally(() => {

@@ -85,4 +85,25 @@ create table mints (
 create index mints_pending on mints (reserved_at) where status = 'PENDING';
 `,
   ),
+  sqlMigration(
+    '0002_campaign_deployments',
+    `
+-- Activation with a chain and a drop deploys the collection outside any transaction: the campaign
+-- stays DRAFT while its deployment is pending (deploy_requested_at set), then turns ACTIVE with the
+-- deployed address. The signed deployment is recorded before it is broadcast, so a retried or swept
+-- activation finishes that same deployment (its address follows from the deployer and the nonce).
+alter table campaigns
+  add column deploy_requested_at timestamptz,
+  add column deploy_tx_hash text,
+  add column deploy_nonce bigint check (deploy_nonce >= 0),
+  add column deploy_address text,
+  add column deploy_raw_tx text,
+  add column deploy_attempts int not null default 0 check (deploy_attempts >= 0),
+  add column deploy_last_attempt_at timestamptz,
+  add column deploy_error text,
+  add check ((deploy_tx_hash is null) = (deploy_nonce is null) and (deploy_tx_hash is null) = (deploy_address is null) and (deploy_tx_hash is null) = (deploy_raw_tx is null)),
+  add check (deploy_tx_hash is null or deploy_requested_at is not null or status <> 'DRAFT');
+create index campaigns_deploying on campaigns (deploy_requested_at) where status = 'DRAFT' and deploy_requested_at is not null;
+`,
+  ),
 ];

@@ -48,6 +48,8 @@ export const resolvers: Resolvers<CampaignsContext> = {
     minted: (c) => c.editions_claimed,
     remaining: (c) => c.edition_size! - c.editions_claimed,
     contractAddress: (c) => c.contract_address,
+    deploying: (c, _args, ctx) => ctx.service.deploymentPending(c),
+    deployTxHash: (c) => c.deploy_tx_hash,
   },
   CampaignParticipation: {
     referralCode: (p) => p.referral_code,

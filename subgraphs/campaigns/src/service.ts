@@ -20,7 +20,7 @@ import {
   type MikroORM,
   type Principal,
 } from '@vibestream/platform';
-import type { CampaignChain } from './chain/collections.ts';
+import { DeploymentRevertedError, type CampaignChain, type SignedDeployment } from './chain/collections.ts';
 import {
   activationRefusal,
   campaignInputProblems,
@@ -57,6 +57,13 @@ export interface CampaignRow {
   min_listens: number | null;
   editions_claimed: number;
   contract_address: string | null;
+  /** Set by an activation that deploys the drop's collection: DRAFT with it set = deployment pending. */
+  deploy_requested_at: Date | null;
+  deploy_tx_hash: string | null;
+  deploy_nonce: string | null;
+  deploy_address: string | null;
+  deploy_raw_tx: string | null;
+  deploy_error: string | null;
   created_at: Date;
 }
 
@@ -94,6 +101,9 @@ type ActiveCursor = [endsAt: string, id: string];
 const isActiveCursor = (v: unknown): v is ActiveCursor =>
   Array.isArray(v) && v.length === 2 && typeof v[0] === 'string' && !Number.isNaN(Date.parse(v[0])) && typeof v[1] === 'string' && isUuid(v[1]);
 
+/** Another deployment was recorded for the campaign while this one was being signed. */
+class DeploymentSuperseded extends Error {}
+
 function refuse(refusal: Refusal): never {
   throw new AppError(ErrorCode[refusal.code], refusal.message, refusal.field ? { field: refusal.field } : {});
 }
@@ -108,8 +118,8 @@ export interface CampaignsServiceDeps {
   chain: CampaignChain | null;
   log: Logger;
   onEventsCommitted: () => void;
-  /** A PENDING mint is retried by the sweep once this long has passed since its last attempt. */
-  mintLeaseMs: number;
+  /** A PENDING mint or a pending collection deployment is retried by the sweep once this long has passed since its last attempt. */
+  chainLeaseMs: number;
 }
 
 /** campaigns' use cases. */
@@ -119,8 +129,9 @@ export class CampaignsService {
   private readonly chain: CampaignChain | null;
   private readonly log: Logger;
   private readonly onEventsCommitted: () => void;
-  private readonly mintLeaseMs: number;
+  private readonly chainLeaseMs: number;
   private readonly minting = new Map<string, Promise<MintRow>>();
+  private readonly deploying = new Map<string, Promise<CampaignRow>>();
 
   constructor(deps: CampaignsServiceDeps) {
     this.orm = deps.orm;
@@ -128,7 +139,7 @@ export class CampaignsService {
     this.chain = deps.chain;
     this.log = deps.log;
     this.onEventsCommitted = deps.onEventsCommitted;
-    this.mintLeaseMs = deps.mintLeaseMs;
+    this.chainLeaseMs = deps.chainLeaseMs;
   }
 
   /** The campaign if the caller may see it: drafts only for their artist or an ADMIN. */
@@ -176,32 +187,118 @@ export class CampaignsService {
   }
 
   /**
-   * DRAFT -> ACTIVE under the campaign's row lock, so two activations cannot both deploy. With a chain
-   * and a drop, the collection is deployed first; if that fails nothing changes and the campaign stays DRAFT.
+   * DRAFT -> ACTIVE. Without a chain or a drop, at once under the campaign's row lock. With both, the
+   * row lock only guards recording the deployment request (short transaction); the collection is then
+   * deployed with no transaction open, and the campaign turns ACTIVE when the receipt arrives. While
+   * the deployment is pending the campaign stays DRAFT (`deploying`); an activation of such a campaign
+   * (a retry, or a concurrent call) and the sweep finish that same deployment rather than send another.
+   * A receipt that does not arrive within NFT_RECEIPT_TIMEOUT_MS answers the campaign still DRAFT.
    */
   async activateCampaign(em: EntityManager, principal: Principal | null, id: string): Promise<CampaignRow> {
     const p = requireAuth(principal);
     const visible = await this.campaign(em, p, id);
     if (!visible) throw notFound('Campaign');
-    return em.fork().transactional(async (tx) => {
-      const [row] = (await tx.execute('select * from campaigns where id = ? for update', [id])) as CampaignRow[];
-      const refusal = activationRefusal({ status: this.status(row!), endsAt: new Date(row!.ends_at), isArtist: row!.artist_user_id === p.userId }, new Date());
+    const row = await em.fork().transactional(async (tx) => {
+      const [c] = (await tx.execute('select * from campaigns where id = ? for update', [id])) as CampaignRow[];
+      const refusal = activationRefusal({ status: this.status(c!), endsAt: new Date(c!.ends_at), isArtist: c!.artist_user_id === p.userId }, new Date());
       if (refusal) refuse(refusal);
-      let contractAddress: string | null = null;
-      if (this.chain && row!.edition_size !== null) {
-        contractAddress = await this.chain.deployCollection({
-          name: row!.drop_name!,
-          symbol: row!.drop_symbol!,
-          editionSize: row!.edition_size,
-          baseTokenUri: this.tokenUri(row!.id, ''),
-        });
-      }
+      const onChain = c!.edition_size !== null && (this.chain !== null || c!.deploy_requested_at !== null);
       const [updated] = (await tx.execute(
-        `update campaigns set status = 'ACTIVE', activated_at = now(), contract_address = ? where id = ? returning *`,
-        [contractAddress, id],
+        onChain
+          ? `update campaigns set deploy_requested_at = coalesce(deploy_requested_at, now()), deploy_attempts = deploy_attempts + 1, deploy_last_attempt_at = now()
+             where id = ? returning *`
+          : `update campaigns set status = 'ACTIVE', activated_at = now() where id = ? returning *`,
+        [id],
       )) as CampaignRow[];
       return updated!;
     });
+    if (row.status === 'ACTIVE') return row;
+    if (!this.chain) {
+      this.log.error({ campaignId: id }, 'campaign collection deployment pending, but no chain is configured to finish it');
+      return row;
+    }
+    const deployed = await this.deployOnChain(id);
+    if (deployed.status === 'DRAFT' && deployed.deploy_requested_at === null) {
+      // The deployment reverted: the request was withdrawn and the campaign is a plain DRAFT again.
+      throw new AppError(ErrorCode.INTERNAL_SERVER_ERROR, `The NFT collection could not be deployed (${deployed.deploy_error}); the campaign stays DRAFT`);
+    }
+    return deployed;
+  }
+
+  /** Whether the campaign waits for its collection's deployment to be confirmed before it is ACTIVE. */
+  deploymentPending(row: CampaignRow): boolean {
+    return row.status === 'DRAFT' && row.deploy_requested_at !== null;
+  }
+
+  /**
+   * Drives the campaign's pending deployment to its end (once per process at a time). Answers the row
+   * as it stands afterwards: ACTIVE, still DRAFT and pending when the chain failed or was slow (the
+   * sweep goes on), or DRAFT without a request when the deployment reverted.
+   */
+  private deployOnChain(campaignId: string): Promise<CampaignRow> {
+    const running = this.deploying.get(campaignId);
+    if (running) return running;
+    const attempt = this.attemptDeployment(campaignId).finally(() => this.deploying.delete(campaignId));
+    this.deploying.set(campaignId, attempt);
+    return attempt;
+  }
+
+  private async attemptDeployment(campaignId: string): Promise<CampaignRow> {
+    const read = async () => ((await this.orm.em.fork().execute('select * from campaigns where id = ?', [campaignId])) as CampaignRow[])[0]!;
+    // Another process may record or replace the signed deployment meanwhile: then follow theirs.
+    for (let round = 0; round < 3; round++) {
+      const c = await read();
+      if (!this.deploymentPending(c)) return c;
+      const sent: SignedDeployment | null = c.deploy_tx_hash
+        ? { txHash: c.deploy_tx_hash, nonce: Number(c.deploy_nonce), contractAddress: c.deploy_address!, rawTx: c.deploy_raw_tx! }
+        : null;
+      try {
+        const { txHash, contractAddress } = await this.chain!.deployCollection({
+          name: c.drop_name!,
+          symbol: c.drop_symbol!,
+          editionSize: c.edition_size!,
+          baseTokenUri: this.tokenUri(c.id, ''),
+          sent,
+          onSigned: async (d) => {
+            // Recorded only if no other deployment was recorded meanwhile (else it is not broadcast).
+            const recorded = (await this.orm.em.fork().execute(
+              `update campaigns set deploy_tx_hash = ?, deploy_nonce = ?, deploy_address = ?, deploy_raw_tx = ?
+               where id = ? and status = 'DRAFT' and deploy_requested_at is not null and deploy_tx_hash is not distinct from ? returning id`,
+              [d.txHash, d.nonce, d.contractAddress, d.rawTx, campaignId, sent?.txHash ?? null],
+            )) as unknown[];
+            if (recorded.length === 0) throw new DeploymentSuperseded();
+          },
+        });
+        const [active] = (await this.orm.em.fork().execute(
+          `update campaigns set status = 'ACTIVE', activated_at = now(), contract_address = ?, deploy_error = null
+           where id = ? and status = 'DRAFT' and deploy_tx_hash = ? returning *`,
+          [contractAddress, campaignId, txHash],
+        )) as CampaignRow[];
+        if (active) {
+          this.log.info({ campaignId, contractAddress, txHash }, 'campaign activated with its collection');
+          return active;
+        }
+      } catch (error) {
+        if (error instanceof DeploymentSuperseded) continue;
+        const message = String((error as Error)?.message ?? error).slice(0, 500);
+        if (error instanceof DeploymentRevertedError) {
+          this.log.error({ err: error, campaignId }, 'campaign collection deployment reverted; the campaign is DRAFT again');
+          await this.orm.em.fork().execute(
+            `update campaigns set deploy_requested_at = null, deploy_tx_hash = null, deploy_nonce = null, deploy_address = null, deploy_raw_tx = null, deploy_error = ?
+             where id = ? and status = 'DRAFT' and deploy_tx_hash = ?`,
+            [message, campaignId, error.txHash],
+          );
+        } else {
+          this.log.error({ err: error, campaignId }, 'campaign collection deployment not confirmed; the sweep finishes it');
+          await this.orm.em
+            .fork()
+            .execute(`update campaigns set deploy_error = ? where id = ? and status = 'DRAFT' and deploy_requested_at is not null`, [message, campaignId])
+            .catch(() => undefined);
+        }
+        return read();
+      }
+    }
+    return read();
   }
 
   async joinCampaign(em: EntityManager, principal: Principal | null, id: string, referralCode: string | null | undefined): Promise<ParticipantRow> {
@@ -372,14 +469,28 @@ export class CampaignsService {
   }
 
   /**
-   * Persists ENDED for ACTIVE campaigns past endsAt, and retries PENDING mints whose last attempt is
-   * older than the lease (taking the lease atomically, so replicas do not retry the same mint at once).
+   * Persists ENDED for ACTIVE campaigns past endsAt, and finishes pending collection deployments and
+   * retries PENDING mints whose last attempt is older than the lease (taking the lease atomically, so
+   * replicas do not drive the same one at once).
    */
-  async sweep(): Promise<{ ended: number; retried: number }> {
+  async sweep(): Promise<{ ended: number; deployed: number; retried: number }> {
     const em = this.orm.em.fork();
     const ended = (await em.execute(`update campaigns set status = 'ENDED', ended_at = now() where status = 'ACTIVE' and ends_at <= now() returning id`)) as unknown[];
+    let deployed = 0;
     let retried = 0;
     if (this.chain) {
+      const deployments = (await em.execute(
+        `update campaigns set deploy_attempts = deploy_attempts + 1, deploy_last_attempt_at = now()
+         where id in (
+           select id from campaigns
+           where status = 'DRAFT' and deploy_requested_at is not null and (deploy_last_attempt_at is null or deploy_last_attempt_at < now() - make_interval(secs => ?))
+           order by deploy_requested_at limit 20 for update skip locked)
+         returning id`,
+        [this.chainLeaseMs / 1000],
+      )) as { id: string }[];
+      for (const { id } of deployments) {
+        if ((await this.deployOnChain(id)).status === 'ACTIVE') deployed++;
+      }
       const due = (await em.execute(
         `update mints set attempts = attempts + 1, last_attempt_at = now()
          where (campaign_id, edition_number) in (
@@ -387,14 +498,14 @@ export class CampaignsService {
            where status = 'PENDING' and (last_attempt_at is null or last_attempt_at < now() - make_interval(secs => ?))
            order by reserved_at limit 20 for update skip locked)
          returning *`,
-        [this.mintLeaseMs / 1000],
+        [this.chainLeaseMs / 1000],
       )) as MintRow[];
       for (const mint of due) {
         await this.mintOnChain(mint);
         retried++;
       }
     }
-    return { ended: ended.length, retried };
+    return { ended: ended.length, deployed, retried };
   }
 
   async activeCampaigns(em: EntityManager, first: number | null | undefined, after: string | null | undefined): Promise<CampaignPage> {

@@ -12,7 +12,7 @@ let collection: string;
 beforeAll(async () => {
   chain = await startTestChain();
   campaigns = new CampaignChain({ rpcUrl: chain.url, privateKey: chain.accounts[3]!, artifact, receiptTimeoutMs: 10_000, pollingIntervalMs: 50 });
-  collection = await campaigns.deployCollection({ name: 'Test Drop', symbol: 'TD', editionSize: 12, baseTokenUri: 'https://vibe.example/nft/c/' });
+  ({ contractAddress: collection } = await campaigns.deployCollection({ name: 'Test Drop', symbol: 'TD', editionSize: 12, baseTokenUri: 'https://vibe.example/nft/c/', sent: null, onSigned: async () => {} }));
 }, 120_000);
 
 afterAll(async () => {

@@ -1,4 +1,4 @@
-import { Contract, ContractFactory, Interface, JsonRpcProvider, Transaction, Wallet, ZeroAddress, getAddress, isError, type TransactionReceipt } from 'ethers';
+import { Contract, ContractFactory, Interface, JsonRpcProvider, Transaction, Wallet, ZeroAddress, getAddress, getCreateAddress, isError, type TransactionReceipt } from 'ethers';
 import type { CollectionArtifact } from './artifact.ts';
 
 type LogFn = (obj: Record<string, unknown>, msg?: string) => void;
@@ -32,6 +32,42 @@ export interface MintRequest {
   sentTxHash: string | null;
   /** Persist the hash of a signed mint before it is broadcast. */
   onSigned: (txHash: string) => Promise<void>;
+}
+
+interface SignedTransaction {
+  txHash: string;
+  nonce: number;
+  rawTx: string;
+}
+
+/** A signed collection deployment: the contract's address follows from the deployer and the nonce. */
+export interface SignedDeployment {
+  txHash: string;
+  nonce: number;
+  contractAddress: string;
+  /** The signed transaction, so that the same deployment can be broadcast again. */
+  rawTx: string;
+}
+
+export interface DeployRequest {
+  name: string;
+  symbol: string;
+  editionSize: number;
+  baseTokenUri: string;
+  /** The deployment signed before for this collection, if any: a retry finishes it instead of sending another. */
+  sent: SignedDeployment | null;
+  /** Persist a signed deployment before it is broadcast; throwing keeps it from being broadcast. */
+  onSigned: (deployment: SignedDeployment) => Promise<void>;
+}
+
+/** The deployment was mined but reverted: no collection exists at its address. */
+export class DeploymentRevertedError extends Error {
+  readonly txHash: string;
+  constructor(txHash: string) {
+    super(`deployment ${txHash} reverted`);
+    this.txHash = txHash;
+    this.name = 'DeploymentRevertedError';
+  }
 }
 
 /** The receipt did not arrive in time: the transaction may still be mined; retry later. */
@@ -80,15 +116,48 @@ export class CampaignChain {
     this.log = opts.log ?? silent;
   }
 
-  /** Deploys a collection owned by the deployer; resolves with its address once confirmed. */
-  async deployCollection(args: { name: string; symbol: string; editionSize: number; baseTokenUri: string }): Promise<string> {
+  /**
+   * Deploys a collection owned by the deployer; resolves with its address once confirmed. With `sent`,
+   * finishes that deployment: waits for it if the node knows it, broadcasts the same signed transaction
+   * again if it was never broadcast (or dropped) and its nonce is still free, and signs a new one only
+   * when that nonce was taken by another transaction (then the old one can never be mined).
+   */
+  async deployCollection(req: DeployRequest): Promise<{ txHash: string; contractAddress: string }> {
+    if (req.sent) {
+      const finished = await this.finishDeployment(req.sent);
+      if (finished) return finished;
+      this.log.warn({ txHash: req.sent.txHash, nonce: req.sent.nonce }, 'campaign collection deployment was never mined and its nonce is used; deploying again');
+    }
     const factory = new ContractFactory(this.artifact.abi, this.artifact.bytecode);
-    const deploy = await factory.getDeployTransaction(args.name, args.symbol, args.editionSize, args.baseTokenUri, this.address);
-    const txHash = await this.send({ data: deploy.data }, async () => {});
-    const receipt = await this.waitForReceipt(txHash);
-    if (receipt.status !== 1 || !receipt.contractAddress) throw new Error(`deployment ${txHash} failed`);
-    this.log.info({ txHash, contractAddress: receipt.contractAddress, symbol: args.symbol }, 'campaign collection deployed');
-    return getAddress(receipt.contractAddress);
+    const deploy = await factory.getDeployTransaction(req.name, req.symbol, req.editionSize, req.baseTokenUri, this.address);
+    const signed = await this.send({ data: deploy.data }, (tx) => req.onSigned(this.asDeployment(tx)));
+    const deployed = await this.confirmDeployment(this.asDeployment(signed));
+    this.log.info({ ...deployed, symbol: req.symbol }, 'campaign collection deployed');
+    return deployed;
+  }
+
+  /** Confirms a signed deployment, or answers null when it can never be mined (its nonce went to another transaction). */
+  private async finishDeployment(sent: SignedDeployment): Promise<{ txHash: string; contractAddress: string } | null> {
+    // The mined nonce is read before the receipt: a nonce used by then with no receipt after is not ours.
+    const minedNonce = await this.provider.getTransactionCount(this.address, 'latest');
+    const known = (await this.provider.getTransactionReceipt(sent.txHash)) ?? (await this.provider.getTransaction(sent.txHash));
+    if (!known) {
+      if (minedNonce > sent.nonce) return null;
+      await this.provider.broadcastTransaction(sent.rawTx);
+    }
+    return this.confirmDeployment(sent);
+  }
+
+  private asDeployment(tx: SignedTransaction): SignedDeployment {
+    return { ...tx, contractAddress: getCreateAddress({ from: this.address, nonce: tx.nonce }) };
+  }
+
+  private async confirmDeployment(signed: SignedDeployment): Promise<{ txHash: string; contractAddress: string }> {
+    const receipt = await this.waitForReceipt(signed.txHash);
+    if (receipt.status !== 1) throw new DeploymentRevertedError(signed.txHash);
+    const contractAddress = getAddress(receipt.contractAddress ?? ZeroAddress);
+    if (contractAddress !== signed.contractAddress) throw new Error(`deployment ${signed.txHash} created ${contractAddress}, not ${signed.contractAddress}`);
+    return { txHash: signed.txHash, contractAddress };
   }
 
   /** Mints edition `tokenId` to `to` unless it is already theirs; resolves with the minting transaction's hash. */
@@ -106,7 +175,7 @@ export class CampaignChain {
     if (already) return { txHash: already };
 
     const data = this.iface.encodeFunctionData('mint', [to, req.tokenId]);
-    const txHash = await this.send({ to: req.contractAddress, data }, req.onSigned);
+    const { txHash } = await this.send({ to: req.contractAddress, data }, ({ txHash }) => req.onSigned(txHash));
     const receipt = await this.waitForReceipt(txHash);
     if (receipt.status === 1) return { txHash };
     // Reverted: another attempt may have minted it meanwhile (then that transaction is the answer).
@@ -140,8 +209,8 @@ export class CampaignChain {
     return log.transactionHash;
   }
 
-  /** Signs with the next nonce, lets the caller persist the hash, then broadcasts; one send at a time. */
-  private send(tx: { to?: string; data: string }, onSigned: (txHash: string) => Promise<void>): Promise<string> {
+  /** Signs with the next nonce, lets the caller persist it, then broadcasts; one send at a time. */
+  private send(tx: { to?: string; data: string }, onSigned: (signed: SignedTransaction) => Promise<void>): Promise<SignedTransaction> {
     const run = async () =>
       this.exclusive(async () => {
         const pending = await this.provider.getTransactionCount(this.address, 'pending');
@@ -150,7 +219,8 @@ export class CampaignChain {
         const populated = await this.wallet.populateTransaction({ ...tx, nonce });
         const raw = await this.wallet.signTransaction(populated);
         const txHash = Transaction.from(raw).hash!;
-        await onSigned(txHash);
+        const signed = { txHash, nonce, rawTx: raw };
+        await onSigned(signed);
         try {
           await this.provider.broadcastTransaction(raw);
         } catch (error) {
@@ -158,7 +228,7 @@ export class CampaignChain {
           throw error;
         }
         this.nextNonce = nonce + 1;
-        return txHash;
+        return signed;
       });
     const result = this.lane.then(run, run);
     this.lane = result.catch(() => undefined);

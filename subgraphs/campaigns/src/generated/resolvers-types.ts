@@ -117,7 +117,11 @@ export type CreateCampaignInput = {
 
 export type Mutation = {
   __typename?: 'Mutation';
-  /** DRAFT -> ACTIVE, by the campaign's artist; deploys the NFT collection when a chain is configured. */
+  /**
+   * DRAFT -> ACTIVE, by the campaign's artist. With an NFT drop and a chain configured, deploys the
+   * collection and answers ACTIVE once it is confirmed; when the confirmation takes longer than the
+   * subgraph waits, answers DRAFT with nftDrop.deploying, and the campaign turns ACTIVE when it arrives.
+   */
   activateCampaign: Campaign;
   /** Mints the caller's edition to walletAddress (see the contract for the rules). */
   claimCampaignNft: CampaignNft;
@@ -154,6 +158,13 @@ export type NftDrop = {
   __typename?: 'NftDrop';
   /** The collection contract; null until the campaign is activated, or when no chain is configured. */
   contractAddress?: Maybe<Scalars['String']['output']>;
+  /** The collection's deployment transaction (the last one sent); null until one is sent, or without a chain. */
+  deployTxHash?: Maybe<Scalars['String']['output']>;
+  /**
+   * True while activation's deployment of the collection awaits confirmation: the campaign stays DRAFT
+   * (not joinable) until it is confirmed, then turns ACTIVE; the subgraph's sweep finishes it.
+   */
+  deploying: Scalars['Boolean']['output'];
   editionSize: Scalars['Int']['output'];
   /** Completed listens of the song since joining that a participant needs to claim. */
   minListens: Scalars['Int']['output'];
@@ -332,10 +343,10 @@ export type ResolversTypes = ResolversObject<{
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   NftDrop: ResolverTypeWrapper<CampaignRowModel>;
+  Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   NftDropInput: NftDropInput;
   NftMintStatus: NftMintStatus;
   PageInfo: ResolverTypeWrapper<PageInfo>;
-  Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Song: ResolverTypeWrapper<EntityRefModel>;
   User: ResolverTypeWrapper<EntityRefModel>;
@@ -357,9 +368,9 @@ export type ResolversParentTypes = ResolversObject<{
   DateTime: Scalars['DateTime']['output'];
   Mutation: Record<PropertyKey, never>;
   NftDrop: CampaignRowModel;
+  Boolean: Scalars['Boolean']['output'];
   NftDropInput: NftDropInput;
   PageInfo: PageInfo;
-  Boolean: Scalars['Boolean']['output'];
   Query: Record<PropertyKey, never>;
   Song: EntityRefModel;
   User: EntityRefModel;
@@ -437,6 +448,8 @@ export type MutationResolvers<ContextType = any, ParentType = ResolversParentTyp
 
 export type NftDropResolvers<ContextType = any, ParentType = ResolversParentTypes['NftDrop']> = ResolversObject<{
   contractAddress?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  deployTxHash?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  deploying?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   editionSize?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   minListens?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   minted?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
