@@ -1,10 +1,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Contract, Wallet } from 'ethers';
+import { Contract, Wallet, getCreateAddress } from 'ethers';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { errorCode, eventually, startTestChain, startTestStack, type TestChain, type TestStack } from '@vibestream/platform/testing';
+import { createInfra } from '@vibestream/platform';
+import { errorCode, eventually, graphqlClient, startTestChain, startTestStack, type TestChain, type TestStack } from '@vibestream/platform/testing';
 import { identitySubgraph } from '@vibestream/identity';
 import { catalogSubgraph } from '@vibestream/catalog';
 import { campaignsSubgraph } from '../src/index.ts';
@@ -68,6 +69,17 @@ type CampaignView = {
 };
 
 const collection = (address: string) => new Contract(address, abi, chain.provider);
+
+async function draftWithDrop(title: string, drop: { editionSize: number; minListens: number }) {
+  const { artist, songId } = await artistWithSong(stack, db, title);
+  const created = await stack.gql<Created>(
+    CREATE,
+    { input: { songId, name: `${title} launch`, startsAt: minutesFromNow(-1), endsAt: minutesFromNow(60), budgetCents: 100, nftDrop: { name: `${title} Drop`, symbol: 'DPLY', ...drop } } },
+    { token: artist.token },
+  );
+  if (!created.data) throw new Error(JSON.stringify(created.errors));
+  return { artist, songId, id: created.data.createCampaign.id };
+}
 
 async function activeCampaignWithDrop(title: string, drop: { editionSize: number; minListens: number }, endsAt = minutesFromNow(60)) {
   const { artist, songId } = await artistWithSong(stack, db, title);
@@ -298,5 +310,127 @@ describe('a mint that is not confirmed in time', () => {
     const nft = collection(contractAddress);
     expect(await nft.getFunction('ownerOf')(1n)).toBe(wallet);
     expect(await nft.getFunction('totalSupply')()).toBe(1n);
+  });
+});
+
+const ACTIVATE_DEPLOYING = `mutation ActivateCampaign($id: ID!) { activateCampaign(id: $id) { id status nftDrop { contractAddress deploying deployTxHash } } }`;
+const DEPLOYMENT = `query($id: ID!) { campaign(id: $id) { id status nftDrop { contractAddress deploying deployTxHash } } }`;
+type Deployment = { id: string; status: string; nftDrop: { contractAddress: string | null; deploying: boolean; deployTxHash: string | null } };
+
+describe('activating a campaign with a drop', () => {
+  it('three concurrent activations deploy exactly one collection, and all answer ACTIVE with it', async () => {
+    const { artist, id } = await draftWithDrop('Crowded Launch', { editionSize: 4, minListens: 0 });
+    const nonce = await chain.provider.getTransactionCount(deployer);
+    const results = await Promise.all([1, 2, 3].map(() => stack.gql<{ activateCampaign: Deployment }>(ACTIVATE_DEPLOYING, { id }, { token: artist.token })));
+    for (const result of results) expect(result.errors).toBeUndefined();
+    const contractAddress = getCreateAddress({ from: deployer, nonce });
+    for (const result of results) {
+      expect(result.data!.activateCampaign).toMatchObject({ status: 'ACTIVE', nftDrop: { contractAddress, deploying: false, deployTxHash: expect.stringMatching(/^0x[0-9a-f]{64}$/) } });
+    }
+    expect(await chain.provider.getTransactionCount(deployer)).toBe(nonce + 1);
+    const receipt = await chain.provider.getTransactionReceipt(results[0]!.data!.activateCampaign.nftDrop.deployTxHash!);
+    expect(receipt?.contractAddress).toBe(contractAddress);
+    expect(await collection(contractAddress).getFunction('name')()).toBe('Crowded Launch Drop');
+    expect(errorCode(await stack.gql(ACTIVATE, { id }, { token: artist.token }))).toBe('CONFLICT');
+  });
+
+  it('two replicas (each with its own process state) activating at once sign two deployments but broadcast only the one recorded', async () => {
+    const { artist, id } = await draftWithDrop('Replicated Launch', { editionSize: 2, minListens: 0 });
+    const infra = createInfra({ redisUrl: stack.env.REDIS_URL, prefix: stack.env.REDIS_PREFIX!, log: stack.log });
+    const replica = await campaignsSubgraph.start({ env: stack.env, port: 0, infra, log: stack.log });
+    const nonce = await chain.provider.getTransactionCount(deployer);
+    const sendLock = `campaigns:deployer:${deployer}`;
+    // Unmined, the first deployment leaves the campaign DRAFT while the other replica signs its own.
+    await chain.rpc('evm_setAutomine', [false]);
+    try {
+      const direct = [stack.subgraph('campaigns'), graphqlClient(replica.url)];
+      // Holding the deployer's send lock makes both replicas sign a deployment before either is recorded.
+      await db.query('select pg_advisory_lock(hashtext($1))', [sendLock]);
+      const activations = Promise.all([0, 1, 0, 1].map((i) => direct[i]!<{ activateCampaign: Deployment }>(ACTIVATE_DEPLOYING, { id }, { token: artist.token })));
+      const waiting = await eventually(
+        async () =>
+          (await db.query(`select count(*)::int as n from pg_locks where locktype = 'advisory' and not granted and database = (select oid from pg_database where datname = current_database())`)).rows[0].n as number,
+        (n) => n === 2,
+        10_000,
+      );
+      expect(waiting).toBe(2);
+      await db.query('select pg_advisory_unlock(hashtext($1))', [sendLock]);
+      const results = await activations;
+      const [first] = results;
+      for (const result of results) {
+        expect(result.errors).toBeUndefined();
+        expect(result.data!.activateCampaign).toEqual({ id, status: 'DRAFT', nftDrop: { contractAddress: null, deploying: true, deployTxHash: first!.data!.activateCampaign.nftDrop.deployTxHash } });
+      }
+      expect(await chain.provider.getTransactionCount(deployer, 'pending')).toBe(nonce + 1);
+    } finally {
+      await db.query('select pg_advisory_unlock_all()');
+      await chain.rpc('evm_setAutomine', [true]);
+      await chain.rpc('evm_mine');
+      await replica.stop();
+      await infra.close();
+    }
+    const view = await eventually(
+      async () => (await stack.gql<{ campaign: Deployment }>(DEPLOYMENT, { id }, { token: artist.token })).data?.campaign,
+      (c) => c?.status === 'ACTIVE',
+      15_000,
+    );
+    expect(view?.nftDrop.contractAddress).toBe(getCreateAddress({ from: deployer, nonce }));
+    expect(await chain.provider.getTransactionCount(deployer)).toBe(nonce + 1);
+  });
+
+  it('holds no transaction while the deployment is unconfirmed: the campaign stays DRAFT (not joinable), a retry sends nothing more, and the sweep activates it with that same contract', async () => {
+    const { artist, id } = await draftWithDrop('Slow Launch', { editionSize: 2, minListens: 0 });
+    const fan = await signUp(stack, 'FAN', 'Eager');
+    const nonce = await chain.provider.getTransactionCount(deployer);
+    let deployTxHash: string;
+    await chain.rpc('evm_setAutomine', [false]);
+    try {
+      const activation = stack.gql<{ activateCampaign: Deployment }>(ACTIVATE_DEPLOYING, { id }, { token: artist.token });
+      // The deployment is recorded before it is broadcast, and the activation then waits for its receipt.
+      const recorded = await eventually(
+        async () => (await db.query('select deploy_tx_hash from campaigns.campaigns where id = $1', [id])).rows[0]?.deploy_tx_hash as string | null,
+        (hash) => Boolean(hash),
+        10_000,
+      );
+      expect(recorded).toMatch(/^0x[0-9a-f]{64}$/);
+      expect(await chain.provider.getTransaction(recorded!)).not.toBeNull();
+      // Meanwhile nothing holds the campaign's row: a locking read that refuses to wait gets it.
+      await db.query('begin');
+      try {
+        const locked = await db.query('select status from campaigns.campaigns where id = $1 for update nowait', [id]);
+        expect(locked.rows).toEqual([{ status: 'DRAFT' }]);
+      } finally {
+        await db.query('rollback');
+      }
+      expect(errorCode(await stack.gql(JOIN, { id }, { token: fan.token }))).toBe('NOT_FOUND');
+
+      // The receipt does not come within NFT_RECEIPT_TIMEOUT_MS: the answer is the DRAFT, being deployed.
+      const answered = await activation;
+      expect(answered.errors).toBeUndefined();
+      expect(answered.data!.activateCampaign).toEqual({ id, status: 'DRAFT', nftDrop: { contractAddress: null, deploying: true, deployTxHash: recorded } });
+      deployTxHash = recorded!;
+
+      // Activating again finishes the same deployment: nothing more is sent.
+      const retried = await stack.gql<{ activateCampaign: Deployment }>(ACTIVATE_DEPLOYING, { id }, { token: artist.token });
+      expect(retried.data!.activateCampaign).toMatchObject({ status: 'DRAFT', nftDrop: { deploying: true, deployTxHash } });
+      expect(await chain.provider.getTransactionCount(deployer, 'pending')).toBe(nonce + 1);
+      expect((await stack.gql<{ campaign: Deployment }>(DEPLOYMENT, { id }, { token: artist.token })).data!.campaign.status).toBe('DRAFT');
+    } finally {
+      await chain.rpc('evm_setAutomine', [true]);
+      await chain.rpc('evm_mine');
+    }
+
+    // The sweep sees the receipt and activates the campaign with the contract that transaction created.
+    const contractAddress = getCreateAddress({ from: deployer, nonce });
+    const view = await eventually(
+      async () => (await stack.gql<{ campaign: Deployment }>(DEPLOYMENT, { id }, { token: artist.token })).data?.campaign,
+      (c) => c?.status === 'ACTIVE',
+      15_000,
+    );
+    expect(view).toEqual({ id, status: 'ACTIVE', nftDrop: { contractAddress, deploying: false, deployTxHash } });
+    expect((await chain.provider.getTransactionReceipt(deployTxHash))?.contractAddress).toBe(contractAddress);
+    expect(await chain.provider.getTransactionCount(deployer)).toBe(nonce + 1);
+    expect(await collection(contractAddress).getFunction('owner')()).toBe(deployer);
+    expect((await stack.gql(JOIN, { id }, { token: fan.token })).errors).toBeUndefined();
   });
 });

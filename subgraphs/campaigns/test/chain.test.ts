@@ -2,7 +2,7 @@ import { Contract, Wallet } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestChain, type TestChain } from '@vibestream/platform/testing';
 import { loadCollectionArtifact } from '../src/chain/artifact.ts';
-import { CampaignChain } from '../src/chain/collections.ts';
+import { CampaignChain, type SignedDeployment } from '../src/chain/collections.ts';
 
 const artifact = loadCollectionArtifact();
 let chain: TestChain;
@@ -70,5 +70,61 @@ describe('CampaignChain', () => {
     const outsider = new Wallet(chain.accounts[4]!, chain.provider);
     const nft = new Contract(collection, artifact.abi, outsider);
     await expect(nft.getFunction('mint')(outsider.address, 5n)).rejects.toThrow();
+  });
+
+  describe('a deployment retried with what was recorded of it', () => {
+    const drop = { name: 'Retry Drop', symbol: 'RD', editionSize: 3, baseTokenUri: 'https://vibe.example/nft/r/' };
+    /** Signs and records a deployment, but keeps it from being broadcast (as a crash right after recording would). */
+    async function recordedOnly(): Promise<SignedDeployment> {
+      let recorded: SignedDeployment | null = null;
+      await expect(
+        campaigns.deployCollection({
+          ...drop,
+          sent: null,
+          onSigned: async (d) => {
+            recorded = d;
+            throw new Error('crashed before broadcasting');
+          },
+        }),
+      ).rejects.toThrow(/crashed/);
+      return recorded!;
+    }
+    const code = (address: string) => chain.provider.getCode(address);
+
+    it('finishes a confirmed deployment without sending anything', async () => {
+      let sent: SignedDeployment | null = null;
+      const first = await campaigns.deployCollection({ ...drop, sent: null, onSigned: async (d) => void (sent = d) });
+      expect(first.contractAddress).toBe(sent!.contractAddress);
+      const nonce = await chain.provider.getTransactionCount(campaigns.address);
+      let signedAgain = false;
+      const again = await campaigns.deployCollection({ ...drop, sent, onSigned: async () => void (signedAgain = true) });
+      expect(again).toEqual(first);
+      expect(signedAgain).toBe(false);
+      expect(await chain.provider.getTransactionCount(campaigns.address)).toBe(nonce);
+    });
+
+    it('broadcasts the same signed deployment again when it never reached the chain and its nonce is free', async () => {
+      const nonce = await chain.provider.getTransactionCount(campaigns.address);
+      const recorded = await recordedOnly();
+      expect(recorded.nonce).toBe(nonce);
+      expect(await chain.provider.getTransactionCount(campaigns.address, 'pending')).toBe(nonce);
+      const finished = await campaigns.deployCollection({ ...drop, sent: recorded, onSigned: async () => expect.fail('must not sign another deployment') });
+      expect(finished).toEqual({ txHash: recorded.txHash, contractAddress: recorded.contractAddress });
+      expect(await code(recorded.contractAddress)).not.toBe('0x');
+      expect(await chain.provider.getTransactionCount(campaigns.address)).toBe(nonce + 1);
+    });
+
+    it('deploys anew when the recorded deployment can never be mined, even though another collection now sits at its address', async () => {
+      const recorded = await recordedOnly();
+      // Another deployment takes the nonce, so it creates a contract at the very address recorded.
+      const other = await campaigns.deployCollection({ ...drop, name: 'Other Drop', sent: null, onSigned: noop });
+      expect(other.contractAddress).toBe(recorded.contractAddress);
+      let replacement: SignedDeployment | null = null;
+      const finished = await campaigns.deployCollection({ ...drop, sent: recorded, onSigned: async (d) => void (replacement = d) });
+      expect(replacement!.nonce).toBe(recorded.nonce + 1);
+      expect(finished).toEqual({ txHash: replacement!.txHash, contractAddress: replacement!.contractAddress });
+      expect(finished.contractAddress).not.toBe(recorded.contractAddress);
+      expect(await new Contract(finished.contractAddress, artifact.abi, chain.provider).getFunction('name')()).toBe('Retry Drop');
+    });
   });
 });
