@@ -11,9 +11,9 @@ export const campaignsConfigShape = {
   NFT_DEPLOYER_PRIVATE_KEY: z.preprocess(optional, z.string().regex(/^0x[0-9a-fA-F]{64}$/, 'must be a 0x-prefixed 32-byte hex private key').optional()),
   /** Blocks a deployment or mint needs before it counts. */
   NFT_CONFIRMATIONS: env.int(1, 1),
-  /** How long a claim waits for its mint's receipt before answering (the mint stays PENDING and is retried). */
+  /** How long a claim or an activation waits for its transaction's receipt before answering (PENDING mint / DRAFT still deploying; the sweep finishes it). */
   NFT_RECEIPT_TIMEOUT_MS: env.int(120_000, 100),
-  /** How often ACTIVE campaigns past endsAt are persisted as ENDED and PENDING mints are retried. */
+  /** How often ACTIVE campaigns past endsAt are persisted as ENDED, pending collection deployments finished and PENDING mints retried. */
   CAMPAIGN_SWEEP_INTERVAL_MS: env.int(30_000, 50),
 };
 
