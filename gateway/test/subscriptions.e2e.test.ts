@@ -114,9 +114,13 @@ describe('live subscriptions through the gateway', () => {
       expect(sub.events.map((e) => e.tradeExecuted.priceCents)).toEqual([11, 12, 13]);
       expect(sub.events[0]!.tradeExecuted.song).toEqual({ id: songId, title: 'Live Song', artist: { name: 'Live Song Artist' } });
     }
+    // One book event per change. Each reads the book back when it is delivered, so it shows that
+    // change or a later one: always a state the book went through, ending empty.
     await until(() => books.events.length >= 4);
+    expect(books.events).toHaveLength(4);
+    const states = [[11], [11, 12], [11, 12, 13], []].map((prices) => JSON.stringify(prices));
+    for (const event of books.events) expect(states).toContain(JSON.stringify(event.orderBookUpdated.asks.map((a) => a.priceCents)));
     expect(books.events.at(-1)!.orderBookUpdated.asks).toEqual([]);
-    expect(books.events[0]!.orderBookUpdated.asks.map((a) => a.priceCents)).toEqual([11]);
   });
 
   it("delivers a fan's own vouchers with the song resolved from catalog, and never another fan's", async () => {
