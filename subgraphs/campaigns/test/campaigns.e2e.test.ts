@@ -393,7 +393,8 @@ describe('activating a campaign with a drop', () => {
         10_000,
       );
       expect(recorded).toMatch(/^0x[0-9a-f]{64}$/);
-      expect(await chain.provider.getTransaction(recorded!)).not.toBeNull();
+      // Broadcast right after it is recorded.
+      expect(await eventually(() => chain.provider.getTransaction(recorded!), (tx) => tx !== null, 10_000)).not.toBeNull();
       // Meanwhile nothing holds the campaign's row: a locking read that refuses to wait gets it.
       await db.query('begin');
       try {
