@@ -348,6 +348,9 @@ describe('the web client in a real browser', { timeout: 180_000 }, () => {
     expect(statuses).not.toContain(401);
 
     // A token the gateway refuses although it looks valid (forged): HTTP 401, one refresh, one retry.
+    // The page's WebSocket is held back here: with the forged token it would be refused too (4403)
+    // and might refresh first, so the HTTP request would never carry the forged token.
+    await fan.routeWebSocket(/\/graphql$/, () => undefined);
     statuses.length = 0;
     const second = await tamper(() => 1);
     await fan.goto('/portfolio');
