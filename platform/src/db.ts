@@ -129,13 +129,18 @@ export function openSqlPool(options: { url: string; schema: string; max?: number
  */
 export async function withSqlClient<T>(pool: SqlPool, work: (client: SqlClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  let broken = false;
   try {
     return await work(client);
   } catch (error) {
-    await client.query('rollback').catch(() => undefined);
+    // A client that cannot even roll back is not given to the next caller.
+    broken = await client.query('rollback').then(
+      () => false,
+      () => true,
+    );
     throw error;
   } finally {
-    client.release();
+    client.release(broken);
   }
 }
 

@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { currentRequestId } from '../logger.ts';
-import { newEnvelope, type EventContract, type PayloadOf } from './contract.ts';
+import { newEnvelope, type EventContract, type EventEnvelope, type PayloadOf } from './contract.ts';
 import { OutboxEventEntity } from './tables.ts';
 
 /**
@@ -8,8 +8,7 @@ import { OutboxEventEntity } from './tables.ts';
  * if and only if that transaction commits.
  */
 export function recordEvent<C extends EventContract>(em: EntityManager, source: string, contract: C, payload: PayloadOf<C>): string {
-  const parsed = contract.payload.parse(payload) as Record<string, unknown>;
-  const envelope = newEnvelope(source, contract.type, parsed, currentRequestId());
+  const envelope = outboxEnvelope(source, contract, payload);
   em.create(OutboxEventEntity, {
     id: envelope.id,
     type: envelope.type,
@@ -20,4 +19,13 @@ export function recordEvent<C extends EventContract>(em: EntityManager, source: 
     publishedAt: null,
   });
   return envelope.id;
+}
+
+/**
+ * The envelope of an event for the outbox, its payload checked against its contract and the
+ * current request's id attached: for a use case that writes its outbox rows with its own SQL.
+ */
+export function outboxEnvelope<C extends EventContract>(source: string, contract: C, payload: PayloadOf<C>): EventEnvelope {
+  const parsed = contract.payload.parse(payload) as Record<string, unknown>;
+  return newEnvelope(source, contract.type, parsed, currentRequestId());
 }

@@ -6,7 +6,7 @@
 // costs more than all the SQL of an order.
 
 import { randomUUID } from 'node:crypto';
-import { currentRequestId, inlineSql, newEnvelope, type EventContract, type PayloadOf, type SqlClient } from '@vibestream/platform';
+import { inlineSql, type EventEnvelope, type SqlClient } from '@vibestream/platform';
 import type { MakerOrder, SettlementPlan, TakerOrder } from './domain/settlement.ts';
 import type { Side } from './domain/matching.ts';
 
@@ -58,22 +58,6 @@ export async function loadPlacement(
   };
 }
 
-export interface OutboxRecord {
-  id: string;
-  type: string;
-  source: string;
-  payload: Record<string, unknown>;
-  requestId: string | null;
-  occurredAt: string;
-}
-
-/** An event for the outbox of the statement that applies a plan: validated against its contract now. */
-export function outboxRecord<C extends EventContract>(source: string, contract: C, payload: PayloadOf<C>): OutboxRecord {
-  const parsed = contract.payload.parse(payload) as Record<string, unknown>;
-  const envelope = newEnvelope(source, contract.type, parsed, currentRequestId());
-  return { ...envelope, requestId: envelope.requestId ?? null };
-}
-
 const applyArgumentTypes = 'uuid uuid uuid text text text int int int bigint bigint text bigint timestamptz uuid[] int[] bigint[] bigint[] text[] uuid[] bigint[] bigint[] uuid[] int[] int[] bigint[] int[] uuid[] text[] bigint[] text[] uuid[] uuid[] uuid[] uuid[] uuid[] text[] int[] int[] bigint[] uuid[] text[] text[] jsonb[] text[] timestamptz[]'.split(' ');
 const applyStatement = `select place_order_apply(${applyArgumentTypes.map((type, i) => `$${i + 1}::${type}`).join(', ')}) as applied; commit`;
 
@@ -82,7 +66,7 @@ export interface PlacementWrite {
   plan: SettlementPlan;
   tradeIds: string[];
   at: Date;
-  events: OutboxRecord[];
+  events: EventEnvelope[];
 }
 
 /** Applies a settlement plan in one statement and commits; throws (and commits nothing) when a row it must change is missing. */

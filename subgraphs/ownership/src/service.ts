@@ -6,6 +6,7 @@ import {
   conflict,
   forbidden,
   notFound,
+  outboxEnvelope,
   recordEvent,
   requireAuth,
   type EntityManager,
@@ -22,7 +23,7 @@ import { splitRevenue } from './domain/market.ts';
 import { takerFee } from './domain/fees.ts';
 import { OrderBook, type Side } from './domain/matching.ts';
 import { planSettlement, type TakerOrder } from './domain/settlement.ts';
-import { applyPlacement, loadPlacement, outboxRecord } from './placement.ts';
+import { applyPlacement, loadPlacement } from './placement.ts';
 
 export const SOURCE = 'ownership';
 
@@ -241,10 +242,10 @@ export class OwnershipService {
           const tradeIds = plan.trades.map(() => randomUUID());
           const events = [
             ...plan.trades.map((t, i) =>
-              outboxRecord(SOURCE, TradeExecuted, { tradeId: tradeIds[i]!, songId, buyerId: t.buyerId, sellerId: t.sellerId, buyOrderId: t.buyOrderId, sellOrderId: t.sellOrderId, priceCents: t.priceCents, quantity: t.quantity, executedAt: at.toISOString() }),
+              outboxEnvelope(SOURCE, TradeExecuted, { tradeId: tradeIds[i]!, songId, buyerId: t.buyerId, sellerId: t.sellerId, buyOrderId: t.buyOrderId, sellOrderId: t.sellOrderId, priceCents: t.priceCents, quantity: t.quantity, executedAt: at.toISOString() }),
             ),
             ...plan.filled.map((f) =>
-              outboxRecord(SOURCE, OrderFilled, {
+              outboxEnvelope(SOURCE, OrderFilled, {
                 orderId: f.orderId,
                 userId: f.userId,
                 songId,

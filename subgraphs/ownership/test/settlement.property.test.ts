@@ -5,7 +5,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { takerFee } from '../src/domain/fees.ts';
 import { OrderBook, type Side } from '../src/domain/matching.ts';
-import { FEES_ACCOUNT, planSettlement, type MakerOrder, type TakerOrder } from '../src/domain/settlement.ts';
+import { FEES_ACCOUNT } from '../src/domain/accounts.ts';
+import { planSettlement, type MakerOrder, type TakerOrder } from '../src/domain/settlement.ts';
 
 const RUNS = Number(process.env.MATCHING_PROPERTY_RUNS ?? 250);
 const FEE_BPS = 50;

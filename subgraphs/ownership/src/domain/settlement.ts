@@ -3,6 +3,7 @@
 // change, balanced journal transactions, the net change of each trading account and holding,
 // the trades — so the database applies it all in one statement. No I/O here.
 
+import { FEES_ACCOUNT, balancedPostings, cashOf, reservedOf, userBalanceOf, type LedgerAccount } from './accounts.ts';
 import type { Fill, MatchResult, Side } from './matching.ts';
 
 export type OrderStatus = 'OPEN' | 'FILLED' | 'CANCELLED';
@@ -32,7 +33,7 @@ export interface MakerOrder {
 
 export interface JournalLine {
   txn: number;
-  account: string;
+  account: LedgerAccount;
   amountCents: number;
   kind: string;
 }
@@ -95,9 +96,6 @@ export interface SettlementPlan {
   filled: OrderFillSummary[];
 }
 
-export const cashAccount = (userId: string) => `user:${userId}:cash`;
-export const reservedAccount = (userId: string) => `user:${userId}:reserved`;
-export const FEES_ACCOUNT = 'fees';
 
 /**
  * Plans the settlement of `result` (the engine's answer for `taker` against `makers`), in the
@@ -107,11 +105,10 @@ export const FEES_ACCOUNT = 'fees';
 export function planSettlement(taker: TakerOrder, makers: ReadonlyMap<string, MakerOrder>, result: MatchResult): SettlementPlan {
   const journal: JournalLine[] = [];
   let txn = 0;
-  const post = (kind: string, lines: [string, number][]) => {
-    const nonZero = lines.filter(([, amount]) => amount !== 0);
-    if (nonZero.length === 0) return;
-    if (nonZero.reduce((sum, [, amount]) => sum + amount, 0) !== 0) throw new Error(`unbalanced journal transaction (${kind})`);
-    for (const [account, amountCents] of nonZero) journal.push({ txn, account, amountCents, kind });
+  const post = (kind: string, postings: [LedgerAccount, number][]) => {
+    const lines = balancedPostings(kind, postings);
+    if (lines.length === 0) return;
+    for (const [account, amountCents] of lines) journal.push({ txn, account, amountCents, kind });
     txn++;
   };
   const holdings = new Map<string, HoldingDelta>();
@@ -135,8 +132,8 @@ export function planSettlement(taker: TakerOrder, makers: ReadonlyMap<string, Ma
   // The taker's reservation.
   if (taker.side === 'BUY') {
     post('order.reserve', [
-      [cashAccount(taker.userId), -taker.reservedCents],
-      [reservedAccount(taker.userId), taker.reservedCents],
+      [cashOf(taker.userId), -taker.reservedCents],
+      [reservedOf(taker.userId), taker.reservedCents],
     ]);
   } else {
     holding(taker.userId).reserved += taker.quantity;
@@ -149,8 +146,8 @@ export function planSettlement(taker: TakerOrder, makers: ReadonlyMap<string, Ma
     c.status = 'CANCELLED';
     if (maker.side === 'BUY') {
       post('order.release', [
-        [reservedAccount(maker.userId), -maker.reservedCents],
-        [cashAccount(maker.userId), maker.reservedCents],
+        [reservedOf(maker.userId), -maker.reservedCents],
+        [cashOf(maker.userId), maker.reservedCents],
       ]);
       c.reservedDeltaCents -= maker.reservedCents;
     } else {
@@ -170,8 +167,8 @@ export function planSettlement(taker: TakerOrder, makers: ReadonlyMap<string, Ma
     const buyerFee = fill.takerSide === 'BUY' ? fill.takerFeeCents : 0;
     const sellerFee = fill.takerSide === 'SELL' ? fill.takerFeeCents : 0;
     post('trade', [
-      [reservedAccount(trade.buyerId), -(value + buyerFee)],
-      [cashAccount(trade.sellerId), value - sellerFee],
+      [reservedOf(trade.buyerId), -(value + buyerFee)],
+      [cashOf(trade.sellerId), value - sellerFee],
       [FEES_ACCOUNT, fill.takerFeeCents],
     ]);
     const seller = holding(trade.sellerId);
@@ -199,8 +196,8 @@ export function planSettlement(taker: TakerOrder, makers: ReadonlyMap<string, Ma
       if (maker.side === 'BUY') {
         const leftover = maker.reservedCents + c.reservedDeltaCents;
         post('order.release', [
-          [reservedAccount(maker.userId), -leftover],
-          [cashAccount(maker.userId), leftover],
+          [reservedOf(maker.userId), -leftover],
+          [cashOf(maker.userId), leftover],
         ]);
         c.reservedDeltaCents -= leftover;
       }
@@ -212,8 +209,8 @@ export function planSettlement(taker: TakerOrder, makers: ReadonlyMap<string, Ma
   if (status !== 'OPEN') {
     if (taker.side === 'BUY') {
       post('order.release', [
-        [reservedAccount(taker.userId), -takerReserved],
-        [cashAccount(taker.userId), takerReserved],
+        [reservedOf(taker.userId), -takerReserved],
+        [cashOf(taker.userId), takerReserved],
       ]);
       takerReserved = 0;
     } else {
@@ -277,12 +274,11 @@ function tradeOf(fill: Fill): TradePlan {
 export function netAccountChanges(journal: readonly JournalLine[]): AccountDelta[] {
   const byUser = new Map<string, AccountDelta>();
   for (const line of journal) {
-    const match = /^user:([0-9a-f-]{36}):(cash|reserved)$/.exec(line.account);
-    if (!match) continue;
-    const userId = match[1]!;
-    let delta = byUser.get(userId);
-    if (!delta) byUser.set(userId, (delta = { userId, cashCents: 0, reservedCents: 0 }));
-    if (match[2] === 'cash') delta.cashCents += line.amountCents;
+    const user = userBalanceOf(line.account);
+    if (!user) continue;
+    let delta = byUser.get(user.userId);
+    if (!delta) byUser.set(user.userId, (delta = { userId: user.userId, cashCents: 0, reservedCents: 0 }));
+    if (user.balance === 'cash') delta.cashCents += line.amountCents;
     else delta.reservedCents += line.amountCents;
   }
   return [...byUser.values()].filter((d) => d.cashCents !== 0 || d.reservedCents !== 0).sort((a, b) => (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0));
