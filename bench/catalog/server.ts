@@ -7,6 +7,7 @@
  * run.ts reads the count with the calls `statements` (count and texts) and `resetStatements`.
  */
 import { serveChild, type RunningRole } from '../lib/child.ts';
+import { startGatewayRole, startSubgraphRole } from '../lib/roles.ts';
 import type { StartMessage } from '../lib/protocol.ts';
 
 export type Role = 'identity' | 'catalog' | 'gateway';
@@ -21,17 +22,12 @@ export interface StatementLog {
 async function startRole(message: StartMessage<Role>): Promise<RunningRole> {
   const { env } = message;
   switch (message.role) {
-    case 'identity': {
-      const { identitySubgraph } = await import('@vibestream/identity');
-      const running = await identitySubgraph.start({ env, port: 0 });
-      return { url: `http://127.0.0.1:${running.port}/graphql`, stop: running.stop };
-    }
+    case 'identity':
+      return startSubgraphRole('identity', { env });
     case 'catalog': {
-      const { catalogSubgraph } = await import('@vibestream/catalog');
       const log: StatementLog = { count: 0, sql: [] };
-      const running = await catalogSubgraph.start({
+      const running = await startSubgraphRole('catalog', {
         env,
-        port: 0,
         onQuery: (sql) => {
           log.count++;
           // What onQuery sees is MikroORM's log line: drop its colours, "[query]" label and "[took ...]".
@@ -40,7 +36,7 @@ async function startRole(message: StartMessage<Role>): Promise<RunningRole> {
         },
       });
       return {
-        url: `http://127.0.0.1:${running.port}/graphql`,
+        url: running.url,
         stop: running.stop,
         calls: {
           statements: () => log,
@@ -51,11 +47,8 @@ async function startRole(message: StartMessage<Role>): Promise<RunningRole> {
         },
       };
     }
-    case 'gateway': {
-      const { startGateway } = await import('@vibestream/gateway');
-      const running = await startGateway({ env, supergraphSdl: message.supergraphSdl!, port: message.port ?? 0 });
-      return { url: `http://127.0.0.1:${running.port}/graphql`, stop: running.stop };
-    }
+    case 'gateway':
+      return startGatewayRole(message);
   }
 }
 

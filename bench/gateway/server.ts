@@ -4,6 +4,7 @@
  * is bench/lib (protocol.ts; serveChild in child.ts).
  */
 import { serveChild, type RunningRole } from '../lib/child.ts';
+import { startSubgraphRole } from '../lib/roles.ts';
 import type { StartMessage } from '../lib/protocol.ts';
 
 export type Role = 'subgraph' | 'gateway' | 'gateway-nomerge' | 'stock';
@@ -11,11 +12,8 @@ export type Role = 'subgraph' | 'gateway' | 'gateway-nomerge' | 'stock';
 async function startRole(message: StartMessage<Role>): Promise<RunningRole> {
   const { env } = message;
   switch (message.role) {
-    case 'subgraph': {
-      const { identitySubgraph } = await import('@vibestream/identity');
-      const running = await identitySubgraph.start({ env, port: 0 });
-      return { url: `http://127.0.0.1:${running.port}/graphql`, stop: running.stop };
-    }
+    case 'subgraph':
+      return startSubgraphRole('identity', { env });
     case 'gateway':
     case 'gateway-nomerge': {
       const { startGateway } = await import('@vibestream/gateway');

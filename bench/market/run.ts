@@ -60,6 +60,7 @@ import { numberOption } from '../lib/options.ts';
 import { cpuSeconds, machineBusySeconds } from '../lib/proc.ts';
 import { formatEngineBench, runEngineBench, type EngineBenchResult } from './engine.ts';
 import type { LoopLog, Role, SqlLog } from './server.ts';
+import { makeWav } from '../../subgraphs/catalog/test/audio.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -212,26 +213,6 @@ async function until(what: string, probe: () => Promise<boolean>, timeoutMs = 30
   }
 }
 
-/** A 1 s mono 16-bit PCM WAV (a 440 Hz tone at 4 kHz). */
-function oneSecondWav(sampleRate = 4000): Buffer {
-  const data = Buffer.alloc(sampleRate * 2);
-  for (let i = 0; i < sampleRate; i++) data.writeInt16LE(Math.round(Math.sin((2 * Math.PI * 440 * i) / sampleRate) * 12000), i * 2);
-  const header = Buffer.alloc(44);
-  header.write('RIFF', 0);
-  header.writeUInt32LE(36 + data.length, 4);
-  header.write('WAVE', 8);
-  header.write('fmt ', 12);
-  header.writeUInt32LE(16, 16);
-  header.writeUInt16LE(1, 20);
-  header.writeUInt16LE(1, 22);
-  header.writeUInt32LE(sampleRate, 24);
-  header.writeUInt32LE(sampleRate * 2, 28);
-  header.writeUInt16LE(2, 32);
-  header.writeUInt16LE(16, 34);
-  header.write('data', 36);
-  header.writeUInt32LE(data.length, 40);
-  return Buffer.concat([header, data]);
-}
 
 // ---------------------------------------------------------------------------------------------
 // The placeOrder load
@@ -533,7 +514,7 @@ async function main(): Promise<number> {
 
   // S artists (the FREE plan allows 3 uploads a month), each with a published song and an offering on it;
   // ownership learns the songs from the catalog's events.
-  const wav = oneSecondWav();
+  const wav = makeWav(1, 4000);
   const songs: string[] = [];
   const artists: string[] = [];
   for (let i = 0; i < options.songs; i++) {

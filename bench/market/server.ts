@@ -12,6 +12,7 @@
 import { monitorEventLoopDelay, performance as perf, type EventLoopUtilization } from 'node:perf_hooks';
 import pg from 'pg';
 import { serveChild, type RunningRole } from '../lib/child.ts';
+import { startGatewayRole, startSubgraphRole } from '../lib/roles.ts';
 import type { StartMessage } from '../lib/protocol.ts';
 
 export type Role = 'identity' | 'catalog' | 'ownership' | 'gateway';
@@ -125,23 +126,16 @@ function normalize(text: string): string {
 async function startRole(message: StartMessage<Role>): Promise<RunningRole> {
   const { env } = message;
   switch (message.role) {
-    case 'identity': {
-      const { identitySubgraph } = await import('@vibestream/identity');
-      const running = await identitySubgraph.start({ env, port: 0 });
-      return { url: `http://127.0.0.1:${running.port}/graphql`, stop: running.stop };
-    }
-    case 'catalog': {
-      const { catalogSubgraph } = await import('@vibestream/catalog');
-      const running = await catalogSubgraph.start({ env, port: 0 });
-      return { url: `http://127.0.0.1:${running.port}/graphql`, stop: running.stop };
-    }
+    case 'identity':
+      return startSubgraphRole('identity', { env });
+    case 'catalog':
+      return startSubgraphRole('catalog', { env });
     case 'ownership': {
       const counter = countStatements();
       const loop = watchLoop();
-      const { ownershipSubgraph } = await import('@vibestream/ownership');
-      const running = await ownershipSubgraph.start({ env, port: 0 });
+      const running = await startSubgraphRole('ownership', { env, port: 0 });
       return {
-        url: `http://127.0.0.1:${running.port}/graphql`,
+        url: running.url,
         stop: running.stop,
         calls: {
           sql: () => counter.read(),
@@ -151,11 +145,8 @@ async function startRole(message: StartMessage<Role>): Promise<RunningRole> {
         },
       };
     }
-    case 'gateway': {
-      const { startGateway } = await import('@vibestream/gateway');
-      const running = await startGateway({ env, supergraphSdl: message.supergraphSdl!, port: message.port ?? 0 });
-      return { url: `http://127.0.0.1:${running.port}/graphql`, stop: running.stop };
-    }
+    case 'gateway':
+      return startGatewayRole(message);
   }
 }
 

@@ -52,6 +52,7 @@ import { benchEnv, onCleanup, runBench } from '../lib/lifecycle.ts';
 import { numberOption } from '../lib/options.ts';
 import { cpuSeconds, machineBusySeconds } from '../lib/proc.ts';
 import type { Role } from './server.ts';
+import { makeWav } from '../../subgraphs/catalog/test/audio.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -287,26 +288,6 @@ async function gql<T>(url: string, query: string, variables: Record<string, unkn
   return body.data;
 }
 
-/** A 1 s mono 16-bit PCM WAV (a 440 Hz tone at 4 kHz). */
-function oneSecondWav(sampleRate = 4000): Buffer {
-  const data = Buffer.alloc(sampleRate * 2);
-  for (let i = 0; i < sampleRate; i++) data.writeInt16LE(Math.round(Math.sin((2 * Math.PI * 440 * i) / sampleRate) * 12000), i * 2);
-  const header = Buffer.alloc(44);
-  header.write('RIFF', 0);
-  header.writeUInt32LE(36 + data.length, 4);
-  header.write('WAVE', 8);
-  header.write('fmt ', 12);
-  header.writeUInt32LE(16, 16);
-  header.writeUInt16LE(1, 20);
-  header.writeUInt16LE(1, 22);
-  header.writeUInt32LE(sampleRate, 24);
-  header.writeUInt32LE(sampleRate * 2, 28);
-  header.writeUInt16LE(2, 32);
-  header.writeUInt16LE(16, 34);
-  header.write('data', 36);
-  header.writeUInt32LE(data.length, 40);
-  return Buffer.concat([header, data]);
-}
 
 interface Voucher {
   epoch: number;
@@ -357,7 +338,7 @@ async function claimsEndToEnd() {
   await gql(url, `mutation($input: ArtistProfileInput!) { createArtistProfile(input: $input) { id } }`, { input: { name: 'Bench Rewarded' } }, artist);
   const songId = (await gql<{ createSong: { id: string } }>(url, `mutation($input: CreateSongInput!) { createSong(input: $input) { id } }`, { input: { title: 'One Second', genre: 'Test' } }, artist))
     .createSong.id;
-  const wav = oneSecondWav();
+  const wav = makeWav(1, 4000);
   const ticket = await gql<{ requestSongUpload: { uploadUrl: string } }>(
     url,
     `mutation($songId: ID!, $contentType: String!, $byteSize: Int!) { requestSongUpload(songId: $songId, contentType: $contentType, byteSize: $byteSize) { uploadUrl } }`,

@@ -5,6 +5,7 @@
  * (VERIFIER_THREADS worker threads), as in production.
  */
 import { serveChild, type RunningRole } from '../lib/child.ts';
+import { startGatewayRole, startSubgraphRole } from '../lib/roles.ts';
 import type { StartMessage } from '../lib/protocol.ts';
 
 export type Role = 'identity' | 'catalog' | 'rewards' | 'gateway';
@@ -12,26 +13,14 @@ export type Role = 'identity' | 'catalog' | 'rewards' | 'gateway';
 async function startRole(message: StartMessage<Role>): Promise<RunningRole> {
   const { env } = message;
   switch (message.role) {
-    case 'identity': {
-      const { identitySubgraph } = await import('@vibestream/identity');
-      const running = await identitySubgraph.start({ env, port: 0 });
-      return { url: `http://127.0.0.1:${running.port}/graphql`, stop: running.stop };
-    }
-    case 'catalog': {
-      const { catalogSubgraph } = await import('@vibestream/catalog');
-      const running = await catalogSubgraph.start({ env, port: 0 });
-      return { url: `http://127.0.0.1:${running.port}/graphql`, stop: running.stop };
-    }
-    case 'rewards': {
-      const { rewardsSubgraph } = await import('@vibestream/rewards');
-      const running = await rewardsSubgraph.start({ env, port: 0 });
-      return { url: `http://127.0.0.1:${running.port}/graphql`, stop: running.stop };
-    }
-    case 'gateway': {
-      const { startGateway } = await import('@vibestream/gateway');
-      const running = await startGateway({ env, supergraphSdl: message.supergraphSdl!, port: message.port ?? 0 });
-      return { url: `http://127.0.0.1:${running.port}/graphql`, stop: running.stop };
-    }
+    case 'identity':
+      return startSubgraphRole('identity', { env });
+    case 'catalog':
+      return startSubgraphRole('catalog', { env });
+    case 'rewards':
+      return startSubgraphRole('rewards', { env });
+    case 'gateway':
+      return startGatewayRole(message);
   }
 }
 

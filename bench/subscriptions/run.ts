@@ -66,6 +66,7 @@ import { numberOption } from '../lib/options.ts';
 import { cpuSeconds, machineBusySeconds, rssBytes, RssWatch } from '../lib/proc.ts';
 import type { ConnectionSpec, Counts, OpenPlan, OpenResult, Results } from './clients.ts';
 import type { LoopLog, Role } from './server.ts';
+import { makeWav } from '../../subgraphs/catalog/test/audio.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -159,26 +160,6 @@ async function until(what: string, probe: () => Promise<boolean>, timeoutMs = 30
   }
 }
 
-/** A 1 s mono 16-bit PCM WAV (a 440 Hz tone at 4 kHz). */
-function oneSecondWav(sampleRate = 4000): Buffer {
-  const data = Buffer.alloc(sampleRate * 2);
-  for (let i = 0; i < sampleRate; i++) data.writeInt16LE(Math.round(Math.sin((2 * Math.PI * 440 * i) / sampleRate) * 12000), i * 2);
-  const header = Buffer.alloc(44);
-  header.write('RIFF', 0);
-  header.writeUInt32LE(36 + data.length, 4);
-  header.write('WAVE', 8);
-  header.write('fmt ', 12);
-  header.writeUInt32LE(16, 16);
-  header.writeUInt16LE(1, 20);
-  header.writeUInt16LE(1, 22);
-  header.writeUInt32LE(sampleRate, 24);
-  header.writeUInt32LE(sampleRate * 2, 28);
-  header.writeUInt16LE(2, 32);
-  header.writeUInt16LE(16, 34);
-  header.write('data', 36);
-  header.writeUInt32LE(data.length, 40);
-  return Buffer.concat([header, data]);
-}
 
 /** The soft limit on open files of this process (children inherit it), or null. */
 function openFilesLimit(): number | null {
@@ -217,7 +198,7 @@ async function songWithTrades(url: string, env: NodeJS.ProcessEnv, db: pg.Client
   const songId = (
     await gql<{ createSong: { id: string } }>(url, `mutation($input: CreateSongInput!) { createSong(input: $input) { id } }`, { input: { title: SONG_TITLE, genre: 'Pop' } }, artist)
   ).createSong.id;
-  const wav = oneSecondWav();
+  const wav = makeWav(1, 4000);
   const ticket = await gql<{ requestSongUpload: { uploadUrl: string } }>(
     url,
     `mutation($songId: ID!, $contentType: String!, $byteSize: Int!) { requestSongUpload(songId: $songId, contentType: $contentType, byteSize: $byteSize) { uploadUrl } }`,

@@ -13,6 +13,7 @@
 import { writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import { serveChild, type RunningRole } from '../lib/child.ts';
+import { startGatewayRole, startSubgraphRole } from '../lib/roles.ts';
 import type { StartMessage } from '../lib/protocol.ts';
 import { watchLoop } from './loop.ts';
 
@@ -46,28 +47,18 @@ function profiler() {
 async function startRole(message: StartMessage<Role>): Promise<RunningRole> {
   const { env } = message;
   switch (message.role) {
-    case 'identity': {
-      const { identitySubgraph } = await import('@vibestream/identity');
-      const running = await identitySubgraph.start({ env, port: 0 });
-      return { url: `http://127.0.0.1:${running.port}/graphql`, stop: running.stop };
-    }
-    case 'catalog': {
-      const { catalogSubgraph } = await import('@vibestream/catalog');
-      const running = await catalogSubgraph.start({ env, port: 0 });
-      return { url: `http://127.0.0.1:${running.port}/graphql`, stop: running.stop };
-    }
-    case 'ownership': {
-      const { ownershipSubgraph } = await import('@vibestream/ownership');
-      const running = await ownershipSubgraph.start({ env, port: 0 });
-      return { url: `http://127.0.0.1:${running.port}/graphql`, stop: running.stop };
-    }
+    case 'identity':
+      return startSubgraphRole('identity', { env });
+    case 'catalog':
+      return startSubgraphRole('catalog', { env });
+    case 'ownership':
+      return startSubgraphRole('ownership', { env });
     case 'gateway': {
       const loop = watchLoop();
       const prof = profiler();
-      const { startGateway } = await import('@vibestream/gateway');
-      const running = await startGateway({ env, supergraphSdl: message.supergraphSdl!, port: message.port ?? 0 });
+      const running = await startGatewayRole(message);
       return {
-        url: `http://127.0.0.1:${running.port}/graphql`,
+        url: running.url,
         stop: running.stop,
         calls: {
           lookups: () => running.subscriptions.lookups(),
