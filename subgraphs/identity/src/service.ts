@@ -106,17 +106,19 @@ export class IdentityService {
       { key: `login:email:${emailNormalized}`, limit: this.config.LOGIN_MAX_FAILURES_PER_EMAIL },
       { key: `login:addr:${clientAddress}`, limit: this.config.LOGIN_MAX_FAILURES_PER_ADDRESS },
     ];
-    const wait = await this.limiter.blockedFor(keys);
-    if (wait > 0) throw rateLimited(`Too many failed sign-in attempts; try again in ${wait} seconds`, wait);
+    // Counted as a failure before the hash, so concurrent attempts cannot all pass the check.
+    const attempt = await this.limiter.reserve(keys);
+    if (!attempt.admitted) {
+      const wait = attempt.retryAfterSeconds;
+      throw rateLimited(`Too many failed sign-in attempts; try again in ${wait} seconds`, wait);
+    }
 
     const user = await em.findOne(User, { emailNormalized });
     const passwordOk = user
       ? await verifyPassword(password, user.passwordHash)
       : await verifyPassword(password, await this.dummyPasswordHash()).then(() => false);
-    if (!user || !passwordOk) {
-      await this.limiter.recordFailure(keys);
-      throw invalidCredentials();
-    }
+    if (!user || !passwordOk) throw invalidCredentials();
+    await attempt.release();
     await this.limiter.reset([keys[0]!]);
     return em.transactional((tx) => this.startSession(tx, user, randomUUID()));
   }
