@@ -128,7 +128,12 @@ export function defineSubgraph<Config extends SubgraphRuntimeConfig, Ctx extends
       introspection: config.GRAPHQL_INTROSPECTION ?? config.NODE_ENV !== 'production',
       context: (base) => wiring.context({ ...base, em: orm.em.fork() }),
       ...(wiring.routes ? { routes: wiring.routes } : {}),
-      ready: async () => orm.isConnected(),
+      // A query, not isConnected(): the pool opens on first use, and a subgraph that records no
+      // events (no relay polling) may not have used it yet.
+      ready: async () => {
+        await orm.em.getConnection().execute('select 1');
+        return true;
+      },
     });
 
     return {
