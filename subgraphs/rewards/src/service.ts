@@ -19,7 +19,7 @@ import {
 import type { RewardsConfig } from './config.ts';
 import { ListenCompleted, VoucherIssued, liveTopics } from './events.ts';
 import { fieldToAddress, parseFieldElement } from './domain/field.ts';
-import { creditHeartbeat, epochOf, judgeListen, type ListenRules, type RejectionReason } from './domain/listening.ts';
+import { creditHeartbeat, epochOf, judgeListen, type ListenRules, type RejectionReason, type SessionProgress } from './domain/listening.ts';
 import type { EpochTrees } from './tree.ts';
 import type { ProofVerifierPool } from './verifier.ts';
 
@@ -164,17 +164,7 @@ export class RewardsService {
       const session = await this.ownSession(tx, p, sessionId);
       if (session.status !== 'OPEN') throw conflict('This listen session has ended');
       const [song] = (await tx.execute('select duration_seconds from songs where song_id = ?', [session.song_id])) as { duration_seconds: number }[];
-      const next = creditHeartbeat(
-        {
-          listenedSeconds: session.listened_seconds,
-          lastHeartbeatAt: new Date(session.last_heartbeat_at),
-          lastPositionSeconds: session.last_position_seconds,
-          gapped: session.gapped,
-        },
-        { at: this.now(), positionSeconds },
-        song!.duration_seconds,
-        this.rules,
-      );
+      const next = creditHeartbeat(progressOf(session), { at: this.now(), positionSeconds }, song!.duration_seconds, this.rules);
       const [row] = (await tx.execute(
         `update sessions set listened_seconds = ?, last_heartbeat_at = ?, last_position_seconds = ?, gapped = ? where id = ? returning *`,
         [next.listenedSeconds, next.lastHeartbeatAt, next.lastPositionSeconds, next.gapped, session.id],
@@ -207,12 +197,7 @@ export class RewardsService {
         [session.song_id, p.userId, epoch],
       )) as { today: number; song_today: number }[];
       let reason: RejectionReason | null = judgeListen({
-        progress: {
-          listenedSeconds: session.listened_seconds,
-          lastHeartbeatAt: new Date(session.last_heartbeat_at),
-          lastPositionSeconds: session.last_position_seconds,
-          gapped: session.gapped,
-        },
+        progress: progressOf(session),
         completedAt: now,
         songDurationSeconds: song!.duration_seconds,
         listenerIsArtist: song!.artist_user_id === p.userId,
@@ -343,6 +328,16 @@ export class RewardsService {
     if (session.user_id !== p.userId) throw forbidden("Only the session's listener may do this");
     return session;
   }
+}
+
+function progressOf(session: SessionRow): SessionProgress {
+  return {
+    startedAt: new Date(session.started_at),
+    listenedSeconds: session.listened_seconds,
+    lastHeartbeatAt: new Date(session.last_heartbeat_at),
+    lastPositionSeconds: session.last_position_seconds,
+    gapped: session.gapped,
+  };
 }
 
 export function voucherPayload(voucher: VoucherRow) {

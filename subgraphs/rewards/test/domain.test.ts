@@ -1,12 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import { poseidon2 } from '../../../circuits/index.ts';
 import { addressToField, fieldToAddress, FIELD_PRIME, parseFieldElement } from '../src/domain/field.ts';
-import { creditHeartbeat, defaultListenRules, epochOf, judgeListen, minimumListenSeconds, type SessionProgress } from '../src/domain/listening.ts';
+import {
+  creditHeartbeat,
+  defaultListenRules,
+  epochOf,
+  judgeListen,
+  minimumListenSeconds,
+  wallClockAllowance,
+  type SessionProgress,
+} from '../src/domain/listening.ts';
 import { hashUp, siblingRefs, zeroHashes } from '../src/domain/merkle.ts';
 
 const t0 = new Date('2026-11-23T10:00:00Z');
 const at = (seconds: number) => new Date(t0.getTime() + seconds * 1000);
-const fresh: SessionProgress = { listenedSeconds: 0, lastHeartbeatAt: t0, lastPositionSeconds: 0, gapped: false };
+const fresh: SessionProgress = { startedAt: t0, listenedSeconds: 0, lastHeartbeatAt: t0, lastPositionSeconds: 0, gapped: false };
 const rules = defaultListenRules;
 
 describe('heartbeat credit', () => {
@@ -23,6 +31,20 @@ describe('heartbeat credit', () => {
     expect(back.lastPositionSeconds).toBe(5);
     const short = creditHeartbeat(fresh, { at: at(15), positionSeconds: 500 }, 12, rules);
     expect(short.listenedSeconds).toBe(12);
+  });
+
+  it('never credits more than the time since the session started plus one tolerance', () => {
+    // 2 s of playback per heartbeat, each within its own tolerance, sent back to back.
+    let progress = fresh;
+    for (let position = 2; position <= 32; position += 2) {
+      progress = creditHeartbeat(progress, { at: at(0.03 * position), positionSeconds: position }, 200, rules);
+    }
+    expect(progress.listenedSeconds).toBeCloseTo(0.03 * 32 + rules.toleranceSeconds);
+    // Real time catches up: the next heartbeat may credit what the clock now allows.
+    const later = creditHeartbeat(progress, { at: at(20), positionSeconds: 34 }, 200, rules);
+    expect(later.listenedSeconds).toBeCloseTo(progress.listenedSeconds + 2);
+    expect(wallClockAllowance(t0, at(10), rules)).toBe(10 + rules.toleranceSeconds);
+    expect(wallClockAllowance(t0, at(-5), rules)).toBe(rules.toleranceSeconds);
   });
 
   it('a gap over two intervals ends credit for good', () => {
@@ -52,6 +74,12 @@ describe('listen judgement', () => {
     expect(judgeListen({ ...base, progress: { ...base.progress, listenedSeconds: 10 }, completedAt: at(90) })).toBe('HEARTBEAT_GAP');
     expect(judgeListen({ ...base, vouchersToday: 200 })).toBe('DAILY_CAP');
     expect(judgeListen({ ...base, songVouchersToday: 3 })).toBe('SONG_DAILY_CAP');
+  });
+
+  it('TOO_SHORT when completed before the minimum could have been listened, whatever was credited', () => {
+    // A session credited 30 s (as the rule before the wall-clock allowance could) completed after 5 s.
+    expect(judgeListen({ ...base, completedAt: at(5) })).toBe('TOO_SHORT');
+    expect(judgeListen({ ...base, completedAt: at(30 - rules.toleranceSeconds) })).toBeNull();
   });
 
   it('the minimum listen is min(30 s, song duration)', () => {

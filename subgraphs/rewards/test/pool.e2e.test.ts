@@ -76,4 +76,24 @@ describe('wall-clock bound', () => {
     const done = await stack.gql<Complete>(COMPLETE, { sessionId, commitment: newVoucherSecrets().commitment.toString() }, { token: fan.token });
     expect(done.data!.completeListenSession).toMatchObject({ voucher: null, rejectionReason: 'TOO_SHORT' });
   }, 30_000);
+
+  it('heartbeats sent back to back credit no more than the time since the session started plus one tolerance', async () => {
+    const artist = await newArtist(stack, 'Fast Forward');
+    const songId = await publishSong(stack, artist.token, 40, 'Forty Seconds');
+    const fan = await signUp(stack, 'FAN');
+    // Taken before the session starts, so the time measured here is never less than the server's.
+    const started = Date.now();
+    const sessionId = await songKnownToRewards(stack, fan.token, songId);
+    let credited = 0;
+    // Each heartbeat alone looks plausible (2 s of playback, within the 2 s tolerance); together they claim 32 s.
+    for (let position = 2; position <= 32; position += 2) {
+      const beat = await stack.gql<{ listenHeartbeat: { listenedSeconds: number } }>(HEARTBEAT, { sessionId, positionSeconds: position }, { token: fan.token });
+      credited = beat.data!.listenHeartbeat.listenedSeconds;
+    }
+    const elapsed = (Date.now() - started) / 1000;
+    expect(credited).toBeLessThanOrEqual(elapsed + 2);
+    const done = await stack.gql<Complete>(COMPLETE, { sessionId, commitment: newVoucherSecrets().commitment.toString() }, { token: fan.token });
+    expect(done.data!.completeListenSession).toMatchObject({ voucher: null, rejectionReason: 'TOO_SHORT', session: { status: 'REJECTED' } });
+    expect(done.data!.completeListenSession.session.listenedSeconds).toBeLessThanOrEqual(elapsed + 2);
+  });
 });

@@ -18,6 +18,8 @@ export const defaultListenRules: ListenRules = {
 };
 
 export interface SessionProgress {
+  /** When the server started the session: what is credited never outruns the time since. */
+  startedAt: Date;
   listenedSeconds: number;
   lastHeartbeatAt: Date;
   lastPositionSeconds: number;
@@ -26,9 +28,19 @@ export interface SessionProgress {
 }
 
 /**
+ * The most a session may have credited at `at`: the server's wall-clock time since it started
+ * plus ONE tolerance. Each heartbeat also gets a tolerance of its own, so without this bound N
+ * heartbeats sent back to back would earn N tolerances in no time at all.
+ */
+export function wallClockAllowance(startedAt: Date, at: Date, rules: ListenRules): number {
+  return Math.max(0, (at.getTime() - startedAt.getTime()) / 1000) + rules.toleranceSeconds;
+}
+
+/**
  * Credits one heartbeat. Playback progress counts only as far as wall-clock time since the
- * previous heartbeat allows (plus tolerance), and never beyond the song's length; seeking
- * backwards credits nothing; a gap of over two intervals ends credit for the session.
+ * previous heartbeat allows (plus tolerance), the session's total never beyond its
+ * {@link wallClockAllowance} nor the song's length; seeking backwards credits nothing; a gap
+ * of over two intervals ends credit for the session.
  */
 export function creditHeartbeat(
   progress: SessionProgress,
@@ -44,7 +56,8 @@ export function creditHeartbeat(
   const advanced = Math.max(0, position - progress.lastPositionSeconds);
   const credit = Math.min(advanced, elapsed + rules.toleranceSeconds);
   return {
-    listenedSeconds: Math.min(songDurationSeconds, progress.listenedSeconds + credit),
+    ...progress,
+    listenedSeconds: Math.min(songDurationSeconds, wallClockAllowance(progress.startedAt, heartbeat.at, rules), progress.listenedSeconds + credit),
     lastHeartbeatAt: heartbeat.at,
     lastPositionSeconds: position,
     gapped: false,
@@ -79,7 +92,9 @@ export function judgeListen(input: {
 }): RejectionReason | null {
   const { progress, rules } = input;
   if (input.listenerIsArtist) return 'SELF_LISTEN';
-  if (input.progress.listenedSeconds < minimumListenSeconds(input.songDurationSeconds, rules)) {
+  // Bounded here too, so a session credited before the allowance existed cannot complete early.
+  const credited = Math.min(progress.listenedSeconds, wallClockAllowance(progress.startedAt, input.completedAt, rules));
+  if (credited < minimumListenSeconds(input.songDurationSeconds, rules)) {
     const silentFor = (input.completedAt.getTime() - progress.lastHeartbeatAt.getTime()) / 1000;
     return progress.gapped || silentFor > 2 * rules.heartbeatIntervalSeconds ? 'HEARTBEAT_GAP' : 'TOO_SHORT';
   }
