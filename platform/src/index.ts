@@ -13,6 +13,8 @@ export * from './subgraph.ts';
 export * from './subgraph-server.ts';
 export * from './pagination.ts';
 export * from './ids.ts';
+export * from './entities.ts';
+export * from './references.ts';
 export * from './events/contract.ts';
 export * from './events/outbox.ts';
 export * from './events/relay.ts';

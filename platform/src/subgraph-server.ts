@@ -9,6 +9,7 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph';
 import type { DocumentNode } from 'graphql';
 import { bearerToken, type Principal, type TokenVerifier } from './auth.ts';
+import { guardEntities } from './entities.ts';
 import { isSafeCode, makeErrorFormatter } from './errors.ts';
 import { BodyTooLargeError, clientAddress, closeGracefully, listen, runApolloRequest, sendGraphQLError, sendJson } from './http.ts';
 import { REQUEST_ID_HEADER, currentRequestId, withRequestId, type Logger } from './logger.ts';
@@ -57,7 +58,7 @@ export interface RunningServer {
 export async function startSubgraphServer<Ctx extends BaseRequestContext>(options: SubgraphServerOptions<Ctx>): Promise<RunningServer> {
   const { log } = options;
   const apollo = new ApolloServer<Ctx>({
-    schema: buildSubgraphSchema([{ typeDefs: options.typeDefs, resolvers: options.resolvers }]),
+    schema: guardEntities(buildSubgraphSchema([{ typeDefs: options.typeDefs, resolvers: options.resolvers }])),
     introspection: options.introspection,
     includeStacktraceInErrorResponses: false,
     csrfPrevention: true,

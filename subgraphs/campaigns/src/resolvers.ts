@@ -1,4 +1,4 @@
-import { DateTimeScalar, type BaseRequestContext, type EntityManager } from '@vibestream/platform';
+import { DateTimeScalar, idOrNull, keyOnlyReference, parseId, referenceById, type BaseRequestContext, type EntityManager } from '@vibestream/platform';
 import type { Resolvers } from './generated/resolvers-types.ts';
 import type { Loaders } from './loaders.ts';
 import type { CampaignRow, CampaignsService } from './service.ts';
@@ -14,17 +14,22 @@ const dropOf = (c: CampaignRow) => (c.edition_size === null ? null : c);
 export const resolvers: Resolvers<CampaignsContext> = {
   DateTime: DateTimeScalar,
   Query: {
-    campaign: (_root, { id }, ctx) => ctx.service.campaign(ctx.em, ctx.principal, id),
+    campaign: (_root, { id }, ctx) => {
+      const campaignId = idOrNull(id);
+      return campaignId === null ? null : ctx.service.campaign(ctx.em, ctx.principal, campaignId);
+    },
     activeCampaigns: (_root, { first, after }, ctx) => ctx.service.activeCampaigns(ctx.em, first, after),
   },
   Mutation: {
-    createCampaign: (_root, { input }, ctx) => ctx.service.createCampaign(ctx.em, ctx.principal, input),
-    activateCampaign: (_root, { id }, ctx) => ctx.service.activateCampaign(ctx.em, ctx.principal, id),
-    joinCampaign: (_root, { id, referralCode }, ctx) => ctx.service.joinCampaign(ctx.em, ctx.principal, id, referralCode),
-    claimCampaignNft: (_root, { campaignId, walletAddress }, ctx) => ctx.service.claimNft(ctx.em, ctx.principal, campaignId, walletAddress),
+    createCampaign: (_root, { input }, ctx) =>
+      ctx.service.createCampaign(ctx.em, ctx.principal, { ...input, songId: parseId(input.songId, 'input.songId') }),
+    activateCampaign: (_root, { id }, ctx) => ctx.service.activateCampaign(ctx.em, ctx.principal, parseId(id, 'id')),
+    joinCampaign: (_root, { id, referralCode }, ctx) => ctx.service.joinCampaign(ctx.em, ctx.principal, parseId(id, 'id'), referralCode),
+    claimCampaignNft: (_root, { campaignId, walletAddress }, ctx) =>
+      ctx.service.claimNft(ctx.em, ctx.principal, parseId(campaignId, 'campaignId'), walletAddress),
   },
   Campaign: {
-    __resolveReference: (ref, ctx) => ctx.service.campaign(ctx.em, ctx.principal, ref.id),
+    __resolveReference: referenceById((id, ctx: CampaignsContext) => ctx.service.campaign(ctx.em, ctx.principal, id)),
     status: (c, _args, ctx) => ctx.service.status(c),
     startsAt: (c) => c.starts_at,
     endsAt: (c) => c.ends_at,
@@ -70,10 +75,10 @@ export const resolvers: Resolvers<CampaignsContext> = {
     mintedAt: (m) => m.minted_at,
   },
   Song: {
-    __resolveReference: (ref) => ({ id: ref.id }),
+    __resolveReference: keyOnlyReference,
     campaigns: (song, _args, ctx) => ctx.loaders.campaignsBySong.load(song.id),
   },
   User: {
-    __resolveReference: (ref) => ({ id: ref.id }),
+    __resolveReference: keyOnlyReference,
   },
 };

@@ -1,4 +1,14 @@
-import { DateTimeScalar, badInput, notFound, type BaseRequestContext, type EntityManager } from '@vibestream/platform';
+import {
+  DateTimeScalar,
+  badInput,
+  keyOnlyReference,
+  notFound,
+  parseId,
+  parseOptionalId,
+  referenceById,
+  type BaseRequestContext,
+  type EntityManager,
+} from '@vibestream/platform';
 import type { Resolvers } from './generated/resolvers-types.ts';
 import type { CatalogConfig } from './config.ts';
 import type { Song } from './entities.ts';
@@ -37,10 +47,10 @@ async function found<T>(value: Promise<T | null>, what: string): Promise<T> {
 export const resolvers: Resolvers<CatalogContext> = {
   DateTime: DateTimeScalar,
   Query: {
-    song: (_root, { id }, ctx) => ctx.service.visibleSong(ctx.em, viewerOf(ctx), id),
-    artist: (_root, { id }, ctx) => found(ctx.loaders.artist.load(id), 'Artist'),
-    album: (_root, { id }, ctx) => found(ctx.loaders.album.load(id), 'Album'),
-    playlist: (_root, { id }, ctx) => found(ctx.loaders.playlist.load(id), 'Playlist'),
+    song: (_root, { id }, ctx) => ctx.service.visibleSong(ctx.em, viewerOf(ctx), parseId(id, 'id')),
+    artist: (_root, { id }, ctx) => found(ctx.loaders.artist.load(parseId(id, 'id')), 'Artist'),
+    album: (_root, { id }, ctx) => found(ctx.loaders.album.load(parseId(id, 'id')), 'Album'),
+    playlist: (_root, { id }, ctx) => found(ctx.loaders.playlist.load(parseId(id, 'id')), 'Playlist'),
     searchSongs: (_root, { query, first, after }, ctx) => {
       const q = normalizeSearchQuery(query);
       if (!q.ok) throw badInput(q.message, q.field);
@@ -51,41 +61,43 @@ export const resolvers: Resolvers<CatalogContext> = {
   Mutation: {
     createArtistProfile: (_root, { input }, ctx) => ctx.service.createArtistProfile(ctx.em, ctx.principal, input),
     createAlbum: (_root, { input }, ctx) => ctx.service.createAlbum(ctx.em, ctx.principal, input),
-    createSong: (_root, { input }, ctx) => ctx.service.createSong(ctx.em, ctx.principal, input),
+    createSong: (_root, { input }, ctx) =>
+      ctx.service.createSong(ctx.em, ctx.principal, { ...input, albumId: parseOptionalId(input.albumId, 'input.albumId') }),
     requestSongUpload: (_root, { songId, contentType, byteSize }, ctx) =>
-      ctx.service.requestSongUpload(ctx.em, ctx.principal, songId, contentType, byteSize),
-    publishSong: (_root, { songId }, ctx) => ctx.service.publishSong(ctx.em, ctx.principal, songId),
+      ctx.service.requestSongUpload(ctx.em, ctx.principal, parseId(songId, 'songId'), contentType, byteSize),
+    publishSong: (_root, { songId }, ctx) => ctx.service.publishSong(ctx.em, ctx.principal, parseId(songId, 'songId')),
     createPlaylist: (_root, { name }, ctx) => ctx.service.createPlaylist(ctx.em, ctx.principal, name),
-    addSongToPlaylist: (_root, { playlistId, songId }, ctx) => ctx.service.addSongToPlaylist(ctx.em, ctx.principal, playlistId, songId),
+    addSongToPlaylist: (_root, { playlistId, songId }, ctx) =>
+      ctx.service.addSongToPlaylist(ctx.em, ctx.principal, parseId(playlistId, 'playlistId'), parseId(songId, 'songId')),
     removeSongFromPlaylist: (_root, { playlistId, songId }, ctx) =>
-      ctx.service.removeSongFromPlaylist(ctx.em, ctx.principal, playlistId, songId),
+      ctx.service.removeSongFromPlaylist(ctx.em, ctx.principal, parseId(playlistId, 'playlistId'), parseId(songId, 'songId')),
   },
   Artist: {
-    __resolveReference: (ref, ctx) => ctx.loaders.artist.load(ref.id),
+    __resolveReference: referenceById((id, ctx: CatalogContext) => ctx.loaders.artist.load(id)),
     user: (artist) => ({ __typename: 'User' as const, id: artist.userId }),
     songs: (artist, { first, after }, ctx) => ctx.loaders.artistSongs.load(pageKey(artist.id, first, after)),
     albums: (artist, _args, ctx) => ctx.loaders.albumsByArtist.load(artist.id),
   },
   Album: {
-    __resolveReference: (ref, ctx) => ctx.loaders.album.load(ref.id),
+    __resolveReference: referenceById((id, ctx: CatalogContext) => ctx.loaders.album.load(id)),
     artist: (album, _args, ctx) => found(ctx.loaders.artist.load(album.artistId), 'Artist'),
     songs: (album, _args, ctx) => ctx.loaders.songsByAlbum.load(album.id),
   },
   Song: {
     // An entity reference to a draft resolves to null for everyone but its artist: no leak through other subgraphs.
-    __resolveReference: async (ref, ctx) => visible(ctx, await ctx.loaders.song.load(ref.id)),
+    __resolveReference: referenceById(async (id, ctx: CatalogContext) => visible(ctx, await ctx.loaders.song.load(id))),
     status: (song) => song.status,
     artist: (song, _args, ctx) => found(ctx.loaders.artist.load(song.artistId), 'Artist'),
     album: (song, _args, ctx) => (song.albumId ? ctx.loaders.album.load(song.albumId) : null),
     streamUrl: (song, _args, ctx) => ctx.service.streamUrl(song),
   },
   Playlist: {
-    __resolveReference: (ref, ctx) => ctx.loaders.playlist.load(ref.id),
+    __resolveReference: referenceById((id, ctx: CatalogContext) => ctx.loaders.playlist.load(id)),
     owner: (playlist) => ({ __typename: 'User' as const, id: playlist.ownerId }),
     songs: (playlist, { first, after }, ctx) => ctx.loaders.playlistSongs.load(pageKey(playlist.id, first, after, 50)),
   },
   User: {
-    __resolveReference: (ref) => ({ id: ref.id }),
+    __resolveReference: keyOnlyReference,
     artistProfile: (user, _args, ctx) => ctx.loaders.artistByUser.load(user.id),
     playlists: (user, { first, after }, ctx) => ctx.loaders.playlistsByOwner.load(pageKey(user.id, first, after)),
   },

@@ -1,4 +1,13 @@
-import { DateTimeScalar, requireAuth, requireRole, requireSelfOrAdmin, type BaseRequestContext, type EntityManager } from '@vibestream/platform';
+import {
+  DateTimeScalar,
+  parseId,
+  referenceById,
+  requireAuth,
+  requireRole,
+  requireSelfOrAdmin,
+  type BaseRequestContext,
+  type EntityManager,
+} from '@vibestream/platform';
 import type { Resolvers } from './generated/resolvers-types.ts';
 import type { Role } from './domain/registration.ts';
 import type { Loaders } from './loaders.ts';
@@ -48,13 +57,13 @@ export const resolvers: Resolvers<IdentityContext> = {
       ctx.service.linkWallet(ctx.em, requireAuth(ctx.principal), chain, address, signature),
     setUserRoles: (_root, { userId, roles }, ctx) => {
       requireRole(ctx.principal, 'ADMIN');
-      return ctx.service.setUserRoles(ctx.em, userId, roles);
+      return ctx.service.setUserRoles(ctx.em, parseId(userId, 'userId'), roles);
     },
     createApiKey: (_root, { name }, ctx) => ctx.apiKeys.create(ctx.em, requireRole(ctx.principal, 'ADMIN'), name),
-    revokeApiKey: (_root, { id }, ctx) => ctx.apiKeys.revoke(ctx.em, requireRole(ctx.principal, 'ADMIN'), id),
+    revokeApiKey: (_root, { id }, ctx) => ctx.apiKeys.revoke(ctx.em, requireRole(ctx.principal, 'ADMIN'), parseId(id, 'id')),
   },
   User: {
-    __resolveReference: (ref, ctx) => ctx.loaders.user.load(ref.id),
+    __resolveReference: referenceById((id, ctx: IdentityContext) => ctx.loaders.user.load(id)),
     roles: (user) => user.roles as Role[],
     email: (user, _args, ctx) => {
       assertOwnData(ctx, user.id);

@@ -1,4 +1,15 @@
-import { DateTimeScalar, forbidden, isSelfOrAdmin, pageSize, requireAuth, type BaseRequestContext, type EntityManager } from '@vibestream/platform';
+import {
+  DateTimeScalar,
+  forbidden,
+  idOrNull,
+  isSelfOrAdmin,
+  keyOnlyReference,
+  pageSize,
+  parseIds,
+  requireAuth,
+  type BaseRequestContext,
+  type EntityManager,
+} from '@vibestream/platform';
 import type { Resolvers } from './generated/resolvers-types.ts';
 import { renderNotification, type RenderedNotification } from './domain/notifications.ts';
 import type { Loaders } from './loaders.ts';
@@ -31,12 +42,13 @@ export const resolvers: Resolvers<NotificationsContext> = {
   Query: {
     notification: async (_root, { id }, ctx) => {
       const p = requireAuth(ctx.principal);
-      const row = await ctx.loaders.notification.load(id);
+      const notificationId = idOrNull(id);
+      const row = notificationId === null ? null : await ctx.loaders.notification.load(notificationId);
       return row && isSelfOrAdmin(p, row.user_id) ? row : null;
     },
   },
   Mutation: {
-    markNotificationsRead: (_root, { ids }, ctx) => ctx.service.markRead(ctx.em, ctx.principal, ids),
+    markNotificationsRead: (_root, { ids }, ctx) => ctx.service.markRead(ctx.em, ctx.principal, parseIds(ids, 'ids')),
     markAllNotificationsRead: (_root, _args, ctx) => ctx.service.markAllRead(ctx.em, ctx.principal),
     updateNotificationPreferences: (_root, { input }, ctx) => ctx.service.updatePreferences(ctx.em, ctx.principal, input),
   },
@@ -48,7 +60,7 @@ export const resolvers: Resolvers<NotificationsContext> = {
     song: (row) => (row.song_id ? { id: row.song_id } : null),
   },
   User: {
-    __resolveReference: (ref) => ({ id: ref.id }),
+    __resolveReference: keyOnlyReference,
     notifications: (user, { first, after, unreadOnly }, ctx) => {
       ownData(ctx, user.id);
       return ctx.loaders.page.load({ userId: user.id, first: pageSize(first), after: after ?? null, unreadOnly: unreadOnly ?? false });

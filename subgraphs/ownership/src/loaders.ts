@@ -1,7 +1,7 @@
 import DataLoader from 'dataloader';
 import type { EntityManager } from '@vibestream/platform';
 import type { TradePoint } from './domain/market.ts';
-import type { OfferingRow } from './service.ts';
+import type { OfferingRow, OrderRow } from './service.ts';
 
 const placeholders = (n: number) => Array.from({ length: n }, () => '?').join(', ');
 
@@ -29,6 +29,16 @@ export function createLoaders(em: EntityManager) {
         const r = rows.find((row) => row.song_id === id);
         return { lastTradePriceCents: r?.last ?? null, volume24h: r?.volume ?? 0, high24hCents: r?.high ?? null, low24hCents: r?.low ?? null };
       });
+    }),
+    /** By parsed id (resolvers parse ids before they load them). */
+    offering: new DataLoader<string, OfferingRow | null>(async (ids) => {
+      const rows = (await em.execute(`select * from offerings where id in (${placeholders(ids.length)})`, [...ids])) as OfferingRow[];
+      return ids.map((id) => rows.find((r) => r.id === id) ?? null);
+    }),
+    /** By parsed id; whose order it is, the resolver checks. */
+    order: new DataLoader<string, OrderRow | null>(async (ids) => {
+      const rows = (await em.execute(`select * from orders where id in (${placeholders(ids.length)})`, [...ids])) as OrderRow[];
+      return ids.map((id) => rows.find((r) => r.id === id) ?? null);
     }),
     offeringBySong: new DataLoader<string, OfferingRow | null>(async (songIds) => {
       const rows = (await em.execute(`select * from offerings where song_id in (${placeholders(songIds.length)})`, [...songIds])) as OfferingRow[];

@@ -1,8 +1,18 @@
-import { DateTimeScalar, forbidden, isSelfOrAdmin, type BaseRequestContext, type EntityManager } from '@vibestream/platform';
+import {
+  DateTimeScalar,
+  forbidden,
+  idOrNull,
+  isSelfOrAdmin,
+  keyOnlyReference,
+  parseId,
+  referenceById,
+  type BaseRequestContext,
+  type EntityManager,
+} from '@vibestream/platform';
 import type { Resolvers } from './generated/resolvers-types.ts';
 import { twap } from './domain/market.ts';
 import type { Loaders } from './loaders.ts';
-import { isUuid, type HoldingRow, type OfferingRow, type OrderRow, type OwnershipService, type TradeRow } from './service.ts';
+import type { HoldingRow, OfferingRow, OrderRow, OwnershipService, TradeRow } from './service.ts';
 
 export interface OwnershipContext extends BaseRequestContext {
   em: EntityManager;
@@ -42,31 +52,30 @@ async function holdingValue(ctx: OwnershipContext, h: HoldingRow): Promise<numbe
 export const resolvers: Resolvers<OwnershipContext> = {
   DateTime: DateTimeScalar,
   Query: {
-    orderBook: (_root, { songId, depth }, ctx) => ctx.service.orderBook(ctx.em, songId, depth ?? 10),
+    orderBook: (_root, { songId, depth }, ctx) => ctx.service.orderBook(ctx.em, parseId(songId, 'songId'), depth ?? 10),
     trade: async (_root, { id }, ctx) => {
-      const [row] = isUuid(id)
-        ? ((await ctx.em.execute('select id, song_id, price_cents, quantity, executed_at from trades where id = ?', [id])) as TradeRow[])
-        : [];
+      const tradeId = idOrNull(id);
+      if (tradeId === null) return null;
+      const [row] = (await ctx.em.execute('select id, song_id, price_cents, quantity, executed_at from trades where id = ?', [tradeId])) as TradeRow[];
       return row ?? null;
     },
-    shareOffering: async (_root, { id }, ctx) => {
-      const [row] = (await ctx.em.execute('select * from offerings where id = ?', [id])) as OfferingRow[];
-      return row ?? null;
+    shareOffering: (_root, { id }, ctx) => {
+      const offeringId = idOrNull(id);
+      return offeringId === null ? null : ctx.loaders.offering.load(offeringId);
     },
   },
   Mutation: {
-    createShareOffering: (_root, { input }, ctx) => ctx.service.createOffering(ctx.em, ctx.principal, input),
-    buyOfferingShares: (_root, { offeringId, quantity }, ctx) => ctx.service.buyOffering(ctx.em, ctx.principal, offeringId, quantity),
-    placeOrder: (_root, { input }, ctx) => ctx.service.placeOrder(ctx.em, ctx.principal, input),
-    cancelOrder: (_root, { orderId }, ctx) => ctx.service.cancelOrder(ctx.em, ctx.principal, orderId),
+    createShareOffering: (_root, { input }, ctx) =>
+      ctx.service.createOffering(ctx.em, ctx.principal, { ...input, songId: parseId(input.songId, 'input.songId') }),
+    buyOfferingShares: (_root, { offeringId, quantity }, ctx) =>
+      ctx.service.buyOffering(ctx.em, ctx.principal, parseId(offeringId, 'offeringId'), quantity),
+    placeOrder: (_root, { input }, ctx) => ctx.service.placeOrder(ctx.em, ctx.principal, { ...input, songId: parseId(input.songId, 'input.songId') }),
+    cancelOrder: (_root, { orderId }, ctx) => ctx.service.cancelOrder(ctx.em, ctx.principal, parseId(orderId, 'orderId')),
     distributeRevenue: (_root, { songId, amountCents, periodLabel }, ctx) =>
-      ctx.service.distributeRevenue(ctx.em, ctx.principal, songId, amountCents, periodLabel),
+      ctx.service.distributeRevenue(ctx.em, ctx.principal, parseId(songId, 'songId'), amountCents, periodLabel),
   },
   ShareOffering: {
-    __resolveReference: async (ref, ctx) => {
-      const [row] = (await ctx.em.execute('select * from offerings where id = ?', [ref.id])) as OfferingRow[];
-      return row ?? null;
-    },
+    __resolveReference: referenceById((id, ctx: OwnershipContext) => ctx.loaders.offering.load(id)),
     status: (o) => offeringStatus(o),
     totalShares: (o) => o.total_shares,
     sharesRemaining: (o) => o.shares_remaining,
@@ -82,10 +91,10 @@ export const resolvers: Resolvers<OwnershipContext> = {
     song: (h) => ({ id: h.song_id }),
   },
   Order: {
-    __resolveReference: async (ref, ctx) => {
-      const [row] = (await ctx.em.execute('select * from orders where id = ?', [ref.id])) as OrderRow[];
+    __resolveReference: referenceById(async (id, ctx: OwnershipContext) => {
+      const row = await ctx.loaders.order.load(id);
       return row && isSelfOrAdmin(ctx.principal, row.user_id) ? row : null;
-    },
+    }),
     filledQuantity: (o) => o.filled_quantity,
     limitPriceCents: (o) => o.limit_price_cents,
     averageFillPriceCents: (o) => (o.filled_quantity > 0 ? Math.round(Number(o.fill_value_cents) / o.filled_quantity) : null),
@@ -105,7 +114,7 @@ export const resolvers: Resolvers<OwnershipContext> = {
     song: (d) => ({ id: d.song_id }),
   },
   Song: {
-    __resolveReference: (ref) => ({ id: ref.id }),
+    __resolveReference: keyOnlyReference,
     market: (song) => ({ songId: song.id }),
   },
   SongMarket: {
@@ -121,7 +130,7 @@ export const resolvers: Resolvers<OwnershipContext> = {
     offering: (m, _args, ctx) => ctx.loaders.offeringBySong.load(m.songId),
   },
   User: {
-    __resolveReference: (ref) => ({ id: ref.id }),
+    __resolveReference: keyOnlyReference,
     tradingAccount: async (user, _args, ctx) => {
       ownData(ctx, user.id);
       const [row] = (await ctx.em.execute('select cash_cents, reserved_cents from accounts where user_id = ?', [user.id])) as { cash_cents: string; reserved_cents: string }[];

@@ -1,4 +1,13 @@
-import { BigIntScalar, DateTimeScalar, forbidden, isSelfOrAdmin, type BaseRequestContext, type EntityManager } from '@vibestream/platform';
+import {
+  BigIntScalar,
+  DateTimeScalar,
+  forbidden,
+  isSelfOrAdmin,
+  keyOnlyReference,
+  parseId,
+  type BaseRequestContext,
+  type EntityManager,
+} from '@vibestream/platform';
 import { entitlementsOf, plans, type PlanDefinition } from './domain/plans.ts';
 import type { Resolvers } from './generated/resolvers-types.ts';
 import type { PaymentsService } from './service.ts';
@@ -31,7 +40,8 @@ export const resolvers: Resolvers<PaymentsContext> = {
     startSubscriptionCheckout: (_root, { planId }, ctx) => ctx.service.startCheckout(ctx.em, ctx.principal, planId),
     openBillingPortal: (_root, _args, ctx) => ctx.service.openPortal(ctx.em, ctx.principal),
     createDeposit: (_root, { amountCents, method }, ctx) => ctx.service.createDeposit(ctx.em, ctx.principal, amountCents, method),
-    confirmCryptoDeposit: (_root, { depositId, txHash }, ctx) => ctx.service.confirmCryptoDeposit(ctx.em, ctx.principal, depositId, txHash),
+    confirmCryptoDeposit: (_root, { depositId, txHash }, ctx) =>
+      ctx.service.confirmCryptoDeposit(ctx.em, ctx.principal, parseId(depositId, 'depositId'), txHash),
   },
   Plan: {
     entitlements: (plan) => entitlementsOf(plan.id).map((e) => ({ key: e.key, limit: bigIntOrNull(e.limit) })),
@@ -53,7 +63,7 @@ export const resolvers: Resolvers<PaymentsContext> = {
     createdAt: (p) => p.created_at,
   },
   User: {
-    __resolveReference: (ref) => ({ id: ref.id }),
+    __resolveReference: keyOnlyReference,
     subscription: (user, _args, ctx) => {
       ownData(ctx, user.id);
       return ctx.service.subscription(ctx.em, user.id);

@@ -1,9 +1,22 @@
 import DataLoader from 'dataloader';
-import { BigIntScalar, DateTimeScalar, isSelfOrAdmin, forbidden, requireAuth, type BaseRequestContext, type EntityManager } from '@vibestream/platform';
+import {
+  BigIntScalar,
+  DateTimeScalar,
+  forbidden,
+  idOrNull,
+  isSelfOrAdmin,
+  isUuid,
+  keyOnlyReference,
+  parseId,
+  referenceById,
+  requireAuth,
+  type BaseRequestContext,
+  type EntityManager,
+} from '@vibestream/platform';
 import type { Resolvers } from './generated/resolvers-types.ts';
 import type { RewardsConfig } from './config.ts';
 import { JSONScalar } from './scalars.ts';
-import { isUuid, type ClaimRow, type RewardsService, type SessionRow, type VoucherRow } from './service.ts';
+import type { ClaimRow, RewardsService, SessionRow, VoucherRow } from './service.ts';
 
 export interface RewardsContext extends BaseRequestContext {
   em: EntityManager;
@@ -15,7 +28,9 @@ export interface RewardsContext extends BaseRequestContext {
 export function createLoaders(em: EntityManager) {
   return {
     session: new DataLoader<string, SessionRow | null>(async (ids) => {
-      const rows = (await em.execute(`select * from sessions where id in (${ids.map(() => '?').join(', ')})`, [...ids])) as SessionRow[];
+      // A key that is not an id is no session: it never reaches SQL, where it would fail the whole batch.
+      const valid = ids.filter(isUuid);
+      const rows = valid.length ? ((await em.execute(`select * from sessions where id in (${valid.map(() => '?').join(', ')})`, valid)) as SessionRow[]) : [];
       return ids.map((id) => rows.find((r) => r.id === id) ?? null);
     }),
     rewardedListens: new DataLoader<string, number>(async (songIds) => {
@@ -45,16 +60,18 @@ export const resolvers: Resolvers<RewardsContext> = {
       return row && isSelfOrAdmin(p, row.user_id) ? row : null;
     },
     rewardClaim: async (_root, { id }, ctx) => {
-      const [row] = isUuid(id)
-        ? ((await ctx.em.execute('select id, status, amount::text, recipient, tx_hash from claims where id = ?', [id])) as ClaimRow[])
-        : [];
+      const claimId = idOrNull(id);
+      if (claimId === null) return null;
+      const [row] = (await ctx.em.execute('select id, status, amount::text, recipient, tx_hash from claims where id = ?', [claimId])) as ClaimRow[];
       return row ?? null;
     },
   },
   Mutation: {
-    startListenSession: (_root, { songId }, ctx) => ctx.service.startSession(ctx.em, ctx.principal, songId),
-    listenHeartbeat: (_root, { sessionId, positionSeconds }, ctx) => ctx.service.heartbeat(ctx.em, ctx.principal, sessionId, positionSeconds),
-    completeListenSession: (_root, { sessionId, commitment }, ctx) => ctx.service.complete(ctx.em, ctx.principal, sessionId, commitment),
+    startListenSession: (_root, { songId }, ctx) => ctx.service.startSession(ctx.em, ctx.principal, parseId(songId, 'songId')),
+    listenHeartbeat: (_root, { sessionId, positionSeconds }, ctx) =>
+      ctx.service.heartbeat(ctx.em, ctx.principal, parseId(sessionId, 'sessionId'), positionSeconds),
+    completeListenSession: (_root, { sessionId, commitment }, ctx) =>
+      ctx.service.complete(ctx.em, ctx.principal, parseId(sessionId, 'sessionId'), commitment),
     claimListenReward: (_root, { proof, publicSignals }, ctx) => ctx.service.claim(ctx.em, proof, publicSignals),
     fundRewardPool: (_root, { epoch, amount }, ctx) => ctx.service.fundPool(ctx.em, ctx.principal, epoch, amount),
   },
@@ -67,11 +84,11 @@ export const resolvers: Resolvers<RewardsContext> = {
     treeDepth: (_pool, _args, ctx) => ctx.service.trees.depth,
   },
   ListenSession: {
-    __resolveReference: async (ref, ctx) => {
-      const session = await ctx.loaders.session.load(ref.id);
+    __resolveReference: referenceById(async (id, ctx: RewardsContext) => {
+      const session = await ctx.loaders.session.load(id);
       // Sessions are their listener's own data.
       return session && isSelfOrAdmin(ctx.principal, session.user_id) ? session : null;
-    },
+    }),
     startedAt: (s) => s.started_at,
     listenedSeconds: (s) => Math.floor(s.listened_seconds),
     song: (s) => ({ __typename: 'Song' as const, id: s.song_id }),
@@ -86,14 +103,14 @@ export const resolvers: Resolvers<RewardsContext> = {
   },
   CompleteListenResult: {},
   User: {
-    __resolveReference: (ref) => ({ id: ref.id }),
+    __resolveReference: keyOnlyReference,
     listenStats: (user, _args, ctx) => {
       if (!isSelfOrAdmin(ctx.principal, user.id)) throw forbidden('Listening statistics belong to their listener');
       return ctx.service.listenStats(ctx.em, user.id);
     },
   },
   Song: {
-    __resolveReference: (ref) => ({ id: ref.id }),
+    __resolveReference: keyOnlyReference,
     rewardedListens: (song, _args, ctx) => ctx.loaders.rewardedListens.load(song.id),
   },
 };
