@@ -36,7 +36,7 @@ try {
       log.warn({ err: error instanceof Error ? error.message : error }, 'web client build failed; the gateway serves the API only');
     }
   }
-  const gateway = await startGateway({ env: gatewayEnv, log: log.child({ process: 'gateway' }), live: infra.live });
+  const gateway = await startGateway({ env: gatewayEnv, log: log.child({ process: 'gateway' }), live: infra.live, revocations: infra.revocations });
   log.info({ url: gateway.url, subgraphs: running.map((s) => s.name) }, 'VibeStream is up');
   console.log(`\n  VibeStream gateway ready at ${gateway.url}\n`);
   onShutdown(log, async () => {

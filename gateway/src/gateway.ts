@@ -37,6 +37,10 @@ import {
   startTelemetry,
   traceHttpRequest,
   type TokenVerifier,
+  MemorySessionRevocations,
+  RedisSessionRevocations,
+  waitForRevocations,
+  type SessionRevocations,
 } from '@vibestream/platform';
 import { loadGatewayConfig, subgraphUrlOverrides } from './config.ts';
 import type { GatewayContext } from './context.ts';
@@ -70,6 +74,8 @@ export interface GatewayOptions {
   verifier?: TokenVerifier;
   /** Live events for subscriptions; from REDIS_URL (Redis pub/sub) or in-process when absent. */
   live?: LiveEvents;
+  /** Signed-out sessions, whose tokens are refused; from REDIS_URL, or in-process when absent (shared with the subgraphs under `npm start`). */
+  revocations?: SessionRevocations;
   /** Subgraph fetcher savings (merging identical in-flight queries, distinct representations); all on by default. */
   subgraphFetch?: SubgraphDataSourceOptions;
 }
@@ -89,9 +95,13 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const trustedProxies = new Set(config.TRUSTED_PROXIES);
   const supergraphSdl =
     options.supergraphSdl ?? (await readFile(resolve(projectRoot, config.SUPERGRAPH_PATH ?? 'schema/supergraph.graphql'), 'utf8'));
+  const revocationsRedis = !options.revocations && config.REDIS_URL ? createRedis(config.REDIS_URL) : null;
+  revocationsRedis?.on('error', (error: Error) => log.warn({ err: error.message }, 'redis connection error'));
+  const revocations = options.revocations ?? (revocationsRedis ? new RedisSessionRevocations(revocationsRedis, config.REDIS_PREFIX, log) : new MemorySessionRevocations());
+  if (!options.revocations) await waitForRevocations(revocations, log);
   const verifier =
     options.verifier ??
-    (await verifierFromConfig(config));
+    (await verifierFromConfig(config, revocations));
   const webApp = createWebApp(config.WEB_APP_DIR, log);
   const persistedStore = loadPersistedDocuments(config.PERSISTED_DOCUMENTS_PATH);
   const persistedDocuments = persistedDocumentsTransform(persistedStore, {
@@ -301,6 +311,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     schema: () => apiSchema,
     publicFields: () => publicFields,
     verifier,
+    revocations,
     live,
     log,
     queryLimits,
@@ -339,6 +350,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       await apollo.stop();
       if (!options.live) await live.close();
       ownRedis?.disconnect();
+      if (!options.revocations) await revocations.close();
+      revocationsRedis?.disconnect();
       if (limiterRedis && limiterRedis !== ownRedis) limiterRedis.disconnect();
       await telemetry.shutdown();
     },

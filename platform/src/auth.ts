@@ -1,6 +1,7 @@
 import { createLocalJWKSet, createRemoteJWKSet, importSPKI, jwtVerify, type CryptoKey, type JSONWebKeySet } from 'jose';
 import { z } from 'zod';
 import { forbidden, unauthenticated } from './errors.ts';
+import type { SessionRevocations } from './session-revocations.ts';
 
 export const Role = z.enum(['FAN', 'ARTIST', 'ADMIN']);
 export type Role = z.infer<typeof Role>;
@@ -30,13 +31,16 @@ export interface VerifierOptions {
   jwks?: JSONWebKeySet | undefined;
   issuer: string;
   audience: string;
+  /** Sessions signed out: their tokens are refused though their signature and expiry hold. */
+  revocations?: SessionRevocations | undefined;
 }
 
 export type TokenVerifier = (token: string) => Promise<Principal>;
 
 /**
  * Builds a verifier for access tokens. Verified tokens are remembered until they expire,
- * so a token presented on every request is checked cryptographically once per process.
+ * so a token presented on every request is checked cryptographically once per process;
+ * whether its session was revoked is asked every time (a lookup in memory).
  */
 export async function createTokenVerifier(options: VerifierOptions): Promise<TokenVerifier> {
   let verify: (token: string) => Promise<{ payload: unknown }>;
@@ -54,10 +58,15 @@ export async function createTokenVerifier(options: VerifierOptions): Promise<Tok
   const cache = new Map<string, Principal>();
   const maxCached = 10_000;
 
+  const notRevoked = (principal: Principal): Principal => {
+    if (options.revocations?.isRevoked(principal.sessionId)) throw unauthenticated('This access token was revoked: its session was signed out');
+    return principal;
+  };
+
   return async (token: string) => {
     const cached = cache.get(token);
     const nowSeconds = Date.now() / 1000;
-    if (cached && cached.expiresAt > nowSeconds) return cached;
+    if (cached && cached.expiresAt > nowSeconds) return notRevoked(cached);
     if (cached) cache.delete(token);
     let payload: unknown;
     try {
@@ -75,18 +84,21 @@ export async function createTokenVerifier(options: VerifierOptions): Promise<Tok
     };
     if (cache.size >= maxCached) cache.delete(cache.keys().next().value as string);
     cache.set(token, principal);
-    return principal;
+    return notRevoked(principal);
   };
 }
 
 /** The verifier every process but identity uses: the key or JWKS named by its configuration. */
-export function verifierFromConfig(config: {
-  JWT_PUBLIC_KEY?: string | undefined;
-  JWKS_URL?: string | undefined;
-  JWT_ISSUER: string;
-  JWT_AUDIENCE: string;
-}): Promise<TokenVerifier> {
-  return createTokenVerifier({ publicKeyPem: config.JWT_PUBLIC_KEY, jwksUrl: config.JWKS_URL, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE });
+export function verifierFromConfig(
+  config: {
+    JWT_PUBLIC_KEY?: string | undefined;
+    JWKS_URL?: string | undefined;
+    JWT_ISSUER: string;
+    JWT_AUDIENCE: string;
+  },
+  revocations: SessionRevocations,
+): Promise<TokenVerifier> {
+  return createTokenVerifier({ publicKeyPem: config.JWT_PUBLIC_KEY, jwksUrl: config.JWKS_URL, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE, revocations });
 }
 
 /** Extracts the token of an `Authorization: Bearer <token>` header; null when absent. */

@@ -8,6 +8,7 @@ export * from './live.ts';
 export * from './logger.ts';
 export * from './rate-limit.ts';
 export * from './redis.ts';
+export * from './session-revocations.ts';
 export * from './runtime.ts';
 export * from './subgraph.ts';
 export * from './subgraph-server.ts';

@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from './logger.ts';
 import { createRedis } from './redis.ts';
 import { type LiveEvents, MemoryLiveEvents, RedisLiveEvents } from './live.ts';
+import { MemorySessionRevocations, RedisSessionRevocations, type SessionRevocations } from './session-revocations.ts';
 import { MemoryTransport } from './events/memory-transport.ts';
 import { RedisStreamsTransport } from './events/redis-transport.ts';
 import type { EventTransport } from './events/transport.ts';
@@ -12,6 +13,8 @@ export interface Infra {
   prefix: string;
   transport: EventTransport;
   live: LiveEvents;
+  /** Signed-out sessions, which every token verifier of the process refuses. */
+  revocations: SessionRevocations;
   close(): Promise<void>;
 }
 
@@ -19,14 +22,17 @@ export function createInfra(options: { redisUrl?: string | undefined; prefix: st
   if (!options.redisUrl) {
     const live = new MemoryLiveEvents();
     const transport = new MemoryTransport(options.log);
+    const revocations = new MemorySessionRevocations();
     return {
       redis: null,
       prefix: options.prefix,
       transport,
       live,
+      revocations,
       close: async () => {
         await transport.close();
         await live.close();
+        await revocations.close();
       },
     };
   }
@@ -34,14 +40,17 @@ export function createInfra(options: { redisUrl?: string | undefined; prefix: st
   redis.on('error', (error: Error) => options.log.warn({ err: error.message }, 'redis connection error'));
   const transport = new RedisStreamsTransport(redis, options.prefix, options.log);
   const live = new RedisLiveEvents(redis, options.prefix, options.log);
+  const revocations = new RedisSessionRevocations(redis, options.prefix, options.log);
   return {
     redis,
     prefix: options.prefix,
     transport,
     live,
+    revocations,
     close: async () => {
       await transport.close();
       await live.close();
+      await revocations.close();
       redis.disconnect();
     },
   };

@@ -7,6 +7,7 @@ import type { EventEnvelope } from './events/contract.ts';
 import { startConsumer, type EventHandler } from './events/consumer.ts';
 import { OutboxRelay } from './events/relay.ts';
 import { createInfra, type Infra } from './infra.ts';
+import { waitForRevocations } from './session-revocations.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { loadSchemaFile, type SubgraphModule, type SubgraphStartOptions } from './subgraph.ts';
 import { startSubgraphServer, type BaseRequestContext, type HttpRoute } from './subgraph-server.ts';
@@ -40,7 +41,7 @@ export interface SubgraphWiring<Ctx extends BaseRequestContext> {
   /** Called after each consumed event's transaction committed. */
   afterCommit?: (envelope: EventEnvelope) => void;
   routes?: HttpRoute[];
-  /** Replaces the verifier of access tokens the configuration names (identity verifies with its own key). */
+  /** Replaces the verifier of access tokens the configuration names (identity verifies with its own key, and the infra's revocations). */
   verifier?: TokenVerifier;
   /** Work beside requests, started once the relay and consumer run; what it returns is stopped right after the server. */
   background?: () => { stop(): Promise<void> } | void;
@@ -103,7 +104,8 @@ export function defineSubgraph<Config extends SubgraphRuntimeConfig, Ctx extends
       onQuery: options.onQuery,
       onEventsCommitted: () => relay?.kick(),
     });
-    const verifier = wiring.verifier ?? (await verifierFromConfig(config));
+    const verifier = wiring.verifier ?? (await verifierFromConfig(config, infra.revocations));
+    await waitForRevocations(infra.revocations, log);
     relay?.start();
     const consumer = wiring.handlers
       ? startConsumer({

@@ -2,7 +2,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import { GraphQLError, Kind, parse, validate, valueFromAST, type DocumentNode, type ExecutionResult, type GraphQLSchema, type OperationDefinitionNode, type FieldNode } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { bearerToken, type LiveEvents, type Logger, type Principal, type TokenVerifier } from '@vibestream/platform';
+import { bearerToken, type LiveEvents, type Logger, type Principal, type SessionRevocations, type TokenVerifier } from '@vibestream/platform';
 import type { GatewayContext } from '../context.ts';
 import { liveFields } from './live-fields.ts';
 import { assertWithinLimits, rateLimitedError, type RequestLimiter } from '../limits/index.ts';
@@ -66,6 +66,8 @@ export function attachSubscriptions(options: {
   schema: () => GraphQLSchema | null;
   publicFields: () => Set<string>;
   verifier: TokenVerifier;
+  /** A connection whose session is signed out closes at once (4403). */
+  revocations?: SessionRevocations;
   live: LiveEvents;
   execute: (document: DocumentNode, variables: Record<string, unknown>, context: GatewayContext) => Promise<ExecutionResult>;
   log: Logger;
@@ -80,6 +82,19 @@ export function attachSubscriptions(options: {
   const lookups = new SharedLookups();
   const states = new WeakMap<WebSocket, ConnectionState>();
   const perUser = new Map<string, number>();
+  const bySession = new Map<string, Set<WebSocket>>();
+  const stopWatchingRevocations = options.revocations?.onRevoked((sessionId) => {
+    for (const socket of bySession.get(sessionId) ?? []) socket.close(CloseCode.InvalidToken, 'Session signed out');
+  });
+  // In the same turn as the verifier's revocation check, so no revocation falls between the two.
+  const trackSession = (sessionId: string, socket: WebSocket) => {
+    const sockets = bySession.get(sessionId) ?? new Set<WebSocket>();
+    bySession.set(sessionId, sockets.add(socket));
+    socket.once('close', () => {
+      sockets.delete(socket);
+      if (sockets.size === 0 && bySession.get(sessionId) === sockets) bySession.delete(sessionId);
+    });
+  };
   const wss = new WebSocketServer({ server: options.server, path: '/graphql' });
   const observer = options.observer ?? {};
   if (observer.connectionOpened || observer.connectionClosed) {
@@ -119,6 +134,7 @@ export function attachSubscriptions(options: {
           state.expiryTimer.unref();
         }
         states.set(socket, state);
+        if (principal) trackSession(principal.sessionId, socket);
         socket.once('close', () => {
           if (state.expiryTimer) clearTimeout(state.expiryTimer);
           if (principal) {
@@ -227,6 +243,7 @@ export function attachSubscriptions(options: {
     lookups: () => lookups.lookups,
     connections: () => wss.clients.size,
     close: async () => {
+      stopWatchingRevocations?.();
       for (const client of wss.clients) client.close(1001, 'Server shutting down');
       await disposable.dispose();
       await new Promise<void>((resolve) => wss.close(() => resolve()));

@@ -88,7 +88,7 @@ export async function startTestStack(
   }
   const { supergraph } = composeSupergraph(modules, (m) => running.get(m.name)!.url);
   const { startGateway } = await import('@vibestream/gateway');
-  const gateway = await startGateway({ env: { ...env, HOST: '127.0.0.1' }, supergraphSdl: supergraph, port: gatewayPort, log, live: infra.live });
+  const gateway = await startGateway({ env: { ...env, HOST: '127.0.0.1' }, supergraphSdl: supergraph, port: gatewayPort, log, live: infra.live, revocations: infra.revocations });
   const gatewayUrl = `${publicUrl}/graphql`;
   return {
     env,

@@ -30,6 +30,7 @@ export const identitySubgraph = defineSubgraph({
       config,
       issuer,
       limiter: createFailureLimiter(infra.redis, infra.prefix, config.LOGIN_FAILURE_WINDOW_SECONDS),
+      revocations: infra.revocations,
       log,
       onEventsCommitted,
     });
@@ -38,7 +39,7 @@ export const identitySubgraph = defineSubgraph({
     await service.ensureAdmin();
     return {
       // identity verifies with its own key, so it needs no JWT_PUBLIC_KEY.
-      verifier: await createTokenVerifier({ jwks: issuer.jwks(), issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE }),
+      verifier: await createTokenVerifier({ jwks: issuer.jwks(), issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE, revocations: infra.revocations }),
       context: (base): IdentityContext => ({ ...base, loaders: createLoaders(base.em), service, apiKeys }),
       routes: [
         { method: 'GET', path: JWKS_PATH, handle: (_req, res) => sendJson(res, 200, issuer.jwks(), { 'cache-control': 'public, max-age=300' }) },

@@ -15,6 +15,7 @@ import {
   type Logger,
   type MikroORM,
   type Principal,
+  type SessionRevocations,
   isUuid,
 } from '@vibestream/platform';
 import type { IdentityConfig } from './config.ts';
@@ -45,6 +46,7 @@ export class IdentityService {
   private readonly config: IdentityConfig;
   private readonly issuer: TokenIssuer;
   private readonly limiter: FailureLimiter;
+  private readonly revocations: SessionRevocations;
   private readonly log: Logger;
   private readonly onEventsCommitted: () => void;
   /** Hashing a dummy password for unknown emails keeps their timing like a wrong password's. */
@@ -55,6 +57,7 @@ export class IdentityService {
     config: IdentityConfig;
     issuer: TokenIssuer;
     limiter: FailureLimiter;
+    revocations: SessionRevocations;
     log: Logger;
     onEventsCommitted: () => void;
   }) {
@@ -62,6 +65,7 @@ export class IdentityService {
     this.config = deps.config;
     this.issuer = deps.issuer;
     this.limiter = deps.limiter;
+    this.revocations = deps.revocations;
     this.log = deps.log;
     this.onEventsCommitted = deps.onEventsCommitted;
   }
@@ -136,13 +140,16 @@ export class IdentityService {
         await tx.execute(`update refresh_tokens set revoked_at = now() where family_id = ? and revoked_at is null`, [row!.family_id]);
         this.log.warn({ familyId: row!.family_id, userId: row!.user_id }, 'refresh token reuse: session family revoked');
       }
-      if (decision !== 'rotate') return { ok: false as const };
+      if (decision !== 'rotate') return { ok: false as const, revokedFamily: decision === 'reused' ? row!.family_id : null };
       await tx.execute(`update refresh_tokens set used_at = now() where id = ?`, [row!.id]);
       const user = await tx.findOneOrFail(User, { id: row!.user_id });
       return { ok: true as const, session: await this.startSession(tx, user, row!.family_id) };
     });
     // Thrown after the commit, so a reuse's revocation is kept.
-    if (!outcome.ok) throw unauthenticated('Refresh token is invalid, expired or revoked');
+    if (!outcome.ok) {
+      if (outcome.revokedFamily) await this.revokeAccessTokens(outcome.revokedFamily);
+      throw unauthenticated('Refresh token is invalid, expired or revoked');
+    }
     return outcome.session;
   }
 
@@ -151,7 +158,17 @@ export class IdentityService {
       `update refresh_tokens set revoked_at = now() where family_id = ? and user_id = ? and revoked_at is null returning id`,
       [principal.sessionId, principal.userId],
     )) as unknown[];
+    // Also when nothing was left to revoke here: a retry after a failed broadcast completes it.
+    await this.revokeAccessTokens(principal.sessionId);
     return result.length > 0;
+  }
+
+  /**
+   * Ends a session's outstanding access tokens everywhere. Its refresh tokens are revoked first,
+   * so it gets no new ones: each it has expires within one access-token lifetime from now.
+   */
+  private revokeAccessTokens(sessionId: string): Promise<void> {
+    return this.revocations.revoke(sessionId, Math.ceil(Date.now() / 1000) + this.config.ACCESS_TOKEN_TTL_SECONDS);
   }
 
   async walletChallenge(em: EntityManager, principal: Principal, chain: Chain, rawAddress: string) {
