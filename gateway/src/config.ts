@@ -10,11 +10,8 @@ export const gatewayConfigShape = {
   SUPERGRAPH_PATH: env.optionalString(),
   /** Off in production unless turned on. */
   GRAPHQL_INTROSPECTION: env.optionalBool(),
-  /** Addresses of proxies in front of the gateway whose X-Forwarded-For is believed (comma-separated). */
-  TRUSTED_PROXIES: z.preprocess(
-    (v) => (typeof v === 'string' && v.trim() ? v.split(',').map((s) => s.trim()).filter(Boolean) : []),
-    z.array(z.union([z.ipv4(), z.ipv6()])),
-  ),
+  /** Addresses and CIDR ranges of proxies in front of the gateway whose X-Forwarded-For is believed (comma-separated). */
+  TRUSTED_PROXIES: env.addressRanges('none'),
   /** Manifest of the client operations written by `npm run codegen` (documentId -> document). */
   PERSISTED_DOCUMENTS_PATH: z.preprocess((v) => (v === '' ? undefined : v), z.string().default('clients/generated/persisted-documents.json')),
   /** The built web client served at `/` (relative to the project root); nothing is served there when it is missing. */

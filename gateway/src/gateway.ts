@@ -16,6 +16,7 @@ import {
   REQUEST_ID_HEADER,
   bearerToken,
   clientAddress,
+  parseTrustedProxies,
   closeGracefully,
   createLogger,
   verifierFromConfig,
@@ -92,7 +93,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const log = options.log ?? createLogger('gateway', config.LOG_LEVEL);
   const production = config.NODE_ENV === 'production';
   const introspection = config.GRAPHQL_INTROSPECTION ?? !production;
-  const trustedProxies = new Set(config.TRUSTED_PROXIES);
+  const trustedProxies = parseTrustedProxies(config.TRUSTED_PROXIES);
   const supergraphSdl =
     options.supergraphSdl ?? (await readFile(resolve(projectRoot, config.SUPERGRAPH_PATH ?? 'schema/supergraph.graphql'), 'utf8'));
   const revocationsRedis = !options.revocations && config.REDIS_URL ? createRedis(config.REDIS_URL) : null;

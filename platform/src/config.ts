@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { LOOPBACK_RANGES, isAddressRange } from './addresses.ts';
 
 export { z };
 
@@ -40,6 +41,15 @@ export const env = {
   logLevel: () =>
     z.preprocess(emptyAsUndefined, z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')),
   nodeEnv: () => z.preprocess(emptyAsUndefined, z.enum(['development', 'production', 'test']).default('development')),
+  /** Comma-separated IP addresses and CIDR ranges (TRUSTED_PROXIES); `none` is the empty list. */
+  addressRanges: (fallback: string) =>
+    z.preprocess(
+      (v) => {
+        const text = typeof v === 'string' && v.trim() ? v.trim() : fallback;
+        return text === 'none' ? [] : text.split(',').map((s) => s.trim()).filter(Boolean);
+      },
+      z.array(z.string().refine(isAddressRange, 'must be IP addresses or CIDR ranges (comma-separated), or none')),
+    ),
 };
 
 /** The settings every process shares. */
@@ -68,6 +78,8 @@ export function subgraphConfigShape(defaultPort: number) {
     GRAPHQL_INTROSPECTION: env.optionalBool(),
     /** How often the outbox relay looks for events to publish (a subgraph without an outbox ignores it). */
     OUTBOX_RELAY_INTERVAL_MS: env.int(250, 10),
+    /** The peers whose X-Forwarded-For names the client: the gateway (loopback under `npm start`). Anyone else counts at its socket address. */
+    TRUSTED_PROXIES: env.addressRanges(LOOPBACK_RANGES.join(',')),
   };
 }
 

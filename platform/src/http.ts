@@ -1,5 +1,6 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { HeaderMap, type ApolloServer, type BaseContext, type HTTPGraphQLResponse } from '@apollo/server';
+import type { TrustedProxies } from './addresses.ts';
 
 export class BodyTooLargeError extends Error {}
 
@@ -95,19 +96,18 @@ async function writeApolloResponse(res: ServerResponse, response: HTTPGraphQLRes
 }
 
 /**
- * The caller's address. X-Forwarded-For is believed only from trusted hops: subgraphs pass
- * 'all' (only the gateway reaches them, and it sets the header); the gateway passes the
- * proxies in front of it (TRUSTED_PROXIES), so a client cannot pick its own address.
+ * The caller's address. X-Forwarded-For is believed only from trusted hops (TRUSTED_PROXIES):
+ * the proxies in front of the gateway, and for a subgraph the gateway, so a client cannot pick
+ * its own address by sending the header itself.
  */
-export function clientAddress(req: IncomingMessage, trusted: 'all' | ReadonlySet<string> = new Set()): string {
+export function clientAddress(req: IncomingMessage, trusted: TrustedProxies = new Set()): string {
   const socketAddress = normalizeAddress(req.socket.remoteAddress ?? 'unknown');
+  if (!trusted.has(socketAddress)) return socketAddress;
   const header = req.headers['x-forwarded-for'];
   const hops = (Array.isArray(header) ? header.join(',') : (header ?? ''))
     .split(',')
     .map((h) => normalizeAddress(h.trim()))
     .filter(Boolean);
-  if (trusted === 'all') return hops[0] ?? socketAddress;
-  if (!trusted.has(socketAddress)) return socketAddress;
   // Walk back from the nearest hop; the first address not in our own proxy chain is the client.
   for (let i = hops.length - 1; i >= 0; i--) if (!trusted.has(hops[i]!)) return hops[i]!;
   return hops[0] ?? socketAddress;

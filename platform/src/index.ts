@@ -1,3 +1,4 @@
+export * from './addresses.ts';
 export * from './auth.ts';
 export * from './config.ts';
 export * from './db.ts';

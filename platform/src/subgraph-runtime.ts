@@ -6,6 +6,7 @@ import { openDatabase, type EntityManager, type MikroORM } from './db.ts';
 import type { EventEnvelope } from './events/contract.ts';
 import { startConsumer, type EventHandler } from './events/consumer.ts';
 import { OutboxRelay } from './events/relay.ts';
+import { parseTrustedProxies } from './addresses.ts';
 import { createInfra, type Infra } from './infra.ts';
 import { waitForRevocations } from './session-revocations.ts';
 import { createLogger, type Logger } from './logger.ts';
@@ -130,6 +131,7 @@ export function defineSubgraph<Config extends SubgraphRuntimeConfig, Ctx extends
       introspection: config.GRAPHQL_INTROSPECTION ?? config.NODE_ENV !== 'production',
       context: (base) => wiring.context({ ...base, em: orm.em.fork() }),
       ...(wiring.routes ? { routes: wiring.routes } : {}),
+      trustedProxies: parseTrustedProxies(config.TRUSTED_PROXIES),
       // A query, not isConnected(): the pool opens on first use, and a subgraph that records no
       // events (no relay polling) may not have used it yet.
       ready: async () => {

@@ -8,6 +8,7 @@ import {
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph';
 import type { DocumentNode } from 'graphql';
+import { LOOPBACK_RANGES, parseTrustedProxies, type TrustedProxies } from './addresses.ts';
 import { bearerToken, type Principal, type TokenVerifier } from './auth.ts';
 import { guardEntities } from './entities.ts';
 import { isSafeCode, makeErrorFormatter } from './errors.ts';
@@ -47,6 +48,8 @@ export interface SubgraphServerOptions<Ctx extends BaseRequestContext> {
   ready?: () => Promise<boolean>;
   /** Where the OTEL_* tracing variables are read (see telemetry.ts); process.env when absent. */
   env?: NodeJS.ProcessEnv;
+  /** The peers whose X-Forwarded-For names the client (the gateway); loopback when absent. */
+  trustedProxies?: TrustedProxies;
 }
 
 export interface RunningServer {
@@ -76,6 +79,7 @@ export async function startSubgraphServer<Ctx extends BaseRequestContext>(option
   await apollo.start();
 
   const routes = options.routes ?? [];
+  const proxies = options.trustedProxies ?? parseTrustedProxies(LOOPBACK_RANGES);
   const metrics = processMetrics();
   const telemetry = startTelemetry({ serviceName: options.name, ...(options.env ? { env: options.env } : {}) });
   const server = createServer((req, res) => {
@@ -133,7 +137,7 @@ export async function startSubgraphServer<Ctx extends BaseRequestContext>(option
     const base: BaseRequestContext = {
       requestId: currentRequestId() ?? 'unknown',
       principal,
-      clientAddress: clientAddress(req, 'all'),
+      clientAddress: clientAddress(req, proxies),
       log,
     };
     await runApolloRequest(apollo, req, res, async () => options.context(base));

@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { parseTrustedProxies } from '@vibestream/platform';
 
 const root = new URL('../../', import.meta.url);
 const read = (path: string) => readFileSync(new URL(path, root), 'utf8');
@@ -17,10 +18,14 @@ interface ComposeService {
   depends_on?: string[] | Record<string, { condition?: string }>;
   healthcheck?: { test?: string | string[]; disable?: boolean };
   ports?: (string | number | { target?: number | string; published?: number | string })[];
+  networks?: string[] | Record<string, { ipv4_address?: string } | null>;
 }
 
 // Merge keys (<<: *anchor) are not part of YAML 1.2's core schema; compose supports them.
-const compose = parse(read('docker-compose.yml'), { merge: true }) as { services: Record<string, ComposeService> };
+const compose = parse(read('docker-compose.yml'), { merge: true }) as {
+  services: Record<string, ComposeService>;
+  networks?: Record<string, { ipam?: { config?: { subnet?: string }[] } } | null>;
+};
 const services = compose.services;
 
 function environmentOf(service: ComposeService): Record<string, string> {
@@ -146,6 +151,15 @@ describe('docker-compose.yml', () => {
     expect(env.PORT).toBe('4000');
     const ports = (gateway.ports ?? []).map((p) => (typeof p === 'object' ? String(p.target) : String(p).split(':').pop()));
     expect(ports).toContain('4000');
+  });
+
+  it('has every subgraph believe X-Forwarded-For from the gateway only, at its fixed address on the compose network', () => {
+    const networks = services.gateway!.networks;
+    const address = Array.isArray(networks) ? undefined : networks?.default?.ipv4_address;
+    expect(address, 'gateway: networks.default.ipv4_address').toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+    const subnet = compose.networks?.default?.ipam?.config?.[0]?.subnet ?? '';
+    expect(parseTrustedProxies([subnet]).has(address!), `${address} inside the default network's subnet ${subnet}`).toBe(true);
+    for (const name of subgraphNames) expect(environmentOf(services[name]!).TRUSTED_PROXIES, `${name}: TRUSTED_PROXIES`).toBe(address);
   });
 
   // Needs the docker CLI with the compose plugin; `config` does not need a running engine.
