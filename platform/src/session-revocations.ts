@@ -150,8 +150,8 @@ export class RedisSessionRevocations implements SessionRevocations {
     return this.set.isRevoked(sessionId);
   }
 
+  /** Learned here only once recorded, so a failed revocation can be retried with the same token. */
   async revoke(sessionId: string, untilSeconds: number): Promise<void> {
-    this.set.learn(sessionId, untilSeconds);
     const results = await this.redis
       .multi()
       .zadd(this.key, 'GT', untilSeconds, sessionId)
@@ -160,6 +160,7 @@ export class RedisSessionRevocations implements SessionRevocations {
       .exec();
     const failed = results?.find(([error]) => error);
     if (!results || failed) throw failed?.[0] ?? new Error('session revocation was not recorded');
+    this.set.learn(sessionId, untilSeconds);
   }
 
   onRevoked(listener: (sessionId: string) => void): () => void {
