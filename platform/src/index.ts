@@ -6,6 +6,7 @@ export * from './errors.ts';
 export * from './http.ts';
 export * from './infra.ts';
 export * from './live.ts';
+export * from './local-server.ts';
 export * from './logger.ts';
 export * from './rate-limit.ts';
 export * from './redis.ts';

@@ -5,7 +5,7 @@ import { eventually, publishEvent, type TestStack } from '@vibestream/platform/t
 import { UploadStored } from '@vibestream/catalog/events';
 import { walletKey, type WalletChain } from '../src/domain/wallets.ts';
 import { base58, type Keypair } from './solana-chain.ts';
-import { signedWebhook } from './stripe-api.ts';
+import { signedWebhook } from '../src/local-stripe.ts';
 
 export { signUp } from '../../catalog/test/helpers.ts';
 

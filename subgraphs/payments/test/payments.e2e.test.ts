@@ -34,7 +34,7 @@ import {
 } from './helpers.ts';
 import { createTransferCheckedInstruction, getAssociatedTokenAddressSync } from '@solana/spl-token';
 import { Keypair, LocalSolana } from './solana-chain.ts';
-import { StripeApiStandIn, stripeEvent } from './stripe-api.ts';
+import { StripeApiStandIn, stripeEvent } from '../src/local-stripe.ts';
 
 const BATCH_SOURCE = `
 // SPDX-License-Identifier: MIT
@@ -283,7 +283,7 @@ describe('subscriptions through Stripe', () => {
     // Signed for other bytes: the body is verified exactly as sent.
     const other = await fetch(`${stack.publicUrl}/webhooks/stripe`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'stripe-signature': (await import('./stripe-api.ts')).signedWebhook(event, WEBHOOK_SECRET).signature },
+      headers: { 'content-type': 'application/json', 'stripe-signature': (await import('../src/local-stripe.ts')).signedWebhook(event, WEBHOOK_SECRET).signature },
       body: JSON.stringify(event, null, 2),
     });
     expect(other.status).toBe(400);
