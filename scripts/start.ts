@@ -1,12 +1,14 @@
 // `npm start`: every subgraph that exists plus the gateway, in one process.
 // Without DATABASE_URL an embedded PostgreSQL keeps its data in .data/; without REDIS_URL
 // events and live updates travel in-process.
-import { createInfra, createLogger, onShutdown, prepareDevelopmentEnv, type RunningSubgraph } from '@vibestream/platform';
+import { createInfra, createLogger, keepServingThroughFaults, onShutdown, prepareDevelopmentEnv, type RunningSubgraph } from '@vibestream/platform';
 import { startGateway } from '@vibestream/gateway';
 import { subgraphs } from '../subgraphs/index.ts';
 import { ensureWebAppBuilt } from '../clients/web/build.ts';
 
 const log = createLogger('vibestream', process.env.LOG_LEVEL ?? 'info');
+// One context's stray rejection or exception must not take the others down (platform/src/process-faults.ts).
+keepServingThroughFaults(log);
 
 try {
   const prepared = await prepareDevelopmentEnv(process.env, log);

@@ -1,7 +1,8 @@
-import { createLogger, ensureSigningKeys, onShutdown } from '@vibestream/platform';
+import { createLogger, ensureSigningKeys, keepServingThroughFaults, onShutdown } from '@vibestream/platform';
 import { startGateway } from './gateway.ts';
 
 const log = createLogger('gateway');
+keepServingThroughFaults(log);
 try {
   // Alone, the gateway needs only the public key; in development it reads the generated one.
   const keys = process.env.JWT_PUBLIC_KEY || process.env.JWKS_URL ? null : await ensureSigningKeys(process.env, log);

@@ -1,6 +1,7 @@
 import type { ApolloServerPlugin, BaseContext, GraphQLRequestContextWillSendResponse } from '@apollo/server';
 import { Kind, parse, type OperationDefinitionNode } from 'graphql';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { unhandledErrors } from '@vibestream/platform';
 
 /** Distinct client-chosen operation names given their own label value, besides the persisted documents' names. */
 export const MAX_OPERATION_NAME_LABELS = 500;
@@ -8,6 +9,7 @@ export const MAX_OPERATION_NAME_LABELS = 500;
 export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  registry.registerMetric(unhandledErrors);
   const httpDuration = new Histogram({
     name: 'vibestream_gateway_http_request_duration_seconds',
     help: 'HTTP requests served by the gateway',

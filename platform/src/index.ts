@@ -29,4 +29,5 @@ export { OutboxEventEntity, HandledEventEntity } from './events/tables.ts';
 export * from './compose.ts';
 export * from './scalars.ts';
 export * from './telemetry.ts';
+export * from './process-faults.ts';
 export * from './subgraph-runtime.ts';

@@ -2,6 +2,7 @@ import { createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parse, type DocumentNode } from 'graphql';
 import { createLogger, type Logger } from './logger.ts';
+import { keepServingThroughFaults } from './process-faults.ts';
 import type { Infra } from './infra.ts';
 import { ensureDatabase, ensureSigningKeys, onShutdown } from './runtime.ts';
 
@@ -64,6 +65,7 @@ export async function prepareDevelopmentEnv(env: NodeJS.ProcessEnv, log: Logger)
 /** The body of every subgraph's main.ts: run this one subgraph as its own process. */
 export async function runSubgraphMain(module: SubgraphModule): Promise<void> {
   const log = createLogger(module.name);
+  keepServingThroughFaults(log);
   try {
     const prepared = await prepareDevelopmentEnv(process.env, log);
     const running = await module.start({ env: prepared.env, log });

@@ -54,6 +54,7 @@ import {
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
 import { Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { unhandledErrors } from './process-faults.ts';
 
 export type { Span, SpanContext, Tracer } from '@opentelemetry/api';
 export type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
@@ -300,6 +301,7 @@ export function processMetrics(): ProcessMetrics {
   if (processMetricsInstance) return processMetricsInstance;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  registry.registerMetric(unhandledErrors);
   processMetricsInstance = {
     registry,
     eventDeliveryLag: new Histogram({
