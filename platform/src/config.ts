@@ -3,13 +3,35 @@ import { LOOPBACK_RANGES, isAddressRange } from './addresses.ts';
 
 export { z };
 
+/** One bad or missing environment variable. */
+export interface ConfigIssue {
+  variable: string;
+  message: string;
+}
+
+/** Bad configuration, one line per variable; thrown before anything starts. */
 export class ConfigError extends Error {
+  readonly issues: ConfigIssue[];
   readonly problems: string[];
-  constructor(problems: string[]) {
-    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  constructor(problems: (string | ConfigIssue)[]) {
+    const issues = problems.map((p) => (typeof p === 'string' ? issueFromLine(p) : p));
+    const lines = issues.map((i) => (i.variable ? `${i.variable}: ${i.message}` : i.message));
+    super(`Invalid configuration:\n${lines.map((p) => `  - ${p}`).join('\n')}`);
     this.name = 'ConfigError';
-    this.problems = problems;
+    this.issues = issues;
+    this.problems = lines;
   }
+}
+
+/** "NAME: message" (or "A, B and C: message") as an issue about its first variable. */
+function issueFromLine(line: string): ConfigIssue {
+  const match = /^([A-Z][A-Z0-9_]*)[^:]*: (.*)$/.exec(line);
+  return match ? { variable: line.slice(0, line.indexOf(': ')), message: match[2]! } : { variable: '', message: line };
+}
+
+/** Whether `error` is a configuration error (a ConfigError, or an error written as one). */
+export function isConfigError(error: unknown): error is Error {
+  return error instanceof ConfigError || (error instanceof Error && error.message.startsWith('Invalid configuration:'));
 }
 
 const emptyAsUndefined = (value: unknown) => (value === '' ? undefined : value);
@@ -38,8 +60,7 @@ export const env = {
         .optional()
         .transform((v) => (v === undefined ? undefined : v === 'true' || v === '1' || v === 'yes')),
     ),
-  logLevel: () =>
-    z.preprocess(emptyAsUndefined, z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')),
+  logLevel: () => z.preprocess(emptyAsUndefined, z.enum(logLevels).default('info')),
   nodeEnv: () => z.preprocess(emptyAsUndefined, z.enum(['development', 'production', 'test']).default('development')),
   /** Comma-separated IP addresses and CIDR ranges (TRUSTED_PROXIES); `none` is the empty list. */
   addressRanges: (fallback: string) =>
@@ -52,36 +73,72 @@ export const env = {
     ),
 };
 
+/** pino's levels, most severe first; `silent` writes nothing. */
+export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof logLevels)[number];
+
+/** What every process reads before anything else: how to log, and which kind of deployment this is. */
+export const processConfigShape = {
+  NODE_ENV: env
+    .nodeEnv()
+    .describe(
+      'development, production or test. production refuses the development conveniences (embedded PostgreSQL, generated keys and secrets, demo content) and turns GraphQL introspection off unless enabled.',
+    ),
+  LOG_LEVEL: env.logLevel().describe('Least severe level written to the log: fatal, error, warn, info, debug, trace or silent.'),
+  LOG_FORMAT: z
+    .preprocess(emptyAsUndefined, z.enum(['pretty', 'json']).optional())
+    .describe('pretty (readable lines, coloured in a terminal) or json (one JSON object per line). Default: pretty when stdout is a terminal, json otherwise.'),
+};
+
 /** The settings every process shares. */
 export const baseConfigShape = {
-  NODE_ENV: env.nodeEnv(),
-  LOG_LEVEL: env.logLevel(),
-  DATABASE_URL: env.optionalUrl(),
-  REDIS_URL: env.optionalUrl(),
-  /** Prefix of every Redis key and stream this deployment uses. */
-  REDIS_PREFIX: z.preprocess(emptyAsUndefined, z.string().default('vs:')),
-  /** PEM (SPKI) public key of the identity subgraph, or a JWKS URL, used to verify access tokens. */
-  JWT_PUBLIC_KEY: env.optionalString(),
-  JWKS_URL: env.optionalUrl(),
-  JWT_ISSUER: z.preprocess(emptyAsUndefined, z.string().default('vibestream-identity')),
-  JWT_AUDIENCE: z.preprocess(emptyAsUndefined, z.string().default('vibestream')),
+  ...processConfigShape,
+  DATABASE_URL: env
+    .optionalUrl()
+    .describe('PostgreSQL connection URL (postgres://user:password@host:5432/db); each context keeps its tables in its own schema. Unset under `npm start`: an embedded PostgreSQL (development only).'),
+  REDIS_URL: env
+    .optionalUrl()
+    .describe('Redis URL (redis://host:6379) for event streams, live events and shared limits. Unset: events and live updates travel in-process, which needs every context in one process (`npm start`).'),
+  REDIS_PREFIX: z.preprocess(emptyAsUndefined, z.string().default('vs:')).describe('Prefix of every Redis key and stream this deployment uses.'),
+  JWT_PUBLIC_KEY: env
+    .optionalString()
+    .describe('PEM (SPKI) public key of the identity subgraph, which verifies access tokens. Unset in development: the key generated in VIBESTREAM_DATA_DIR/keys.'),
+  JWKS_URL: env.optionalUrl().describe('JWKS URL to fetch the access-token public key from, instead of JWT_PUBLIC_KEY.'),
+  JWT_ISSUER: z.preprocess(emptyAsUndefined, z.string().default('vibestream-identity')).describe('Issuer (iss) of access tokens, signed and checked.'),
+  JWT_AUDIENCE: z.preprocess(emptyAsUndefined, z.string().default('vibestream')).describe('Audience (aud) of access tokens, signed and checked.'),
 };
 
 /** The settings every subgraph's runtime reads (see defineSubgraph), listening on `defaultPort` unless PORT says otherwise. */
 export function subgraphConfigShape(defaultPort: number) {
   return {
     ...baseConfigShape,
-    PORT: env.port(defaultPort),
-    HOST: z.preprocess(emptyAsUndefined, z.string().default('0.0.0.0')),
-    DATABASE_URL: env.url(),
-    /** Subgraph introspection; off in production unless enabled. */
-    GRAPHQL_INTROSPECTION: env.optionalBool(),
-    /** How often the outbox relay looks for events to publish (a subgraph without an outbox ignores it). */
-    OUTBOX_RELAY_INTERVAL_MS: env.int(250, 10),
-    /** The peers whose X-Forwarded-For names the client: the gateway (loopback under `npm start`). Anyone else counts at its socket address. */
-    TRUSTED_PROXIES: env.addressRanges(LOOPBACK_RANGES.join(',')),
+    PORT: env.port(defaultPort).describe('Port the process listens on (a subgraph run as its own process; `npm start` uses <NAME>_PORT instead).'),
+    HOST: z.preprocess(emptyAsUndefined, z.string().default('0.0.0.0')).describe('Address the process listens on; `npm start` keeps subgraphs on 127.0.0.1.'),
+    DATABASE_URL: env.url().describe('PostgreSQL connection URL (postgres://user:password@host:5432/db); each context keeps its tables in its own schema.'),
+    GRAPHQL_INTROSPECTION: env.optionalBool().describe('Answer introspection queries (true/false). Default: on, except in production.'),
+    PROJECTION_WAIT_MS: env
+      .int(2000, 0)
+      .describe(
+        'Milliseconds a context waits for its projection of an object another context just created (a song catalog published) before answering NOT_FOUND; woken by the projection\'s commit. 0: no wait.',
+      ),
+    OUTBOX_RELAY_INTERVAL_MS: env
+      .int(250, 10)
+      .describe('Milliseconds between two looks at the outbox for events to publish (a commit also wakes the relay at once).'),
+    TRUSTED_PROXIES: env
+      .addressRanges(LOOPBACK_RANGES.join(','))
+      .describe(
+        'IP addresses and CIDR ranges (comma-separated, or none) of the peers whose X-Forwarded-For names the client: the gateway. A request from anyone else counts at its socket address. Default: loopback (127.0.0.0/8,::1), where the gateway reaches the subgraphs under `npm start`.',
+      ),
   };
 }
+
+/** Where the development conveniences keep their state (the launcher and every process run alone). */
+export const developmentConfigShape = {
+  VIBESTREAM_DATA_DIR: env
+    .optionalString()
+    .describe('Directory of development state: the embedded PostgreSQL, generated keys and secrets, stored media. Default: .data/ in the project.'),
+  EMBEDDED_POSTGRES_PORT: env.port(54329).describe('Port of the embedded PostgreSQL started when DATABASE_URL is unset (development only).'),
+};
 
 /**
  * Validates `source` (process.env by default) against a zod object shape, reporting every
@@ -90,11 +147,32 @@ export function subgraphConfigShape(defaultPort: number) {
 export function loadConfig<Shape extends z.ZodRawShape>(shape: Shape, source: NodeJS.ProcessEnv = process.env): z.infer<z.ZodObject<Shape>> {
   const result = z.object(shape).safeParse(source);
   if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) => {
-    const name = issue.path.join('.') || '(root)';
-    const raw = source[String(issue.path[0])];
+  const issues = result.error.issues.map((issue): ConfigIssue => {
+    const variable = String(issue.path[0] ?? '(root)');
+    const raw = source[variable];
     const missing = issue.code === 'invalid_type' && (raw === undefined || raw === '');
-    return missing ? `${name}: is required but not set` : `${name}: ${issue.message}`;
+    const within = issue.path.length > 1 ? `item ${issue.path.slice(1).join('.')}: ` : '';
+    return { variable, message: missing ? 'is required but not set' : `${within}${issue.message}` };
   });
-  throw new ConfigError(problems);
+  throw new ConfigError(issues);
+}
+
+/** The problems of every `check` at once (each a config loader), as one ConfigError; other errors are thrown as they are. */
+export function collectConfigErrors(checks: (() => unknown)[]): void {
+  const issues: ConfigIssue[] = [];
+  const seen = new Set<string>();
+  for (const check of checks) {
+    try {
+      check();
+    } catch (error) {
+      if (!isConfigError(error)) throw error;
+      const found = error instanceof ConfigError ? error.issues : new ConfigError(error.message.split('\n').slice(1).map((l) => l.replace(/^\s*- /, ''))).issues;
+      for (const issue of found) {
+        const key = `${issue.variable}\n${issue.message}`;
+        if (!seen.has(key)) issues.push(issue);
+        seen.add(key);
+      }
+    }
+  }
+  if (issues.length > 0) throw new ConfigError(issues);
 }

@@ -12,6 +12,7 @@ export * from './rate-limit.ts';
 export * from './redis.ts';
 export * from './session-revocations.ts';
 export * from './runtime.ts';
+export * from './startup.ts';
 export * from './subgraph.ts';
 export * from './subgraph-server.ts';
 export * from './pagination.ts';

