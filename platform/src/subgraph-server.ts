@@ -65,6 +65,9 @@ export async function startSubgraphServer<Ctx extends BaseRequestContext>(option
     introspection: options.introspection,
     includeStacktraceInErrorResponses: false,
     csrfPrevention: true,
+    // The gateway sends whole documents; automatic persisted queries would only be a second way in
+    // (a mismatched hash was an error without a code, answered as INTERNAL_SERVER_ERROR).
+    persistedQueries: false,
     // The process's own shutdown handler drains and stops the server; Apollo must not exit first.
     stopOnTerminationSignals: false,
     formatError: makeErrorFormatter((error, formatted) =>
