@@ -82,7 +82,8 @@ describe('campaigns without a chain', () => {
     expect(errorCode(await stack.gql(CLAIM, { campaignId: plain, walletAddress: Wallet.createRandom().address }, { token: fan.token }))).toBe('CONFLICT');
     expect(errorCode(await stack.gql(JOIN, { id: plain, referralCode: joined.data!.joinCampaign.referralCode }, { token: friend.token }))).toBe('BAD_USER_INPUT');
     expect(errorCode(await stack.gql(JOIN, { id: later }, { token: fan.token }))).toBe('CONFLICT');
-    expect(errorCode(await stack.gql(JOIN, { id: 'not-an-id' }, { token: fan.token }))).toBe('NOT_FOUND');
+    // An id that is not one is refused before any lookup (issue 13); an unknown one is NOT_FOUND.
+    expect((await stack.gql(JOIN, { id: 'not-an-id' }, { token: fan.token })).errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'id' });
     expect(errorCode(await stack.gql(JOIN, { id: randomUUID() }, { token: fan.token }))).toBe('NOT_FOUND');
     expect((await stack.gql<{ campaign: null }>(CAMPAIGN, { id: randomUUID() })).data!.campaign).toBeNull();
     // Nothing was written by the refused joins.
