@@ -121,6 +121,11 @@ export function subgraphConfigShape(defaultPort: number) {
       .describe(
         'Milliseconds a context waits for its projection of an object another context just created (a song catalog published) before answering NOT_FOUND; woken by the projection\'s commit. 0: no wait.',
       ),
+    PROJECTION_WAIT_MS: env
+      .int(2000, 0)
+      .describe(
+        'Milliseconds a context waits for its projection of an object another context just created (a song catalog published) before answering NOT_FOUND; woken by the projection\'s commit. 0: no wait.',
+      ),
     OUTBOX_RELAY_INTERVAL_MS: env
       .int(250, 10)
       .describe('Milliseconds between two looks at the outbox for events to publish (a commit also wakes the relay at once).'),

@@ -23,6 +23,7 @@ export * from './events/contract.ts';
 export * from './events/outbox.ts';
 export * from './events/relay.ts';
 export * from './events/consumer.ts';
+export * from './events/projection-waits.ts';
 export * from './events/transport.ts';
 export * from './events/memory-transport.ts';
 export * from './events/redis-transport.ts';

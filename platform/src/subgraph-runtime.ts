@@ -5,6 +5,7 @@ import type { subgraphConfigShape, z } from './config.ts';
 import { openDatabase, type EntityManager, type MikroORM } from './db.ts';
 import type { EventEnvelope } from './events/contract.ts';
 import { startConsumer, type EventHandler } from './events/consumer.ts';
+import { ProjectionWaits } from './events/projection-waits.ts';
 import { OutboxRelay } from './events/relay.ts';
 import { parseTrustedProxies } from './addresses.ts';
 import { createInfra, type Infra } from './infra.ts';
@@ -28,6 +29,8 @@ export interface SubgraphRuntime<Config> {
   onQuery?: ((sql: string) => void) | undefined;
   /** Asks the outbox relay for a pass: call after a transaction that recorded events commits. */
   onEventsCommitted: () => void;
+  /** Waits, bounded, for this context's consumer to project an object it does not know yet (read-your-writes). */
+  projections: ProjectionWaits;
 }
 
 /** The request context every subgraph resolver gets: the base plus a fresh EntityManager fork. */
@@ -96,6 +99,7 @@ export function defineSubgraph<Config extends SubgraphRuntimeConfig, Ctx extends
       ...(options.onQuery ? { onQuery: options.onQuery } : {}),
     });
     const relay = definition.outbox === false ? null : new OutboxRelay(orm, infra.transport, log, { intervalMs: config.OUTBOX_RELAY_INTERVAL_MS });
+    const projections = new ProjectionWaits({ group: name, timeoutMs: config.PROJECTION_WAIT_MS, live: infra.live, log });
     const wiring = await definition.setup({
       config,
       log,
@@ -104,6 +108,7 @@ export function defineSubgraph<Config extends SubgraphRuntimeConfig, Ctx extends
       env: options.env,
       onQuery: options.onQuery,
       onEventsCommitted: () => relay?.kick(),
+      projections,
     });
     const verifier = wiring.verifier ?? (await verifierFromConfig(config, infra.revocations));
     await waitForRevocations(infra.revocations, log);
@@ -115,9 +120,12 @@ export function defineSubgraph<Config extends SubgraphRuntimeConfig, Ctx extends
           group: name,
           handlers: wiring.handlers,
           log,
+          projections,
           ...(wiring.afterCommit ? { afterCommit: wiring.afterCommit } : {}),
         })
       : null;
+    // Run alone, this subgraph's consumer is the process's only one; a shared infra's owner says so itself.
+    if (!options.infra) infra.transport.consumersStarted?.();
     const background = wiring.background?.();
 
     const server = await startSubgraphServer<Ctx>({
@@ -148,6 +156,7 @@ export function defineSubgraph<Config extends SubgraphRuntimeConfig, Ctx extends
         await server.stop();
         await background?.stop();
         await consumer?.stop();
+        await projections.close();
         await relay?.stop();
         await wiring.stop?.();
         if (!options.infra) await infra.close();

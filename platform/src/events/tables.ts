@@ -52,4 +52,23 @@ create table handled_events (
 );
 `,
   ),
+  sqlMigration(
+    '0000_platform_in_process_bus',
+    `
+-- The in-process bus keeps nothing across a restart: set once every consumer group is done with
+-- the event; at start, published rows without it are published again.
+alter table outbox_events add column delivered_at timestamptz;
+-- The in-process bus's dead letters of this context's consumer group (Redis keeps them in streams).
+create table dead_letters (
+  id bigserial primary key,
+  consumer text not null,
+  event_id text,
+  type text not null,
+  envelope jsonb not null,
+  error text not null,
+  dead_at timestamptz not null default now()
+);
+create index dead_letters_by_type on dead_letters (consumer, type, id);
+`,
+  ),
 ];

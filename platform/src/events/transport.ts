@@ -20,6 +20,8 @@ export interface ConsumerSpec {
   types: string[];
   handle: (envelope: EventEnvelope) => Promise<void>;
   retry?: Partial<RetryPolicy>;
+  /** Where the in-process bus keeps this group's dead letters, so they outlive the process as Redis's do. */
+  deadLetters?: DeadLetterStore;
 }
 
 export interface RunningConsumer {
@@ -32,6 +34,12 @@ export interface DeadLetter {
   error: string;
 }
 
+/** A consumer group's durable dead letters (see deadLetterTable). */
+export interface DeadLetterStore {
+  add(type: string, letter: DeadLetter): Promise<void>;
+  list(type: string): Promise<DeadLetter[]>;
+}
+
 /** Carries events from outbox relays to consumer groups. */
 export interface EventTransport {
   readonly kind: 'redis' | 'memory';
@@ -41,4 +49,12 @@ export interface EventTransport {
   consume(spec: ConsumerSpec): RunningConsumer;
   deadLetters(type: string): Promise<DeadLetter[]>;
   close(): Promise<void>;
+  /**
+   * Only on a transport that keeps nothing across a restart (the in-process bus): resolves once every
+   * consumer group has handled or dead-lettered the event, so the relay can mark it delivered and
+   * replay the others from its outbox at the next start.
+   */
+  settled?(id: string): Promise<void>;
+  /** Says that every consumer group of the process has subscribed: `settled` counts on them from then on. */
+  consumersStarted?(): void;
 }

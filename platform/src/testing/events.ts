@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
 import { newEnvelope, type EventContract, type EventEnvelope, type PayloadOf } from '../events/contract.ts';
 import type { Infra } from '../infra.ts';
 
@@ -19,4 +20,27 @@ export async function publishEvent<C extends EventContract>(
   const envelopes = Array.from({ length: options.times ?? 1 }, (_, i) => (i < 2 ? first : { ...first, id: randomUUID() }));
   for (const envelope of envelopes) await stack.infra.transport.append(envelope);
   return envelopes;
+}
+
+/**
+ * Records an event, checked against its contract, in the outbox of the running subgraph `producer`
+ * (its Postgres schema), as one of its use cases would: that subgraph's relay publishes it from its
+ * own context, so consumers receive it exactly as they receive the real producer's events.
+ */
+export async function publishThroughOutbox<C extends EventContract>(
+  stack: { db: pg.Client },
+  producer: string,
+  contract: C,
+  payload: PayloadOf<C>,
+): Promise<EventEnvelope> {
+  if (!/^[a-z_]+$/.test(producer)) throw new Error(`not a subgraph name: ${producer}`);
+  const envelope = newEnvelope(producer, contract.type, contract.payload.parse(payload) as Record<string, unknown>);
+  await stack.db.query(`insert into "${producer}".outbox_events (id, type, source, payload, occurred_at) values ($1, $2, $3, $4, $5)`, [
+    envelope.id,
+    envelope.type,
+    envelope.source,
+    envelope.payload,
+    envelope.occurredAt,
+  ]);
+  return envelope;
 }

@@ -66,7 +66,8 @@ export interface TestStack {
 
 /**
  * Boots the given subgraphs and a gateway on free ports, composing the supergraph in memory
- * from their SDL, against a fresh database and Redis prefix.
+ * from their SDL, against a fresh database and Redis prefix. They share one infra, as under
+ * `npm start`; with `REDIS_URL: ''` among the overrides, that is the in-process event bus.
  */
 export async function startTestStack(
   label: string,
@@ -86,6 +87,7 @@ export async function startTestStack(
     const onQuery = options.onQuery?.[module.name];
     running.set(module.name, await module.start({ env, port: 0, infra, log, ...(onQuery ? { onQuery } : {}) }));
   }
+  infra.transport.consumersStarted?.();
   const { supergraph } = composeSupergraph(modules, (m) => running.get(m.name)!.url);
   const { startGateway } = await import('@vibestream/gateway');
   const gateway = await startGateway({ env: { ...env, HOST: '127.0.0.1' }, supergraphSdl: supergraph, port: gatewayPort, log, live: infra.live, revocations: infra.revocations });

@@ -16,7 +16,7 @@ export const campaignsSubgraph = defineSubgraph({
   resolvers,
   loadConfig: loadCampaignsConfig,
   database: { migrations, poolSize: 20 },
-  setup: ({ config, log, orm, onEventsCommitted }) => {
+  setup: ({ config, log, orm, onEventsCommitted, projections }) => {
     const chain =
       config.ETH_RPC_URL && config.NFT_DEPLOYER_PRIVATE_KEY
         ? new CampaignChain({
@@ -36,6 +36,7 @@ export const campaignsSubgraph = defineSubgraph({
       log,
       onEventsCommitted,
       chainLeaseMs: config.NFT_RECEIPT_TIMEOUT_MS + config.CAMPAIGN_SWEEP_INTERVAL_MS,
+      projections,
     });
     return {
       handlers: campaignsHandlers,

@@ -19,7 +19,9 @@ import {
   type Logger,
   type MikroORM,
   type Principal,
+  type ProjectionWaits,
 } from '@vibestream/platform';
+import { SongPublished } from '@vibestream/catalog/events';
 import { DeploymentRevertedError, type CampaignChain, type SignedDeployment } from './chain/collections.ts';
 import {
   activationRefusal,
@@ -120,6 +122,7 @@ export interface CampaignsServiceDeps {
   onEventsCommitted: () => void;
   /** A PENDING mint or a pending collection deployment is retried by the sweep once this long has passed since its last attempt. */
   chainLeaseMs: number;
+  projections: ProjectionWaits;
 }
 
 /** campaigns' use cases. */
@@ -130,6 +133,7 @@ export class CampaignsService {
   private readonly log: Logger;
   private readonly onEventsCommitted: () => void;
   private readonly chainLeaseMs: number;
+  private readonly projections: ProjectionWaits;
   private readonly minting = new Map<string, Promise<MintRow>>();
   private readonly deploying = new Map<string, Promise<CampaignRow>>();
 
@@ -140,6 +144,7 @@ export class CampaignsService {
     this.log = deps.log;
     this.onEventsCommitted = deps.onEventsCommitted;
     this.chainLeaseMs = deps.chainLeaseMs;
+    this.projections = deps.projections;
   }
 
   /** The campaign if the caller may see it: drafts only for their artist or an ADMIN. */
@@ -161,7 +166,10 @@ export class CampaignsService {
     const p = requireAuth(principal);
     const [problem] = campaignInputProblems(input, new Date());
     if (problem) throw badInput(problem.message, problem.field);
-    const [song] = isUuid(input.songId) ? ((await em.execute('select * from songs where song_id = ?', [input.songId])) as { artist_user_id: string }[]) : [];
+    // A song catalog has just published may not be projected here yet: wait for it before NOT_FOUND.
+    const song = isUuid(input.songId)
+      ? await this.projections.find(SongPublished, input.songId, async () => ((await em.execute('select * from songs where song_id = ?', [input.songId])) as { artist_user_id: string }[])[0])
+      : undefined;
     if (!song) throw notFound('Song');
     if (song.artist_user_id !== p.userId) refuse({ code: 'FORBIDDEN', message: "Only the song's artist may create its campaigns" });
     const drop = input.nftDrop ?? null;

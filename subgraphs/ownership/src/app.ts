@@ -13,10 +13,10 @@ export const ownershipSubgraph = defineSubgraph({
   resolvers,
   loadConfig: loadOwnershipConfig,
   database: { migrations, poolSize: 20 },
-  setup: ({ config, log, infra, onQuery, onEventsCommitted }) => {
+  setup: ({ config, log, infra, onQuery, onEventsCommitted, projections }) => {
     // placeOrder's two round trips run on plain node-postgres (see placement.ts).
     const sql = openSqlPool({ url: config.DATABASE_URL, schema: 'ownership', max: 20, ...(onQuery ? { onQuery } : {}) });
-    const service = new OwnershipService({ takerFeeBps: config.TAKER_FEE_BPS, live: infra.live, log, sql, onEventsCommitted });
+    const service = new OwnershipService({ takerFeeBps: config.TAKER_FEE_BPS, live: infra.live, log, sql, onEventsCommitted, projections });
     return {
       handlers: ownershipHandlers,
       context: (base): OwnershipContext => ({ ...base, service, loaders: createLoaders(base.em) }),

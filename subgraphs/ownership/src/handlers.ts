@@ -5,13 +5,17 @@ import { cashOf, ensureAccount, post } from './ledger.ts';
 
 /** ownership's projections of other contexts' events, each in the transaction that marks it handled. */
 export const ownershipHandlers: EventHandler[] = [
-  on(SongPublished, async (em, song) => {
-    await em.execute(
-      'insert into songs (song_id, artist_user_id, title) values (?, ?, ?) on conflict (song_id) do update set title = excluded.title',
-      [song.songId, song.artistUserId, song.title],
-    );
-    await ensureAccount(em, song.artistUserId);
-  }),
+  on(
+    SongPublished,
+    async (em, song) => {
+      await em.execute(
+        'insert into songs (song_id, artist_user_id, title) values (?, ?, ?) on conflict (song_id) do update set title = excluded.title',
+        [song.songId, song.artistUserId, song.title],
+      );
+      await ensureAccount(em, song.artistUserId);
+    },
+    { key: (song) => song.songId },
+  ),
   // A deposit credits once per depositId, whatever event id carries it and however often.
   on(DepositSucceeded, async (em, deposit) => {
     const inserted = (await em.execute(

@@ -13,10 +13,12 @@ import {
   type LiveEvents,
   type Logger,
   type Principal,
+  type ProjectionWaits,
   isUuid,
   withSqlClient,
   type SqlPool,
 } from '@vibestream/platform';
+import { SongPublished } from '@vibestream/catalog/events';
 import { OrderFilled, RevenuePaid, TradeExecuted, liveTopics } from './events.ts';
 import { cashOf, ensureAccount, post, reservedOf } from './ledger.ts';
 import { splitRevenue } from './domain/market.ts';
@@ -117,10 +119,12 @@ export class OwnershipService {
   private readonly log: Logger;
   private readonly onEventsCommitted: () => void;
   private readonly sql: SqlPool;
+  private readonly projections: ProjectionWaits;
   private readonly songs = new Set<string>();
 
-  constructor(deps: { takerFeeBps: number; live: LiveEvents; log: Logger; sql: SqlPool; onEventsCommitted: () => void }) {
+  constructor(deps: { takerFeeBps: number; live: LiveEvents; log: Logger; sql: SqlPool; onEventsCommitted: () => void; projections: ProjectionWaits }) {
     this.feeBps = deps.takerFeeBps;
+    this.projections = deps.projections;
     this.sql = deps.sql;
     this.live = deps.live;
     this.log = deps.log;
@@ -132,7 +136,10 @@ export class OwnershipService {
   }
 
   private async song(em: EntityManager, songId: string): Promise<{ song_id: string; artist_user_id: string; title: string }> {
-    const [song] = isUuid(songId) ? ((await em.execute('select * from songs where song_id = ?', [songId])) as { song_id: string; artist_user_id: string; title: string }[]) : [];
+    // A song catalog has just published may not be projected here yet: wait for it before NOT_FOUND.
+    const song = isUuid(songId)
+      ? await this.projections.find(SongPublished, songId, async () => ((await em.execute('select * from songs where song_id = ?', [songId])) as { song_id: string; artist_user_id: string; title: string }[])[0])
+      : undefined;
     if (!song) throw notFound('Song');
     return song;
   }

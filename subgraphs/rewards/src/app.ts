@@ -20,7 +20,7 @@ export const rewardsSubgraph = defineSubgraph({
   resolvers,
   loadConfig: loadRewardsConfig,
   database: { migrations },
-  setup: ({ config, log, infra, orm, onEventsCommitted }) => {
+  setup: ({ config, log, infra, orm, onEventsCommitted, projections }) => {
     const proofs = new ProofVerifierPool(artifacts.verificationKey, config.VERIFIER_THREADS);
     const payer =
       config.ETH_RPC_URL && config.REWARD_TOKEN_ADDRESS && config.PAYOUT_PRIVATE_KEY
@@ -42,6 +42,7 @@ export const rewardsSubgraph = defineSubgraph({
       live: infra.live,
       log,
       onEventsCommitted,
+      projections,
     });
     return {
       handlers: rewardsHandlers({ rewardPerListen: config.REWARD_PER_LISTEN, epochBudget: config.EPOCH_BUDGET }),

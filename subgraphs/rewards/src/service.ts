@@ -14,8 +14,10 @@ import {
   type Logger,
   type MikroORM,
   type Principal,
+  type ProjectionWaits,
   isUuid,
 } from '@vibestream/platform';
+import { SongPublished } from '@vibestream/catalog/events';
 import type { RewardsConfig } from './config.ts';
 import { ListenCompleted, VoucherIssued, liveTopics } from './events.ts';
 import { fieldToAddress, parseFieldElement } from './domain/field.ts';
@@ -89,6 +91,7 @@ export class RewardsService {
   private readonly live: LiveEvents;
   private readonly log: Logger;
   private readonly onEventsCommitted: () => void;
+  private readonly projections: ProjectionWaits;
   private readonly now: () => Date;
 
   constructor(deps: {
@@ -100,6 +103,7 @@ export class RewardsService {
     live: LiveEvents;
     log: Logger;
     onEventsCommitted: () => void;
+    projections: ProjectionWaits;
     now?: () => Date;
   }) {
     this.orm = deps.orm;
@@ -110,6 +114,7 @@ export class RewardsService {
     this.live = deps.live;
     this.log = deps.log;
     this.onEventsCommitted = deps.onEventsCommitted;
+    this.projections = deps.projections;
     this.now = deps.now ?? (() => new Date());
     this.rules = {
       heartbeatIntervalSeconds: deps.config.HEARTBEAT_INTERVAL_SECONDS,
@@ -143,7 +148,10 @@ export class RewardsService {
 
   async startSession(em: EntityManager, principal: Principal | null, songId: string): Promise<SessionRow> {
     const p = requireAuth(principal);
-    const [song] = isUuid(songId) ? ((await em.execute('select song_id from songs where song_id = ?', [songId])) as unknown[]) : [];
+    // A song catalog has just published may not be projected here yet: wait for it before NOT_FOUND.
+    const song = isUuid(songId)
+      ? await this.projections.find(SongPublished, songId, async () => ((await em.execute('select song_id from songs where song_id = ?', [songId])) as unknown[])[0])
+      : undefined;
     if (!song) throw notFound('Song');
     return em.transactional(async (tx) => {
       // One open session per user: a new one abandons the previous.

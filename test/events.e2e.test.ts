@@ -1,0 +1,175 @@
+// Events between contexts, on both buses: every subgraph and the gateway in this one process, as
+// `npm start` runs them (in-process bus, no REDIS_URL) and with Redis Streams. Each consumer of
+// each event contract gets at least one event, from its real producer's use case where that is
+// cheap and otherwise recorded in the producer's outbox, so its relay publishes it as it would.
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { EventHandler } from '@vibestream/platform';
+import { eventually, mintToken, publishThroughOutbox, startTestStack, type TestStack } from '@vibestream/platform/testing';
+import { CampaignNftMinted } from '@vibestream/campaigns/events';
+import { WalletLinked } from '@vibestream/identity/events';
+import { DepositSucceeded, EntitlementsChanged, SubscriptionChanged } from '@vibestream/payments/events';
+import { PoolFunded } from '@vibestream/rewards/events';
+import { subgraphs } from '../subgraphs/index.ts';
+import { campaignsHandlers } from '../subgraphs/campaigns/src/handlers.ts';
+import { catalogHandlers } from '../subgraphs/catalog/src/handlers.ts';
+import { notificationsHandlers } from '../subgraphs/notifications/src/handlers.ts';
+import { ownershipHandlers } from '../subgraphs/ownership/src/handlers.ts';
+import { paymentsHandlers } from '../subgraphs/payments/src/handlers.ts';
+import { rewardsHandlers } from '../subgraphs/rewards/src/handlers.ts';
+import { makeWav } from '../subgraphs/catalog/test/audio.ts';
+import { newArtist, publishedSong, signUp } from '../subgraphs/catalog/test/helpers.ts';
+import { CREATE as CREATE_CAMPAIGN, minutesFromNow } from '../subgraphs/campaigns/test/helpers.ts';
+import { BUY_OFFERING, DISTRIBUTE, OFFER, PLACE, type Placed } from '../subgraphs/ownership/test/helpers.ts';
+import { COMPLETE, HEARTBEAT, START, newVoucherSecrets, terminateSnarkjs } from '../subgraphs/rewards/test/helpers.ts';
+
+/** Every consumer group and the event types it consumes, from the subgraphs' own handler lists. */
+const consumed: Record<string, EventHandler[]> = {
+  campaigns: campaignsHandlers,
+  catalog: catalogHandlers,
+  notifications: notificationsHandlers({} as never),
+  ownership: ownershipHandlers,
+  payments: paymentsHandlers,
+  rewards: rewardsHandlers({ rewardPerListen: '1', epochBudget: '1' }),
+};
+
+const buses = [
+  { bus: 'in-process', env: { REDIS_URL: '' } },
+  { bus: 'Redis Streams', env: {} },
+];
+
+describe.each(buses)('events between contexts on the $bus bus', ({ env }) => {
+  let stack: TestStack;
+  let mediaDir: string;
+  let artist: Awaited<ReturnType<typeof newArtist>>;
+  let fan: Awaited<ReturnType<typeof signUp>>;
+  let songId: string;
+  let offeringId: string;
+
+  beforeAll(async () => {
+    mediaDir = await mkdtemp(join(tmpdir(), 'vs-events-'));
+    stack = await startTestStack('events', subgraphs, { ...env, MEDIA_DIR: mediaDir, MIN_LISTEN_SECONDS: '1', TAKER_FEE_BPS: '0' });
+    artist = await newArtist(stack, 'Bus Artist');
+    fan = await signUp(stack, 'FAN', 'Bus Fan');
+  }, 180_000);
+
+  afterAll(async () => {
+    await stack?.stop();
+    if (mediaDir) await rm(mediaDir, { recursive: true, force: true });
+    await terminateSnarkjs();
+  });
+
+  const one = async (sql: string, params: unknown[]) => (await stack.db.query(sql, params)).rowCount;
+
+  it('a song just published is at once listenable (rewards), offered (ownership) and campaigned (campaigns), and its upload counted (payments)', async () => {
+    songId = await publishedSong(stack, artist.token, { title: 'Bus Song', genre: 'Pop' }, makeWav(1, 4000));
+    // No waiting: a client may use at once what it was just told exists.
+    const [listen, offering, campaign] = await Promise.all([
+      stack.gql<{ startListenSession: { id: string } }>(START, { songId }, { token: fan.token }),
+      stack.gql<{ createShareOffering: { id: string } }>(OFFER, { input: { songId, totalShares: 1000, pricePerShareCents: 100, revenueShareBps: 2000 } }, { token: artist.token }),
+      stack.gql(CREATE_CAMPAIGN, { input: { songId, name: 'Bus Campaign', startsAt: minutesFromNow(-1), endsAt: minutesFromNow(60), budgetCents: 1000 } }, { token: artist.token }),
+    ]);
+    expect(listen.errors).toBeUndefined();
+    expect(offering.errors).toBeUndefined();
+    expect(campaign.errors).toBeUndefined();
+    offeringId = offering.data!.createShareOffering.id;
+    expect(await eventually(() => one('select 1 from notifications.songs where song_id = $1', [songId]), (n) => n === 1)).toBe(1);
+    expect(await eventually(() => one('select 1 from payments.uploads where user_id = $1', [artist.userId]), (n) => n === 1)).toBe(1);
+  });
+
+  it('a completed listen counts in catalog and campaigns, and its voucher notifies the listener', async () => {
+    const session = await stack.gql<{ startListenSession: { id: string } }>(START, { songId }, { token: fan.token });
+    const sessionId = session.data!.startListenSession.id;
+    await new Promise((r) => setTimeout(r, 1_150));
+    expect((await stack.gql(HEARTBEAT, { sessionId, positionSeconds: 1 }, { token: fan.token })).errors).toBeUndefined();
+    const done = await stack.gql<{ completeListenSession: { voucher: unknown } }>(COMPLETE, { sessionId, commitment: newVoucherSecrets().commitment.toString() }, { token: fan.token });
+    expect(done.data?.completeListenSession.voucher).not.toBeNull();
+    expect(await eventually(() => one('select 1 from catalog.songs where id = $1 and play_count = 1', [songId]), (n) => n === 1)).toBe(1);
+    expect(await eventually(() => one('select 1 from campaigns.listens where song_id = $1 and user_id = $2', [songId, fan.userId]), (n) => n === 1)).toBe(1);
+    expect(await eventually(() => one(`select 1 from notifications.notifications where user_id = $1 and kind = 'REWARD_VOUCHER'`, [fan.userId]), (n) => n === 1)).toBe(1);
+  });
+
+  it('deposits fund trading accounts; a purchase, a trade and a revenue distribution notify their users', async () => {
+    const buyer = await signUp(stack, 'FAN', 'Bus Buyer');
+    for (const user of [fan, buyer]) {
+      await publishThroughOutbox(stack, 'payments', DepositSucceeded, { depositId: randomUUID(), userId: user.userId, amountCents: 100_000, method: 'CARD', succeededAt: new Date().toISOString() });
+    }
+    const funded = (userId: string) => one('select 1 from ownership.deposits where user_id = $1', [userId]);
+    expect(await eventually(() => funded(fan.userId), (n) => n === 1)).toBe(1);
+    expect(await eventually(() => funded(buyer.userId), (n) => n === 1)).toBe(1);
+    expect((await stack.gql(BUY_OFFERING, { offeringId, quantity: 100 }, { token: fan.token })).errors).toBeUndefined();
+    expect((await stack.gql(PLACE, { input: { songId, side: 'SELL', type: 'LIMIT', quantity: 10, limitPriceCents: 110 } }, { token: fan.token })).errors).toBeUndefined();
+    const buy = await stack.gql<Placed>(PLACE, { input: { songId, side: 'BUY', type: 'LIMIT', quantity: 10, limitPriceCents: 110 } }, { token: buyer.token });
+    expect(buy.data?.placeOrder.order.status).toBe('FILLED');
+    const admin = await mintToken(stack.keys, { roles: ['ADMIN'] });
+    expect((await stack.gql(DISTRIBUTE, { songId, amountCents: 10_000, periodLabel: 'bus' }, { token: admin })).errors).toBeUndefined();
+    const kinds = async (userId: string) =>
+      (await stack.db.query<{ kind: string }>('select kind from notifications.notifications where user_id = $1 order by kind', [userId])).rows.map((r) => r.kind);
+    const expected = ['DEPOSIT_SUCCEEDED', 'ORDER_FILLED', 'REVENUE_PAID'];
+    expect(await eventually(() => kinds(buyer.userId), (k) => expected.every((kind) => k.includes(kind)))).toEqual(expect.arrayContaining(expected));
+  });
+
+  it("payments' plans and subscriptions, identity's wallets, campaigns' mints and pool funding reach their consumers", async () => {
+    await publishThroughOutbox(stack, 'payments', EntitlementsChanged, {
+      userId: artist.userId,
+      planId: 'PRO',
+      entitlements: [{ key: 'uploads.monthly', limit: 100 }],
+      changedAt: new Date().toISOString(),
+    });
+    await publishThroughOutbox(stack, 'payments', SubscriptionChanged, {
+      userId: fan.userId,
+      planId: 'PRO',
+      previousPlanId: 'FREE',
+      status: 'ACTIVE',
+      cancelAtPeriodEnd: false,
+      currentPeriodEnd: minutesFromNow(60 * 24 * 30),
+      changedAt: new Date().toISOString(),
+    });
+    const address = `0x${randomUUID().replace(/-/g, '').padEnd(40, '0')}`;
+    await publishThroughOutbox(stack, 'identity', WalletLinked, { userId: fan.userId, chain: 'ETHEREUM', address });
+    await publishThroughOutbox(stack, 'campaigns', CampaignNftMinted, {
+      campaignId: randomUUID(),
+      campaignName: 'Bus Campaign',
+      songId,
+      userId: fan.userId,
+      editionNumber: 1,
+      editionSize: 10,
+      walletAddress: address,
+      tokenId: '1',
+      contractAddress: null,
+      txHash: null,
+      mintedAt: new Date().toISOString(),
+    });
+    await publishThroughOutbox(stack, 'rewards', PoolFunded, { epoch: 1, amount: '500' });
+    expect(await eventually(() => one(`select 1 from catalog.user_plans where user_id = $1 and plan_id = 'PRO'`, [artist.userId]), (n) => n === 1)).toBe(1);
+    expect(await eventually(() => one(`select 1 from payments.linked_wallets where user_id = $1`, [fan.userId]), (n) => n === 1)).toBe(1);
+    expect(await eventually(() => one(`select 1 from rewards.pools where epoch = 1`, []), (n) => n === 1)).toBe(1);
+    const kinds = ['SUBSCRIPTION_CHANGED', 'CAMPAIGN_NFT_MINTED'];
+    expect(await eventually(() => one(`select distinct kind from notifications.notifications where user_id = $1 and kind = any($2)`, [fan.userId, kinds]), (n) => n === 2)).toBe(2);
+  });
+
+  it('every consumer handled an event of every contract it consumes, and nothing was dead-lettered', async () => {
+    const schemas = subgraphs.map((s) => s.name);
+    const outboxes = schemas.map((s) => `select id, type from "${s}".outbox_events`).join(' union all ');
+    const handled = async () => {
+      const pairs = new Set<string>();
+      for (const group of Object.keys(consumed)) {
+        const { rows } = await stack.db.query<{ type: string }>(
+          `select distinct o.type from "${group}".handled_events h join (${outboxes}) o on o.id = h.event_id where h.consumer = $1`,
+          [group],
+        );
+        for (const { type } of rows) pairs.add(`${group} <- ${type}`);
+      }
+      return [...pairs].sort();
+    };
+    const expected = Object.entries(consumed)
+      .flatMap(([group, handlers]) => handlers.map((h) => `${group} <- ${h.contract.type}`))
+      .sort();
+    expect(await eventually(handled, (pairs) => expected.every((p) => pairs.includes(p)))).toEqual(expected);
+    const types = [...new Set(Object.values(consumed).flatMap((handlers) => handlers.map((h) => h.contract.type)))];
+    for (const type of types) expect(await stack.infra.transport.deadLetters(type), type).toEqual([]);
+  });
+});
