@@ -1,10 +1,13 @@
 // `npm start`: every subgraph that exists plus the gateway, in one process.
 // Without DATABASE_URL an embedded PostgreSQL keeps its data in .data/; without REDIS_URL
 // events and live updates travel in-process.
-import { createInfra, createLogger, keepServingThroughFaults, onShutdown, prepareDevelopmentEnv, type RunningSubgraph } from '@vibestream/platform';
+import { createInfra, createLogger, dataDir, keepServingThroughFaults, onShutdown, prepareDevelopmentEnv, type RunningSubgraph } from '@vibestream/platform';
 import { startGateway } from '@vibestream/gateway';
+import { startLocalStripe } from '@vibestream/payments/local-stripe';
 import { subgraphs } from '../subgraphs/index.ts';
 import { ensureWebAppBuilt } from '../clients/web/build.ts';
+import { loadDevelopmentSettings } from './development-settings.ts';
+import { demoBanner, startDemoSeed } from './demo/launch.ts';
 
 const log = createLogger('vibestream', process.env.LOG_LEVEL ?? 'info');
 // One context's stray rejection or exception must not take the others down (platform/src/process-faults.ts).
@@ -13,8 +16,16 @@ keepServingThroughFaults(log);
 try {
   const prepared = await prepareDevelopmentEnv(process.env, log);
   const gatewayPort = prepared.env.GATEWAY_PORT ?? prepared.env.PORT ?? '4000';
+  const development = loadDevelopmentSettings(prepared.env);
+  // How this process reaches its own gateway (webhooks from the Stripe stand-in, the demo seed).
+  const gatewayHost = prepared.env.HOST && !['0.0.0.0', '::'].includes(prepared.env.HOST) ? prepared.env.HOST : '127.0.0.1';
+  const localGateway = `http://${gatewayHost.includes(':') ? `[${gatewayHost}]` : gatewayHost}:${gatewayPort}`;
+  const localStripe = development.localStripe
+    ? await startLocalStripe({ nodeEnv: prepared.env.NODE_ENV, webhookUrl: `${localGateway}/webhooks/stripe`, log: log.child({ process: 'local-stripe' }) })
+    : null;
   const env: NodeJS.ProcessEnv = {
     ...prepared.env,
+    ...localStripe?.env,
     // Links the subgraphs hand out (media URLs, wallet challenges) name the gateway.
     PUBLIC_URL: prepared.env.PUBLIC_URL ?? `http://localhost:${gatewayPort}`,
     // In one process only the gateway faces clients; subgraphs listen on loopback.
@@ -30,8 +41,6 @@ try {
     running.push(subgraph);
     gatewayEnv[`SUBGRAPH_URL_${module.name.toUpperCase()}`] ??= `http://127.0.0.1:${subgraph.port}/graphql`;
   }
-  // Every consumer group listens now: the in-process bus counts an event delivered once each has it.
-  infra.transport.consumersStarted?.();
   // The gateway serves the web client at / from clients/web/dist: build it when missing or stale.
   if (!gatewayEnv.WEB_APP_DIR && env.WEB_APP_BUILD !== 'off') {
     try {
@@ -42,10 +51,15 @@ try {
   }
   const gateway = await startGateway({ env: gatewayEnv, log: log.child({ process: 'gateway' }), live: infra.live, revocations: infra.revocations });
   log.info({ url: gateway.url, subgraphs: running.map((s) => s.name) }, 'VibeStream is up');
-  console.log(`\n  VibeStream gateway ready at ${gateway.url}\n`);
+  console.log(`\n  VibeStream gateway ready at ${gateway.url}\n${development.demoSeed ? `\n${demoBanner({ fanFunded: localStripe !== null })}\n` : ''}`);
+  const demoSeed = development.demoSeed
+    ? startDemoSeed({ graphqlUrl: `${localGateway}/graphql`, dataDir: dataDir(env), databaseUrl: env.DATABASE_URL!, fundFan: localStripe !== null, log: log.child({ process: 'demo-seed' }) })
+    : null;
   onShutdown(log, async () => {
+    await demoSeed?.stop();
     await gateway.stop();
     for (const subgraph of running.reverse()) await subgraph.stop();
+    await localStripe?.stop();
     await infra.close();
     await prepared.stop();
   });

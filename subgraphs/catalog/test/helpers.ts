@@ -2,9 +2,12 @@ import type pg from 'pg';
 import { eventually, publishEvent, type TestStack } from '@vibestream/platform/testing';
 import { EntitlementsChanged } from '@vibestream/payments/events';
 
+/** What the helpers below need: a client on the gateway (a test stack, or `npm start`). */
+export type Gateway = Pick<TestStack, 'gql'>;
+
 let counter = 0;
 
-export async function signUp(stack: TestStack, role: 'FAN' | 'ARTIST' = 'FAN', name = 'Tester') {
+export async function signUp(stack: Gateway, role: 'FAN' | 'ARTIST' = 'FAN', name = 'Tester') {
   const email = `${role.toLowerCase()}${++counter}-${Date.now()}@example.com`;
   const res = await stack.gql<{ register: { accessToken: string; user: { id: string } } }>(
     `mutation($input: RegisterInput!) { register(input: $input) { accessToken user { id } } }`,
@@ -14,7 +17,7 @@ export async function signUp(stack: TestStack, role: 'FAN' | 'ARTIST' = 'FAN', n
   return { token: res.data.register.accessToken, userId: res.data.register.user.id };
 }
 
-export async function newArtist(stack: TestStack, name: string) {
+export async function newArtist(stack: Gateway, name: string) {
   const user = await signUp(stack, 'ARTIST', name);
   const res = await stack.gql<{ createArtistProfile: { id: string } }>(
     `mutation($input: ArtistProfileInput!) { createArtistProfile(input: $input) { id } }`,
@@ -25,7 +28,7 @@ export async function newArtist(stack: TestStack, name: string) {
   return { ...user, artistId: res.data.createArtistProfile.id };
 }
 
-export async function createSong(stack: TestStack, token: string, input: Record<string, unknown>) {
+export async function createSong(stack: Gateway, token: string, input: Record<string, unknown>) {
   const res = await stack.gql<{ createSong: { id: string; status: string } }>(
     `mutation($input: CreateSongInput!) { createSong(input: $input) { id title genre status } }`,
     { input },
@@ -35,7 +38,7 @@ export async function createSong(stack: TestStack, token: string, input: Record<
   return res.data.createSong.id;
 }
 
-export async function requestUpload(stack: TestStack, token: string, songId: string, contentType: string, byteSize: number) {
+export async function requestUpload(stack: Gateway, token: string, songId: string, contentType: string, byteSize: number) {
   return stack.gql<{ requestSongUpload: { uploadUrl: string; expiresAt: string } }>(
     `mutation($songId: ID!, $contentType: String!, $byteSize: Int!) { requestSongUpload(songId: $songId, contentType: $contentType, byteSize: $byteSize) { uploadUrl expiresAt } }`,
     { songId, contentType, byteSize },
@@ -47,7 +50,7 @@ export async function put(url: string, body: Buffer, contentType = 'audio/wav') 
   return fetch(url, { method: 'PUT', headers: { 'content-type': contentType }, body: new Uint8Array(body) });
 }
 
-export async function uploadAndPublish(stack: TestStack, token: string, songId: string, audio: Buffer) {
+export async function uploadAndPublish(stack: Gateway, token: string, songId: string, audio: Buffer) {
   const ticket = await requestUpload(stack, token, songId, 'audio/wav', audio.length);
   if (!ticket.data) throw new Error(JSON.stringify(ticket.errors));
   const uploaded = await put(ticket.data.requestSongUpload.uploadUrl, audio);
@@ -62,7 +65,7 @@ export async function uploadAndPublish(stack: TestStack, token: string, songId: 
 }
 
 /** Creates, uploads and publishes a short song in one go. */
-export async function publishedSong(stack: TestStack, token: string, input: Record<string, unknown>, audio: Buffer) {
+export async function publishedSong(stack: Gateway, token: string, input: Record<string, unknown>, audio: Buffer) {
   const id = await createSong(stack, token, input);
   await uploadAndPublish(stack, token, id, audio);
   return id;

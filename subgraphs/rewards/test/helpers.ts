@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import type { TestStack } from '@vibestream/platform/testing';
 import { artifacts, poseidon1, poseidon2 } from '../../../circuits/index.ts';
 import { makeWav } from '../../catalog/test/audio.ts';
-import { newArtist, publishedSong, signUp } from '../../catalog/test/helpers.ts';
+import { newArtist, publishedSong, signUp, type Gateway } from '../../catalog/test/helpers.ts';
 
 export { newArtist, signUp };
 
@@ -22,12 +21,12 @@ export function newVoucherSecrets() {
   return { nullifier, secret, commitment: poseidon2(nullifier, secret), nullifierHash: poseidon1(nullifier) };
 }
 
-export async function publishSong(stack: TestStack, artistToken: string, seconds: number, title = `Track ${Date.now()}`) {
+export async function publishSong(stack: Gateway, artistToken: string, seconds: number, title = `Track ${Date.now()}`) {
   return publishedSong(stack, artistToken, { title, genre: 'Test' }, makeWav(seconds, 4000));
 }
 
 /** Waits until rewards has projected the published song (it learns songs from catalog events). */
-export async function songKnownToRewards(stack: TestStack, token: string, songId: string) {
+export async function songKnownToRewards(stack: Gateway, token: string, songId: string) {
   for (let i = 0; i < 200; i++) {
     const res = await stack.gql<{ startListenSession: { id: string } }>(START, { songId }, { token });
     if (res.data) return res.data.startListenSession.id;
@@ -56,7 +55,7 @@ export type Complete = {
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Listens to a whole short song with a heartbeat at its end, then completes with a fresh commitment. */
-export async function listenAndComplete(stack: TestStack, token: string, songId: string, seconds: number, secrets = newVoucherSecrets()) {
+export async function listenAndComplete(stack: Gateway, token: string, songId: string, seconds: number, secrets = newVoucherSecrets()) {
   const sessionId = await songKnownToRewards(stack, token, songId);
   await sleep(seconds * 1000 + 150);
   const beat = await stack.gql(HEARTBEAT, { sessionId, positionSeconds: seconds }, { token });
@@ -68,7 +67,7 @@ export async function listenAndComplete(stack: TestStack, token: string, songId:
 
 /** Makes a real Groth16 proof from the committed wasm and zkey. */
 export async function prove(
-  stack: TestStack,
+  stack: Gateway,
   secrets: { nullifier: bigint; secret: bigint },
   voucher: { epoch: number; leafIndex: number },
   recipient: string,
