@@ -50,6 +50,7 @@ import { proxyTo } from './http-proxy.ts';
 import { PUBLIC_GRAPHQL_PATH, createGatewayPublicGraph } from './public-graph.ts';
 import { createRequestLimiter, limitsPlugin, sendRateLimited } from './limits/index.ts';
 import { loadPersistedDocuments, persistedDocumentsTransform } from './persisted-documents.ts';
+import { operationGuardPlugin } from './operation-guard.ts';
 import { attachSubscriptions, type SubscriptionServer } from './subscriptions/server.ts';
 import { publicFieldsOf } from './subscriptions/public-fields.ts';
 import { GraphQLError, type ExecutionResult, type GraphQLSchema } from 'graphql';
@@ -155,6 +156,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       ApolloServerPluginUsageReportingDisabled(),
       ApolloServerPluginSchemaReportingDisabled(),
       operationMetricsPlugin<GatewayContext>(metrics, new OperationNameLabels(OperationNameLabels.namesIn(persistedStore.values()))),
+      // Before the limits: an operation that cannot run is refused as such.
+      operationGuardPlugin<GatewayContext>(),
       limitsPlugin<GatewayContext>({
         ...queryLimits,
         onRejected: (violation, operationName) => log.info({ limit: violation.limit, actual: violation.actual, max: violation.max, operationName }, 'operation refused by limits'),
