@@ -14,6 +14,12 @@ export interface MarketStats {
 
 /** Per-request loaders: market data for any number of songs costs a constant number of statements. */
 export function createLoaders(em: EntityManager) {
+  /** At most one row per key, by one column of one of our tables, in one statement. */
+  const rowBy = <Row>(table: string, column: keyof Row & string) =>
+    new DataLoader<string, Row | null>(async (keys) => {
+      const rows = (await em.execute(`select * from ${table} where ${column} in (${placeholders(keys.length)})`, [...keys])) as Row[];
+      return keys.map((key) => rows.find((r) => r[column] === key) ?? null);
+    });
   return {
     marketStats: new DataLoader<string, MarketStats>(async (songIds) => {
       const rows = (await em.execute(
@@ -31,19 +37,10 @@ export function createLoaders(em: EntityManager) {
       });
     }),
     /** By parsed id (resolvers parse ids before they load them). */
-    offering: new DataLoader<string, OfferingRow | null>(async (ids) => {
-      const rows = (await em.execute(`select * from offerings where id in (${placeholders(ids.length)})`, [...ids])) as OfferingRow[];
-      return ids.map((id) => rows.find((r) => r.id === id) ?? null);
-    }),
+    offering: rowBy<OfferingRow>('offerings', 'id'),
     /** By parsed id; whose order it is, the resolver checks. */
-    order: new DataLoader<string, OrderRow | null>(async (ids) => {
-      const rows = (await em.execute(`select * from orders where id in (${placeholders(ids.length)})`, [...ids])) as OrderRow[];
-      return ids.map((id) => rows.find((r) => r.id === id) ?? null);
-    }),
-    offeringBySong: new DataLoader<string, OfferingRow | null>(async (songIds) => {
-      const rows = (await em.execute(`select * from offerings where song_id in (${placeholders(songIds.length)})`, [...songIds])) as OfferingRow[];
-      return songIds.map((id) => rows.find((r) => r.song_id === id) ?? null);
-    }),
+    order: rowBy<OrderRow>('orders', 'id'),
+    offeringBySong: rowBy<OfferingRow>('offerings', 'song_id'),
     /** Trades in a window plus the last trade before it, for TWAP: two statements per distinct window. */
     twapInputs: new DataLoader<{ songId: string; minutes: number }, { before: TradePoint | null; inWindow: TradePoint[] }, string>(
       async (keys) => {
