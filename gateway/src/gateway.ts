@@ -47,8 +47,11 @@ import { loadGatewayConfig, subgraphUrlOverrides } from './config.ts';
 import type { GatewayContext } from './context.ts';
 import { SubgraphDataSource, type SubgraphDataSourceOptions } from './data-source.ts';
 import { proxyTo } from './http-proxy.ts';
+import { forwardDecision, forwardedLabel } from './forwarded-routes.ts';
+import { parseRequestPath, type RequestPathResult } from './request-path.ts';
 import { PUBLIC_GRAPHQL_PATH, createGatewayPublicGraph } from './public-graph.ts';
-import { createRequestLimiter, limitsPlugin, sendRateLimited } from './limits/index.ts';
+import { boundedStringify, createRequestLimiter, limitsPlugin, sendRateLimited } from './limits/index.ts';
+import { listSizeProblems, readCostDirectives } from '@vibestream/platform';
 import { loadPersistedDocuments, persistedDocumentsTransform } from './persisted-documents.ts';
 import { operationGuardPlugin } from './operation-guard.ts';
 import { attachSubscriptions, type SubscriptionServer } from './subscriptions/server.ts';
@@ -57,15 +60,6 @@ import { GraphQLError, type ExecutionResult, type GraphQLSchema } from 'graphql'
 import { GRAPHIQL_PATH, graphiqlPage, sandboxWithOfflineFallback } from './landing-page.ts';
 import { OperationNameLabels, createMetrics, operationMetricsPlugin } from './metrics.ts';
 import { createWebApp } from './web-app.ts';
-
-/** HTTP routes the gateway hands to a subgraph's own handler, bodies streamed both ways. */
-const forwardedRoutes = [
-  { prefix: '/media/', subgraph: 'catalog' },
-  // Stripe signs the exact bytes it sends: the body is streamed to payments untouched.
-  { prefix: '/webhooks/stripe', subgraph: 'payments' },
-  // Campaign NFTs' token metadata: the collections' tokenURI points here.
-  { prefix: '/nft/', subgraph: 'campaigns' },
-];
 
 export interface GatewayOptions {
   env: NodeJS.ProcessEnv;
@@ -137,7 +131,9 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     },
   });
 
-  const queryLimits = { maxDepth: config.MAX_QUERY_DEPTH, maxAliases: config.MAX_QUERY_ALIASES, maxCost: config.MAX_QUERY_COST };
+  // The cost is measured with the supergraph's @listSize and @cost (the API schema drops them).
+  const costDirectives = readCostDirectives(supergraphSdl);
+  const queryLimits = { maxDepth: config.MAX_QUERY_DEPTH, maxAliases: config.MAX_QUERY_ALIASES, maxCost: config.MAX_QUERY_COST, directives: costDirectives };
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
     introspection,
@@ -147,6 +143,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     persistedQueries: false,
     // main.ts drains and stops the server on SIGTERM; Apollo must not exit first.
     stopOnTerminationSignals: false,
+    stringifyResult: boundedStringify(config.MAX_RESPONSE_BYTES, (bytes) => log.warn({ bytes, max: config.MAX_RESPONSE_BYTES }, 'answer refused by the response size limit')),
     formatError: makeErrorFormatter((error, formatted) => {
       metrics.graphqlErrors.inc({ code: 'INTERNAL_SERVER_ERROR' });
       log.error({ err: (error as { originalError?: unknown })?.originalError ?? error, path: formatted.path, message: formatted.message }, 'unexpected error');
@@ -168,6 +165,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   // Registered before start: the first load happens inside apollo.start().
   gateway.onSchemaLoadOrUpdate((update) => (apiSchema = update.apiSchema));
   await apollo.start();
+  const unsized = listSizeProblems(apiSchema!, costDirectives);
+  if (unsized.length > 0) log.warn({ lists: unsized }, 'lists without a declared size: the cost limit guesses their size');
   const publicFields = publicFieldsOf(supergraphSdl);
   const ownRedis = !options.live && config.REDIS_URL ? createRedis(config.REDIS_URL) : null;
   ownRedis?.on('error', (error: Error) => log.warn({ err: error.message }, 'redis connection error'));
@@ -207,14 +206,16 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const server = createServer((req, res) => {
     const started = process.hrtime.bigint();
     const incomingId = req.headers[REQUEST_ID_HEADER];
-    const route = routeOf(req);
+    // Routed on the decoded, normalised path; a path with dot-segments or encoded slashes is refused whatever it names.
+    const requestPath = parseRequestPath(req.url ?? '/');
+    const route = routeOf(requestPath);
     const serve = () => withRequestId(typeof incomingId === 'string' && incomingId.length <= 128 ? incomingId : undefined, () => {
       res.setHeader(REQUEST_ID_HEADER, currentRequestId()!);
       if (draining) res.setHeader('connection', 'close');
       res.once('finish', () =>
         metrics.httpDuration.observe({ route, status: String(res.statusCode) }, Number(process.hrtime.bigint() - started) / 1e9),
       );
-      handle(req, res, route).catch((error: unknown) => {
+      handle(req, res, route, requestPath).catch((error: unknown) => {
         if (error instanceof BodyTooLargeError) return sendGraphQLError(res, 413, 'BAD_USER_INPUT', error.message);
         log.error({ err: error, url: req.url }, 'request failed');
         if (!res.headersSent) sendGraphQLError(res, 500, 'INTERNAL_SERVER_ERROR', 'Internal server error');
@@ -227,13 +228,14 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   });
   server.keepAliveTimeout = 65_000;
 
-  function routeOf(req: IncomingMessage): string {
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
-    if (['/graphql', PUBLIC_GRAPHQL_PATH, '/healthz', '/readyz', '/metrics', GRAPHIQL_PATH].includes(path)) return path;
-    return forwardedRoutes.find((r) => path.startsWith(r.prefix))?.prefix ?? 'other';
+  function routeOf(requestPath: RequestPathResult): string {
+    if ('error' in requestPath) return 'refused';
+    if (['/graphql', PUBLIC_GRAPHQL_PATH, '/healthz', '/readyz', '/metrics', GRAPHIQL_PATH].includes(requestPath.path)) return requestPath.path;
+    return forwardedLabel(requestPath) ?? 'other';
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse, route: string): Promise<void> {
+  async function handle(req: IncomingMessage, res: ServerResponse, route: string, requestPath: RequestPathResult): Promise<void> {
+    if ('error' in requestPath) return sendJson(res, 400, { error: requestPath.error });
     switch (route) {
       case '/graphql':
         return serveGraphQL(req, res);
@@ -257,12 +259,15 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         res.end(graphiqlPage());
         return;
       default: {
-        const forward = forwardedRoutes.find((r) => r.prefix === route);
+        const forward = forwardDecision(req.method ?? 'GET', requestPath);
         // Every other path belongs to the web client (its files, or index.html for its routes).
         if (!forward && webApp?.serve(req, res)) return;
+        if (forward && !forward.forward) {
+          return sendJson(res, forward.status, { error: forward.status === 405 ? 'method not allowed' : 'not found' }, forward.allow ? { allow: forward.allow } : {});
+        }
         const upstream = forward && subgraphUrls.get(forward.subgraph);
         if (!upstream) return sendJson(res, 404, { error: 'not found' });
-        return proxyTo(new URL(upstream).origin, req, res, {
+        return proxyTo(new URL(upstream).origin, forward.target, req, res, {
           requestId: currentRequestId()!,
           clientAddress: clientAddress(req, trustedProxies),
           log,

@@ -25,6 +25,28 @@ export function sendGraphQLError(res: ServerResponse, status: number, code: stri
   sendJson(res, status, { errors: [{ message, extensions: { code } }] });
 }
 
+/**
+ * Reads and discards the rest of a request body, for an answer given before the body was read
+ * (a refused upload): a connection closed on unread bytes is reset, and the client loses the
+ * answer. Resolves when the body has ended; after `lingerMs` the connection is closed instead.
+ */
+export function discardRequestBody(req: IncomingMessage, lingerMs = 10_000): Promise<void> {
+  return new Promise((resolve) => {
+    if (req.complete || req.destroyed) return resolve();
+    const timer = setTimeout(() => {
+      req.socket.destroy();
+      resolve();
+    }, lingerMs).unref();
+    const done = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    req.once('end', done);
+    req.once('close', done);
+    req.resume();
+  });
+}
+
 export function headerMapOf(req: IncomingMessage): HeaderMap {
   const headers = new HeaderMap();
   for (const [key, value] of Object.entries(req.headers)) {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { fileTypeFromBuffer } from 'file-type';
-import { recordEvent, sendJson, type HttpRoute, type Logger, type MikroORM } from '@vibestream/platform';
+import { discardRequestBody, recordEvent, sendJson, type HttpRoute, type Logger, type MikroORM } from '@vibestream/platform';
 import { UploadStored } from './events.ts';
 import { parseRange, sniffedMatches } from './domain/media.ts';
 import { checkMediaSignature } from './domain/signed-url.ts';
@@ -164,11 +164,10 @@ export function mediaRoutes(deps: { orm: MikroORM; storage: MediaStorage; signin
   ];
 }
 
-/** Answers without reading a body the client may still be sending, and closes the connection. */
+/** Answers without waiting for a body the client may still be sending; the rest is discarded. */
 function refuse(req: IncomingMessage, res: ServerResponse, status: number, error: string): void {
-  res.setHeader('connection', 'close');
   sendJson(res, status, { error });
-  req.resume();
+  void discardRequestBody(req);
 }
 
 /** Reads at least `bytes` bytes (or the whole body if shorter) and hands back the iterator for the rest. */

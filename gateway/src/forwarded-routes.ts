@@ -1,0 +1,60 @@
+import type { RequestPath } from './request-path.ts';
+
+/** One identifier segment (a UUID, a token number): nothing a server could read as more than a name. */
+const ID = /^[A-Za-z0-9_-]{1,128}$/;
+
+interface ForwardedRoute {
+  subgraph: string;
+  /** The metrics label of the route's requests. */
+  label: string;
+  methods: readonly string[];
+  /** Literal segments, or ID for one identifier. */
+  segments: readonly (string | RegExp)[];
+}
+
+/**
+ * The exact HTTP routes the gateway hands to a subgraph's own handler (those the subgraphs
+ * register), bodies streamed both ways. Nothing else of a subgraph (its /graphql, /metrics,
+ * /readyz) is reachable through the gateway.
+ */
+const forwardedRoutes: readonly ForwardedRoute[] = [
+  // catalog's signed upload and stream URLs (subgraphs/catalog/src/media.ts).
+  { subgraph: 'catalog', label: '/media/', methods: ['PUT'], segments: ['media', 'upload', ID] },
+  { subgraph: 'catalog', label: '/media/', methods: ['GET', 'HEAD'], segments: ['media', 'stream', ID] },
+  // Stripe signs the exact bytes it sends: the body is streamed to payments untouched.
+  { subgraph: 'payments', label: '/webhooks/stripe', methods: ['POST'], segments: ['webhooks', 'stripe'] },
+  // Campaign NFTs' token metadata, /nft/<campaignId>/<tokenId>: the collections' tokenURI points here.
+  { subgraph: 'campaigns', label: '/nft/', methods: ['GET'], segments: ['nft', ID, ID] },
+];
+
+/** First segments that belong to forwarded routes: anything else under them is 404, never the web app. */
+const forwardedPrefixes = new Set(forwardedRoutes.map((route) => route.segments[0] as string));
+
+export type ForwardDecision =
+  | { forward: true; subgraph: string; label: string; /** The path and query to send upstream, rebuilt from the decoded segments. */ target: string }
+  | { forward: false; label: string; status: 404 | 405; allow?: string };
+
+/** What the gateway does with a request under a forwarded prefix; null when the path is not under one. */
+export function forwardDecision(method: string, request: RequestPath): ForwardDecision | null {
+  const label = forwardedLabel(request);
+  if (!label) return null;
+  const matching = forwardedRoutes.filter((route) => matches(route, request.segments));
+  if (matching.length === 0) return { forward: false, label, status: 404 };
+  const route = matching.find((r) => r.methods.includes(method));
+  if (!route) return { forward: false, label, status: 405, allow: matching.flatMap((r) => r.methods).join(', ') };
+  const path = `/${request.segments.map(encodeURIComponent).join('/')}`;
+  return { forward: true, subgraph: route.subgraph, label, target: `${path}${request.search}` };
+}
+
+/** The metrics label of a path under a forwarded prefix, or null. */
+export function forwardedLabel(request: RequestPath): string | null {
+  if (!forwardedPrefixes.has(request.segments[0]!)) return null;
+  return forwardedRoutes.find((route) => route.segments[0] === request.segments[0])!.label;
+}
+
+function matches(route: ForwardedRoute, segments: readonly string[]): boolean {
+  return (
+    route.segments.length === segments.length &&
+    route.segments.every((expected, i) => (typeof expected === 'string' ? expected === segments[i] : expected.test(segments[i]!)))
+  );
+}
