@@ -1,6 +1,9 @@
 // The web client end to end: the built app served by the gateway, driven in headless Chromium
 // (Debian's /usr/bin/chromium through playwright-core) with real clicks and typing, against a
-// real stack (identity, catalog, rewards, ownership, notifications on PostgreSQL and Redis).
+// real stack (identity, catalog, rewards, ownership, notifications on PostgreSQL and Redis), then
+// once more against the README's default: `npm start` with an embedded PostgreSQL and the
+// in-process event bus, where fans fund their accounts by card in the page (the local Stripe
+// stand-in pays).
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,13 +12,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { TypedDocumentNode } from '@apollo/client';
 import { newEnvelope } from '@vibestream/platform';
-import { eventually, startTestStack, type TestStack } from '@vibestream/platform/testing';
+import { eventually, startTestStack, type GraphQLRequest } from '@vibestream/platform/testing';
 import { identitySubgraph } from '@vibestream/identity';
 import { catalogSubgraph } from '@vibestream/catalog';
 import { rewardsSubgraph } from '@vibestream/rewards';
 import { ownershipSubgraph } from '@vibestream/ownership';
 import { notificationsSubgraph } from '@vibestream/notifications';
 import { makeWav } from '../../../subgraphs/catalog/test/audio.ts';
+import { startNpmStart } from '../../../test/npm-start.ts';
 import { PortfolioDocument, RewardPoolDocument } from '../../generated/graphql.ts';
 import { documentIdOf } from '../src/graphql-http.ts';
 import { buildWebApp, webRoot } from '../build.ts';
@@ -26,14 +30,35 @@ const CHROMIUM_FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no
 const SCREENSHOTS = join(webRoot, 'test-results');
 const PASSWORD = 'a-long-password';
 
-let stack: TestStack;
+/** What the app runs against, and how a person there funds their trading account. */
+interface Backend {
+  /** The gateway's public address, serving the app at /. */
+  appUrl: string;
+  gatewayUrl: string;
+  gql: GraphQLRequest;
+  fund(page: Page, amountCents: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+let backend: Backend;
 let browser: Browser;
 let workDir: string;
+let dist: string;
 let appUrl: string;
 const title = `Sine Dawn ${randomBytes(3).toString('hex')}`;
 let songPath = '';
 
-async function shot(page: Page, name: string) {
+/** The app's settings on either backend. */
+const appEnv = {
+  // A two-second song counts as a whole listen, with a heartbeat every second.
+  MIN_LISTEN_SECONDS: '1',
+  HEARTBEAT_INTERVAL_SECONDS: '1',
+  REWARD_PER_LISTEN: '5000000000000000000',
+  // The app sends persisted document ids; a gateway that refuses anything else must serve it fully.
+  PERSISTED_DOCUMENTS_ONLY: 'true',
+};
+
+async function screenshot(page: Page, name: string) {
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
 }
 
@@ -69,7 +94,7 @@ async function sessionOf(page: Page): Promise<{ token: string; userId: string }>
 
 /** The test's own requests go by persisted document id too: the gateway here accepts nothing else. */
 async function persisted<TData, TVariables>(document: TypedDocumentNode<TData, TVariables>, variables: TVariables, token?: string) {
-  const response = await fetch(stack.gatewayUrl, {
+  const response = await fetch(backend.gatewayUrl, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
     body: JSON.stringify({ documentId: documentIdOf(document), variables }),
@@ -77,17 +102,49 @@ async function persisted<TData, TVariables>(document: TypedDocumentNode<TData, T
   return (await response.json()) as { data?: TData; errors?: { message: string; extensions?: { code?: string } }[] };
 }
 
-/** Funds a trading account the way payments does: a deposit.succeeded event on the bus. */
-async function deposit(page: Page, amountCents: number) {
-  const { token, userId } = await sessionOf(page);
-  const payload = { depositId: crypto.randomUUID(), userId, amountCents, method: 'CARD', succeededAt: new Date().toISOString() };
-  await stack.infra.transport.append(newEnvelope('payments', 'payments.deposit.succeeded.v1', payload));
-  const funded = await eventually(
-    () => persisted(PortfolioDocument, {}, token),
-    (r) => (r.data?.me?.tradingAccount?.cashCents ?? 0) >= amountCents,
-    15_000,
-  );
-  expect(funded.data?.me?.tradingAccount?.cashCents).toBeGreaterThanOrEqual(amountCents);
+/** A test stack of the five subgraphs the app uses, on PostgreSQL and Redis; deposits arrive as payments' event on the bus. */
+async function testStack(): Promise<Backend> {
+  const stack = await startTestStack('web', [identitySubgraph, catalogSubgraph, rewardsSubgraph, ownershipSubgraph, notificationsSubgraph], {
+    WEB_APP_DIR: dist,
+    MEDIA_DIR: join(workDir, 'media'),
+    ...appEnv,
+  });
+  return {
+    appUrl: stack.publicUrl,
+    gatewayUrl: stack.gatewayUrl,
+    gql: stack.gql,
+    fund: async (page, amountCents) => {
+      const { token, userId } = await sessionOf(page);
+      const payload = { depositId: crypto.randomUUID(), userId, amountCents, method: 'CARD', succeededAt: new Date().toISOString() };
+      await stack.infra.transport.append(newEnvelope('payments', 'payments.deposit.succeeded.v1', payload));
+      const funded = await eventually(
+        () => persisted(PortfolioDocument, {}, token),
+        (r) => (r.data?.me?.tradingAccount?.cashCents ?? 0) >= amountCents,
+        15_000,
+      );
+      expect(funded.data?.me?.tradingAccount?.cashCents).toBeGreaterThanOrEqual(amountCents);
+    },
+    stop: () => stack.stop(),
+  };
+}
+
+/** `npm start` as the README says (embedded PostgreSQL, in-process bus); a fan pays by card in the page. */
+async function readmeDefault(): Promise<Backend> {
+  const app = await startNpmStart('web', { WEB_APP_DIR: dist, DEMO_SEED: 'off', ...appEnv });
+  return {
+    appUrl: app.publicUrl,
+    gatewayUrl: app.gatewayUrl,
+    gql: app.gql,
+    fund: async (page, amountCents) => {
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Portfolio' }).click();
+      const form = page.getByRole('form', { name: 'Add funds' });
+      await form.getByLabel('Amount ($)').fill((amountCents / 100).toFixed(2));
+      await form.getByRole('button', { name: 'Pay by card' }).click();
+      await form.getByText('Card payment of').waitFor();
+      await page.getByTestId('portfolio-cash').getByText(`Cash $${(amountCents / 100).toFixed(2)} available`).waitFor();
+    },
+    stop: () => app.stop(),
+  };
 }
 
 async function placeOrder(page: Page, side: 'Buy' | 'Sell', quantity: number, price: string) {
@@ -102,29 +159,35 @@ async function placeOrder(page: Page, side: 'Buy' | 'Sell', quantity: number, pr
 beforeAll(async () => {
   workDir = await mkdtemp(join(tmpdir(), 'vs-web-'));
   await mkdir(SCREENSHOTS, { recursive: true });
-  const dist = await buildWebApp(join(workDir, 'dist'), { quiet: true });
-  stack = await startTestStack('web', [identitySubgraph, catalogSubgraph, rewardsSubgraph, ownershipSubgraph, notificationsSubgraph], {
-    WEB_APP_DIR: dist,
-    MEDIA_DIR: join(workDir, 'media'),
-    // A two-second song counts as a whole listen, with a heartbeat every second.
-    MIN_LISTEN_SECONDS: '1',
-    HEARTBEAT_INTERVAL_SECONDS: '1',
-    REWARD_PER_LISTEN: '5000000000000000000',
-    // The app sends persisted document ids; a gateway that refuses anything else must serve it fully.
-    PERSISTED_DOCUMENTS_ONLY: 'true',
-  });
-  appUrl = stack.publicUrl;
+  dist = await buildWebApp(join(workDir, 'dist'), { quiet: true });
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS });
 }, 180_000);
 
 afterAll(async () => {
   await browser?.close();
-  await stack?.stop();
   await rm(workDir, { recursive: true, force: true });
 });
 
+const backends = [
+  { name: 'a test stack (PostgreSQL, Redis)', start: testStack, prefix: '', everything: true },
+  // The flows that cross contexts; the session and token handling does not depend on the backend.
+  { name: 'the README default (npm start: embedded PostgreSQL, in-process bus)', start: readmeDefault, prefix: 'readme-', everything: false },
+];
+
 // A browser, a proof and several services per test: generous limits for a busy 2-core CI machine.
-describe('the web client in a real browser', { timeout: 180_000 }, () => {
+describe.each(backends)('the web client in a real browser, against $name', { timeout: 180_000 }, ({ start, prefix, everything }) => {
+  beforeAll(async () => {
+    backend = await start();
+    appUrl = backend.appUrl;
+    songPath = '';
+  }, 300_000);
+
+  afterAll(async () => {
+    await backend?.stop();
+  });
+
+  const shot = (page: Page, name: string) => screenshot(page, `${prefix}${name}`);
+
   it('the gateway serves the app at / and its routes, with hashed assets cached for good, while the API keeps working', async () => {
     const index = await fetch(`${appUrl}/`);
     expect(index.status).toBe(200);
@@ -143,7 +206,7 @@ describe('the web client in a real browser', { timeout: 180_000 }, () => {
     expect((await fetch(`${appUrl}/healthz`)).status).toBe(200);
     // This gateway accepts only persisted documents (as the app sends them): ids work, other text is refused.
     expect((await persisted(RewardPoolDocument, {})).data?.rewardPool.minListenSeconds).toBe(1);
-    const text = await stack.gql('{ rewardPool { minListenSeconds } }');
+    const text = await backend.gql('{ rewardPool { minListenSeconds } }');
     expect(text.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
   });
 
@@ -237,8 +300,8 @@ describe('the web client in a real browser', { timeout: 180_000 }, () => {
     const bob = await person();
     await signUp(alice, 'Alice Trader', 'fan');
     await signUp(bob, 'Bob Trader', 'fan');
-    await deposit(alice, 10_000);
-    await deposit(bob, 10_000);
+    await backend.fund(alice, 10_000);
+    await backend.fund(bob, 10_000);
 
     await alice.goto(`${songPath}/market`);
     await bob.goto(`${songPath}/market`);
@@ -301,7 +364,7 @@ describe('the web client in a real browser', { timeout: 180_000 }, () => {
     await alice.getByTestId('unread-badge').waitFor({ state: 'detached' });
   });
 
-  it('a person signs out and in, errors shown next to their fields; the auth link refreshes a token about to expire before sending, and refreshes and retries once when the gateway refuses one', async () => {
+  it.runIf(everything)('a person signs out and in, errors shown next to their fields; the auth link refreshes a token about to expire before sending, and refreshes and retries once when the gateway refuses one', async () => {
     const fan = await person();
     const email = await signUp(fan, 'Token Fan', 'fan');
 
