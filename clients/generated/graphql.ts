@@ -48,6 +48,7 @@ export type CreateShareOfferingInput = {
 };
 
 export type CreateSongInput = {
+  /** One of your albums. An album holds at most 100 songs: adding one more is CONFLICT. */
   albumId?: string | number | null | undefined;
   genre: string;
   /** International Standard Recording Code, e.g. USRC17607839. */

@@ -22,6 +22,8 @@ export const gatewayConfigShape = {
   MAX_QUERY_DEPTH: env.int(12, 0),
   MAX_QUERY_ALIASES: env.int(30, 0),
   MAX_QUERY_COST: env.int(5000, 0),
+  /** Bytes of JSON one /graphql answer may take; a larger one is refused (the last line behind the cost limit). */
+  MAX_RESPONSE_BYTES: env.int(1_048_576, 0),
   /** Requests per window per user and per client address; 0 turns a limit off. */
   RATE_LIMIT_PER_USER: env.int(0, 0),
   RATE_LIMIT_PER_ADDRESS: env.int(0, 0),

@@ -11,6 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   clientAddress,
   composeSupergraph,
+  listSizeProblems,
+  readCostDirectives,
   createLogger,
   createRedis,
   createTokenVerifier,
@@ -26,8 +28,10 @@ import { TEST_REDIS_URL, graphqlClient, startTestStack, type TestStack } from '@
 import { SubgraphDataSource } from '../src/data-source.ts';
 import {
   DEFAULT_LIMITS,
+  DEFAULT_MAX_RESPONSE_BYTES,
   analyzeOperation,
   assertWithinLimits,
+  boundedStringify,
   checkLimits,
   createRequestLimiter,
   limitsPlugin,
@@ -39,11 +43,13 @@ import {
 import { startRecordingProxy, type RecordingServer } from './recording-server.ts';
 
 const apiSchema: GraphQLSchema = buildSchema(readFileSync(resolve(projectRoot, 'schema/api.graphql'), 'utf8'));
+/** The supergraph's @listSize and @cost, which the gateway measures with (the API schema drops them). */
+const directives = readCostDirectives(readFileSync(resolve(projectRoot, 'schema/supergraph.graphql'), 'utf8'));
 
 function measure(query: string, variables?: Record<string, unknown>, operationName?: string): OperationMeasures {
   const document = parse(query);
   expect(validate(apiSchema, document)).toEqual([]);
-  return analyzeOperation(apiSchema, document, operationName, variables);
+  return analyzeOperation(apiSchema, document, operationName, variables, directives);
 }
 
 /** `a { b { c { leaf } } }` for fields [a, b, c]. */
@@ -64,7 +70,7 @@ describe('operation analysis on the API schema', () => {
       for (const definition of document.definitions) {
         if (definition.kind !== Kind.OPERATION_DEFINITION) continue;
         count++;
-        const measures = analyzeOperation(apiSchema, document, definition.name?.value);
+        const measures = analyzeOperation(apiSchema, document, definition.name?.value, {}, directives);
         const label = `${file} ${definition.name?.value}`;
         expect(measures.depth, label).toBeGreaterThan(0);
         if (contract) {
@@ -116,13 +122,19 @@ describe('operation analysis on the API schema', () => {
     expect(spread.aliases).toBe(2 + 2 * 4);
   });
 
-  it('costs objects 1, leaves 0, and multiplies lists by their size argument, default or 10', () => {
+  it('every list field of the graph has a declared size: a capped first, or a maximum its subgraph enforces', () => {
+    expect(listSizeProblems(apiSchema, directives)).toEqual([]);
+  });
+
+  it('costs objects 1, leaves 0, and multiplies lists by their declared size', () => {
     expect(measure('{ __typename }').cost).toBe(0);
     expect(measure('{ song(id: "1") { title artist { name } } }').cost).toBe(2);
     expect(measure('{ trendingSongs(first: 20) { title artist { name } } }').cost).toBe(40);
-    // The schema default (20) when the argument is left out; 10 for an unbounded list.
+    // The slicing argument's default (20) when it is left out; an album's assumed size (100, which catalog enforces).
     expect(measure('{ trendingSongs { title artist { name } } }').cost).toBe(40);
-    expect(measure('{ album(id: "1") { songs { title } } }').cost).toBe(1 + 10);
+    expect(measure('{ album(id: "1") { songs { title } } }').cost).toBe(1 + 100);
+    // Finding 4 of issue 13: an album's songs nested in their album, three deep (it was 1,221 with lists guessed at 10).
+    expect(measure('{ album(id: "1") { songs { album { songs { album { songs { id } } } } } } }').cost).toBe(1 + 100 * (2 + 100 * (2 + 100)));
     // A connection's size applies to its edges, not to totalCount and pageInfo.
     expect(measure('{ searchSongs(query: "a", first: 20) { totalCount edges { node { title artist { name } } } pageInfo { hasNextPage } } }').cost).toBe(
       1 + 20 * 3 + 1,
@@ -177,6 +189,84 @@ describe('operation analysis on the API schema', () => {
     const ok = parse('subscription { tradeExecuted(songId: "1") { priceCents song { title } } }');
     expect(assertWithinLimits(apiSchema, ok, undefined, {}, {})).toEqual({ depth: 3, aliases: 0, cost: 2 });
     expect(() => assertWithinLimits(apiSchema, ok, undefined, {}, { maxCost: 1 })).toThrow(/cost/);
+  });
+});
+
+describe('cost directives (@listSize, @cost) as Apollo Router reads them', () => {
+  const sdl = `
+    directive @listSize(assumedSize: Int, slicingArguments: [String!], sizedFields: [String!], requireOneSlicingArgument: Boolean = true) on FIELD_DEFINITION
+    directive @cost(weight: Int!) on FIELD_DEFINITION | OBJECT | SCALAR | ENUM
+    type Query {
+      shelf: Shelf
+      books(first: Int = 5, last: Int): [Book!]! @listSize(slicingArguments: ["first", "last"], requireOneSlicingArgument: false)
+      page(first: Int = 10): BookPage! @listSize(slicingArguments: ["first"], sizedFields: ["items"])
+      otherPage: BookPage! @listSize(assumedSize: 6, sizedFields: ["items"])
+      expensive: Book @cost(weight: 50)
+      guessed(limit: Int = 7): [Book!]!
+    }
+    type Shelf { books: [Book!]! @listSize(assumedSize: 3) }
+    type BookPage { total: Int! items: [Book!]! related: [Book!]! @listSize(assumedSize: 2) }
+    type Book { title: String! price: Price! tags: [String!]! @listSize(assumedSize: 4) @cost(weight: 1) }
+    type Price @cost(weight: 5) { cents: Int! }
+  `;
+  const schema = buildSchema(sdl);
+  const probeDirectives = readCostDirectives(sdl);
+  const cost = (query: string, variables?: Record<string, unknown>) => {
+    const document = parse(query);
+    expect(validate(schema, document)).toEqual([]);
+    return analyzeOperation(schema, document, undefined, variables, probeDirectives).cost;
+  };
+
+  it('sizes a list by its assumedSize, else by the largest slicing argument given, defaulted or in a variable', () => {
+    expect(cost('{ shelf { books { title } } }')).toBe(1 + 3);
+    expect(cost('{ books { title } }')).toBe(5);
+    expect(cost('{ books(first: 2, last: 9) { title } }')).toBe(9);
+    expect(cost('query($n: Int) { books(first: $n) { title } }', { n: 30 })).toBe(30);
+  });
+
+  it('with sizedFields, sizes only the named lists inside the field; the others keep their own size', () => {
+    expect(cost('{ page(first: 4) { total items { title } related { title } } }')).toBe(1 + 4 + 2);
+    expect(cost('{ otherPage { items { title } } }')).toBe(1 + 6);
+  });
+
+  it('weighs what @cost marks, on the field or on its type, leaves included', () => {
+    expect(cost('{ expensive { title } }')).toBe(50);
+    expect(cost('{ shelf { books { price { cents } } } }')).toBe(1 + 3 * (1 + 5));
+    expect(cost('{ shelf { books { tags } } }')).toBe(1 + 3 * (1 + 4));
+  });
+
+  it('guesses only for a list without @listSize, and listSizeProblems names it and every directive that names what is not there', () => {
+    expect(cost('{ guessed { title } }')).toBe(7);
+    const broken = buildSchema(`${sdl} extend type Query { bad(first: Int): [Book!]! @listSize(slicingArguments: ["fist"]) leaky: BookPage! }`);
+    const brokenDirectives = readCostDirectives(`${sdl} extend type Query { bad(first: Int): [Book!]! @listSize(slicingArguments: ["fist"]) leaky: BookPage! }`);
+    expect(listSizeProblems(broken, brokenDirectives)).toEqual([
+      'Query.bad: @listSize names the slicing argument "fist", which the field does not have',
+      'Query.bad: @listSize gives no assumedSize and no slicing argument that always has a value',
+      expect.stringMatching(/^Query\.guessed: a list with no size/),
+      'BookPage.items: no size through Query.leaky (add it to their @listSize(sizedFields))',
+    ]);
+    expect(listSizeProblems(buildSchema(sdl), probeDirectives)).toEqual([expect.stringMatching(/^Query\.guessed: a list with no size/)]);
+  });
+});
+
+describe('response size ceiling (boundedStringify)', () => {
+  it('passes an answer within the ceiling as its JSON, and answers one over it with a single error naming both sizes', () => {
+    const refused: number[] = [];
+    const stringify = boundedStringify(100, (bytes) => refused.push(bytes));
+    const small = { data: { song: { title: 'short' } } };
+    expect(stringify(small)).toBe(JSON.stringify(small));
+    const large = { data: { songs: Array.from({ length: 20 }, (_, i) => ({ title: `song ${i}` })) } };
+    const answer = JSON.parse(stringify(large)) as { data?: unknown; errors: { message: string; extensions: Record<string, unknown> }[] };
+    const bytes = Buffer.byteLength(JSON.stringify(large));
+    expect(answer.data).toBeUndefined();
+    expect(answer.errors).toEqual([
+      { message: expect.stringMatching(/Response size limit exceeded.*\d+ bytes.*100/), extensions: { code: 'BAD_USER_INPUT', limit: 'responseBytes', max: 100, actual: bytes } },
+    ]);
+    expect(refused).toEqual([bytes]);
+    // Counted in bytes, not characters; 0 turns the ceiling off.
+    expect(JSON.parse(boundedStringify(30)({ data: { t: 'ééééééééééé' } })).errors).toHaveLength(1);
+    expect(boundedStringify(0)(large)).toBe(JSON.stringify(large));
+    expect(DEFAULT_MAX_RESPONSE_BYTES).toBe(1_048_576);
   });
 });
 

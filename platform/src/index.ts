@@ -29,6 +29,7 @@ export * from './events/memory-transport.ts';
 export * from './events/redis-transport.ts';
 export { OutboxEventEntity, HandledEventEntity } from './events/tables.ts';
 export * from './compose.ts';
+export * from './cost-directives.ts';
 export * from './scalars.ts';
 export * from './telemetry.ts';
 export * from './process-faults.ts';

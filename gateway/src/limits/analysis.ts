@@ -12,18 +12,23 @@
  *   queries of GraphiQL and Sandbox nest it nine levels deep.
  * - **Aliases**: the number of aliased fields, fragments expanded (a fragment with 3 aliases
  *   spread twice counts 6).
- * - **Cost**: an estimate of the objects the operation makes the graph resolve.
+ * - **Cost**: an estimate of the objects the operation makes the graph resolve, with the
+ *   schema's cost directives (`@listSize`, `@cost`; see platform/src/cost-directives.ts) as
+ *   Apollo Router's demand control reads them.
  *   - A field of a leaf type (scalar or enum, lists of them too) costs 0: it comes with its
- *     parent object.
- *   - A field of an object, interface or union type costs 1, plus the cost of its selection.
- *   - A list field multiplies that by its size: the value of its size argument (`first`,
- *     `last`, `limit` or `depth`; a literal or a variable, the larger when several are given),
- *     else the argument's schema default, else {@link DEFAULT_LIST_SIZE} (unbounded lists such
- *     as `Album.songs` included). Nested lists compound: 20 songs x 10 albums each is 200.
- *   - A size argument on a field that is not itself a list (a connection such as
- *     `songs(first: 20): SongConnection!`, or `orderBook(depth: 10)`) sizes the list fields
- *     selected directly inside it (`edges`, `bids`, `asks`) instead of the default; its other
- *     children (`totalCount`, `pageInfo`) are counted once.
+ *     parent object. A field of an object, interface or union type costs 1, plus the cost of
+ *     its selection. `@cost(weight)` on the field, else on its type, replaces that 0 or 1.
+ *   - A list field multiplies that by its size. With `@listSize`: the largest of its slicing
+ *     arguments (`first`; a literal or a variable, else the argument's default), else its
+ *     `assumedSize`; with `sizedFields` (a connection's `edges`, an order book's `bids` and
+ *     `asks`) that size is the size of those lists inside it instead. Nested lists compound:
+ *     20 songs x 100 songs of each one's album is 2000.
+ *   - A field without `@listSize` (introspection, or a schema that declares none) falls back
+ *     to a guess: its size argument (`first`, `last`, `limit` or `depth`, the larger when
+ *     several are given, else the argument's default) sizes it, or, on a field that is not a
+ *     list, the lists selected directly inside it; else {@link DEFAULT_LIST_SIZE}. The
+ *     supergraph declares a size for every list (`listSizeProblems`, checked by `npm run
+ *     compose`), so the guess never decides the cost of a query on it.
  *   - `__Type.ofType` costs 0 itself (see depth); its selection is counted as usual.
  *   - Fields are counted as written: a field selected twice, or in two fragments on different
  *     types of an abstract selection, counts twice (an upper bound).
@@ -33,6 +38,7 @@
  *   `{ searchSongs(query: "a", first: 20) { totalCount edges { node { title } } } }` costs
  *   1 + 20 x (1 + 1) = 41.
  */
+import { NO_COST_DIRECTIVES, type CostDirectives, type ListSize } from '@vibestream/platform';
 import {
   Kind,
   getNamedType,
@@ -59,7 +65,7 @@ import {
 
 /** Arguments that bound the size of a list field. */
 export const SIZE_ARGUMENTS: readonly string[] = ['first', 'last', 'limit', 'depth'];
-/** The size assumed for a list with no size argument and no default. */
+/** The size guessed for a list without @listSize, size argument or default. */
 export const DEFAULT_LIST_SIZE = 10;
 
 export interface OperationMeasures {
@@ -81,6 +87,11 @@ export interface Limits {
 
 export const DEFAULT_LIMITS: Readonly<Required<Limits>> = { maxDepth: 12, maxAliases: 30, maxCost: 5000 };
 
+/** The limits, and the cost directives the cost is measured with (read from the supergraph: the API schema drops them). */
+export interface QueryLimits extends Limits {
+  directives?: CostDirectives;
+}
+
 export interface LimitViolation {
   limit: LimitName;
   /** The configured maximum. */
@@ -100,12 +111,27 @@ const ZERO: OperationMeasures = { depth: 0, aliases: 0, cost: 0 };
  * depth and aliases and cost 0. Without a matching operation everything is 0 (execution
  * will refuse the request anyway).
  */
-export function analyzeOperation(schema: GraphQLSchema, document: DocumentNode, operationName?: string | null, variables?: Variables): OperationMeasures {
+export function analyzeOperation(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operationName?: string | null,
+  variables?: Variables,
+  directives: CostDirectives = NO_COST_DIRECTIVES,
+): OperationMeasures {
   const operation = getOperationAST(document, operationName ?? undefined);
   if (!operation) return { ...ZERO };
   const root = schema.getRootType(operation.operation);
   if (!root) return { ...ZERO };
-  return new Analyzer(schema, document, operation, variables).selectionSet(root, operation.selectionSet, undefined);
+  return new Analyzer(schema, document, operation, variables, directives).selectionSet(root, operation.selectionSet, undefined);
+}
+
+/**
+ * A size handed down by an enclosing field that is not itself a list (a connection): it sizes
+ * the list fields selected directly inside it, or only those named in `fields`.
+ */
+interface InheritedSize {
+  size: number;
+  fields?: ReadonlySet<string>;
 }
 
 /** The limits `measures` break, in the order depth, aliases, cost. */
@@ -151,13 +177,15 @@ class Analyzer {
   private readonly fragments = new Map<string, FragmentDefinitionNode>();
   private readonly variableDefaults = new Map<string, ValueNode>();
   private readonly variables: Variables;
+  private readonly directives: CostDirectives;
   /** A fragment's measures depend only on the list size it inherits; computed once each. */
   private readonly fragmentMemo = new Map<string, OperationMeasures>();
   private readonly expanding = new Set<string>();
 
-  constructor(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, variables: Variables) {
+  constructor(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, variables: Variables, directives: CostDirectives) {
     this.schema = schema;
     this.variables = variables;
+    this.directives = directives;
     for (const definition of document.definitions) {
       if (definition.kind === Kind.FRAGMENT_DEFINITION) this.fragments.set(definition.name.value, definition);
     }
@@ -166,11 +194,8 @@ class Analyzer {
     }
   }
 
-  /**
-   * @param inheritedSize the size argument of the enclosing non-list field (a connection),
-   *   which sizes the list fields selected directly in this set.
-   */
-  selectionSet(parentType: GraphQLNamedType | undefined, set: SelectionSetNode, inheritedSize: number | undefined): OperationMeasures {
+  /** @param inheritedSize what the enclosing non-list field (a connection) says of the lists selected directly in this set. */
+  selectionSet(parentType: GraphQLNamedType | undefined, set: SelectionSetNode, inheritedSize: InheritedSize | undefined): OperationMeasures {
     let depth = 0;
     let aliases = 0;
     let cost = 0;
@@ -196,8 +221,8 @@ class Analyzer {
     return { depth, aliases, cost };
   }
 
-  private fragment(name: string, inheritedSize: number | undefined): OperationMeasures {
-    const key = `${name}\u0000${inheritedSize ?? ''}`;
+  private fragment(name: string, inheritedSize: InheritedSize | undefined): OperationMeasures {
+    const key = `${name}\u0000${inheritedSize?.size ?? ''}\u0000${[...(inheritedSize?.fields ?? [])].join(',')}`;
     const known = this.fragmentMemo.get(key);
     if (known) return known;
     const definition = this.fragments.get(name);
@@ -210,36 +235,54 @@ class Analyzer {
     return measures;
   }
 
-  private field(parentType: GraphQLNamedType | undefined, node: FieldNode, inheritedSize: number | undefined): OperationMeasures {
-    const definition = this.fieldDefinition(parentType, node.name.value);
-    const isOfType = node.name.value === 'ofType' && parentType?.name === '__Type';
-    const aliased = node.alias && node.alias.value !== node.name.value ? 1 : 0;
+  private field(parentType: GraphQLNamedType | undefined, node: FieldNode, inheritedSize: InheritedSize | undefined): OperationMeasures {
+    const name = node.name.value;
+    const definition = this.fieldDefinition(parentType, name);
+    const isOfType = name === 'ofType' && parentType?.name === '__Type';
+    const aliased = node.alias && node.alias.value !== name ? 1 : 0;
     const namedType = definition ? getNamedType(definition.type) : undefined;
-    const children = node.selectionSet
-      ? this.selectionSet(namedType, node.selectionSet, definition && !isList(definition.type) ? this.sizeArgument(definition, node) : undefined)
-      : ZERO;
+    const key = `${parentType?.name}.${name}`;
+    const listSize = this.directives.listSizes.get(key);
+    const declared = listSize && definition ? this.declaredSize(listSize, definition, node) : undefined;
+    const children = node.selectionSet ? this.selectionSet(namedType, node.selectionSet, definition && this.sizeForChildren(definition, node, listSize, declared)) : ZERO;
     const depth = (isOfType ? 0 : 1) + children.depth;
     const aliases = aliased + children.aliases;
-    if (!definition || !namedType || isLeafType(namedType)) return { depth, aliases, cost: 0 };
-    const own = (isOfType ? 0 : 1) + children.cost;
-    return { depth, aliases, cost: own * this.multiplier(definition, node, inheritedSize) };
+    if (!definition || !namedType) return { depth, aliases, cost: 0 };
+    const weight = isOfType ? 0 : (this.directives.weights.get(key) ?? this.directives.weights.get(namedType.name) ?? (isLeafType(namedType) ? 0 : 1));
+    const own = weight + children.cost;
+    if (own === 0) return { depth, aliases, cost: 0 };
+    const fromParent = inheritedSize && (!inheritedSize.fields || inheritedSize.fields.has(name)) ? inheritedSize.size : undefined;
+    // Declared: the enclosing field's sizedFields first (as Router does), then the field's own. Guessed: its own argument first.
+    const size = listSize ? (fromParent ?? (listSize.sizedFields ? undefined : declared)) : (this.sizeArgument(definition, node) ?? fromParent);
+    return { depth, aliases, cost: own * multiplier(definition.type, size) };
   }
 
-  /** How many times a field's own cost and selection count: the product of its list sizes. */
-  private multiplier(definition: GraphQLField<unknown, unknown>, node: FieldNode, inheritedSize: number | undefined): number {
-    let type = getNullableType(definition.type) as GraphQLOutputType;
-    let multiplier = 1;
-    let outermost = true;
-    while (isListType(type)) {
-      // The outermost list takes the field's own size argument (or the connection's); inner ones the default.
-      multiplier *= outermost ? (this.sizeArgument(definition, node) ?? inheritedSize ?? DEFAULT_LIST_SIZE) : DEFAULT_LIST_SIZE;
-      outermost = false;
-      type = getNullableType(type.ofType) as GraphQLOutputType;
+  /** What a field hands down to the lists selected directly inside it. */
+  private sizeForChildren(
+    definition: GraphQLField<unknown, unknown>,
+    node: FieldNode,
+    listSize: ListSize | undefined,
+    declared: number | undefined,
+  ): InheritedSize | undefined {
+    if (listSize?.sizedFields) return declared === undefined ? undefined : { size: declared, fields: new Set(listSize.sizedFields) };
+    if (listSize || isList(definition.type)) return undefined;
+    const guessed = this.sizeArgument(definition, node);
+    return guessed === undefined ? undefined : { size: guessed };
+  }
+
+  /** The size @listSize gives: the largest slicing argument given (or defaulted), else assumedSize. */
+  private declaredSize(listSize: ListSize, definition: GraphQLField<unknown, unknown>, node: FieldNode): number | undefined {
+    let size: number | undefined;
+    for (const argument of definition.args) {
+      if (!listSize.slicingArguments?.includes(argument.name)) continue;
+      const given = node.arguments?.find((a) => a.name.value === argument.name);
+      const value = (given && this.intValue(given.value)) ?? asSize(argument.defaultValue);
+      if (value !== undefined) size = Math.max(size ?? 0, value);
     }
-    return multiplier;
+    return size ?? listSize.assumedSize;
   }
 
-  /** The largest size argument given (or defaulted) on the field; undefined when it has none. */
+  /** The guess for a field without @listSize: its largest size argument given (or defaulted); undefined when it has none. */
   private sizeArgument(definition: GraphQLField<unknown, unknown>, node: FieldNode): number | undefined {
     let size: number | undefined;
     for (const argument of definition.args) {
@@ -276,6 +319,19 @@ class Analyzer {
 
 function isList(type: GraphQLOutputType): boolean {
   return isListType(getNullableType(type));
+}
+
+/** How many times a field's own cost and selection count: the product of its list sizes, `size` for the outermost. */
+function multiplier(type: GraphQLOutputType, size: number | undefined): number {
+  let current = getNullableType(type) as GraphQLOutputType;
+  let product = 1;
+  let outermost = true;
+  while (isListType(current)) {
+    product *= outermost ? (size ?? DEFAULT_LIST_SIZE) : DEFAULT_LIST_SIZE;
+    outermost = false;
+    current = getNullableType(current.ofType) as GraphQLOutputType;
+  }
+  return product;
 }
 
 /** A usable list size: a non-negative integer; anything else (strings, NaN) is not one. */

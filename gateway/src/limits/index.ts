@@ -8,7 +8,9 @@ export {
   type LimitViolation,
   type Limits,
   type OperationMeasures,
+  type QueryLimits,
 } from './analysis.ts';
+export { DEFAULT_MAX_RESPONSE_BYTES, boundedStringify } from './response-size.ts';
 export { assertWithinLimits, limitExceededError, limitsPlugin, resolveLimits, type LimitsPluginOptions } from './plugin.ts';
 export {
   createRequestLimiter,

@@ -1,7 +1,7 @@
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
 import { GraphQLError, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { ErrorCode } from '@vibestream/platform';
-import { DEFAULT_LIMITS, analyzeOperation, checkLimits, type LimitViolation, type Limits, type OperationMeasures } from './analysis.ts';
+import { DEFAULT_LIMITS, analyzeOperation, checkLimits, type LimitViolation, type Limits, type OperationMeasures, type QueryLimits } from './analysis.ts';
 
 /** Absent limits take the defaults (depth 12, aliases 30, cost 5000); 0 turns one off. */
 export function resolveLimits(limits: Limits = {}): Required<Limits> {
@@ -33,15 +33,15 @@ export function assertWithinLimits(
   document: DocumentNode,
   operationName: string | null | undefined,
   variables: Readonly<Record<string, unknown>> | null | undefined,
-  limits: Limits = {},
+  limits: QueryLimits = {},
 ): OperationMeasures {
-  const measures = analyzeOperation(schema, document, operationName, variables);
+  const measures = analyzeOperation(schema, document, operationName, variables, limits.directives);
   const [violation] = checkLimits(measures, resolveLimits(limits));
   if (violation) throw limitExceededError(violation);
   return measures;
 }
 
-export interface LimitsPluginOptions extends Limits {
+export interface LimitsPluginOptions extends QueryLimits {
   /** Told about every refused operation (for logs and metrics). */
   onRejected?: (violation: LimitViolation, operationName: string | null) => void;
 }
@@ -57,7 +57,13 @@ export function limitsPlugin<Ctx extends BaseContext = BaseContext>(options: Lim
     async requestDidStart() {
       return {
         async didResolveOperation(requestContext) {
-          const measures = analyzeOperation(requestContext.schema, requestContext.document, requestContext.operationName, requestContext.request.variables);
+          const measures = analyzeOperation(
+            requestContext.schema,
+            requestContext.document,
+            requestContext.operationName,
+            requestContext.request.variables,
+            options.directives,
+          );
           const [violation] = checkLimits(measures, limits);
           if (!violation) return;
           options.onRejected?.(violation, requestContext.operationName);

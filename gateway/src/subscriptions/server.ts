@@ -5,7 +5,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { bearerToken, type LiveEvents, type Logger, type Principal, type SessionRevocations, type TokenVerifier } from '@vibestream/platform';
 import type { GatewayContext } from '../context.ts';
 import { liveFields } from './live-fields.ts';
-import { assertWithinLimits, rateLimitedError, type RequestLimiter } from '../limits/index.ts';
+import { assertWithinLimits, rateLimitedError, type QueryLimits, type RequestLimiter } from '../limits/index.ts';
 import { prepareSubscription, SharedLookups, type PreparedSubscription } from './payload-resolver.ts';
 
 /** Close codes a client may see, besides graphql-ws's own. */
@@ -72,8 +72,8 @@ export function attachSubscriptions(options: {
   execute: (document: DocumentNode, variables: Record<string, unknown>, context: GatewayContext) => Promise<ExecutionResult>;
   log: Logger;
   limits?: Partial<SubscriptionLimits>;
-  /** Depth, alias and cost limits, as for HTTP operations. */
-  queryLimits?: { maxDepth?: number; maxAliases?: number; maxCost?: number };
+  /** Depth, alias and cost limits (and the cost directives), as for HTTP operations. */
+  queryLimits?: QueryLimits;
   requestLimiter?: RequestLimiter | null;
   clientAddressOf?: (request: IncomingMessage) => string;
   observer?: SubscriptionObserver;

@@ -1,5 +1,5 @@
 import DataLoader from 'dataloader';
-import type { EntityManager, Principal } from '@vibestream/platform';
+import { MAX_PAGE_SIZE, type EntityManager, type Principal } from '@vibestream/platform';
 import { analytics } from './domain/campaign.ts';
 import type { CampaignAnalytics, CampaignRow, MintRow, ParticipantRow } from './service.ts';
 
@@ -9,12 +9,13 @@ const placeholders = (n: number) => Array.from({ length: n }, () => '?').join(',
 export function createLoaders(em: EntityManager, principal: Principal | null) {
   const admin = principal?.roles.includes('ADMIN') ?? false;
   return {
-    /** A song's campaigns, newest first: drafts only for their artist (or an ADMIN). */
+    /** A song's newest campaigns, as many as `first` may ask for (Song.campaigns slices them): drafts only for their artist (or an ADMIN). */
     campaignsBySong: new DataLoader<string, CampaignRow[]>(async (songIds) => {
       const rows = (await em.execute(
-        `select * from campaigns where song_id in (${placeholders(songIds.length)}) and (status <> 'DRAFT' or artist_user_id = ? or ?)
-         order by created_at desc, id`,
-        [...songIds, principal?.userId ?? null, admin],
+        `select * from (select c.*, row_number() over (partition by c.song_id order by c.created_at desc, c.id) as position from campaigns c
+                        where c.song_id in (${placeholders(songIds.length)}) and (c.status <> 'DRAFT' or c.artist_user_id = ? or ?)) x
+         where x.position <= ? order by x.created_at desc, x.id`,
+        [...songIds, principal?.userId ?? null, admin, MAX_PAGE_SIZE],
       )) as CampaignRow[];
       return songIds.map((id) => rows.filter((r) => r.song_id === id));
     }),

@@ -1,4 +1,4 @@
-import { DateTimeScalar, idOrNull, keyOnlyReference, parseId, referenceById, type BaseRequestContext, type EntityManager } from '@vibestream/platform';
+import { DateTimeScalar, idOrNull, keyOnlyReference, pageSize, parseId, referenceById, type BaseRequestContext, type EntityManager } from '@vibestream/platform';
 import type { Resolvers } from './generated/resolvers-types.ts';
 import type { Loaders } from './loaders.ts';
 import type { CampaignRow, CampaignsService } from './service.ts';
@@ -76,7 +76,10 @@ export const resolvers: Resolvers<CampaignsContext> = {
   },
   Song: {
     __resolveReference: keyOnlyReference,
-    campaigns: (song, _args, ctx) => ctx.loaders.campaignsBySong.load(song.id),
+    campaigns: (song, { first }, ctx) => {
+      const size = pageSize(first);
+      return ctx.loaders.campaignsBySong.load(song.id).then((campaigns) => campaigns.slice(0, size));
+    },
   },
   User: {
     __resolveReference: keyOnlyReference,

@@ -1,5 +1,5 @@
 import DataLoader from 'dataloader';
-import { decodeCursor, pageSize, toConnection, type Connection, type EntityManager } from '@vibestream/platform';
+import { MAX_PAGE_SIZE, decodeCursor, pageSize, toConnection, type Connection, type EntityManager } from '@vibestream/platform';
 import { Album, Artist, Playlist, Song } from './entities.ts';
 import { isUuid } from './service.ts';
 
@@ -96,8 +96,18 @@ export function createLoaders(em: EntityManager, viewerUserId: string | null) {
       const artists = await em.find(Artist, { userId: { $in: userIds.filter(isUuid) } });
       return userIds.map((id) => artists.find((a) => a.userId === id) ?? null);
     }),
+    /** Each artist's first albums in creation order, as many as `first` may ask for (Artist.albums slices them). */
     albumsByArtist: new DataLoader<string, Album[]>(async (artistIds) => {
-      const albums = await em.find(Album, { artistId: { $in: artistIds.filter(isUuid) } }, { orderBy: { createdAt: 'asc', id: 'asc' } });
+      const valid = artistIds.filter(isUuid);
+      const rows = valid.length
+        ? ((await em.execute(
+            `select * from (select a.*, row_number() over (partition by a.artist_id order by a.created_at, a.id) as position
+                            from albums a where a.artist_id in (${placeholders(valid.length)})) x
+             where x.position <= ? order by x.created_at, x.id`,
+            [...valid, MAX_PAGE_SIZE],
+          )) as Row[])
+        : [];
+      const albums = rows.map((row) => em.map(Album, row));
       return artistIds.map((id) => albums.filter((a) => a.artistId === id));
     }),
     /** Songs of albums visible to the viewer, in creation order. */

@@ -3,6 +3,7 @@ import {
   badInput,
   keyOnlyReference,
   notFound,
+  pageSize,
   parseId,
   parseOptionalId,
   referenceById,
@@ -76,7 +77,10 @@ export const resolvers: Resolvers<CatalogContext> = {
     __resolveReference: referenceById((id, ctx: CatalogContext) => ctx.loaders.artist.load(id)),
     user: (artist) => ({ __typename: 'User' as const, id: artist.userId }),
     songs: (artist, { first, after }, ctx) => ctx.loaders.artistSongs.load(pageKey(artist.id, first, after)),
-    albums: (artist, _args, ctx) => ctx.loaders.albumsByArtist.load(artist.id),
+    albums: (artist, { first }, ctx) => {
+      const size = pageSize(first);
+      return ctx.loaders.albumsByArtist.load(artist.id).then((albums) => albums.slice(0, size));
+    },
   },
   Album: {
     __resolveReference: referenceById((id, ctx: CatalogContext) => ctx.loaders.album.load(id)),

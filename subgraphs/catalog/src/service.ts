@@ -21,7 +21,7 @@ import { ArtistCreated, SongPublished } from './events.ts';
 import { canonicalContentType } from './domain/media.ts';
 import { checkUpload, FREE_LIMITS, type UploadLimits } from './domain/plans.ts';
 import { signMedia } from './domain/signed-url.ts';
-import { canSeeSong, checkIsrc, checkText, type Checked } from './domain/songs.ts';
+import { MAX_ALBUM_SONGS, canSeeSong, checkIsrc, checkText, type Checked } from './domain/songs.ts';
 import type { MediaStorage } from './storage/storage.ts';
 
 export const SOURCE = 'catalog';
@@ -85,32 +85,38 @@ export class CatalogService {
     const title = valid(checkText('title', input.title, 200));
     const genre = valid(checkText('genre', input.genre, 60));
     const isrc = valid(checkIsrc(input.isrc));
-    if (input.albumId) {
-      const album = isUuid(input.albumId) ? await em.findOne(Album, { id: input.albumId }) : null;
-      if (!album || album.artistId !== artist.id) throw badInput('albumId must be one of your albums', 'input.albumId');
-    }
-    const song = em.create(Song, {
-      id: randomUUID(),
-      artistId: artist.id,
-      albumId: input.albumId ?? null,
-      title,
-      genre,
-      isrc,
-      status: 'DRAFT',
-      artistName: artist.name,
-      durationSeconds: null,
-      codec: null,
-      bitrateKbps: null,
-      playCount: 0,
-      mediaKey: null,
-      mediaContentType: null,
-      mediaBytes: null,
-      mediaEtag: null,
-      createdAt: new Date(),
-      publishedAt: null,
+    const albumId = input.albumId ?? null;
+    return em.transactional(async (tx) => {
+      if (albumId) {
+        // The album's row lock serialises additions to it, so concurrent ones cannot overfill it.
+        const [album] = isUuid(albumId) ? ((await tx.execute('select artist_id from albums where id = ? for update', [albumId])) as { artist_id: string }[]) : [];
+        if (!album || album.artist_id !== artist.id) throw badInput('albumId must be one of your albums', 'input.albumId');
+        const [held] = (await tx.execute('select count(*)::int as n from songs where album_id = ?', [albumId])) as { n: number }[];
+        if (held!.n >= MAX_ALBUM_SONGS) throw conflict(`This album already holds ${MAX_ALBUM_SONGS} songs, the most an album may`);
+      }
+      const song = tx.create(Song, {
+        id: randomUUID(),
+        artistId: artist.id,
+        albumId,
+        title,
+        genre,
+        isrc,
+        status: 'DRAFT',
+        artistName: artist.name,
+        durationSeconds: null,
+        codec: null,
+        bitrateKbps: null,
+        playCount: 0,
+        mediaKey: null,
+        mediaContentType: null,
+        mediaBytes: null,
+        mediaEtag: null,
+        createdAt: new Date(),
+        publishedAt: null,
+      });
+      await tx.flush();
+      return song;
     });
-    await em.flush();
-    return song;
   }
 
   async requestSongUpload(em: EntityManager, principal: Principal | null, songId: string, contentType: string, byteSize: number) {

@@ -71,8 +71,9 @@ export class ApiKeyService {
     return apiKey;
   }
 
-  list(em: EntityManager): Promise<ApiKey[]> {
-    return em.find(ApiKey, {}, { orderBy: { createdAt: 'desc', id: 'asc' } });
+  /** The newest `limit` keys, newest first. */
+  list(em: EntityManager, limit: number): Promise<ApiKey[]> {
+    return em.find(ApiKey, {}, { orderBy: { createdAt: 'desc', id: 'asc' }, limit });
   }
 
   /** Whether a presented key is a live one; records its use at most once a minute. */

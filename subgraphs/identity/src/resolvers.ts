@@ -1,5 +1,7 @@
 import {
   DateTimeScalar,
+  MAX_PAGE_SIZE,
+  pageSize,
   parseId,
   referenceById,
   requireAuth,
@@ -42,9 +44,9 @@ export const resolvers: Resolvers<IdentityContext> = {
       const principal = requireAuth(ctx.principal);
       return ctx.loaders.user.load(principal.userId);
     },
-    apiKeys: (_root, _args, ctx) => {
+    apiKeys: (_root, { first }, ctx) => {
       requireRole(ctx.principal, 'ADMIN');
-      return ctx.apiKeys.list(ctx.em);
+      return ctx.apiKeys.list(ctx.em, pageSize(first, MAX_PAGE_SIZE));
     },
   },
   Mutation: {

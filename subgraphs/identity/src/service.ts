@@ -24,7 +24,7 @@ import { UserRegistered, UserRolesChanged, WalletLinked } from './events.ts';
 import { hashPassword, verifyPassword } from './domain/password.ts';
 import { checkRegistration, normalizeEmail, normalizeRoles, type RegistrationInput, type Role } from './domain/registration.ts';
 import { decideRefresh, hashRefreshToken, newRefreshToken } from './domain/tokens.ts';
-import { challengeMessage, isValidWalletSignature, normalizeAddress, type Chain } from './domain/wallet.ts';
+import { MAX_WALLETS_PER_USER, challengeMessage, isValidWalletSignature, normalizeAddress, type Chain } from './domain/wallet.ts';
 import type { TokenIssuer } from './token-issuer.ts';
 
 export const SOURCE = 'identity';
@@ -208,6 +208,11 @@ export class IdentityService {
         const owner = await tx.findOne(Wallet, { chain, address });
         if (owner && owner.userId !== principal.userId) throw conflict('This wallet is linked to another account');
         if (owner) return owner;
+        // The user's row lock serialises their links, so concurrent ones cannot pass the cap together.
+        await tx.execute('select id from users where id = ? for update', [principal.userId]);
+        if ((await tx.count(Wallet, { userId: principal.userId })) >= MAX_WALLETS_PER_USER) {
+          throw conflict(`You already have ${MAX_WALLETS_PER_USER} wallets linked, the most an account may; this one was not linked`);
+        }
         const created = tx.create(Wallet, { id: randomUUID(), userId: principal.userId, chain, address, linkedAt: new Date() });
         recordEvent(tx, SOURCE, WalletLinked, { userId: principal.userId, chain, address });
         await tx.flush();

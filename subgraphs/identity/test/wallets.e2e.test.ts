@@ -5,7 +5,9 @@ import { Keypair } from '@solana/web3.js';
 import nacl from 'tweetnacl';
 import bs58 from 'bs58';
 import { errorCode, startTestStack, type GraphQLResult, type TestStack } from '@vibestream/platform/testing';
+import { readCostDirectives } from '@vibestream/platform';
 import { identitySubgraph } from '../src/index.ts';
+import { MAX_WALLETS_PER_USER } from '../src/domain/wallet.ts';
 
 const REGISTER = `mutation Register($input: RegisterInput!) {
   register(input: $input) { accessToken user { id } }
@@ -403,5 +405,29 @@ describe("another user's email and wallets", () => {
     expect(asAlice.errors).toBeUndefined();
     expect(asAlice.data!._entities[0]).toMatchObject({ id: alice.userId, wallets: [{ address: eth.address }] });
     expect(asAlice.data!._entities[0]!.email).toMatch(/^wallet-user-\d+@example\.com$/);
+  });
+});
+
+describe('the wallet cap', () => {
+  it('links at most MAX_WALLETS_PER_USER wallets per user, even when the links race (User.wallets is declared that size)', async () => {
+    const account = await newAccount();
+    const keypairs = Array.from({ length: MAX_WALLETS_PER_USER + 3 }, () => Keypair.generate());
+    const signed = await Promise.all(
+      keypairs.map(async (keypair) => {
+        const address = keypair.publicKey.toBase58();
+        return { address, signature: solanaSign(keypair, (await challenge(account, 'SOLANA', address)).message) };
+      }),
+    );
+    const results = await Promise.all(signed.map(({ address, signature }) => link(account, 'SOLANA', address, signature)));
+    expect(results.filter((r) => r.data?.linkWallet)).toHaveLength(MAX_WALLETS_PER_USER);
+    const refused = results.filter((r) => !r.data?.linkWallet);
+    expect(refused.map(errorCode)).toEqual(Array.from({ length: 3 }, () => 'CONFLICT'));
+    expect(refused[0]!.errors![0]!.message).toMatch(/10 wallets/);
+    expect(await myWallets(account)).toHaveLength(MAX_WALLETS_PER_USER);
+    // Linking a wallet the user already has is no new wallet: still answered.
+    const linked = results.findIndex((r) => r.data?.linkWallet);
+    const { address } = signed[linked]!;
+    expect((await link(account, 'SOLANA', address, solanaSign(keypairs[linked]!, (await challenge(account, 'SOLANA', address)).message))).errors).toBeUndefined();
+    expect(readCostDirectives(identitySubgraph.sdl).listSizes.get('User.wallets')?.assumedSize).toBe(MAX_WALLETS_PER_USER);
   });
 });

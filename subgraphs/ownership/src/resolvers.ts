@@ -4,6 +4,8 @@ import {
   idOrNull,
   isSelfOrAdmin,
   keyOnlyReference,
+  MAX_PAGE_SIZE,
+  pageSize,
   parseId,
   referenceById,
   type BaseRequestContext,
@@ -74,6 +76,13 @@ export const resolvers: Resolvers<OwnershipContext> = {
     distributeRevenue: (_root, { songId, amountCents, periodLabel }, ctx) =>
       ctx.service.distributeRevenue(ctx.em, ctx.principal, parseId(songId, 'songId'), amountCents, periodLabel),
   },
+  Portfolio: {
+    holdings: (portfolio, { first }) => portfolio.holdings.slice(0, pageSize(first, MAX_PAGE_SIZE)),
+  },
+  PlaceOrderResult: {
+    // The order is placed by now: a first out of range is clamped rather than refused.
+    trades: (result, { first }) => result.trades.slice(0, Math.min(Math.max(first ?? MAX_PAGE_SIZE, 0), MAX_PAGE_SIZE)),
+  },
   ShareOffering: {
     __resolveReference: referenceById((id, ctx: OwnershipContext) => ctx.loaders.offering.load(id)),
     status: (o) => offeringStatus(o),
@@ -142,9 +151,10 @@ export const resolvers: Resolvers<OwnershipContext> = {
       const values = await Promise.all(holdings.map((h) => holdingValue(ctx, h)));
       return { holdings, totalValueCents: values.reduce((a, b) => a + b, 0) };
     },
-    openOrders: async (user, _args, ctx) => {
+    openOrders: async (user, { first }, ctx) => {
       ownData(ctx, user.id);
-      return (await ctx.em.execute(`select * from orders where user_id = ? and status = 'OPEN' order by seq`, [user.id])) as OrderRow[];
+      const size = pageSize(first, MAX_PAGE_SIZE);
+      return (await ctx.em.execute(`select * from orders where user_id = ? and status = 'OPEN' order by seq limit ?`, [user.id, size])) as OrderRow[];
     },
   },
 };

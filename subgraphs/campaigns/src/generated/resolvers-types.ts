@@ -215,9 +215,14 @@ export type QueryCampaignArgs = {
 
 export type Song = {
   __typename?: 'Song';
-  /** The song's campaigns that are not drafts (its artist also sees drafts), newest first. */
+  /** The song's newest campaigns (first: at most 100) that are not drafts (its artist also sees drafts), newest first. */
   campaigns: Array<Campaign>;
   id: Scalars['ID']['output'];
+};
+
+
+export type SongCampaignsArgs = {
+  first?: InputMaybe<Scalars['Int']['input']>;
 };
 
 export type User = {
@@ -470,7 +475,7 @@ export type QueryResolvers<ContextType = any, ParentType = ResolversParentTypes[
 
 export type SongResolvers<ContextType = any, ParentType = ResolversParentTypes['Song'], FederationReferenceType extends FederationReferenceTypes['Song'] = FederationReferenceTypes['Song']> = ResolversObject<{
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['Song']> | FederationReferenceType, FederationReferenceType, ContextType>;
-  campaigns?: Resolver<Array<ResolversTypes['Campaign']>, ParentType, ContextType>;
+  campaigns?: Resolver<Array<ResolversTypes['Campaign']>, ParentType, ContextType, RequireFields<SongCampaignsArgs, 'first'>>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
 }>;
 

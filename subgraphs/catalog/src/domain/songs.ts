@@ -18,6 +18,9 @@ export function checkIsrc(value: string | null | undefined): Checked<string | nu
   return { ok: true, value: normalized };
 }
 
+/** The most songs one album holds. Album.songs declares it (@listSize(assumedSize: 100)): the gateway prices queries by it. */
+export const MAX_ALBUM_SONGS = 100;
+
 export interface SongVisibility {
   status: 'DRAFT' | 'PUBLISHED';
   artistUserId: string;

@@ -24,7 +24,7 @@ export type Album = {
   artist: Artist;
   id: Scalars['ID']['output'];
   releaseDate?: Maybe<Scalars['DateTime']['output']>;
-  /** Published songs of the album (the artist also sees drafts). */
+  /** Published songs of the album (the artist also sees drafts). An album holds at most 100 songs. */
   songs: Array<Song>;
   title: Scalars['String']['output'];
 };
@@ -32,6 +32,7 @@ export type Album = {
 /** An artist's public profile. One per user with the ARTIST role. */
 export type Artist = {
   __typename?: 'Artist';
+  /** The artist's first albums in the order they were created; first is at most 100. */
   albums: Array<Album>;
   bio?: Maybe<Scalars['String']['output']>;
   id: Scalars['ID']['output'];
@@ -39,6 +40,12 @@ export type Artist = {
   /** Published songs, newest first (the artist also sees drafts). */
   songs: SongConnection;
   user: User;
+};
+
+
+/** An artist's public profile. One per user with the ARTIST role. */
+export type ArtistAlbumsArgs = {
+  first?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
@@ -59,6 +66,7 @@ export type CreateAlbumInput = {
 };
 
 export type CreateSongInput = {
+  /** One of your albums. An album holds at most 100 songs: adding one more is CONFLICT. */
   albumId?: InputMaybe<Scalars['ID']['input']>;
   genre: Scalars['String']['input'];
   /** International Standard Recording Code, e.g. USRC17607839. */
@@ -432,7 +440,7 @@ export type AlbumResolvers<ContextType = any, ParentType = ResolversParentTypes[
 
 export type ArtistResolvers<ContextType = any, ParentType = ResolversParentTypes['Artist'], FederationReferenceType extends FederationReferenceTypes['Artist'] = FederationReferenceTypes['Artist']> = ResolversObject<{
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['Artist']> | FederationReferenceType, FederationReferenceType, ContextType>;
-  albums?: Resolver<Array<ResolversTypes['Album']>, ParentType, ContextType>;
+  albums?: Resolver<Array<ResolversTypes['Album']>, ParentType, ContextType, RequireFields<ArtistAlbumsArgs, 'first'>>;
   bio?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;

@@ -7,6 +7,9 @@ export type Chain = 'ETHEREUM' | 'SOLANA';
 
 export const MAX_CHALLENGE_TTL_SECONDS = 600;
 
+/** The most wallets one user links. User.wallets declares it (@listSize(assumedSize: 10)): the gateway prices queries by it. */
+export const MAX_WALLETS_PER_USER = 10;
+
 /** The canonical form of an address (EIP-55 checksum for Ethereum), or null when malformed. */
 export function normalizeAddress(chain: Chain, address: string): string | null {
   const trimmed = address.trim();

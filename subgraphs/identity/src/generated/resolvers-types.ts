@@ -60,6 +60,7 @@ export type Mutation = {
   __typename?: 'Mutation';
   /** ADMIN only. A new key to the public graph; the answer is the only time the key is shown. */
   createApiKey: CreatedApiKey;
+  /** A user links at most 10 wallets: linking another is CONFLICT. */
   linkWallet: Wallet;
   login: AuthPayload;
   /** Revokes the caller's session family; true when something was revoked. */
@@ -120,10 +121,15 @@ export type MutationWalletChallengeArgs = {
 
 export type Query = {
   __typename?: 'Query';
-  /** ADMIN only. Every API key, newest first (the secret keys are never shown). */
+  /** ADMIN only. The newest API keys (first: at most 100), newest first (the secret keys are never shown). */
   apiKeys: Array<ApiKey>;
   /** The signed-in user (UNAUTHENTICATED without a valid access token). */
   me?: Maybe<User>;
+};
+
+
+export type QueryApiKeysArgs = {
+  first?: InputMaybe<Scalars['Int']['input']>;
 };
 
 export type RegisterInput = {
@@ -159,7 +165,7 @@ export type User = {
   email?: Maybe<Scalars['String']['output']>;
   id: Scalars['ID']['output'];
   roles: Array<Role>;
-  /** Only for the user themself or an ADMIN (FORBIDDEN otherwise). */
+  /** Only for the user themself or an ADMIN (FORBIDDEN otherwise). At most 10 per user. */
   wallets?: Maybe<Array<Wallet>>;
 };
 
@@ -282,6 +288,7 @@ export type ResolversTypes = ResolversObject<{
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   RegisterInput: RegisterInput;
   Role: Role;
   SessionTokens: ResolverTypeWrapper<SessionTokensResultModel>;
@@ -301,6 +308,7 @@ export type ResolversParentTypes = ResolversObject<{
   Mutation: Record<PropertyKey, never>;
   Boolean: Scalars['Boolean']['output'];
   Query: Record<PropertyKey, never>;
+  Int: Scalars['Int']['output'];
   RegisterInput: RegisterInput;
   SessionTokens: SessionTokensResultModel;
   User: UserModel;
@@ -346,7 +354,7 @@ export type MutationResolvers<ContextType = any, ParentType = ResolversParentTyp
 }>;
 
 export type QueryResolvers<ContextType = any, ParentType = ResolversParentTypes['Query']> = ResolversObject<{
-  apiKeys?: Resolver<Array<ResolversTypes['ApiKey']>, ParentType, ContextType>;
+  apiKeys?: Resolver<Array<ResolversTypes['ApiKey']>, ParentType, ContextType, RequireFields<QueryApiKeysArgs, 'first'>>;
   me?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;
 }>;
 

@@ -99,7 +99,7 @@ export type NotificationKindPreferenceInput = {
 
 export type NotificationPreferences = {
   __typename?: 'NotificationPreferences';
-  /** Every kind, enabled unless the user turned it off. */
+  /** Every kind (one each), enabled unless the user turned it off. */
   kinds: Array<NotificationKindPreference>;
 };
 

@@ -138,14 +138,26 @@ export type PlaceOrderInput = {
 export type PlaceOrderResult = {
   __typename?: 'PlaceOrderResult';
   order: Order;
-  /** Trades this order made, in execution order. */
+  /** Trades this order made, in execution order: the first `first` of them (at most 100; the order's filledQuantity and averageFillPriceCents count all). */
   trades: Array<Trade>;
+};
+
+
+export type PlaceOrderResultTradesArgs = {
+  first?: InputMaybe<Scalars['Int']['input']>;
 };
 
 export type Portfolio = {
   __typename?: 'Portfolio';
+  /** The first holdings by song (first: at most 100). */
   holdings: Array<Holding>;
+  /** Of every holding. */
   totalValueCents: Scalars['Int']['output'];
+};
+
+
+export type PortfolioHoldingsArgs = {
+  first?: InputMaybe<Scalars['Int']['input']>;
 };
 
 export type PriceLevel = {
@@ -263,12 +275,17 @@ export type TradingAccount = {
 export type User = {
   __typename?: 'User';
   id: Scalars['ID']['output'];
-  /** Only for the user themself or an ADMIN. */
+  /** Only for the user themself or an ADMIN. The oldest open orders first (first: at most 100). */
   openOrders?: Maybe<Array<Order>>;
   /** Only for the user themself or an ADMIN. */
   portfolio?: Maybe<Portfolio>;
   /** Only for the user themself or an ADMIN. */
   tradingAccount?: Maybe<TradingAccount>;
+};
+
+
+export type UserOpenOrdersArgs = {
+  first?: InputMaybe<Scalars['Int']['input']>;
 };
 
 export type WithIndex<TObject> = TObject & Record<string, any>;
@@ -486,11 +503,11 @@ export type OrderBookResolvers<ContextType = any, ParentType = ResolversParentTy
 
 export type PlaceOrderResultResolvers<ContextType = any, ParentType = ResolversParentTypes['PlaceOrderResult']> = ResolversObject<{
   order?: Resolver<ResolversTypes['Order'], ParentType, ContextType>;
-  trades?: Resolver<Array<ResolversTypes['Trade']>, ParentType, ContextType>;
+  trades?: Resolver<Array<ResolversTypes['Trade']>, ParentType, ContextType, RequireFields<PlaceOrderResultTradesArgs, 'first'>>;
 }>;
 
 export type PortfolioResolvers<ContextType = any, ParentType = ResolversParentTypes['Portfolio']> = ResolversObject<{
-  holdings?: Resolver<Array<ResolversTypes['Holding']>, ParentType, ContextType>;
+  holdings?: Resolver<Array<ResolversTypes['Holding']>, ParentType, ContextType, RequireFields<PortfolioHoldingsArgs, 'first'>>;
   totalValueCents?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 }>;
 
@@ -562,7 +579,7 @@ export type TradingAccountResolvers<ContextType = any, ParentType = ResolversPar
 export type UserResolvers<ContextType = any, ParentType = ResolversParentTypes['User'], FederationReferenceType extends FederationReferenceTypes['User'] = FederationReferenceTypes['User']> = ResolversObject<{
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['User']> | FederationReferenceType, FederationReferenceType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  openOrders?: Resolver<Maybe<Array<ResolversTypes['Order']>>, ParentType, ContextType>;
+  openOrders?: Resolver<Maybe<Array<ResolversTypes['Order']>>, ParentType, ContextType, RequireFields<UserOpenOrdersArgs, 'first'>>;
   portfolio?: Resolver<Maybe<ResolversTypes['Portfolio']>, ParentType, ContextType>;
   tradingAccount?: Resolver<Maybe<ResolversTypes['TradingAccount']>, ParentType, ContextType>;
 }>;

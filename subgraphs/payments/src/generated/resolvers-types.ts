@@ -161,6 +161,7 @@ export type PaymentStatus =
 
 export type Plan = {
   __typename?: 'Plan';
+  /** One per entitlement key. */
   entitlements: Array<PlanEntitlement>;
   /** FREE, CREATOR, PRO or STUDIO. */
   id: Scalars['ID']['output'];
@@ -199,7 +200,7 @@ export type SubscriptionStatus =
 
 export type User = {
   __typename?: 'User';
-  /** Only for the user themself or an ADMIN. */
+  /** Only for the user themself or an ADMIN. One per entitlement key. */
   entitlements?: Maybe<Array<Entitlement>>;
   id: Scalars['ID']['output'];
   /** Deposits and subscription invoices, newest first. Only for the user themself or an ADMIN. */

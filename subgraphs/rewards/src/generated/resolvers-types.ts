@@ -60,7 +60,9 @@ export type ListenStats = {
 
 export type MerklePath = {
   __typename?: 'MerklePath';
+  /** One per level of the tree (treeDepth). */
   pathElements: Array<Scalars['String']['output']>;
+  /** One per level of the tree (treeDepth). */
   pathIndices: Array<Scalars['Int']['output']>;
   root: Scalars['String']['output'];
 };

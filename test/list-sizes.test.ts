@@ -1,0 +1,56 @@
+// The sizes the supergraph declares for its lists (@listSize(assumedSize)) are the bounds the
+// subgraphs keep: the gateway prices queries by them, so a declaration smaller than what a
+// subgraph may answer would let a query's cost outrun its estimate.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildSchema, isEnumType } from 'graphql';
+import { describe, expect, it } from 'vitest';
+import { MAX_PAGE_SIZE, projectRoot, readCostDirectives } from '@vibestream/platform';
+import { DEPTH } from '../circuits/index.ts';
+import { MAX_ALBUM_SONGS } from '../subgraphs/catalog/src/domain/songs.ts';
+import { MAX_WALLETS_PER_USER } from '../subgraphs/identity/src/domain/wallet.ts';
+import { notificationKinds } from '../subgraphs/notifications/src/domain/notifications.ts';
+import { entitlementKeys, plans } from '../subgraphs/payments/src/domain/plans.ts';
+
+const supergraph = readFileSync(join(projectRoot, 'schema/supergraph.graphql'), 'utf8');
+const api = buildSchema(readFileSync(join(projectRoot, 'schema/api.graphql'), 'utf8'));
+const { listSizes } = readCostDirectives(supergraph);
+const enumSize = (name: string) => {
+  const type = api.getType(name);
+  if (!isEnumType(type)) throw new Error(`${name} is not an enum`);
+  return type.getValues().length;
+};
+
+describe('declared list sizes', () => {
+  it('are the bounds the subgraphs enforce or hold by construction', () => {
+    const expected: Record<string, number> = {
+      'Album.songs': MAX_ALBUM_SONGS,
+      'User.wallets': MAX_WALLETS_PER_USER,
+      'User.roles': enumSize('Role'),
+      'Query.plans': plans.length,
+      'Plan.entitlements': entitlementKeys.length,
+      'User.entitlements': entitlementKeys.length,
+      'NotificationPreferences.kinds': notificationKinds.length,
+      'MerklePath.pathElements': DEPTH,
+      'MerklePath.pathIndices': DEPTH,
+      // The gateway resolves each event with orderBook(songId), whose depth defaults to 10.
+      'Subscription.orderBookUpdated': 10,
+    };
+    const declared = Object.fromEntries([...listSizes].filter(([, size]) => size.assumedSize !== undefined).map(([field, size]) => [field, size.assumedSize]));
+    expect(declared).toEqual(expected);
+    expect(notificationKinds.length).toBe(enumSize('NotificationKind'));
+  });
+
+  it('slice only by arguments whose default is within the cap every subgraph enforces on first', () => {
+    for (const [field, size] of listSizes) {
+      if (!size.slicingArguments) continue;
+      const [typeName, fieldName] = field.split('.') as [string, string];
+      const type = api.getType(typeName) as { getFields?: () => Record<string, { args: readonly { name: string; defaultValue: unknown }[] }> };
+      for (const name of size.slicingArguments) {
+        const argument = type.getFields!()[fieldName]!.args.find((a) => a.name === name)!;
+        expect(argument.defaultValue, `${field}(${name})`).toBeGreaterThan(0);
+        expect(argument.defaultValue, `${field}(${name})`).toBeLessThanOrEqual(MAX_PAGE_SIZE);
+      }
+    }
+  });
+});
