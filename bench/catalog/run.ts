@@ -42,6 +42,7 @@ import { freePort, publishEvent } from '@vibestream/platform/testing';
 import { EntitlementsChanged } from '@vibestream/payments/events';
 import { identitySubgraph } from '@vibestream/identity';
 import { catalogSubgraph } from '@vibestream/catalog';
+import { WAV_HEADER_BYTES, wavHeader } from '@vibestream/catalog/wav';
 import { startChild } from '../lib/children.ts';
 import { fmt, median, pct, table } from '../lib/format.ts';
 import { postGraphQL } from '../lib/http.ts';
@@ -184,7 +185,7 @@ async function sequentialLatency(url: string, query: string): Promise<number> {
 // 3. Streaming: a WAV made chunk by chunk
 
 const SAMPLE_RATE = 44_100;
-const HEADER_BYTES = 44;
+const HEADER_BYTES = WAV_HEADER_BYTES;
 /** One period of the tone: 2^18 stereo 16-bit frames (1 MiB), a whole number (2615) of cycles, ~440 Hz. */
 const PERIOD_FRAMES = 2 ** 18;
 const PATTERN = (() => {
@@ -197,27 +198,12 @@ const PATTERN = (() => {
   return buf;
 })();
 
-function wavHeader(totalBytes: number): Buffer {
-  const header = Buffer.alloc(HEADER_BYTES);
-  header.write('RIFF', 0);
-  header.writeUInt32LE(totalBytes - 8, 4);
-  header.write('WAVE', 8);
-  header.write('fmt ', 12);
-  header.writeUInt32LE(16, 16);
-  header.writeUInt16LE(1, 20); // PCM
-  header.writeUInt16LE(2, 22); // stereo
-  header.writeUInt32LE(SAMPLE_RATE, 24);
-  header.writeUInt32LE(SAMPLE_RATE * 4, 28);
-  header.writeUInt16LE(4, 32);
-  header.writeUInt16LE(16, 34);
-  header.write('data', 36);
-  header.writeUInt32LE(totalBytes - HEADER_BYTES, 40);
-  return header;
-}
+/** The header of the streamed stereo WAV of `totalBytes`. */
+const streamedWavHeader = (totalBytes: number) => wavHeader(totalBytes - HEADER_BYTES, SAMPLE_RATE, 2);
 
 /** The WAV body, `chunkBytes` at a time: slices of one 1 MiB period, so at most a chunk or two exist at once. */
 async function* wavChunks(totalBytes: number, chunkBytes = 256 * 1024): AsyncGenerator<Buffer> {
-  yield wavHeader(totalBytes);
+  yield streamedWavHeader(totalBytes);
   for (let offset = HEADER_BYTES; offset < totalBytes; ) {
     const at = (offset - HEADER_BYTES) % PATTERN.length;
     const n = Math.min(chunkBytes, PATTERN.length - at, totalBytes - offset);
@@ -565,7 +551,7 @@ async function main(): Promise<number> {
       `${fmt(performance.now() - publishStarted)} ms`,
   );
 
-  const header = wavHeader(uploadBytes);
+  const header = streamedWavHeader(uploadBytes);
   const rangeStart = Math.floor(uploadBytes / 4);
   const rangeEnd = Math.floor((uploadBytes * 3) / 4) - 1;
   const ranged = await watched(`Range GET bytes=${rangeStart}-${rangeEnd}`, memPids, () => get(streamUrl, { range: `bytes=${rangeStart}-${rangeEnd}` }, rangeStart, header));
