@@ -32,6 +32,8 @@ export const gatewayConfigShape = {
   /** graphql-ws limits: subscriptions per connection, connections per user, and when a slow reader is cut off (close 4420). */
   WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: env.int(50, 1),
   WS_MAX_CONNECTIONS_PER_USER: env.int(20, 1),
+  /** graphql-ws connections without a token from one client address (close 4429 beyond). */
+  WS_MAX_ANONYMOUS_CONNECTIONS_PER_ADDRESS: env.int(50, 1),
   WS_MAX_BUFFERED_BYTES: env.int(1_048_576, 1024),
   WS_MAX_QUEUED_EVENTS: env.int(500, 1),
   MAX_REQUEST_BYTES: env.int(1_048_576, 1024),

@@ -327,6 +327,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     limits: {
       maxSubscriptionsPerConnection: config.WS_MAX_SUBSCRIPTIONS_PER_CONNECTION,
       maxConnectionsPerUser: config.WS_MAX_CONNECTIONS_PER_USER,
+      maxAnonymousConnectionsPerAddress: config.WS_MAX_ANONYMOUS_CONNECTIONS_PER_ADDRESS,
       maxBufferedBytes: config.WS_MAX_BUFFERED_BYTES,
       maxQueuedEvents: config.WS_MAX_QUEUED_EVENTS,
     },

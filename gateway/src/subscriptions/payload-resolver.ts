@@ -6,14 +6,16 @@ import {
   print,
   visit,
   visitWithTypeInfo,
+  type ASTNode,
   type DocumentNode,
   type ExecutionResult,
   type FieldNode,
+  type FragmentDefinitionNode,
   type GraphQLSchema,
-  type OperationDefinitionNode,
   type VariableDefinitionNode,
 } from 'graphql';
 import type { LiveField } from './live-fields.ts';
+import type { SubscriptionRoot } from './root-field.ts';
 
 export type ExecuteQuery = (document: DocumentNode, variables: Record<string, unknown>) => Promise<ExecutionResult>;
 
@@ -36,17 +38,13 @@ export interface PreparedSubscription {
 export function prepareSubscription(
   schema: GraphQLSchema,
   document: DocumentNode,
-  operationName: string | null | undefined,
+  root: SubscriptionRoot,
   variables: Record<string, unknown>,
   liveFields: Record<string, LiveField>,
   publicFields: Set<string>,
   principalKey: string,
 ): PreparedSubscription {
-  const operation = document.definitions.find(
-    (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION && (!operationName || d.name?.value === operationName),
-  )!;
-  const root = operation.selectionSet.selections[0] as FieldNode;
-  const live = liveFields[root.name.value]!;
+  const live = liveFields[root.name]!;
   const queryType = schema.getQueryType()!;
   const entryField = queryType.getFields()[live.entry.field]!;
   const keyDefinitions: VariableDefinitionNode[] = entryField.args.map((arg) => ({
@@ -56,7 +54,7 @@ export function prepareSubscription(
   }));
   const entry: FieldNode = {
     kind: Kind.FIELD,
-    alias: { kind: Kind.NAME, value: root.alias?.value ?? root.name.value },
+    alias: { kind: Kind.NAME, value: root.responseKey },
     name: { kind: Kind.NAME, value: live.entry.field },
     arguments: entryField.args.map((arg) => ({
       kind: Kind.ARGUMENT,
@@ -65,11 +63,11 @@ export function prepareSubscription(
     })),
     ...(root.selectionSet ? { selectionSet: root.selectionSet } : {}),
   };
-  // Only the variables the selection itself reads (the root field's own arguments chose the topic).
-  const fragments = document.definitions.filter((d) => d.kind === Kind.FRAGMENT_DEFINITION);
+  // Only the fragments and variables the selection itself reads (the root field's own arguments chose the topic).
+  const fragments = fragmentsUsedBy(root.selectionSet, document);
   const used = new Set<string>();
   for (const node of [root.selectionSet, ...fragments]) if (node) visit(node, { Variable: (v) => void used.add(v.name.value) });
-  const ownDefinitions = (operation.variableDefinitions ?? []).filter((d) => used.has(d.variable.name.value));
+  const ownDefinitions = (root.operation.variableDefinitions ?? []).filter((d) => used.has(d.variable.name.value));
   const ownVariables = Object.fromEntries(Object.entries(variables).filter(([name]) => used.has(name)));
   const query: DocumentNode = {
     kind: Kind.DOCUMENT,
@@ -87,11 +85,32 @@ export function prepareSubscription(
   const isPublic = !live.personal && selectsOnlyPublicFields(schema, query, publicFields, live.entry.field);
   return {
     document: query,
-    responseKey: root.alias?.value ?? root.name.value,
+    responseKey: root.responseKey,
     live,
     variables: ownVariables,
     shareKey: `${print(query)}|${JSON.stringify(ownVariables)}|${isPublic ? 'public' : principalKey}`,
   };
+}
+
+/** The fragment definitions `node` spreads, directly or through other fragments. */
+function fragmentsUsedBy(node: ASTNode | undefined, document: DocumentNode): FragmentDefinitionNode[] {
+  const definitions = new Map(
+    document.definitions.filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION).map((d) => [d.name.value, d]),
+  );
+  const used = new Map<string, FragmentDefinitionNode>();
+  const pending = node ? [node] : [];
+  while (pending.length) {
+    visit(pending.pop()!, {
+      FragmentSpread(spread) {
+        const fragment = definitions.get(spread.name.value);
+        if (fragment && !used.has(fragment.name.value)) {
+          used.set(fragment.name.value, fragment);
+          pending.push(fragment);
+        }
+      },
+    });
+  }
+  return [...used.values()];
 }
 
 function parseTypeNode(text: string): VariableDefinitionNode['type'] {

@@ -1,5 +1,5 @@
 import type { IncomingMessage, Server } from 'node:http';
-import { GraphQLError, Kind, parse, validate, valueFromAST, type DocumentNode, type ExecutionResult, type GraphQLSchema, type OperationDefinitionNode, type FieldNode } from 'graphql';
+import { GraphQLError, parse, validate, valueFromAST, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { bearerToken, type LiveEvents, type Logger, type Principal, type SessionRevocations, type TokenVerifier } from '@vibestream/platform';
@@ -7,6 +7,7 @@ import type { GatewayContext } from '../context.ts';
 import { liveFields } from './live-fields.ts';
 import { assertWithinLimits, rateLimitedError, type QueryLimits, type RequestLimiter } from '../limits/index.ts';
 import { prepareSubscription, SharedLookups, type PreparedSubscription } from './payload-resolver.ts';
+import { subscriptionRoot, subscriptionValidationRules, type SubscriptionRoot } from './root-field.ts';
 
 /** Close codes a client may see, besides graphql-ws's own. */
 export const CloseCode = {
@@ -19,6 +20,8 @@ export const CloseCode = {
 export interface SubscriptionLimits {
   maxSubscriptionsPerConnection: number;
   maxConnectionsPerUser: number;
+  /** Connections without a token from one client address. */
+  maxAnonymousConnectionsPerAddress: number;
   /** Bytes queued on a socket before the connection is closed as a slow consumer. */
   maxBufferedBytes: number;
   /** Events resolved but not yet sent, per subscription. */
@@ -28,6 +31,7 @@ export interface SubscriptionLimits {
 export const defaultSubscriptionLimits: SubscriptionLimits = {
   maxSubscriptionsPerConnection: 50,
   maxConnectionsPerUser: 20,
+  maxAnonymousConnectionsPerAddress: 50,
   maxBufferedBytes: 1_048_576,
   maxQueuedEvents: 500,
 };
@@ -37,6 +41,13 @@ interface ConnectionState {
   authorization: string | null;
   subscriptions: number;
   expiryTimer?: NodeJS.Timeout;
+}
+
+/** What onSubscribe hands to subscribe for one subscription. */
+interface LiveContext {
+  state: ConnectionState;
+  socket: WebSocket;
+  root: SubscriptionRoot;
 }
 
 /** Callbacks for the gateway's metrics: connections, live subscriptions and event delivery. */
@@ -81,7 +92,10 @@ export function attachSubscriptions(options: {
   const limits = { ...defaultSubscriptionLimits, ...options.limits };
   const lookups = new SharedLookups();
   const states = new WeakMap<WebSocket, ConnectionState>();
-  const perUser = new Map<string, number>();
+  // Signed-in connections count against their user; anonymous ones against their client address.
+  const perUser = new ConnectionCounts();
+  const anonymousPerAddress = new ConnectionCounts();
+  const addressOf = (request: IncomingMessage) => options.clientAddressOf?.(request) ?? request.socket.remoteAddress ?? 'unknown';
   const bySession = new Map<string, Set<WebSocket>>();
   const stopWatchingRevocations = options.revocations?.onRevoked((sessionId) => {
     for (const socket of bySession.get(sessionId) ?? []) socket.close(CloseCode.InvalidToken, 'Session signed out');
@@ -119,13 +133,12 @@ export function attachSubscriptions(options: {
           socket.close(CloseCode.InvalidToken, 'Invalid or expired access token');
           return false;
         }
-        if (principal) {
-          const count = (perUser.get(principal.userId) ?? 0) + 1;
-          if (count > limits.maxConnectionsPerUser) {
-            socket.close(CloseCode.TooManyConnections, `At most ${limits.maxConnectionsPerUser} connections per user`);
-            return false;
-          }
-          perUser.set(principal.userId, count);
+        const [counts, key, max, what] = principal
+          ? [perUser, principal.userId, limits.maxConnectionsPerUser, 'connections per user']
+          : [anonymousPerAddress, addressOf(ctx.extra.request), limits.maxAnonymousConnectionsPerAddress, 'anonymous connections per address'];
+        if (!counts.acquire(key, max)) {
+          socket.close(CloseCode.TooManyConnections, `At most ${max} ${what}`);
+          return false;
         }
         const state: ConnectionState = { principal, authorization: header, subscriptions: 0 };
         if (principal) {
@@ -137,11 +150,7 @@ export function attachSubscriptions(options: {
         if (principal) trackSession(principal.sessionId, socket);
         socket.once('close', () => {
           if (state.expiryTimer) clearTimeout(state.expiryTimer);
-          if (principal) {
-            const left = (perUser.get(principal.userId) ?? 1) - 1;
-            if (left > 0) perUser.set(principal.userId, left);
-            else perUser.delete(principal.userId);
-          }
+          counts.release(key);
         });
         return true;
       },
@@ -155,17 +164,13 @@ export function attachSubscriptions(options: {
         } catch (error) {
           return [new GraphQLError((error as Error).message, { extensions: { code: 'GRAPHQL_PARSE_FAILED' } })];
         }
-        const errors = validate(schema, document);
+        const errors = validate(schema, document, subscriptionValidationRules);
         if (errors.length) return errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }));
-        const operation = document.definitions.find(
-          (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION && (!payload.operationName || d.name?.value === payload.operationName),
-        );
-        if (!operation || operation.operation !== 'subscription') {
-          return [new GraphQLError('Only subscriptions are served over WebSocket; send queries and mutations over HTTP', { extensions: { code: 'BAD_USER_INPUT' } })];
-        }
+        const root = subscriptionRoot(document, payload.operationName);
+        if (root instanceof GraphQLError) return [root];
+        if (!Object.hasOwn(liveFields, root.name)) return [new GraphQLError(`${root.name} is not served live`, { extensions: { code: 'BAD_USER_INPUT' } })];
         if (options.requestLimiter) {
-          const address = options.clientAddressOf?.(ctx.extra.request) ?? ctx.extra.request.socket.remoteAddress ?? 'unknown';
-          const verdict = await options.requestLimiter.check({ userId: state.principal?.userId ?? null, address });
+          const verdict = await options.requestLimiter.check({ userId: state.principal?.userId ?? null, address: addressOf(ctx.extra.request) });
           if (!verdict.allowed) return [rateLimitedError(verdict.retryAfterSeconds)];
         }
         try {
@@ -182,7 +187,7 @@ export function attachSubscriptions(options: {
           document,
           operationName: payload.operationName ?? null,
           variableValues: payload.variables ?? {},
-          contextValue: { state, socket: ctx.extra.socket },
+          contextValue: { state, socket: ctx.extra.socket, root } satisfies LiveContext,
         };
       },
       onComplete: (ctx) => {
@@ -190,23 +195,18 @@ export function attachSubscriptions(options: {
         if (state) state.subscriptions = Math.max(0, state.subscriptions - 1);
       },
       subscribe: async (args) => {
-        const { state, socket } = args.contextValue as { state: ConnectionState; socket: WebSocket };
-        const operation = args.document.definitions.find(
-          (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION && (!args.operationName || d.name?.value === args.operationName),
-        )!;
-        const root = operation.selectionSet.selections[0] as FieldNode;
-        const live = liveFields[root.name.value];
-        if (!live) return { errors: [new GraphQLError(`${root.name.value} is not served live`, { extensions: { code: 'BAD_USER_INPUT' } })] };
+        const { state, socket, root } = args.contextValue as LiveContext;
+        const live = liveFields[root.name]!;
         const variables = (args.variableValues ?? {}) as Record<string, unknown>;
         let topic: string;
         let prepared: PreparedSubscription;
         try {
-          const fieldDef = args.schema.getSubscriptionType()!.getFields()[root.name.value]!;
+          const fieldDef = args.schema.getSubscriptionType()!.getFields()[root.name]!;
           const fieldArgs = Object.fromEntries(
-            (root.arguments ?? []).map((a) => [a.name.value, valueFromAST(a.value, fieldDef.args.find((d) => d.name === a.name.value)!.type, variables)]),
+            (root.fields[0]!.arguments ?? []).map((a) => [a.name.value, valueFromAST(a.value, fieldDef.args.find((d) => d.name === a.name.value)!.type, variables)]),
           );
           topic = live.topic(fieldArgs, state.principal);
-          prepared = prepareSubscription(args.schema, args.document, args.operationName, variables, liveFields, options.publicFields(), state.principal?.userId ?? 'anonymous');
+          prepared = prepareSubscription(args.schema, args.document, root, variables, liveFields, options.publicFields(), state.principal?.userId ?? 'anonymous');
         } catch (error) {
           return { errors: [error instanceof GraphQLError ? error : new GraphQLError('Could not start the subscription', { extensions: { code: 'INTERNAL_SERVER_ERROR' } })] };
         }
@@ -249,6 +249,24 @@ export function attachSubscriptions(options: {
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },
   };
+}
+
+/** Open connections per key (a user, an address), each key holding at most a given number. */
+class ConnectionCounts {
+  private readonly counts = new Map<string, number>();
+
+  acquire(key: string, max: number): boolean {
+    const count = this.counts.get(key) ?? 0;
+    if (count >= max) return false;
+    this.counts.set(key, count + 1);
+    return true;
+  }
+
+  release(key: string): void {
+    const left = (this.counts.get(key) ?? 1) - 1;
+    if (left > 0) this.counts.set(key, left);
+    else this.counts.delete(key);
+  }
 }
 
 /**

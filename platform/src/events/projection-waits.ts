@@ -5,6 +5,9 @@ import type { EventContract } from './contract.ts';
 /** Requests waiting at once past which a lookup answers without waiting (each wait holds a request). */
 const maxWaiters = 10_000;
 
+/** The live-events topic on which a context's consumer announces each commit of a keyed handler: `{ type, key }`. */
+export const projectionTopic = (group: string) => `projected:${group}`;
+
 export interface ProjectionWaitsOptions {
   /** The consumer group whose projections these are (the subgraph's name). */
   group: string;
@@ -32,7 +35,7 @@ export class ProjectionWaits {
 
   constructor(options: ProjectionWaitsOptions) {
     this.options = options;
-    this.topic = `projected:${options.group}`;
+    this.topic = projectionTopic(options.group);
   }
 
   /**
