@@ -6,10 +6,8 @@ const onOff = () => z.preprocess((v) => (v === '' ? undefined : v), z.enum(['on'
 
 export const developmentSettingsShape = {
   NODE_ENV: env.nodeEnv(),
-  /** Demo artists, songs, an open offering and a funded demo fan on an empty database: on by default, except in production (never). */
-  DEMO_SEED: onOff(),
-  /** The local Stripe stand-in: on by default when STRIPE_SECRET_KEY is unset, except in production (never). */
-  LOCAL_STRIPE: onOff(),
+  DEMO_SEED: onOff().describe('on or off: demo artists, songs, an open offering and a funded demo fan seeded on an empty database by `npm start`. Default: on, except in production (never).'),
+  LOCAL_STRIPE: onOff().describe("on or off: the local stand-in for Stripe's test mode under `npm start`, so card deposits work with no Stripe account. Default: on when STRIPE_SECRET_KEY is unset, except in production (never)."),
   STRIPE_SECRET_KEY: env.optionalString(),
 };
 

@@ -1,21 +1,26 @@
 // `npm start`: every subgraph that exists plus the gateway, in one process.
 // Without DATABASE_URL an embedded PostgreSQL keeps its data in .data/; without REDIS_URL
 // events and live updates travel in-process.
-import { createInfra, createLogger, dataDir, keepServingThroughFaults, onShutdown, prepareDevelopmentEnv, type RunningSubgraph } from '@vibestream/platform';
+import { createInfra, dataDir, exitOnStartFailure, keepServingThroughFaults, onShutdown, prepareDevelopmentEnv, processLogger, type RunningSubgraph } from '@vibestream/platform';
 import { startGateway } from '@vibestream/gateway';
 import { startLocalStripe } from '@vibestream/payments/local-stripe';
 import { subgraphs } from '../subgraphs/index.ts';
 import { ensureWebAppBuilt } from '../clients/web/build.ts';
 import { loadDevelopmentSettings } from './development-settings.ts';
+import { checkEnvironment } from './environment.ts';
+import { loadLauncherConfig } from './launcher-config.ts';
 import { demoBanner, startDemoSeed } from './demo/launch.ts';
 
-const log = createLogger('vibestream', process.env.LOG_LEVEL ?? 'info');
+const log = processLogger('vibestream', process.env, 'VibeStream failed to start');
 // One context's stray rejection or exception must not take the others down (platform/src/process-faults.ts).
 keepServingThroughFaults(log);
 
 try {
+  // Every context's variables, all at once, before anything starts.
+  checkEnvironment(process.env);
+  const launcher = loadLauncherConfig(process.env, subgraphs);
   const prepared = await prepareDevelopmentEnv(process.env, log);
-  const gatewayPort = prepared.env.GATEWAY_PORT ?? prepared.env.PORT ?? '4000';
+  const gatewayPort = String(launcher.gatewayPort);
   const development = loadDevelopmentSettings(prepared.env);
   // How this process reaches its own gateway (webhooks from the Stripe stand-in, the demo seed).
   const gatewayHost = prepared.env.HOST && !['0.0.0.0', '::'].includes(prepared.env.HOST) ? prepared.env.HOST : '127.0.0.1';
@@ -35,14 +40,13 @@ try {
   const running: RunningSubgraph[] = [];
   const gatewayEnv: NodeJS.ProcessEnv = { ...env, PORT: gatewayPort, HOST: prepared.env.HOST ?? '0.0.0.0' };
   for (const module of subgraphs) {
-    const portVar = `${module.name.toUpperCase()}_PORT`;
-    const port = Number(env[portVar] ?? module.defaultPort);
+    const port = launcher.ports.get(module.name)!;
     const subgraph = await module.start({ env, port, infra, log: log.child({ subgraph: module.name }) });
     running.push(subgraph);
     gatewayEnv[`SUBGRAPH_URL_${module.name.toUpperCase()}`] ??= `http://127.0.0.1:${subgraph.port}/graphql`;
   }
   // The gateway serves the web client at / from clients/web/dist: build it when missing or stale.
-  if (!gatewayEnv.WEB_APP_DIR && env.WEB_APP_BUILD !== 'off') {
+  if (!gatewayEnv.WEB_APP_DIR && launcher.buildWebApp) {
     try {
       if (await ensureWebAppBuilt(undefined, { quiet: true })) log.info('web client built (clients/web/dist)');
     } catch (error) {
@@ -64,6 +68,5 @@ try {
     await prepared.stop();
   });
 } catch (error) {
-  log.fatal({ err: error instanceof Error ? { message: error.message, stack: error.stack } : error }, 'VibeStream failed to start');
-  process.exit(1);
+  exitOnStartFailure(log, error, 'VibeStream failed to start');
 }

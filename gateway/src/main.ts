@@ -1,9 +1,11 @@
-import { createLogger, ensureSigningKeys, keepServingThroughFaults, onShutdown } from '@vibestream/platform';
+import { checkConfigBeforeStart, ensureSigningKeys, exitOnStartFailure, keepServingThroughFaults, onShutdown, processLogger } from '@vibestream/platform';
+import { loadGatewayConfig, subgraphUrlOverrides } from './config.ts';
 import { startGateway } from './gateway.ts';
 
-const log = createLogger('gateway');
+const log = processLogger('gateway');
 keepServingThroughFaults(log);
 try {
+  checkConfigBeforeStart([() => loadGatewayConfig(process.env), () => subgraphUrlOverrides(process.env)], process.env);
   // Alone, the gateway needs only the public key; in development it reads the generated one.
   const keys = process.env.JWT_PUBLIC_KEY || process.env.JWKS_URL ? null : await ensureSigningKeys(process.env, log);
   const env = keys ? { ...process.env, JWT_PUBLIC_KEY: keys.publicKeyPem } : process.env;
@@ -11,6 +13,5 @@ try {
   log.info({ url: gateway.url }, `VibeStream gateway ready at ${gateway.url}`);
   onShutdown(log, gateway.stop);
 } catch (error) {
-  log.fatal({ err: error instanceof Error ? { message: error.message } : error }, 'gateway failed to start');
-  process.exit(1);
+  exitOnStartFailure(log, error, 'gateway failed to start');
 }

@@ -56,19 +56,11 @@ export const INTERNAL_API_TOKEN_SECRET = 'internal-api-token';
 
 /** Gateway settings for the partner graph; spread into the gateway's config shape. */
 export const publicGraphConfigShape = {
-  /**
-   * Shared secret sent to identity (`x-internal-token`) to check API keys. At least 32
-   * characters; without it, production serves no public graph (503) and development uses the
-   * secret in `.data/keys/internal-api-token.secret`, as identity does.
-   */
-  INTERNAL_API_TOKEN: z.preprocess((v) => (v === '' ? undefined : v), z.string().min(32).optional()),
-  /** Requests per key per window on /public/graphql; 0 turns the limit off. */
-  PUBLIC_RATE_LIMIT_PER_KEY: env.int(600, 0),
-  PUBLIC_RATE_LIMIT_WINDOW_SECONDS: env.int(60, 1),
-  /** How long the gateway trusts identity's answer about a key (valid or not); 0 asks every time. */
-  API_KEY_CACHE_SECONDS: env.int(30, 0),
-  /** Introspection of the public schema on /public/graphql (it is published anyway). */
-  PUBLIC_GRAPHQL_INTROSPECTION: env.bool(true),
+  INTERNAL_API_TOKEN: z.preprocess((v) => (v === '' ? undefined : v), z.string().min(32).optional()).describe("Secret (at least 32 characters) sent to identity (x-internal-token) to check partners' API keys; identity's INTERNAL_API_TOKEN, the same value. Required in production (without it /public/graphql answers 503); otherwise the development secret in VIBESTREAM_DATA_DIR/keys."),
+  PUBLIC_RATE_LIMIT_PER_KEY: env.int(600, 0).describe('Requests per window per API key on /public/graphql (0: off).'),
+  PUBLIC_RATE_LIMIT_WINDOW_SECONDS: env.int(60, 1).describe('The window of PUBLIC_RATE_LIMIT_PER_KEY, in seconds.'),
+  API_KEY_CACHE_SECONDS: env.int(30, 0).describe("How long identity's answer about an API key (valid or not) is reused, in seconds (0: ask every time)."),
+  PUBLIC_GRAPHQL_INTROSPECTION: env.bool(true).describe('Introspection of the public schema on /public/graphql (it is published anyway).'),
 };
 
 export type PublicGraphConfig = z.infer<z.ZodObject<typeof publicGraphConfigShape>>;

@@ -1,3 +1,4 @@
+import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { LOOPBACK_RANGES, isAddressRange } from './addresses.ts';
 
@@ -35,6 +36,7 @@ export function isConfigError(error: unknown): error is Error {
 }
 
 const emptyAsUndefined = (value: unknown) => (value === '' ? undefined : value);
+const wholeNumber = () => z.coerce.number({ error: 'must be a whole number' }).int('must be a whole number');
 
 /** Helpers for environment variables, which are always strings. */
 export const env = {
@@ -42,8 +44,8 @@ export const env = {
   optionalString: () => z.preprocess(emptyAsUndefined, z.string().optional()),
   url: () => z.preprocess(emptyAsUndefined, z.url()),
   optionalUrl: () => z.preprocess(emptyAsUndefined, z.url().optional()),
-  port: (fallback: number) => z.preprocess(emptyAsUndefined, z.coerce.number().int().min(0).max(65535).default(fallback)),
-  int: (fallback: number, min = 0) => z.preprocess(emptyAsUndefined, z.coerce.number().int().min(min).default(fallback)),
+  port: (fallback: number) => z.preprocess(emptyAsUndefined, wholeNumber().min(0, 'must be a port, 0 to 65535').max(65535, 'must be a port, 0 to 65535').default(fallback)),
+  int: (fallback: number, min = 0) => z.preprocess(emptyAsUndefined, wholeNumber().min(min, `must be ${min} or more`).default(fallback)),
   bool: (fallback: boolean) =>
     z.preprocess(
       emptyAsUndefined,
@@ -62,6 +64,11 @@ export const env = {
     ),
   logLevel: () => z.preprocess(emptyAsUndefined, z.enum(logLevels).default('info')),
   nodeEnv: () => z.preprocess(emptyAsUndefined, z.enum(['development', 'production', 'test']).default('development')),
+  /** An Ed25519 private key in PKCS#8 PEM (access tokens are signed with EdDSA). */
+  ed25519PrivateKey: () => z.preprocess(emptyAsUndefined, z.string().refine((pem) => keyType(() => createPrivateKey(pem)) === 'ed25519', 'must be an Ed25519 private key in PKCS#8 PEM')),
+  /** An Ed25519 public key in SPKI PEM, when set. */
+  optionalEd25519PublicKey: () =>
+    z.preprocess(emptyAsUndefined, z.string().refine((pem) => keyType(() => createPublicKey(pem)) === 'ed25519', 'must be an Ed25519 public key in SPKI PEM').optional()),
   /** Comma-separated IP addresses and CIDR ranges (TRUSTED_PROXIES); `none` is the empty list. */
   addressRanges: (fallback: string) =>
     z.preprocess(
@@ -72,6 +79,14 @@ export const env = {
       z.array(z.string().refine(isAddressRange, 'must be IP addresses or CIDR ranges (comma-separated), or none')),
     ),
 };
+
+function keyType(parse: () => KeyObject): string | undefined {
+  try {
+    return parse().asymmetricKeyType;
+  } catch {
+    return undefined;
+  }
+}
 
 /** pino's levels, most severe first; `silent` writes nothing. */
 export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -101,7 +116,7 @@ export const baseConfigShape = {
     .describe('Redis URL (redis://host:6379) for event streams, live events and shared limits. Unset: events and live updates travel in-process, which needs every context in one process (`npm start`).'),
   REDIS_PREFIX: z.preprocess(emptyAsUndefined, z.string().default('vs:')).describe('Prefix of every Redis key and stream this deployment uses.'),
   JWT_PUBLIC_KEY: env
-    .optionalString()
+    .optionalEd25519PublicKey()
     .describe('PEM (SPKI) public key of the identity subgraph, which verifies access tokens. Unset in development: the key generated in VIBESTREAM_DATA_DIR/keys.'),
   JWKS_URL: env.optionalUrl().describe('JWKS URL to fetch the access-token public key from, instead of JWT_PUBLIC_KEY.'),
   JWT_ISSUER: z.preprocess(emptyAsUndefined, z.string().default('vibestream-identity')).describe('Issuer (iss) of access tokens, signed and checked.'),
@@ -116,11 +131,6 @@ export function subgraphConfigShape(defaultPort: number) {
     HOST: z.preprocess(emptyAsUndefined, z.string().default('0.0.0.0')).describe('Address the process listens on; `npm start` keeps subgraphs on 127.0.0.1.'),
     DATABASE_URL: env.url().describe('PostgreSQL connection URL (postgres://user:password@host:5432/db); each context keeps its tables in its own schema.'),
     GRAPHQL_INTROSPECTION: env.optionalBool().describe('Answer introspection queries (true/false). Default: on, except in production.'),
-    PROJECTION_WAIT_MS: env
-      .int(2000, 0)
-      .describe(
-        'Milliseconds a context waits for its projection of an object another context just created (a song catalog published) before answering NOT_FOUND; woken by the projection\'s commit. 0: no wait.',
-      ),
     PROJECTION_WAIT_MS: env
       .int(2000, 0)
       .describe(

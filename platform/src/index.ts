@@ -1,6 +1,7 @@
 export * from './addresses.ts';
 export * from './auth.ts';
 export * from './config.ts';
+export * from './config-reference.ts';
 export * from './db.ts';
 export * from './errors.ts';
 export * from './http.ts';

@@ -82,7 +82,9 @@ export interface SigningKeys {
 export async function ensureSigningKeys(env: NodeJS.ProcessEnv, log: Logger): Promise<SigningKeys | null> {
   if (env.JWT_PRIVATE_KEY || env.JWT_PUBLIC_KEY || env.JWKS_URL) return null;
   if (env.NODE_ENV === 'production') {
-    throw new Error('Access-token keys must be configured in production: JWT_PRIVATE_KEY for identity; JWT_PUBLIC_KEY or JWKS_URL for the gateway and other subgraphs');
+    throw new ConfigError([
+      { variable: 'JWT_PRIVATE_KEY, JWT_PUBLIC_KEY or JWKS_URL', message: 'access-token keys must be configured in production: JWT_PRIVATE_KEY for identity; JWT_PUBLIC_KEY or JWKS_URL for the gateway and the other subgraphs' },
+    ]);
   }
   const dir = join(dataDir(env), 'keys');
   const privatePath = join(dir, 'jwt-private.pem');
@@ -100,7 +102,7 @@ export async function ensureSigningKeys(env: NodeJS.ProcessEnv, log: Logger): Pr
 
 /** A development secret (HMAC keys and the like), generated once and kept in `.data/keys`; never used in production. */
 export async function ensureDevSecret(env: NodeJS.ProcessEnv, name: string, log: Logger): Promise<string> {
-  if (env.NODE_ENV === 'production') throw new Error(`A ${name} secret must be configured in production`);
+  if (env.NODE_ENV === 'production') throw new ConfigError([`A ${name} secret must be configured in production`]);
   const path = join(dataDir(env), 'keys', `${name}.secret`);
   if (existsSync(path)) return (await readFile(path, 'utf8')).trim();
   const secret = randomBytes(32).toString('base64url');

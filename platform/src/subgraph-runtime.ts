@@ -165,5 +165,5 @@ export function defineSubgraph<Config extends SubgraphRuntimeConfig, Ctx extends
     };
   }
 
-  return { name, defaultPort: definition.defaultPort, sdl, typeDefs, start };
+  return { name, defaultPort: definition.defaultPort, sdl, typeDefs, start, checkConfig: (env) => void definition.loadConfig(env) };
 }

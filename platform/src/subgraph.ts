@@ -1,10 +1,12 @@
 import { createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parse, type DocumentNode } from 'graphql';
-import { createLogger, type Logger } from './logger.ts';
+import { ConfigError } from './config.ts';
+import type { Logger } from './logger.ts';
 import { keepServingThroughFaults } from './process-faults.ts';
 import type { Infra } from './infra.ts';
 import { ensureDatabase, ensureSigningKeys, onShutdown } from './runtime.ts';
+import { checkConfigBeforeStart, exitOnStartFailure, processLogger } from './startup.ts';
 
 export interface SubgraphStartOptions {
   env: NodeJS.ProcessEnv;
@@ -32,6 +34,8 @@ export interface SubgraphModule {
   sdl: string;
   typeDefs: DocumentNode;
   start(options: SubgraphStartOptions): Promise<RunningSubgraph>;
+  /** Validates the subgraph's variables in `env` (a ConfigError names each bad one) without starting anything. */
+  checkConfig?(env: NodeJS.ProcessEnv): void;
 }
 
 export function loadSchemaFile(url: URL): { sdl: string; typeDefs: DocumentNode } {
@@ -47,10 +51,7 @@ export async function prepareDevelopmentEnv(env: NodeJS.ProcessEnv, log: Logger)
   const database = await ensureDatabase(env, log);
   const keys = env.JWT_PUBLIC_KEY || env.JWKS_URL ? null : await ensureSigningKeys(env, log);
   // A configured private key alone is enough: its public half verifies.
-  const derivedPublic =
-    !keys && env.JWT_PRIVATE_KEY && !env.JWT_PUBLIC_KEY && !env.JWKS_URL
-      ? createPublicKey(env.JWT_PRIVATE_KEY).export({ type: 'spki', format: 'pem' }).toString()
-      : null;
+  const derivedPublic = !keys && env.JWT_PRIVATE_KEY && !env.JWT_PUBLIC_KEY && !env.JWKS_URL ? publicHalf(env.JWT_PRIVATE_KEY) : null;
   return {
     env: {
       ...env,
@@ -62,11 +63,20 @@ export async function prepareDevelopmentEnv(env: NodeJS.ProcessEnv, log: Logger)
   };
 }
 
+function publicHalf(privateKeyPem: string): string {
+  try {
+    return createPublicKey(privateKeyPem).export({ type: 'spki', format: 'pem' }).toString();
+  } catch {
+    throw new ConfigError([{ variable: 'JWT_PRIVATE_KEY', message: 'must be an Ed25519 private key in PKCS#8 PEM' }]);
+  }
+}
+
 /** The body of every subgraph's main.ts: run this one subgraph as its own process. */
 export async function runSubgraphMain(module: SubgraphModule): Promise<void> {
-  const log = createLogger(module.name);
+  const log = processLogger(module.name);
   keepServingThroughFaults(log);
   try {
+    checkConfigBeforeStart([() => module.checkConfig?.(process.env)], process.env);
     const prepared = await prepareDevelopmentEnv(process.env, log);
     const running = await module.start({ env: prepared.env, log });
     log.info({ url: running.url }, `${module.name} subgraph ready`);
@@ -75,7 +85,6 @@ export async function runSubgraphMain(module: SubgraphModule): Promise<void> {
       await prepared.stop();
     });
   } catch (error) {
-    log.fatal({ err: error instanceof Error ? { message: error.message } : error }, `${module.name} failed to start`);
-    process.exit(1);
+    exitOnStartFailure(log, error, `${module.name} failed to start`);
   }
 }

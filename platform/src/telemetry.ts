@@ -54,6 +54,7 @@ import {
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
 import { Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { env, loadConfig, z } from './config.ts';
 import { unhandledErrors } from './process-faults.ts';
 
 export type { Span, SpanContext, Tracer } from '@opentelemetry/api';
@@ -74,29 +75,44 @@ const DEFAULT_OTLP_ENDPOINT = 'http://localhost:4318';
 /** How long a shutdown waits for the last spans to be exported. */
 const SHUTDOWN_TIMEOUT_MS = 3_000;
 
-/** Reads the OTEL_* variables; throws on an exporter it does not know (a configuration error, found at startup). */
+const exporterNames = ['none', 'otlp', 'console'] as const;
+const optionalText = () => z.preprocess((v) => (typeof v === 'string' && v.trim() === '' ? undefined : v), z.string().trim().optional());
+
+/** The OTEL_* variables this process reads (OpenTelemetry's own names). */
+export const telemetryConfigShape = {
+  OTEL_TRACES_EXPORTER: optionalText()
+    .refine((v) => !v || v.split(',').every((name) => (exporterNames as readonly string[]).includes(name.trim().toLowerCase())), {
+      message: `must be ${exporterNames.join(', ')} or a comma list of them`,
+    })
+    .describe(
+      'Where spans go: none (not exported), otlp (OTLP over HTTP, JSON, batched) or console; a comma list is accepted, none in it turns exporting off. Default: none. Trace context is propagated whatever the value.',
+    ),
+  OTEL_EXPORTER_OTLP_ENDPOINT: env.optionalUrl().describe('Collector base URL; /v1/traces is appended. Default: http://localhost:4318.'),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: env.optionalUrl().describe('Full traces URL, used as is; takes precedence over OTEL_EXPORTER_OTLP_ENDPOINT.'),
+  OTEL_EXPORTER_OTLP_HEADERS: optionalText().describe('Headers sent to the collector: key=value,key2=value2 (URL-encoded).'),
+  OTEL_EXPORTER_OTLP_TRACES_HEADERS: optionalText().describe('Headers sent with traces; wins over OTEL_EXPORTER_OTLP_HEADERS for a header named in both.'),
+  OTEL_SERVICE_NAME: optionalText().describe(
+    'The service.name resource attribute of every span this process makes. Default: each service its own name (gateway, identity, catalog, ...), also when several run in one process (`npm start`).',
+  ),
+};
+
+/** Reads the OTEL_* variables; a bad one is a ConfigError (found at startup). */
 export function telemetryConfig(env: NodeJS.ProcessEnv, serviceName: string): TelemetryConfig {
-  const requested = (env.OTEL_TRACES_EXPORTER ?? '')
+  const config = loadConfig(telemetryConfigShape, env);
+  const requested = (config.OTEL_TRACES_EXPORTER ?? '')
     .split(',')
     .map((s) => s.trim().toLowerCase())
     .filter(Boolean);
   const exporters: ('otlp' | 'console')[] = [];
-  for (const name of requested) {
-    if (name === 'none') continue;
-    if (name !== 'otlp' && name !== 'console') {
-      throw new Error(`Invalid configuration:\n  - OTEL_TRACES_EXPORTER: "${name}" is not one of none, otlp, console`);
-    }
-    if (!exporters.includes(name)) exporters.push(name);
-  }
+  for (const name of requested) if ((name === 'otlp' || name === 'console') && !exporters.includes(name)) exporters.push(name);
   // `none` anywhere in the list turns exporting off, as the specification says.
   if (requested.includes('none')) exporters.length = 0;
-  const tracesEndpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim();
-  const endpoint = (env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim() || DEFAULT_OTLP_ENDPOINT).replace(/\/+$/, '');
+  const endpoint = (config.OTEL_EXPORTER_OTLP_ENDPOINT || DEFAULT_OTLP_ENDPOINT).replace(/\/+$/, '');
   return {
-    serviceName: env.OTEL_SERVICE_NAME?.trim() || serviceName,
+    serviceName: config.OTEL_SERVICE_NAME || serviceName,
     exporters,
-    otlpUrl: tracesEndpoint || `${endpoint}/v1/traces`,
-    otlpHeaders: { ...parseHeaders(env.OTEL_EXPORTER_OTLP_HEADERS), ...parseHeaders(env.OTEL_EXPORTER_OTLP_TRACES_HEADERS) },
+    otlpUrl: config.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || `${endpoint}/v1/traces`,
+    otlpHeaders: { ...parseHeaders(config.OTEL_EXPORTER_OTLP_HEADERS), ...parseHeaders(config.OTEL_EXPORTER_OTLP_TRACES_HEADERS) },
   };
 }
 

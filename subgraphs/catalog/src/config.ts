@@ -4,21 +4,18 @@ const optional = (v: unknown) => (v === '' ? undefined : v);
 
 export const catalogConfigShape = {
   ...subgraphConfigShape(4002),
-  /** The gateway's public address: upload and stream URLs point at it. */
-  PUBLIC_URL: z.preprocess(optional, z.url().default('http://localhost:4000')),
-  /** HMAC key for upload and stream URLs (a development key is generated in .data/ when unset). */
-  MEDIA_SIGNING_SECRET: z.preprocess(optional, z.string().min(32).optional()),
-  MEDIA_STORAGE: z.preprocess(optional, z.enum(['filesystem', 's3']).default('filesystem')),
-  /** Filesystem storage root; defaults to .data/media. */
-  MEDIA_DIR: env.optionalString(),
-  S3_BUCKET: env.optionalString(),
-  S3_REGION: z.preprocess(optional, z.string().default('us-east-1')),
-  S3_ENDPOINT: env.optionalUrl(),
-  S3_ACCESS_KEY_ID: env.optionalString(),
-  S3_SECRET_ACCESS_KEY: env.optionalString(),
-  UPLOAD_URL_TTL_SECONDS: env.int(900, 10),
-  STREAM_URL_TTL_SECONDS: env.int(3600, 10),
-  TRENDING_WINDOW_DAYS: env.int(7, 1),
+  PUBLIC_URL: z.preprocess(optional, z.url().default('http://localhost:4000')).describe("The gateway's public address, for links that must be absolute. Upload and stream URLs are relative to the gateway (/media/...), so they work from whatever host a client used."),
+  MEDIA_SIGNING_SECRET: z.preprocess(optional, z.string().min(32).optional()).describe('HMAC secret (at least 32 characters) that signs upload and stream URLs. Required in production; otherwise generated once into VIBESTREAM_DATA_DIR/keys.'),
+  MEDIA_STORAGE: z.preprocess(optional, z.enum(['filesystem', 's3']).default('filesystem')).describe('Where media files are kept: filesystem or s3.'),
+  MEDIA_DIR: env.optionalString().describe('Root folder of filesystem storage. Default: media/ under VIBESTREAM_DATA_DIR.'),
+  S3_BUCKET: env.optionalString().describe('Bucket of s3 storage; required with MEDIA_STORAGE=s3.'),
+  S3_REGION: z.preprocess(optional, z.string().default('us-east-1')).describe('Region of the S3 bucket.'),
+  S3_ENDPOINT: env.optionalUrl().describe('URL of an S3-compatible service (MinIO, R2, ...); path-style addressing is used when set. Default: AWS.'),
+  S3_ACCESS_KEY_ID: env.optionalString().describe("Access key id for the bucket (used only with S3_SECRET_ACCESS_KEY). Default: the AWS SDK's credential chain."),
+  S3_SECRET_ACCESS_KEY: env.optionalString().describe('Secret access key for the bucket (used only with S3_ACCESS_KEY_ID).'),
+  UPLOAD_URL_TTL_SECONDS: env.int(900, 10).describe('How long an upload URL is valid, in seconds.'),
+  STREAM_URL_TTL_SECONDS: env.int(3600, 10).describe('How long a stream URL is valid, in seconds.'),
+  TRENDING_WINDOW_DAYS: env.int(7, 1).describe('trendingSongs ranks songs by their completed listens in the last this many days.'),
 };
 
 export type CatalogConfig = ReturnType<typeof loadCatalogConfig>;

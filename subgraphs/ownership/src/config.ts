@@ -2,8 +2,7 @@ import { loadConfig, subgraphConfigShape, z } from '@vibestream/platform';
 
 export const ownershipConfigShape = {
   ...subgraphConfigShape(4004),
-  /** The taker pays this share of each trade's value, in basis points (50 = 0.5%). */
-  TAKER_FEE_BPS: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().min(0).max(1000).default(50)),
+  TAKER_FEE_BPS: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().min(0).max(1000).default(50)).describe("The taker's fee on each trade, in basis points of its value (50 = 0.5%)."),
 };
 
 export type OwnershipConfig = ReturnType<typeof loadOwnershipConfig>;

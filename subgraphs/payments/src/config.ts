@@ -7,33 +7,26 @@ const priceId = () => z.preprocess(optional, z.string().min(1).optional());
 
 export const paymentsConfigShape = {
   ...subgraphConfigShape(4005),
-  /** The gateway's public address; the default return addresses of Checkout and the portal are under it. */
-  PUBLIC_URL: z.preprocess(optional, z.url().default('http://localhost:4000')),
+  PUBLIC_URL: z.preprocess(optional, z.url().default('http://localhost:4000')).describe("The gateway's public address: base of Checkout's and the billing portal's default return addresses."),
 
-  /** Stripe (card payments, subscriptions). Without a secret key, card features answer BAD_USER_INPUT. */
-  STRIPE_SECRET_KEY: env.optionalString(),
-  /** Signing secret of the webhook endpoint (whsec_…); without it webhooks are answered 503. */
-  STRIPE_WEBHOOK_SECRET: env.optionalString(),
-  /** Points the Stripe client at another host (stripe-mock, a test server): http://127.0.0.1:12111. */
-  STRIPE_API_URL: env.optionalUrl(),
-  /** Stripe price ids of the paid plans. */
-  STRIPE_PRICE_CREATOR: priceId(),
-  STRIPE_PRICE_PRO: priceId(),
-  STRIPE_PRICE_STUDIO: priceId(),
-  CHECKOUT_SUCCESS_URL: env.optionalUrl(),
-  CHECKOUT_CANCEL_URL: env.optionalUrl(),
-  BILLING_PORTAL_RETURN_URL: env.optionalUrl(),
+  STRIPE_SECRET_KEY: env.optionalString().describe('Stripe secret key; without it card deposits, checkout and the portal answer BAD_USER_INPUT (under `npm start`, the local Stripe stand-in fills it in).'),
+  STRIPE_WEBHOOK_SECRET: env.optionalString().describe('Signing secret of the webhook endpoint (whsec_...); without it /webhooks/stripe answers 503.'),
+  STRIPE_API_URL: env.optionalUrl().describe('Another host for the Stripe client (stripe-mock, a test server), e.g. http://127.0.0.1:12111. Default: api.stripe.com.'),
+  STRIPE_PRICE_CREATOR: priceId().describe('Stripe price id of the CREATOR plan (a plan without one cannot be bought).'),
+  STRIPE_PRICE_PRO: priceId().describe('Stripe price id of the PRO plan.'),
+  STRIPE_PRICE_STUDIO: priceId().describe('Stripe price id of the STUDIO plan.'),
+  CHECKOUT_SUCCESS_URL: env.optionalUrl().describe('Where Checkout returns after payment. Default: PUBLIC_URL/billing/success?session_id={CHECKOUT_SESSION_ID}.'),
+  CHECKOUT_CANCEL_URL: env.optionalUrl().describe('Where Checkout returns when abandoned. Default: PUBLIC_URL/billing.'),
+  BILLING_PORTAL_RETURN_URL: env.optionalUrl().describe('Where the Customer Portal returns. Default: PUBLIC_URL/billing.'),
 
-  /** USDC on Ethereum: RPC URL, token and deposit address; without token and address the method is unavailable. */
-  ETH_RPC_URL: env.optionalUrl(),
-  ETH_USDC_ADDRESS: ethAddress(),
-  ETH_DEPOSIT_ADDRESS: ethAddress(),
-  ETH_DEPOSIT_CONFIRMATIONS: env.int(12, 1),
+  ETH_RPC_URL: env.optionalUrl().describe('JSON-RPC URL of the Ethereum chain USDC deposits arrive on; needed with ETH_USDC_ADDRESS and ETH_DEPOSIT_ADDRESS.'),
+  ETH_USDC_ADDRESS: ethAddress().describe('The USDC (6-decimal ERC-20) contract on Ethereum; with ETH_DEPOSIT_ADDRESS and ETH_RPC_URL, or neither.'),
+  ETH_DEPOSIT_ADDRESS: ethAddress().describe('The address USDC deposits on Ethereum are sent to.'),
+  ETH_DEPOSIT_CONFIRMATIONS: env.int(12, 1).describe('Confirmations an Ethereum deposit transaction needs before it is credited.'),
 
-  /** USDC on Solana: RPC URL, mint and the deposit owner (wallet) address; without mint and owner the method is unavailable. */
-  SOLANA_RPC_URL: env.optionalUrl(),
-  SOLANA_USDC_MINT: solanaAddress(),
-  SOLANA_DEPOSIT_OWNER: solanaAddress(),
+  SOLANA_RPC_URL: env.optionalUrl().describe('Solana JSON-RPC URL (transactions are read at finalized commitment); set all three Solana variables or none.'),
+  SOLANA_USDC_MINT: solanaAddress().describe('The USDC mint on Solana.'),
+  SOLANA_DEPOSIT_OWNER: solanaAddress().describe('The wallet that owns the token account USDC deposits on Solana are sent to.'),
 };
 
 export type PaymentsConfig = ReturnType<typeof loadPaymentsConfig>;
