@@ -1,6 +1,7 @@
 // One event semantics, whatever the transport: the same cases run on the in-process bus and on
 // Redis Streams, with a producer and consumers in one process, each on its own ORM and schema
 // (as `npm start` runs every context), so a consumer that ran in its producer's context would fail.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -11,6 +12,7 @@ import {
   createLogger,
   createRedis,
   defineEvent,
+  newEnvelope,
   on,
   openDatabase,
   recordEvent,
@@ -103,7 +105,7 @@ describe.each(buses)('$kind transport', (bus) => {
   }
 
   /** A process: its transport, its consumers (group name -> consumer ORM) and the producer's relay. */
-  function startProcess(groups: Record<string, MikroORM>, options: { refuse?: Set<string>; retry?: Partial<RetryPolicy> } = {}) {
+  function startProcess(groups: Record<string, MikroORM>, options: { refuse?: Set<string>; retry?: Partial<RetryPolicy>; seen?: (noteId: string) => void } = {}) {
     const transport = bus.open();
     running.push({ stop: () => transport.close() });
     const calls: string[] = [];
@@ -117,6 +119,7 @@ describe.each(buses)('$kind transport', (bus) => {
         handlers: [
           on(Noted, async (em, note) => {
             calls.push(`${group}:${note.noteId}`);
+            options.seen?.(note.noteId);
             await em.execute('insert into notes (group_name, note_id) values (?, ?)', [group, note.noteId]);
             if (options.refuse?.has(note.noteId)) throw new Error('refused on purpose');
             if (calls.filter((c) => c === `${group}:${note.noteId}`).length <= note.fail) throw new Error('failing on purpose');
@@ -150,6 +153,17 @@ describe.each(buses)('$kind transport', (bus) => {
     expect(await eventually(() => noted(consumerOrms[0]!, first, noteId), (n) => n === 1, 5_000)).toBe(1);
     expect(await eventually(() => noted(consumerOrms[1]!, second, noteId), (n) => n === 1, 5_000)).toBe(1);
     expect(await transport.deadLetters(Noted.type)).toEqual([]);
+  });
+
+  it('runs a handler outside the async context of whoever appended the event', async () => {
+    const caller = new AsyncLocalStorage<string>();
+    const stores: (string | undefined)[] = [];
+    const group = unique('detached');
+    const { transport } = startProcess({ [group]: consumerOrms[0]! }, { seen: () => stores.push(caller.getStore()) });
+    const noteId = unique('note');
+    await caller.run('the appender', () => transport.append(newEnvelope('test', Noted.type, { noteId, fail: 0 })));
+    expect(await eventually(() => noted(consumerOrms[0]!, group, noteId), (n) => n === 1, 5_000)).toBe(1);
+    expect(stores).toEqual([undefined]);
   });
 
   it('retries a failed event after its backoff without holding up the events behind it, and applies it once', async () => {
