@@ -138,6 +138,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     gateway,
     introspection,
     includeStacktraceInErrorResponses: false,
+    // No "Did you mean …?" in production: suggestions would spell out the schema introspection hides.
+    hideSchemaDetailsFromClientErrors: production,
     csrfPrevention: true,
     // Documents are known ahead of time (persisted documents); clients never register new ones.
     persistedQueries: false,
@@ -147,7 +149,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     formatError: makeErrorFormatter((error, formatted) => {
       metrics.graphqlErrors.inc({ code: 'INTERNAL_SERVER_ERROR' });
       log.error({ err: (error as { originalError?: unknown })?.originalError ?? error, path: formatted.path, message: formatted.message }, 'unexpected error');
-    }),
+    }, { hideSuggestions: production }),
     plugins: [
       production ? ApolloServerPluginLandingPageDisabled() : sandboxWithOfflineFallback(),
       ApolloServerPluginUsageReportingDisabled(),
@@ -333,6 +335,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     },
     requestLimiter: rateLimiting ? requestLimiter : null,
     clientAddressOf: (request) => clientAddress(request, trustedProxies),
+    hideSchemaDetails: production,
     observer: {
       connectionOpened: () => metrics.websocketConnections.inc(),
       connectionClosed: () => metrics.websocketConnections.dec(),

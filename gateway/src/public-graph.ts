@@ -26,6 +26,7 @@ import {
   publicSchemaOf,
   readBody,
   sendJson,
+  withoutSuggestions,
   z,
   type Logger,
   type Redis,
@@ -106,6 +107,8 @@ export interface PublicGraphOptions {
   maxRequestBytes?: number;
   /** The caller's address (the gateway passes `clientAddress(req, TRUSTED_PROXIES)`). */
   clientAddress?: (req: IncomingMessage) => string;
+  /** No "Did you mean …?" in error messages (production). */
+  hideSchemaDetails?: boolean;
 }
 
 export type PublicGraphHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -132,6 +135,7 @@ export function createPublicGraph(options: PublicGraphOptions): PublicGraphHandl
   const maxRequestBytes = options.maxRequestBytes ?? 1_048_576;
   const addressOf = options.clientAddress ?? ((req: IncomingMessage) => req.socket.remoteAddress ?? 'unknown');
   const { log } = options;
+  const messageOf = (error: GraphQLError) => (options.hideSchemaDetails ? withoutSuggestions(error.message) : error.message);
 
   return async (req, res) => {
     if (req.method !== 'GET' && req.method !== 'POST') {
@@ -172,7 +176,7 @@ export function createPublicGraph(options: PublicGraphOptions): PublicGraphHandl
       return sendJson(
         res,
         400,
-        { errors: validationErrors.map((e) => ({ message: e.message, ...(e.locations ? { locations: e.locations } : {}), extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } })) },
+        { errors: validationErrors.map((e) => ({ message: messageOf(e), ...(e.locations ? { locations: e.locations } : {}), extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } })) },
         JSON_HEADERS,
       );
     }
@@ -202,7 +206,7 @@ export function createPublicGraph(options: PublicGraphOptions): PublicGraphHandl
       }
       const result = await execute({ schema, document, variableValues: params.variables, operationName: params.operationName });
       const formatted: FormattedExecutionResult = {
-        ...(result.errors ? { errors: result.errors.map((e) => ({ ...e.toJSON(), extensions: { code: ErrorCode.BAD_USER_INPUT } })) } : {}),
+        ...(result.errors ? { errors: result.errors.map((e) => ({ ...e.toJSON(), message: messageOf(e), extensions: { code: ErrorCode.BAD_USER_INPUT } })) } : {}),
         data: result.data ?? null,
       };
       return sendJson(res, 200, formatted, JSON_HEADERS);
@@ -413,6 +417,7 @@ export async function createGatewayPublicGraph(deps: {
       onError: (error) => log.warn({ err: (error as Error).message }, 'public graph rate limiter: redis unavailable, allowing'),
     }),
     introspection: config.PUBLIC_GRAPHQL_INTROSPECTION,
+    hideSchemaDetails: config.NODE_ENV === 'production',
     maxRequestBytes: config.MAX_REQUEST_BYTES,
     clientAddress: deps.clientAddress,
     log,

@@ -47,15 +47,26 @@ export function isSafeCode(code: unknown): code is string {
 }
 
 /**
- * Apollo `formatError`: contract errors pass through; anything else is logged and answered
- * as INTERNAL_SERVER_ERROR with no message, stack or SQL from the original error.
+ * graphql-js's "Did you mean …?" taken off an error message (as Apollo Server's
+ * hideSchemaDetailsFromClientErrors does): in production a suggestion spells out the schema
+ * that introspection hides.
  */
-export function makeErrorFormatter(onUnexpected: (error: unknown, formatted: GraphQLFormattedError) => void) {
+export function withoutSuggestions(message: string): string {
+  return message.replace(/ ?Did you mean(.+?)\?$/, '');
+}
+
+/**
+ * Apollo `formatError`: contract errors pass through; anything else is logged and answered
+ * as INTERNAL_SERVER_ERROR with no message, stack or SQL from the original error. With
+ * `hideSuggestions`, no message carries "Did you mean …?" (Apollo's own option covers
+ * validation only, not variables refused at execution).
+ */
+export function makeErrorFormatter(onUnexpected: (error: unknown, formatted: GraphQLFormattedError) => void, options: { hideSuggestions?: boolean } = {}) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const code = formatted.extensions?.code;
     if (isSafeCode(code) && code !== ErrorCode.INTERNAL_SERVER_ERROR) {
       const { stacktrace: _s, exception: _e, ...extensions } = formatted.extensions ?? {};
-      return { ...formatted, extensions };
+      return { ...formatted, ...(options.hideSuggestions ? { message: withoutSuggestions(formatted.message) } : {}), extensions };
     }
     if (code === ErrorCode.INTERNAL_SERVER_ERROR && formatted.message === 'Internal server error') return stripped(formatted);
     onUnexpected(error, formatted);

@@ -137,6 +137,7 @@ export function defineSubgraph<Config extends SubgraphRuntimeConfig, Ctx extends
       verifier,
       log,
       introspection: config.GRAPHQL_INTROSPECTION ?? config.NODE_ENV !== 'production',
+      hideSchemaDetails: config.NODE_ENV === 'production',
       context: (base) => wiring.context({ ...base, em: orm.em.fork() }),
       ...(wiring.routes ? { routes: wiring.routes } : {}),
       trustedProxies: parseTrustedProxies(config.TRUSTED_PROXIES),

@@ -41,6 +41,8 @@ export interface SubgraphServerOptions<Ctx extends BaseRequestContext> {
   verifier: TokenVerifier;
   log: Logger;
   introspection: boolean;
+  /** No "Did you mean …?" in error messages (production): suggestions spell out the schema. */
+  hideSchemaDetails?: boolean;
   /** Adds the subgraph's per-request services (an EntityManager fork, DataLoaders) to the base context. */
   context: (base: BaseRequestContext) => Ctx | Promise<Ctx>;
   routes?: HttpRoute[];
@@ -64,14 +66,16 @@ export async function startSubgraphServer<Ctx extends BaseRequestContext>(option
     schema: guardEntities(buildSubgraphSchema([{ typeDefs: options.typeDefs, resolvers: options.resolvers }])),
     introspection: options.introspection,
     includeStacktraceInErrorResponses: false,
+    hideSchemaDetailsFromClientErrors: options.hideSchemaDetails ?? false,
     csrfPrevention: true,
     // The gateway sends whole documents; automatic persisted queries would only be a second way in
     // (a mismatched hash was an error without a code, answered as INTERNAL_SERVER_ERROR).
     persistedQueries: false,
     // The process's own shutdown handler drains and stops the server; Apollo must not exit first.
     stopOnTerminationSignals: false,
-    formatError: makeErrorFormatter((error, formatted) =>
-      log.error({ err: (error as { originalError?: unknown })?.originalError ?? error, path: formatted.path }, 'unexpected error'),
+    formatError: makeErrorFormatter(
+      (error, formatted) => log.error({ err: (error as { originalError?: unknown })?.originalError ?? error, path: formatted.path }, 'unexpected error'),
+      { hideSuggestions: options.hideSchemaDetails ?? false },
     ),
     plugins: [
       ApolloServerPluginLandingPageDisabled(),

@@ -2,7 +2,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import { GraphQLError, parse, validate, valueFromAST, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { bearerToken, type LiveEvents, type Logger, type Principal, type SessionRevocations, type TokenVerifier } from '@vibestream/platform';
+import { bearerToken, withoutSuggestions, type LiveEvents, type Logger, type Principal, type SessionRevocations, type TokenVerifier } from '@vibestream/platform';
 import type { GatewayContext } from '../context.ts';
 import { liveFields } from './live-fields.ts';
 import { assertWithinLimits, rateLimitedError, type QueryLimits, type RequestLimiter } from '../limits/index.ts';
@@ -88,6 +88,8 @@ export function attachSubscriptions(options: {
   requestLimiter?: RequestLimiter | null;
   clientAddressOf?: (request: IncomingMessage) => string;
   observer?: SubscriptionObserver;
+  /** No "Did you mean …?" in validation errors (production). */
+  hideSchemaDetails?: boolean;
 }): SubscriptionServer {
   const limits = { ...defaultSubscriptionLimits, ...options.limits };
   const lookups = new SharedLookups();
@@ -165,7 +167,10 @@ export function attachSubscriptions(options: {
           return [new GraphQLError((error as Error).message, { extensions: { code: 'GRAPHQL_PARSE_FAILED' } })];
         }
         const errors = validate(schema, document, subscriptionValidationRules);
-        if (errors.length) return errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }));
+        if (errors.length) {
+          const messageOf = (e: GraphQLError) => (options.hideSchemaDetails ? withoutSuggestions(e.message) : e.message);
+          return errors.map((e) => new GraphQLError(messageOf(e), { nodes: e.nodes, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }));
+        }
         const root = subscriptionRoot(document, payload.operationName);
         if (root instanceof GraphQLError) return [root];
         if (!Object.hasOwn(liveFields, root.name)) return [new GraphQLError(`${root.name} is not served live`, { extensions: { code: 'BAD_USER_INPUT' } })];
