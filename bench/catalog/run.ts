@@ -532,7 +532,7 @@ async function main(): Promise<number> {
     token,
   );
   const memPids = { gateway: gateway.pid, catalog: catalog.pid, bench: process.pid };
-  const upload = await watched('upload (PUT)', memPids, () => put(ticket.requestSongUpload.uploadUrl, uploadBytes, 'audio/wav'));
+  const upload = await watched('upload (PUT)', memPids, () => put(new URL(ticket.requestSongUpload.uploadUrl, url).toString(), uploadBytes, 'audio/wav'));
   if (upload.transfer.status !== 201) throw new Error(`upload answered ${upload.transfer.status}: ${upload.transfer.text}`);
   const stored = JSON.parse(upload.transfer.text) as { bytes: number };
   if (stored.bytes !== uploadBytes) throw new Error(`the catalog stored ${stored.bytes} bytes of ${uploadBytes}`);
@@ -545,7 +545,8 @@ async function main(): Promise<number> {
     { songId },
     token,
   );
-  const streamUrl = (await gql<{ song: { streamUrl: string } }>(url, `query($id: ID!) { song(id: $id) { streamUrl } }`, { id: songId })).song.streamUrl;
+  // Media URLs are relative to the gateway.
+  const streamUrl = new URL((await gql<{ song: { streamUrl: string } }>(url, `query($id: ID!) { song(id: $id) { streamUrl } }`, { id: songId })).song.streamUrl, url).toString();
   console.log(
     `publishSong (reads the stored audio's metadata): ${published.publishSong.status}, ${fmt(published.publishSong.durationSeconds)} s of audio, ` +
       `${fmt(performance.now() - publishStarted)} ms`,

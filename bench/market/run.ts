@@ -529,7 +529,7 @@ async function main(): Promise<number> {
       { songId, contentType: 'audio/wav', byteSize: wav.length },
       artist,
     );
-    const uploaded = await fetch(ticket.requestSongUpload.uploadUrl, { method: 'PUT', headers: { 'content-type': 'audio/wav' }, body: new Uint8Array(wav) });
+    const uploaded = await fetch(new URL(ticket.requestSongUpload.uploadUrl, url), { method: 'PUT', headers: { 'content-type': 'audio/wav' }, body: new Uint8Array(wav) });
     if (uploaded.status !== 201) throw new Error(`upload answered ${uploaded.status}: ${await uploaded.text()}`);
     await gql(url, `mutation($songId: ID!) { publishSong(songId: $songId) { status } }`, { songId }, artist);
     songs.push(songId);

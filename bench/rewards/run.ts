@@ -345,7 +345,7 @@ async function claimsEndToEnd() {
     { songId, contentType: 'audio/wav', byteSize: wav.length },
     artist,
   );
-  const uploaded = await fetch(ticket.requestSongUpload.uploadUrl, { method: 'PUT', headers: { 'content-type': 'audio/wav' }, body: new Uint8Array(wav) });
+  const uploaded = await fetch(new URL(ticket.requestSongUpload.uploadUrl, url), { method: 'PUT', headers: { 'content-type': 'audio/wav' }, body: new Uint8Array(wav) });
   if (uploaded.status !== 201) throw new Error(`upload answered ${uploaded.status}: ${await uploaded.text()}`);
   const published = await gql<{ publishSong: { durationSeconds: number } }>(url, `mutation($songId: ID!) { publishSong(songId: $songId) { durationSeconds } }`, { songId }, artist);
 

@@ -205,7 +205,7 @@ async function songWithTrades(url: string, env: NodeJS.ProcessEnv, db: pg.Client
     { songId, contentType: 'audio/wav', byteSize: wav.length },
     artist,
   );
-  const uploaded = await fetch(ticket.requestSongUpload.uploadUrl, { method: 'PUT', headers: { 'content-type': 'audio/wav' }, body: new Uint8Array(wav) });
+  const uploaded = await fetch(new URL(ticket.requestSongUpload.uploadUrl, url), { method: 'PUT', headers: { 'content-type': 'audio/wav' }, body: new Uint8Array(wav) });
   if (uploaded.status !== 201) throw new Error(`upload answered ${uploaded.status}: ${await uploaded.text()}`);
   await gql(url, `mutation($songId: ID!) { publishSong(songId: $songId) { status } }`, { songId }, artist);
   await until('ownership to learn the song', async () => (await db.query('select 1 from ownership.songs where song_id = $1', [songId])).rowCount === 1);

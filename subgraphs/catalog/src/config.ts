@@ -4,7 +4,6 @@ const optional = (v: unknown) => (v === '' ? undefined : v);
 
 export const catalogConfigShape = {
   ...subgraphConfigShape(4002),
-  PUBLIC_URL: z.preprocess(optional, z.url().default('http://localhost:4000')).describe("The gateway's public address, for links that must be absolute. Upload and stream URLs are relative to the gateway (/media/...), so they work from whatever host a client used."),
   MEDIA_SIGNING_SECRET: z.preprocess(optional, z.string().min(32).optional()).describe('HMAC secret (at least 32 characters) that signs upload and stream URLs. Required in production; otherwise generated once into VIBESTREAM_DATA_DIR/keys.'),
   MEDIA_STORAGE: z.preprocess(optional, z.enum(['filesystem', 's3']).default('filesystem')).describe('Where media files are kept: filesystem or s3.'),
   MEDIA_DIR: env.optionalString().describe('Root folder of filesystem storage. Default: media/ under VIBESTREAM_DATA_DIR.'),

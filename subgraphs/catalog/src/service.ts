@@ -20,7 +20,7 @@ import { Album, Artist, Playlist, Song, UploadTicket } from './entities.ts';
 import { ArtistCreated, SongPublished } from './events.ts';
 import { canonicalContentType } from './domain/media.ts';
 import { checkUpload, FREE_LIMITS, type UploadLimits } from './domain/plans.ts';
-import { signMedia } from './domain/signed-url.ts';
+import { signedMediaPath } from './domain/signed-url.ts';
 import { MAX_ALBUM_SONGS, canSeeSong, checkIsrc, checkText, type Checked } from './domain/songs.ts';
 import type { MediaStorage } from './storage/storage.ts';
 
@@ -152,10 +152,7 @@ export class CatalogService {
       return created;
     });
     const exp = Math.floor(ticket.expiresAt.getTime() / 1000);
-    const url = new URL(`/media/upload/${ticket.id}`, this.config.PUBLIC_URL);
-    url.searchParams.set('exp', String(exp));
-    url.searchParams.set('sig', signMedia(this.signingSecret, 'upload', ticket.id, exp));
-    return { uploadUrl: url.toString(), expiresAt: ticket.expiresAt };
+    return { uploadUrl: signedMediaPath(this.signingSecret, 'upload', ticket.id, exp), expiresAt: ticket.expiresAt };
   }
 
   async publishSong(em: EntityManager, principal: Principal | null, songId: string): Promise<Song> {
@@ -217,10 +214,7 @@ export class CatalogService {
     const ttl = this.config.STREAM_URL_TTL_SECONDS;
     // Rounded to the minute so URLs (and media caches) are stable for a while.
     const exp = Math.ceil((Date.now() / 1000 + ttl) / 60) * 60;
-    const url = new URL(`/media/stream/${song.id}`, this.config.PUBLIC_URL);
-    url.searchParams.set('exp', String(exp));
-    url.searchParams.set('sig', signMedia(this.signingSecret, 'stream', song.id, exp));
-    return url.toString();
+    return signedMediaPath(this.signingSecret, 'stream', song.id, exp);
   }
 
   async createPlaylist(em: EntityManager, principal: Principal | null, name: string): Promise<Playlist> {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { errorCode, eventually, publishEvent, startTestStack, type TestStack } from '@vibestream/platform/testing';
+import { errorCode, eventually, graphqlClient, publishEvent, startTestStack, type TestStack } from '@vibestream/platform/testing';
 import { ListenCompleted } from '@vibestream/rewards/events';
 import { identitySubgraph } from '@vibestream/identity';
 import { catalogSubgraph } from '../src/index.ts';
@@ -47,9 +47,9 @@ describe('an artist publishes a song and a fan finds, streams and keeps it', () 
     const audio = makeWav(3);
     const ticket = await requestUpload(stack, artist.token, songId, 'audio/wav', audio.length);
     expect(ticket.errors).toBeUndefined();
-    const uploadUrl = new URL(ticket.data!.requestSongUpload.uploadUrl);
-    expect(uploadUrl.origin).toBe(stack.publicUrl);
-    expect(uploadUrl.pathname).toMatch(/^\/media\/upload\//);
+    // Relative to the gateway: it works from whatever address the client reached the API at.
+    expect(ticket.data!.requestSongUpload.uploadUrl).toMatch(/^\/media\/upload\/[^/?]+\?exp=\d+&sig=/);
+    const uploadUrl = new URL(ticket.data!.requestSongUpload.uploadUrl, stack.publicUrl);
     const uploaded = await put(uploadUrl.toString(), audio);
     expect(uploaded.status).toBe(201);
 
@@ -69,8 +69,8 @@ describe('an artist publishes a song and a fan finds, streams and keeps it', () 
     expect(song.data!.song).toMatchObject({ status: 'PUBLISHED', durationSeconds: 3, album: { title: 'Night Pieces' } });
 
     // Streaming with Range requests through the gateway.
-    const streamUrl = song.data!.song.streamUrl;
-    expect(new URL(streamUrl).origin).toBe(stack.publicUrl);
+    expect(song.data!.song.streamUrl).toMatch(/^\/media\/stream\/[^/?]+\?exp=\d+&sig=/);
+    const streamUrl = new URL(song.data!.song.streamUrl, stack.publicUrl).toString();
     const full = await fetch(streamUrl);
     expect(full.status).toBe(200);
     expect(full.headers.get('content-type')).toBe('audio/wav');
@@ -197,6 +197,35 @@ describe('rules', () => {
   });
 });
 
+describe('media URLs', () => {
+  it('work from whichever host name the client reached the gateway at', async () => {
+    const artist = await newArtist(stack, 'Any Host');
+    const songId = await createSong(stack, artist.token, { title: 'Everywhere', genre: 'Pop' });
+    const audio = makeWav(1);
+    const port = new URL(stack.publicUrl).port;
+    // The artist's page on localhost uploads, a fan's on 127.0.0.1 streams: the URLs name no host.
+    for (const [origin, role] of [[`http://localhost:${port}`, 'upload'], [`http://127.0.0.1:${port}`, 'stream']] as const) {
+      const gql = graphqlClient(`${origin}/graphql`);
+      if (role === 'upload') {
+        const ticket = await gql<{ requestSongUpload: { uploadUrl: string } }>(
+          `mutation($songId: ID!) { requestSongUpload(songId: $songId, contentType: "audio/wav", byteSize: ${audio.length}) { uploadUrl } }`,
+          { songId },
+          { token: artist.token },
+        );
+        const uploadUrl = new URL(ticket.data!.requestSongUpload.uploadUrl, origin);
+        expect(uploadUrl.origin).toBe(origin);
+        expect((await put(uploadUrl, audio)).status).toBe(201);
+        expect((await uploadAndPublishOnly(artist.token, songId)).status).toBe('PUBLISHED');
+      } else {
+        const song = await gql<{ song: { streamUrl: string } }>(`query($id: ID!) { song(id: $id) { streamUrl } }`, { id: songId });
+        const streamed = await fetch(new URL(song.data!.song.streamUrl, origin), { headers: { range: 'bytes=0-3' } });
+        expect(streamed.status).toBe(206);
+        expect(Buffer.from(await streamed.arrayBuffer()).toString()).toBe('RIFF');
+      }
+    }
+  });
+});
+
 describe('upload URLs', () => {
   it('are single use, refused after expiry or tampering, and check the bytes', async () => {
     const artist = await newArtist(stack, 'Uploader');
@@ -204,11 +233,11 @@ describe('upload URLs', () => {
     const songId = await createSong(stack, artist.token, { title: 'Single use', genre: 'Pop' });
     const audio = makeWav(1);
 
-    const first = (await requestUpload(stack, artist.token, songId, 'audio/wav', audio.length)).data!.requestSongUpload.uploadUrl;
+    const first = new URL((await requestUpload(stack, artist.token, songId, 'audio/wav', audio.length)).data!.requestSongUpload.uploadUrl, stack.publicUrl);
     expect((await put(first, audio)).status).toBe(201);
     expect((await put(first, audio)).status).toBe(410);
 
-    const second = new URL((await requestUpload(stack, artist.token, songId, 'audio/wav', audio.length)).data!.requestSongUpload.uploadUrl);
+    const second = new URL((await requestUpload(stack, artist.token, songId, 'audio/wav', audio.length)).data!.requestSongUpload.uploadUrl, stack.publicUrl);
     const ticketId = second.pathname.split('/').pop()!;
     const tampered = new URL(second);
     tampered.searchParams.set('sig', second.searchParams.get('sig')!.replace(/^./, (c) => (c === 'A' ? 'B' : 'A')));
@@ -222,10 +251,10 @@ describe('upload URLs', () => {
     expect((await put(second.toString(), audio)).status).toBe(403);
 
     // Bytes that are not the declared audio are refused whatever the header says.
-    const third = (await requestUpload(stack, artist.token, songId, 'audio/wav', 2000)).data!.requestSongUpload.uploadUrl;
+    const third = new URL((await requestUpload(stack, artist.token, songId, 'audio/wav', 2000)).data!.requestSongUpload.uploadUrl, stack.publicUrl);
     expect((await put(third, Buffer.from('<html>not audio</html>'.repeat(50)))).status).toBe(415);
     // A body larger than requested is refused.
-    const fourth = (await requestUpload(stack, artist.token, songId, 'audio/wav', 100)).data!.requestSongUpload.uploadUrl;
+    const fourth = new URL((await requestUpload(stack, artist.token, songId, 'audio/wav', 100)).data!.requestSongUpload.uploadUrl, stack.publicUrl);
     expect((await put(fourth, audio)).status).toBe(413);
   });
 
@@ -240,7 +269,7 @@ describe('upload URLs', () => {
     const fake = Buffer.concat([Buffer.from('RIFF'), Buffer.from([0xff, 0xff, 0, 0]), Buffer.from('WAVE'), Buffer.alloc(3000, 7)]);
     const songId = await createSong(stack, artist.token, { title: 'Garbage', genre: 'Pop' });
     const url = (await requestUpload(stack, artist.token, songId, 'audio/wav', fake.length)).data!.requestSongUpload.uploadUrl;
-    expect((await put(url, fake)).status).toBe(201);
+    expect((await put(url, fake, 'audio/wav', stack.publicUrl)).status).toBe(201);
     expect(errorCode(await stack.gql(PUBLISH, { songId }, { token: artist.token }))).toBe('BAD_USER_INPUT');
     expect((await stack.gql<SongData>(SONG, { id: songId }, { token: artist.token })).data!.song.status).toBe('DRAFT');
   });
@@ -266,7 +295,7 @@ describe('streaming', () => {
     const artist = await newArtist(stack, 'Streamer');
     await grantPlan(stack, db, artist.userId, 'STUDIO', null);
     const songId = await publishedSong(stack, artist.token, { title: 'Signed', genre: 'Pop' }, makeWav(1));
-    const streamUrl = new URL((await stack.gql<SongData>(SONG, { id: songId })).data!.song.streamUrl);
+    const streamUrl = new URL((await stack.gql<SongData>(SONG, { id: songId })).data!.song.streamUrl, stack.publicUrl);
     expect((await fetch(streamUrl)).status).toBe(200);
     const tampered = new URL(streamUrl);
     tampered.searchParams.set('exp', String(Number(streamUrl.searchParams.get('exp')) + 60));

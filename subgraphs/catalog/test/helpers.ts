@@ -3,7 +3,7 @@ import { eventually, publishEvent, type TestStack } from '@vibestream/platform/t
 import { EntitlementsChanged } from '@vibestream/payments/events';
 
 /** What the helpers below need: a client on the gateway (a test stack, or `npm start`). */
-export type Gateway = Pick<TestStack, 'gql'>;
+export type Gateway = Pick<TestStack, 'gql' | 'publicUrl'>;
 
 let counter = 0;
 
@@ -46,14 +46,15 @@ export async function requestUpload(stack: Gateway, token: string, songId: strin
   );
 }
 
-export async function put(url: string, body: Buffer, contentType = 'audio/wav') {
-  return fetch(url, { method: 'PUT', headers: { 'content-type': contentType }, body: new Uint8Array(body) });
+/** PUTs to an upload URL, which catalog hands out relative to the gateway (`/media/upload/...`): resolved against `base`. */
+export async function put(url: string | URL, body: Buffer, contentType = 'audio/wav', base?: string) {
+  return fetch(new URL(url, base), { method: 'PUT', headers: { 'content-type': contentType }, body: new Uint8Array(body) });
 }
 
 export async function uploadAndPublish(stack: Gateway, token: string, songId: string, audio: Buffer) {
   const ticket = await requestUpload(stack, token, songId, 'audio/wav', audio.length);
   if (!ticket.data) throw new Error(JSON.stringify(ticket.errors));
-  const uploaded = await put(ticket.data.requestSongUpload.uploadUrl, audio);
+  const uploaded = await put(ticket.data.requestSongUpload.uploadUrl, audio, 'audio/wav', stack.publicUrl);
   if (uploaded.status !== 201) throw new Error(`upload answered ${uploaded.status}: ${await uploaded.text()}`);
   const published = await stack.gql<{ publishSong: { status: string; durationSeconds: number } }>(
     `mutation($songId: ID!) { publishSong(songId: $songId) { id status durationSeconds } }`,

@@ -5,6 +5,16 @@ export function signMedia(secret: string, purpose: 'upload' | 'stream', id: stri
   return createHmac('sha256', secret).update(`${purpose}\n${id}\n${expiresAtSeconds}`).digest('base64url');
 }
 
+/**
+ * The signed path of a media URL, relative to the gateway (`/media/<purpose>/<id>?exp=&sig=`): a
+ * client resolves it against the address it reached the API at, so it works from any host name
+ * (localhost, 127.0.0.1, a proxy's, the web client's development server) without PUBLIC_URL.
+ */
+export function signedMediaPath(secret: string, purpose: 'upload' | 'stream', id: string, expiresAtSeconds: number): string {
+  const query = new URLSearchParams({ exp: String(expiresAtSeconds), sig: signMedia(secret, purpose, id, expiresAtSeconds) });
+  return `/media/${purpose}/${encodeURIComponent(id)}?${query.toString()}`;
+}
+
 export type SignatureCheck = 'valid' | 'expired' | 'invalid';
 
 export function checkMediaSignature(
