@@ -23,6 +23,9 @@ import {
   currentRequestId,
   isSafeCode,
   listen,
+  metricsAccess,
+  serveMetrics,
+  startMetricsListener,
   makeErrorFormatter,
   projectRoot,
   runApolloRequest,
@@ -79,6 +82,8 @@ export interface GatewayOptions {
 export interface RunningGateway {
   url: string;
   port: number;
+  /** The port of the metrics listener, when METRICS_PORT asked for one. */
+  metricsPort?: number;
   subscriptions: SubscriptionServer;
   stop(): Promise<void>;
 }
@@ -106,6 +111,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const overrides = subgraphUrlOverrides(options.env);
   const subgraphUrls = new Map<string, string>();
   const metrics = createMetrics();
+  // /metrics on its own port (METRICS_PORT), behind a token (METRICS_TOKEN), or in production not at all.
+  const metricsPolicy = metricsAccess(config);
   // Tracing (OTEL_TRACES_EXPORTER etc., see platform/src/telemetry.ts): spans and trace-context propagation always, export off by default.
   const telemetry = startTelemetry({ serviceName: 'gateway', env: options.env });
   const fetchObserver = {
@@ -246,9 +253,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       case '/readyz':
         return serveReadiness(res);
       case '/metrics':
-        res.writeHead(200, { 'content-type': metrics.registry.contentType });
-        res.end(await metrics.registry.metrics());
-        return;
+        return serveMetrics(req, res, [metrics.registry], metricsPolicy);
       case PUBLIC_GRAPHQL_PATH:
         if (config.RATE_LIMIT_PER_ADDRESS > 0) {
           const verdict = await requestLimiter.check({ address: clientAddress(req, trustedProxies) });
@@ -351,13 +356,17 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   });
 
   const port = await listen(server, options.port ?? config.PORT, config.HOST);
+  const metricsListener = metricsPolicy.port !== null ? await startMetricsListener({ ...metricsPolicy, port: metricsPolicy.port }, config.HOST, metrics.registry) : null;
+  if (!metricsPolicy.onMainPort && !metricsListener) log.info('/metrics is not served in production without METRICS_PORT or METRICS_TOKEN');
   const url = `http://localhost:${port}/graphql`;
   return {
     url,
     port,
+    ...(metricsListener ? { metricsPort: metricsListener.port } : {}),
     subscriptions,
     stop: async () => {
       draining = true;
+      await metricsListener?.stop();
       await subscriptions.close();
       await closeGracefully(server);
       await apollo.stop();

@@ -121,6 +121,14 @@ export const baseConfigShape = {
   JWKS_URL: env.optionalUrl().describe('JWKS URL to fetch the access-token public key from, instead of JWT_PUBLIC_KEY.'),
   JWT_ISSUER: z.preprocess(emptyAsUndefined, z.string().default('vibestream-identity')).describe('Issuer (iss) of access tokens, signed and checked.'),
   JWT_AUDIENCE: z.preprocess(emptyAsUndefined, z.string().default('vibestream')).describe('Audience (aud) of access tokens, signed and checked.'),
+  METRICS_PORT: z
+    .preprocess(emptyAsUndefined, wholeNumber().min(0, 'must be a port, 0 to 65535').max(65535, 'must be a port, 0 to 65535').optional())
+    .describe(
+      'Port of a listener that serves only GET /metrics (on HOST); /metrics is then not served on the main port. Under `npm start` the gateway and every context share it. Unset: /metrics on the main port (in production only with METRICS_TOKEN).',
+    ),
+  METRICS_TOKEN: z
+    .preprocess(emptyAsUndefined, z.string().min(16, 'must be at least 16 characters').optional())
+    .describe('Bearer token (at least 16 characters) every /metrics scrape must send (Authorization: Bearer <token>), wherever /metrics is served; unset: none asked.'),
 };
 
 /** The settings every subgraph's runtime reads (see defineSubgraph), listening on `defaultPort` unless PORT says otherwise. */

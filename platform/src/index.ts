@@ -33,5 +33,6 @@ export * from './compose.ts';
 export * from './cost-directives.ts';
 export * from './scalars.ts';
 export * from './telemetry.ts';
+export * from './metrics-endpoint.ts';
 export * from './process-faults.ts';
 export * from './subgraph-runtime.ts';

@@ -11,6 +11,7 @@ import { parseTrustedProxies } from './addresses.ts';
 import { createInfra, type Infra } from './infra.ts';
 import { waitForRevocations } from './session-revocations.ts';
 import { createLogger, type Logger } from './logger.ts';
+import { metricsAccess } from './metrics-endpoint.ts';
 import { loadSchemaFile, type SubgraphModule, type SubgraphStartOptions } from './subgraph.ts';
 import { startSubgraphServer, type BaseRequestContext, type HttpRoute } from './subgraph-server.ts';
 
@@ -138,6 +139,7 @@ export function defineSubgraph<Config extends SubgraphRuntimeConfig, Ctx extends
       log,
       introspection: config.GRAPHQL_INTROSPECTION ?? config.NODE_ENV !== 'production',
       hideSchemaDetails: config.NODE_ENV === 'production',
+      metrics: metricsAccess(config),
       context: (base) => wiring.context({ ...base, em: orm.em.fork() }),
       ...(wiring.routes ? { routes: wiring.routes } : {}),
       trustedProxies: parseTrustedProxies(config.TRUSTED_PROXIES),
@@ -153,6 +155,7 @@ export function defineSubgraph<Config extends SubgraphRuntimeConfig, Ctx extends
       name,
       url: server.url,
       port: server.port,
+      ...(server.metricsPort !== undefined ? { metricsPort: server.metricsPort } : {}),
       stop: async () => {
         await server.stop();
         await background?.stop();

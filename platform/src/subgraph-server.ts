@@ -14,6 +14,7 @@ import { guardEntities } from './entities.ts';
 import { isSafeCode, makeErrorFormatter } from './errors.ts';
 import { BodyTooLargeError, clientAddress, closeGracefully, listen, runApolloRequest, sendGraphQLError, sendJson } from './http.ts';
 import { REQUEST_ID_HEADER, currentRequestId, withRequestId, type Logger } from './logger.ts';
+import { openMetrics, serveMetrics, startMetricsListener, type MetricsAccess, type MetricsListener } from './metrics-endpoint.ts';
 import { processMetrics, startTelemetry, traceHttpRequest } from './telemetry.ts';
 
 /** What every subgraph resolver receives, before the subgraph adds its own services. */
@@ -48,6 +49,8 @@ export interface SubgraphServerOptions<Ctx extends BaseRequestContext> {
   routes?: HttpRoute[];
   /** Readiness beyond "the process is up" (database reachable, for instance). */
   ready?: () => Promise<boolean>;
+  /** Where `/metrics` is served and to whom (metricsAccess(config)); open on the main port when absent. */
+  metrics?: MetricsAccess;
   /** Where the OTEL_* tracing variables are read (see telemetry.ts); process.env when absent. */
   env?: NodeJS.ProcessEnv;
   /** The peers whose X-Forwarded-For names the client (the gateway); loopback when absent. */
@@ -57,6 +60,8 @@ export interface SubgraphServerOptions<Ctx extends BaseRequestContext> {
 export interface RunningServer {
   url: string;
   port: number;
+  /** The port of the metrics listener, when METRICS_PORT asked for one. */
+  metricsPort?: number;
   stop(): Promise<void>;
 }
 
@@ -88,6 +93,7 @@ export async function startSubgraphServer<Ctx extends BaseRequestContext>(option
   const routes = options.routes ?? [];
   const proxies = options.trustedProxies ?? parseTrustedProxies(LOOPBACK_RANGES);
   const metrics = processMetrics();
+  const metricsAccess = options.metrics ?? openMetrics;
   const telemetry = startTelemetry({ serviceName: options.name, ...(options.env ? { env: options.env } : {}) });
   const server = createServer((req, res) => {
     const requestId = headerValue(req, REQUEST_ID_HEADER);
@@ -124,11 +130,7 @@ export async function startSubgraphServer<Ctx extends BaseRequestContext>(option
       const ready = options.ready ? await options.ready().catch(() => false) : true;
       return sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', subgraph: options.name });
     }
-    if (path === '/metrics') {
-      res.writeHead(200, { 'content-type': metrics.registry.contentType });
-      res.end(await metrics.registry.metrics());
-      return;
-    }
+    if (path === '/metrics') return serveMetrics(req, res, [metrics.registry], metricsAccess);
     if (route) return route.handle(req, res);
     if (path !== '/graphql') return sendJson(res, 404, { error: 'not found' });
 
@@ -151,17 +153,23 @@ export async function startSubgraphServer<Ctx extends BaseRequestContext>(option
   }
 
   let port: number;
+  let metricsListener: MetricsListener | null = null;
   try {
     port = await listen(server, options.port, options.host);
+    if (metricsAccess.port !== null) metricsListener = await startMetricsListener({ ...metricsAccess, port: metricsAccess.port }, options.host ?? '0.0.0.0', metrics.registry);
   } catch (error) {
+    await closeGracefully(server, 1_000);
     await telemetry.shutdown();
     throw error;
   }
-  log.info({ port, subgraph: options.name }, 'subgraph listening');
+  log.info({ port, subgraph: options.name, metricsPort: metricsListener?.port }, 'subgraph listening');
+  if (!metricsAccess.onMainPort && !metricsListener) log.info({ subgraph: options.name }, '/metrics is not served in production without METRICS_PORT or METRICS_TOKEN');
   return {
     port,
     url: `http://127.0.0.1:${port}/graphql`,
+    ...(metricsListener ? { metricsPort: metricsListener.port } : {}),
     stop: async () => {
+      await metricsListener?.stop();
       await closeGracefully(server);
       await apollo.stop();
       await telemetry.shutdown();

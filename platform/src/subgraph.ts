@@ -23,6 +23,8 @@ export interface RunningSubgraph {
   name: string;
   url: string;
   port: number;
+  /** The port of its metrics listener, when METRICS_PORT asked for one. */
+  metricsPort?: number;
   stop(): Promise<void>;
 }
 
