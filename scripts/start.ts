@@ -45,6 +45,8 @@ try {
     running.push(subgraph);
     gatewayEnv[`SUBGRAPH_URL_${module.name.toUpperCase()}`] ??= `http://127.0.0.1:${subgraph.port}/graphql`;
   }
+  // Every consumer group listens now: the in-process bus counts an event delivered once each has it.
+  infra.transport.consumersStarted?.();
   // The gateway serves the web client at / from clients/web/dist: build it when missing or stale.
   if (!gatewayEnv.WEB_APP_DIR && launcher.buildWebApp) {
     try {
