@@ -1,9 +1,8 @@
-import { parse } from 'graphql';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { composeSupergraph, createLogger, createTokenVerifier, startSubgraphServer, type BaseRequestContext, type SubgraphModule } from '@vibestream/platform';
-import { mintToken, startTestStack, type TestStack } from '@vibestream/platform/testing';
+import { composeSupergraph } from '@vibestream/platform';
+import { mintToken, probeSubgraph, startTestStack, type TestStack } from '@vibestream/platform/testing';
 import { startGateway, type RunningGateway } from '../src/index.ts';
 
 /** Serves two live fields (read back through `trade` and `orderBook`) without the market subgraph. */
@@ -21,39 +20,20 @@ type Subscription {
 }
 `;
 
-const probeSubgraph: SubgraphModule = {
-  name: 'market',
-  defaultPort: 4097,
-  sdl: probeSdl,
-  typeDefs: parse(probeSdl),
-  async start(options) {
-    const verifier = await createTokenVerifier({ publicKeyPem: options.env.JWT_PUBLIC_KEY, issuer: 'vibestream-identity', audience: 'vibestream' });
-    const server = await startSubgraphServer<BaseRequestContext>({
-      name: 'market',
-      port: options.port ?? 0,
-      typeDefs: parse(probeSdl),
-      verifier,
-      log: options.log ?? createLogger('market', 'silent'),
-      introspection: true,
-      context: (base) => base,
-      resolvers: {
-        Query: {
-          trade: (_: unknown, { id }: { id: string }) => ({ id, priceCents: 100 }),
-          orderBook: (_: unknown, { songId }: { songId: string }) => ({ songId, depth: 3 }),
-        },
-      },
-    });
-    return { name: 'market', url: server.url, port: server.port, stop: server.stop };
+const marketProbe = probeSubgraph('market', probeSdl, {
+  Query: {
+    trade: (_: unknown, { id }: { id: string }) => ({ id, priceCents: 100 }),
+    orderBook: (_: unknown, { songId }: { songId: string }) => ({ songId, depth: 3 }),
   },
-};
+});
 
 let stack: TestStack;
 let capped: RunningGateway;
 const clients: Client[] = [];
 
 beforeAll(async () => {
-  stack = await startTestStack('subscriptionhardening', [probeSubgraph]);
-  const { supergraph } = composeSupergraph([probeSubgraph], (m) => stack.subgraphs.get(m.name)!.url);
+  stack = await startTestStack('subscriptionhardening', [marketProbe]);
+  const { supergraph } = composeSupergraph([marketProbe], (m) => stack.subgraphs.get(m.name)!.url);
   capped = await startGateway({
     env: { ...stack.env, HOST: '127.0.0.1', WS_MAX_ANONYMOUS_CONNECTIONS_PER_ADDRESS: '3', TRUSTED_PROXIES: '127.0.0.1' },
     supergraphSdl: supergraph,

@@ -4,3 +4,4 @@ export * from './client.ts';
 export * from './stack.ts';
 export * from './chain.ts';
 export * from './events.ts';
+export * from './probe.ts';
