@@ -4,14 +4,20 @@ type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
 import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-node/core';
+/** A new artist profile. */
 export type ArtistProfileInput = {
+  /** A few words about the artist (at most 2,000 characters). */
   bio?: string | null | undefined;
+  /** The name to publish under (1 to 120 characters). */
   name: string;
 };
 
+/** How often a plan is billed. */
 export type BillingInterval =
+  /** Every month. */
   | 'MONTH';
 
+/** Where a campaign is. */
 export type CampaignStatus =
   /** Fans may join (from startsAt), listen and claim until endsAt. */
   | 'ACTIVE'
@@ -20,61 +26,108 @@ export type CampaignStatus =
   /** endsAt has passed: no more joins or claims. */
   | 'ENDED';
 
+/** A blockchain a wallet is on. */
 export type Chain =
+  /** Ethereum (and EVM chains): 0x-prefixed 20-byte hex addresses, EIP-191 signatures. */
   | 'ETHEREUM'
+  /** Solana: base58 public keys, ed25519 signatures. */
   | 'SOLANA';
 
+/** A new album of the caller's artist profile. */
 export type CreateAlbumInput = {
+  /** When the album is (or was) released. */
   releaseDate?: string | null | undefined;
+  /** The album's title (1 to 200 characters). */
   title: string;
 };
 
+/** A new campaign, created as a DRAFT. */
 export type CreateCampaignInput = {
+  /** What the artist spends on it, in US cents (0 or more). */
   budgetCents: number;
+  /** What the campaign is about (at most 2,000 characters). */
   description?: string | null | undefined;
+  /** When it ends: after startsAt and in the future. */
   endsAt: string;
+  /** The campaign's name (1 to 120 characters). */
   name: string;
+  /** An NFT drop for participants who listen enough; none when unset. */
   nftDrop?: NftDropInput | null | undefined;
+  /** The song to promote; it must be the caller's. */
   songId: string | number;
+  /** From when fans may join. */
   startsAt: string;
 };
 
+/** A primary offering of shares in a song's revenue. */
 export type CreateShareOfferingInput = {
+  /** When the offering stops selling (in the future); unset: open until sold out. */
   closesAt?: string | null | undefined;
+  /** What one share costs, in US cents (positive). */
   pricePerShareCents: number;
+  /** The part of the song's future revenue the holders share, in basis points (1 to 5000: 0.01% to 50%). */
   revenueShareBps: number;
+  /** The song; it must be the caller's. */
   songId: string | number;
+  /** How many shares to create (1 to 1,000,000). */
   totalShares: number;
 };
 
+/** A new song, created as a DRAFT. */
 export type CreateSongInput = {
   /** One of your albums. An album holds at most 100 songs: adding one more is CONFLICT. */
   albumId?: string | number | null | undefined;
+  /** The song's genre (Jazz, Hip-Hop, ...; 1 to 60 characters). */
   genre: string;
   /** International Standard Recording Code, e.g. USRC17607839. */
   isrc?: string | null | undefined;
+  /** The song's title (1 to 200 characters; empty is BAD_USER_INPUT). */
   title: string;
 };
 
+/** Why a completed listen earned no voucher. */
 export type ListenRejectionReason =
+  /** The listener already earned the most vouchers one listener may in this epoch (DAILY_VOUCHER_CAP). */
   | 'DAILY_CAP'
+  /** The commitment is already a leaf of this epoch's tree: use fresh secrets for every listen. */
   | 'DUPLICATE_COMMITMENT'
+  /** Heartbeats stopped for more than two heartbeat intervals before the minimum was reached. */
   | 'HEARTBEAT_GAP'
+  /** The epoch's pool has no budget left for another voucher. */
   | 'POOL_EXHAUSTED'
+  /** The listener is the song's artist. */
   | 'SELF_LISTEN'
+  /**
+   * The listener already earned the most vouchers one listener may for this song in this epoch
+   * (SONG_DAILY_VOUCHER_CAP).
+   */
   | 'SONG_DAILY_CAP'
+  /**
+   * Less credited listening than the pool's minListenSeconds (the whole song when shorter); credit
+   * never exceeds the wall-clock time since the session started.
+   */
   | 'TOO_SHORT';
 
+/** Where a listen session is. */
 export type ListenSessionStatus =
+  /** Left open when its listener started another session. */
   | 'ABANDONED'
+  /** Completed and rewarded: a voucher was issued. */
   | 'COMPLETED'
+  /** Playing: heartbeats are credited until it is completed. */
   | 'OPEN'
+  /** Completed without a voucher: see the result's rejectionReason. */
   | 'REJECTED';
 
+/** A campaign's NFT drop. */
 export type NftDropInput = {
+  /** How many tokens (1 to 100,000). */
   editionSize: number;
+  /** Completed listens of the song since joining a participant needs to claim (0 to 100,000). */
   minListens: number;
+  /** The collection's name (1 to 100 characters). */
   name: string;
+  /** The collection's symbol: 1 to 11 capital letters or digits. */
   symbol: string;
 };
 
@@ -93,64 +146,101 @@ export type NotificationKind =
   /** A subscription started, changed plan or status, or ended (payments.subscription.changed.v1). */
   | 'SUBSCRIPTION_CHANGED';
 
+/** Turns one kind of notification on or off. */
 export type NotificationKindPreferenceInput = {
+  /** False: neither kept nor pushed from now on. */
   enabled: boolean;
+  /** The kind. */
   kind: NotificationKind;
 };
 
+/** Changes to which kinds of notification the caller wants. */
 export type NotificationPreferencesInput = {
   /** Only the kinds listed change; each kind at most once. */
   kinds: Array<NotificationKindPreferenceInput>;
 };
 
+/** Whether an offering still sells. */
 export type OfferingStatus =
+  /** closesAt has passed with shares unsold. */
   | 'CLOSED'
+  /** Shares remain and closesAt has not passed. */
   | 'OPEN'
+  /** Every share was sold. */
   | 'SOLD_OUT';
 
+/** Which way an order trades. */
 export type OrderSide =
+  /** Buys shares, paying cash (a bid). */
   | 'BUY'
+  /** Sells shares the account holds (an ask). */
   | 'SELL';
 
+/** Where an order is. */
 export type OrderStatus =
   /** Cancelled by its owner, by self-trade prevention, or a MARKET order's unfilled remainder. */
   | 'CANCELLED'
+  /** Every share of it traded. */
   | 'FILLED'
   /** Resting in the book (possibly partly filled). */
   | 'OPEN';
 
+/** How an order is priced. */
 export type OrderType =
+  /** Trades at limitPriceCents or better; its unfilled remainder rests in the book. */
   | 'LIMIT'
+  /** Trades at the best prices the book has now; it never rests (its unfilled remainder is CANCELLED). */
   | 'MARKET';
 
+/** What a payment was for. */
 export type PaymentKind =
   /** Money into the trading account. */
   | 'DEPOSIT'
   /** A subscription invoice. */
   | 'SUBSCRIPTION';
 
+/** How a payment is made. */
 export type PaymentMethod =
+  /** A card, through Stripe. */
   | 'CARD'
+  /** USDC on Ethereum, from a wallet linked to the account. */
   | 'USDC_ETHEREUM'
+  /** USDC on Solana, from a wallet linked to the account. */
   | 'USDC_SOLANA';
 
+/** Where a payment is. */
 export type PaymentStatus =
+  /** The payment failed; nothing was credited. */
   | 'FAILED'
+  /** Created, not paid yet. */
   | 'PENDING'
+  /** Paid; a deposit has credited the trading account (exactly once). */
   | 'SUCCEEDED';
 
+/** An order on a song's book. */
 export type PlaceOrderInput = {
   /** Makes retries safe: the same id from one account returns the first order. */
   clientOrderId?: string | null | undefined;
+  /**
+   * For a LIMIT order (required): the worst price to trade at, in US cents per share (1 to
+   * 10,000,000). Ignored for a MARKET order.
+   */
   limitPriceCents?: number | null | undefined;
+  /** Shares to trade (1 to 1,000,000). */
   quantity: number;
+  /** BUY or SELL. */
   side: OrderSide;
+  /** The song whose shares to trade. */
   songId: string | number;
+  /** LIMIT or MARKET. */
   type: OrderType;
 };
 
+/** A new account. */
 export type RegisterInput = {
+  /** The name shown to others (1 to 100 characters). */
   displayName: string;
+  /** The email to sign in with (at most 254 characters; compared case-insensitively, one account per email). */
   email: string;
   /** At least 10 characters. */
   password: string;
@@ -158,6 +248,7 @@ export type RegisterInput = {
   role?: Role | null | undefined;
 };
 
+/** Where a reward claim's payout is. */
 export type RewardClaimStatus =
   /** Recorded; no chain is configured. */
   | 'CREDITED'
@@ -168,25 +259,38 @@ export type RewardClaimStatus =
   /** Paid on chain is under way. */
   | 'PENDING';
 
+/**
+ * What a user may do. Everyone is a FAN; ARTISTs also publish songs; ADMINs manage users, API keys and
+ * the reward pool.
+ */
 export type Role =
+  /** Also manages users' roles, partners' API keys and the reward pool, and sees every user's private data. */
   | 'ADMIN'
+  /** Also has an artist profile, publishes songs, sells shares of their revenue and runs campaigns. */
   | 'ARTIST'
+  /** Listens, earns rewards, trades shares and joins campaigns. */
   | 'FAN';
 
+/** Where a song is in its life: a DRAFT until its artist publishes it. */
 export type SongStatus =
   /** Visible only to its artist until published. */
   | 'DRAFT'
   /** Searchable, streamable and listenable for rewards. */
   | 'PUBLISHED';
 
+/** Where a plan subscription is, as Stripe reports it. */
 export type SubscriptionStatus =
+  /** Paid and running (FREE is always ACTIVE). */
   | 'ACTIVE'
+  /** Ended: the user is back on FREE's limits. */
   | 'CANCELED'
   /** The first payment has not succeeded yet. */
   | 'INCOMPLETE'
   /** The last invoice failed; Stripe retries it and the plan's limits still apply. */
   | 'PAST_DUE'
+  /** In its trial period: the plan's limits apply. */
   | 'TRIALING'
+  /** Stripe stopped retrying a failed invoice: the user is back on FREE's limits until it is paid. */
   | 'UNPAID';
 
 export type CreateCampaignMutationVariables = Exact<{

@@ -23,22 +23,33 @@ export type Campaign = {
   analytics?: Maybe<CampaignAnalytics>;
   /** The artist's user. */
   artist: User;
+  /** What the artist spends on the campaign, in US cents (analytics divide it by listens). */
   budgetCents: Scalars['Int']['output'];
+  /** When the artist created the campaign. */
   createdAt: Scalars['DateTime']['output'];
+  /** What the campaign is about (at most 2,000 characters); null when none was given. */
   description?: Maybe<Scalars['String']['output']>;
+  /** When the campaign ends: no joins or claims after it. */
   endsAt: Scalars['DateTime']['output'];
+  /** The campaign's id. */
   id: Scalars['ID']['output'];
   /** The caller's participation, or null (not joined, or not signed in). */
   myParticipation?: Maybe<CampaignParticipation>;
+  /** The campaign's name (1 to 120 characters). */
   name: Scalars['String']['output'];
   /** Null when the campaign has no NFT drop. */
   nftDrop?: Maybe<NftDrop>;
+  /** How many fans joined. */
   participantCount: Scalars['Int']['output'];
+  /** The song the campaign promotes. */
   song: Song;
+  /** From when fans may join. */
   startsAt: Scalars['DateTime']['output'];
+  /** DRAFT, ACTIVE or ENDED. */
   status: CampaignStatus;
 };
 
+/** How a campaign is doing; for its artist or an ADMIN. */
 export type CampaignAnalytics = {
   __typename?: 'CampaignAnalytics';
   /** Participants who claimed an NFT / participants (0 with no participants). */
@@ -47,31 +58,44 @@ export type CampaignAnalytics = {
   costPerListenCents?: Maybe<Scalars['Float']['output']>;
   /** Participants' completed listens of the song since they joined, within the campaign window. */
   listens: Scalars['Int']['output'];
+  /** Editions claimed (PENDING and MINTED). */
   nftsMinted: Scalars['Int']['output'];
+  /** Fans who joined. */
   participants: Scalars['Int']['output'];
   /** Participants who joined with another participant's referral code. */
   referrals: Scalars['Int']['output'];
 };
 
+/** A page of campaigns (Relay connection). */
 export type CampaignConnection = {
   __typename?: 'CampaignConnection';
+  /** The campaigns of this page, in the list's order. */
   edges: Array<CampaignEdge>;
+  /** Where this page ends and whether another follows. */
   pageInfo: PageInfo;
+  /** How many campaigns there are in all, across every page. */
   totalCount: Scalars['Int']['output'];
 };
 
+/** One campaign in a page of campaigns. */
 export type CampaignEdge = {
   __typename?: 'CampaignEdge';
+  /** This campaign's position, to pass as `after` to continue from here. */
   cursor: Scalars['String']['output'];
+  /** The campaign. */
   node: Campaign;
 };
 
+/** A participant's edition of a campaign's NFT drop. */
 export type CampaignNft = {
   __typename?: 'CampaignNft';
   /** Null when no chain is configured. */
   contractAddress?: Maybe<Scalars['String']['output']>;
+  /** The edition number, 1 to editionSize. */
   editionNumber: Scalars['Int']['output'];
+  /** When the mint was confirmed (or recorded, without a chain); null while PENDING. */
   mintedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** PENDING or MINTED. */
   status: NftMintStatus;
   /** The edition number (1..editionSize), which is also the ERC-721 token id. */
   tokenId: Scalars['String']['output'];
@@ -79,13 +103,18 @@ export type CampaignNft = {
   tokenUri: Scalars['String']['output'];
   /** The mint transaction (while PENDING, the last one sent); null when no chain is configured. */
   txHash?: Maybe<Scalars['String']['output']>;
+  /** The Ethereum address the token is minted to (EIP-55 checksummed). */
   walletAddress: Scalars['String']['output'];
 };
 
+/** A fan's place in a campaign; only ever the caller's own (joinCampaign, Campaign.myParticipation). */
 export type CampaignParticipation = {
   __typename?: 'CampaignParticipation';
+  /** The campaign joined. */
   campaign: Campaign;
+  /** The participation's id. */
   id: Scalars['ID']['output'];
+  /** When the fan joined: listens count from here. */
   joinedAt: Scalars['DateTime']['output'];
   /** Completed listens of the campaign's song since joining. */
   listens: Scalars['Int']['output'];
@@ -97,6 +126,7 @@ export type CampaignParticipation = {
   referralCount: Scalars['Int']['output'];
 };
 
+/** Where a campaign is. */
 export type CampaignStatus =
   /** Fans may join (from startsAt), listen and claim until endsAt. */
   | 'ACTIVE'
@@ -105,13 +135,21 @@ export type CampaignStatus =
   /** endsAt has passed: no more joins or claims. */
   | 'ENDED';
 
+/** A new campaign, created as a DRAFT. */
 export type CreateCampaignInput = {
+  /** What the artist spends on it, in US cents (0 or more). */
   budgetCents: Scalars['Int']['input'];
+  /** What the campaign is about (at most 2,000 characters). */
   description?: InputMaybe<Scalars['String']['input']>;
+  /** When it ends: after startsAt and in the future. */
   endsAt: Scalars['DateTime']['input'];
+  /** The campaign's name (1 to 120 characters). */
   name: Scalars['String']['input'];
+  /** An NFT drop for participants who listen enough; none when unset. */
   nftDrop?: InputMaybe<NftDropInput>;
+  /** The song to promote; it must be the caller's. */
   songId: Scalars['ID']['input'];
+  /** From when fans may join. */
   startsAt: Scalars['DateTime']['input'];
 };
 
@@ -120,14 +158,28 @@ export type Mutation = {
   /**
    * DRAFT -> ACTIVE, by the campaign's artist. With an NFT drop and a chain configured, deploys the
    * collection and answers ACTIVE once it is confirmed; when the confirmation takes longer than the
-   * subgraph waits, answers DRAFT with nftDrop.deploying, and the campaign turns ACTIVE when it arrives.
+   * subgraph waits, answers DRAFT with nftDrop.deploying, and the campaign turns ACTIVE when it
+   * arrives.
    */
   activateCampaign: Campaign;
-  /** Mints the caller's edition to walletAddress (see the contract for the rules). */
+  /**
+   * Claims the caller's edition of the campaign's NFT drop, minted as an ERC-721 token to
+   * walletAddress when a chain is configured (PENDING until confirmed; retried). A participant whose
+   * completed listens of the song since joining reach minListens (FORBIDDEN otherwise), while the
+   * campaign is ACTIVE; one token per participant and never more than editionSize, under any
+   * concurrency (CONFLICT: claimed, sold out, no drop, not ACTIVE).
+   */
   claimCampaignNft: CampaignNft;
-  /** The song's artist only. A new campaign is DRAFT. */
+  /**
+   * Creates a DRAFT campaign for one of the caller's songs. The song's artist only (FORBIDDEN
+   * otherwise; NOT_FOUND for an unknown song); BAD_USER_INPUT for endsAt not after startsAt or past,
+   * an editionSize below 1 and other values out of range.
+   */
   createCampaign: Campaign;
-  /** Authenticated; ACTIVE campaigns only. Joining twice returns the first participation. */
+  /**
+   * Joins a campaign; joining twice returns the first participation. Signed in; ACTIVE campaigns from
+   * startsAt only (CONFLICT otherwise); an artist cannot join their own (FORBIDDEN).
+   */
   joinCampaign: CampaignParticipation;
 };
 
@@ -165,32 +217,45 @@ export type NftDrop = {
    * (not joinable) until it is confirmed, then turns ACTIVE; the subgraph's sweep finishes it.
    */
   deploying: Scalars['Boolean']['output'];
+  /** How many tokens the drop has: never more are claimed, under any concurrency. */
   editionSize: Scalars['Int']['output'];
   /** Completed listens of the song since joining that a participant needs to claim. */
   minListens: Scalars['Int']['output'];
   /** Editions claimed so far (reserved for a participant; see CampaignNft.txHash for the chain). */
   minted: Scalars['Int']['output'];
+  /** The collection's name (ERC-721 name). */
   name: Scalars['String']['output'];
+  /** Editions still to claim (editionSize - minted). */
   remaining: Scalars['Int']['output'];
+  /** The collection's symbol (ERC-721 symbol: 1 to 11 capital letters or digits). */
   symbol: Scalars['String']['output'];
 };
 
+/** A campaign's NFT drop. */
 export type NftDropInput = {
+  /** How many tokens (1 to 100,000). */
   editionSize: Scalars['Int']['input'];
+  /** Completed listens of the song since joining a participant needs to claim (0 to 100,000). */
   minListens: Scalars['Int']['input'];
+  /** The collection's name (1 to 100 characters). */
   name: Scalars['String']['input'];
+  /** The collection's symbol: 1 to 11 capital letters or digits. */
   symbol: Scalars['String']['input'];
 };
 
+/** Where a claimed edition's mint is. */
 export type NftMintStatus =
   /** Confirmed on chain (or recorded, when no chain is configured). */
   | 'MINTED'
   /** The edition is the participant's; its mint is not confirmed on chain yet (it is retried). */
   | 'PENDING';
 
+/** Where a page of a connection ends, and whether another follows. */
 export type PageInfo = {
   __typename?: 'PageInfo';
+  /** The cursor of this page's last item, to pass as `after`; null on an empty page. */
   endCursor?: Maybe<Scalars['String']['output']>;
+  /** True when more items follow this page: ask again with `after: endCursor`. */
   hasNextPage: Scalars['Boolean']['output'];
 };
 

@@ -19,13 +19,18 @@ export type Scalars = {
   _FieldSet: { input: unknown; output: unknown; }
 };
 
+/** An album: an artist's ordered collection of up to 100 songs. */
 export type Album = {
   __typename?: 'Album';
+  /** The artist whose album it is. */
   artist: Artist;
+  /** The album's id. */
   id: Scalars['ID']['output'];
+  /** When the album is (or was) released, as its artist set it; null when not set. */
   releaseDate?: Maybe<Scalars['DateTime']['output']>;
   /** Published songs of the album (the artist also sees drafts). An album holds at most 100 songs. */
   songs: Array<Song>;
+  /** The album's title. */
   title: Scalars['String']['output'];
 };
 
@@ -34,11 +39,15 @@ export type Artist = {
   __typename?: 'Artist';
   /** The artist's first albums in the order they were created; first is at most 100. */
   albums: Array<Album>;
+  /** The artist's own words about themselves; null when they wrote none. */
   bio?: Maybe<Scalars['String']['output']>;
+  /** The artist's id (not the id of the user behind it). */
   id: Scalars['ID']['output'];
+  /** The name the artist publishes under. */
   name: Scalars['String']['output'];
   /** Published songs, newest first (the artist also sees drafts). */
   songs: SongConnection;
+  /** The user account behind the profile. Its private fields resolve only for that user or an ADMIN. */
   user: User;
 };
 
@@ -55,34 +64,75 @@ export type ArtistSongsArgs = {
   first?: InputMaybe<Scalars['Int']['input']>;
 };
 
+/** A new artist profile. */
 export type ArtistProfileInput = {
+  /** A few words about the artist (at most 2,000 characters). */
   bio?: InputMaybe<Scalars['String']['input']>;
+  /** The name to publish under (1 to 120 characters). */
   name: Scalars['String']['input'];
 };
 
+/** A new album of the caller's artist profile. */
 export type CreateAlbumInput = {
+  /** When the album is (or was) released. */
   releaseDate?: InputMaybe<Scalars['DateTime']['input']>;
+  /** The album's title (1 to 200 characters). */
   title: Scalars['String']['input'];
 };
 
+/** A new song, created as a DRAFT. */
 export type CreateSongInput = {
   /** One of your albums. An album holds at most 100 songs: adding one more is CONFLICT. */
   albumId?: InputMaybe<Scalars['ID']['input']>;
+  /** The song's genre (Jazz, Hip-Hop, ...; 1 to 60 characters). */
   genre: Scalars['String']['input'];
   /** International Standard Recording Code, e.g. USRC17607839. */
   isrc?: InputMaybe<Scalars['String']['input']>;
+  /** The song's title (1 to 200 characters; empty is BAD_USER_INPUT). */
   title: Scalars['String']['input'];
 };
 
 export type Mutation = {
   __typename?: 'Mutation';
+  /**
+   * Adds a song at the end of a playlist; adding a song twice is a no-op. The playlist's owner only
+   * (FORBIDDEN otherwise).
+   */
   addSongToPlaylist: Playlist;
+  /** Creates an album owned by the caller's artist profile (FORBIDDEN without one). */
   createAlbum: Album;
+  /**
+   * Creates the caller's artist profile. ARTIST role only (FORBIDDEN otherwise); one profile per user
+   * (CONFLICT on a second).
+   */
   createArtistProfile: Artist;
+  /** Creates an empty playlist owned by the caller (signed in: UNAUTHENTICATED otherwise). */
   createPlaylist: Playlist;
+  /**
+   * Creates a DRAFT song of the caller's artist profile: invisible to search, trending and other users
+   * until published. FORBIDDEN without an artist profile; BAD_USER_INPUT for an empty title, a
+   * malformed ISRC or another artist's album; CONFLICT when the album already holds 100 songs.
+   */
   createSong: Song;
+  /**
+   * Publishes a song once its audio is uploaded: reads the file's real duration, codec and bitrate
+   * from its bytes, and makes it searchable, streamable and listenable for rewards (other contexts
+   * learn of it at once). The song's artist only (FORBIDDEN otherwise); BAD_USER_INPUT when nothing
+   * was uploaded or the bytes are not decodable audio. Publishing a published song returns it
+   * unchanged.
+   */
   publishSong: Song;
+  /**
+   * Removes a song from a playlist (no-op when it is not there). The playlist's owner only (FORBIDDEN
+   * otherwise).
+   */
   removeSongFromPlaylist: Playlist;
+  /**
+   * Issues a single-use signed URL to upload the song's audio to (see UploadTicket.uploadUrl). The
+   * song's artist only (FORBIDDEN otherwise), while it is a DRAFT. BAD_USER_INPUT for another content
+   * type or a size over the plan's limit; PLAN_LIMIT_REACHED when the plan's monthly uploads or
+   * storage are used up.
+   */
   requestSongUpload: UploadTicket;
 };
 
@@ -130,48 +180,68 @@ export type MutationRequestSongUploadArgs = {
   songId: Scalars['ID']['input'];
 };
 
+/** Where a page of a connection ends, and whether another follows. */
 export type PageInfo = {
   __typename?: 'PageInfo';
+  /** The cursor of this page's last item, to pass as `after`; null on an empty page. */
   endCursor?: Maybe<Scalars['String']['output']>;
+  /** True when more items follow this page: ask again with `after: endCursor`. */
   hasNextPage: Scalars['Boolean']['output'];
 };
 
+/** A user's named list of songs. */
 export type Playlist = {
   __typename?: 'Playlist';
+  /** When the playlist was made. */
   createdAt: Scalars['DateTime']['output'];
+  /** The playlist's id. */
   id: Scalars['ID']['output'];
+  /** The playlist's name (1 to 120 characters). */
   name: Scalars['String']['output'];
+  /** The user who made the playlist; only they may change it. */
   owner: User;
   /** Songs in the order they were added; drafts of other artists never show. */
   songs: SongConnection;
 };
 
 
+/** A user's named list of songs. */
 export type PlaylistSongsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
 };
 
+/** A page of playlists (Relay connection). */
 export type PlaylistConnection = {
   __typename?: 'PlaylistConnection';
+  /** The playlists of this page, in the list's order. */
   edges: Array<PlaylistEdge>;
+  /** Where this page ends and whether another follows. */
   pageInfo: PageInfo;
+  /** How many playlists there are in all, across every page. */
   totalCount: Scalars['Int']['output'];
 };
 
+/** One playlist in a page of playlists. */
 export type PlaylistEdge = {
   __typename?: 'PlaylistEdge';
+  /** This playlist's position, to pass as `after` to continue from here. */
   cursor: Scalars['String']['output'];
+  /** The playlist. */
   node: Playlist;
 };
 
 export type Query = {
   __typename?: 'Query';
+  /** An album by id; NOT_FOUND when there is none. */
   album?: Maybe<Album>;
+  /** An artist by id; NOT_FOUND when there is none. */
   artist?: Maybe<Artist>;
+  /** A playlist by id; NOT_FOUND when there is none. */
   playlist?: Maybe<Playlist>;
   /** Published songs matching title, artist name and genre; typo-tolerant, best match first. */
   searchSongs: SongConnection;
+  /** A song by id. NOT_FOUND for an unknown id, and for another artist's DRAFT. */
   song?: Maybe<Song>;
   /** Ranked by completed listens in the last 7 days. */
   trendingSongs: Array<Song>;
@@ -209,57 +279,93 @@ export type QueryTrendingSongsArgs = {
   first?: InputMaybe<Scalars['Int']['input']>;
 };
 
+/**
+ * A song: its metadata, its audio once uploaded, and how often it was listened to. A DRAFT song is
+ * visible only to its artist: to anyone else (and through any other context's reference to it) it does
+ * not exist.
+ */
 export type Song = {
   __typename?: 'Song';
+  /** The album the song belongs to; null for a single. */
   album?: Maybe<Album>;
+  /** The artist who made the song. */
   artist: Artist;
+  /**
+   * The audio's bitrate in kilobits per second, read when the song was published; null before or when
+   * the format does not say.
+   */
   bitrateKbps?: Maybe<Scalars['Int']['output']>;
+  /** The audio codec read from the uploaded file when the song was published (mp3, flac, ...); null before. */
   codec?: Maybe<Scalars['String']['output']>;
+  /** When the artist created the song. */
   createdAt: Scalars['DateTime']['output'];
   /** Read from the uploaded audio when the song is published. */
   durationSeconds?: Maybe<Scalars['Int']['output']>;
+  /** The song's genre, as its artist names it (Jazz, Hip-Hop, ...); search matches it. */
   genre: Scalars['String']['output'];
+  /** The song's id. */
   id: Scalars['ID']['output'];
+  /** The song's International Standard Recording Code (e.g. USRC17607839); null when the artist gave none. */
   isrc?: Maybe<Scalars['String']['output']>;
   /** Completed listens, all time. */
   playCount: Scalars['Int']['output'];
+  /** When the song was published; null while it is a DRAFT. */
   publishedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** DRAFT until its artist publishes it, then PUBLISHED. */
   status: SongStatus;
   /** A signed URL that expires (default one hour); null until audio is uploaded. */
   streamUrl?: Maybe<Scalars['String']['output']>;
+  /** The song's title (1 to 200 characters). */
   title: Scalars['String']['output'];
 };
 
+/** A page of songs (Relay connection). */
 export type SongConnection = {
   __typename?: 'SongConnection';
+  /** The songs of this page, in the list's order. */
   edges: Array<SongEdge>;
+  /** Where this page ends and whether another follows. */
   pageInfo: PageInfo;
+  /** How many songs there are in all, across every page. */
   totalCount: Scalars['Int']['output'];
 };
 
+/** One song in a page of songs. */
 export type SongEdge = {
   __typename?: 'SongEdge';
+  /** This song's position, to pass as `after` to continue from here. */
   cursor: Scalars['String']['output'];
+  /** The song. */
   node: Song;
 };
 
+/** Where a song is in its life: a DRAFT until its artist publishes it. */
 export type SongStatus =
   /** Visible only to its artist until published. */
   | 'DRAFT'
   /** Searchable, streamable and listenable for rewards. */
   | 'PUBLISHED';
 
+/** Permission to upload one audio file for one song, once, before it expires. */
 export type UploadTicket = {
   __typename?: 'UploadTicket';
+  /** When uploadUrl stops working (UPLOAD_URL_TTL_SECONDS after it was issued, 15 minutes by default). */
   expiresAt: Scalars['DateTime']['output'];
-  /** Single-use signed URL on the gateway's public address: send the audio with HTTP PUT. */
+  /**
+   * Single-use signed URL, relative to the gateway (`/media/upload/<id>?exp=...&sig=...`): resolve it
+   * against the address you reach the API at and send the audio there with HTTP PUT and the requested
+   * Content-Type. Answers 201 when stored; 403 once expired or tampered with, 410 when already used,
+   * 413 when larger than requested, 415 when the bytes are not the declared audio type.
+   */
   uploadUrl: Scalars['String']['output'];
 };
 
 export type User = {
   __typename?: 'User';
+  /** The user's artist profile; null when they have none. */
   artistProfile?: Maybe<Artist>;
   id: Scalars['ID']['output'];
+  /** The user's playlists, newest first. */
   playlists: PlaylistConnection;
 };
 

@@ -24,10 +24,13 @@ export type Scalars = {
  */
 export type ApiKey = {
   __typename?: 'ApiKey';
+  /** When the key was created. */
   createdAt: Scalars['DateTime']['output'];
+  /** The key's id (not the key). */
   id: Scalars['ID']['output'];
   /** When the key was last checked by a gateway (at most once a minute is recorded). */
   lastUsedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** What the key is for, as the ADMIN who created it named it. */
   name: Scalars['String']['output'];
   /** The key's first characters (`vsk_` and 8 more), to tell keys apart. */
   prefix: Scalars['String']['output'];
@@ -35,51 +38,89 @@ export type ApiKey = {
   revokedAt?: Maybe<Scalars['DateTime']['output']>;
 };
 
+/** A new session: an access token, a refresh token, and who it is for. */
 export type AuthPayload = {
   __typename?: 'AuthPayload';
   /** A short-lived EdDSA-signed JWT: send it as `Authorization: Bearer <accessToken>`. */
   accessToken: Scalars['String']['output'];
+  /**
+   * When the access token expires (ACCESS_TOKEN_TTL_SECONDS after it was issued, 15 minutes by
+   * default): refresh before then.
+   */
   accessTokenExpiresAt: Scalars['DateTime']['output'];
   /** An opaque, single-use token that `refreshSession` exchanges for a new pair. */
   refreshToken: Scalars['String']['output'];
+  /** The signed-in user. */
   user: User;
 };
 
+/** A blockchain a wallet is on. */
 export type Chain =
+  /** Ethereum (and EVM chains): 0x-prefixed 20-byte hex addresses, EIP-191 signatures. */
   | 'ETHEREUM'
+  /** Solana: base58 public keys, ed25519 signatures. */
   | 'SOLANA';
 
+/** A new API key, with its secret shown this once. */
 export type CreatedApiKey = {
   __typename?: 'CreatedApiKey';
+  /** The key's record, as apiKeys lists it. */
   apiKey: ApiKey;
   /** The secret key. Shown only here, never again: store it now. */
   key: Scalars['String']['output'];
 };
 
+/** What can be changed. Each field says who may call it and the error codes (extensions.code) it answers with. */
 export type Mutation = {
   __typename?: 'Mutation';
   /** ADMIN only. A new key to the public graph; the answer is the only time the key is shown. */
   createApiKey: CreatedApiKey;
-  /** A user links at most 10 wallets: linking another is CONFLICT. */
+  /**
+   * Links a wallet to the caller's account, proven by its signature of a walletChallenge message.
+   * Signed in (UNAUTHENTICATED otherwise); a user links at most 10 wallets (CONFLICT beyond, as for a
+   * wallet linked to another account).
+   */
   linkWallet: Wallet;
+  /**
+   * Signs in with email and password. UNAUTHENTICATED, with one message, for an unknown email or a
+   * wrong password; RATE_LIMITED (with extensions.retryAfterSeconds) after repeated failures for one
+   * email or one client address.
+   */
   login: AuthPayload;
   /** Revokes the caller's session family; true when something was revoked. */
   logout: Scalars['Boolean']['output'];
+  /**
+   * Exchanges a refresh token for a new pair; the presented token stops working. Presenting a refresh
+   * token that was already used revokes the whole session (every token descended from the same
+   * sign-in) and answers UNAUTHENTICATED, as does an expired or revoked one.
+   */
   refreshSession: SessionTokens;
+  /**
+   * Creates an account and signs it in. Anyone. BAD_USER_INPUT for a malformed email, a password
+   * shorter than 10 characters or an empty displayName; FORBIDDEN for role ADMIN; CONFLICT when the
+   * email already has an account.
+   */
   register: AuthPayload;
   /** ADMIN only. The key is refused from now on; revoking a revoked key changes nothing. */
   revokeApiKey: ApiKey;
   /** ADMIN only. Roles take effect on the user's next access token. */
   setUserRoles: User;
+  /**
+   * A message naming the address, the chain, a single-use nonce and an expiry, in the style of Sign-In
+   * with Ethereum (EIP-4361), to sign with the wallet and pass to linkWallet. Signed in only
+   * (UNAUTHENTICATED otherwise); BAD_USER_INPUT for a malformed address.
+   */
   walletChallenge: WalletChallenge;
 };
 
 
+/** What can be changed. Each field says who may call it and the error codes (extensions.code) it answers with. */
 export type MutationCreateApiKeyArgs = {
   name: Scalars['String']['input'];
 };
 
 
+/** What can be changed. Each field says who may call it and the error codes (extensions.code) it answers with. */
 export type MutationLinkWalletArgs = {
   address: Scalars['String']['input'];
   chain: Chain;
@@ -87,38 +128,48 @@ export type MutationLinkWalletArgs = {
 };
 
 
+/** What can be changed. Each field says who may call it and the error codes (extensions.code) it answers with. */
 export type MutationLoginArgs = {
   email: Scalars['String']['input'];
   password: Scalars['String']['input'];
 };
 
 
+/** What can be changed. Each field says who may call it and the error codes (extensions.code) it answers with. */
 export type MutationRefreshSessionArgs = {
   refreshToken: Scalars['String']['input'];
 };
 
 
+/** What can be changed. Each field says who may call it and the error codes (extensions.code) it answers with. */
 export type MutationRegisterArgs = {
   input: RegisterInput;
 };
 
 
+/** What can be changed. Each field says who may call it and the error codes (extensions.code) it answers with. */
 export type MutationRevokeApiKeyArgs = {
   id: Scalars['ID']['input'];
 };
 
 
+/** What can be changed. Each field says who may call it and the error codes (extensions.code) it answers with. */
 export type MutationSetUserRolesArgs = {
   roles: Array<Role>;
   userId: Scalars['ID']['input'];
 };
 
 
+/** What can be changed. Each field says who may call it and the error codes (extensions.code) it answers with. */
 export type MutationWalletChallengeArgs = {
   address: Scalars['String']['input'];
   chain: Chain;
 };
 
+/**
+ * What can be read. Each field says who may read it; a private field of a User resolves only for that
+ * user or an ADMIN, whatever path reaches it.
+ */
 export type Query = {
   __typename?: 'Query';
   /** ADMIN only. The newest API keys (first: at most 100), newest first (the secret keys are never shown). */
@@ -128,12 +179,19 @@ export type Query = {
 };
 
 
+/**
+ * What can be read. Each field says who may read it; a private field of a User resolves only for that
+ * user or an ADMIN, whatever path reaches it.
+ */
 export type QueryApiKeysArgs = {
   first?: InputMaybe<Scalars['Int']['input']>;
 };
 
+/** A new account. */
 export type RegisterInput = {
+  /** The name shown to others (1 to 100 characters). */
   displayName: Scalars['String']['input'];
+  /** The email to sign in with (at most 254 characters; compared case-insensitively, one account per email). */
   email: Scalars['String']['input'];
   /** At least 10 characters. */
   password: Scalars['String']['input'];
@@ -141,15 +199,26 @@ export type RegisterInput = {
   role?: InputMaybe<Role>;
 };
 
+/**
+ * What a user may do. Everyone is a FAN; ARTISTs also publish songs; ADMINs manage users, API keys and
+ * the reward pool.
+ */
 export type Role =
+  /** Also manages users' roles, partners' API keys and the reward pool, and sees every user's private data. */
   | 'ADMIN'
+  /** Also has an artist profile, publishes songs, sells shares of their revenue and runs campaigns. */
   | 'ARTIST'
+  /** Listens, earns rewards, trades shares and joins campaigns. */
   | 'FAN';
 
+/** The next pair of tokens of a session (see refreshSession). */
 export type SessionTokens = {
   __typename?: 'SessionTokens';
+  /** A new short-lived access token: send it as `Authorization: Bearer <accessToken>`. */
   accessToken: Scalars['String']['output'];
+  /** When the new access token expires. */
   accessTokenExpiresAt: Scalars['DateTime']['output'];
+  /** A new single-use refresh token; the one presented stops working. */
   refreshToken: Scalars['String']['output'];
 };
 
@@ -159,25 +228,35 @@ export type SessionTokens = {
  */
 export type User = {
   __typename?: 'User';
+  /** When the account was created. */
   createdAt: Scalars['DateTime']['output'];
+  /** The name the user shows to others (1 to 100 characters). */
   displayName: Scalars['String']['output'];
   /** Only for the user themself or an ADMIN (FORBIDDEN otherwise). */
   email?: Maybe<Scalars['String']['output']>;
+  /** The user's id. */
   id: Scalars['ID']['output'];
+  /** The user's roles; an access token carries those it was signed with. */
   roles: Array<Role>;
   /** Only for the user themself or an ADMIN (FORBIDDEN otherwise). At most 10 per user. */
   wallets?: Maybe<Array<Wallet>>;
 };
 
+/** A blockchain wallet a user proved they own (see walletChallenge and linkWallet). */
 export type Wallet = {
   __typename?: 'Wallet';
+  /** The wallet's address: 0x-prefixed (EIP-55 checksummed) on Ethereum, base58 on Solana. */
   address: Scalars['String']['output'];
+  /** The chain the wallet is on. */
   chain: Chain;
+  /** When the user linked the wallet. */
   linkedAt: Scalars['DateTime']['output'];
 };
 
+/** A message to sign with a wallet, to prove it is yours (see linkWallet). */
 export type WalletChallenge = {
   __typename?: 'WalletChallenge';
+  /** When the challenge can no longer be used (WALLET_CHALLENGE_TTL_SECONDS, 5 minutes by default, at most 10). */
   expiresAt: Scalars['DateTime']['output'];
   /** The exact text to sign (EIP-4361 style). */
   message: Scalars['String']['output'];

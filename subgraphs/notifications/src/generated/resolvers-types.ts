@@ -45,28 +45,39 @@ export type MutationUpdateNotificationPreferencesArgs = {
 /** Something another context told a user, kept until read (and after). */
 export type Notification = {
   __typename?: 'Notification';
+  /** The full text, ready to show (amounts in whole tokens or dollars). */
   body: Scalars['String']['output'];
   /** When the event behind it happened. */
   createdAt: Scalars['DateTime']['output'];
+  /** The notification's id. */
   id: Scalars['ID']['output'];
+  /** What it is about. */
   kind: NotificationKind;
   /** Null while unread. */
   readAt?: Maybe<Scalars['DateTime']['output']>;
   /** The song it is about, when it is about one. */
   song?: Maybe<Song>;
+  /** A one-line summary, ready to show. */
   title: Scalars['String']['output'];
 };
 
+/** A page of notifications (Relay connection). */
 export type NotificationConnection = {
   __typename?: 'NotificationConnection';
+  /** The notifications of this page, newest first. */
   edges: Array<NotificationEdge>;
+  /** Where this page ends and whether another follows. */
   pageInfo: PageInfo;
+  /** How many notifications there are in all (unread only, when asked so), across every page. */
   totalCount: Scalars['Int']['output'];
 };
 
+/** One notification in a page of notifications. */
 export type NotificationEdge = {
   __typename?: 'NotificationEdge';
+  /** This notification's position, to pass as `after` to continue from here. */
   cursor: Scalars['String']['output'];
+  /** The notification. */
   node: Notification;
 };
 
@@ -85,32 +96,42 @@ export type NotificationKind =
   /** A subscription started, changed plan or status, or ended (payments.subscription.changed.v1). */
   | 'SUBSCRIPTION_CHANGED';
 
+/** Whether the user wants one kind of notification. */
 export type NotificationKindPreference = {
   __typename?: 'NotificationKindPreference';
   /** A disabled kind is neither kept nor pushed. */
   enabled: Scalars['Boolean']['output'];
+  /** The kind. */
   kind: NotificationKind;
 };
 
+/** Turns one kind of notification on or off. */
 export type NotificationKindPreferenceInput = {
+  /** False: neither kept nor pushed from now on. */
   enabled: Scalars['Boolean']['input'];
+  /** The kind. */
   kind: NotificationKind;
 };
 
+/** Which kinds of notification a user wants. */
 export type NotificationPreferences = {
   __typename?: 'NotificationPreferences';
   /** Every kind (one each), enabled unless the user turned it off. */
   kinds: Array<NotificationKindPreference>;
 };
 
+/** Changes to which kinds of notification the caller wants. */
 export type NotificationPreferencesInput = {
   /** Only the kinds listed change; each kind at most once. */
   kinds: Array<NotificationKindPreferenceInput>;
 };
 
+/** Where a page of a connection ends, and whether another follows. */
 export type PageInfo = {
   __typename?: 'PageInfo';
+  /** The cursor of this page's last item, to pass as `after`; null on an empty page. */
   endCursor?: Maybe<Scalars['String']['output']>;
+  /** True when more items follow this page: ask again with `after: endCursor`. */
   hasNextPage: Scalars['Boolean']['output'];
 };
 

@@ -17,31 +17,72 @@ export type Scalars = {
   _FieldSet: { input: unknown; output: unknown; }
 };
 
+/** A primary offering of shares in a song's revenue. */
 export type CreateShareOfferingInput = {
+  /** When the offering stops selling (in the future); unset: open until sold out. */
   closesAt?: InputMaybe<Scalars['DateTime']['input']>;
+  /** What one share costs, in US cents (positive). */
   pricePerShareCents: Scalars['Int']['input'];
+  /** The part of the song's future revenue the holders share, in basis points (1 to 5000: 0.01% to 50%). */
   revenueShareBps: Scalars['Int']['input'];
+  /** The song; it must be the caller's. */
   songId: Scalars['ID']['input'];
+  /** How many shares to create (1 to 1,000,000). */
   totalShares: Scalars['Int']['input'];
 };
 
+/** The shares of one song an account owns. */
 export type Holding = {
   __typename?: 'Holding';
+  /** What the shares cost on average, in US cents per share (fees not included). */
   averageCostCents: Scalars['Int']['output'];
+  /**
+   * What the shares are worth at the song's last trade price (the offering's price before any trade),
+   * in US cents.
+   */
   marketValueCents: Scalars['Int']['output'];
   /** Every share the account owns. */
   quantity: Scalars['Int']['output'];
   /** The part locked in resting sell orders. */
   reservedQuantity: Scalars['Int']['output'];
+  /** The song the shares are in. */
   song: Song;
 };
 
 export type Mutation = {
   __typename?: 'Mutation';
+  /**
+   * Buys shares from an offering, paying quantity * price from available cash to the artist. Signed
+   * in, not the song's artist (FORBIDDEN). INSUFFICIENT_FUNDS without the cash; BAD_USER_INPUT when
+   * quantity is below 1 or above sharesRemaining; CONFLICT when the offering is closed or sold out.
+   */
   buyOfferingShares: OfferingPurchase;
+  /**
+   * Cancels a resting order and releases what it reserved. The order's owner only (FORBIDDEN
+   * otherwise); CONFLICT for a filled or cancelled order.
+   */
   cancelOrder: Order;
+  /**
+   * Opens the primary sale of shares in a song's revenue. The song's artist only (FORBIDDEN
+   * otherwise), once per song (CONFLICT); BAD_USER_INPUT for values out of range.
+   */
   createShareOffering: ShareOffering;
+  /**
+   * Splits revenue over a song's holders by shares held at this moment (reserved shares included),
+   * rounding remainders to the artist. The song's artist (the amount comes out of their available
+   * cash: INSUFFICIENT_FUNDS) or an ADMIN (revenue collected outside the market, such as streaming
+   * royalties, entering the system); FORBIDDEN otherwise. Idempotent per song and periodLabel: a
+   * second call returns the first distribution.
+   */
   distributeRevenue: RevenueDistribution;
+  /**
+   * Places an order on a song's book: it matches at once by price-time priority, each trade at the
+   * resting order's price, and a LIMIT order's remainder rests. A BUY reserves quantity * limit
+   * (LIMIT) or all it may spend (MARKET) plus the fee; a SELL reserves the shares. An order never
+   * trades with its own account's resting order: that one is cancelled (expire-maker). The taker pays
+   * TAKER_FEE_BPS of each trade's value. Signed in; INSUFFICIENT_FUNDS without the cash or shares,
+   * BAD_USER_INPUT for values out of range.
+   */
   placeOrder: PlaceOrderResult;
 };
 
@@ -73,80 +114,124 @@ export type MutationPlaceOrderArgs = {
   input: PlaceOrderInput;
 };
 
+/** Shares bought from an offering. */
 export type OfferingPurchase = {
   __typename?: 'OfferingPurchase';
+  /** What they cost in US cents (quantity * pricePerShareCents), paid from available cash to the artist. */
   costCents: Scalars['Int']['output'];
+  /** The buyer's holding of the song after the purchase. */
   holding: Holding;
+  /** Shares bought. */
   quantity: Scalars['Int']['output'];
 };
 
+/** Whether an offering still sells. */
 export type OfferingStatus =
+  /** closesAt has passed with shares unsold. */
   | 'CLOSED'
+  /** Shares remain and closesAt has not passed. */
   | 'OPEN'
+  /** Every share was sold. */
   | 'SOLD_OUT';
 
+/** An order on a song's book. Visible only to its owner or an ADMIN. */
 export type Order = {
   __typename?: 'Order';
+  /** The average price of its trades, in US cents per share; null before the first trade. */
   averageFillPriceCents?: Maybe<Scalars['Int']['output']>;
+  /** The client's own id for the order, when it gave one (see PlaceOrderInput.clientOrderId). */
   clientOrderId?: Maybe<Scalars['String']['output']>;
+  /** When the order was placed: its time priority in the book. */
   createdAt: Scalars['DateTime']['output'];
+  /** Shares traded so far. */
   filledQuantity: Scalars['Int']['output'];
+  /** The order's id. */
   id: Scalars['ID']['output'];
+  /** The worst price the order trades at, in US cents per share; null for a MARKET order. */
   limitPriceCents?: Maybe<Scalars['Int']['output']>;
+  /** Shares asked for. */
   quantity: Scalars['Int']['output'];
+  /** BUY or SELL. */
   side: OrderSide;
+  /** The song whose shares it trades. */
   song: Song;
+  /** Where the order is. */
   status: OrderStatus;
+  /** LIMIT or MARKET. */
   type: OrderType;
 };
 
+/** A song's order book, aggregated by price level. */
 export type OrderBook = {
   __typename?: 'OrderBook';
   /** Best (lowest) first. */
   asks: Array<PriceLevel>;
   /** Best (highest) first. */
   bids: Array<PriceLevel>;
+  /** The price of the song's last trade, in US cents per share; null before the first. */
   lastTradePriceCents?: Maybe<Scalars['Int']['output']>;
+  /** The song's id. */
   songId: Scalars['ID']['output'];
 };
 
+/** Which way an order trades. */
 export type OrderSide =
+  /** Buys shares, paying cash (a bid). */
   | 'BUY'
+  /** Sells shares the account holds (an ask). */
   | 'SELL';
 
+/** Where an order is. */
 export type OrderStatus =
   /** Cancelled by its owner, by self-trade prevention, or a MARKET order's unfilled remainder. */
   | 'CANCELLED'
+  /** Every share of it traded. */
   | 'FILLED'
   /** Resting in the book (possibly partly filled). */
   | 'OPEN';
 
+/** How an order is priced. */
 export type OrderType =
+  /** Trades at limitPriceCents or better; its unfilled remainder rests in the book. */
   | 'LIMIT'
+  /** Trades at the best prices the book has now; it never rests (its unfilled remainder is CANCELLED). */
   | 'MARKET';
 
+/** An order on a song's book. */
 export type PlaceOrderInput = {
   /** Makes retries safe: the same id from one account returns the first order. */
   clientOrderId?: InputMaybe<Scalars['String']['input']>;
+  /**
+   * For a LIMIT order (required): the worst price to trade at, in US cents per share (1 to
+   * 10,000,000). Ignored for a MARKET order.
+   */
   limitPriceCents?: InputMaybe<Scalars['Int']['input']>;
+  /** Shares to trade (1 to 1,000,000). */
   quantity: Scalars['Int']['input'];
+  /** BUY or SELL. */
   side: OrderSide;
+  /** The song whose shares to trade. */
   songId: Scalars['ID']['input'];
+  /** LIMIT or MARKET. */
   type: OrderType;
 };
 
+/** An order as placed, with the trades it made at once. */
 export type PlaceOrderResult = {
   __typename?: 'PlaceOrderResult';
+  /** The order after matching: FILLED, OPEN (resting, perhaps partly filled) or CANCELLED. */
   order: Order;
   /** Trades this order made, in execution order: the first `first` of them (at most 100; the order's filledQuantity and averageFillPriceCents count all). */
   trades: Array<Trade>;
 };
 
 
+/** An order as placed, with the trades it made at once. */
 export type PlaceOrderResultTradesArgs = {
   first?: InputMaybe<Scalars['Int']['input']>;
 };
 
+/** A user's holdings and what they are worth. */
 export type Portfolio = {
   __typename?: 'Portfolio';
   /** The first holdings by song (first: at most 100). */
@@ -156,20 +241,27 @@ export type Portfolio = {
 };
 
 
+/** A user's holdings and what they are worth. */
 export type PortfolioHoldingsArgs = {
   first?: InputMaybe<Scalars['Int']['input']>;
 };
 
+/** All resting orders of one side at one price, aggregated. */
 export type PriceLevel = {
   __typename?: 'PriceLevel';
+  /** How many orders rest at this price. */
   orders: Scalars['Int']['output'];
+  /** The price, in US cents per share. */
   priceCents: Scalars['Int']['output'];
+  /** Unfilled shares resting at this price. */
   quantity: Scalars['Int']['output'];
 };
 
 export type Query = {
   __typename?: 'Query';
+  /** A song's order book, aggregated by price level, best first. */
   orderBook: OrderBook;
+  /** An offering by id; null when there is none. */
   shareOffering?: Maybe<ShareOffering>;
   /** One trade by id (live tradeExecuted events are resolved through it). */
   trade?: Maybe<Trade>;
@@ -191,40 +283,62 @@ export type QueryTradeArgs = {
   id: Scalars['ID']['input'];
 };
 
+/**
+ * Revenue of a song split over its holders by shares held (reserved shares included), rounding
+ * remainders to the artist.
+ */
 export type RevenueDistribution = {
   __typename?: 'RevenueDistribution';
+  /** How many holders were paid. */
   holderCount: Scalars['Int']['output'];
+  /** The distribution's id. */
   id: Scalars['ID']['output'];
+  /** The period the revenue is for (e.g. 2026-10); one distribution per song and period. */
   periodLabel: Scalars['String']['output'];
+  /** The song whose revenue it is. */
   song: Song;
+  /** What was distributed, in US cents. */
   totalCents: Scalars['Int']['output'];
 };
 
 /** A primary sale of shares in a song's revenue, by its artist. */
 export type ShareOffering = {
   __typename?: 'ShareOffering';
+  /** When the offering stops selling; null: open until sold out. */
   closesAt?: Maybe<Scalars['DateTime']['output']>;
+  /** The offering's id. */
   id: Scalars['ID']['output'];
+  /** What one share costs, in US cents. */
   pricePerShareCents: Scalars['Int']['output'];
   /** The part of the song's future revenue that holders share, in basis points. */
   revenueShareBps: Scalars['Int']['output'];
+  /** Shares not sold yet. */
   sharesRemaining: Scalars['Int']['output'];
+  /** The song whose revenue the shares are in. */
   song: Song;
+  /** Whether it still sells. */
   status: OfferingStatus;
+  /** Shares the offering created (1 to 1,000,000); held shares plus sharesRemaining always equal it. */
   totalShares: Scalars['Int']['output'];
 };
 
 export type Song = {
   __typename?: 'Song';
   id: Scalars['ID']['output'];
+  /** How the song's shares trade: last price, 24-hour figures, time-weighted average, and its offering. */
   market: SongMarket;
 };
 
+/** How a song's shares trade. */
 export type SongMarket = {
   __typename?: 'SongMarket';
+  /** The highest trade price of the last 24 hours, in US cents; null without trades. */
   high24hCents?: Maybe<Scalars['Int']['output']>;
+  /** The price of the last trade, in US cents per share; null before the first. */
   lastTradePriceCents?: Maybe<Scalars['Int']['output']>;
+  /** The lowest trade price of the last 24 hours, in US cents; null without trades. */
   low24hCents?: Maybe<Scalars['Int']['output']>;
+  /** The song's share offering; null when its artist opened none. */
   offering?: Maybe<ShareOffering>;
   /** Time-weighted average trade price over the window. */
   twapCents?: Maybe<Scalars['Int']['output']>;
@@ -233,6 +347,7 @@ export type SongMarket = {
 };
 
 
+/** How a song's shares trade. */
 export type SongMarketTwapCentsArgs = {
   windowMinutes?: InputMaybe<Scalars['Int']['input']>;
 };
@@ -255,15 +370,25 @@ export type SubscriptionTradeExecutedArgs = {
   songId: Scalars['ID']['input'];
 };
 
+/** Shares that changed hands on a song's book, at the resting order's price. */
 export type Trade = {
   __typename?: 'Trade';
+  /** When the trade executed. */
   executedAt: Scalars['DateTime']['output'];
+  /** The trade's id. */
   id: Scalars['ID']['output'];
+  /** The price, in US cents per share. */
   priceCents: Scalars['Int']['output'];
+  /** Shares traded. */
   quantity: Scalars['Int']['output'];
+  /** The song whose shares were traded. */
   song: Song;
 };
 
+/**
+ * A user's cash for buying shares, in US cents: filled by deposits (payments), sales, and revenue
+ * distributions. Artists are paid into theirs.
+ */
 export type TradingAccount = {
   __typename?: 'TradingAccount';
   /** Available cash. */

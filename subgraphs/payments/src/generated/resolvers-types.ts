@@ -20,9 +20,12 @@ export type Scalars = {
   _FieldSet: { input: unknown; output: unknown; }
 };
 
+/** How often a plan is billed. */
 export type BillingInterval =
+  /** Every month. */
   | 'MONTH';
 
+/** A Stripe Customer Portal page to manage or cancel the plan. */
 export type BillingPortalSession = {
   __typename?: 'BillingPortalSession';
   /** Stripe's Customer Portal for this user. */
@@ -35,23 +38,34 @@ export type BillingPortalSession = {
  */
 export type BillingSubscription = {
   __typename?: 'BillingSubscription';
+  /** True when the user cancelled: the plan lasts until currentPeriodEnd, then FREE. */
   cancelAtPeriodEnd: Scalars['Boolean']['output'];
+  /** When the paid period ends (renews or, with cancelAtPeriodEnd, stops); null on FREE. */
   currentPeriodEnd?: Maybe<Scalars['DateTime']['output']>;
+  /** The plan whose limits apply. */
   plan: Plan;
+  /** Where the subscription is. */
   status: SubscriptionStatus;
 };
 
+/** A Stripe Checkout page to buy a plan. */
 export type CheckoutSession = {
   __typename?: 'CheckoutSession';
   /** Stripe Checkout's hosted page; send the user there. */
   checkoutUrl: Scalars['String']['output'];
 };
 
+/**
+ * Money into the user's trading account (ownership's cash), by card or USDC. A deposit SUCCEEDS once
+ * and then credits the account exactly once.
+ */
 export type Deposit = {
   __typename?: 'Deposit';
+  /** The amount, in US cents (500 to 1,000,000). */
   amountCents: Scalars['Int']['output'];
   /** CARD: the PaymentIntent's client secret for the payment sheet (only in createDeposit's answer). */
   clientSecret?: Maybe<Scalars['String']['output']>;
+  /** When the deposit was created. */
   createdAt: Scalars['DateTime']['output'];
   /**
    * USDC: where to send amountCents/100 USDC (Ethereum: the address; Solana: the owner of the
@@ -60,8 +74,11 @@ export type Deposit = {
   depositAddress?: Maybe<Scalars['String']['output']>;
   /** USDC: the amount to send, in USDC base units (6 decimals). */
   expectedBaseUnits?: Maybe<Scalars['BigInt']['output']>;
+  /** The deposit's id. */
   id: Scalars['ID']['output'];
+  /** How it is paid. */
   method: PaymentMethod;
+  /** Where the deposit is. */
   status: PaymentStatus;
   /** USDC: the transaction that funded it. */
   txHash?: Maybe<Scalars['String']['output']>;
@@ -70,6 +87,7 @@ export type Deposit = {
 /** One of the user's limits and how much of it is used. */
 export type Entitlement = {
   __typename?: 'Entitlement';
+  /** Which limit: uploads.monthly, storage.bytes, stream.maxBitrateKbps or analytics. */
   key: Scalars['String']['output'];
   /** Null is unlimited; for the analytics feature 0 means off and null on. */
   limit?: Maybe<Scalars['BigInt']['output']>;
@@ -87,13 +105,20 @@ export type Mutation = {
    */
   confirmCryptoDeposit: Deposit;
   /**
-   * 500 <= amountCents <= 1000000. USDC methods need a wallet linked to the account on that chain
-   * (identity's linkWallet); without one BAD_USER_INPUT (field method).
+   * Starts a deposit into the caller's trading account. Signed in; 500 <= amountCents <= 1000000
+   * (BAD_USER_INPUT otherwise). CARD: a Stripe PaymentIntent whose clientSecret is for the client's
+   * payment sheet. USDC methods need a wallet linked to the account on that chain (identity's
+   * linkWallet; BAD_USER_INPUT on field method without one): send the USDC to depositAddress, then
+   * confirmCryptoDeposit.
    */
   createDeposit: Deposit;
-  /** A Stripe Customer Portal session for managing or cancelling the plan. */
+  /** A Stripe Customer Portal session for managing or cancelling the plan. Signed in. */
   openBillingPortal: BillingPortalSession;
-  /** A Stripe Checkout Session (subscription mode) for a paid plan. */
+  /**
+   * A Stripe Checkout Session (subscription mode) for a paid plan, with the account as
+   * client_reference_id; the plan changes when Stripe's webhook confirms payment. Signed in;
+   * BAD_USER_INPUT for FREE, an unknown plan, or when card payments are not configured.
+   */
   startSubscriptionCheckout: CheckoutSession;
 };
 
@@ -114,58 +139,90 @@ export type MutationStartSubscriptionCheckoutArgs = {
   planId: Scalars['ID']['input'];
 };
 
+/** Where a page of a connection ends, and whether another follows. */
 export type PageInfo = {
   __typename?: 'PageInfo';
+  /** The cursor of this page's last item, to pass as `after`; null on an empty page. */
   endCursor?: Maybe<Scalars['String']['output']>;
+  /** True when more items follow this page: ask again with `after: endCursor`. */
   hasNextPage: Scalars['Boolean']['output'];
 };
 
+/** A deposit or a subscription invoice, in the user's payment history. */
 export type Payment = {
   __typename?: 'Payment';
+  /** The amount, in US cents. */
   amountCents: Scalars['Int']['output'];
+  /** When it was created. */
   createdAt: Scalars['DateTime']['output'];
+  /** The payment's id. */
   id: Scalars['ID']['output'];
+  /** DEPOSIT or SUBSCRIPTION. */
   kind: PaymentKind;
+  /** How it was paid. */
   method: PaymentMethod;
+  /** Where it is. */
   status: PaymentStatus;
 };
 
+/** A page of payments (Relay connection). */
 export type PaymentConnection = {
   __typename?: 'PaymentConnection';
+  /** The payments of this page, newest first. */
   edges: Array<PaymentEdge>;
+  /** Where this page ends and whether another follows. */
   pageInfo: PageInfo;
+  /** How many payments there are in all, across every page. */
   totalCount: Scalars['Int']['output'];
 };
 
+/** One payment in a page of payments. */
 export type PaymentEdge = {
   __typename?: 'PaymentEdge';
+  /** This payment's position, to pass as `after` to continue from here. */
   cursor: Scalars['String']['output'];
+  /** The payment. */
   node: Payment;
 };
 
+/** What a payment was for. */
 export type PaymentKind =
   /** Money into the trading account. */
   | 'DEPOSIT'
   /** A subscription invoice. */
   | 'SUBSCRIPTION';
 
+/** How a payment is made. */
 export type PaymentMethod =
+  /** A card, through Stripe. */
   | 'CARD'
+  /** USDC on Ethereum, from a wallet linked to the account. */
   | 'USDC_ETHEREUM'
+  /** USDC on Solana, from a wallet linked to the account. */
   | 'USDC_SOLANA';
 
+/** Where a payment is. */
 export type PaymentStatus =
+  /** The payment failed; nothing was credited. */
   | 'FAILED'
+  /** Created, not paid yet. */
   | 'PENDING'
+  /** Paid; a deposit has credited the trading account (exactly once). */
   | 'SUCCEEDED';
 
+/**
+ * A subscription plan and its limits: FREE ($0), CREATOR ($9.99), PRO ($29.99) or STUDIO ($99.99) a
+ * month. Everyone without a paid subscription is on FREE.
+ */
 export type Plan = {
   __typename?: 'Plan';
   /** One per entitlement key. */
   entitlements: Array<PlanEntitlement>;
   /** FREE, CREATOR, PRO or STUDIO. */
   id: Scalars['ID']['output'];
+  /** How often it is billed. */
   interval: BillingInterval;
+  /** The plan's display name. */
   name: Scalars['String']['output'];
   /** USD cents per interval. */
   priceCents: Scalars['Int']['output'];
@@ -177,6 +234,7 @@ export type Plan = {
  */
 export type PlanEntitlement = {
   __typename?: 'PlanEntitlement';
+  /** Which limit: uploads.monthly, storage.bytes, stream.maxBitrateKbps or analytics. */
   key: Scalars['String']['output'];
   /** A whole number as a decimal string (storage is counted in bytes). */
   limit?: Maybe<Scalars['BigInt']['output']>;
@@ -188,14 +246,19 @@ export type Query = {
   plans: Array<Plan>;
 };
 
+/** Where a plan subscription is, as Stripe reports it. */
 export type SubscriptionStatus =
+  /** Paid and running (FREE is always ACTIVE). */
   | 'ACTIVE'
+  /** Ended: the user is back on FREE's limits. */
   | 'CANCELED'
   /** The first payment has not succeeded yet. */
   | 'INCOMPLETE'
   /** The last invoice failed; Stripe retries it and the plan's limits still apply. */
   | 'PAST_DUE'
+  /** In its trial period: the plan's limits apply. */
   | 'TRIALING'
+  /** Stripe stopped retrying a failed invoice: the user is back on FREE's limits until it is paid. */
   | 'UNPAID';
 
 export type User = {

@@ -20,50 +20,91 @@ export type Scalars = {
   _FieldSet: { input: unknown; output: unknown; }
 };
 
+/** What completing a listen session gave: a voucher, or the reason there is none. */
 export type CompleteListenResult = {
   __typename?: 'CompleteListenResult';
+  /** Why the listen earned no voucher; null when it earned one. */
   rejectionReason?: Maybe<ListenRejectionReason>;
+  /** The session, now COMPLETED or REJECTED. */
   session: ListenSession;
+  /** The voucher the listen earned; null when rejected. */
   voucher?: Maybe<RewardVoucher>;
 };
 
+/** Why a completed listen earned no voucher. */
 export type ListenRejectionReason =
+  /** The listener already earned the most vouchers one listener may in this epoch (DAILY_VOUCHER_CAP). */
   | 'DAILY_CAP'
+  /** The commitment is already a leaf of this epoch's tree: use fresh secrets for every listen. */
   | 'DUPLICATE_COMMITMENT'
+  /** Heartbeats stopped for more than two heartbeat intervals before the minimum was reached. */
   | 'HEARTBEAT_GAP'
+  /** The epoch's pool has no budget left for another voucher. */
   | 'POOL_EXHAUSTED'
+  /** The listener is the song's artist. */
   | 'SELF_LISTEN'
+  /**
+   * The listener already earned the most vouchers one listener may for this song in this epoch
+   * (SONG_DAILY_VOUCHER_CAP).
+   */
   | 'SONG_DAILY_CAP'
+  /**
+   * Less credited listening than the pool's minListenSeconds (the whole song when shorter); credit
+   * never exceeds the wall-clock time since the session started.
+   */
   | 'TOO_SHORT';
 
+/**
+ * One play of a song by a signed-in listener, credited by heartbeats. Visible only to its listener or
+ * an ADMIN.
+ */
 export type ListenSession = {
   __typename?: 'ListenSession';
+  /** The session's id. */
   id: Scalars['ID']['output'];
+  /**
+   * Listening credited so far, in whole seconds; never more than the wall-clock time since startedAt
+   * plus one tolerance.
+   */
   listenedSeconds: Scalars['Int']['output'];
+  /** The song being listened to. */
   song: Song;
+  /** When the session started. */
   startedAt: Scalars['DateTime']['output'];
+  /** Where the session is. */
   status: ListenSessionStatus;
 };
 
+/** Where a listen session is. */
 export type ListenSessionStatus =
+  /** Left open when its listener started another session. */
   | 'ABANDONED'
+  /** Completed and rewarded: a voucher was issued. */
   | 'COMPLETED'
+  /** Playing: heartbeats are credited until it is completed. */
   | 'OPEN'
+  /** Completed without a voucher: see the result's rejectionReason. */
   | 'REJECTED';
 
+/** A listener's totals, all time. */
 export type ListenStats = {
   __typename?: 'ListenStats';
+  /** Sessions completed, rewarded or not. */
   completedListens: Scalars['Int']['output'];
+  /** Listen sessions started. */
   sessions: Scalars['Int']['output'];
+  /** Vouchers earned. */
   vouchersIssued: Scalars['Int']['output'];
 };
 
+/** The proof that a leaf belongs to an epoch's tree, for the claim circuit's private inputs. */
 export type MerklePath = {
   __typename?: 'MerklePath';
   /** One per level of the tree (treeDepth). */
   pathElements: Array<Scalars['String']['output']>;
   /** One per level of the tree (treeDepth). */
   pathIndices: Array<Scalars['Int']['output']>;
+  /** The tree's current root (decimal field element), a public input of the claim proof. */
   root: Scalars['String']['output'];
 };
 
@@ -71,10 +112,25 @@ export type Mutation = {
   __typename?: 'Mutation';
   /** No token needed: anyone holding a voucher's secrets may claim it to any wallet. */
   claimListenReward: RewardClaim;
+  /**
+   * Ends a session. When it passes the listening rules and the pool has budget, the commitment becomes
+   * a leaf of the epoch's tree (a voucher worth rewardPerListen, also sent live as
+   * rewardVoucherIssued); otherwise voucher is null with one rejectionReason. The session's listener
+   * only; completing a session twice is CONFLICT.
+   */
   completeListenSession: CompleteListenResult;
   /** ADMIN only. Adds amount (base units) to the epoch's budget. */
   fundRewardPool: RewardPool;
+  /**
+   * Reports playback progress. The session's listener only (FORBIDDEN otherwise); CONFLICT once the
+   * session has ended. Credit is bounded by wall-clock time: a client cannot claim 60 s of listening
+   * in 10 s.
+   */
   listenHeartbeat: ListenSession;
+  /**
+   * Starts listening to a song, abandoning the caller's previous open session. Signed in
+   * (UNAUTHENTICATED otherwise); the song must be PUBLISHED (NOT_FOUND otherwise).
+   */
   startListenSession: ListenSession;
 };
 
@@ -111,7 +167,9 @@ export type Query = {
   __typename?: 'Query';
   /** One claim by id (live rewardClaimed events are resolved through it). */
   rewardClaim?: Maybe<RewardClaim>;
+  /** The proof path of a leaf against its epoch tree's current root. Anyone; NOT_FOUND for an unknown leaf. */
   rewardMerklePath: MerklePath;
+  /** Today's reward pool (the epoch of the current UTC day), created on first use. */
   rewardPool: RewardPool;
   /** One of the caller's vouchers (live rewardVoucherIssued events are resolved through it). */
   rewardVoucher?: Maybe<RewardVoucher>;
@@ -134,16 +192,22 @@ export type QueryRewardVoucherArgs = {
   leafIndex: Scalars['Int']['input'];
 };
 
+/** A voucher claimed to a wallet. Claims are anonymous: nothing links them to the account that listened. */
 export type RewardClaim = {
   __typename?: 'RewardClaim';
+  /** What is paid, in the reward token's base units (the epoch's rewardPerListen). */
   amount: Scalars['BigInt']['output'];
+  /** The claim's id. */
   id: Scalars['ID']['output'];
   /** The Ethereum address paid. */
   recipient: Scalars['String']['output'];
+  /** Where the payout is. */
   status: RewardClaimStatus;
+  /** The payout transfer's transaction hash; null until it is sent, and when no chain is configured (CREDITED). */
   txHash?: Maybe<Scalars['String']['output']>;
 };
 
+/** Where a reward claim's payout is. */
 export type RewardClaimStatus =
   /** Recorded; no chain is configured. */
   | 'CREDITED'
@@ -157,22 +221,37 @@ export type RewardClaimStatus =
 /** The epoch's reward pool: each UTC day is one epoch. */
 export type RewardPool = {
   __typename?: 'RewardPool';
+  /** The epoch: days since 1970-01-01, UTC. */
   epoch: Scalars['Int']['output'];
+  /** How often a player should send listenHeartbeat, in seconds. */
   heartbeatIntervalSeconds: Scalars['Int']['output'];
+  /** Credited listening a session needs to earn a voucher, in seconds (the whole song when it is shorter). */
   minListenSeconds: Scalars['Int']['output'];
+  /** What is left of the budget for new vouchers, in base units. */
   remaining: Scalars['BigInt']['output'];
+  /**
+   * What each voucher of this epoch is worth, in the reward token's base units; fixed when the epoch's
+   * pool was created.
+   */
   rewardPerListen: Scalars['BigInt']['output'];
+  /** The epoch's budget in base units: EPOCH_BUDGET plus what fundRewardPool and pool-funded events added. */
   totalBudget: Scalars['BigInt']['output'];
+  /** Levels of the epoch's Merkle tree: the length of a MerklePath and the depth the claim circuit proves. */
   treeDepth: Scalars['Int']['output'];
 };
 
 /** A leaf of an epoch's Merkle tree, worth the epoch's rewardPerListen. */
 export type RewardVoucher = {
   __typename?: 'RewardVoucher';
+  /** What claiming it pays, in the reward token's base units. */
   amount: Scalars['BigInt']['output'];
+  /** The epoch (UTC day) whose tree holds the voucher. */
   epoch: Scalars['Int']['output'];
+  /** The voucher's leaf position in the epoch's tree (see rewardMerklePath). */
   leafIndex: Scalars['Int']['output'];
+  /** The tree's root right after this leaf was added (decimal field element). */
   merkleRoot: Scalars['String']['output'];
+  /** The listen that earned it. */
   session: ListenSession;
 };
 
@@ -183,6 +262,10 @@ export type Song = {
   rewardedListens: Scalars['Int']['output'];
 };
 
+/**
+ * Live events over graphql-ws on /graphql (connectionParams: { authorization: "Bearer ..." }). Each
+ * event's fields resolve like a query, for the subscriber.
+ */
 export type Subscription = {
   __typename?: 'Subscription';
   /** Claims paid to one wallet, live. */
@@ -192,6 +275,10 @@ export type Subscription = {
 };
 
 
+/**
+ * Live events over graphql-ws on /graphql (connectionParams: { authorization: "Bearer ..." }). Each
+ * event's fields resolve like a query, for the subscriber.
+ */
 export type SubscriptionRewardClaimedArgs = {
   recipient: Scalars['String']['input'];
 };
