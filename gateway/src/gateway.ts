@@ -32,6 +32,7 @@ import {
   sendGraphQLError,
   sendJson,
   withRequestId,
+  type GraphQLRequestTransform,
   type LiveEvents,
   type Logger,
   type Principal,
@@ -56,7 +57,7 @@ import { PUBLIC_GRAPHQL_PATH, createGatewayPublicGraph } from './public-graph.ts
 import { boundedStringify, createRequestLimiter, limitsPlugin, sendRateLimited } from './limits/index.ts';
 import { listSizeProblems, readCostDirectives } from '@vibestream/platform';
 import { loadPersistedDocuments, persistedDocumentsTransform } from './persisted-documents.ts';
-import { operationGuardPlugin } from './operation-guard.ts';
+import { operationGuardPlugin, refuseSubscriptionDocuments } from './operation-guard.ts';
 import { attachSubscriptions, type SubscriptionServer } from './subscriptions/server.ts';
 import { publicFieldsOf } from './subscriptions/public-fields.ts';
 import { GraphQLError, type ExecutionResult, type GraphQLSchema } from 'graphql';
@@ -108,6 +109,11 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const persistedDocuments = persistedDocumentsTransform(persistedStore, {
     onlyKnown: config.PERSISTED_DOCUMENTS_ONLY,
   });
+  // A persisted document's text is what is checked for a subscription.
+  const httpRequestTransform: GraphQLRequestTransform = (request) => {
+    const resolved = persistedDocuments(request);
+    return 'error' in resolved ? resolved : refuseSubscriptionDocuments({ ...request, ...resolved });
+  };
   const overrides = subgraphUrlOverrides(options.env);
   const subgraphUrls = new Map<string, string>();
   const metrics = createMetrics();
@@ -301,7 +307,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       const verdict = await requestLimiter.check({ userId: principal?.userId ?? null, address: context.clientAddress });
       if (!verdict.allowed) return sendRateLimited(res, verdict.retryAfterSeconds);
     }
-    await runApolloRequest(apollo, req, res, async () => context, config.MAX_REQUEST_BYTES, persistedDocuments);
+    await runApolloRequest(apollo, req, res, async () => context, config.MAX_REQUEST_BYTES, httpRequestTransform);
   }
 
   async function serveReadiness(res: ServerResponse): Promise<void> {

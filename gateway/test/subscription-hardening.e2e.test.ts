@@ -166,6 +166,19 @@ describe('subscription roots', () => {
   });
 });
 
+describe('a subscription sent over HTTP', () => {
+  it('is refused with 400 BAD_REQUEST, also when its root is conditional on a variable (graphql-js threw: 500)', async () => {
+    for (const query of [
+      'subscription ($on: Boolean!) { ... @include(if: $on) { tradeExecuted(songId: "a") { id } } }',
+      'query Q { trade(id: "1") { id } } subscription S ($on: Boolean!) { tradeExecuted(songId: "a") @skip(if: $on) { id } }',
+    ]) {
+      const res = await fetch(stack.gatewayUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables: { on: true }, operationName: query.startsWith('query') ? 'Q' : undefined }) });
+      expect(res.status, query).toBe(400);
+      expect(((await res.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code).toBe('BAD_REQUEST');
+    }
+  });
+});
+
 describe('anonymous connections per client address', () => {
   it('closes anonymous connections beyond WS_MAX_ANONYMOUS_CONNECTIONS_PER_ADDRESS with 4429, counting each address on its own', async () => {
     const open = [connect(capped.port), connect(capped.port), connect(capped.port)];
