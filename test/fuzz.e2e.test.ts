@@ -8,7 +8,8 @@
 //
 // Bounded by FUZZ_REQUESTS (2,000) and FUZZ_TIME_LIMIT_SECONDS (150); each failure prints the
 // seed, the request's index and the request, so the same run can be sent again. FUZZ_REPORT=<file>
-// writes every failing case there (the console shows the first three of each kind).
+// writes every failing case there (the console shows the first three of each kind); FUZZ_ONLY=<i,j>
+// sends only those requests of the seed's run.
 import { writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Oracle, contractCodes } from './fuzz/oracle.ts';
@@ -28,6 +29,9 @@ const intFromEnv = (name: string, fallback: number) => {
 const SEED = intFromEnv('FUZZ_SEED', Math.floor(Math.random() * 2 ** 31));
 const REQUESTS = intFromEnv('FUZZ_REQUESTS', 2_000);
 const TIME_LIMIT_MS = intFromEnv('FUZZ_TIME_LIMIT_SECONDS', 150) * 1000;
+/** FUZZ_ONLY=17,230: send only these requests of the run (to replay failures; state built by the others is missing). */
+const ONLY = process.env.FUZZ_ONLY ? process.env.FUZZ_ONLY.split(',').map((n) => Number(n.trim())) : undefined;
+if (ONLY?.some((n) => !Number.isInteger(n) || n < 0)) throw new Error(`FUZZ_ONLY must be request indices, not ${process.env.FUZZ_ONLY}`);
 
 let world: World;
 let report: FuzzReport;
@@ -39,7 +43,7 @@ beforeAll(async () => {
 afterAll(async () => world?.stop());
 
 describe(`fuzzing the whole stack (FUZZ_SEED=${SEED})`, () => {
-  it(`sends ${REQUESTS} seeded requests`, async () => {
+  it(`sends ${ONLY ? `requests ${ONLY.join(', ')} of` : REQUESTS} seeded requests`, async () => {
     const planner = new Planner(world, SEED);
     expect(planner.operations.length).toBeGreaterThan(40);
     report = await runFuzz(world, planner, new Oracle(contractCodes(contractDir)), {
@@ -49,6 +53,7 @@ describe(`fuzzing the whole stack (FUZZ_SEED=${SEED})`, () => {
       requestTimeoutMs: 15_000,
       concurrency: intFromEnv('FUZZ_CONCURRENCY', 2),
       probeEvery: 200,
+      ...(ONLY ? { only: ONLY } : {}),
     });
     summary = formatReport(report, world);
     console.log(summary);

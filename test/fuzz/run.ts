@@ -47,6 +47,8 @@ export interface RunOptions {
   concurrency: number;
   /** Probe every process's /readyz after this many requests. */
   probeEvery: number;
+  /** Send only these indices of the run (a replay); all of 0..requests-1 when absent. */
+  only?: number[];
 }
 
 export async function runFuzz(world: World, planner: Planner, oracle: Oracle, options: RunOptions): Promise<FuzzReport> {
@@ -63,14 +65,16 @@ export async function runFuzz(world: World, planner: Planner, oracle: Oracle, op
   process.on('uncaughtException', onException);
 
   const started = Date.now();
+  const indices = options.only ?? Array.from({ length: options.requests }, (_, i) => i);
+  report.planned = indices.length;
   let next = 0;
   const worker = async () => {
-    while (next < options.requests) {
+    while (next < indices.length) {
       if (Date.now() - started > options.timeLimitMs) {
         report.stoppedEarly ??= `time limit of ${options.timeLimitMs / 1000} s reached after ${report.sent} requests`;
         return;
       }
-      const index = next++;
+      const index = indices[next++]!;
       let fuzzCase: FuzzCase;
       try {
         fuzzCase = planner.case(index);
