@@ -17,18 +17,26 @@
  *
  * One tracer provider per service name and process (the test stack and `npm start` run several
  * services in one process), whose settings come from the first service of that name to start.
- * The first exporting provider is also registered globally, with the context manager, so
- * libraries that trace through the global API (Apollo Gateway's `gateway.request`,
- * `gateway.plan`, `gateway.fetch`... spans) join the trace. With the exporter off only the
- * propagator is global: those library spans stay no-ops and cost next to nothing, and the
- * active span is read with {@link activeSpanContext}.
+ * Each service's spans carry its own `service.name`: a request a service serves runs in a
+ * context that names the service, and while any provider exports, a routing provider is
+ * registered globally (with the context manager) that sends each span libraries make through
+ * the global API (Apollo Gateway's `gateway.request`, `gateway.plan`, `gateway.fetch`...) to the
+ * provider of the service whose context it is in. With the exporter off only the propagator is
+ * global: those library spans stay no-ops and cost next to nothing, and the active span is read
+ * with {@link activeSpanContext}.
+ *
+ * PostgreSQL queries (`pg` clients: MikroORM's pool and ours) and Redis commands (`ioredis`) made
+ * inside a traced request get client spans of that request's service (see instrumentClients:
+ * the official instrumentations hook `require`, which ESM imports of these packages bypass).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
+  INVALID_SPAN_CONTEXT,
   ROOT_CONTEXT,
   SpanKind,
   SpanStatusCode,
   context,
+  createContextKey,
   defaultTextMapGetter,
   defaultTextMapSetter,
   propagation,
@@ -37,7 +45,10 @@ import {
   type Context,
   type Span,
   type SpanContext,
+  type SpanOptions,
   type Tracer,
+  type TracerOptions,
+  type TracerProvider,
 } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
@@ -53,6 +64,8 @@ import {
   type ReadableSpan,
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
+import { Redis } from 'ioredis';
+import pg from 'pg';
 import { Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { env, loadConfig, z } from './config.ts';
 import { unhandledErrors } from './process-faults.ts';
@@ -148,8 +161,12 @@ interface ProviderEntry {
   tracer: Tracer;
   exporting: boolean;
   users: number;
-  global: boolean;
 }
+
+/** The context value naming the service whose work is running (set for each request it serves). */
+const SERVICE_KEY = createContextKey('vibestream.service');
+/** Each provider's tracer, to its service name. */
+const tracerServices = new WeakMap<Tracer, string>();
 
 const providers = new Map<string, ProviderEntry>();
 /**
@@ -162,7 +179,8 @@ const propagator = new W3CTraceContextPropagator();
 let users = 0;
 let ownsPropagator = false;
 let ownsContextManager = false;
-let globalProvider: ProviderEntry | null = null;
+/** Registered globally while some provider exports. */
+let routingProvider: RoutingTracerProvider | null = null;
 
 /** Test hook: listeners see every span that ends in this process (see {@link onSpanEnd}). */
 const spanListeners = new Set<(span: ReadableSpan) => void>();
@@ -213,15 +231,19 @@ export function startTelemetry(options: { serviceName: string; env?: NodeJS.Proc
       spanProcessors: processors,
     });
     const exporting = config.exporters.length > 0;
-    entry = { provider, tracer: provider.getTracer('vibestream'), exporting, users: 0, global: false };
-    if (exporting && !globalProvider && trace.setGlobalTracerProvider(provider)) {
-      entry.global = true;
-      globalProvider = entry;
-      ownsContextManager = context.setGlobalContextManager(contextManager);
-    }
+    entry = { provider, tracer: provider.getTracer('vibestream'), exporting, users: 0 };
+    tracerServices.set(entry.tracer, config.serviceName);
     providers.set(config.serviceName, entry);
+    if (exporting && !routingProvider) {
+      const routing = new RoutingTracerProvider();
+      if (trace.setGlobalTracerProvider(routing)) {
+        routingProvider = routing;
+        ownsContextManager = context.setGlobalContextManager(contextManager);
+      }
+    }
   }
   entry.users++;
+  instrumentClients();
 
   const joined = entry;
   let stopped = false;
@@ -233,11 +255,11 @@ export function startTelemetry(options: { serviceName: string; env?: NodeJS.Proc
       stopped = true;
       if (--joined.users === 0) {
         providers.delete(config.serviceName);
-        if (joined.global) {
+        if (routingProvider && ![...providers.values()].some((e) => e.exporting)) {
           trace.disable();
           if (ownsContextManager) context.disable();
           ownsContextManager = false;
-          globalProvider = null;
+          routingProvider = null;
         }
         // Flushes what is queued; an unreachable collector does not hold a shutdown up for long.
         let timer: NodeJS.Timeout | undefined;
@@ -272,7 +294,9 @@ export function traceHttpRequest<T>(tracer: Tracer, req: IncomingMessage, res: S
     if (res.statusCode >= 500 || !res.writableFinished) span.setStatus({ code: SpanStatusCode.ERROR });
     span.end();
   });
-  return contextManager.with(trace.setSpan(parent, span), handle);
+  const service = tracerServices.get(tracer);
+  const active = trace.setSpan(parent, span);
+  return contextManager.with(service ? active.setValue(SERVICE_KEY, service) : active, handle);
 }
 
 /**
@@ -297,6 +321,174 @@ export function endClientSpan(span: Span, statusCode: number | undefined, error?
   if (error !== undefined) span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
   else if (statusCode === undefined || statusCode < 200 || statusCode >= 300) span.setStatus({ code: SpanStatusCode.ERROR });
   span.end();
+}
+
+/** The provider of the service whose context `ctx` is in; else the first exporting one. */
+function providerFor(ctx: Context): ProviderEntry | undefined {
+  const service = ctx.getValue(SERVICE_KEY);
+  const named = typeof service === 'string' ? providers.get(service) : undefined;
+  return named ?? [...providers.values()].find((e) => e.exporting);
+}
+
+/** The global provider: each span goes to the provider of the service whose work makes it. */
+class RoutingTracerProvider implements TracerProvider {
+  getTracer(name: string, version?: string, options?: TracerOptions): Tracer {
+    return new RoutingTracer(name, version, options);
+  }
+}
+
+class RoutingTracer implements Tracer {
+  private readonly name: string;
+  private readonly version: string | undefined;
+  private readonly options: TracerOptions | undefined;
+
+  constructor(name: string, version?: string, options?: TracerOptions) {
+    this.name = name;
+    this.version = version;
+    this.options = options;
+  }
+
+  startSpan(name: string, options?: SpanOptions, ctx: Context = contextManager.active()): Span {
+    const entry = providerFor(ctx);
+    if (!entry) return trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+    return entry.provider.getTracer(this.name, this.version, this.options).startSpan(name, options, ctx);
+  }
+
+  startActiveSpan<F extends (span: Span) => unknown>(name: string, ...rest: unknown[]): ReturnType<F> {
+    const fn = rest.pop() as F;
+    const [options, ctx = contextManager.active()] = rest as [SpanOptions | undefined, Context | undefined];
+    const span = this.startSpan(name, options, ctx);
+    return contextManager.with(trace.setSpan(ctx, span), () => fn(span)) as ReturnType<F>;
+  }
+}
+
+/**
+ * Where a client span (a query, a Redis command) goes: the tracer of the service whose traced
+ * request is running, under that request's active span. Null outside any traced request (polling
+ * loops make none), or when no one would see the span (nothing exported, no test listener).
+ */
+function clientSpanParent(): { tracer: Tracer; ctx: Context } | null {
+  const ctx = contextManager.active();
+  if (!trace.getSpan(ctx)) return null;
+  const service = ctx.getValue(SERVICE_KEY);
+  const entry = typeof service === 'string' ? providers.get(service) : undefined;
+  if (!entry || (!entry.exporting && spanListeners.size === 0)) return null;
+  return { tracer: entry.tracer, ctx };
+}
+
+function endSpan(span: Span, error?: unknown): void {
+  if (error) {
+    span.recordException(error instanceof Error ? error : String(error));
+    span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+  }
+  span.end();
+}
+
+let clientsInstrumented = false;
+
+/**
+ * Client spans for `pg` queries and `ioredis` commands, by wrapping `pg.Client#query` and
+ * `Redis#sendCommand` once per process (both packages are CommonJS: every importer shares these
+ * prototypes, MikroORM's pool included). Statements are recorded as written, with their bound
+ * parameters left out; Redis commands by name only.
+ */
+export function instrumentClients(): void {
+  if (clientsInstrumented) return;
+  clientsInstrumented = true;
+  instrumentPg();
+  instrumentRedis();
+}
+
+const MAX_STATEMENT_CHARS = 2_000;
+
+function instrumentPg(): void {
+  const proto = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
+  const query = proto.query;
+  proto.query = function tracedQuery(this: pg.Client & { connectionParameters?: { database?: string; host?: string; port?: number } }, ...args: unknown[]) {
+    const parent = clientSpanParent();
+    if (!parent) return query.apply(this, args);
+    const config = args[0] as string | { text?: string; submit?: unknown } | undefined;
+    const text = typeof config === 'string' ? config : (config?.text ?? '');
+    const operation = /^\s*(\w+)/.exec(text)?.[1]?.toUpperCase() ?? 'QUERY';
+    const params = this.connectionParameters;
+    const span = parent.tracer.startSpan(
+      `${operation}${params?.database ? ` ${params.database}` : ''}`,
+      {
+        kind: SpanKind.CLIENT,
+        attributes: {
+          'db.system': 'postgresql',
+          'db.system.name': 'postgresql',
+          'db.operation.name': operation,
+          'db.query.text': text.slice(0, MAX_STATEMENT_CHARS),
+          ...(params?.database ? { 'db.namespace': params.database } : {}),
+          ...(params?.host ? { 'server.address': params.host } : {}),
+          ...(params?.port ? { 'server.port': params.port } : {}),
+        },
+      },
+      parent.ctx,
+    );
+    const callbackAt = args.findIndex((a) => typeof a === 'function');
+    if (callbackAt >= 0) {
+      const callback = args[callbackAt] as (error: unknown, ...rest: unknown[]) => unknown;
+      args[callbackAt] = function (this: unknown, error: unknown, ...rest: unknown[]) {
+        endSpan(span, error);
+        return callback.call(this, error, ...rest);
+      };
+      return query.apply(this, args);
+    }
+    let result: unknown;
+    try {
+      result = query.apply(this, args);
+    } catch (error) {
+      endSpan(span, error);
+      throw error;
+    }
+    if (config && typeof config === 'object' && typeof config.submit === 'function') {
+      // A submittable (a cursor, a stream): it reports through events.
+      const emitter = result as { once?: (event: string, listener: (error?: unknown) => void) => void };
+      emitter.once?.('end', () => endSpan(span));
+      emitter.once?.('error', (error) => endSpan(span, error));
+    } else if (result && typeof (result as Promise<unknown>).then === 'function') {
+      (result as Promise<unknown>).then(
+        () => endSpan(span),
+        (error: unknown) => endSpan(span, error),
+      );
+    } else endSpan(span);
+    return result;
+  };
+}
+
+function instrumentRedis(): void {
+  type Command = { name: string; promise: Promise<unknown> };
+  const proto = Redis.prototype as unknown as { sendCommand: (command: Command, stream?: unknown) => unknown };
+  const sendCommand = proto.sendCommand;
+  const traced = new WeakSet<Command>();
+  proto.sendCommand = function tracedSendCommand(this: Redis, command: Command, stream?: unknown) {
+    // A command is sent again from the offline queue (with a stream): traced once.
+    const parent = stream === undefined && !traced.has(command) ? clientSpanParent() : null;
+    if (!parent) return sendCommand.call(this, command, stream);
+    traced.add(command);
+    const operation = command.name.toUpperCase();
+    const span = parent.tracer.startSpan(
+      operation,
+      {
+        kind: SpanKind.CLIENT,
+        attributes: {
+          'db.system': 'redis',
+          'db.system.name': 'redis',
+          'db.operation.name': operation,
+          ...(this.options.host ? { 'server.address': this.options.host } : {}),
+          ...(this.options.port ? { 'server.port': this.options.port } : {}),
+        },
+      },
+      parent.ctx,
+    );
+    command.promise.then(
+      () => endSpan(span),
+      (error: unknown) => endSpan(span, error),
+    );
+    return sendCommand.call(this, command, stream);
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
