@@ -46,6 +46,8 @@ export const env = {
   optionalUrl: () => z.preprocess(emptyAsUndefined, z.url().optional()),
   port: (fallback: number) => z.preprocess(emptyAsUndefined, wholeNumber().min(0, 'must be a port, 0 to 65535').max(65535, 'must be a port, 0 to 65535').default(fallback)),
   int: (fallback: number, min = 0) => z.preprocess(emptyAsUndefined, wholeNumber().min(min, `must be ${min} or more`).default(fallback)),
+  intRange: (fallback: number, min: number, max: number) =>
+    z.preprocess(emptyAsUndefined, wholeNumber().min(min, `must be ${min} to ${max}`).max(max, `must be ${min} to ${max}`).default(fallback)),
   bool: (fallback: boolean) =>
     z.preprocess(
       emptyAsUndefined,
@@ -97,7 +99,7 @@ export const processConfigShape = {
   NODE_ENV: env
     .nodeEnv()
     .describe(
-      'development, production or test. production refuses the development conveniences (embedded PostgreSQL, generated keys and secrets, demo content) and turns GraphQL introspection off unless enabled.',
+      'development, production or test. In production GraphQL introspection is off on every process unless GRAPHQL_INTROSPECTION turns it on, the gateway serves no Sandbox page (and /graphiql only with introspection on), and nothing is made up for development: no embedded PostgreSQL, demo content or local Stripe, no generated key or secret (identity then requires JWT_PRIVATE_KEY, catalog MEDIA_SIGNING_SECRET, the gateway and the other subgraphs JWKS_URL or JWT_PUBLIC_KEY).',
     ),
   LOG_LEVEL: env.logLevel().describe('Least severe level written to the log: fatal, error, warn, info, debug, trace or silent.'),
   LOG_FORMAT: z
@@ -110,15 +112,21 @@ export const baseConfigShape = {
   ...processConfigShape,
   DATABASE_URL: env
     .optionalUrl()
-    .describe('PostgreSQL connection URL (postgres://user:password@host:5432/db); each context keeps its tables in its own schema. Unset under `npm start`: an embedded PostgreSQL (development only).'),
+    .describe(
+      'PostgreSQL connection URL (postgres://user:password@host:5432/db); each subgraph keeps its tables in its own schema and migrates it at start-up. Subgraphs require it, but `npm start` and a subgraph\'s own src/main.ts start an embedded PostgreSQL when it is unset (development only). The gateway does not use it.',
+    ),
   REDIS_URL: env
     .optionalUrl()
-    .describe('Redis URL (redis://host:6379) for event streams, live events and shared limits. Unset: events and live updates travel in-process, which needs every context in one process (`npm start`).'),
+    .describe(
+      'Redis URL (redis://host:6379): event streams (outbox relay and consumers), live events, sign-in failure counting, signed-out sessions; the gateway receives live events for subscriptions and keeps its rate-limit counters there. Unset: all of this stays in memory inside one process, which then needs every context in it (`npm start`).',
+    ),
   REDIS_PREFIX: z.preprocess(emptyAsUndefined, z.string().default('vs:')).describe('Prefix of every Redis key and stream this deployment uses.'),
   JWT_PUBLIC_KEY: env
     .optionalEd25519PublicKey()
-    .describe('PEM (SPKI) public key of the identity subgraph, which verifies access tokens. Unset in development: the key generated in VIBESTREAM_DATA_DIR/keys.'),
-  JWKS_URL: env.optionalUrl().describe('JWKS URL to fetch the access-token public key from, instead of JWT_PUBLIC_KEY.'),
+    .describe(
+      "Identity's Ed25519 public key (SPKI PEM) that verifies access tokens; takes precedence over JWKS_URL (identity itself verifies with its own key). With none of JWT_PUBLIC_KEY, JWKS_URL and JWT_PRIVATE_KEY, development runs use the key generated in VIBESTREAM_DATA_DIR/keys.",
+    ),
+  JWKS_URL: env.optionalUrl().describe("URL of identity's key set (<identity>/.well-known/jwks.json) to verify access tokens with, instead of JWT_PUBLIC_KEY."),
   JWT_ISSUER: z.preprocess(emptyAsUndefined, z.string().default('vibestream-identity')).describe('Issuer (iss) of access tokens, signed and checked.'),
   JWT_AUDIENCE: z.preprocess(emptyAsUndefined, z.string().default('vibestream')).describe('Audience (aud) of access tokens, signed and checked.'),
   METRICS_PORT: z
@@ -159,7 +167,9 @@ export function subgraphConfigShape(defaultPort: number) {
 export const developmentConfigShape = {
   VIBESTREAM_DATA_DIR: env
     .optionalString()
-    .describe('Directory of development state: the embedded PostgreSQL, generated keys and secrets, stored media. Default: .data/ in the project.'),
+    .describe(
+      "Where the embedded PostgreSQL's data (postgres/), the development keys and secrets (keys/) and, by default, catalog's media (media/) are kept. Default: .data/ in the project (/data in the container image).",
+    ),
   EMBEDDED_POSTGRES_PORT: env.port(54329).describe('Port of the embedded PostgreSQL started when DATABASE_URL is unset (development only).'),
 };
 

@@ -9,7 +9,7 @@ export const identityConfigShape = {
   LOGIN_MAX_FAILURES_PER_EMAIL: env.int(5, 1).describe('Failed sign-ins for one email before it is blocked for the window; attempts still being checked count too, so concurrent attempts never exceed it.'),
   LOGIN_MAX_FAILURES_PER_ADDRESS: env.int(30, 1).describe('Failed sign-ins from one client address before it is blocked for the window, counted the same way.'),
   LOGIN_FAILURE_WINDOW_SECONDS: env.int(900, 1).describe('The window sign-in failures are counted in, in seconds.'),
-  WALLET_CHALLENGE_TTL_SECONDS: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().min(30).max(600).default(300)).describe('How long a wallet-linking challenge can be signed, in seconds.'),
+  WALLET_CHALLENGE_TTL_SECONDS: env.intRange(300, 30, 600).describe('How long a wallet-linking challenge can be signed, in seconds.'),
   PUBLIC_URL: z.preprocess((v) => (v === '' ? undefined : v), z.url().default('http://localhost:4000')).describe("The gateway's public address: the domain and URI that wallet challenges name."),
   ADMIN_EMAIL: env.optionalString().describe('With ADMIN_PASSWORD: identity makes sure at start-up that this account exists and has the ADMIN role (creating or promoting it).'),
   ADMIN_PASSWORD: env.optionalString().describe("The password of ADMIN_EMAIL's account when identity creates it."),
