@@ -5,6 +5,7 @@ import {
   baseConfigShape,
   checkConfigBeforeStart,
   developmentConfigShape,
+  env,
   loadConfig,
   processConfigShape,
   subgraphConfigShape,
@@ -96,6 +97,15 @@ export function configScopes(modules: SubgraphModule[] = subgraphs): ConfigScope
       summary: 'The gateway (gateway/src/config.ts).',
       shape: { ...without(gatewayConfigShape, baseKeys), ...subgraphUrlShape(names) },
       checks: [loadGatewayConfig, subgraphUrlOverrides],
+    },
+    {
+      id: 'web dev server',
+      title: 'Web client development server',
+      summary: '`npm run dev -w clients/web` (clients/web/vite.config.ts): the Vite server that proxies /graphql and /media to a gateway.',
+      shape: {
+        VIBESTREAM_GATEWAY: env.optionalUrl().describe('The gateway the development server proxies /graphql (WebSocket included) and /media to. Default: http://localhost:4000.'),
+      },
+      general: true,
     },
     ...names.map((name): ConfigScope => {
       const own = subgraphConfigs[name];

@@ -30,7 +30,7 @@ describe('the environment reference', () => {
     // Set by the code itself (the gateway turns Apollo's telemetry off before loading it).
     const notSettings = new Set(['APOLLO_TELEMETRY_DISABLED']);
     const undeclared = new Set<string>();
-    for (const file of sourceFiles(['platform/src', 'gateway/src', 'subgraphs', 'scripts'])) {
+    for (const file of [...sourceFiles(['platform/src', 'gateway/src', 'subgraphs', 'scripts']), join(projectRoot, 'clients/web/vite.config.ts')]) {
       const text = readFileSync(file, 'utf8');
       for (const match of text.matchAll(/\b(?:process\.env|env|source)\.([A-Z][A-Z0-9_]{2,})\b/g)) {
         const name = match[1]!;
@@ -47,7 +47,7 @@ function sourceFiles(dirs: string[]): string[] {
   const walk = (dir: string) => {
     for (const name of readdirSync(dir)) {
       const path = join(dir, name);
-      if (['node_modules', 'test', 'testing', 'generated', 'demo'].includes(name)) continue;
+      if (['node_modules', 'test', 'testing', 'generated'].includes(name)) continue;
       if (statSync(path).isDirectory()) walk(path);
       else if (name.endsWith('.ts')) files.push(path);
     }

@@ -4,7 +4,14 @@ import react from '@vitejs/plugin-react';
 // The app is served by the gateway from dist/ (same origin as /graphql and /media/), so every
 // URL the app uses is relative. In development, `npm run dev -w clients/web` proxies to a
 // gateway on VIBESTREAM_GATEWAY (default http://localhost:4000).
-const gateway = process.env.VIBESTREAM_GATEWAY ?? 'http://localhost:4000';
+const gateway = gatewayUrl(process.env.VIBESTREAM_GATEWAY);
+
+/** VIBESTREAM_GATEWAY, checked like every other variable (scripts/environment.ts documents it). */
+function gatewayUrl(value: string | undefined): string {
+  if (!value) return 'http://localhost:4000';
+  if (!URL.canParse(value)) throw new Error('Invalid configuration:\n  - VIBESTREAM_GATEWAY: Invalid URL');
+  return value;
+}
 
 export default defineConfig({
   root: import.meta.dirname,
