@@ -19,7 +19,7 @@ export interface ProcessError {
   kind: 'unhandledRejection' | 'uncaughtException';
   message: string;
   stack: string;
-  /** The cases in flight (or the last one sent) when it happened. */
+  /** The cases sent last before it happened (a rejection surfaces a little after its request): the culprit is among them. */
   during: FuzzCase[];
 }
 
@@ -53,11 +53,11 @@ export interface RunOptions {
 
 export async function runFuzz(world: World, planner: Planner, oracle: Oracle, options: RunOptions): Promise<FuzzReport> {
   const report: FuzzReport = { seed: options.seed, planned: options.requests, sent: 0, seconds: 0, failures: [], readiness: [], processErrors: [], statuses: {}, sessions: {} };
-  const inFlight = new Set<FuzzCase>();
-  let last: FuzzCase | undefined;
+  /** The last few cases started, newest last. */
+  const recent: FuzzCase[] = [];
   const record = (kind: ProcessError['kind']) => (error: unknown) => {
     const err = error instanceof Error ? error : new Error(String(error));
-    report.processErrors.push({ kind, message: err.message, stack: (err.stack ?? '').split('\n').slice(0, 8).join('\n'), during: inFlight.size ? [...inFlight] : last ? [last] : [] });
+    report.processErrors.push({ kind, message: err.message, stack: (err.stack ?? '').split('\n').slice(0, 8).join('\n'), during: [...recent] });
   };
   const onRejection = record('unhandledRejection');
   const onException = record('uncaughtException');
@@ -83,10 +83,9 @@ export async function runFuzz(world: World, planner: Planner, oracle: Oracle, op
         report.failures.push({ check: 'fuzzer', detail: `case #${index} (FUZZ_SEED=${options.seed}) could not be made: ${(error as Error).stack ?? String(error)}` });
         continue;
       }
-      inFlight.add(fuzzCase);
-      last = fuzzCase;
+      recent.push(fuzzCase);
+      if (recent.length > options.concurrency + 2) recent.shift();
       const outcome = fuzzCase.ws ? await playWebSocket(fuzzCase.port, fuzzCase.ws, 150) : await send(fuzzCase.port, fuzzCase.request, options.requestTimeoutMs);
-      inFlight.delete(fuzzCase);
       report.sent++;
       const status = 'response' in outcome ? String(outcome.response.status) : outcome.error;
       const ofKind = (report.statuses[fuzzCase.kind] ??= {});
