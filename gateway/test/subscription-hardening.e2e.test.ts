@@ -199,3 +199,20 @@ describe('anonymous connections per client address', () => {
     await again.connected;
   });
 });
+
+describe('messages only a server sends', () => {
+  it('are refused as bad requests (4400) with no internal text, and the gateway keeps serving', async () => {
+    for (const type of ['next', 'error', 'connection_ack']) {
+      const socket = new WebSocket(`ws://127.0.0.1:${stack.gateway.port}/graphql`, 'graphql-transport-ws');
+      const closed = new Promise<Closed>((resolve) => socket.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+      await new Promise((resolve) => socket.once('open', resolve));
+      socket.send(JSON.stringify({ type: 'connection_init', payload: {} }));
+      socket.send(JSON.stringify({ type, id: '1', payload: {} }));
+      // graphql-ws threw on these in its default branch: 4500 "Unexpected message of type next received".
+      expect(await closed, type).toEqual({ code: 4400, reason: 'Invalid message received' });
+    }
+    const fine = connect(stack.gateway.port);
+    await fine.connected;
+    clients.push(fine.client);
+  });
+});

@@ -72,6 +72,22 @@ export interface SubscriptionServer {
  * subscribers with the same selection, variables and principal (or all of them, when the
  * selection reads only public fields).
  */
+/** The graphql-transport-ws message types a client may send. */
+const clientMessageTypes = new Set(['connection_init', 'ping', 'pong', 'subscribe', 'complete']);
+
+/**
+ * Refuses a message of a type only servers send (`next`, `error`, `connection_ack`) while it is
+ * parsed, so graphql-ws closes with 4400 "Invalid message received": its handler would otherwise
+ * reach its default branch, throw, print a stack and close with 4500. (The reviver sees the whole
+ * message last, under the key "".)
+ */
+function onlyClientMessages(key: string, value: unknown): unknown {
+  if (key === '' && typeof value === 'object' && value !== null && !clientMessageTypes.has(String((value as { type?: unknown }).type))) {
+    throw new SyntaxError('not a client message');
+  }
+  return value;
+}
+
 export function attachSubscriptions(options: {
   server: Server;
   schema: () => GraphQLSchema | null;
@@ -124,6 +140,7 @@ export function attachSubscriptions(options: {
   const disposable = useServer<Record<string, unknown>, { state: ConnectionState }>(
     {
       schema: () => options.schema() as GraphQLSchema,
+      jsonMessageReviver: onlyClientMessages,
       onConnect: async (ctx) => {
         const socket = ctx.extra.socket;
         const header = typeof ctx.connectionParams?.authorization === 'string' ? ctx.connectionParams.authorization : null;
