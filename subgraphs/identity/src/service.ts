@@ -177,6 +177,8 @@ export class IdentityService {
     const publicUrl = new URL(this.config.PUBLIC_URL);
     const issuedAt = new Date();
     const expiresAt = new Date(issuedAt.getTime() + this.config.WALLET_CHALLENGE_TTL_SECONDS * 1000);
+    // A valid token may outlive its account; the challenge row would then violate its foreign key.
+    if (!(await em.findOne(User, { id: principal.userId }))) throw unauthenticated('This account no longer exists');
     const nonce = randomBytes(12).toString('hex');
     const message = challengeMessage({ chain, address, domain: publicUrl.host, uri: publicUrl.origin, nonce, issuedAt, expiresAt });
     em.create(WalletChallenge, { id: randomUUID(), userId: principal.userId, chain, address, nonce, message, createdAt: issuedAt, expiresAt, usedAt: null });

@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { Wallet as EthWallet } from 'ethers';
 import { Keypair } from '@solana/web3.js';
 import nacl from 'tweetnacl';
 import bs58 from 'bs58';
-import { errorCode, startTestStack, type GraphQLResult, type TestStack } from '@vibestream/platform/testing';
+import { errorCode, mintToken, startTestStack, type GraphQLResult, type TestStack } from '@vibestream/platform/testing';
 import { readCostDirectives } from '@vibestream/platform';
 import { identitySubgraph } from '../src/index.ts';
 import { MAX_WALLETS_PER_USER } from '../src/domain/wallet.ts';
@@ -108,6 +109,12 @@ describe('walletChallenge', () => {
   it('is UNAUTHENTICATED without an access token', async () => {
     const eth = EthWallet.createRandom();
     expect(errorCode(await stack.gql(CHALLENGE, { chain: 'ETHEREUM', address: eth.address }))).toBe('UNAUTHENTICATED');
+  });
+
+  it('is UNAUTHENTICATED for a valid token whose account does not exist (was INTERNAL_SERVER_ERROR: the challenge row broke its foreign key)', async () => {
+    const token = await mintToken(stack.keys, { userId: randomUUID() });
+    const res = await stack.gql(CHALLENGE, { chain: 'ETHEREUM', address: EthWallet.createRandom().address }, { token });
+    expect(errorCode(res)).toBe('UNAUTHENTICATED');
   });
 
   it('refuses a malformed address with BAD_USER_INPUT', async () => {
