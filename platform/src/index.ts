@@ -22,6 +22,7 @@ export * from './entities.ts';
 export * from './references.ts';
 export * from './events/contract.ts';
 export * from './events/outbox.ts';
+export * from './persistence/index.ts';
 export * from './events/relay.ts';
 export * from './events/consumer.ts';
 export * from './events/projection-waits.ts';

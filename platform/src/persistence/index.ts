@@ -1,0 +1,193 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
+import type { z } from 'zod';
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import type { EventContract, EventEnvelope, PayloadOf } from '../events/contract.ts';
+import type { EventHandler } from '../events/consumer.ts';
+import { outboxEnvelope } from '../events/outbox.ts';
+
+/**
+ * The one way a context touches its data (docs/adr/0001-persistence.md):
+ *
+ * - `sql` (Kysely's tagged template): every interpolated value is a bound parameter ($1, $2 ...),
+ *   never text in the statement; `sql.join`, `sql.raw` and nested `sql` build fragments.
+ * - `rows` / `row` / `exec` run one statement on a Session and parse every row with a zod schema,
+ *   so a store's functions return checked types, not casts.
+ * - A `Tx` (a Session inside a transaction, with its outbox) exists only inside `useCase` or an
+ *   event handler made by `onEvent`: there is no other way to get one, and recording an event
+ *   takes one.
+ *
+ * A context's `store.ts` is the only module that calls these with SQL.
+ */
+export { sql };
+export type Sql = RawBuilder<unknown>;
+
+declare const sessionBrand: unique symbol;
+declare const txBrand: unique symbol;
+
+/** A connection to read with: the request's, outside any transaction (loaders, read models). */
+export interface Session {
+  readonly [sessionBrand]: true;
+}
+
+/** The events of one transaction: written to the outbox in it, published if and only if it commits. */
+export interface Outbox {
+  /** Checks the payload against its contract; answers the event's id. */
+  record<C extends EventContract>(contract: C, payload: PayloadOf<C>): string;
+}
+
+/** A Session inside an open transaction, with that transaction's outbox. */
+export interface Tx extends Session {
+  readonly [txBrand]: true;
+  readonly outbox: Outbox;
+}
+
+interface Handle {
+  kysely: Kysely<Record<string, never>>;
+  onQuery: ((sql: string) => void) | undefined;
+}
+
+interface OpenTx {
+  owner: Persistence;
+  tx: Tx;
+  open: boolean;
+  events: EventEnvelope[];
+}
+
+const handles = new WeakMap<Session, Handle>();
+const openTx = new AsyncLocalStorage<OpenTx>();
+
+function kyselyOf(em: EntityManager): Kysely<Record<string, never>> {
+  return em.getKysely<Record<string, never>>();
+}
+
+function newSession(em: EntityManager, onQuery: Handle['onQuery']): Session {
+  const session = Object.freeze({}) as Session;
+  handles.set(session, { kysely: kyselyOf(em), onQuery });
+  return session;
+}
+
+function newTx(em: EntityManager, onQuery: Handle['onQuery'], source: string, events: EventEnvelope[]): Tx {
+  const tx = Object.freeze({
+    outbox: Object.freeze({
+      record<C extends EventContract>(contract: C, payload: PayloadOf<C>): string {
+        const envelope = outboxEnvelope(source, contract, payload);
+        events.push(envelope);
+        return envelope.id;
+      },
+    }),
+  }) as unknown as Tx;
+  handles.set(tx, { kysely: kyselyOf(em), onQuery });
+  return tx;
+}
+
+function handleOf(db: Session): Handle {
+  const handle = handles.get(db);
+  if (!handle) throw new Error('not a Session of the persistence kernel');
+  return handle;
+}
+
+async function run(db: Session, query: Sql): Promise<{ rows: unknown[]; numAffectedRows?: bigint }> {
+  const { kysely, onQuery } = handleOf(db);
+  const compiled = query.compile(kysely);
+  onQuery?.(compiled.sql);
+  return kysely.executeQuery(compiled);
+}
+
+/** Runs `query` and parses each row with `schema`; a row that does not match is an error, not a cast. */
+export async function rows<S extends z.ZodType>(db: Session, schema: S, query: Sql): Promise<z.output<S>[]> {
+  const result = await run(db, query);
+  return result.rows.map((r) => schema.parse(r));
+}
+
+/** The first row of `query`, parsed; undefined when there is none. */
+export async function row<S extends z.ZodType>(db: Session, schema: S, query: Sql): Promise<z.output<S> | undefined> {
+  const [first] = await rows(db, schema, query);
+  return first;
+}
+
+/** Runs a statement that answers no rows of interest; answers how many rows it changed. */
+export async function exec(tx: Tx, query: Sql): Promise<number> {
+  const result = await run(tx, query);
+  return Number(result.numAffectedRows ?? 0n);
+}
+
+async function flushOutbox(tx: Tx, events: EventEnvelope[]): Promise<void> {
+  if (events.length === 0) return;
+  const values = events.map(
+    (e) => sql`(${e.id}::uuid, ${e.type}, ${e.source}, ${JSON.stringify(e.payload)}::jsonb, ${e.requestId ?? null}, ${e.occurredAt}::timestamptz)`,
+  );
+  await exec(tx, sql`insert into outbox_events (id, type, source, payload, request_id, occurred_at) values ${sql.join(values)}`);
+}
+
+export interface PersistenceOptions {
+  /** The context's name: the `source` of the events its use cases record. */
+  source: string;
+  /** Wakes the outbox relay; called after a use case that recorded events committed. */
+  onEventsCommitted?: () => void;
+  /** Sees every statement (tests that count statements). */
+  onQuery?: ((sql: string) => void) | undefined;
+}
+
+/** A context's access to its own schema: reads, use cases and event handlers. */
+export interface Persistence {
+  /**
+   * Runs `work` as one use case: opens a transaction, hands it the transaction and its outbox,
+   * commits (writing the recorded events with it) and then wakes the relay. When `work` throws,
+   * nothing it wrote and no event it recorded remains. Called inside another use case (or an
+   * event handler) of the same context, it joins that transaction.
+   */
+  useCase<T>(work: (tx: Tx) => Promise<T>): Promise<T>;
+  /** A Session for reads outside any transaction, on its own fork (one per request). */
+  reader(): Session;
+  /**
+   * An event handler whose work runs in the consumer's transaction (the one that records the
+   * event as handled), as a Tx: events it records commit with it.
+   */
+  on<C extends EventContract>(
+    contract: C,
+    handle: (tx: Tx, payload: PayloadOf<C>, envelope: EventEnvelope) => Promise<void>,
+    options?: { key?: (payload: PayloadOf<C>) => string },
+  ): EventHandler<C>;
+}
+
+export function openPersistence(orm: MikroORM, options: PersistenceOptions): Persistence {
+  const { source, onQuery } = options;
+
+  async function inTransaction<T>(em: EntityManager, work: (tx: Tx) => Promise<T>): Promise<{ value: T; events: number }> {
+    const events: EventEnvelope[] = [];
+    const tx = newTx(em, onQuery, source, events);
+    const state: OpenTx = { owner: persistence, tx, open: true, events };
+    try {
+      const value = await openTx.run(state, () => work(tx));
+      await flushOutbox(tx, events);
+      return { value, events: events.length };
+    } finally {
+      state.open = false;
+    }
+  }
+
+  const persistence: Persistence = {
+    async useCase(work) {
+      const current = openTx.getStore();
+      if (current?.open && current.owner === persistence) return work(current.tx);
+      const em = orm.em.fork({ disableContextResolution: true });
+      const { value, events } = await em.transactional((txEm) => inTransaction(txEm, work));
+      if (events > 0) options.onEventsCommitted?.();
+      return value;
+    },
+    reader() {
+      return newSession(orm.em.fork({ disableContextResolution: true }), onQuery);
+    },
+    on(contract, handle, handlerOptions = {}) {
+      return {
+        contract,
+        handle: async (em, payload, envelope) => {
+          await inTransaction(em, (tx) => handle(tx, payload, envelope));
+        },
+        ...handlerOptions,
+      };
+    },
+  };
+  return persistence;
+}
