@@ -1,4 +1,4 @@
-import { defineSubgraph, sendJson, type HttpRoute, type Logger, type MikroORM } from '@vibestream/platform';
+import { defineSubgraph, sendJson, type HttpRoute, type MikroORM } from '@vibestream/platform';
 import { computeAddress } from 'ethers';
 import { loadCollectionArtifact } from './chain/artifact.ts';
 import { CampaignChain } from './chain/collections.ts';
@@ -6,8 +6,12 @@ import { loadCampaignsConfig } from './config.ts';
 import { campaignsHandlers } from './handlers.ts';
 import { createLoaders } from './loaders.ts';
 import { migrations } from './migrations.ts';
+import { CollectionDeployments } from './nft/deployment.ts';
+import { NftMetadata } from './nft/metadata.ts';
+import { NftMinting } from './nft/minting.ts';
 import { resolvers, type CampaignsContext } from './resolvers.ts';
-import { CampaignsService } from './service.ts';
+import { CampaignsService } from './service/campaigns.ts';
+import { startSweeper } from './sweep.ts';
 
 export const campaignsSubgraph = defineSubgraph({
   name: 'campaigns',
@@ -29,20 +33,17 @@ export const campaignsSubgraph = defineSubgraph({
             log,
           })
         : null;
-    const service = new CampaignsService({
-      orm,
-      publicUrl: config.PUBLIC_URL,
-      chain,
-      log,
-      onEventsCommitted,
-      chainLeaseMs: config.NFT_RECEIPT_TIMEOUT_MS + config.CAMPAIGN_SWEEP_INTERVAL_MS,
-      projections,
-    });
+    const metadata = new NftMetadata(orm, config.PUBLIC_URL);
+    // The deployment and minting saga runs only with a chain; its leftovers wait for one otherwise.
+    const chainLeaseMs = config.NFT_RECEIPT_TIMEOUT_MS + config.CAMPAIGN_SWEEP_INTERVAL_MS;
+    const deployments = chain ? new CollectionDeployments({ orm, chain, log, metadata, leaseMs: chainLeaseMs }) : null;
+    const minting = chain ? new NftMinting({ orm, chain, log, onEventsCommitted, leaseMs: chainLeaseMs }) : null;
+    const campaigns = new CampaignsService({ log, onEventsCommitted, projections, deployments, minting });
     return {
       handlers: campaignsHandlers,
-      context: (base): CampaignsContext => ({ ...base, service, loaders: createLoaders(base.em, base.principal) }),
-      routes: [tokenMetadataRoute(service)],
-      background: () => startSweeper(service, config.CAMPAIGN_SWEEP_INTERVAL_MS, log),
+      context: (base): CampaignsContext => ({ ...base, campaigns, metadata, loaders: createLoaders(base.em, base.principal) }),
+      routes: [tokenMetadataRoute(metadata)],
+      background: () => startSweeper({ orm, campaigns, deployments, minting }, config.CAMPAIGN_SWEEP_INTERVAL_MS, log),
       stop: async () => {
         await chain?.close();
       },
@@ -51,16 +52,16 @@ export const campaignsSubgraph = defineSubgraph({
 });
 
 /** GET /nft/<campaignId>/<tokenId>: a minted edition's ERC-721 metadata (the collections' tokenURI). */
-function tokenMetadataRoute(service: CampaignsService): HttpRoute {
+function tokenMetadataRoute(metadata: NftMetadata): HttpRoute {
   return {
     method: 'GET',
     path: '/nft/',
     handle: async (req, res) => {
       const [campaignId = '', tokenId = '', ...rest] = (req.url ?? '').split('?')[0]!.slice('/nft/'.length).split('/');
-      const metadata = rest.length === 0 ? await service.tokenMetadata(campaignId, tokenId) : null;
-      if (!metadata) return sendJson(res, 404, { error: 'not found' });
+      const token = rest.length === 0 ? await metadata.tokenMetadata(campaignId, tokenId) : null;
+      if (!token) return sendJson(res, 404, { error: 'not found' });
       res.setHeader('cache-control', 'public, max-age=300');
-      return sendJson(res, 200, metadata);
+      return sendJson(res, 200, token);
     },
   };
 }
@@ -73,30 +74,4 @@ function deployerLock(orm: MikroORM, privateKey: string) {
       await tx.execute('select pg_advisory_xact_lock(hashtext(?))', [key]);
       return send();
     });
-}
-
-/** Runs the sweep at start and then every `intervalMs`, never two at once. */
-function startSweeper(service: CampaignsService, intervalMs: number, log: Logger) {
-  let running: Promise<void> | null = null;
-  const tick = () => {
-    if (running) return;
-    running = service
-      .sweep()
-      .then(({ ended, deployed, retried }) => {
-        if (ended + deployed + retried > 0) log.info({ ended, deployed, retried }, 'campaign sweep');
-      })
-      .catch((error: unknown) => log.error({ err: error }, 'campaign sweep failed'))
-      .finally(() => {
-        running = null;
-      });
-  };
-  tick();
-  const timer = setInterval(tick, intervalMs);
-  timer.unref();
-  return {
-    async stop() {
-      clearInterval(timer);
-      await running;
-    },
-  };
 }

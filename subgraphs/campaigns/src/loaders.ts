@@ -1,7 +1,7 @@
 import DataLoader from 'dataloader';
 import { MAX_PAGE_SIZE, type EntityManager, type Principal } from '@vibestream/platform';
 import { analytics } from './domain/campaign.ts';
-import type { CampaignAnalytics, CampaignRow, MintRow, ParticipantRow } from './service.ts';
+import type { CampaignAnalytics, CampaignRow, MintRow, ParticipantRow } from './model.ts';
 
 const placeholders = (n: number) => Array.from({ length: n }, () => '?').join(', ');
 

@@ -1,12 +1,15 @@
 import { DateTimeScalar, idOrNull, keyOnlyReference, pageSize, parseId, referenceById, type BaseRequestContext, type EntityManager } from '@vibestream/platform';
 import type { Resolvers } from './generated/resolvers-types.ts';
 import type { Loaders } from './loaders.ts';
-import type { CampaignRow, CampaignsService } from './service.ts';
+import { deploymentPending, type CampaignRow } from './model.ts';
+import type { NftMetadata } from './nft/metadata.ts';
+import type { CampaignsService } from './service/campaigns.ts';
 
 export interface CampaignsContext extends BaseRequestContext {
   em: EntityManager;
   loaders: Loaders;
-  service: CampaignsService;
+  campaigns: CampaignsService;
+  metadata: NftMetadata;
 }
 
 const dropOf = (c: CampaignRow) => (c.edition_size === null ? null : c);
@@ -16,21 +19,21 @@ export const resolvers: Resolvers<CampaignsContext> = {
   Query: {
     campaign: (_root, { id }, ctx) => {
       const campaignId = idOrNull(id);
-      return campaignId === null ? null : ctx.service.campaign(ctx.em, ctx.principal, campaignId);
+      return campaignId === null ? null : ctx.campaigns.campaign(ctx.em, ctx.principal, campaignId);
     },
-    activeCampaigns: (_root, { first, after }, ctx) => ctx.service.activeCampaigns(ctx.em, first, after),
+    activeCampaigns: (_root, { first, after }, ctx) => ctx.campaigns.activeCampaigns(ctx.em, first, after),
   },
   Mutation: {
     createCampaign: (_root, { input }, ctx) =>
-      ctx.service.createCampaign(ctx.em, ctx.principal, { ...input, songId: parseId(input.songId, 'input.songId') }),
-    activateCampaign: (_root, { id }, ctx) => ctx.service.activateCampaign(ctx.em, ctx.principal, parseId(id, 'id')),
-    joinCampaign: (_root, { id, referralCode }, ctx) => ctx.service.joinCampaign(ctx.em, ctx.principal, parseId(id, 'id'), referralCode),
+      ctx.campaigns.createCampaign(ctx.em, ctx.principal, { ...input, songId: parseId(input.songId, 'input.songId') }),
+    activateCampaign: (_root, { id }, ctx) => ctx.campaigns.activateCampaign(ctx.em, ctx.principal, parseId(id, 'id')),
+    joinCampaign: (_root, { id, referralCode }, ctx) => ctx.campaigns.joinCampaign(ctx.em, ctx.principal, parseId(id, 'id'), referralCode),
     claimCampaignNft: (_root, { campaignId, walletAddress }, ctx) =>
-      ctx.service.claimNft(ctx.em, ctx.principal, parseId(campaignId, 'campaignId'), walletAddress),
+      ctx.campaigns.claimNft(ctx.em, ctx.principal, parseId(campaignId, 'campaignId'), walletAddress),
   },
   Campaign: {
-    __resolveReference: referenceById((id, ctx: CampaignsContext) => ctx.service.campaign(ctx.em, ctx.principal, id)),
-    status: (c, _args, ctx) => ctx.service.status(c),
+    __resolveReference: referenceById((id, ctx: CampaignsContext) => ctx.campaigns.campaign(ctx.em, ctx.principal, id)),
+    status: (c, _args, ctx) => ctx.campaigns.status(c),
     startsAt: (c) => c.starts_at,
     endsAt: (c) => c.ends_at,
     budgetCents: (c) => Number(c.budget_cents),
@@ -40,7 +43,7 @@ export const resolvers: Resolvers<CampaignsContext> = {
     participantCount: (c, _args, ctx) => ctx.loaders.participantCount.load(c.id),
     myParticipation: (c, _args, ctx) => ctx.loaders.myParticipation.load(c.id),
     analytics: (c, _args, ctx) => {
-      ctx.service.assertMayReadAnalytics(ctx.principal, c);
+      ctx.campaigns.assertMayReadAnalytics(ctx.principal, c);
       return ctx.loaders.analytics.load(c);
     },
     createdAt: (c) => c.created_at,
@@ -53,7 +56,7 @@ export const resolvers: Resolvers<CampaignsContext> = {
     minted: (c) => c.editions_claimed,
     remaining: (c) => c.edition_size! - c.editions_claimed,
     contractAddress: (c) => c.contract_address,
-    deploying: (c, _args, ctx) => ctx.service.deploymentPending(c),
+    deploying: (c) => deploymentPending(c),
     deployTxHash: (c) => c.deploy_tx_hash,
   },
   CampaignParticipation: {
@@ -71,7 +74,7 @@ export const resolvers: Resolvers<CampaignsContext> = {
     walletAddress: (m) => m.wallet_address,
     contractAddress: (m) => m.contract_address,
     txHash: (m) => m.tx_hash,
-    tokenUri: (m, _args, ctx) => ctx.service.tokenUri(m.campaign_id, String(m.edition_number)),
+    tokenUri: (m, _args, ctx) => ctx.metadata.tokenUri(m.campaign_id, String(m.edition_number)),
     mintedAt: (m) => m.minted_at,
   },
   Song: {

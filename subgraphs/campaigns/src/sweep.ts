@@ -1,0 +1,49 @@
+import type { Logger, MikroORM } from '@vibestream/platform';
+import type { CollectionDeployments } from './nft/deployment.ts';
+import type { NftMinting } from './nft/minting.ts';
+import type { CampaignsService } from './service/campaigns.ts';
+
+export interface SweepTargets {
+  orm: MikroORM;
+  campaigns: CampaignsService;
+  /** The chain saga, when a chain is configured. */
+  deployments: CollectionDeployments | null;
+  minting: NftMinting | null;
+}
+
+/**
+ * Persists ENDED for ACTIVE campaigns past endsAt, and finishes pending collection deployments and
+ * retries PENDING mints whose last attempt is older than the lease (taking the lease atomically, so
+ * replicas do not drive the same one at once).
+ */
+export async function sweep({ orm, campaigns, deployments, minting }: SweepTargets): Promise<{ ended: number; deployed: number; retried: number }> {
+  const ended = await campaigns.endOverdue(orm.em.fork());
+  const deployed = deployments ? await deployments.finishDue() : 0;
+  const retried = minting ? await minting.retryDue() : 0;
+  return { ended, deployed, retried };
+}
+
+/** Runs the sweep at start and then every `intervalMs`, never two at once. */
+export function startSweeper(targets: SweepTargets, intervalMs: number, log: Logger) {
+  let running: Promise<void> | null = null;
+  const tick = () => {
+    if (running) return;
+    running = sweep(targets)
+      .then(({ ended, deployed, retried }) => {
+        if (ended + deployed + retried > 0) log.info({ ended, deployed, retried }, 'campaign sweep');
+      })
+      .catch((error: unknown) => log.error({ err: error }, 'campaign sweep failed'))
+      .finally(() => {
+        running = null;
+      });
+  };
+  tick();
+  const timer = setInterval(tick, intervalMs);
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
+  };
+}
