@@ -1,4 +1,4 @@
-import { defineSubgraph } from '@vibestream/platform';
+import { defineSubgraph, openPersistence } from '@vibestream/platform';
 import { loadNotificationsConfig } from './config.ts';
 import { notificationsHandlers } from './handlers.ts';
 import { createLoaders } from './loaders.ts';
@@ -15,13 +15,14 @@ export const notificationsSubgraph = defineSubgraph({
   database: { migrations },
   // Notifications only consume: each handled event is published live once its transaction commits.
   outbox: false,
-  setup: ({ config, log, infra }) => {
-    const service = new NotificationsService({ live: infra.live, log });
+  setup: ({ config, log, infra, orm, onQuery }) => {
+    const db = openPersistence(orm, { source: 'notifications', onQuery });
+    const service = new NotificationsService({ db, live: infra.live, log });
     const rewardToken = { decimals: config.REWARD_TOKEN_DECIMALS, symbol: config.REWARD_TOKEN_SYMBOL ?? null };
     return {
-      handlers: notificationsHandlers(service),
+      handlers: notificationsHandlers(db, service),
       afterCommit: (envelope) => service.published(envelope),
-      context: (base): NotificationsContext => ({ ...base, service, rewardToken, loaders: createLoaders(base.em) }),
+      context: ({ em: _em, ...base }): NotificationsContext => ({ ...base, service, rewardToken, loaders: createLoaders(db.reader()) }),
     };
   },
 });

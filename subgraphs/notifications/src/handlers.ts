@@ -1,30 +1,30 @@
-import { on, type EventHandler } from '@vibestream/platform';
+import type { EventHandler, Persistence } from '@vibestream/platform';
 import { CampaignNftMinted } from '@vibestream/campaigns/events';
 import { SongPublished } from '@vibestream/catalog/events';
 import { OrderFilled, RevenuePaid } from '@vibestream/ownership/events';
 import { DepositSucceeded, SubscriptionChanged } from '@vibestream/payments/events';
 import { VoucherIssued } from '@vibestream/rewards/events';
 import type { NotificationsService } from './service.ts';
+import * as store from './store.ts';
 
 /**
  * Each event becomes at most one notification for the user it names, in the transaction that
  * marks the event handled; `service.published` pushes it live once that transaction committed.
  */
-export function notificationsHandlers(service: NotificationsService): EventHandler[] {
+export function notificationsHandlers(db: Persistence, service: NotificationsService): EventHandler[] {
+  const on = db.on.bind(db);
   return [
-    on(SongPublished, async (em, song) => {
-      await em.execute('insert into songs (song_id, title) values (?, ?) on conflict (song_id) do update set title = excluded.title', [song.songId, song.title]);
-    }),
-    on(VoucherIssued, async (em, voucher, envelope) => {
-      await service.receive(em, envelope, {
+    on(SongPublished, (tx, song) => store.upsertSong(tx, song)),
+    on(VoucherIssued, async (tx, voucher, envelope) => {
+      await service.receive(tx, envelope, {
         userId: voucher.userId,
         songId: voucher.songId,
         occurredAt: envelope.occurredAt,
         facts: { kind: 'REWARD_VOUCHER', amount: voucher.amount, epoch: voucher.epoch, leafIndex: voucher.leafIndex },
       });
     }),
-    on(OrderFilled, async (em, fill, envelope) => {
-      await service.receive(em, envelope, {
+    on(OrderFilled, async (tx, fill, envelope) => {
+      await service.receive(tx, envelope, {
         userId: fill.userId,
         songId: fill.songId,
         occurredAt: envelope.occurredAt,
@@ -40,24 +40,24 @@ export function notificationsHandlers(service: NotificationsService): EventHandl
         },
       });
     }),
-    on(RevenuePaid, async (em, payout, envelope) => {
-      await service.receive(em, envelope, {
+    on(RevenuePaid, async (tx, payout, envelope) => {
+      await service.receive(tx, envelope, {
         userId: payout.userId,
         songId: payout.songId,
         occurredAt: envelope.occurredAt,
         facts: { kind: 'REVENUE_PAID', distributionId: payout.distributionId, amountCents: payout.amountCents, shares: payout.shares, periodLabel: payout.periodLabel },
       });
     }),
-    on(DepositSucceeded, async (em, deposit, envelope) => {
-      await service.receive(em, envelope, {
+    on(DepositSucceeded, async (tx, deposit, envelope) => {
+      await service.receive(tx, envelope, {
         userId: deposit.userId,
         songId: null,
         occurredAt: deposit.succeededAt,
         facts: { kind: 'DEPOSIT_SUCCEEDED', depositId: deposit.depositId, amountCents: deposit.amountCents, method: deposit.method ?? null },
       });
     }),
-    on(SubscriptionChanged, async (em, change, envelope) => {
-      await service.receive(em, envelope, {
+    on(SubscriptionChanged, async (tx, change, envelope) => {
+      await service.receive(tx, envelope, {
         userId: change.userId,
         songId: null,
         occurredAt: change.changedAt,
@@ -72,8 +72,8 @@ export function notificationsHandlers(service: NotificationsService): EventHandl
         },
       });
     }),
-    on(CampaignNftMinted, async (em, mint, envelope) => {
-      await service.receive(em, envelope, {
+    on(CampaignNftMinted, async (tx, mint, envelope) => {
+      await service.receive(tx, envelope, {
         userId: mint.userId,
         songId: mint.songId,
         occurredAt: mint.mintedAt,

@@ -1,7 +1,8 @@
 import DataLoader from 'dataloader';
-import { decodeCursor, isUuid, toConnection, type Connection, type EntityManager } from '@vibestream/platform';
-import type { NotificationKind } from './domain/notifications.ts';
-import { preferencesFrom, type NotificationRow, type PreferencesModel } from './service.ts';
+import { decodeCursor, isUuid, toConnection, type Connection, type Session } from '@vibestream/platform';
+import { preferencesFrom, type PreferencesModel } from './service.ts';
+import * as store from './store.ts';
+import type { NotificationRow } from './store.ts';
 
 export interface PageKey {
   userId: string;
@@ -14,23 +15,17 @@ type PageCursor = [createdAt: string, seq: string];
 const isPageCursor = (v: unknown): v is PageCursor =>
   Array.isArray(v) && v.length === 2 && typeof v[0] === 'string' && !Number.isNaN(Date.parse(v[0])) && typeof v[1] === 'string' && /^\d{1,19}$/.test(v[1]);
 
-const placeholders = (n: number) => Array.from({ length: n }, () => '?').join(', ');
 /** Distinct valid ids, lower-cased as PostgreSQL prints them (others match nothing). */
 const uuids = (ids: readonly string[]) => [...new Set(ids.filter(isUuid).map((id) => id.toLowerCase()))];
 const pageKeyOf = (k: PageKey) => `${k.userId}|${k.first}|${k.after ?? ''}|${k.unreadOnly}`;
 
 /** Per-request loaders: counts, preferences and pages for any number of users in a constant number of statements. */
-export function createLoaders(em: EntityManager) {
+export function createLoaders(db: Session) {
   const counts = (unreadOnly: boolean) =>
     new DataLoader<string, number>(async (userIds) => {
       const valid = uuids(userIds);
-      const rows = valid.length
-        ? ((await em.execute(
-            `select user_id, count(*)::int as n from notifications where user_id in (${placeholders(valid.length)}) ${unreadOnly ? 'and read_at is null' : ''} group by user_id`,
-            valid,
-          )) as { user_id: string; n: number }[])
-        : [];
-      return userIds.map((id) => rows.find((r) => r.user_id === id.toLowerCase())?.n ?? 0);
+      const found = valid.length ? await store.countsByUser(db, valid, unreadOnly) : new Map<string, number>();
+      return userIds.map((id) => found.get(id.toLowerCase()) ?? 0);
     });
   const unreadCount = counts(true);
   const totalCount = counts(false);
@@ -39,50 +34,34 @@ export function createLoaders(em: EntityManager) {
     unreadCount,
     preferences: new DataLoader<string, PreferencesModel>(async (userIds) => {
       const valid = uuids(userIds);
-      const rows = valid.length
-        ? ((await em.execute(`select user_id, kind, enabled from notification_preferences where user_id in (${placeholders(valid.length)})`, valid)) as {
-            user_id: string;
-            kind: NotificationKind;
-            enabled: boolean;
-          }[])
-        : [];
+      const rows = valid.length ? await store.preferencesByUser(db, valid) : [];
       return userIds.map((id) => preferencesFrom(new Map(rows.filter((r) => r.user_id === id.toLowerCase()).map((r) => [r.kind, r.enabled]))));
     }),
     songTitle: new DataLoader<string, string | null>(async (songIds) => {
-      const rows = (await em.execute(`select song_id, title from songs where song_id in (${placeholders(songIds.length)})`, [...songIds])) as {
-        song_id: string;
-        title: string;
-      }[];
-      return songIds.map((id) => rows.find((r) => r.song_id === id)?.title ?? null);
+      const titles = await store.songTitles(db, songIds);
+      return songIds.map((id) => titles.get(id) ?? null);
     }),
     notification: new DataLoader<string, NotificationRow | null>(async (ids) => {
       const valid = uuids(ids);
-      const rows = valid.length ? ((await em.execute(`select * from notifications where id in (${placeholders(valid.length)})`, valid)) as NotificationRow[]) : [];
+      const rows = valid.length ? await store.notificationsByIds(db, valid) : [];
       return ids.map((id) => rows.find((r) => r.id === id.toLowerCase()) ?? null);
     }),
     /** Newest first, keyset-paged on (created_at, seq); one statement per distinct first/after/unreadOnly. */
     page: new DataLoader<PageKey, Connection<NotificationRow>, string>(
       async (keys) => {
         const results = new Map<string, Connection<NotificationRow>>();
-        const groups = new Map<string, PageKey[]>();
+        const groups = new Map<string, { first: number; after: string | null; unreadOnly: boolean; keys: PageKey[] }>();
         for (const key of keys) {
           const group = `${key.first}|${key.after ?? ''}|${key.unreadOnly}`;
-          groups.set(group, [...(groups.get(group) ?? []), key]);
+          const known = groups.get(group) ?? { first: key.first, after: key.after, unreadOnly: key.unreadOnly, keys: [] };
+          known.keys.push(key);
+          groups.set(group, known);
         }
-        for (const group of groups.values()) {
-          const { first, after, unreadOnly } = group[0]!;
+        for (const { first, after, unreadOnly, keys: group } of groups.values()) {
           const users = uuids(group.map((k) => k.userId));
           if (users.length === 0) continue;
           const cursor = decodeCursor(after, isPageCursor);
-          const rows = (await em.execute(
-            `select * from (
-               select n.*, row_number() over (partition by n.user_id order by n.created_at desc, n.seq desc) as page_row
-               from notifications n
-               where n.user_id in (${placeholders(users.length)}) ${unreadOnly ? 'and n.read_at is null' : ''}
-                 ${cursor ? 'and (n.created_at, n.seq) < (?::timestamptz, ?::bigint)' : ''}
-             ) paged where page_row <= ? order by user_id, page_row`,
-            [...users, ...(cursor ?? []), first + 1],
-          )) as (NotificationRow & { page_row: string })[];
+          const rows = await store.pagesByUser(db, { userIds: users, unreadOnly, cursor, limit: first + 1 });
           const totals = await (unreadOnly ? unreadCount : totalCount).loadMany(users);
           users.forEach((userId, i) => {
             const total = totals[i];

@@ -8,7 +8,6 @@ import {
   parseIds,
   requireAuth,
   type BaseRequestContext,
-  type EntityManager,
 } from '@vibestream/platform';
 import type { Resolvers } from './generated/resolvers-types.ts';
 import { renderNotification, type RenderedNotification } from './domain/notifications.ts';
@@ -16,7 +15,6 @@ import type { Loaders } from './loaders.ts';
 import { factsOf, type NotificationRow, type NotificationsService } from './service.ts';
 
 export interface NotificationsContext extends BaseRequestContext {
-  em: EntityManager;
   loaders: Loaders;
   service: NotificationsService;
   rewardToken: { decimals: number; symbol: string | null };
@@ -48,9 +46,9 @@ export const resolvers: Resolvers<NotificationsContext> = {
     },
   },
   Mutation: {
-    markNotificationsRead: (_root, { ids }, ctx) => ctx.service.markRead(ctx.em, ctx.principal, parseIds(ids, 'ids')),
-    markAllNotificationsRead: (_root, _args, ctx) => ctx.service.markAllRead(ctx.em, ctx.principal),
-    updateNotificationPreferences: (_root, { input }, ctx) => ctx.service.updatePreferences(ctx.em, ctx.principal, input),
+    markNotificationsRead: (_root, { ids }, ctx) => ctx.service.markRead(ctx.principal, parseIds(ids, 'ids')),
+    markAllNotificationsRead: (_root, _args, ctx) => ctx.service.markAllRead(ctx.principal),
+    updateNotificationPreferences: (_root, { input }, ctx) => ctx.service.updatePreferences(ctx.principal, input),
   },
   Notification: {
     title: async (row, _args, ctx) => (await rendered(row, ctx)).title,

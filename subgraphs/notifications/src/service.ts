@@ -1,28 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import {
-  badInput,
-  requireAuth,
-  type EntityManager,
-  type EventEnvelope,
-  type LiveEvents,
-  type Logger,
-  type Principal,
-} from '@vibestream/platform';
+import { badInput, requireAuth, type EventEnvelope, type LiveEvents, type Logger, type Persistence, type Principal, type Tx } from '@vibestream/platform';
 import { liveTopics } from './events.ts';
 import { notificationKinds, sourceKey, type NotificationDraft, type NotificationFacts, type NotificationKind } from './domain/notifications.ts';
+import * as store from './store.ts';
+import type { NotificationRow } from './store.ts';
 
-/** A row of `notifications`, as the resolvers read it. */
-export interface NotificationRow {
-  id: string;
-  user_id: string;
-  kind: NotificationKind;
-  song_id: string | null;
-  /** The facts without `kind` (see NotificationFacts). */
-  data: Record<string, unknown>;
-  created_at: Date | string;
-  read_at: Date | string | null;
-  seq: string;
-}
+export type { NotificationRow } from './store.ts';
 
 export interface PreferencesModel {
   kinds: { kind: NotificationKind; enabled: boolean }[];
@@ -37,13 +20,16 @@ export function preferencesFrom(changed: Map<NotificationKind, boolean>): Prefer
   return { kinds: notificationKinds.map((kind) => ({ kind, enabled: changed.get(kind) ?? true })) };
 }
 
+/** notifications' use cases: each change runs through `db.useCase` (or in a consumer's Tx); the SQL is in store.ts. */
 export class NotificationsService {
+  private readonly db: Persistence;
   private readonly live: LiveEvents;
   private readonly log: Logger;
   /** Notifications a consumer transaction created, published once that transaction commits. */
   private readonly pending = new WeakMap<EventEnvelope, NotificationRow>();
 
-  constructor(deps: { live: LiveEvents; log: Logger }) {
+  constructor(deps: { db: Persistence; live: LiveEvents; log: Logger }) {
+    this.db = deps.db;
     this.live = deps.live;
     this.log = deps.log;
   }
@@ -52,19 +38,18 @@ export class NotificationsService {
    * Keeps a notification for an event, inside the consumer's transaction: nothing when the user
    * disabled its kind, nothing when the same business event was already kept.
    */
-  async receive(em: EntityManager, envelope: EventEnvelope, draft: NotificationDraft): Promise<NotificationRow | null> {
+  async receive(tx: Tx, envelope: EventEnvelope, draft: NotificationDraft): Promise<NotificationRow | null> {
     const { kind, ...data } = draft.facts;
-    const [preference] = (await em.execute('select enabled from notification_preferences where user_id = ? and kind = ?', [draft.userId, kind])) as {
-      enabled: boolean;
-    }[];
-    if (preference && !preference.enabled) return null;
-    const [row] = (await em.execute(
-      `insert into notifications (id, user_id, kind, source_key, song_id, data, created_at)
-       values (?, ?, ?, ?, ?, ?::jsonb, date_trunc('milliseconds', ?::timestamptz))
-       on conflict on constraint notifications_source_key do nothing
-       returning *`,
-      [randomUUID(), draft.userId, kind, sourceKey(draft.facts), draft.songId, JSON.stringify(data), draft.occurredAt],
-    )) as NotificationRow[];
+    if ((await store.preferenceOf(tx, draft.userId, kind)) === false) return null;
+    const row = await store.insertNotification(tx, {
+      id: randomUUID(),
+      userId: draft.userId,
+      kind,
+      sourceKey: sourceKey(draft.facts),
+      songId: draft.songId,
+      data,
+      occurredAt: draft.occurredAt,
+    });
     if (row) this.pending.set(envelope, row);
     return row ?? null;
   }
@@ -80,47 +65,30 @@ export class NotificationsService {
   }
 
   /** Marks the caller's own unread notifications among `ids` (parsed ids) read; answers how many changed. */
-  async markRead(em: EntityManager, principal: Principal | null, ids: readonly string[]): Promise<number> {
+  async markRead(principal: Principal | null, ids: readonly string[]): Promise<number> {
     const p = requireAuth(principal);
     if (ids.length > MAX_MARK_READ_IDS) throw badInput(`ids may name at most ${MAX_MARK_READ_IDS} notifications`, 'ids');
     const unique = [...new Set(ids.map((id) => id.toLowerCase()))];
     if (unique.length === 0) return 0;
-    const marked = (await em.execute(
-      `update notifications set read_at = now() where user_id = ? and read_at is null and id in (${unique.map(() => '?').join(', ')}) returning id`,
-      [p.userId, ...unique],
-    )) as unknown[];
-    return marked.length;
+    return this.db.useCase((tx) => store.markRead(tx, p.userId, unique));
   }
 
-  async markAllRead(em: EntityManager, principal: Principal | null): Promise<number> {
+  async markAllRead(principal: Principal | null): Promise<number> {
     const p = requireAuth(principal);
-    const marked = (await em.execute('update notifications set read_at = now() where user_id = ? and read_at is null returning id', [p.userId])) as unknown[];
-    return marked.length;
+    return this.db.useCase((tx) => store.markAllRead(tx, p.userId));
   }
 
-  async updatePreferences(
-    em: EntityManager,
-    principal: Principal | null,
-    input: { kinds: readonly { kind: NotificationKind; enabled: boolean }[] },
-  ): Promise<PreferencesModel> {
+  async updatePreferences(principal: Principal | null, input: { kinds: readonly { kind: NotificationKind; enabled: boolean }[] }): Promise<PreferencesModel> {
     const p = requireAuth(principal);
     const seen = new Set<NotificationKind>();
     for (const { kind } of input.kinds) {
       if (seen.has(kind)) throw badInput(`input.kinds lists ${kind} more than once`, 'input.kinds');
       seen.add(kind);
     }
-    if (input.kinds.length > 0) {
-      await em.execute(
-        `insert into notification_preferences (user_id, kind, enabled) values ${input.kinds.map(() => '(?, ?, ?)').join(', ')}
-         on conflict (user_id, kind) do update set enabled = excluded.enabled, updated_at = now()`,
-        input.kinds.flatMap(({ kind, enabled }) => [p.userId, kind, enabled]),
-      );
-    }
-    return this.preferences(em, p.userId);
-  }
-
-  async preferences(em: EntityManager, userId: string): Promise<PreferencesModel> {
-    const rows = (await em.execute('select kind, enabled from notification_preferences where user_id = ?', [userId])) as { kind: NotificationKind; enabled: boolean }[];
-    return preferencesFrom(new Map(rows.map((r) => [r.kind, r.enabled])));
+    return this.db.useCase(async (tx) => {
+      await store.upsertPreferences(tx, p.userId, input.kinds);
+      const rows = await store.preferencesByUser(tx, [p.userId]);
+      return preferencesFrom(new Map(rows.map((r) => [r.kind, r.enabled])));
+    });
   }
 }

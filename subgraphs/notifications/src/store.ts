@@ -1,0 +1,125 @@
+import { exec, row, rows, sql, z, type Session, type Tx } from '@vibestream/platform';
+import { notificationKinds, type NotificationKind } from './domain/notifications.ts';
+
+/**
+ * notifications' SQL, all of it: each function one statement with bound parameters, each row
+ * parsed. Reads take any Session; writes take the Tx of a use case or an event handler.
+ */
+
+/** Timestamps arrive as PostgreSQL prints them; the resolvers and cursors read them as such. */
+const timestamp = z.string();
+const kind = z.enum(notificationKinds);
+
+/** A row of `notifications`, as the resolvers read it. */
+export const NotificationRow = z.object({
+  id: z.string(),
+  user_id: z.string(),
+  kind,
+  source_key: z.string(),
+  song_id: z.string().nullable(),
+  /** The facts without `kind` (see NotificationFacts). */
+  data: z.record(z.string(), z.unknown()),
+  created_at: timestamp,
+  read_at: timestamp.nullable(),
+  seq: z.string(),
+});
+export type NotificationRow = z.output<typeof NotificationRow>;
+
+const Preference = z.object({ user_id: z.string(), kind, enabled: z.boolean() });
+const Count = z.object({ user_id: z.string(), n: z.number() });
+const Id = z.object({ id: z.string() });
+
+const list = (values: readonly string[]) => sql.join(values);
+
+// ---- Songs (catalog.song.published.v1) ----
+
+export async function upsertSong(tx: Tx, song: { songId: string; title: string }): Promise<void> {
+  await exec(tx, sql`insert into songs (song_id, title) values (${song.songId}, ${song.title}) on conflict (song_id) do update set title = excluded.title`);
+}
+
+export async function songTitles(db: Session, songIds: readonly string[]): Promise<Map<string, string>> {
+  const found = await rows(db, z.object({ song_id: z.string(), title: z.string() }), sql`select song_id, title from songs where song_id in (${list(songIds)})`);
+  return new Map(found.map((r) => [r.song_id, r.title]));
+}
+
+// ---- Notifications ----
+
+/** Whether the user turned `kind` off or on; undefined when they never changed it. */
+export async function preferenceOf(tx: Tx, userId: string, notificationKind: NotificationKind): Promise<boolean | undefined> {
+  const found = await row(tx, z.object({ enabled: z.boolean() }), sql`select enabled from notification_preferences where user_id = ${userId} and kind = ${notificationKind}`);
+  return found?.enabled;
+}
+
+/** Inserts the notification of one business event; undefined when that event was already kept. */
+export async function insertNotification(
+  tx: Tx,
+  n: { id: string; userId: string; kind: NotificationKind; sourceKey: string; songId: string | null; data: Record<string, unknown>; occurredAt: string },
+): Promise<NotificationRow | undefined> {
+  return row(
+    tx,
+    NotificationRow,
+    sql`insert into notifications (id, user_id, kind, source_key, song_id, data, created_at)
+        values (${n.id}, ${n.userId}, ${n.kind}, ${n.sourceKey}, ${n.songId}, ${JSON.stringify(n.data)}::jsonb, date_trunc('milliseconds', ${n.occurredAt}::timestamptz))
+        on conflict on constraint notifications_source_key do nothing
+        returning *`,
+  );
+}
+
+/** Marks the user's unread notifications among `ids` read; answers how many changed. */
+export async function markRead(tx: Tx, userId: string, ids: readonly string[]): Promise<number> {
+  const marked = await rows(tx, Id, sql`update notifications set read_at = now() where user_id = ${userId} and read_at is null and id in (${list(ids)}) returning id`);
+  return marked.length;
+}
+
+export async function markAllRead(tx: Tx, userId: string): Promise<number> {
+  const marked = await rows(tx, Id, sql`update notifications set read_at = now() where user_id = ${userId} and read_at is null returning id`);
+  return marked.length;
+}
+
+export async function notificationsByIds(db: Session, ids: readonly string[]): Promise<NotificationRow[]> {
+  return rows(db, NotificationRow, sql`select * from notifications where id in (${list(ids)})`);
+}
+
+/** Per user: how many notifications (or unread ones) they have; users with none are absent. */
+export async function countsByUser(db: Session, userIds: readonly string[], unreadOnly: boolean): Promise<Map<string, number>> {
+  const found = await rows(
+    db,
+    Count,
+    sql`select user_id, count(*)::int as n from notifications where user_id in (${list(userIds)}) ${unreadOnly ? sql`and read_at is null` : sql``} group by user_id`,
+  );
+  return new Map(found.map((r) => [r.user_id, r.n]));
+}
+
+/** Up to `limit` of each user's notifications, newest first, after the keyset cursor (created_at, seq). */
+export async function pagesByUser(
+  db: Session,
+  page: { userIds: readonly string[]; unreadOnly: boolean; cursor: readonly [createdAt: string, seq: string] | null; limit: number },
+): Promise<NotificationRow[]> {
+  const { userIds, unreadOnly, cursor, limit } = page;
+  return rows(
+    db,
+    NotificationRow,
+    sql`select * from (
+          select n.*, row_number() over (partition by n.user_id order by n.created_at desc, n.seq desc) as page_row
+          from notifications n
+          where n.user_id in (${list(userIds)}) ${unreadOnly ? sql`and n.read_at is null` : sql``}
+            ${cursor ? sql`and (n.created_at, n.seq) < (${cursor[0]}::timestamptz, ${cursor[1]}::bigint)` : sql``}
+        ) paged where page_row <= ${limit} order by user_id, page_row`,
+  );
+}
+
+// ---- Preferences ----
+
+export async function preferencesByUser(db: Session, userIds: readonly string[]): Promise<z.output<typeof Preference>[]> {
+  return rows(db, Preference, sql`select user_id, kind, enabled from notification_preferences where user_id in (${list(userIds)})`);
+}
+
+export async function upsertPreferences(tx: Tx, userId: string, kinds: readonly { kind: NotificationKind; enabled: boolean }[]): Promise<void> {
+  if (kinds.length === 0) return;
+  const values = kinds.map((k) => sql`(${userId}, ${k.kind}, ${k.enabled})`);
+  await exec(
+    tx,
+    sql`insert into notification_preferences (user_id, kind, enabled) values ${sql.join(values)}
+        on conflict (user_id, kind) do update set enabled = excluded.enabled, updated_at = now()`,
+  );
+}
