@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { projectRoot } from '@vibestream/platform';
-import { freePort } from '@vibestream/platform/testing';
+import { freePort } from '@vibestream/testkit';
 import { BANNER } from './npm-start.ts';
 
 let dataDir = '';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventHandler } from '@vibestream/platform';
-import { eventually, mintToken, publishThroughOutbox, startTestStack, type TestStack } from '@vibestream/platform/testing';
+import { eventually, mintToken, publishThroughOutbox, startTestStack, type TestStack } from '@vibestream/testkit';
 import { CampaignNftMinted } from '@vibestream/campaigns/events';
 import { WalletLinked } from '@vibestream/identity/events';
 import { DepositSucceeded, EntitlementsChanged, SubscriptionChanged } from '@vibestream/payments/events';
@@ -20,11 +20,10 @@ import { notificationsHandlers } from '../subgraphs/notifications/src/handlers.t
 import { ownershipHandlers } from '../subgraphs/ownership/src/handlers.ts';
 import { paymentsHandlers } from '../subgraphs/payments/src/handlers.ts';
 import { rewardsHandlers } from '../subgraphs/rewards/src/handlers.ts';
-import { makeWav } from '../subgraphs/catalog/test/audio.ts';
-import { newArtist, publishedSong, signUp } from '../subgraphs/catalog/test/helpers.ts';
-import { CREATE as CREATE_CAMPAIGN, minutesFromNow } from '../subgraphs/campaigns/test/helpers.ts';
-import { BUY_OFFERING, DISTRIBUTE, OFFER, PLACE, type Placed } from '../subgraphs/ownership/test/helpers.ts';
-import { COMPLETE, HEARTBEAT, START, newVoucherSecrets, terminateSnarkjs } from '../subgraphs/rewards/test/helpers.ts';
+import { makeWav, newArtist, publishedSong, signUp } from '@vibestream/catalog/testing';
+import { CREATE as CREATE_CAMPAIGN, minutesFromNow } from '@vibestream/campaigns/testing';
+import { BUY_OFFERING, DISTRIBUTE, OFFER, PLACE, type Placed } from '@vibestream/ownership/testing';
+import { COMPLETE, HEARTBEAT, START, newVoucherSecrets, terminateSnarkjs } from '@vibestream/rewards/testing';
 
 /** Every consumer group and the event types it consumes, from the subgraphs' own handler lists. */
 const consumed: Record<string, EventHandler[]> = {

@@ -7,10 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kind, type ObjectTypeDefinitionNode, type ObjectTypeExtensionNode } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { errorCode, mintToken, startTestStack, type GraphQLResult, type TestStack } from '@vibestream/platform/testing';
+import { errorCode, mintToken, startTestStack, type GraphQLResult, type TestStack } from '@vibestream/testkit';
 import { subgraphs } from '../subgraphs/index.ts';
-import { newArtist, signUp } from '../subgraphs/catalog/test/helpers.ts';
-import { terminateSnarkjs } from '../subgraphs/rewards/test/helpers.ts';
+import { newArtist, signUp } from '@vibestream/catalog/testing';
+import { terminateSnarkjs } from '@vibestream/rewards/testing';
 
 const NOT_AN_ID = "1' or '1'='1";
 const statements = new Map<string, string[]>(subgraphs.map((m) => [m.name, []]));

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { buildSchema, isEnumType } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { MAX_PAGE_SIZE, projectRoot, readCostDirectives } from '@vibestream/platform';
-import { DEPTH } from '../circuits/index.ts';
+import { DEPTH } from '@vibestream/circuits';
 import { MAX_ALBUM_SONGS } from '../subgraphs/catalog/src/domain/songs.ts';
 import { MAX_WALLETS_PER_USER } from '../subgraphs/identity/src/domain/wallet.ts';
 import { notificationKinds } from '../subgraphs/notifications/src/domain/notifications.ts';

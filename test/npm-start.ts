@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { projectRoot } from '@vibestream/platform';
-import { freePort, graphqlClient, type GraphQLRequest } from '@vibestream/platform/testing';
+import { freePort, graphqlClient, type GraphQLRequest } from '@vibestream/testkit';
 
 export const BANNER = 'VibeStream gateway ready at';
 

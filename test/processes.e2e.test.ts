@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestEnv, freePort, type TestDatabase } from '@vibestream/platform/testing';
+import { createTestEnv, freePort, type TestDatabase } from '@vibestream/testkit';
 import { subgraphs } from '../subgraphs/index.ts';
 
 const root = new URL('../', import.meta.url);

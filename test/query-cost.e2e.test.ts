@@ -6,14 +6,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { errorCode, mintToken, startTestStack, type TestStack } from '@vibestream/platform/testing';
+import { errorCode, mintToken, startTestStack, type TestStack } from '@vibestream/testkit';
 import { readCostDirectives } from '@vibestream/platform';
 import { identitySubgraph } from '@vibestream/identity';
 import { catalogSubgraph } from '@vibestream/catalog';
 import { ownershipSubgraph } from '@vibestream/ownership';
 import { campaignsSubgraph } from '@vibestream/campaigns';
 import { MAX_ALBUM_SONGS } from '../subgraphs/catalog/src/domain/songs.ts';
-import { createSong, newArtist } from '../subgraphs/catalog/test/helpers.ts';
+import { createSong, newArtist } from '@vibestream/catalog/testing';
 
 const MAX_RESPONSE_BYTES = 10_000;
 let stack: TestStack;

@@ -5,11 +5,10 @@
 // fan buys shares and trades them with another fan who funded their account by card.
 import { Wallet } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { errorCode, eventually, graphqlClient } from '@vibestream/platform/testing';
-import { makeWav } from '../subgraphs/catalog/test/audio.ts';
-import { newArtist, publishedSong, signUp } from '../subgraphs/catalog/test/helpers.ts';
-import { COMPLETE, CLAIM, HEARTBEAT, newVoucherSecrets, prove, sleep, songKnownToRewards, terminateSnarkjs, type Complete } from '../subgraphs/rewards/test/helpers.ts';
-import { BOOK, BUY_OFFERING, OFFER, PLACE, PORTFOLIO, type Placed } from '../subgraphs/ownership/test/helpers.ts';
+import { errorCode, eventually, graphqlClient } from '@vibestream/testkit';
+import { makeWav, newArtist, publishedSong, signUp } from '@vibestream/catalog/testing';
+import { COMPLETE, CLAIM, HEARTBEAT, newVoucherSecrets, prove, sleep, songKnownToRewards, terminateSnarkjs, type Complete } from '@vibestream/rewards/testing';
+import { BOOK, BUY_OFFERING, OFFER, PLACE, PORTFOLIO, type Placed } from '@vibestream/ownership/testing';
 import { DEMO_PASSWORD, demoArtists, demoFan } from '../scripts/demo/content.ts';
 import { BANNER, startNpmStart, type NpmStart } from './npm-start.ts';
 

@@ -7,10 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { onSpanEnd, type ReadableSpan } from '@vibestream/platform';
-import { startTestStack, type TestStack } from '@vibestream/platform/testing';
+import { startTestStack, type TestStack } from '@vibestream/testkit';
 import { identitySubgraph } from '@vibestream/identity';
 import { catalogSubgraph } from '@vibestream/catalog';
-import { signUp } from '../subgraphs/catalog/test/helpers.ts';
+import { signUp } from '@vibestream/catalog/testing';
 
 let stack: TestStack;
 let mediaDir: string;

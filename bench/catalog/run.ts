@@ -38,7 +38,7 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import pg from 'pg';
 import { composeSupergraph, createInfra, createLogger } from '@vibestream/platform';
-import { freePort, publishEvent } from '@vibestream/platform/testing';
+import { freePort, publishEvent } from '@vibestream/testkit';
 import { EntitlementsChanged } from '@vibestream/payments/events';
 import { identitySubgraph } from '@vibestream/identity';
 import { catalogSubgraph } from '@vibestream/catalog';

@@ -3,7 +3,7 @@
  * cleanup steps, and an exit that runs them also on Ctrl-C or SIGTERM.
  */
 import { Redis } from '@vibestream/platform';
-import { createTestEnv } from '@vibestream/platform/testing';
+import { createTestEnv } from '@vibestream/testkit';
 import { stopChildren } from './children.ts';
 
 const cleanups: (() => Promise<void> | void)[] = [];

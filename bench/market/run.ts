@@ -47,11 +47,11 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { composeSupergraph, createInfra, createLogger, newEnvelope } from '@vibestream/platform';
-import { freePort } from '@vibestream/platform/testing';
+import { freePort } from '@vibestream/testkit';
 import { identitySubgraph } from '@vibestream/identity';
 import { catalogSubgraph } from '@vibestream/catalog';
 import { ownershipSubgraph } from '@vibestream/ownership';
-import { checkInvariants } from '../../subgraphs/ownership/test/helpers.ts';
+import { checkInvariants } from '@vibestream/ownership/testing';
 import { startChild, type ChildServer } from '../lib/children.ts';
 import { fmt, pct, table } from '../lib/format.ts';
 import { postGraphQL } from '../lib/http.ts';
@@ -60,7 +60,7 @@ import { numberOption } from '../lib/options.ts';
 import { cpuSeconds, machineBusySeconds } from '../lib/proc.ts';
 import { formatEngineBench, runEngineBench, type EngineBenchResult } from './engine.ts';
 import type { LoopLog, Role, SqlLog } from './server.ts';
-import { makeWav } from '../../subgraphs/catalog/test/audio.ts';
+import { makeWav } from '@vibestream/catalog/testing';
 
 const here = dirname(fileURLToPath(import.meta.url));
 

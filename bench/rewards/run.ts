@@ -38,11 +38,11 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { groth16, type CircuitSignals, type Groth16Proof, type PublicSignals, type VerificationKey } from 'snarkjs';
 import { composeSupergraph } from '@vibestream/platform';
-import { freePort } from '@vibestream/platform/testing';
+import { freePort } from '@vibestream/testkit';
 import { identitySubgraph } from '@vibestream/identity';
 import { catalogSubgraph } from '@vibestream/catalog';
 import { rewardsSubgraph } from '@vibestream/rewards';
-import { DEPTH, artifacts, poseidon1, poseidon2, zeroHashes } from '../../circuits/index.ts';
+import { DEPTH, artifacts, poseidon1, poseidon2, zeroHashes } from '@vibestream/circuits';
 import { hashUp, type NodeRef } from '../../subgraphs/rewards/src/domain/merkle.ts';
 import { ProofVerifierPool } from '../../subgraphs/rewards/src/verifier.ts';
 import { startChild } from '../lib/children.ts';
@@ -52,7 +52,7 @@ import { benchEnv, onCleanup, runBench } from '../lib/lifecycle.ts';
 import { numberOption } from '../lib/options.ts';
 import { cpuSeconds, machineBusySeconds } from '../lib/proc.ts';
 import type { Role } from './server.ts';
-import { makeWav } from '../../subgraphs/catalog/test/audio.ts';
+import { makeWav } from '@vibestream/catalog/testing';
 
 const here = dirname(fileURLToPath(import.meta.url));
 

@@ -54,7 +54,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { Redis, composeSupergraph, createInfra, createLogger, newEnvelope } from '@vibestream/platform';
-import { freePort, mintToken } from '@vibestream/platform/testing';
+import { freePort, mintToken } from '@vibestream/testkit';
 import { identitySubgraph } from '@vibestream/identity';
 import { catalogSubgraph } from '@vibestream/catalog';
 import { ownershipSubgraph } from '@vibestream/ownership';
@@ -66,7 +66,7 @@ import { numberOption } from '../lib/options.ts';
 import { cpuSeconds, machineBusySeconds, rssBytes, RssWatch } from '../lib/proc.ts';
 import type { ConnectionSpec, Counts, OpenPlan, OpenResult, Results } from './clients.ts';
 import type { LoopLog, Role } from './server.ts';
-import { makeWav } from '../../subgraphs/catalog/test/audio.ts';
+import { makeWav } from '@vibestream/catalog/testing';
 
 const here = dirname(fileURLToPath(import.meta.url));
 

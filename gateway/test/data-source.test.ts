@@ -14,7 +14,7 @@ import {
   type RunningServer,
   type SigningKeys,
 } from '@vibestream/platform';
-import { mintToken } from '@vibestream/platform/testing';
+import { mintToken } from '@vibestream/testkit';
 import type { GatewayContext } from '../src/context.ts';
 import { SubgraphDataSource, type SubgraphDataSourceOptions } from '../src/data-source.ts';
 import { startGateway, type RunningGateway } from '../src/index.ts';

@@ -2,7 +2,7 @@ import { parse } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSubgraphServer, type BaseRequestContext, type SubgraphModule } from '@vibestream/platform';
 import { createTokenVerifier } from '@vibestream/platform';
-import { errorCode, mintToken, startTestStack, type TestStack } from '@vibestream/platform/testing';
+import { errorCode, mintToken, startTestStack, type TestStack } from '@vibestream/testkit';
 import { startGateway } from '../src/index.ts';
 
 /** A small subgraph that exposes what the gateway forwards, fails on purpose and answers slowly. */

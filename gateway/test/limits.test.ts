@@ -24,7 +24,7 @@ import {
   type Redis,
   type SubgraphModule,
 } from '@vibestream/platform';
-import { TEST_REDIS_URL, graphqlClient, startTestStack, type TestStack } from '@vibestream/platform/testing';
+import { TEST_REDIS_URL, graphqlClient, startTestStack, type TestStack } from '@vibestream/testkit';
 import { SubgraphDataSource } from '../src/data-source.ts';
 import {
   DEFAULT_LIMITS,

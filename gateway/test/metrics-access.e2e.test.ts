@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { composeSupergraph, type RunningSubgraph } from '@vibestream/platform';
-import { freePort, startTestStack, type TestStack } from '@vibestream/platform/testing';
+import { freePort, startTestStack, type TestStack } from '@vibestream/testkit';
 import { identitySubgraph } from '@vibestream/identity';
 import { startGateway, type RunningGateway } from '../src/index.ts';
 

@@ -19,7 +19,7 @@ import {
   type ReadableSpan,
   type SubgraphModule,
 } from '@vibestream/platform';
-import { publishEvent, startTestStack, type TestStack } from '@vibestream/platform/testing';
+import { publishEvent, startTestStack, type TestStack } from '@vibestream/testkit';
 import { ListenCompleted } from '@vibestream/rewards/events';
 import { identitySubgraph } from '@vibestream/identity';
 import { catalogSubgraph } from '@vibestream/catalog';

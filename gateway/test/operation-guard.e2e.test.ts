@@ -2,7 +2,7 @@
 // gateway executor used to throw and the answer was a 500 INTERNAL_SERVER_ERROR (found by
 // test/fuzz.e2e.test.ts, issue 13).
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startTestStack, type TestStack } from '@vibestream/platform/testing';
+import { startTestStack, type TestStack } from '@vibestream/testkit';
 import { identitySubgraph } from '@vibestream/identity';
 import { rewardsSubgraph } from '@vibestream/rewards';
 

@@ -11,7 +11,7 @@ import { buildSchema, parse, type FormattedExecutionResult } from 'graphql';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { baseConfigShape, composeSupergraph, env, listen, loadConfig, projectRoot, type SubgraphModule } from '@vibestream/platform';
-import { errorCode, graphqlClient, mintToken, startTestStack, type GraphQLResult, type TestStack } from '@vibestream/platform/testing';
+import { errorCode, graphqlClient, mintToken, startTestStack, type GraphQLResult, type TestStack } from '@vibestream/testkit';
 import { identitySubgraph } from '@vibestream/identity';
 import { catalogSubgraph } from '@vibestream/catalog';
 import { API_KEY_VERIFY_PATH, createGatewayPublicGraph, PUBLIC_GRAPHQL_PATH, publicGraphConfigShape } from '../src/public-graph.ts';

@@ -2,7 +2,7 @@ import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { composeSupergraph, type RunningSubgraph } from '@vibestream/platform';
-import { graphqlClient, startTestStack, type TestStack } from '@vibestream/platform/testing';
+import { graphqlClient, startTestStack, type TestStack } from '@vibestream/testkit';
 import { identitySubgraph } from '@vibestream/identity';
 import { catalogSubgraph } from '@vibestream/catalog';
 import { notificationsSubgraph } from '@vibestream/notifications';

@@ -1,7 +1,7 @@
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { composeSupergraph, type RunningSubgraph } from '@vibestream/platform';
-import { errorCode, graphqlClient, startTestStack, type GraphQLRequest, type TestStack } from '@vibestream/platform/testing';
+import { errorCode, graphqlClient, startTestStack, type GraphQLRequest, type TestStack } from '@vibestream/testkit';
 import { identitySubgraph } from '@vibestream/identity';
 import { notificationsSubgraph } from '@vibestream/notifications';
 import { startGateway, type RunningGateway } from '../src/index.ts';

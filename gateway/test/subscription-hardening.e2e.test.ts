@@ -2,7 +2,7 @@ import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { composeSupergraph } from '@vibestream/platform';
-import { mintToken, probeSubgraph, startTestStack, type TestStack } from '@vibestream/platform/testing';
+import { mintToken, probeSubgraph, startTestStack, type TestStack } from '@vibestream/testkit';
 import { startGateway, type RunningGateway } from '../src/index.ts';
 
 /** Serves two live fields (read back through `trade` and `orderBook`) without the market subgraph. */

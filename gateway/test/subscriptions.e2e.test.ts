@@ -6,14 +6,14 @@ import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { composeSupergraph } from '@vibestream/platform';
-import { mintToken, startTestStack, type TestStack } from '@vibestream/platform/testing';
+import { mintToken, startTestStack, type TestStack } from '@vibestream/testkit';
 import { identitySubgraph } from '@vibestream/identity';
 import { catalogSubgraph } from '@vibestream/catalog';
 import { rewardsSubgraph } from '@vibestream/rewards';
 import { ownershipSubgraph } from '@vibestream/ownership';
 import { startGateway, type RunningGateway } from '../src/index.ts';
-import { BUY_OFFERING, OFFER, PLACE, deposit, signUp, songOnMarket } from '../../subgraphs/ownership/test/helpers.ts';
-import { listenAndComplete, publishSong, terminateSnarkjs } from '../../subgraphs/rewards/test/helpers.ts';
+import { BUY_OFFERING, OFFER, PLACE, deposit, signUp, songOnMarket } from '@vibestream/ownership/testing';
+import { listenAndComplete, publishSong, terminateSnarkjs } from '@vibestream/rewards/testing';
 
 let stack: TestStack;
 let db: pg.Client;
@@ -124,7 +124,7 @@ describe('live subscriptions through the gateway', () => {
   });
 
   it("delivers a fan's own vouchers with the song resolved from catalog, and never another fan's", async () => {
-    const artist = await (await import('../../subgraphs/catalog/test/helpers.ts')).newArtist(stack, 'Voucher Artist');
+    const artist = await (await import('@vibestream/catalog/testing')).newArtist(stack, 'Voucher Artist');
     const songId = await publishSong(stack, artist.token, 1, 'Voucher Song');
     const fan = await signUp(stack, 'FAN');
     const otherFan = await signUp(stack, 'FAN');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { bearerToken, createTokenVerifier, generateSigningKeys, isSelfOrAdmin, requireAuth, requireRole, requireSelfOrAdmin, type Principal } from '@vibestream/platform';
-import { mintToken } from '@vibestream/platform/testing';
+import { mintToken } from '@vibestream/testkit';
 
 const fan: Principal = { userId: 'u1', roles: ['FAN'], sessionId: 's1', expiresAt: Date.now() / 1000 + 60 };
 const admin: Principal = { userId: 'u2', roles: ['ADMIN'], sessionId: 's2', expiresAt: Date.now() / 1000 + 60 };

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort } from '@vibestream/platform/testing';
+import { freePort } from '@vibestream/testkit';
 
 const app = fileURLToPath(new URL('./fixtures/embedded-postgres-app.ts', import.meta.url));
 

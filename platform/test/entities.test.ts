@@ -6,7 +6,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'graphql';
 import { createLogger, keyOnlyReference, referenceById, startSubgraphServer, unauthenticated, type RunningServer } from '@vibestream/platform';
-import { graphqlClient, type GraphQLRequest } from '@vibestream/platform/testing';
+import { graphqlClient, type GraphQLRequest } from '@vibestream/testkit';
 
 const log = createLogger('entities-test', process.env.TEST_LOG_LEVEL ?? 'silent');
 const SONG_ID = '7d3c4c8e-9d0b-4d5f-8a39-0f6a1f2b3c4d';

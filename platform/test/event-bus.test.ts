@@ -22,7 +22,7 @@ import {
   type MikroORM,
   type RetryPolicy,
 } from '@vibestream/platform';
-import { TEST_REDIS_URL, createTestDatabase, eventually, type TestDatabase } from '@vibestream/platform/testing';
+import { TEST_REDIS_URL, createTestDatabase, eventually, type TestDatabase } from '@vibestream/testkit';
 
 const log = createLogger('event-bus-test', process.env.TEST_LOG_LEVEL ?? 'silent');
 const Noted = defineEvent('test.note.written.v1', z.object({ noteId: z.string(), fail: z.number().int().default(0) }));

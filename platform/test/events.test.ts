@@ -18,7 +18,7 @@ import {
   type EventTransport,
   type MikroORM,
 } from '@vibestream/platform';
-import { TEST_REDIS_URL, createTestDatabase, eventually, type TestDatabase } from '@vibestream/platform/testing';
+import { TEST_REDIS_URL, createTestDatabase, eventually, type TestDatabase } from '@vibestream/testkit';
 
 const log = createLogger('events-test', process.env.TEST_LOG_LEVEL ?? 'silent');
 const Tipped = defineEvent('test.tip.sent.v1', z.object({ tipId: z.string(), cents: z.number().int().positive() }));

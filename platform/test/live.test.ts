@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { MemoryLiveEvents, RedisLiveEvents, createLogger, createRedis, type LiveEvents } from '@vibestream/platform';
-import { TEST_REDIS_URL } from '@vibestream/platform/testing';
+import { TEST_REDIS_URL } from '@vibestream/testkit';
 
 const log = createLogger('live-test', 'silent');
 

@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, graphqlClient } from '@vibestream/platform/testing';
+import { eventually, graphqlClient } from '@vibestream/testkit';
 
 const fixture = new URL('./fixtures/faulty-contexts.ts', import.meta.url).pathname;
 

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { MemoryLiveEvents, ProjectionWaits, RedisLiveEvents, createLogger, createRedis, defineEvent, type LiveEvents } from '@vibestream/platform';
-import { TEST_REDIS_URL } from '@vibestream/platform/testing';
+import { TEST_REDIS_URL } from '@vibestream/testkit';
 
 const log = createLogger('projection-waits-test', process.env.TEST_LOG_LEVEL ?? 'silent');
 const Shelved = defineEvent('test.book.shelved.v1', z.object({ bookId: z.string() }));

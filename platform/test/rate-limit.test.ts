@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createFailureLimiter, createRedis, releaseAttempt, reserveAttempt, type FailureLimiter, type FailureWindow } from '@vibestream/platform';
-import { TEST_REDIS_URL } from '@vibestream/platform/testing';
+import { TEST_REDIS_URL } from '@vibestream/testkit';
 
 const WINDOW_MS = 60_000;
 const email = { key: 'email:a', limit: 3 };

@@ -11,7 +11,7 @@ import {
   type Redis,
   type SessionRevocations,
 } from '@vibestream/platform';
-import { TEST_REDIS_URL, eventually, mintToken } from '@vibestream/platform/testing';
+import { TEST_REDIS_URL, eventually, mintToken } from '@vibestream/testkit';
 
 const log = createLogger('revocations-test', 'silent');
 const inSeconds = (s: number) => Math.floor(Date.now() / 1000) + s;

@@ -20,7 +20,7 @@ import {
   type RunningSubgraph,
   type SubgraphRuntime,
 } from '@vibestream/platform';
-import { createTestDatabase, eventually, graphqlClient, mintToken, type TestDatabase } from '@vibestream/platform/testing';
+import { createTestDatabase, eventually, graphqlClient, mintToken, type TestDatabase } from '@vibestream/testkit';
 
 const log = createLogger('runtime-test', process.env.TEST_LOG_LEVEL ?? 'silent');
 const Pinged = defineEvent('test.ping.sent.v1', z.object({ n: z.number().int() }));

@@ -6,11 +6,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateSigningKeys, type SubgraphModule } from '@vibestream/platform';
-import { eventually, mintToken, publishEvent, startTestStack, type TestStack } from '@vibestream/platform/testing';
+import { eventually, mintToken, publishEvent, startTestStack, type TestStack } from '@vibestream/testkit';
 import { DepositSucceeded } from '@vibestream/payments/events';
 import { subgraphs } from '../../subgraphs/index.ts';
-import { makeWav } from '../../subgraphs/catalog/test/audio.ts';
-import { newArtist, publishedSong, signUp } from '../../subgraphs/catalog/test/helpers.ts';
+import { makeWav, newArtist, publishedSong, signUp } from '@vibestream/catalog/testing';
 import type { Known } from './values.ts';
 
 /** Tracks on the fixture album. */

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { newEnvelope, type EventContract, type EventEnvelope, type PayloadOf } from '../events/contract.ts';
-import type { Infra } from '../infra.ts';
+import { newEnvelope, type EventContract, type EventEnvelope, type Infra, type PayloadOf } from '@vibestream/platform';
 
 /**
  * Appends an event onto the stack's bus the way its producer's relay would, checked against its

@@ -1,9 +1,6 @@
 import { parse } from 'graphql';
 import type { GraphQLResolverMap } from '@apollo/subgraph';
-import { createTokenVerifier } from '../auth.ts';
-import { createLogger } from '../logger.ts';
-import type { SubgraphModule } from '../subgraph.ts';
-import { startSubgraphServer, type BaseRequestContext } from '../subgraph-server.ts';
+import { createLogger, createTokenVerifier, startSubgraphServer, type BaseRequestContext, type SubgraphModule } from '@vibestream/platform';
 
 /**
  * A subgraph made of SDL and resolvers alone (no database, no events), for tests of what the

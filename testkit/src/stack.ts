@@ -2,11 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { RunningGateway } from '@vibestream/gateway';
 import { createServer, type AddressInfo } from 'node:net';
 import pg from 'pg';
-import { createLogger, type Logger } from '../logger.ts';
-import { createInfra, type Infra } from '../infra.ts';
-import { generateSigningKeys, type SigningKeys } from '../runtime.ts';
-import type { RunningSubgraph, SubgraphModule } from '../subgraph.ts';
-import { composeSupergraph } from '../compose.ts';
+import { composeSupergraph, createInfra, createLogger, generateSigningKeys, type Infra, type Logger, type RunningSubgraph, type SigningKeys, type SubgraphModule } from '@vibestream/platform';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 import { graphqlClient, type GraphQLRequest } from './client.ts';
 

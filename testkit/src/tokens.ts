@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { importPKCS8, SignJWT } from 'jose';
-import { ACCESS_TOKEN_ALG, type Role } from '../auth.ts';
-import type { SigningKeys } from '../runtime.ts';
+import { ACCESS_TOKEN_ALG, type Role, type SigningKeys } from '@vibestream/platform';
 
 export interface MintOptions {
   userId?: string;

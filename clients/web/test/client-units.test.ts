@@ -1,7 +1,7 @@
 // The app's pure pieces, in Node: money and token formatting, error placement, voucher secrets.
 import { describe, expect, it } from 'vitest';
 import { CombinedGraphQLErrors } from '@apollo/client/errors';
-import { poseidon2 } from '../../../circuits/index.ts';
+import { poseidon2 } from '@vibestream/circuits';
 import { errorCodeOf, formErrors } from '../src/errors.ts';
 import { formatCents, formatTokens, parseDollars } from '../src/format.ts';
 import { newVoucherSecrets, recipientField } from '../src/rewards/secrets.ts';

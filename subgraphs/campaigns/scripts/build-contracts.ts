@@ -2,10 +2,11 @@
 // (contracts/CampaignCollection.json) that the subgraph deploys. Run after editing the source:
 //   npm run build:contracts -w subgraphs/campaigns
 // test/contract-artifact.test.ts fails while the committed artifact is stale.
+// The compiler wrapper is testkit's (`@vibestream/testkit/solidity`, a dev dependency): solc-js and nothing else.
 import { readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { compileSolidity } from '@vibestream/platform/testing';
+import { compileSolidity } from '@vibestream/testkit/solidity';
 import type { CollectionArtifact } from '../src/chain/artifact.ts';
 
 const SOURCE = new URL('../contracts/CampaignCollection.sol', import.meta.url);

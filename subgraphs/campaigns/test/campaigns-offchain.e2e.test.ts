@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Wallet } from 'ethers';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { errorCode, mintToken, publishEvent, startTestStack, type TestStack } from '@vibestream/platform/testing';
+import { errorCode, mintToken, publishEvent, startTestStack, type TestStack } from '@vibestream/testkit';
 import { ListenCompleted } from '@vibestream/rewards/events';
 import { identitySubgraph } from '@vibestream/identity';
 import { catalogSubgraph } from '@vibestream/catalog';

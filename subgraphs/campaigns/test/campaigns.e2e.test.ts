@@ -5,7 +5,7 @@ import { Contract, Wallet, getCreateAddress } from 'ethers';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createInfra } from '@vibestream/platform';
-import { errorCode, eventually, graphqlClient, startTestChain, startTestStack, type TestChain, type TestStack } from '@vibestream/platform/testing';
+import { errorCode, eventually, graphqlClient, startTestChain, startTestStack, type TestChain, type TestStack } from '@vibestream/testkit';
 import { identitySubgraph } from '@vibestream/identity';
 import { catalogSubgraph } from '@vibestream/catalog';
 import { campaignsSubgraph } from '../src/index.ts';

@@ -1,6 +1,6 @@
 import { Contract, Wallet } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestChain, type TestChain } from '@vibestream/platform/testing';
+import { startTestChain, type TestChain } from '@vibestream/testkit';
 import { loadCollectionArtifact } from '../src/chain/artifact.ts';
 import { CampaignChain, type SignedDeployment } from '../src/chain/collections.ts';
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { errorCode, eventually, graphqlClient, publishEvent, startTestStack, type TestStack } from '@vibestream/platform/testing';
+import { errorCode, eventually, graphqlClient, publishEvent, startTestStack, type TestStack } from '@vibestream/testkit';
 import { ListenCompleted } from '@vibestream/rewards/events';
 import { identitySubgraph } from '@vibestream/identity';
 import { catalogSubgraph } from '../src/index.ts';

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { eventually, publishEvent, type TestStack } from '@vibestream/platform/testing';
+import { eventually, publishEvent, type TestStack } from '@vibestream/testkit';
 import { EntitlementsChanged } from '@vibestream/payments/events';
 
 /** What the helpers below need: a client on the gateway (a test stack, or `npm start`). */

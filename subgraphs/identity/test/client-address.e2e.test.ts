@@ -5,7 +5,7 @@
 // and the attacker from 127.0.0.2, not.
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { errorCode, startTestStack, type GraphQLResult, type TestStack } from '@vibestream/platform/testing';
+import { errorCode, startTestStack, type GraphQLResult, type TestStack } from '@vibestream/testkit';
 import { identitySubgraph } from '../src/index.ts';
 
 const REGISTER = `mutation Register($input: RegisterInput!) { register(input: $input) { user { id } } }`;

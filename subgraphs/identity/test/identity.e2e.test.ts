@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { errorCode, mintToken, startTestStack, type TestStack } from '@vibestream/platform/testing';
+import { errorCode, mintToken, startTestStack, type TestStack } from '@vibestream/testkit';
 import { generateSigningKeys } from '@vibestream/platform';
 import { identitySubgraph } from '../src/index.ts';
 

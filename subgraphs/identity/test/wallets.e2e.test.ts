@@ -5,7 +5,7 @@ import { Wallet as EthWallet } from 'ethers';
 import { Keypair } from '@solana/web3.js';
 import nacl from 'tweetnacl';
 import bs58 from 'bs58';
-import { errorCode, mintToken, startTestStack, type GraphQLResult, type TestStack } from '@vibestream/platform/testing';
+import { errorCode, mintToken, startTestStack, type GraphQLResult, type TestStack } from '@vibestream/testkit';
 import { readCostDirectives } from '@vibestream/platform';
 import { identitySubgraph } from '../src/index.ts';
 import { MAX_WALLETS_PER_USER } from '../src/domain/wallet.ts';

@@ -3,7 +3,7 @@ import type pg from 'pg';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import type { EventEnvelope } from '@vibestream/platform';
-import { eventually, publishEvent, type TestStack } from '@vibestream/platform/testing';
+import { eventually, publishEvent, type TestStack } from '@vibestream/testkit';
 import { SongPublished } from '@vibestream/catalog/events';
 
 export const MY_NOTIFICATIONS = `query MyNotifications($first: Int, $after: String, $unreadOnly: Boolean) {

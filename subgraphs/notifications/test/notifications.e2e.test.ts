@@ -6,14 +6,14 @@ import type pg from 'pg';
 import type { Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PayloadOf } from '@vibestream/platform';
-import { errorCode, eventually, mintToken, publishEvent, startTestStack, type TestStack } from '@vibestream/platform/testing';
+import { errorCode, eventually, mintToken, publishEvent, startTestStack, type TestStack } from '@vibestream/testkit';
 import { identitySubgraph } from '@vibestream/identity';
 import { catalogSubgraph } from '@vibestream/catalog';
 import { CampaignNftMinted } from '@vibestream/campaigns/events';
 import { OrderFilled, RevenuePaid } from '@vibestream/ownership/events';
 import { DepositSucceeded, SubscriptionChanged } from '@vibestream/payments/events';
 import { VoucherIssued } from '@vibestream/rewards/events';
-import { newArtist, signUp } from '../../catalog/test/helpers.ts';
+import { newArtist, signUp } from '@vibestream/catalog/testing';
 import { notificationsSubgraph } from '../src/index.ts';
 import {
   MARK_ALL_READ,

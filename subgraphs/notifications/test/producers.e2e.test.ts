@@ -6,13 +6,13 @@ import { join } from 'node:path';
 import type pg from 'pg';
 import type { Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, mintToken, startTestStack, type TestStack } from '@vibestream/platform/testing';
+import { eventually, mintToken, startTestStack, type TestStack } from '@vibestream/testkit';
 import { identitySubgraph } from '@vibestream/identity';
 import { catalogSubgraph } from '@vibestream/catalog';
 import { rewardsSubgraph } from '@vibestream/rewards';
 import { ownershipSubgraph } from '@vibestream/ownership';
-import { BUY_OFFERING, DISTRIBUTE, OFFER, PLACE, deposit, songOnMarket, type Placed } from '../../ownership/test/helpers.ts';
-import { listenAndComplete, newArtist, publishSong, signUp, terminateSnarkjs } from '../../rewards/test/helpers.ts';
+import { BUY_OFFERING, DISTRIBUTE, OFFER, PLACE, deposit, songOnMarket, type Placed } from '@vibestream/ownership/testing';
+import { listenAndComplete, newArtist, publishSong, signUp, terminateSnarkjs } from '@vibestream/rewards/testing';
 import { notificationsSubgraph } from '../src/index.ts';
 import { MY_NOTIFICATIONS, ON_NOTIFICATION, subscribe, type MyNotifications } from './helpers.ts';
 

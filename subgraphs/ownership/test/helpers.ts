@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { eventually as waitFor, publishEvent, type TestStack } from '@vibestream/platform/testing';
+import { eventually as waitFor, publishEvent, type TestStack } from '@vibestream/testkit';
 import { DepositSucceeded } from '@vibestream/payments/events';
-import { makeWav } from '../../catalog/test/audio.ts';
-import { newArtist, publishedSong, signUp } from '../../catalog/test/helpers.ts';
+import { makeWav, newArtist, publishedSong, signUp } from '@vibestream/catalog/testing';
 
 export { newArtist, signUp };
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { composeSupergraph, createInfra, listen, type Infra, type RunningSubgraph } from '@vibestream/platform';
-import { graphqlClient, startTestStack, type GraphQLRequest, type TestStack } from '@vibestream/platform/testing';
+import { graphqlClient, startTestStack, type GraphQLRequest, type TestStack } from '@vibestream/testkit';
 import { startGateway, type RunningGateway } from '@vibestream/gateway';
 import { identitySubgraph } from '@vibestream/identity';
 import { catalogSubgraph } from '@vibestream/catalog';

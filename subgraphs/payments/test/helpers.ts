@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import nacl from 'tweetnacl';
-import { eventually, publishEvent, type TestStack } from '@vibestream/platform/testing';
+import { eventually, publishEvent, type TestStack } from '@vibestream/testkit';
 import { UploadStored } from '@vibestream/catalog/events';
 import { walletKey, type WalletChain } from '../src/domain/wallets.ts';
 import { base58, type Keypair } from './solana-chain.ts';
 import { signedWebhook } from '../src/local-stripe.ts';
 
-export { signUp } from '../../catalog/test/helpers.ts';
+export { signUp } from '@vibestream/catalog/testing';
 
 export const WEBHOOK_SECRET = 'whsec_test_payments_secret';
 export const SECRET_KEY = 'sk_test_payments_key';

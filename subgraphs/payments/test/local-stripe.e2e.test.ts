@@ -5,7 +5,7 @@
 import type { IncomingMessage } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, createLogger, startLocalServer, type LocalServer } from '@vibestream/platform';
-import { eventually, startTestStack, type TestStack } from '@vibestream/platform/testing';
+import { eventually, startTestStack, type TestStack } from '@vibestream/testkit';
 import { identitySubgraph } from '@vibestream/identity';
 import { ownershipSubgraph } from '@vibestream/ownership';
 import { paymentsSubgraph } from '../src/index.ts';

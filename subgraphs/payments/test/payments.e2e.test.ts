@@ -5,7 +5,7 @@ import { identitySubgraph } from '@vibestream/identity';
 import { WalletLinked } from '@vibestream/identity/events';
 import { newEnvelope } from '@vibestream/platform';
 import { ownershipSubgraph } from '@vibestream/ownership';
-import { compileSolidity, deployContract, errorCode, eventually, startTestChain, startTestStack, type TestChain, type TestStack } from '@vibestream/platform/testing';
+import { compileSolidity, deployContract, errorCode, eventually, startTestChain, startTestStack, type TestChain, type TestStack } from '@vibestream/testkit';
 import { paymentsSubgraph } from '../src/index.ts';
 import {
   CHECKOUT,

@@ -1,5 +1,5 @@
 import { defineSubgraph, type Logger, type MikroORM } from '@vibestream/platform';
-import { DEPTH, artifacts, poseidon2 } from '../../../circuits/index.ts';
+import { DEPTH, artifacts, poseidon2 } from '@vibestream/circuits';
 import { loadRewardsConfig } from './config.ts';
 import { rewardsHandlers } from './handlers.ts';
 import { migrations } from './migrations.ts';

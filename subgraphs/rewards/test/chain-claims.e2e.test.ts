@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Contract} from 'ethers';
 import { Wallet } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compileSolidity, deployContract, errorCode, graphqlClient, startTestChain, startTestStack, type TestChain, type TestStack } from '@vibestream/platform/testing';
+import { compileSolidity, deployContract, errorCode, graphqlClient, startTestChain, startTestStack, type TestChain, type TestStack } from '@vibestream/testkit';
 import { identitySubgraph } from '@vibestream/identity';
 import { catalogSubgraph } from '@vibestream/catalog';
 import { rewardsSubgraph } from '../src/index.ts';

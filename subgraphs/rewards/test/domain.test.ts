@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { poseidon2 } from '../../../circuits/index.ts';
+import { poseidon2 } from '@vibestream/circuits';
 import { addressToField, fieldToAddress, FIELD_PRIME, parseFieldElement } from '../src/domain/field.ts';
 import {
   creditHeartbeat,

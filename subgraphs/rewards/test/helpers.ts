@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { artifacts, poseidon1, poseidon2 } from '../../../circuits/index.ts';
-import { makeWav } from '../../catalog/test/audio.ts';
-import { newArtist, publishedSong, signUp, type Gateway } from '../../catalog/test/helpers.ts';
+import { artifacts, poseidon1, poseidon2 } from '@vibestream/circuits';
+import { makeWav, newArtist, publishedSong, signUp, type Gateway } from '@vibestream/catalog/testing';
 
 export { newArtist, signUp };
 

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { Wallet, parseUnits, type Contract } from 'ethers';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { compileSolidity, deployContract, startTestChain, type CompiledContract, type TestChain } from '@vibestream/platform/testing';
+import { compileSolidity, deployContract, startTestChain, type CompiledContract, type TestChain } from '@vibestream/testkit';
 import { Erc20Payer, PayoutFailedError, type PayoutRecord, type PayoutStore } from '../src/payout/erc20-payer.ts';
 
 /** Test-only store: the real one is PostgreSQL. Follows the contract documented on {@link PayoutStore}. */

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Wallet } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { errorCode, graphqlClient, startTestStack, type TestStack } from '@vibestream/platform/testing';
+import { errorCode, graphqlClient, startTestStack, type TestStack } from '@vibestream/testkit';
 import { identitySubgraph } from '@vibestream/identity';
 import { catalogSubgraph } from '@vibestream/catalog';
 import { rewardsSubgraph } from '../src/index.ts';

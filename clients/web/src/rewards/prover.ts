@@ -1,5 +1,5 @@
-import wasmUrl from '../../../../circuits/artifacts/listen_reward.wasm?url';
-import zkeyUrl from '../../../../circuits/artifacts/listen_reward_final.zkey?url';
+import wasmUrl from '@vibestream/circuits/artifacts/listen_reward.wasm?url';
+import zkeyUrl from '@vibestream/circuits/artifacts/listen_reward_final.zkey?url';
 import type { Groth16Proof } from 'snarkjs';
 import type { ProofInput, ProverMessage } from './prover-protocol.ts';
 
