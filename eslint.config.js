@@ -1,5 +1,110 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import { existsSync, readdirSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+// ---------------------------------------------------------------------------------------------
+// Package boundaries (issue 15): what each folder may import.
+//  - platform/src imports no other @vibestream package (not the gateway, testkit or a context);
+//  - a context's src imports another context only through its '@vibestream/<context>/events' entry;
+//  - no src (platform, gateway, subgraphs, circuits, the web app) imports @vibestream/testkit;
+//  - no workspace reaches into another package's files by relative path ('../../catalog/src/...').
+// test/workspace-deps.test.ts checks the package.json side (every import declared).
+// ESLint does not merge no-restricted-imports across config objects (the last match wins), so a
+// further restriction for one of these folders goes into its patterns list here.
+
+const root = dirname(fileURLToPath(import.meta.url));
+/** The bounded contexts: every subgraphs/<name> with a package.json. */
+const contexts = readdirSync(join(root, 'subgraphs')).filter((name) => existsSync(join(root, 'subgraphs', name, 'package.json')));
+
+const noTestkit = { regex: '^@vibestream/testkit(/|$)', message: 'Runtime code does not import test harnesses: @vibestream/testkit is for tests, scripts and bench.' };
+
+/** The package folder (nearest package.json) of a file or folder; '' for the root package. */
+const ownerCache = new Map();
+function packageDirOf(dir) {
+  if (ownerCache.has(dir)) return ownerCache.get(dir);
+  const owner = existsSync(join(dir, 'package.json')) ? relative(root, dir) : dir === root || dirname(dir) === dir ? '' : packageDirOf(dirname(dir));
+  ownerCache.set(dir, owner);
+  return owner;
+}
+
+/** Relative imports that may cross a package line: the typed documents codegen writes beside the web app. */
+const crossingAllowed = (from, to) => from === 'clients/web' && to === '';
+
+const boundaries = {
+  rules: {
+    'no-relative-import-across-packages': {
+      meta: {
+        type: 'problem',
+        docs: { description: "Another package's files are reached through its package entry (package.json exports), never by relative path" },
+        messages: { crossing: "'{{specifier}}' is a file of {{to}}: import it through that package's entry (add an export there if it is meant to be shared)." },
+        schema: [],
+      },
+      create(context) {
+        const from = packageDirOf(dirname(context.filename));
+        const check = (node) => {
+          const specifier = node?.type === 'Literal' && typeof node.value === 'string' ? node.value : undefined;
+          if (!specifier?.startsWith('.')) return;
+          const to = packageDirOf(dirname(resolve(dirname(context.filename), specifier.split('?')[0])));
+          if (to !== from && !crossingAllowed(from, to)) context.report({ node, messageId: 'crossing', data: { specifier, to: to || 'the root package' } });
+        };
+        return {
+          ImportDeclaration: (node) => check(node.source),
+          ExportNamedDeclaration: (node) => check(node.source),
+          ExportAllDeclaration: (node) => check(node.source),
+          ImportExpression: (node) => check(node.source),
+        };
+      },
+    },
+  },
+};
+
+const boundaryConfigs = [
+  {
+    // Every workspace (the root package's tests, scripts and bench are the integration host and are exempt).
+    files: ['platform/**', 'testkit/**', 'circuits/**', 'gateway/**', 'subgraphs/**', 'clients/web/**'],
+    plugins: { boundaries },
+    rules: { 'boundaries/no-relative-import-across-packages': 'error' },
+  },
+  {
+    // The kernel imports nothing above it.
+    files: ['platform/src/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { regex: '^@vibestream/(?!platform$)', message: 'platform is the kernel: it may not import the gateway, testkit, circuits or any context.' },
+          ],
+        },
+      ],
+    },
+  },
+  ...contexts.map((name) => ({
+    // A context reaches another only through its published event contracts (its `events` entry).
+    files: [`subgraphs/${name}/src/**`],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            noTestkit,
+            { regex: '^@vibestream/gateway(/|$)', message: 'A subgraph does not import the gateway.' },
+            {
+              regex: `^@vibestream/(?!platform$|circuits$|testkit(/|$)|gateway(/|$)|${name}(/|$))[^/]+(?!/events$)(/.*)?$`,
+              message: "A context imports another context only through its public event contracts, '@vibestream/<context>/events'.",
+            },
+          ],
+        },
+      ],
+    },
+  })),
+  {
+    files: ['gateway/src/**', 'circuits/index.ts', 'clients/web/src/**'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [noTestkit] }] },
+  },
+];
 
 export default tseslint.config(
   { ignores: ['node_modules/**', '.data/**', '**/generated/**', 'clients/generated/**', 'circuits/build/**', 'clients/web/dist/**', 'clients/web/test-results/**'] },
@@ -11,4 +116,5 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
     },
   },
+  ...boundaryConfigs,
 );
