@@ -154,7 +154,9 @@ export class RewardsService {
       : undefined;
     if (!song) throw notFound('Song');
     return em.transactional(async (tx) => {
-      // One open session per user: a new one abandons the previous.
+      // One open session per user: a new one abandons the previous. Concurrent starts of one user
+      // queue on this lock, so each abandons the one before it instead of breaking the unique index.
+      await tx.execute('select pg_advisory_xact_lock(hashtext(?))', [`rewards:user:${p.userId}`]);
       await tx.execute(`update sessions set status = 'ABANDONED', completed_at = now() where user_id = ? and status = 'OPEN'`, [p.userId]);
       const now = this.now();
       const [row] = (await tx.execute(

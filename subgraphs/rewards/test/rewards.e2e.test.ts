@@ -20,6 +20,7 @@ import {
   signUp,
   sleep,
   songKnownToRewards,
+  START,
   terminateSnarkjs,
   type Complete,
 } from './helpers.ts';
@@ -162,6 +163,16 @@ describe('anti-gaming', () => {
       'NOT_FOUND',
     );
     expect(errorCode(await stack.gql(`mutation($s: ID!) { startListenSession(songId: $s) { id } }`, { s: songA }))).toBe('UNAUTHENTICATED');
+  });
+
+  it('concurrent starts by one listener each succeed, and only the last stays open (was INTERNAL_SERVER_ERROR: the one-open-session index)', async () => {
+    const fan = await signUp(stack, 'FAN');
+    const started = await Promise.all(
+      Array.from({ length: 8 }, () => stack.gql<{ startListenSession: { id: string } }>(START, { songId: songA }, { token: fan.token })),
+    );
+    expect(started.map((res) => res.errors)).toEqual(Array(8).fill(undefined));
+    const { rows } = await stack.db.query<{ open: number }>(`select count(*)::int as open from rewards.sessions where user_id = $1 and status = 'OPEN'`, [fan.userId]);
+    expect(rows[0]!.open).toBe(1);
   });
 });
 
