@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EventHandler } from '@vibestream/platform';
+import { openPersistence, type EventHandler } from '@vibestream/platform';
 import { eventually, mintToken, publishThroughOutbox, startTestStack, type TestStack } from '@vibestream/testkit';
 import { CampaignNftMinted } from '@vibestream/campaigns/events';
 import { WalletLinked } from '@vibestream/identity/events';
@@ -26,12 +26,14 @@ import { BUY_OFFERING, DISTRIBUTE, OFFER, PLACE, type Placed } from '@vibestream
 import { COMPLETE, HEARTBEAT, START, newVoucherSecrets, terminateSnarkjs } from '@vibestream/rewards/testing';
 
 /** Every consumer group and the event types it consumes, from the subgraphs' own handler lists. */
+// Handlers made by a context's persistence are only listed here, never run: no database is opened.
+const listing = openPersistence({} as never, { source: 'listing' });
 const consumed: Record<string, EventHandler[]> = {
   campaigns: campaignsHandlers,
   catalog: catalogHandlers,
-  notifications: notificationsHandlers({} as never),
+  notifications: notificationsHandlers(listing, {} as never),
   ownership: ownershipHandlers,
-  payments: paymentsHandlers,
+  payments: paymentsHandlers(listing),
   rewards: rewardsHandlers({ rewardPerListen: '1', epochBudget: '1' }),
 };
 

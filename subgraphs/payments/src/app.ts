@@ -1,4 +1,4 @@
-import { defineSubgraph } from '@vibestream/platform';
+import { defineSubgraph, openPersistence } from '@vibestream/platform';
 import { EthereumUsdc, SolanaUsdc, type DepositChain } from './chains.ts';
 import { loadPaymentsConfig, type PaymentsConfig } from './config.ts';
 import type { CryptoMethod } from './domain/deposits.ts';
@@ -17,11 +17,12 @@ export const paymentsSubgraph = defineSubgraph({
   resolvers,
   loadConfig: loadPaymentsConfig,
   database: { migrations },
-  setup: ({ config, log, orm, onEventsCommitted }) => {
+  setup: ({ config, log, orm, onEventsCommitted, onQuery }) => {
+    const db = openPersistence(orm, { source: 'payments', onEventsCommitted, onQuery });
     const chains = depositChains(config);
     const publicUrl = config.PUBLIC_URL.replace(/\/$/, '');
     const service = new PaymentsService({
-      orm,
+      db,
       stripe: createStripeClient(config),
       prices: new PriceMap({ CREATOR: config.STRIPE_PRICE_CREATOR, PRO: config.STRIPE_PRICE_PRO, STUDIO: config.STRIPE_PRICE_STUDIO }),
       chains,
@@ -31,11 +32,10 @@ export const paymentsSubgraph = defineSubgraph({
         portalReturn: config.BILLING_PORTAL_RETURN_URL ?? `${publicUrl}/billing`,
       },
       log,
-      onEventsCommitted,
     });
     return {
-      handlers: paymentsHandlers,
-      context: (base): PaymentsContext => ({ ...base, service }),
+      handlers: paymentsHandlers(db),
+      context: ({ em: _em, ...base }): PaymentsContext => ({ ...base, service }),
       routes: [stripeWebhookRoute({ secret: config.STRIPE_WEBHOOK_SECRET, service, log })],
       stop: async () => {
         for (const chain of Object.values(chains)) chain.close();

@@ -6,14 +6,12 @@ import {
   keyOnlyReference,
   parseId,
   type BaseRequestContext,
-  type EntityManager,
 } from '@vibestream/platform';
 import { entitlementsOf, plans, type PlanDefinition } from './domain/plans.ts';
 import type { Resolvers } from './generated/resolvers-types.ts';
 import type { PaymentsService } from './service.ts';
 
 export interface PaymentsContext extends BaseRequestContext {
-  em: EntityManager;
   service: PaymentsService;
 }
 
@@ -37,11 +35,11 @@ export const resolvers: Resolvers<PaymentsContext> = {
     plans: () => [...plans],
   },
   Mutation: {
-    startSubscriptionCheckout: (_root, { planId }, ctx) => ctx.service.startCheckout(ctx.em, ctx.principal, planId),
-    openBillingPortal: (_root, _args, ctx) => ctx.service.openPortal(ctx.em, ctx.principal),
-    createDeposit: (_root, { amountCents, method }, ctx) => ctx.service.createDeposit(ctx.em, ctx.principal, amountCents, method),
+    startSubscriptionCheckout: (_root, { planId }, ctx) => ctx.service.startCheckout(ctx.principal, planId),
+    openBillingPortal: (_root, _args, ctx) => ctx.service.openPortal(ctx.principal),
+    createDeposit: (_root, { amountCents, method }, ctx) => ctx.service.createDeposit(ctx.principal, amountCents, method),
     confirmCryptoDeposit: (_root, { depositId, txHash }, ctx) =>
-      ctx.service.confirmCryptoDeposit(ctx.em, ctx.principal, parseId(depositId, 'depositId'), txHash),
+      ctx.service.confirmCryptoDeposit(ctx.principal, parseId(depositId, 'depositId'), txHash),
   },
   Plan: {
     entitlements: (plan) => entitlementsOf(plan.id).map((e) => ({ key: e.key, limit: bigIntOrNull(e.limit) })),
@@ -66,15 +64,15 @@ export const resolvers: Resolvers<PaymentsContext> = {
     __resolveReference: keyOnlyReference,
     subscription: (user, _args, ctx) => {
       ownData(ctx, user.id);
-      return ctx.service.subscription(ctx.em, user.id);
+      return ctx.service.subscription(user.id);
     },
     entitlements: (user, _args, ctx) => {
       ownData(ctx, user.id);
-      return ctx.service.entitlements(ctx.em, user.id);
+      return ctx.service.entitlements(user.id);
     },
     payments: (user, { first, after }, ctx) => {
       ownData(ctx, user.id);
-      return ctx.service.payments(ctx.em, user.id, first, after);
+      return ctx.service.payments(user.id, first, after);
     },
   },
 };
