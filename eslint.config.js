@@ -60,10 +60,48 @@ const boundaries = {
   },
 };
 
+// ---------------------------------------------------------------------------------------------
+// Persistence (issue 15, docs/adr/0001-persistence.md): a context's SQL is in its store (store.ts
+// or store/), written with the kernel's `sql`, `rows`, `row` and `exec`; no file of a migrated
+// context imports a SQL driver or the ORM (pg, kysely, @mikro-orm/*), and no file but its store
+// imports the SQL primitive, the ORM's types or the raw-SQL helpers, or calls `.execute(...)`.
+// Migrated: persistenceMigrated. Pending (still on EntityManager / pg; enable each as it moves):
+// campaigns, catalog, identity, loyalty, ownership (placeOrder's pg + inlineSql path stays a
+// documented exception private to order placement), rewards.
+const persistenceMigrated = ['notifications', 'payments'];
+const noSqlDriver = {
+  regex: '^(pg|pg-[a-z-]+|kysely|@mikro-orm/.+)$',
+  message: "A context reaches its tables only through the kernel's persistence primitive, in its store (docs/adr/0001-persistence.md).",
+};
+const persistenceOutsideStore = (name, patterns) => ({
+  files: [`subgraphs/${name}/src/**`],
+  ignores: [`subgraphs/${name}/src/store.ts`, `subgraphs/${name}/src/store/**`],
+  rules: {
+    'no-restricted-imports': [
+      'error',
+      {
+        patterns,
+        paths: [
+          {
+            name: '@vibestream/platform',
+            importNames: ['sql', 'rows', 'row', 'exec', 'EntityManager', 'MikroORM', 'openSqlPool', 'withSqlClient', 'inlineSql', 'recordEvent'],
+            message: 'SQL lives in the store: call its functions (through a use case for writes); record events with tx.outbox.',
+          },
+        ],
+      },
+    ],
+    'no-restricted-syntax': [
+      'error',
+      { selector: "CallExpression[callee.property.name='execute']", message: 'SQL lives in the store (em.execute is the ORM; stores use the kernel primitive).' },
+      { selector: "CallExpression[callee.property.name='getKysely']", message: 'SQL lives in the store, on the kernel primitive.' },
+    ],
+  },
+});
+
 const boundaryConfigs = [
   {
     // Every workspace (the root package's tests, scripts and bench are the integration host and are exempt).
-    files: ['platform/**', 'testkit/**', 'circuits/**', 'gateway/**', 'subgraphs/**', 'clients/web/**'],
+    files: ['platform/**', 'testkit/**', 'contracts/**', 'circuits/**', 'gateway/**', 'subgraphs/**', 'clients/web/**'],
     plugins: { boundaries },
     rules: { 'boundaries/no-relative-import-across-packages': 'error' },
   },
@@ -81,27 +119,27 @@ const boundaryConfigs = [
       ],
     },
   },
-  ...contexts.map((name) => ({
-    // A context reaches another only through its published event contracts (its `events` entry).
-    files: [`subgraphs/${name}/src/**`],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            noTestkit,
-            { regex: '^@vibestream/gateway(/|$)', message: 'A subgraph does not import the gateway.' },
-            {
-              regex: `^@vibestream/(?!platform$|circuits$|testkit(/|$)|gateway(/|$)|${name}(/|$))[^/]+(?!/events$)(/.*)?$`,
-              message: "A context imports another context only through its public event contracts, '@vibestream/<context>/events'.",
-            },
-          ],
-        },
-      ],
-    },
-  })),
+  ...contexts.flatMap((name) => {
+    const patterns = [
+      noTestkit,
+      { regex: '^@vibestream/gateway(/|$)', message: 'A subgraph does not import the gateway.' },
+      {
+        regex: `^@vibestream/(?!platform$|contracts(/|$)|circuits$|testkit(/|$)|gateway(/|$)|${name}(/|$))[^/]+(?!/events$)(/.*)?$`,
+        message: "A context imports another context only through its public event contracts, '@vibestream/<context>/events'.",
+      },
+      ...(persistenceMigrated.includes(name) ? [noSqlDriver] : []),
+    ];
+    return [
+      {
+        // A context reaches another only through its published event contracts (its `events` entry).
+        files: [`subgraphs/${name}/src/**`],
+        rules: { 'no-restricted-imports': ['error', { patterns }] },
+      },
+      ...(persistenceMigrated.includes(name) ? [persistenceOutsideStore(name, patterns)] : []),
+    ];
+  }),
   {
-    files: ['gateway/src/**', 'circuits/index.ts', 'clients/web/src/**'],
+    files: ['gateway/src/**', 'circuits/index.ts', 'contracts/src/**', 'clients/web/src/**'],
     rules: { 'no-restricted-imports': ['error', { patterns: [noTestkit] }] },
   },
 ];
