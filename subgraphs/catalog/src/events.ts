@@ -1,33 +1,5 @@
-import { z } from 'zod';
-import { defineEvent } from '@vibestream/platform';
-
-// ---- Published by catalog ----
-
-export const ArtistCreated = defineEvent(
-  'catalog.artist.created.v1',
-  z.object({ artistId: z.uuid(), userId: z.uuid(), name: z.string() }),
-);
-
-/** Rewards, ownership and campaigns learn songs' artists and durations from this. */
-export const SongPublished = defineEvent(
-  'catalog.song.published.v1',
-  z.object({
-    songId: z.uuid(),
-    artistId: z.uuid(),
-    artistUserId: z.uuid(),
-    title: z.string(),
-    genre: z.string(),
-    durationSeconds: z.number().int().nonnegative(),
-    publishedAt: z.iso.datetime(),
-  }),
-);
-
-/** Usage counters (payments' entitlements `used`). */
-export const UploadStored = defineEvent(
-  'catalog.upload.stored.v1',
-  z.object({ uploadId: z.uuid(), userId: z.uuid(), songId: z.uuid(), bytes: z.number().int().nonnegative(), storedAt: z.iso.datetime() }),
-);
-
-export const publishes = [ArtistCreated, SongPublished, UploadStored];
+// catalog's event contracts live in @vibestream/contracts (contracts/src/catalog.ts), each version frozen by
+// its JSON Schema snapshot; re-exported here for this context and its consumers.
+export * from '@vibestream/contracts/catalog';
 
 // ---- Consumed: listen.completed.v1 (rewards') and billing.entitlements.changed.v1 (payments'), imported in handlers.ts. ----
