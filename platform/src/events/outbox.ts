@@ -6,6 +6,8 @@ import { OutboxEventEntity } from './tables.ts';
 /**
  * Records an event in the outbox of the transaction `em` belongs to: it is published
  * if and only if that transaction commits.
+ * @deprecated For contexts not yet on the persistence kernel: an EntityManager outside a
+ * transaction silently drops the event. Use `tx.outbox.record` inside `useCase` (docs/adr/0001-persistence.md).
  */
 export function recordEvent<C extends EventContract>(em: EntityManager, source: string, contract: C, payload: PayloadOf<C>): string {
   const envelope = outboxEnvelope(source, contract, payload);
