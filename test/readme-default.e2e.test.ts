@@ -9,7 +9,7 @@ import { errorCode, eventually, graphqlClient } from '@vibestream/testkit';
 import { makeWav, newArtist, publishedSong, signUp } from '@vibestream/catalog/testing';
 import { COMPLETE, CLAIM, HEARTBEAT, newVoucherSecrets, prove, sleep, songKnownToRewards, terminateSnarkjs, type Complete } from '@vibestream/rewards/testing';
 import { BOOK, BUY_OFFERING, OFFER, PLACE, PORTFOLIO, type Placed } from '@vibestream/ownership/testing';
-import { DEMO_PASSWORD, demoArtists, demoFan } from '../scripts/demo/content.ts';
+import { DEMO_PASSWORD, demoArtists, demoFan, demoPlays } from '../scripts/demo/content.ts';
 import { BANNER, startNpmStart, type NpmStart } from './npm-start.ts';
 
 let app: NpmStart;
@@ -76,6 +76,13 @@ describe('npm start as the README says (embedded PostgreSQL, in-process bus)', {
         if (song.offering) expect(hit!.market?.offering).toMatchObject({ status: 'OPEN', sharesRemaining: song.offering.totalShares, pricePerShareCents: song.offering.pricePerShareCents });
       }
     }
+    // The demo listeners played the songs, so a fresh machine has something trending, most played first.
+    // (catalog counts each completed listen from rewards' event, a moment after the seed's last one)
+    const trendingTitles = async () =>
+      ((await app.gql<{ trendingSongs: { title: string }[] }>('{ trendingSongs(first: 10) { title } }')).data?.trendingSongs ?? []).map((s) => s.title);
+    const titles = await eventually(trendingTitles, (t) => t.length === Object.keys(demoPlays).length, 10_000);
+    expect(new Set(titles)).toEqual(new Set(Object.keys(demoPlays)));
+    expect(titles.slice(0, 2).sort()).toEqual(['Harbour Lights', 'Morning Light']);
     // The audio is stored and streams as what was uploaded.
     const first = (await app.gql<Found>(SEARCH, { query: demoArtists[0]!.songs[0]!.title })).data!.searchSongs.edges[0]!.node;
     const stream = await fetch(new URL(first.streamUrl, app.publicUrl), { headers: { range: 'bytes=0-11' } });

@@ -81,3 +81,23 @@ export const demoArtists: DemoArtist[] = [
 ];
 
 export const demoFan: DemoFan = { email: 'fan@vibestream.test', displayName: 'Demo Fan', depositCents: 50_000 };
+
+/**
+ * Listeners who play the demo songs once the seed has made them, so trending has something to
+ * rank on a fresh machine: the demo fan and these. A listener has one session open at a time, so
+ * each plays their songs one after another, all listeners at once.
+ */
+export const demoListeners: { email: string; displayName: string }[] = [1, 2, 3, 4, 5].map((n) => ({
+  email: `listener${n}@vibestream.test`,
+  displayName: `Demo Listener ${n}`,
+}));
+
+/** How many demo listeners play each demo song, by title (songs not named are not played). */
+export const demoPlays: Record<string, number> = {
+  'Harbour Lights': 3,
+  'Morning Light': 3,
+  'Slow Orbit': 2,
+  'Salt and Static': 2,
+  'Paper Boats': 1,
+  Lanterns: 1,
+};

@@ -3,6 +3,7 @@
 // processes them like any upload), share offerings, and the demo fan's card deposit. Each step
 // first looks whether it was done, so a seed cut short resumes at the next start; a marker in the
 // data folder, naming the database, skips it all once complete.
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -11,7 +12,9 @@ import {
   CreateArtistProfileDocument,
   CreateDepositDocument,
   CreateShareOfferingDocument,
+  CompleteListenSessionDocument,
   CreateSongDocument,
+  ListenHeartbeatDocument,
   LoginDocument,
   MyArtistSongsDocument,
   MyPaymentsDocument,
@@ -19,9 +22,13 @@ import {
   PublishSongDocument,
   RegisterDocument,
   RequestSongUploadDocument,
+  RewardPoolDocument,
+  SearchSongsDocument,
+  StartListenSessionDocument,
+  TrendingSongsDocument,
 } from '../../clients/generated/graphql.ts';
 import { OperationFailed, operationClient, type OperationClient } from './client.ts';
-import { DEMO_PASSWORD, demoArtists, demoFan, type DemoArtist, type DemoSong } from './content.ts';
+import { DEMO_PASSWORD, demoArtists, demoFan, demoListeners, demoPlays, type DemoArtist, type DemoSong } from './content.ts';
 import { tuneWav } from './music.ts';
 
 export interface SeedOptions {
@@ -56,7 +63,7 @@ class DemoSeeder {
   private readonly gatewayOrigin: string;
   private readonly settleMs: number;
   private readonly options: SeedOptions;
-  readonly made = { accounts: 0, songs: 0, offerings: 0, depositedCents: 0 };
+  readonly made = { accounts: 0, songs: 0, offerings: 0, depositedCents: 0, listens: 0 };
 
   constructor(options: SeedOptions) {
     this.options = options;
@@ -112,6 +119,18 @@ class DemoSeeder {
     this.made.offerings++;
   }
 
+  fanToken(): Promise<string> {
+    return this.account(demoFan.email, demoFan.displayName, 'FAN');
+  }
+
+  listenerToken(email: string, displayName: string): Promise<string> {
+    return this.account(email, displayName, 'FAN');
+  }
+
+  countListen(): void {
+    this.made.listens++;
+  }
+
   /** The demo fan, funded by one card deposit (paid by the local Stripe stand-in) unless one already succeeded. */
   async fan(): Promise<void> {
     const token = await this.account(demoFan.email, demoFan.displayName, 'FAN');
@@ -129,6 +148,60 @@ class DemoSeeder {
     }
     this.made.depositedCents = demoFan.depositCents;
   }
+}
+
+/** A commitment nobody holds the secrets of: the demo listens' vouchers are never claimed. */
+function unclaimableCommitment(): string {
+  // 31 random bytes stay below the BN254 field's modulus.
+  return BigInt(`0x${randomBytes(31).toString('hex')}`).toString();
+}
+
+/**
+ * Plays the demo songs in real time, as the web player does (a session, heartbeats at the pool's
+ * interval, completion once the pool's minimum is credited), so trending ranks them. Each song is
+ * given to the listeners with the fewest plays so far; a listener plays theirs in turn (one open
+ * session each), all listeners at once. Skipped when trending already lists songs.
+ */
+async function playDemoListens(seeder: DemoSeeder, api: OperationClient, signal?: AbortSignal): Promise<void> {
+  if ((await api.data(TrendingSongsDocument, { first: 1 })).trendingSongs.length > 0) return;
+  const tokens = [await seeder.fanToken(), ...(await Promise.all(demoListeners.map((l) => seeder.listenerToken(l.email, l.displayName))))];
+  const queues: string[][] = tokens.map(() => []);
+  for (const [title, count] of Object.entries(demoPlays).sort((a, b) => b[1] - a[1])) {
+    const song = (await api.data(SearchSongsDocument, { query: title, first: 1 })).searchSongs.edges[0]?.node;
+    if (!song || song.title !== title) continue;
+    const emptiest = queues.map((queue, i) => ({ queue, i })).sort((a, b) => a.queue.length - b.queue.length || a.i - b.i);
+    for (const { queue } of emptiest.slice(0, count)) queue.push(song.id);
+  }
+  const { rewardPool } = await api.data(RewardPoolDocument, {});
+  await Promise.all(
+    queues.map(async (songIds, i) => {
+      for (const songId of songIds) {
+        await playOnce(api, tokens[i]!, songId, rewardPool, signal);
+        seeder.countListen();
+      }
+    }),
+  );
+}
+
+async function playOnce(
+  api: OperationClient,
+  token: string,
+  songId: string,
+  pool: { minListenSeconds: number; heartbeatIntervalSeconds: number },
+  signal?: AbortSignal,
+): Promise<void> {
+  const { startListenSession } = await api.data(StartListenSessionDocument, { songId }, token);
+  const needed = Math.min(pool.minListenSeconds, startListenSession.song.durationSeconds ?? pool.minListenSeconds);
+  const started = Date.now();
+  for (;;) {
+    signal?.throwIfAborted();
+    const elapsed = (Date.now() - started) / 1000;
+    if (elapsed >= needed) break;
+    await sleep(Math.min(pool.heartbeatIntervalSeconds * 500, (needed - elapsed) * 1000 + 50));
+    const position = Math.min(needed, Math.floor((Date.now() - started) / 1000));
+    await api.data(ListenHeartbeatDocument, { sessionId: startListenSession.id, positionSeconds: position }, token);
+  }
+  await api.data(CompleteListenSessionDocument, { sessionId: startListenSession.id, commitment: unclaimableCommitment() }, token);
 }
 
 /** Where the marker of a completed seed is kept, naming the database it was made in. */
@@ -154,6 +227,7 @@ export async function seedDemoContent(options: SeedOptions & { dataDir: string; 
   const seeder = new DemoSeeder(options);
   for (const artist of demoArtists) await seeder.artist(artist);
   await seeder.fan();
+  await playDemoListens(seeder, operationClient(options.graphqlUrl), options.signal);
   await writeFile(marker, `${JSON.stringify({ database, seededAt: new Date().toISOString() }, null, 2)}\n`);
   options.log.info({ ...seeder.made, ms: Date.now() - started }, 'demo content ready');
   return true;
