@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 // ---------------------------------------------------------------------------------------------
 // Package boundaries (issue 15): what each folder may import.
 //  - platform/src imports no other @vibestream package (not the gateway, testkit or a context);
-//  - a context's src imports another context only through its '@vibestream/<context>/events' entry;
+//  - a context's src imports no other context: others' events through '@vibestream/contracts/<context>'
+//    (a context's own events.ts re-exports its contracts, which other contexts' tests may import);
 //  - no src (platform, gateway, subgraphs, circuits, the web app) imports @vibestream/testkit;
 //  - no workspace reaches into another package's files by relative path ('../../catalog/src/...').
 // test/workspace-deps.test.ts checks the package.json side (every import declared).
@@ -124,8 +125,8 @@ const boundaryConfigs = [
       noTestkit,
       { regex: '^@vibestream/gateway(/|$)', message: 'A subgraph does not import the gateway.' },
       {
-        regex: `^@vibestream/(?!platform$|contracts(/|$)|circuits$|testkit(/|$)|gateway(/|$)|${name}(/|$))[^/]+(?!/events$)(/.*)?$`,
-        message: "A context imports another context only through its public event contracts, '@vibestream/<context>/events'.",
+        regex: `^@vibestream/(?!platform$|contracts(/|$)|circuits$|testkit(/|$)|gateway(/|$)|${name}(/|$))`,
+        message: "A context imports no other context: another context's events are typed by their contracts, '@vibestream/contracts/<context>'.",
       },
       ...(persistenceMigrated.includes(name) ? [noSqlDriver] : []),
     ];

@@ -118,6 +118,14 @@ describe('workspace boundaries', () => {
     expect(runtime.filter((name) => name.startsWith('@vibestream/'))).toEqual([]);
   });
 
+  it('keeps the contexts apart: no subgraph depends on another at run time (events are typed by @vibestream/contracts)', () => {
+    const contexts = all.filter((w) => w.startsWith('subgraphs/')).map((w) => readManifest(w).name);
+    const edges = all
+      .filter((w) => w.startsWith('subgraphs/'))
+      .flatMap((w) => Object.keys(readManifest(w).dependencies ?? {}).filter((name) => contexts.includes(name)).map((name) => `${w} -> ${name}`));
+    expect(edges).toEqual([]);
+  });
+
   it.each(all)('%s imports no other package\'s files by relative path (import its package entry instead)', (workspace) => {
     const crossings: string[] = [];
     for (const path of sourceFiles(join(root, workspace))) {

@@ -1,6 +1,6 @@
 import { on, type EventHandler } from '@vibestream/platform';
-import { SongPublished } from '@vibestream/catalog/events';
-import { ListenCompleted } from '@vibestream/rewards/events';
+import { SongPublished } from '@vibestream/contracts/catalog';
+import { ListenCompleted } from '@vibestream/contracts/rewards';
 
 /** campaigns' projections of other contexts' events, each in the transaction that marks it handled. */
 export const campaignsHandlers: EventHandler[] = [

@@ -1,6 +1,6 @@
 import { on, type EventHandler } from '@vibestream/platform';
-import { ListenCompleted } from '@vibestream/rewards/events';
-import { EntitlementsChanged } from '@vibestream/payments/events';
+import { ListenCompleted } from '@vibestream/contracts/rewards';
+import { EntitlementsChanged } from '@vibestream/contracts/payments';
 import { limitsFromEntitlements } from './domain/plans.ts';
 
 /** catalog's projections of other contexts' events; each runs in the transaction that marks the event handled. */

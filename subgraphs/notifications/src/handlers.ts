@@ -1,9 +1,9 @@
 import type { EventHandler, Persistence } from '@vibestream/platform';
-import { CampaignNftMinted } from '@vibestream/campaigns/events';
-import { SongPublished } from '@vibestream/catalog/events';
-import { OrderFilled, RevenuePaid } from '@vibestream/ownership/events';
-import { DepositSucceeded, SubscriptionChanged } from '@vibestream/payments/events';
-import { VoucherIssued } from '@vibestream/rewards/events';
+import { CampaignNftMinted } from '@vibestream/contracts/campaigns';
+import { SongPublished } from '@vibestream/contracts/catalog';
+import { OrderFilled, RevenuePaid } from '@vibestream/contracts/ownership';
+import { DepositSucceeded, SubscriptionChanged } from '@vibestream/contracts/payments';
+import { VoucherIssued } from '@vibestream/contracts/rewards';
 import type { NotificationsService } from './service.ts';
 import * as store from './store.ts';
 

@@ -1,6 +1,6 @@
 import { on, type EventHandler } from '@vibestream/platform';
-import { SongPublished } from '@vibestream/catalog/events';
-import { DepositSucceeded } from '@vibestream/payments/events';
+import { SongPublished } from '@vibestream/contracts/catalog';
+import { DepositSucceeded } from '@vibestream/contracts/payments';
 import { cashOf, ensureAccount, post } from './ledger.ts';
 
 /** ownership's projections of other contexts' events, each in the transaction that marks it handled. */

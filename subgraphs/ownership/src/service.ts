@@ -18,7 +18,7 @@ import {
   withSqlClient,
   type SqlPool,
 } from '@vibestream/platform';
-import { SongPublished } from '@vibestream/catalog/events';
+import { SongPublished } from '@vibestream/contracts/catalog';
 import { OrderFilled, RevenuePaid, TradeExecuted, liveTopics } from './events.ts';
 import { cashOf, ensureAccount, post, reservedOf } from './ledger.ts';
 import { splitRevenue } from './domain/market.ts';

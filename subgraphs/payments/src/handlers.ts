@@ -1,6 +1,6 @@
 import { PoisonEventError, type EventHandler, type Persistence } from '@vibestream/platform';
-import { UploadStored } from '@vibestream/catalog/events';
-import { WalletLinked } from '@vibestream/identity/events';
+import { UploadStored } from '@vibestream/contracts/catalog';
+import { WalletLinked } from '@vibestream/contracts/identity';
 import { walletKey } from './domain/wallets.ts';
 import * as store from './store.ts';
 

@@ -1,5 +1,5 @@
 import { on, type EventHandler } from '@vibestream/platform';
-import { SongPublished } from '@vibestream/catalog/events';
+import { SongPublished } from '@vibestream/contracts/catalog';
 import { PoolFunded } from './events.ts';
 
 /** rewards' projections of other contexts' events, each in the transaction that marks it handled. */

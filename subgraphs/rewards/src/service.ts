@@ -17,7 +17,7 @@ import {
   type ProjectionWaits,
   isUuid,
 } from '@vibestream/platform';
-import { SongPublished } from '@vibestream/catalog/events';
+import { SongPublished } from '@vibestream/contracts/catalog';
 import type { RewardsConfig } from './config.ts';
 import { ListenCompleted, VoucherIssued, liveTopics } from './events.ts';
 import { fieldToAddress, parseFieldElement } from './domain/field.ts';

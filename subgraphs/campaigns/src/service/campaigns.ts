@@ -17,7 +17,7 @@ import {
   type Principal,
   type ProjectionWaits,
 } from '@vibestream/platform';
-import { SongPublished } from '@vibestream/catalog/events';
+import { SongPublished } from '@vibestream/contracts/catalog';
 import {
   activationRefusal,
   campaignInputProblems,
