@@ -13,14 +13,14 @@ import {
   type ConfigScope,
   type SubgraphModule,
 } from '@vibestream/platform';
-import { gatewayConfigShape, loadGatewayConfig, subgraphUrlOverrides, subgraphUrlShape } from '../gateway/src/config.ts';
-import { campaignsConfigShape, loadCampaignsConfig } from '../subgraphs/campaigns/src/config.ts';
-import { catalogConfigShape, loadCatalogConfig } from '../subgraphs/catalog/src/config.ts';
-import { identityConfigShape, loadIdentityConfig } from '../subgraphs/identity/src/config.ts';
-import { loadNotificationsConfig, notificationsConfigShape } from '../subgraphs/notifications/src/config.ts';
-import { loadOwnershipConfig, ownershipConfigShape } from '../subgraphs/ownership/src/config.ts';
-import { loadPaymentsConfig, paymentsConfigShape } from '../subgraphs/payments/src/config.ts';
-import { loadRewardsConfig, rewardsConfigShape } from '../subgraphs/rewards/src/config.ts';
+import { gatewayConfigShape, loadGatewayConfig, subgraphUrlOverrides, subgraphUrlShape } from '@vibestream/gateway/config';
+import { campaignsConfigShape, loadCampaignsConfig } from '@vibestream/campaigns/config';
+import { catalogConfigShape, loadCatalogConfig } from '@vibestream/catalog/config';
+import { identityConfigShape, loadIdentityConfig } from '@vibestream/identity/config';
+import { loadNotificationsConfig, notificationsConfigShape } from '@vibestream/notifications/config';
+import { loadOwnershipConfig, ownershipConfigShape } from '@vibestream/ownership/config';
+import { loadPaymentsConfig, paymentsConfigShape } from '@vibestream/payments/config';
+import { loadRewardsConfig, rewardsConfigShape } from '@vibestream/rewards/config';
 import { subgraphs } from '../subgraphs/index.ts';
 import { developmentSettingsShape, loadDevelopmentSettings } from './development-settings.ts';
 import { launcherConfigShape, loadLauncherConfig } from './launcher-config.ts';

@@ -5,7 +5,7 @@ import { createInfra, dataDir, exitOnStartFailure, keepServingThroughFaults, onS
 import { startGateway } from '@vibestream/gateway';
 import { startLocalStripe } from '@vibestream/payments/local-stripe';
 import { subgraphs } from '../subgraphs/index.ts';
-import { ensureWebAppBuilt } from '../clients/web/build.ts';
+import { ensureWebAppBuilt } from '@vibestream/web/build';
 import { loadDevelopmentSettings } from './development-settings.ts';
 import { checkEnvironment } from './environment.ts';
 import { loadLauncherConfig } from './launcher-config.ts';

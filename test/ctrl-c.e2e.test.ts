@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { projectRoot } from '@vibestream/platform';
 import { freePort } from '@vibestream/testkit';
-import { BANNER } from './npm-start.ts';
+import { BANNER } from '@vibestream/testkit/npm-start';
 
 let dataDir = '';
 afterAll(async () => {

@@ -7,10 +7,10 @@ import { buildSchema, isEnumType } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { MAX_PAGE_SIZE, projectRoot, readCostDirectives } from '@vibestream/platform';
 import { DEPTH } from '@vibestream/circuits';
-import { MAX_ALBUM_SONGS } from '../subgraphs/catalog/src/domain/songs.ts';
-import { MAX_WALLETS_PER_USER } from '../subgraphs/identity/src/domain/wallet.ts';
-import { notificationKinds } from '../subgraphs/notifications/src/domain/notifications.ts';
-import { entitlementKeys, plans } from '../subgraphs/payments/src/domain/plans.ts';
+import { MAX_ALBUM_SONGS } from '@vibestream/catalog/domain/songs.ts';
+import { MAX_WALLETS_PER_USER } from '@vibestream/identity/domain/wallet.ts';
+import { notificationKinds } from '@vibestream/notifications/domain/notifications.ts';
+import { entitlementKeys, plans } from '@vibestream/payments/domain/plans.ts';
 
 const supergraph = readFileSync(join(projectRoot, 'schema/supergraph.graphql'), 'utf8');
 const api = buildSchema(readFileSync(join(projectRoot, 'schema/api.graphql'), 'utf8'));

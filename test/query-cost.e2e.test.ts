@@ -12,7 +12,7 @@ import { identitySubgraph } from '@vibestream/identity';
 import { catalogSubgraph } from '@vibestream/catalog';
 import { ownershipSubgraph } from '@vibestream/ownership';
 import { campaignsSubgraph } from '@vibestream/campaigns';
-import { MAX_ALBUM_SONGS } from '../subgraphs/catalog/src/domain/songs.ts';
+import { MAX_ALBUM_SONGS } from '@vibestream/catalog/domain/songs.ts';
 import { createSong, newArtist } from '@vibestream/catalog/testing';
 
 const MAX_RESPONSE_BYTES = 10_000;

@@ -10,7 +10,7 @@ import { makeWav, newArtist, publishedSong, signUp } from '@vibestream/catalog/t
 import { COMPLETE, CLAIM, HEARTBEAT, newVoucherSecrets, prove, sleep, songKnownToRewards, terminateSnarkjs, type Complete } from '@vibestream/rewards/testing';
 import { BOOK, BUY_OFFERING, OFFER, PLACE, PORTFOLIO, type Placed } from '@vibestream/ownership/testing';
 import { DEMO_PASSWORD, demoArtists, demoFan, demoPlays } from '../scripts/demo/content.ts';
-import { BANNER, startNpmStart, type NpmStart } from './npm-start.ts';
+import { BANNER, startNpmStart, type NpmStart } from '@vibestream/testkit/npm-start';
 
 let app: NpmStart;
 

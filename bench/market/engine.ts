@@ -17,8 +17,8 @@
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
-import { DEFAULT_TAKER_FEE_BPS } from '../../subgraphs/ownership/src/domain/fees.ts';
-import { OrderBook, type IncomingOrder, type Side } from '../../subgraphs/ownership/src/domain/matching.ts';
+import { DEFAULT_TAKER_FEE_BPS } from '@vibestream/ownership/domain/fees.ts';
+import { OrderBook, type IncomingOrder, type Side } from '@vibestream/ownership/domain/matching.ts';
 import { fmt, median, table } from '../lib/format.ts';
 import { numberOption } from '../lib/options.ts';
 

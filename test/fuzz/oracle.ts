@@ -1,7 +1,7 @@
 // What every answer must satisfy, whatever was asked: the fuzzer's assertions, one answer at a time.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { gatewayConfigShape } from '../../gateway/src/config.ts';
+import { gatewayConfigShape } from '@vibestream/gateway/config';
 import type { RawOutcome } from './http.ts';
 
 /** The codes the client contract promises (its README's "Error codes used everywhere"). */

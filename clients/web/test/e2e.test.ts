@@ -19,7 +19,7 @@ import { rewardsSubgraph } from '@vibestream/rewards';
 import { ownershipSubgraph } from '@vibestream/ownership';
 import { notificationsSubgraph } from '@vibestream/notifications';
 import { makeWav } from '@vibestream/catalog/testing';
-import { startNpmStart } from '../../../test/npm-start.ts';
+import { startNpmStart } from '@vibestream/testkit/npm-start';
 import { PortfolioDocument, RewardPoolDocument } from '../../generated/graphql.ts';
 import { documentIdOf } from '../src/graphql-http.ts';
 import { buildWebApp, webRoot } from '../build.ts';

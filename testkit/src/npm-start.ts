@@ -7,7 +7,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { projectRoot } from '@vibestream/platform';
-import { freePort, graphqlClient, type GraphQLRequest } from '@vibestream/testkit';
+import { graphqlClient, type GraphQLRequest } from './client.ts';
+import { freePort } from './stack.ts';
 
 export const BANNER = 'VibeStream gateway ready at';
 
