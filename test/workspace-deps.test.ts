@@ -67,6 +67,10 @@ function ownerOf(path: string): string {
 /** Runtime code: `src/` (and circuits' entry); everything else (tests, scripts, configs) may use devDependencies too. */
 const isRuntime = (workspace: string, file: string) => file.startsWith('src/') || (workspace === 'circuits' && file === 'index.ts');
 
+/** The root package's own code: the integration host of the workspaces. */
+const ROOT_FOLDERS = ['test', 'scripts', 'bench'];
+const ROOT_FILES = ['codegen.ts', 'vitest.config.ts', 'eslint.config.js', 'subgraphs/index.ts'];
+
 // Deliberate exceptions to "no relative path into another package", each with its reason.
 const RELATIVE_EXCEPTIONS: { from: string; under: string; why: string }[] = [
   { from: 'clients/web', under: 'clients/generated/', why: 'the typed documents codegen writes for every client, beside the web app' },
@@ -78,7 +82,9 @@ describe('workspace boundaries', () => {
 
   it('finds the workspaces and their imports (the scanner itself works)', () => {
     expect(all).toEqual(expect.arrayContaining(['platform', 'testkit', 'gateway', 'subgraphs/catalog', 'clients/web']));
-    expect(importsOf(`import a from 'x';\nimport type { B } from '@s/y/z';\nexport * from './w.ts';\nimport {\n  c,\n  type D,\n} from 'v';\nawait import('u');`)).toEqual([
+    // Built from parts so that this file's own scan does not read the fixture as imports.
+    const [imp, exp] = ['im' + 'port', 'ex' + 'port'];
+    expect(importsOf(`${imp} a from 'x';\n${imp} type { B } from '@s/y/z';\n${exp} * from './w.ts';\n${imp} {\n  c,\n  type D,\n} from 'v';\nawait ${imp}('u');`)).toEqual([
       'x',
       '@s/y/z',
       './w.ts',
@@ -141,9 +147,24 @@ describe('workspace boundaries', () => {
     expect(crossings).toEqual([]);
   });
 
+  it('the root package declares what its tests, scripts and bench import (the workspaces included)', () => {
+    const manifest = readManifest('.');
+    const declared = new Set([...Object.keys(manifest.dependencies ?? {}), ...Object.keys(manifest.devDependencies ?? {})]);
+    const files = [...ROOT_FOLDERS.flatMap((dir) => sourceFiles(join(root, dir))), ...ROOT_FILES.map((file) => join(root, file))];
+    const undeclared: string[] = [];
+    for (const path of files) {
+      if (ownerOf(path) !== '.') continue;
+      for (const specifier of importsOf(readFileSync(path, 'utf8'))) {
+        const name = packageOf(specifier);
+        if (name && name !== manifest.name && !declared.has(name)) undeclared.push(`${relative(root, path)} imports ${specifier}: add ${name} to the root devDependencies`);
+      }
+    }
+    expect(undeclared).toEqual([]);
+  });
+
   it('the root package (tests, scripts, bench) reaches workspaces through their package entries too', () => {
     const crossings: string[] = [];
-    for (const dir of ['test', 'scripts', 'bench']) {
+    for (const dir of ROOT_FOLDERS) {
       for (const path of sourceFiles(join(root, dir))) {
         for (const specifier of importsOf(readFileSync(path, 'utf8'))) {
           if (!specifier.startsWith('.')) continue;
