@@ -7,15 +7,15 @@ import {
   notFound,
   readBody,
   sendJson,
-  type EntityManager,
   type HttpRoute,
   type Logger,
-  type MikroORM,
+  type Persistence,
   type Principal,
 } from '@vibestream/platform';
-import { ApiKey } from './entities.ts';
 import { apiKeyLookupPrefix, apiKeyMatches, internalTokenMatches, newApiKey, normalizeApiKeyName } from './domain/api-keys.ts';
 import { isUuid } from './service.ts';
+import * as store from './store.ts';
+import type { ApiKey } from './store.ts';
 
 /** Where the gateway checks a partner's `x-api-key`; only callers with the internal token may ask. */
 export const API_KEY_VERIFY_PATH = '/internal/api-keys/verify';
@@ -26,33 +26,25 @@ export type ApiKeyVerdict = { valid: true; keyId: string; name: string } | { val
 
 /** Partner API keys: created and revoked by ADMINs, checked by the gateway. */
 export class ApiKeyService {
-  private readonly orm: MikroORM;
+  private readonly db: Persistence;
   private readonly log: Logger;
 
-  constructor(deps: { orm: MikroORM; log: Logger }) {
-    this.orm = deps.orm;
+  constructor(deps: { db: Persistence; log: Logger }) {
+    this.db = deps.db;
     this.log = deps.log;
   }
 
-  async create(em: EntityManager, principal: Principal, rawName: string): Promise<{ apiKey: ApiKey; key: string }> {
+  async create(principal: Principal, rawName: string): Promise<{ apiKey: ApiKey; key: string }> {
     const name = normalizeApiKeyName(rawName);
     if (!name) throw badInput('name must be 1 to 100 characters', 'name');
     // The lookup prefix is 48 random bits: a clash is all but impossible, and answered by another draw.
     for (let attempt = 0; ; attempt++) {
       const generated = newApiKey();
-      const fork = em.fork();
       try {
-        const apiKey = fork.create(ApiKey, {
-          id: randomUUID(),
-          name,
-          prefix: generated.prefix,
-          keyHash: generated.hash,
-          createdBy: principal.userId,
-          createdAt: new Date(),
-          revokedAt: null,
-          lastUsedAt: null,
-        });
-        await fork.flush();
+        const apiKey = await this.db.useCase((tx) =>
+          store.insertApiKey(tx, { id: randomUUID(), name, prefix: generated.prefix, keyHash: generated.hash, createdBy: principal.userId, createdAt: new Date() }),
+        );
+        if (!apiKey) throw new Error('insert into api_keys returned no row');
         this.log.info({ apiKeyId: apiKey.id, prefix: apiKey.prefix, by: principal.userId }, 'api key created');
         return { apiKey, key: generated.key };
       } catch (error) {
@@ -62,31 +54,29 @@ export class ApiKeyService {
     }
   }
 
-  async revoke(em: EntityManager, principal: Principal, id: string): Promise<ApiKey> {
+  async revoke(principal: Principal, id: string): Promise<ApiKey> {
     if (!isUuid(id)) throw notFound('API key');
-    await em.execute(`update api_keys set revoked_at = now() where id = ? and revoked_at is null`, [id]);
-    const apiKey = await em.findOne(ApiKey, { id }, { refresh: true });
+    const apiKey = await this.db.useCase(async (tx) => {
+      await store.revokeApiKey(tx, id);
+      return store.apiKeyById(tx, id);
+    });
     if (!apiKey) throw notFound('API key');
     this.log.info({ apiKeyId: id, by: principal.userId }, 'api key revoked');
     return apiKey;
   }
 
   /** The newest `limit` keys, newest first. */
-  list(em: EntityManager, limit: number): Promise<ApiKey[]> {
-    return em.find(ApiKey, {}, { orderBy: { createdAt: 'desc', id: 'asc' }, limit });
+  list(limit: number): Promise<ApiKey[]> {
+    return store.apiKeys(this.db.reader(), limit);
   }
 
   /** Whether a presented key is a live one; records its use at most once a minute. */
   async verify(key: string): Promise<ApiKeyVerdict> {
     const prefix = apiKeyLookupPrefix(key);
     if (!prefix) return { valid: false };
-    const em = this.orm.em.fork();
-    const apiKey = await em.findOne(ApiKey, { prefix });
+    const apiKey = await store.apiKeyByPrefix(this.db.reader(), prefix);
     if (!apiKey || !apiKeyMatches(key, apiKey.keyHash) || apiKey.revokedAt) return { valid: false };
-    await em.execute(
-      `update api_keys set last_used_at = now() where id = ? and (last_used_at is null or last_used_at < now() - interval '1 minute')`,
-      [apiKey.id],
-    );
+    await this.db.useCase((tx) => store.touchApiKey(tx, apiKey.id));
     return { valid: true, keyId: apiKey.id, name: apiKey.name };
   }
 

@@ -1,7 +1,6 @@
-import { createFailureLimiter, createTokenVerifier, defineSubgraph, ensureDevSecret, sendJson } from '@vibestream/platform';
+import { createFailureLimiter, createTokenVerifier, defineSubgraph, ensureDevSecret, openPersistence, sendJson } from '@vibestream/platform';
 import { ApiKeyService } from './api-keys.ts';
 import { loadIdentityConfig } from './config.ts';
-import { entities } from './entities.ts';
 import { createLoaders } from './loaders.ts';
 import { migrations } from './migrations.ts';
 import { resolvers, type IdentityContext } from './resolvers.ts';
@@ -18,29 +17,29 @@ export const identitySubgraph = defineSubgraph({
   schema: new URL('../schema.graphql', import.meta.url),
   resolvers,
   loadConfig: loadIdentityConfig,
-  database: { migrations, entities },
-  setup: async ({ config, log, infra, orm, env, onEventsCommitted }) => {
+  database: { migrations },
+  setup: async ({ config, log, infra, orm, env, onEventsCommitted, onQuery }) => {
+    const db = openPersistence(orm, { source: 'identity', onEventsCommitted, onQuery });
     const issuer = await TokenIssuer.create(config.JWT_PRIVATE_KEY, {
       issuer: config.JWT_ISSUER,
       audience: config.JWT_AUDIENCE,
       ttlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
     });
     const service = new IdentityService({
-      orm,
+      db,
       config,
       issuer,
       limiter: createFailureLimiter(infra.redis, infra.prefix, config.LOGIN_FAILURE_WINDOW_SECONDS),
       revocations: infra.revocations,
       log,
-      onEventsCommitted,
     });
-    const apiKeys = new ApiKeyService({ orm, log });
+    const apiKeys = new ApiKeyService({ db, log });
     const internalToken = config.INTERNAL_API_TOKEN ?? (await ensureDevSecret(env, INTERNAL_API_TOKEN_SECRET, log));
     await service.ensureAdmin();
     return {
       // identity verifies with its own key, so it needs no JWT_PUBLIC_KEY.
       verifier: await createTokenVerifier({ jwks: issuer.jwks(), issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE, revocations: infra.revocations }),
-      context: (base): IdentityContext => ({ ...base, loaders: createLoaders(base.em), service, apiKeys }),
+      context: ({ em: _em, ...base }): IdentityContext => ({ ...base, loaders: createLoaders(db.reader()), service, apiKeys }),
       routes: [
         { method: 'GET', path: JWKS_PATH, handle: (_req, res) => sendJson(res, 200, issuer.jwks(), { 'cache-control': 'public, max-age=300' }) },
         apiKeys.verifyRoute(internalToken),

@@ -1,19 +1,21 @@
 import DataLoader from 'dataloader';
-import type { EntityManager } from '@vibestream/platform';
-import { User, Wallet } from './entities.ts';
+import type { Session } from '@vibestream/platform';
 import { isUuid } from './service.ts';
+import * as store from './store.ts';
+import type { User, Wallet } from './store.ts';
 
 /** Per-request loaders: one SQL statement per entity kind, whatever the number of keys. */
-export function createLoaders(em: EntityManager) {
+export function createLoaders(db: Session) {
   return {
     user: new DataLoader<string, User | null>(async (ids) => {
       const valid = ids.filter(isUuid);
-      const users = valid.length ? await em.find(User, { id: { $in: valid } }) : [];
+      const users = valid.length ? await store.usersByIds(db, valid) : [];
       const byId = new Map(users.map((u) => [u.id, u]));
       return ids.map((id) => byId.get(id) ?? null);
     }),
     walletsByUser: new DataLoader<string, Wallet[]>(async (userIds) => {
-      const wallets = await em.find(Wallet, { userId: { $in: [...userIds] } }, { orderBy: { linkedAt: 'asc' } });
+      const valid = userIds.filter(isUuid);
+      const wallets = valid.length ? await store.walletsOfUsers(db, valid) : [];
       return userIds.map((id) => wallets.filter((w) => w.userId === id));
     }),
   };

@@ -8,16 +8,13 @@ import {
   requireRole,
   requireSelfOrAdmin,
   type BaseRequestContext,
-  type EntityManager,
 } from '@vibestream/platform';
 import type { Resolvers } from './generated/resolvers-types.ts';
-import type { Role } from './domain/registration.ts';
 import type { Loaders } from './loaders.ts';
 import type { IdentityService } from './service.ts';
 import type { ApiKeyService } from './api-keys.ts';
 
 export interface IdentityContext extends BaseRequestContext {
-  em: EntityManager;
   loaders: Loaders;
   service: IdentityService;
   apiKeys: ApiKeyService;
@@ -46,27 +43,27 @@ export const resolvers: Resolvers<IdentityContext> = {
     },
     apiKeys: (_root, { first }, ctx) => {
       requireRole(ctx.principal, 'ADMIN');
-      return ctx.apiKeys.list(ctx.em, pageSize(first, MAX_PAGE_SIZE));
+      return ctx.apiKeys.list(pageSize(first, MAX_PAGE_SIZE));
     },
   },
   Mutation: {
-    register: (_root, { input }, ctx) => signIn(ctx, ctx.service.register(ctx.em, input)),
-    login: (_root, { email, password }, ctx) => signIn(ctx, ctx.service.login(ctx.em, email, password, ctx.clientAddress)),
-    refreshSession: (_root, { refreshToken }, ctx) => ctx.service.refresh(ctx.em, refreshToken),
-    logout: (_root, _args, ctx) => ctx.service.logout(ctx.em, requireAuth(ctx.principal)),
-    walletChallenge: (_root, { chain, address }, ctx) => ctx.service.walletChallenge(ctx.em, requireAuth(ctx.principal), chain, address),
+    register: (_root, { input }, ctx) => signIn(ctx, ctx.service.register(input)),
+    login: (_root, { email, password }, ctx) => signIn(ctx, ctx.service.login(email, password, ctx.clientAddress)),
+    refreshSession: (_root, { refreshToken }, ctx) => ctx.service.refresh(refreshToken),
+    logout: (_root, _args, ctx) => ctx.service.logout(requireAuth(ctx.principal)),
+    walletChallenge: (_root, { chain, address }, ctx) => ctx.service.walletChallenge(requireAuth(ctx.principal), chain, address),
     linkWallet: (_root, { chain, address, signature }, ctx) =>
-      ctx.service.linkWallet(ctx.em, requireAuth(ctx.principal), chain, address, signature),
+      ctx.service.linkWallet(requireAuth(ctx.principal), chain, address, signature),
     setUserRoles: (_root, { userId, roles }, ctx) => {
       requireRole(ctx.principal, 'ADMIN');
-      return ctx.service.setUserRoles(ctx.em, parseId(userId, 'userId'), roles);
+      return ctx.service.setUserRoles(parseId(userId, 'userId'), roles);
     },
-    createApiKey: (_root, { name }, ctx) => ctx.apiKeys.create(ctx.em, requireRole(ctx.principal, 'ADMIN'), name),
-    revokeApiKey: (_root, { id }, ctx) => ctx.apiKeys.revoke(ctx.em, requireRole(ctx.principal, 'ADMIN'), parseId(id, 'id')),
+    createApiKey: (_root, { name }, ctx) => ctx.apiKeys.create(requireRole(ctx.principal, 'ADMIN'), name),
+    revokeApiKey: (_root, { id }, ctx) => ctx.apiKeys.revoke(requireRole(ctx.principal, 'ADMIN'), parseId(id, 'id')),
   },
   User: {
     __resolveReference: referenceById((id, ctx: IdentityContext) => ctx.loaders.user.load(id)),
-    roles: (user) => user.roles as Role[],
+    roles: (user) => user.roles,
     email: (user, _args, ctx) => {
       assertOwnData(ctx, user.id);
       return user.email;

@@ -1,0 +1,211 @@
+import { exec, row, rows, sql, z, type Session, type Tx } from '@vibestream/platform';
+
+/**
+ * identity's SQL, all of it: each function one statement with bound parameters, each row parsed
+ * (columns aliased to the camelCase the API and use cases read). Reads take any Session; writes
+ * take the Tx of a use case.
+ */
+
+const timestamp = z.coerce.date();
+const role = z.enum(['FAN', 'ARTIST', 'ADMIN']);
+const chain = z.enum(['ETHEREUM', 'SOLANA']);
+
+export const User = z.object({
+  id: z.string(),
+  email: z.string(),
+  emailNormalized: z.string(),
+  passwordHash: z.string(),
+  displayName: z.string(),
+  roles: z.array(role),
+  createdAt: timestamp,
+});
+export type User = z.output<typeof User>;
+const userColumns = sql`id, email, email_normalized as "emailNormalized", password_hash as "passwordHash", display_name as "displayName", roles, created_at as "createdAt"`;
+
+export const Wallet = z.object({ id: z.string(), userId: z.string(), chain, address: z.string(), linkedAt: timestamp });
+export type Wallet = z.output<typeof Wallet>;
+const walletColumns = sql`id, user_id as "userId", chain, address, linked_at as "linkedAt"`;
+
+export const WalletChallenge = z.object({
+  id: z.string(),
+  message: z.string(),
+  expiresAt: timestamp,
+  usedAt: timestamp.nullable(),
+});
+export type WalletChallenge = z.output<typeof WalletChallenge>;
+
+export const ApiKey = z.object({
+  id: z.string(),
+  name: z.string(),
+  prefix: z.string(),
+  keyHash: z.string(),
+  createdBy: z.string().nullable(),
+  createdAt: timestamp,
+  revokedAt: timestamp.nullable(),
+  lastUsedAt: timestamp.nullable(),
+});
+export type ApiKey = z.output<typeof ApiKey>;
+const apiKeyColumns = sql`id, name, key_prefix as prefix, key_hash as "keyHash", created_by as "createdBy", created_at as "createdAt", revoked_at as "revokedAt", last_used_at as "lastUsedAt"`;
+
+const RefreshTokenState = z.object({
+  id: z.string(),
+  userId: z.string(),
+  familyId: z.string(),
+  expiresAt: timestamp,
+  usedAt: timestamp.nullable(),
+  revokedAt: timestamp.nullable(),
+});
+export type RefreshTokenState = z.output<typeof RefreshTokenState>;
+const Id = z.object({ id: z.string() });
+const list = (values: readonly string[]) => sql.join(values);
+
+// ---- Users ----
+
+export async function usersByIds(db: Session, ids: readonly string[]): Promise<User[]> {
+  return rows(db, User, sql`select ${userColumns} from users where id in (${list(ids)})`);
+}
+
+export async function userById(db: Session, id: string): Promise<User | undefined> {
+  return row(db, User, sql`select ${userColumns} from users where id = ${id}`);
+}
+
+export async function userByEmail(db: Session, emailNormalized: string): Promise<User | undefined> {
+  return row(db, User, sql`select ${userColumns} from users where email_normalized = ${emailNormalized}`);
+}
+
+/** The user, locked until commit (serialises their wallet links and role changes). */
+export async function lockUser(tx: Tx, id: string): Promise<User | undefined> {
+  return row(tx, User, sql`select ${userColumns} from users where id = ${id} for update`);
+}
+
+export async function insertUser(tx: Tx, u: User): Promise<User | undefined> {
+  return row(
+    tx,
+    User,
+    sql`insert into users (id, email, email_normalized, password_hash, display_name, roles, created_at)
+        values (${u.id}, ${u.email}, ${u.emailNormalized}, ${u.passwordHash}, ${u.displayName}, ${u.roles}::text[], ${u.createdAt})
+        returning ${userColumns}`,
+  );
+}
+
+export async function setRoles(tx: Tx, id: string, roles: readonly string[]): Promise<User | undefined> {
+  return row(tx, User, sql`update users set roles = ${[...roles]}::text[] where id = ${id} returning ${userColumns}`);
+}
+
+// ---- Refresh tokens ----
+
+export async function insertRefreshToken(tx: Tx, t: { id: string; userId: string; familyId: string; tokenHash: string; expiresAt: Date }): Promise<void> {
+  await exec(
+    tx,
+    sql`insert into refresh_tokens (id, user_id, family_id, token_hash, created_at, expires_at) values (${t.id}, ${t.userId}, ${t.familyId}, ${t.tokenHash}, now(), ${t.expiresAt})`,
+  );
+}
+
+/** The refresh token with this hash, locked until commit. */
+export async function lockRefreshToken(tx: Tx, tokenHash: string): Promise<RefreshTokenState | undefined> {
+  return row(
+    tx,
+    RefreshTokenState,
+    sql`select id, user_id as "userId", family_id as "familyId", expires_at as "expiresAt", used_at as "usedAt", revoked_at as "revokedAt"
+        from refresh_tokens where token_hash = ${tokenHash} for update`,
+  );
+}
+
+export async function markRefreshTokenUsed(tx: Tx, id: string): Promise<void> {
+  await exec(tx, sql`update refresh_tokens set used_at = now() where id = ${id}`);
+}
+
+export async function revokeFamily(tx: Tx, familyId: string): Promise<void> {
+  await exec(tx, sql`update refresh_tokens set revoked_at = now() where family_id = ${familyId} and revoked_at is null`);
+}
+
+/** Revokes the user's session family; answers how many refresh tokens it revoked. */
+export async function revokeSession(tx: Tx, familyId: string, userId: string): Promise<number> {
+  const revoked = await rows(tx, Id, sql`update refresh_tokens set revoked_at = now() where family_id = ${familyId} and user_id = ${userId} and revoked_at is null returning id`);
+  return revoked.length;
+}
+
+// ---- Wallets and challenges ----
+
+export async function walletsOfUsers(db: Session, userIds: readonly string[]): Promise<Wallet[]> {
+  return rows(db, Wallet, sql`select ${walletColumns} from wallets where user_id in (${list(userIds)}) order by linked_at asc`);
+}
+
+export async function walletByAddress(db: Session, walletChain: string, address: string): Promise<Wallet | undefined> {
+  return row(db, Wallet, sql`select ${walletColumns} from wallets where chain = ${walletChain} and address = ${address}`);
+}
+
+export async function walletCountOf(db: Session, userId: string): Promise<number> {
+  return (await row(db, z.object({ n: z.number() }), sql`select count(*)::int as n from wallets where user_id = ${userId}`))?.n ?? 0;
+}
+
+export async function insertWallet(tx: Tx, w: { id: string; userId: string; chain: string; address: string; linkedAt: Date }): Promise<Wallet | undefined> {
+  return row(
+    tx,
+    Wallet,
+    sql`insert into wallets (id, user_id, chain, address, linked_at) values (${w.id}, ${w.userId}, ${w.chain}, ${w.address}, ${w.linkedAt}) returning ${walletColumns}`,
+  );
+}
+
+export async function insertChallenge(
+  tx: Tx,
+  c: { id: string; userId: string; chain: string; address: string; nonce: string; message: string; createdAt: Date; expiresAt: Date },
+): Promise<void> {
+  await exec(
+    tx,
+    sql`insert into wallet_challenges (id, user_id, chain, address, nonce, message, created_at, expires_at)
+        values (${c.id}, ${c.userId}, ${c.chain}, ${c.address}, ${c.nonce}, ${c.message}, ${c.createdAt}, ${c.expiresAt})`,
+  );
+}
+
+/** The user's newest challenges for the wallet. */
+export async function challengesFor(db: Session, userId: string, walletChain: string, address: string, limit: number): Promise<WalletChallenge[]> {
+  return rows(
+    db,
+    WalletChallenge,
+    sql`select id, message, expires_at as "expiresAt", used_at as "usedAt" from wallet_challenges
+        where user_id = ${userId} and chain = ${walletChain} and address = ${address} order by created_at desc limit ${limit}`,
+  );
+}
+
+/** Uses the challenge if it is still unused and unexpired; answers whether it did. */
+export async function claimChallenge(tx: Tx, id: string): Promise<boolean> {
+  const claimed = await rows(tx, Id, sql`update wallet_challenges set used_at = now() where id = ${id} and used_at is null and expires_at > now() returning id`);
+  return claimed.length > 0;
+}
+
+// ---- API keys ----
+
+export async function insertApiKey(
+  tx: Tx,
+  k: { id: string; name: string; prefix: string; keyHash: string; createdBy: string; createdAt: Date },
+): Promise<ApiKey | undefined> {
+  return row(
+    tx,
+    ApiKey,
+    sql`insert into api_keys (id, name, key_prefix, key_hash, created_by, created_at) values (${k.id}, ${k.name}, ${k.prefix}, ${k.keyHash}, ${k.createdBy}, ${k.createdAt})
+        returning ${apiKeyColumns}`,
+  );
+}
+
+export async function revokeApiKey(tx: Tx, id: string): Promise<void> {
+  await exec(tx, sql`update api_keys set revoked_at = now() where id = ${id} and revoked_at is null`);
+}
+
+export async function apiKeyById(db: Session, id: string): Promise<ApiKey | undefined> {
+  return row(db, ApiKey, sql`select ${apiKeyColumns} from api_keys where id = ${id}`);
+}
+
+export async function apiKeyByPrefix(db: Session, prefix: string): Promise<ApiKey | undefined> {
+  return row(db, ApiKey, sql`select ${apiKeyColumns} from api_keys where key_prefix = ${prefix}`);
+}
+
+/** The newest `limit` keys, newest first. */
+export async function apiKeys(db: Session, limit: number): Promise<ApiKey[]> {
+  return rows(db, ApiKey, sql`select ${apiKeyColumns} from api_keys order by created_at desc, id asc limit ${limit}`);
+}
+
+/** Records a key's use, at most once a minute. */
+export async function touchApiKey(tx: Tx, id: string): Promise<void> {
+  await exec(tx, sql`update api_keys set last_used_at = now() where id = ${id} and (last_used_at is null or last_used_at < now() - interval '1 minute')`);
+}
