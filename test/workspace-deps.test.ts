@@ -64,8 +64,15 @@ function ownerOf(path: string): string {
   return relative(root, dir) || '.';
 }
 
+/**
+ * Workspaces that only tests, scripts and bench use: their own imports are devDependencies, so that
+ * a production install (npm ci --omit=dev, the Dockerfile) leaves Hardhat, solc and the rest out.
+ */
+const DEV_ONLY = new Set(['testkit']);
+
 /** Runtime code: `src/` (and circuits' entry); everything else (tests, scripts, configs) may use devDependencies too. */
-const isRuntime = (workspace: string, file: string) => file.startsWith('src/') || (workspace === 'circuits' && file === 'index.ts');
+const isRuntime = (workspace: string, file: string) =>
+  !DEV_ONLY.has(workspace) && (file.startsWith('src/') || (workspace === 'circuits' && file === 'index.ts'));
 
 /** The root package's own code: the integration host of the workspaces. */
 const ROOT_FOLDERS = ['test', 'scripts', 'bench'];
@@ -117,6 +124,13 @@ describe('workspace boundaries', () => {
     const declared = [...Object.keys(manifest.dependencies ?? {}), ...Object.keys(manifest.devDependencies ?? {})];
     expect(declared.filter((name) => name.startsWith('@vibestream/') && !names.has(name))).toEqual([]);
     expect(Object.keys(manifest.devDependencies ?? {}).filter((name) => manifest.dependencies?.[name])).toEqual([]);
+  });
+
+  it('keeps test harnesses out of production installs: no run-time dependency on a dev-only workspace, which has none itself', () => {
+    for (const workspace of DEV_ONLY) expect(Object.keys(readManifest(workspace).dependencies ?? {})).toEqual([]);
+    const devOnlyNames = [...DEV_ONLY].map((w) => readManifest(w).name);
+    const edges = all.flatMap((w) => Object.keys(readManifest(w).dependencies ?? {}).filter((name) => devOnlyNames.includes(name)).map((name) => `${w} -> ${name}`));
+    expect(edges).toEqual([]);
   });
 
   it('keeps the kernel at the bottom: platform depends on no gateway, testkit or context at run time', () => {
