@@ -30,7 +30,7 @@ import { COMPLETE, HEARTBEAT, START, newVoucherSecrets, terminateSnarkjs } from 
 const listing = openPersistence({} as never, { source: 'listing' });
 const consumed: Record<string, EventHandler[]> = {
   campaigns: campaignsHandlers,
-  catalog: catalogHandlers,
+  catalog: catalogHandlers(listing),
   notifications: notificationsHandlers(listing, {} as never),
   ownership: ownershipHandlers,
   payments: paymentsHandlers(listing),

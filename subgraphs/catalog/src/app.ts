@@ -1,7 +1,6 @@
 import { join } from 'node:path';
-import { dataDir, defineSubgraph, ensureDevSecret } from '@vibestream/platform';
+import { dataDir, defineSubgraph, ensureDevSecret, openPersistence } from '@vibestream/platform';
 import { loadCatalogConfig, type CatalogConfig } from './config.ts';
-import { entities } from './entities.ts';
 import { catalogHandlers } from './handlers.ts';
 import { createLoaders } from './loaders.ts';
 import { mediaRoutes } from './media.ts';
@@ -18,15 +17,16 @@ export const catalogSubgraph = defineSubgraph({
   schema: new URL('../schema.graphql', import.meta.url),
   resolvers,
   loadConfig: loadCatalogConfig,
-  database: { migrations, entities },
-  setup: async ({ config, log, orm, env, onEventsCommitted }) => {
+  database: { migrations },
+  setup: async ({ config, log, orm, env, onEventsCommitted, onQuery }) => {
+    const db = openPersistence(orm, { source: 'catalog', onEventsCommitted, onQuery });
     const signingSecret = config.MEDIA_SIGNING_SECRET ?? (await ensureDevSecret(env, 'media-signing', log));
     const storage = createStorage(config, env);
-    const service = new CatalogService({ config, storage, signingSecret, onEventsCommitted });
+    const service = new CatalogService({ db, config, storage, signingSecret });
     return {
-      handlers: catalogHandlers,
-      context: (base): CatalogContext => ({ ...base, loaders: createLoaders(base.em, base.principal?.userId ?? null), service, config }),
-      routes: mediaRoutes({ orm, storage, signingSecret, log, onEventsCommitted }),
+      handlers: catalogHandlers(db),
+      context: ({ em: _em, ...base }): CatalogContext => ({ ...base, loaders: createLoaders(db.reader(), base.principal?.userId ?? null), service, config }),
+      routes: mediaRoutes({ db, storage, signingSecret, log }),
     };
   },
 });

@@ -2,30 +2,21 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { fileTypeFromBuffer } from 'file-type';
-import { discardRequestBody, recordEvent, sendJson, type HttpRoute, type Logger, type MikroORM } from '@vibestream/platform';
+import { discardRequestBody, sendJson, type HttpRoute, type Logger, type Persistence } from '@vibestream/platform';
 import { UploadStored } from './events.ts';
 import { parseRange, sniffedMatches } from './domain/media.ts';
 import { checkMediaSignature } from './domain/signed-url.ts';
-import { isUuid, SOURCE } from './service.ts';
+import { isUuid } from './service.ts';
+import * as store from './store.ts';
 import type { MediaStorage } from './storage/storage.ts';
 
 const SNIFF_BYTES = 4100;
 
 class UploadTooLarge extends Error {}
 
-interface TicketRow {
-  id: string;
-  song_id: string;
-  user_id: string;
-  content_type: string;
-  max_bytes: string;
-  used_at: Date | null;
-  expires_at: Date;
-}
-
 /** The catalog's media endpoints; the gateway forwards `/media/*` here with bodies streamed both ways. */
-export function mediaRoutes(deps: { orm: MikroORM; storage: MediaStorage; signingSecret: string; log: Logger; onEventsCommitted: () => void }): HttpRoute[] {
-  const { orm, storage, signingSecret, log } = deps;
+export function mediaRoutes(deps: { db: Persistence; storage: MediaStorage; signingSecret: string; log: Logger }): HttpRoute[] {
+  const { db, storage, signingSecret, log } = deps;
 
   async function upload(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://media');
@@ -35,27 +26,23 @@ export function mediaRoutes(deps: { orm: MikroORM; storage: MediaStorage; signin
       : 'invalid';
     if (signature !== 'valid') return refuse(req, res, 403, signature === 'expired' ? 'This upload URL has expired' : 'Invalid upload signature');
 
-    const em = orm.em.fork();
-    const [ticket] = (await em.execute('select * from upload_tickets where id = ?', [ticketId])) as TicketRow[];
+    const ticket = await store.ticketById(db.reader(), ticketId);
     if (!ticket) return refuse(req, res, 404, 'Unknown upload');
-    const maxBytes = Number(ticket.max_bytes);
+    const maxBytes = ticket.maxBytes;
     const declaredLength = Number(req.headers['content-length'] ?? NaN);
     if (Number.isFinite(declaredLength) && declaredLength > maxBytes) {
       return refuse(req, res, 413, `The body is larger than the ${maxBytes} bytes requested for this upload`);
     }
     // Single use: the first request to claim the ticket wins; later ones are refused.
-    const claimed = (await em.execute(
-      'update upload_tickets set used_at = now() where id = ? and used_at is null and expires_at > now() returning id',
-      [ticketId],
-    )) as unknown[];
-    if (claimed.length === 0) {
-      return refuse(req, res, ticket.used_at ? 410 : 403, ticket.used_at ? 'This upload URL was already used' : 'This upload URL has expired');
+    const claimed = await db.useCase((tx) => store.claimTicket(tx, ticketId));
+    if (!claimed) {
+      return refuse(req, res, ticket.usedAt ? 410 : 403, ticket.usedAt ? 'This upload URL was already used' : 'This upload URL has expired');
     }
 
     const head = await readHead(req, SNIFF_BYTES);
     const sniffed = await fileTypeFromBuffer(head.bytes);
-    if (!sniffedMatches(ticket.content_type, sniffed?.mime)) {
-      return refuse(req, res, 415, `The bytes are not ${ticket.content_type} audio${sniffed ? ` (they look like ${sniffed.mime})` : ''}`);
+    if (!sniffedMatches(ticket.contentType, sniffed?.mime)) {
+      return refuse(req, res, 415, `The bytes are not ${ticket.contentType} audio${sniffed ? ` (they look like ${sniffed.mime})` : ''}`);
     }
 
     let received = 0;
@@ -71,44 +58,36 @@ export function mediaRoutes(deps: { orm: MikroORM; storage: MediaStorage; signin
         }
       })(),
     );
-    const key = `songs/${ticket.song_id}/${randomUUID()}`;
+    const key = `songs/${ticket.songId}/${randomUUID()}`;
     let stored;
     try {
-      stored = await storage.put(key, body, ticket.content_type);
+      stored = await storage.put(key, body, ticket.contentType);
     } catch (error) {
       await storage.remove(key).catch(() => undefined);
       if (error instanceof UploadTooLarge) return refuse(req, res, 413, `The body is larger than the ${maxBytes} bytes requested for this upload`);
       throw error;
     }
 
-    const previousKey = await em.transactional(async (tx) => {
-      const [song] = (await tx.execute(`select media_key, status from songs where id = ? for update`, [ticket.song_id])) as {
-        media_key: string | null;
-        status: string;
-      }[];
+    const previousKey = await db.useCase(async (tx) => {
+      const song = await store.lockSongMedia(tx, ticket.songId);
       if (!song || song.status !== 'DRAFT') return { rejected: true as const };
-      await tx.execute(
-        `update songs set media_key = ?, media_content_type = ?, media_bytes = ?, media_etag = ? where id = ?`,
-        [key, ticket.content_type, stored.bytes, stored.etag, ticket.song_id],
-      );
-      await tx.execute('update upload_tickets set stored_at = now(), stored_bytes = ? where id = ?', [stored.bytes, ticketId]);
-      recordEvent(tx, SOURCE, UploadStored, {
+      await store.setSongMedia(tx, ticket.songId, { key, contentType: ticket.contentType, bytes: stored.bytes, etag: stored.etag });
+      await store.markTicketStored(tx, ticketId, stored.bytes);
+      tx.outbox.record(UploadStored, {
         uploadId: ticketId,
-        userId: ticket.user_id,
-        songId: ticket.song_id,
+        userId: ticket.userId,
+        songId: ticket.songId,
         bytes: stored.bytes,
         storedAt: new Date().toISOString(),
       });
-      await tx.flush();
       return { rejected: false as const, key: song.media_key };
     });
     if (previousKey.rejected) {
       await storage.remove(key).catch(() => undefined);
       return refuse(req, res, 409, 'The song was published meanwhile; its audio cannot be replaced');
     }
-    deps.onEventsCommitted();
     if (previousKey.key) await storage.remove(previousKey.key).catch((error: unknown) => log.warn({ err: error }, 'could not remove replaced media'));
-    sendJson(res, 201, { songId: ticket.song_id, bytes: stored.bytes, contentType: ticket.content_type });
+    sendJson(res, 201, { songId: ticket.songId, bytes: stored.bytes, contentType: ticket.contentType });
   }
 
   async function stream(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -119,14 +98,7 @@ export function mediaRoutes(deps: { orm: MikroORM; storage: MediaStorage; signin
       : 'invalid';
     if (signature !== 'valid') return sendJson(res, 403, { error: signature === 'expired' ? 'This stream URL has expired' : 'Invalid stream signature' });
 
-    const [media] = (await orm.em
-      .fork()
-      .execute('select media_key, media_content_type, media_bytes, media_etag from songs where id = ?', [songId])) as {
-      media_key: string | null;
-      media_content_type: string;
-      media_bytes: string;
-      media_etag: string;
-    }[];
+    const media = await store.songMedia(db.reader(), songId);
     if (!media?.media_key) return sendJson(res, 404, { error: 'No audio for this song' });
     const size = Number(media.media_bytes);
     const etag = `"${media.media_etag}"`;
@@ -141,7 +113,7 @@ export function mediaRoutes(deps: { orm: MikroORM; storage: MediaStorage; signin
       res.writeHead(416, { ...common, 'content-range': `bytes */${size}` });
       return void res.end();
     }
-    const headers = { ...common, 'content-type': media.media_content_type };
+    const headers = { ...common, 'content-type': media.media_content_type ?? 'application/octet-stream' };
     if (range) {
       res.writeHead(206, { ...headers, 'content-range': `bytes ${range.start}-${range.end}/${size}`, 'content-length': range.end - range.start + 1 });
     } else {

@@ -8,18 +8,15 @@ import {
   parseOptionalId,
   referenceById,
   type BaseRequestContext,
-  type EntityManager,
 } from '@vibestream/platform';
 import type { Resolvers } from './generated/resolvers-types.ts';
 import type { CatalogConfig } from './config.ts';
 import type { Song } from './entities.ts';
 import { normalizeSearchQuery } from './domain/songs.ts';
 import { pageKey, type Loaders } from './loaders.ts';
-import { searchSongs, trendingSongs } from './queries.ts';
 import type { CatalogService } from './service.ts';
 
 export interface CatalogContext extends BaseRequestContext {
-  em: EntityManager;
   loaders: Loaders;
   service: CatalogService;
   config: CatalogConfig;
@@ -48,30 +45,30 @@ async function found<T>(value: Promise<T | null>, what: string): Promise<T> {
 export const resolvers: Resolvers<CatalogContext> = {
   DateTime: DateTimeScalar,
   Query: {
-    song: (_root, { id }, ctx) => ctx.service.visibleSong(ctx.em, viewerOf(ctx), parseId(id, 'id')),
+    song: (_root, { id }, ctx) => ctx.service.visibleSong(viewerOf(ctx), parseId(id, 'id')),
     artist: (_root, { id }, ctx) => found(ctx.loaders.artist.load(parseId(id, 'id')), 'Artist'),
     album: (_root, { id }, ctx) => found(ctx.loaders.album.load(parseId(id, 'id')), 'Album'),
     playlist: (_root, { id }, ctx) => found(ctx.loaders.playlist.load(parseId(id, 'id')), 'Playlist'),
     searchSongs: (_root, { query, first, after }, ctx) => {
       const q = normalizeSearchQuery(query);
       if (!q.ok) throw badInput(q.message, q.field);
-      return searchSongs(ctx.em, q.value, first, after);
+      return ctx.service.search(q.value, first, after);
     },
-    trendingSongs: (_root, { first }, ctx) => trendingSongs(ctx.em, first, ctx.config.TRENDING_WINDOW_DAYS),
+    trendingSongs: (_root, { first }, ctx) => ctx.service.trending(first),
   },
   Mutation: {
-    createArtistProfile: (_root, { input }, ctx) => ctx.service.createArtistProfile(ctx.em, ctx.principal, input),
-    createAlbum: (_root, { input }, ctx) => ctx.service.createAlbum(ctx.em, ctx.principal, input),
+    createArtistProfile: (_root, { input }, ctx) => ctx.service.createArtistProfile(ctx.principal, input),
+    createAlbum: (_root, { input }, ctx) => ctx.service.createAlbum(ctx.principal, input),
     createSong: (_root, { input }, ctx) =>
-      ctx.service.createSong(ctx.em, ctx.principal, { ...input, albumId: parseOptionalId(input.albumId, 'input.albumId') }),
+      ctx.service.createSong(ctx.principal, { ...input, albumId: parseOptionalId(input.albumId, 'input.albumId') }),
     requestSongUpload: (_root, { songId, contentType, byteSize }, ctx) =>
-      ctx.service.requestSongUpload(ctx.em, ctx.principal, parseId(songId, 'songId'), contentType, byteSize),
-    publishSong: (_root, { songId }, ctx) => ctx.service.publishSong(ctx.em, ctx.principal, parseId(songId, 'songId')),
-    createPlaylist: (_root, { name }, ctx) => ctx.service.createPlaylist(ctx.em, ctx.principal, name),
+      ctx.service.requestSongUpload(ctx.principal, parseId(songId, 'songId'), contentType, byteSize),
+    publishSong: (_root, { songId }, ctx) => ctx.service.publishSong(ctx.principal, parseId(songId, 'songId')),
+    createPlaylist: (_root, { name }, ctx) => ctx.service.createPlaylist(ctx.principal, name),
     addSongToPlaylist: (_root, { playlistId, songId }, ctx) =>
-      ctx.service.addSongToPlaylist(ctx.em, ctx.principal, parseId(playlistId, 'playlistId'), parseId(songId, 'songId')),
+      ctx.service.addSongToPlaylist(ctx.principal, parseId(playlistId, 'playlistId'), parseId(songId, 'songId')),
     removeSongFromPlaylist: (_root, { playlistId, songId }, ctx) =>
-      ctx.service.removeSongFromPlaylist(ctx.em, ctx.principal, parseId(playlistId, 'playlistId'), parseId(songId, 'songId')),
+      ctx.service.removeSongFromPlaylist(ctx.principal, parseId(playlistId, 'playlistId'), parseId(songId, 'songId')),
   },
   Artist: {
     __resolveReference: referenceById((id, ctx: CatalogContext) => ctx.loaders.artist.load(id)),

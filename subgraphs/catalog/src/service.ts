@@ -6,184 +6,148 @@ import {
   forbidden,
   isUniqueViolation,
   notFound,
-  recordEvent,
   requireAuth,
   requireRole,
   AppError,
   ErrorCode,
-  type EntityManager,
+  type Persistence,
   type Principal,
+  type Session,
   isUuid,
 } from '@vibestream/platform';
 import type { CatalogConfig } from './config.ts';
-import { Album, Artist, Playlist, Song, UploadTicket } from './entities.ts';
 import { ArtistCreated, SongPublished } from './events.ts';
 import { canonicalContentType } from './domain/media.ts';
 import { checkUpload, FREE_LIMITS, type UploadLimits } from './domain/plans.ts';
 import { signedMediaPath } from './domain/signed-url.ts';
 import { MAX_ALBUM_SONGS, canSeeSong, checkIsrc, checkText, type Checked } from './domain/songs.ts';
+import { searchSongs, trendingSongs } from './queries.ts';
+import * as store from './store.ts';
+import type { Album, Artist, Playlist, Song } from './store.ts';
 import type { MediaStorage } from './storage/storage.ts';
-
-export const SOURCE = 'catalog';
 
 function valid<T>(checked: Checked<T>, prefix = 'input.'): T {
   if (!checked.ok) throw badInput(checked.message, `${prefix}${checked.field}`);
   return checked.value;
 }
 
+const returned = <T>(value: T | undefined, what: string): T => {
+  if (value === undefined) throw new Error(`${what}: the statement returned no row`);
+  return value;
+};
+
 /** Kept exported here for this context's modules; the rule is the platform's. */
 export { isUuid };
 
-/** Catalog's use cases. Each runs in one transaction and writes its events to the outbox. */
+/** Catalog's use cases. Each change runs through `db.useCase`, its events in that transaction's outbox; the SQL is in store.ts. */
 export class CatalogService {
+  private readonly db: Persistence;
   private readonly config: CatalogConfig;
   private readonly storage: MediaStorage;
   private readonly signingSecret: string;
-  private readonly onEventsCommitted: () => void;
 
-  constructor(deps: { config: CatalogConfig; storage: MediaStorage; signingSecret: string; onEventsCommitted: () => void }) {
+  constructor(deps: { db: Persistence; config: CatalogConfig; storage: MediaStorage; signingSecret: string }) {
+    this.db = deps.db;
     this.config = deps.config;
     this.storage = deps.storage;
     this.signingSecret = deps.signingSecret;
-    this.onEventsCommitted = deps.onEventsCommitted;
   }
 
-  async createArtistProfile(em: EntityManager, principal: Principal | null, input: { name: string; bio?: string | null }): Promise<Artist> {
+  async createArtistProfile(principal: Principal | null, input: { name: string; bio?: string | null }): Promise<Artist> {
     const p = requireRole(principal, 'ARTIST');
     const name = valid(checkText('name', input.name, 120));
     const bio = input.bio?.trim() ? valid(checkText('bio', input.bio, 2000)) : null;
     try {
-      const artist = await em.transactional(async (tx) => {
-        if (await tx.count(Artist, { userId: p.userId })) throw conflict('You already have an artist profile');
-        const created = tx.create(Artist, { id: randomUUID(), userId: p.userId, name, bio, createdAt: new Date() });
-        recordEvent(tx, SOURCE, ArtistCreated, { artistId: created.id, userId: p.userId, name });
-        await tx.flush();
+      return await this.db.useCase(async (tx) => {
+        if (await store.artistByUser(tx, p.userId)) throw conflict('You already have an artist profile');
+        const created = returned(await store.insertArtist(tx, { id: randomUUID(), userId: p.userId, name, bio, createdAt: new Date() }), 'insert into artists');
+        tx.outbox.record(ArtistCreated, { artistId: created.id, userId: p.userId, name });
         return created;
       });
-      this.onEventsCommitted();
-      return artist;
     } catch (error) {
       if (isUniqueViolation(error)) throw conflict('You already have an artist profile');
       throw error;
     }
   }
 
-  async createAlbum(em: EntityManager, principal: Principal | null, input: { title: string; releaseDate?: Date | null }): Promise<Album> {
-    const artist = await this.ownArtist(em, principal);
+  async createAlbum(principal: Principal | null, input: { title: string; releaseDate?: Date | null }): Promise<Album> {
+    const artist = await this.ownArtist(principal);
     const title = valid(checkText('title', input.title, 200));
-    const album = em.create(Album, { id: randomUUID(), artistId: artist.id, title, releaseDate: input.releaseDate ?? null, createdAt: new Date() });
-    await em.flush();
-    return album;
+    return this.db.useCase(async (tx) =>
+      returned(await store.insertAlbum(tx, { id: randomUUID(), artistId: artist.id, title, releaseDate: input.releaseDate ?? null, createdAt: new Date() }), 'insert into albums'),
+    );
   }
 
-  async createSong(
-    em: EntityManager,
-    principal: Principal | null,
-    input: { title: string; genre: string; albumId?: string | null; isrc?: string | null },
-  ): Promise<Song> {
-    const artist = await this.ownArtist(em, principal);
+  async createSong(principal: Principal | null, input: { title: string; genre: string; albumId?: string | null; isrc?: string | null }): Promise<Song> {
+    const artist = await this.ownArtist(principal);
     const title = valid(checkText('title', input.title, 200));
     const genre = valid(checkText('genre', input.genre, 60));
     const isrc = valid(checkIsrc(input.isrc));
     const albumId = input.albumId ?? null;
-    return em.transactional(async (tx) => {
+    return this.db.useCase(async (tx) => {
       if (albumId) {
         // The album's row lock serialises additions to it, so concurrent ones cannot overfill it.
-        const [album] = isUuid(albumId) ? ((await tx.execute('select artist_id from albums where id = ? for update', [albumId])) as { artist_id: string }[]) : [];
-        if (!album || album.artist_id !== artist.id) throw badInput('albumId must be one of your albums', 'input.albumId');
-        const [held] = (await tx.execute('select count(*)::int as n from songs where album_id = ?', [albumId])) as { n: number }[];
-        if (held!.n >= MAX_ALBUM_SONGS) throw conflict(`This album already holds ${MAX_ALBUM_SONGS} songs, the most an album may`);
+        const owner = isUuid(albumId) ? await store.lockAlbumArtist(tx, albumId) : undefined;
+        if (owner !== artist.id) throw badInput('albumId must be one of your albums', 'input.albumId');
+        if ((await store.songCountOfAlbum(tx, albumId)) >= MAX_ALBUM_SONGS) throw conflict(`This album already holds ${MAX_ALBUM_SONGS} songs, the most an album may`);
       }
-      const song = tx.create(Song, {
-        id: randomUUID(),
-        artistId: artist.id,
-        albumId,
-        title,
-        genre,
-        isrc,
-        status: 'DRAFT',
-        artistName: artist.name,
-        durationSeconds: null,
-        codec: null,
-        bitrateKbps: null,
-        playCount: 0,
-        mediaKey: null,
-        mediaContentType: null,
-        mediaBytes: null,
-        mediaEtag: null,
-        createdAt: new Date(),
-        publishedAt: null,
-      });
-      await tx.flush();
-      return song;
+      return returned(
+        await store.insertSong(tx, { id: randomUUID(), artistId: artist.id, albumId, title, genre, isrc, artistName: artist.name }),
+        'insert into songs',
+      );
     });
   }
 
-  async requestSongUpload(em: EntityManager, principal: Principal | null, songId: string, contentType: string, byteSize: number) {
+  async requestSongUpload(principal: Principal | null, songId: string, contentType: string, byteSize: number) {
     const p = requireAuth(principal);
-    const song = await this.ownSong(em, p, songId);
+    const song = await this.ownSong(p, songId);
     if (song.status === 'PUBLISHED') throw badInput('A published song cannot be replaced', 'songId');
     const canonical = canonicalContentType(contentType);
     if (!canonical) throw badInput('contentType must be one of audio/mpeg, audio/ogg, audio/flac, audio/wav, audio/mp4', 'contentType');
     if (!Number.isInteger(byteSize) || byteSize <= 0) throw badInput('byteSize must be a positive number of bytes', 'byteSize');
 
-    const ticket = await em.transactional(async (tx) => {
+    const ticket = await this.db.useCase(async (tx) => {
       // Serialise one user's ticket requests so two at once cannot both take the last slot.
-      await tx.execute('select pg_advisory_xact_lock(hashtext(?))', [`catalog:upload:${p.userId}`]);
+      await store.lockUploads(tx, p.userId);
       const limits = await this.uploadLimits(tx, p.userId);
-      const usage = await this.uploadUsage(tx, p.userId);
+      const usage = await store.uploadUsage(tx, p.userId);
       const check = checkUpload({ limits, byteSize, ...usage });
       if (!check.ok) {
         throw check.reason === 'too-large' ? badInput(check.message, 'byteSize') : new AppError(ErrorCode.PLAN_LIMIT_REACHED, check.message);
       }
-      const created = tx.create(UploadTicket, {
-        id: randomUUID(),
-        songId: song.id,
-        userId: p.userId,
-        contentType: canonical,
-        maxBytes: byteSize,
-        createdAt: new Date(),
-        expiresAt: new Date(Date.now() + this.config.UPLOAD_URL_TTL_SECONDS * 1000),
-        usedAt: null,
-        storedAt: null,
-        storedBytes: null,
-      });
-      await tx.flush();
-      return created;
+      const expiresAt = new Date(Date.now() + this.config.UPLOAD_URL_TTL_SECONDS * 1000);
+      return returned(
+        await store.insertTicket(tx, { id: randomUUID(), songId: song.id, userId: p.userId, contentType: canonical, maxBytes: byteSize, expiresAt }),
+        'insert into upload_tickets',
+      );
     });
     const exp = Math.floor(ticket.expiresAt.getTime() / 1000);
     return { uploadUrl: signedMediaPath(this.signingSecret, 'upload', ticket.id, exp), expiresAt: ticket.expiresAt };
   }
 
-  async publishSong(em: EntityManager, principal: Principal | null, songId: string): Promise<Song> {
+  async publishSong(principal: Principal | null, songId: string): Promise<Song> {
     const p = requireAuth(principal);
-    const song = await this.ownSong(em, p, songId);
+    const song = await this.ownSong(p, songId);
     if (song.status === 'PUBLISHED') return song;
     if (!song.mediaKey || !song.mediaContentType) throw badInput('Upload the audio before publishing', 'songId');
     const metadata = await this.readAudioMetadata(song.mediaKey, song.mediaContentType, song.mediaBytes ?? undefined);
-    const artist = await em.findOneOrFail(Artist, { id: song.artistId });
-    const published = await em.transactional(async (tx) => {
-      const rows = (await tx.execute(
-        `update songs set status = 'PUBLISHED', published_at = now(), duration_seconds = ?, codec = ?, bitrate_kbps = ?
-         where id = ? and status = 'DRAFT' returning published_at`,
-        [metadata.durationSeconds, metadata.codec, metadata.bitrateKbps, song.id],
-      )) as { published_at: Date }[];
-      if (rows.length === 0) return false;
-      recordEvent(tx, SOURCE, SongPublished, {
+    const reader = this.db.reader();
+    const [artist] = await store.artistsByIds(reader, [song.artistId]);
+    if (!artist) throw notFound('Artist');
+    await this.db.useCase(async (tx) => {
+      const publishedAt = await store.publishDraft(tx, song.id, metadata);
+      if (!publishedAt) return;
+      tx.outbox.record(SongPublished, {
         songId: song.id,
         artistId: song.artistId,
         artistUserId: artist.userId,
         title: song.title,
         genre: song.genre,
         durationSeconds: metadata.durationSeconds,
-        publishedAt: new Date(rows[0]!.published_at).toISOString(),
+        publishedAt: publishedAt.toISOString(),
       });
-      await tx.flush();
-      return true;
     });
-    if (published) this.onEventsCommitted();
-    await em.refresh(song);
-    return song;
+    return returned(await store.songById(reader, song.id), 'the published song');
   }
 
   /** Reads duration, codec and bitrate from the stored bytes; BAD_USER_INPUT when they are not decodable audio. */
@@ -217,82 +181,73 @@ export class CatalogService {
     return signedMediaPath(this.signingSecret, 'stream', song.id, exp);
   }
 
-  async createPlaylist(em: EntityManager, principal: Principal | null, name: string): Promise<Playlist> {
+  async createPlaylist(principal: Principal | null, name: string): Promise<Playlist> {
     const p = requireAuth(principal);
-    const playlist = em.create(Playlist, { id: randomUUID(), ownerId: p.userId, name: valid(checkText('name', name, 120), ''), createdAt: new Date() });
-    await em.flush();
+    const checked = valid(checkText('name', name, 120), '');
+    return this.db.useCase(async (tx) =>
+      returned(await store.insertPlaylist(tx, { id: randomUUID(), ownerId: p.userId, name: checked, createdAt: new Date() }), 'insert into playlists'),
+    );
+  }
+
+  async addSongToPlaylist(principal: Principal | null, playlistId: string, songId: string): Promise<Playlist> {
+    const p = requireAuth(principal);
+    const playlist = await this.ownPlaylist(p, playlistId);
+    await this.visibleSong(p.userId, songId);
+    await this.db.useCase((tx) => store.addToPlaylist(tx, playlist.id, songId));
     return playlist;
   }
 
-  async addSongToPlaylist(em: EntityManager, principal: Principal | null, playlistId: string, songId: string): Promise<Playlist> {
+  async removeSongFromPlaylist(principal: Principal | null, playlistId: string, songId: string): Promise<Playlist> {
     const p = requireAuth(principal);
-    const playlist = await this.ownPlaylist(em, p, playlistId);
-    await this.visibleSong(em, p.userId, songId);
-    await em.execute('insert into playlist_songs (playlist_id, song_id) values (?, ?) on conflict do nothing', [playlist.id, songId]);
-    return playlist;
-  }
-
-  async removeSongFromPlaylist(em: EntityManager, principal: Principal | null, playlistId: string, songId: string): Promise<Playlist> {
-    const p = requireAuth(principal);
-    const playlist = await this.ownPlaylist(em, p, playlistId);
-    if (isUuid(songId)) await em.execute('delete from playlist_songs where playlist_id = ? and song_id = ?', [playlist.id, songId]);
+    const playlist = await this.ownPlaylist(p, playlistId);
+    if (isUuid(songId)) await this.db.useCase((tx) => store.removeFromPlaylist(tx, playlist.id, songId));
     return playlist;
   }
 
   /** The song if the viewer may see it; NOT_FOUND otherwise (a draft of another artist does not exist for them). */
-  async visibleSong(em: EntityManager, viewerUserId: string | null, songId: string): Promise<Song> {
-    const song = isUuid(songId) ? await em.findOne(Song, { id: songId }) : null;
+  async visibleSong(viewerUserId: string | null, songId: string): Promise<Song> {
+    const reader = this.db.reader();
+    const song = isUuid(songId) ? await store.songById(reader, songId) : undefined;
     if (!song) throw notFound('Song');
     if (song.status !== 'PUBLISHED') {
-      const artist = await em.findOne(Artist, { id: song.artistId });
+      const [artist] = await store.artistsByIds(reader, [song.artistId]);
       if (!artist || !canSeeSong({ status: song.status, artistUserId: artist.userId }, viewerUserId)) throw notFound('Song');
     }
     return song;
   }
 
-  private async ownArtist(em: EntityManager, principal: Principal | null): Promise<Artist> {
+  search(query: string, first: number | null | undefined, after: string | null | undefined) {
+    return searchSongs(this.db.reader(), query, first, after);
+  }
+
+  trending(first: number | null | undefined): Promise<Song[]> {
+    return trendingSongs(this.db.reader(), first, this.config.TRENDING_WINDOW_DAYS);
+  }
+
+  private async ownArtist(principal: Principal | null): Promise<Artist> {
     const p = requireRole(principal, 'ARTIST');
-    const artist = await em.findOne(Artist, { userId: p.userId });
+    const artist = await store.artistByUser(this.db.reader(), p.userId);
     if (!artist) throw forbidden('Create your artist profile first');
     return artist;
   }
 
-  private async ownSong(em: EntityManager, p: Principal, songId: string): Promise<Song> {
-    const song = await this.visibleSong(em, p.userId, songId);
-    const artist = await em.findOne(Artist, { id: song.artistId });
+  private async ownSong(p: Principal, songId: string): Promise<Song> {
+    const song = await this.visibleSong(p.userId, songId);
+    const [artist] = await store.artistsByIds(this.db.reader(), [song.artistId]);
     if (artist?.userId !== p.userId) throw forbidden("Only the song's artist may do this");
     return song;
   }
 
-  private async ownPlaylist(em: EntityManager, p: Principal, playlistId: string): Promise<Playlist> {
-    const playlist = isUuid(playlistId) ? await em.findOne(Playlist, { id: playlistId }) : null;
+  private async ownPlaylist(p: Principal, playlistId: string): Promise<Playlist> {
+    const [playlist] = isUuid(playlistId) ? await store.playlistsByIds(this.db.reader(), [playlistId]) : [];
     if (!playlist) throw notFound('Playlist');
     if (playlist.ownerId !== p.userId) throw forbidden("Only the playlist's owner may change it");
     return playlist;
   }
 
-  async uploadLimits(em: EntityManager, userId: string): Promise<UploadLimits> {
-    const rows = (await em.execute('select plan_id, uploads_monthly, storage_bytes from user_plans where user_id = ?', [userId])) as {
-      plan_id: string;
-      uploads_monthly: number | null;
-      storage_bytes: string | number | null;
-    }[];
-    const row = rows[0];
+  async uploadLimits(db: Session, userId: string): Promise<UploadLimits> {
+    const row = await store.planLimitsOf(db, userId);
     if (!row) return FREE_LIMITS;
-    return { planId: row.plan_id, uploadsMonthly: row.uploads_monthly, storageBytes: row.storage_bytes === null ? null : Number(row.storage_bytes) };
-  }
-
-  /** Uploads this calendar month (UTC) and bytes stored, counting tickets still open as used. */
-  async uploadUsage(em: EntityManager, userId: string): Promise<{ uploadsThisMonth: number; storageUsedBytes: number }> {
-    const rows = (await em.execute(
-      `select
-         (select count(*) from upload_tickets t
-           where t.user_id = ? and t.created_at >= date_trunc('month', now() at time zone 'utc') at time zone 'utc'
-             and (t.stored_at is not null or (t.used_at is null and t.expires_at > now()))) as uploads,
-         (select coalesce(sum(s.media_bytes), 0) from songs s join artists a on a.id = s.artist_id where a.user_id = ?)
-         + (select coalesce(sum(t.max_bytes), 0) from upload_tickets t where t.user_id = ? and t.used_at is null and t.expires_at > now()) as bytes`,
-      [userId, userId, userId],
-    )) as { uploads: string; bytes: string }[];
-    return { uploadsThisMonth: Number(rows[0]?.uploads ?? 0), storageUsedBytes: Number(rows[0]?.bytes ?? 0) };
+    return { planId: row.plan_id, uploadsMonthly: row.uploads_monthly, storageBytes: row.storage_bytes };
   }
 }
