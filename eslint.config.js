@@ -68,9 +68,9 @@ const boundaries = {
 // context imports a SQL driver or the ORM (pg, kysely, @mikro-orm/*), and no file but its store
 // imports the SQL primitive, the ORM's types or the raw-SQL helpers, or calls `.execute(...)`.
 // Migrated: persistenceMigrated. Pending (still on EntityManager / pg; enable each as it moves):
-// campaigns, ownership (placeOrder's pg + inlineSql path stays a
-// documented exception private to order placement), rewards.
-const persistenceMigrated = ['catalog', 'identity', 'notifications', 'payments'];
+// campaigns, ownership (placeOrder's pg + inlineSql path stays a documented exception private to
+// order placement).
+const persistenceMigrated = ['catalog', 'identity', 'notifications', 'payments', 'rewards'];
 const noSqlDriver = {
   regex: '^(pg|pg-[a-z-]+|kysely|@mikro-orm/.+)$',
   message: "A context reaches its tables only through the kernel's persistence primitive, in its store (docs/adr/0001-persistence.md).",

@@ -34,7 +34,7 @@ const consumed: Record<string, EventHandler[]> = {
   notifications: notificationsHandlers(listing, {} as never),
   ownership: ownershipHandlers,
   payments: paymentsHandlers(listing),
-  rewards: rewardsHandlers({ rewardPerListen: '1', epochBudget: '1' }),
+  rewards: rewardsHandlers(listing, { rewardPerListen: '1', epochBudget: '1' }),
 };
 
 const buses = [

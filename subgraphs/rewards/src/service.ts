@@ -4,17 +4,18 @@ import {
   badInput,
   conflict,
   forbidden,
+  isSelfOrAdmin,
   isUniqueViolation,
   notFound,
-  recordEvent,
   requireAuth,
   requireRole,
-  type EntityManager,
   type LiveEvents,
   type Logger,
-  type MikroORM,
+  type Persistence,
   type Principal,
   type ProjectionWaits,
+  type Session,
+  type Tx,
   isUuid,
 } from '@vibestream/platform';
 import { SongPublished } from '@vibestream/contracts/catalog';
@@ -22,45 +23,12 @@ import type { RewardsConfig } from './config.ts';
 import { ListenCompleted, VoucherIssued, liveTopics } from './events.ts';
 import { fieldToAddress, parseFieldElement } from './domain/field.ts';
 import { creditHeartbeat, epochOf, judgeListen, type ListenRules, type RejectionReason, type SessionProgress } from './domain/listening.ts';
+import * as store from './store.ts';
+import type { ClaimRow, PoolRow, SessionRow, VoucherRow } from './store.ts';
 import type { EpochTrees } from './tree.ts';
 import type { ProofVerifierPool } from './verifier.ts';
 
-export const SOURCE = 'rewards';
-
-export interface SessionRow {
-  id: string;
-  user_id: string;
-  song_id: string;
-  status: 'OPEN' | 'COMPLETED' | 'REJECTED' | 'ABANDONED';
-  started_at: Date;
-  last_heartbeat_at: Date;
-  last_position_seconds: number;
-  listened_seconds: number;
-  gapped: boolean;
-}
-
-export interface VoucherRow {
-  epoch: number;
-  leaf_index: number;
-  amount: string;
-  merkle_root: string;
-  session_id: string;
-}
-
-export interface ClaimRow {
-  id: string;
-  status: 'CREDITED' | 'PENDING' | 'PAID' | 'FAILED';
-  amount: string;
-  recipient: string;
-  tx_hash: string | null;
-}
-
-export interface PoolRow {
-  epoch: number;
-  reward_per_listen: string;
-  total_budget: string;
-  remaining: string;
-}
+export type { ClaimRow, PoolRow, SessionRow, VoucherRow } from './store.ts';
 
 /** An entity other subgraphs own, known here by its key. */
 export interface EntityRef {
@@ -80,9 +48,14 @@ export interface Payer {
 /** Kept exported here for this context's modules; the rule is the platform's. */
 export { isUuid };
 
+const returned = <T>(value: T | undefined, what: string): T => {
+  if (value === undefined) throw new Error(`${what}: the statement returned no row`);
+  return value;
+};
+
 /** rewards' use cases: sessions and vouchers (tied to a user) and claims (tied to nobody). */
 export class RewardsService {
-  private readonly orm: MikroORM;
+  private readonly db: Persistence;
   private readonly config: RewardsConfig;
   readonly rules: ListenRules;
   readonly trees: EpochTrees;
@@ -90,30 +63,27 @@ export class RewardsService {
   private readonly payer: Payer | null;
   private readonly live: LiveEvents;
   private readonly log: Logger;
-  private readonly onEventsCommitted: () => void;
   private readonly projections: ProjectionWaits;
   private readonly now: () => Date;
 
   constructor(deps: {
-    orm: MikroORM;
+    db: Persistence;
     config: RewardsConfig;
     trees: EpochTrees;
     verifier: ProofVerifierPool;
     payer: Payer | null;
     live: LiveEvents;
     log: Logger;
-    onEventsCommitted: () => void;
     projections: ProjectionWaits;
     now?: () => Date;
   }) {
-    this.orm = deps.orm;
+    this.db = deps.db;
     this.config = deps.config;
     this.trees = deps.trees;
     this.verifier = deps.verifier;
     this.payer = deps.payer;
     this.live = deps.live;
     this.log = deps.log;
-    this.onEventsCommitted = deps.onEventsCommitted;
     this.projections = deps.projections;
     this.now = deps.now ?? (() => new Date());
     this.rules = {
@@ -126,117 +96,99 @@ export class RewardsService {
   }
 
   /** The epoch's pool, created with the configured reward and budget the first time it is needed. */
-  async pool(em: EntityManager, epoch = epochOf(this.now())): Promise<PoolRow> {
-    await em.execute(
-      'insert into pools (epoch, reward_per_listen, total_budget, remaining) values (?, ?, ?, ?) on conflict do nothing',
-      [epoch, this.config.REWARD_PER_LISTEN, this.config.EPOCH_BUDGET, this.config.EPOCH_BUDGET],
-    );
-    const [pool] = (await em.execute('select epoch, reward_per_listen::text, total_budget::text, remaining::text from pools where epoch = ?', [epoch])) as PoolRow[];
-    return pool!;
+  async pool(epoch = epochOf(this.now())): Promise<PoolRow> {
+    return this.db.useCase((tx) => this.poolIn(tx, epoch));
   }
 
-  async fundPool(em: EntityManager, principal: Principal | null, epoch: number, amount: string): Promise<PoolRow> {
+  private async poolIn(tx: Tx, epoch: number): Promise<PoolRow> {
+    await store.ensurePool(tx, epoch, { rewardPerListen: this.config.REWARD_PER_LISTEN, budget: this.config.EPOCH_BUDGET });
+    return returned(await store.poolOf(tx, epoch), `pool of epoch ${epoch}`);
+  }
+
+  async fundPool(principal: Principal | null, epoch: number, amount: string): Promise<PoolRow> {
     requireRole(principal, 'ADMIN');
     if (!Number.isInteger(epoch) || epoch < 0) throw badInput('epoch must be a day number (days since 1970-01-01, UTC)', 'epoch');
     if (!/^\d+$/.test(amount) || BigInt(amount) <= 0n) throw badInput('amount must be a positive whole number of base units', 'amount');
-    return em.transactional(async (tx) => {
-      await this.pool(tx, epoch);
-      await tx.execute('update pools set total_budget = total_budget + ?::numeric, remaining = remaining + ?::numeric where epoch = ?', [amount, amount, epoch]);
-      return this.pool(tx, epoch);
+    return this.db.useCase(async (tx) => {
+      await this.poolIn(tx, epoch);
+      await store.fundPool(tx, epoch, amount);
+      return this.poolIn(tx, epoch);
     });
   }
 
-  async startSession(em: EntityManager, principal: Principal | null, songId: string): Promise<SessionRow> {
+  async startSession(principal: Principal | null, songId: string): Promise<SessionRow> {
     const p = requireAuth(principal);
+    const reader = this.db.reader();
     // A song catalog has just published may not be projected here yet: wait for it before NOT_FOUND.
-    const song = isUuid(songId)
-      ? await this.projections.find(SongPublished, songId, async () => ((await em.execute('select song_id from songs where song_id = ?', [songId])) as unknown[])[0])
-      : undefined;
+    const song = isUuid(songId) ? await this.projections.find(SongPublished, songId, () => store.songById(reader, songId)) : undefined;
     if (!song) throw notFound('Song');
-    return em.transactional(async (tx) => {
+    return this.db.useCase(async (tx) => {
       // One open session per user: a new one abandons the previous. Concurrent starts of one user
       // queue on this lock, so each abandons the one before it instead of breaking the unique index.
-      await tx.execute('select pg_advisory_xact_lock(hashtext(?))', [`rewards:user:${p.userId}`]);
-      await tx.execute(`update sessions set status = 'ABANDONED', completed_at = now() where user_id = ? and status = 'OPEN'`, [p.userId]);
-      const now = this.now();
-      const [row] = (await tx.execute(
-        `insert into sessions (id, user_id, song_id, status, started_at, last_heartbeat_at) values (?, ?, ?, 'OPEN', ?, ?) returning *`,
-        [randomUUID(), p.userId, songId, now, now],
-      )) as SessionRow[];
-      return row!;
+      await store.lockListener(tx, p.userId);
+      await store.abandonOpenSessions(tx, p.userId);
+      return returned(await store.insertSession(tx, { id: randomUUID(), userId: p.userId, songId, at: this.now() }), 'insert into sessions');
     });
   }
 
-  async heartbeat(em: EntityManager, principal: Principal | null, sessionId: string, positionSeconds: number): Promise<SessionRow> {
+  async heartbeat(principal: Principal | null, sessionId: string, positionSeconds: number): Promise<SessionRow> {
     const p = requireAuth(principal);
     if (!Number.isInteger(positionSeconds) || positionSeconds < 0) throw badInput('positionSeconds must be a non-negative whole number', 'positionSeconds');
-    return em.transactional(async (tx) => {
+    return this.db.useCase(async (tx) => {
       const session = await this.ownSession(tx, p, sessionId);
       if (session.status !== 'OPEN') throw conflict('This listen session has ended');
-      const [song] = (await tx.execute('select duration_seconds from songs where song_id = ?', [session.song_id])) as { duration_seconds: number }[];
-      const next = creditHeartbeat(progressOf(session), { at: this.now(), positionSeconds }, song!.duration_seconds, this.rules);
-      const [row] = (await tx.execute(
-        `update sessions set listened_seconds = ?, last_heartbeat_at = ?, last_position_seconds = ?, gapped = ? where id = ? returning *`,
-        [next.listenedSeconds, next.lastHeartbeatAt, next.lastPositionSeconds, next.gapped, session.id],
-      )) as SessionRow[];
-      return row!;
+      const song = returned(await store.songById(tx, session.song_id), "the session's song");
+      const next = creditHeartbeat(progressOf(session), { at: this.now(), positionSeconds }, song.duration_seconds, this.rules);
+      return returned(await store.saveProgress(tx, session.id, next), 'update sessions');
     });
   }
 
-  async complete(
-    em: EntityManager,
-    principal: Principal | null,
-    sessionId: string,
-    commitmentText: string,
-  ): Promise<CompleteResult> {
+  async complete(principal: Principal | null, sessionId: string, commitmentText: string): Promise<CompleteResult> {
     const p = requireAuth(principal);
     const commitment = parseFieldElement(commitmentText);
     if (commitment === null || commitment === 0n) throw badInput('commitment must be a non-zero decimal field element', 'commitment');
-    const outcome = await em.transactional(async (tx) => {
-      await tx.execute('select pg_advisory_xact_lock(hashtext(?))', [`rewards:user:${p.userId}`]);
+    const outcome = await this.db.useCase(async (tx) => {
+      await store.lockListener(tx, p.userId);
       const session = await this.ownSession(tx, p, sessionId, true);
       if (session.status !== 'OPEN') throw conflict('This listen session was already completed');
       const now = this.now();
       const epoch = epochOf(now);
-      const [song] = (await tx.execute('select artist_user_id, duration_seconds from songs where song_id = ?', [session.song_id])) as {
-        artist_user_id: string;
-        duration_seconds: number;
-      }[];
-      const [counts] = (await tx.execute(
-        `select count(*)::int as today, count(*) filter (where song_id = ?)::int as song_today from vouchers where user_id = ? and epoch = ?`,
-        [session.song_id, p.userId, epoch],
-      )) as { today: number; song_today: number }[];
+      const song = returned(await store.songById(tx, session.song_id), "the session's song");
+      const counts = returned(await store.voucherCounts(tx, p.userId, session.song_id, epoch), 'voucher counts');
       let reason: RejectionReason | null = judgeListen({
         progress: progressOf(session),
         completedAt: now,
-        songDurationSeconds: song!.duration_seconds,
-        listenerIsArtist: song!.artist_user_id === p.userId,
-        vouchersToday: counts!.today,
-        songVouchersToday: counts!.song_today,
+        songDurationSeconds: song.duration_seconds,
+        listenerIsArtist: song.artist_user_id === p.userId,
+        vouchersToday: counts.today,
+        songVouchersToday: counts.song_today,
         rules: this.rules,
       });
       const countedAsListen = reason === null;
       let voucher: VoucherRow | null = null;
       if (reason === null) {
         await this.trees.lockEpoch(tx, epoch);
-        const [duplicate] = (await tx.execute('select 1 from vouchers where commitment = ?', [commitment.toString()])) as unknown[];
-        const pool = await this.pool(tx, epoch);
-        const drawn = duplicate
-          ? []
-          : ((await tx.execute('update pools set remaining = remaining - reward_per_listen where epoch = ? and remaining >= reward_per_listen returning epoch', [
-              epoch,
-            ])) as unknown[]);
+        const duplicate = await store.commitmentUsed(tx, commitment.toString());
+        const pool = await this.poolIn(tx, epoch);
+        const drawn = duplicate ? false : await store.drawReward(tx, epoch);
         if (duplicate) reason = 'DUPLICATE_COMMITMENT';
-        else if (drawn.length === 0) reason = 'POOL_EXHAUSTED';
+        else if (!drawn) reason = 'POOL_EXHAUSTED';
         else {
           const { leafIndex, root } = await this.trees.append(tx, epoch, commitment);
-          const [row] = (await tx.execute(
-            `insert into vouchers (epoch, leaf_index, commitment, amount, session_id, user_id, song_id, merkle_root)
-             values (?, ?, ?, ?, ?, ?, ?, ?) returning epoch, leaf_index, amount::text, merkle_root, session_id`,
-            [epoch, leafIndex, commitment.toString(), pool.reward_per_listen, session.id, p.userId, session.song_id, root.toString()],
-          )) as VoucherRow[];
-          voucher = row!;
-          recordEvent(tx, SOURCE, VoucherIssued, {
+          voucher = returned(
+            await store.insertVoucher(tx, {
+              epoch,
+              leafIndex,
+              commitment: commitment.toString(),
+              amount: pool.reward_per_listen,
+              sessionId: session.id,
+              userId: p.userId,
+              songId: session.song_id,
+              merkleRoot: root.toString(),
+            }),
+            'insert into vouchers',
+          );
+          tx.outbox.record(VoucherIssued, {
             userId: p.userId,
             sessionId: session.id,
             songId: session.song_id,
@@ -247,7 +199,7 @@ export class RewardsService {
         }
       }
       if (countedAsListen) {
-        recordEvent(tx, SOURCE, ListenCompleted, {
+        tx.outbox.record(ListenCompleted, {
           sessionId: session.id,
           userId: p.userId,
           songId: session.song_id,
@@ -255,14 +207,12 @@ export class RewardsService {
           completedAt: now.toISOString(),
         });
       }
-      const [updated] = (await tx.execute(
-        `update sessions set status = ?, completed_at = ?, rejection_reason = ?, counted_as_listen = ? where id = ? returning *`,
-        [voucher ? 'COMPLETED' : 'REJECTED', now, reason, countedAsListen, session.id],
-      )) as SessionRow[];
-      await tx.flush();
-      return { session: updated!, voucher, rejectionReason: reason };
+      const updated = returned(
+        await store.endSession(tx, session.id, { status: voucher ? 'COMPLETED' : 'REJECTED', completedAt: now, rejectionReason: reason, countedAsListen }),
+        'update sessions',
+      );
+      return { session: updated, voucher, rejectionReason: reason };
     });
-    this.onEventsCommitted();
     if (outcome.voucher) {
       await this.live
         .publish(liveTopics.voucherIssued(p.userId), { ...voucherPayload(outcome.voucher) })
@@ -271,37 +221,61 @@ export class RewardsService {
     return outcome;
   }
 
-  async path(em: EntityManager, epoch: number, leafIndex: number) {
-    const path = await this.trees.path(em, epoch, leafIndex);
+  async path(epoch: number, leafIndex: number) {
+    const path = await this.trees.path(this.db.reader(), epoch, leafIndex);
     if (!path) throw notFound('Voucher');
     return { root: path.root.toString(), pathElements: path.pathElements.map(String), pathIndices: path.pathIndices };
+  }
+
+  /** A voucher, for its listener (or an ADMIN) only. */
+  async voucher(principal: Principal | null, epoch: number, leafIndex: number): Promise<VoucherRow | null> {
+    const p = requireAuth(principal);
+    const row = await store.voucherAt(this.db.reader(), epoch, leafIndex);
+    // A voucher is its listener's own data.
+    return row && isSelfOrAdmin(p, row.user_id) ? row : null;
+  }
+
+  async claimById(id: string): Promise<ClaimRow | null> {
+    return (await store.claimById(this.db.reader(), id)) ?? null;
   }
 
   /**
    * Claims a voucher with a Groth16 proof. Needs no account: the proof shows that someone knows
    * a leaf's secrets without saying which leaf; the nullifier hash makes it claimable once.
    */
-  async claim(em: EntityManager, proof: unknown, publicSignals: string[]): Promise<ClaimRow> {
+  async claim(proof: unknown, publicSignals: string[]): Promise<ClaimRow> {
     if (publicSignals.length !== 3) throw badInput('publicSignals must be [nullifierHash, root, recipient]', 'publicSignals');
     const [nullifierHash, root, recipientField] = publicSignals.map(parseFieldElement);
-    if (nullifierHash === null || root === null || recipientField === null) throw badInput('publicSignals must be decimal field elements', 'publicSignals');
-    const recipientAddress = fieldToAddress(recipientField!);
+    if (nullifierHash === null || nullifierHash === undefined || root === null || root === undefined || recipientField === null || recipientField === undefined) {
+      throw badInput('publicSignals must be decimal field elements', 'publicSignals');
+    }
+    const recipientAddress = fieldToAddress(recipientField);
     if (!recipientAddress || recipientField === 0n) throw badInput('recipient is not an Ethereum address', 'publicSignals');
     const recipient = getAddress(recipientAddress);
     if (!isProofShape(proof)) throw badInput('proof must be a snarkjs Groth16 proof object', 'proof');
-    const [known] = (await em.execute('select epoch from tree_roots where root = ?', [root!.toString()])) as { epoch: number }[];
-    if (!known) throw badInput('The proof names an unknown Merkle root', 'publicSignals');
-    const canonicalSignals = [nullifierHash!.toString(), root!.toString(), recipientField!.toString()];
-    if (!(await this.verifier.verify(proof, canonicalSignals))) throw badInput('The proof is not valid for these public signals', 'proof');
+    const reader = this.db.reader();
+    const epoch = await store.epochOfRoot(reader, root.toString());
+    if (epoch === undefined) throw badInput('The proof names an unknown Merkle root', 'publicSignals');
+    const canonicalSignals = [nullifierHash.toString(), root.toString(), recipientField.toString()] as const;
+    if (!(await this.verifier.verify(proof, [...canonicalSignals]))) throw badInput('The proof is not valid for these public signals', 'proof');
 
-    const pool = await this.pool(em, known.epoch);
     let claim: ClaimRow;
     try {
-      [claim] = (await em.execute(
-        `insert into claims (id, nullifier_hash, epoch, root, recipient, amount, status) values (?, ?, ?, ?, ?, ?, ?)
-         returning id, status, amount::text, recipient, tx_hash`,
-        [randomUUID(), canonicalSignals[0], known.epoch, canonicalSignals[1], recipient, pool.reward_per_listen, this.payer ? 'PENDING' : 'CREDITED'],
-      )) as ClaimRow[] as [ClaimRow];
+      claim = await this.db.useCase(async (tx) => {
+        const pool = await this.poolIn(tx, epoch);
+        return returned(
+          await store.insertClaim(tx, {
+            id: randomUUID(),
+            nullifierHash: canonicalSignals[0],
+            epoch,
+            root: canonicalSignals[1],
+            recipient,
+            amount: pool.reward_per_listen,
+            status: this.payer ? 'PENDING' : 'CREDITED',
+          }),
+          'insert into claims',
+        );
+      });
     } catch (error) {
       if (isUniqueViolation(error, 'claims_nullifier_hash_key')) throw conflict('This voucher was already claimed');
       throw error;
@@ -312,7 +286,7 @@ export class RewardsService {
       } catch (error) {
         this.log.error({ err: error, claimId: claim.id }, 'reward payout failed');
       }
-      [claim] = (await em.execute('select id, status, amount::text, recipient, tx_hash from claims where id = ?', [claim.id])) as [ClaimRow];
+      claim = returned(await store.claimById(reader, claim.id), 'the claim');
     }
     await this.live
       .publish(liveTopics.claimed(recipient), { id: claim.id, status: claim.status, amount: claim.amount, recipient, txHash: claim.tx_hash })
@@ -320,20 +294,13 @@ export class RewardsService {
     return claim;
   }
 
-  async listenStats(em: EntityManager, userId: string) {
-    const [row] = (await em.execute(
-      `select count(*)::int as sessions, count(*) filter (where counted_as_listen)::int as completed,
-              (select count(*)::int from vouchers where user_id = ?) as vouchers
-       from sessions where user_id = ?`,
-      [userId, userId],
-    )) as { sessions: number; completed: number; vouchers: number }[];
-    return { sessions: row!.sessions, completedListens: row!.completed, vouchersIssued: row!.vouchers };
+  async listenStats(userId: string) {
+    const row = returned(await store.listenStats(this.db.reader(), userId), 'listen stats');
+    return { sessions: row.sessions, completedListens: row.completed, vouchersIssued: row.vouchers };
   }
 
-  private async ownSession(tx: EntityManager, p: Principal, sessionId: string, lock = false): Promise<SessionRow> {
-    const [session] = isUuid(sessionId)
-      ? ((await tx.execute(`select * from sessions where id = ?${lock ? ' for update' : ''}`, [sessionId])) as SessionRow[])
-      : [];
+  private async ownSession(db: Session, p: Principal, sessionId: string, lock = false): Promise<SessionRow> {
+    const session = isUuid(sessionId) ? await store.sessionById(db, sessionId, lock) : undefined;
     if (!session) throw notFound('Listen session');
     if (session.user_id !== p.userId) throw forbidden("Only the session's listener may do this");
     return session;
@@ -355,7 +322,7 @@ export function voucherPayload(voucher: VoucherRow) {
 }
 
 function isProofShape(proof: unknown): boolean {
-  const p = proof as { pi_a?: unknown; pi_b?: unknown; pi_c?: unknown } | null;
-  return !!p && Array.isArray(p.pi_a) && Array.isArray(p.pi_b) && Array.isArray(p.pi_c);
+  if (typeof proof !== 'object' || proof === null) return false;
+  return ['pi_a', 'pi_b', 'pi_c'].every((key) => Array.isArray(Reflect.get(proof, key)));
 }
 
