@@ -32,7 +32,7 @@ const consumed: Record<string, EventHandler[]> = {
   campaigns: campaignsHandlers,
   catalog: catalogHandlers(listing),
   notifications: notificationsHandlers(listing, {} as never),
-  ownership: ownershipHandlers,
+  ownership: ownershipHandlers(listing),
   payments: paymentsHandlers(listing),
   rewards: rewardsHandlers(listing, { rewardPerListen: '1', epochBudget: '1' }),
 };

@@ -1,9 +1,10 @@
-import { defineSubgraph, openSqlPool } from '@vibestream/platform';
+import { defineSubgraph, openPersistence } from '@vibestream/platform';
 import { loadOwnershipConfig } from './config.ts';
 import { ownershipHandlers } from './handlers.ts';
 import { createLoaders } from './loaders.ts';
 import { migrations } from './migrations.ts';
 import { resolvers, type OwnershipContext } from './resolvers.ts';
+import { openPlacementPool } from './placement.ts';
 import { OwnershipService } from './service.ts';
 
 export const ownershipSubgraph = defineSubgraph({
@@ -13,13 +14,14 @@ export const ownershipSubgraph = defineSubgraph({
   resolvers,
   loadConfig: loadOwnershipConfig,
   database: { migrations, poolSize: 20 },
-  setup: ({ config, log, infra, onQuery, onEventsCommitted, projections }) => {
+  setup: ({ config, log, infra, orm, onQuery, onEventsCommitted, projections }) => {
+    const db = openPersistence(orm, { source: 'ownership', onEventsCommitted, onQuery });
     // placeOrder's two round trips run on plain node-postgres (see placement.ts).
-    const sql = openSqlPool({ url: config.DATABASE_URL, schema: 'ownership', max: 20, ...(onQuery ? { onQuery } : {}) });
-    const service = new OwnershipService({ takerFeeBps: config.TAKER_FEE_BPS, live: infra.live, log, sql, onEventsCommitted, projections });
+    const sql = openPlacementPool({ url: config.DATABASE_URL, schema: 'ownership', max: 20, ...(onQuery ? { onQuery } : {}) });
+    const service = new OwnershipService({ db, takerFeeBps: config.TAKER_FEE_BPS, live: infra.live, log, sql, onEventsCommitted, projections });
     return {
-      handlers: ownershipHandlers,
-      context: (base): OwnershipContext => ({ ...base, service, loaders: createLoaders(base.em) }),
+      handlers: ownershipHandlers(db),
+      context: ({ em: _em, ...base }): OwnershipContext => ({ ...base, service, loaders: createLoaders(db.reader()) }),
       stop: () => sql.end(),
     };
   },

@@ -1,32 +1,28 @@
-import { on, type EventHandler } from '@vibestream/platform';
+import type { EventHandler, Persistence } from '@vibestream/platform';
 import { SongPublished } from '@vibestream/contracts/catalog';
 import { DepositSucceeded } from '@vibestream/contracts/payments';
 import { cashOf, ensureAccount, post } from './ledger.ts';
+import * as store from './store.ts';
 
 /** ownership's projections of other contexts' events, each in the transaction that marks it handled. */
-export const ownershipHandlers: EventHandler[] = [
-  on(
-    SongPublished,
-    async (em, song) => {
-      await em.execute(
-        'insert into songs (song_id, artist_user_id, title) values (?, ?, ?) on conflict (song_id) do update set title = excluded.title',
-        [song.songId, song.artistUserId, song.title],
-      );
-      await ensureAccount(em, song.artistUserId);
-    },
-    { key: (song) => song.songId },
-  ),
-  // A deposit credits once per depositId, whatever event id carries it and however often.
-  on(DepositSucceeded, async (em, deposit) => {
-    const inserted = (await em.execute(
-      'insert into deposits (deposit_id, user_id, amount_cents) values (?, ?, ?) on conflict do nothing returning deposit_id',
-      [deposit.depositId, deposit.userId, deposit.amountCents],
-    )) as unknown[];
-    if (inserted.length === 0) return;
-    await ensureAccount(em, deposit.userId);
-    await post(em, 'deposit', [
-      ['external:deposits', -deposit.amountCents],
-      [cashOf(deposit.userId), deposit.amountCents],
-    ]);
-  }),
-];
+export function ownershipHandlers(db: Persistence): EventHandler[] {
+  return [
+    db.on(
+      SongPublished,
+      async (tx, song) => {
+        await store.upsertSong(tx, song);
+        await ensureAccount(tx, song.artistUserId);
+      },
+      { key: (song) => song.songId },
+    ),
+    // A deposit credits once per depositId, whatever event id carries it and however often.
+    db.on(DepositSucceeded, async (tx, deposit) => {
+      if (!(await store.recordDeposit(tx, deposit))) return;
+      await ensureAccount(tx, deposit.userId);
+      await post(tx, 'deposit', [
+        ['external:deposits', -deposit.amountCents],
+        [cashOf(deposit.userId), deposit.amountCents],
+      ]);
+    }),
+  ];
+}

@@ -6,7 +6,13 @@
 // costs more than all the SQL of an order.
 
 import { randomUUID } from 'node:crypto';
-import { inlineSql, type EventEnvelope, type SqlClient } from '@vibestream/platform';
+import { inlineSql, openSqlPool, withSqlClient, type EventEnvelope, type SqlClient, type SqlPool } from '@vibestream/platform';
+
+/** Order placement's own node-postgres pool (named statements, two round trips per order); nothing else uses it. */
+export type PlacementPool = SqlPool;
+export const openPlacementPool = openSqlPool;
+/** Runs one placement on a client of the pool; whatever transaction it left open is rolled back when it throws. */
+export const withPlacementClient = withSqlClient;
 import type { MakerOrder, SettlementPlan, TakerOrder } from './domain/settlement.ts';
 import type { Side } from './domain/matching.ts';
 

@@ -9,15 +9,13 @@ import {
   parseId,
   referenceById,
   type BaseRequestContext,
-  type EntityManager,
 } from '@vibestream/platform';
 import type { Resolvers } from './generated/resolvers-types.ts';
 import { twap } from './domain/market.ts';
 import type { Loaders } from './loaders.ts';
-import type { HoldingRow, OfferingRow, OrderRow, OwnershipService, TradeRow } from './service.ts';
+import type { HoldingRow, OfferingRow, OwnershipService } from './service.ts';
 
 export interface OwnershipContext extends BaseRequestContext {
-  em: EntityManager;
   loaders: Loaders;
   service: OwnershipService;
 }
@@ -54,11 +52,11 @@ async function holdingValue(ctx: OwnershipContext, h: HoldingRow): Promise<numbe
 export const resolvers: Resolvers<OwnershipContext> = {
   DateTime: DateTimeScalar,
   Query: {
-    orderBook: (_root, { songId, depth }, ctx) => ctx.service.orderBook(ctx.em, parseId(songId, 'songId'), depth ?? 10),
+    orderBook: (_root, { songId, depth }, ctx) => ctx.service.orderBook(parseId(songId, 'songId'), depth ?? 10),
     trade: async (_root, { id }, ctx) => {
       const tradeId = idOrNull(id);
       if (tradeId === null) return null;
-      const [row] = (await ctx.em.execute('select id, song_id, price_cents, quantity, executed_at from trades where id = ?', [tradeId])) as TradeRow[];
+      const row = await ctx.service.trade(tradeId);
       return row ?? null;
     },
     shareOffering: (_root, { id }, ctx) => {
@@ -68,13 +66,13 @@ export const resolvers: Resolvers<OwnershipContext> = {
   },
   Mutation: {
     createShareOffering: (_root, { input }, ctx) =>
-      ctx.service.createOffering(ctx.em, ctx.principal, { ...input, songId: parseId(input.songId, 'input.songId') }),
+      ctx.service.createOffering(ctx.principal, { ...input, songId: parseId(input.songId, 'input.songId') }),
     buyOfferingShares: (_root, { offeringId, quantity }, ctx) =>
-      ctx.service.buyOffering(ctx.em, ctx.principal, parseId(offeringId, 'offeringId'), quantity),
-    placeOrder: (_root, { input }, ctx) => ctx.service.placeOrder(ctx.em, ctx.principal, { ...input, songId: parseId(input.songId, 'input.songId') }),
-    cancelOrder: (_root, { orderId }, ctx) => ctx.service.cancelOrder(ctx.em, ctx.principal, parseId(orderId, 'orderId')),
+      ctx.service.buyOffering(ctx.principal, parseId(offeringId, 'offeringId'), quantity),
+    placeOrder: (_root, { input }, ctx) => ctx.service.placeOrder(ctx.principal, { ...input, songId: parseId(input.songId, 'input.songId') }),
+    cancelOrder: (_root, { orderId }, ctx) => ctx.service.cancelOrder(ctx.principal, parseId(orderId, 'orderId')),
     distributeRevenue: (_root, { songId, amountCents, periodLabel }, ctx) =>
-      ctx.service.distributeRevenue(ctx.em, ctx.principal, parseId(songId, 'songId'), amountCents, periodLabel),
+      ctx.service.distributeRevenue(ctx.principal, parseId(songId, 'songId'), amountCents, periodLabel),
   },
   Portfolio: {
     holdings: (portfolio, { first }) => portfolio.holdings.slice(0, pageSize(first, MAX_PAGE_SIZE)),
@@ -142,19 +140,18 @@ export const resolvers: Resolvers<OwnershipContext> = {
     __resolveReference: keyOnlyReference,
     tradingAccount: async (user, _args, ctx) => {
       ownData(ctx, user.id);
-      const [row] = (await ctx.em.execute('select cash_cents, reserved_cents from accounts where user_id = ?', [user.id])) as { cash_cents: string; reserved_cents: string }[];
-      return { cashCents: Number(row?.cash_cents ?? 0), reservedCents: Number(row?.reserved_cents ?? 0) };
+      return ctx.service.tradingAccount(user.id);
     },
     portfolio: async (user, _args, ctx) => {
       ownData(ctx, user.id);
-      const holdings = (await ctx.em.execute('select * from holdings where user_id = ? and quantity > 0 order by song_id', [user.id])) as HoldingRow[];
+      const holdings = await ctx.service.holdings(user.id);
       const values = await Promise.all(holdings.map((h) => holdingValue(ctx, h)));
       return { holdings, totalValueCents: values.reduce((a, b) => a + b, 0) };
     },
     openOrders: async (user, { first }, ctx) => {
       ownData(ctx, user.id);
       const size = pageSize(first, MAX_PAGE_SIZE);
-      return (await ctx.em.execute(`select * from orders where user_id = ? and status = 'OPEN' order by seq limit ?`, [user.id, size])) as OrderRow[];
+      return ctx.service.openOrders(user.id, size);
     },
   },
 };

@@ -7,79 +7,29 @@ import {
   forbidden,
   notFound,
   outboxEnvelope,
-  recordEvent,
   requireAuth,
-  type EntityManager,
   type LiveEvents,
   type Logger,
+  type Persistence,
   type Principal,
   type ProjectionWaits,
+  type Tx,
   isUuid,
-  withSqlClient,
-  type SqlPool,
 } from '@vibestream/platform';
 import { SongPublished } from '@vibestream/contracts/catalog';
 import { OrderFilled, RevenuePaid, TradeExecuted, liveTopics } from './events.ts';
-import { cashOf, ensureAccount, post, reservedOf } from './ledger.ts';
+import { cashOf, ensureAccount, post, reservedOf, type LedgerAccount } from './ledger.ts';
 import { splitRevenue } from './domain/market.ts';
 import { takerFee } from './domain/fees.ts';
 import { OrderBook, type Side } from './domain/matching.ts';
 import { planSettlement, type TakerOrder } from './domain/settlement.ts';
-import { applyPlacement, loadPlacement } from './placement.ts';
+import { applyPlacement, loadPlacement, withPlacementClient, type PlacementPool } from './placement.ts';
+import * as store from './store.ts';
+import type { DistributionRow, HoldingRow, OfferingRow, OrderRow, TradeRow } from './store.ts';
 
 export const SOURCE = 'ownership';
 
-export interface OrderRow {
-  id: string;
-  song_id: string;
-  user_id: string;
-  side: 'BUY' | 'SELL';
-  type: 'LIMIT' | 'MARKET';
-  status: 'OPEN' | 'FILLED' | 'CANCELLED';
-  quantity: number;
-  filled_quantity: number;
-  limit_price_cents: number | null;
-  reserved_cents: string;
-  fill_value_cents: string;
-  client_order_id: string | null;
-  seq: string;
-  created_at: Date;
-}
-
-export interface TradeRow {
-  id: string;
-  song_id: string;
-  price_cents: number;
-  quantity: number;
-  executed_at: Date;
-}
-
-export interface OfferingRow {
-  id: string;
-  song_id: string;
-  artist_user_id: string;
-  total_shares: number;
-  shares_remaining: number;
-  price_per_share_cents: number;
-  revenue_share_bps: number;
-  closes_at: Date | null;
-}
-
-export interface HoldingRow {
-  user_id: string;
-  song_id: string;
-  quantity: number;
-  reserved_quantity: number;
-  cost_cents: string;
-}
-
-export interface DistributionRow {
-  id: string;
-  song_id: string;
-  period_label: string;
-  total_cents: string;
-  holder_count: number;
-}
+export type { DistributionRow, HoldingRow, OfferingRow, OrderRow, TradeRow } from './store.ts';
 
 export interface PlaceOrderOutcome {
   order: OrderRow;
@@ -96,6 +46,11 @@ export interface OfferingPurchaseOutcome {
 export { isUuid };
 
 const insufficient = (message: string) => new AppError(ErrorCode.INSUFFICIENT_FUNDS, message);
+
+const returned = <T>(value: T | undefined, what: string): T => {
+  if (value === undefined) throw new Error(`${what}: the statement returned no row`);
+  return value;
+};
 const MAX_PRICE_CENTS = 10_000_000;
 const MAX_QUANTITY = 1_000_000;
 
@@ -114,15 +69,17 @@ async function withDeadlockRetry<T>(run: () => Promise<T>, attempts = 5): Promis
 
 /** ownership's use cases. Every change to one song's book runs under that song's lock, in one transaction. */
 export class OwnershipService {
+  private readonly db: Persistence;
   private readonly feeBps: number;
   private readonly live: LiveEvents;
   private readonly log: Logger;
   private readonly onEventsCommitted: () => void;
-  private readonly sql: SqlPool;
+  private readonly sql: PlacementPool;
   private readonly projections: ProjectionWaits;
   private readonly songs = new Set<string>();
 
-  constructor(deps: { takerFeeBps: number; live: LiveEvents; log: Logger; sql: SqlPool; onEventsCommitted: () => void; projections: ProjectionWaits }) {
+  constructor(deps: { db: Persistence; takerFeeBps: number; live: LiveEvents; log: Logger; sql: PlacementPool; onEventsCommitted: () => void; projections: ProjectionWaits }) {
+    this.db = deps.db;
     this.feeBps = deps.takerFeeBps;
     this.projections = deps.projections;
     this.sql = deps.sql;
@@ -131,26 +88,20 @@ export class OwnershipService {
     this.onEventsCommitted = deps.onEventsCommitted;
   }
 
-  private async lockSong(tx: EntityManager, songId: string): Promise<void> {
-    await tx.execute('select pg_advisory_xact_lock(hashtext(?))', [`ownership:song:${songId}`]);
-  }
-
-  private async song(em: EntityManager, songId: string): Promise<{ song_id: string; artist_user_id: string; title: string }> {
+  private async song(songId: string): Promise<{ song_id: string; artist_user_id: string; title: string }> {
     // A song catalog has just published may not be projected here yet: wait for it before NOT_FOUND.
-    const song = isUuid(songId)
-      ? await this.projections.find(SongPublished, songId, async () => ((await em.execute('select * from songs where song_id = ?', [songId])) as { song_id: string; artist_user_id: string; title: string }[])[0])
-      : undefined;
+    const reader = this.db.reader();
+    const song = isUuid(songId) ? await this.projections.find(SongPublished, songId, () => store.songById(reader, songId)) : undefined;
     if (!song) throw notFound('Song');
     return song;
   }
 
   async createOffering(
-    em: EntityManager,
     principal: Principal | null,
     input: { songId: string; totalShares: number; pricePerShareCents: number; revenueShareBps: number; closesAt?: Date | null },
   ): Promise<OfferingRow> {
     const p = requireAuth(principal);
-    const song = await this.song(em, input.songId);
+    const song = await this.song(input.songId);
     if (song.artist_user_id !== p.userId) throw forbidden("Only the song's artist may open its offering");
     if (!Number.isInteger(input.totalShares) || input.totalShares < 1 || input.totalShares > MAX_QUANTITY) throw badInput('totalShares must be between 1 and 1000000', 'input.totalShares');
     if (!Number.isInteger(input.pricePerShareCents) || input.pricePerShareCents < 1 || input.pricePerShareCents > MAX_PRICE_CENTS) {
@@ -160,52 +111,53 @@ export class OwnershipService {
       throw badInput('revenueShareBps must be between 1 and 5000', 'input.revenueShareBps');
     }
     if (input.closesAt && input.closesAt.getTime() <= Date.now()) throw badInput('closesAt must be in the future', 'input.closesAt');
-    const rows = (await em.execute(
-      `insert into offerings (id, song_id, artist_user_id, total_shares, shares_remaining, price_per_share_cents, revenue_share_bps, closes_at)
-       values (?, ?, ?, ?, ?, ?, ?, ?) on conflict (song_id) do nothing returning *`,
-      [randomUUID(), song.song_id, p.userId, input.totalShares, input.totalShares, input.pricePerShareCents, input.revenueShareBps, input.closesAt ?? null],
-    )) as OfferingRow[];
-    if (rows.length === 0) throw conflict('This song already has an offering');
-    await ensureAccount(em, p.userId);
-    return rows[0]!;
+    // The offering and the artist's trading account in one transaction.
+    return this.db.useCase(async (tx) => {
+      const offering = await store.insertOffering(tx, {
+        id: randomUUID(),
+        songId: song.song_id,
+        artistUserId: p.userId,
+        totalShares: input.totalShares,
+        pricePerShareCents: input.pricePerShareCents,
+        revenueShareBps: input.revenueShareBps,
+        closesAt: input.closesAt ?? null,
+      });
+      if (!offering) throw conflict('This song already has an offering');
+      await ensureAccount(tx, p.userId);
+      return offering;
+    });
   }
 
-  async buyOffering(em: EntityManager, principal: Principal | null, offeringId: string, quantity: number): Promise<OfferingPurchaseOutcome> {
+  async buyOffering(principal: Principal | null, offeringId: string, quantity: number): Promise<OfferingPurchaseOutcome> {
     const p = requireAuth(principal);
     if (!Number.isInteger(quantity) || quantity < 1) throw badInput('quantity must be at least 1', 'quantity');
     return withDeadlockRetry(() =>
-      em.fork().transactional(async (tx) => {
-        const [found] = isUuid(offeringId) ? ((await tx.execute('select song_id from offerings where id = ?', [offeringId])) as { song_id: string }[]) : [];
-        if (!found) throw notFound('Offering');
-        await this.lockSong(tx, found.song_id);
-        const [offering] = (await tx.execute('select * from offerings where id = ? for update', [offeringId])) as OfferingRow[];
-        if (offering!.artist_user_id === p.userId) throw forbidden('Artists cannot buy their own offering');
-        if (offering!.closes_at && new Date(offering!.closes_at).getTime() <= Date.now()) throw conflict('This offering is closed');
-        if (offering!.shares_remaining === 0) throw conflict('This offering is sold out');
-        if (quantity > offering!.shares_remaining) throw badInput(`Only ${offering!.shares_remaining} shares remain`, 'quantity');
-        const cost = quantity * offering!.price_per_share_cents;
+      this.db.useCase(async (tx) => {
+        const songId = isUuid(offeringId) ? await store.offeringSong(tx, offeringId) : undefined;
+        if (!songId) throw notFound('Offering');
+        await store.lockSong(tx, songId);
+        const offering = returned(await store.lockOffering(tx, offeringId), 'the offering');
+        if (offering.artist_user_id === p.userId) throw forbidden('Artists cannot buy their own offering');
+        if (offering.closes_at && offering.closes_at.getTime() <= Date.now()) throw conflict('This offering is closed');
+        if (offering.shares_remaining === 0) throw conflict('This offering is sold out');
+        if (quantity > offering.shares_remaining) throw badInput(`Only ${offering.shares_remaining} shares remain`, 'quantity');
+        const cost = quantity * offering.price_per_share_cents;
         await ensureAccount(tx, p.userId);
-        await ensureAccount(tx, offering!.artist_user_id);
-        const [account] = (await tx.execute('select cash_cents from accounts where user_id = ? for update', [p.userId])) as { cash_cents: string }[];
-        if (Number(account!.cash_cents) < cost) throw insufficient(`Buying ${quantity} shares costs ${cost} cents; you have ${account!.cash_cents} available`);
+        await ensureAccount(tx, offering.artist_user_id);
+        const cash = returned(await store.lockCash(tx, p.userId), "the buyer's account");
+        if (Number(cash) < cost) throw insufficient(`Buying ${quantity} shares costs ${cost} cents; you have ${cash} available`);
         await post(tx, 'offering.purchase', [
           [cashOf(p.userId), -cost],
-          [cashOf(offering!.artist_user_id), cost],
+          [cashOf(offering.artist_user_id), cost],
         ]);
-        await tx.execute('update offerings set shares_remaining = shares_remaining - ? where id = ?', [quantity, offeringId]);
-        const [holding] = (await tx.execute(
-          `insert into holdings (user_id, song_id, quantity, cost_cents) values (?, ?, ?, ?)
-           on conflict (user_id, song_id) do update set quantity = holdings.quantity + excluded.quantity, cost_cents = holdings.cost_cents + excluded.cost_cents
-           returning *`,
-          [p.userId, offering!.song_id, quantity, cost],
-        )) as HoldingRow[];
-        return { quantity, costCents: cost, holding: holding! };
+        await store.takeShares(tx, offeringId, quantity);
+        const holding = returned(await store.addHolding(tx, { userId: p.userId, songId: offering.song_id, quantity, costCents: cost }), 'the holding');
+        return { quantity, costCents: cost, holding };
       }),
     );
   }
 
   async placeOrder(
-    em: EntityManager,
     principal: Principal | null,
     input: { songId: string; side: Side; type: 'LIMIT' | 'MARKET'; quantity: number; limitPriceCents?: number | null; clientOrderId?: string | null },
   ): Promise<PlaceOrderOutcome> {
@@ -219,10 +171,10 @@ export class OwnershipService {
     if (clientOrderId !== null && (clientOrderId.length < 1 || clientOrderId.length > 64)) {
       throw badInput('clientOrderId must be 1 to 64 characters', 'input.clientOrderId');
     }
-    const songId = await this.knownSong(em, input.songId);
+    const songId = await this.knownSong(input.songId);
 
     const outcome = await withDeadlockRetry(() =>
-      withSqlClient(
+      withPlacementClient(
         this.sql,
         async (client) => {
           const context = await loadPlacement(client, { userId: p.userId, songId, side: input.side, clientOrderId, limitPriceCents: limit, quantity: input.quantity });
@@ -288,8 +240,9 @@ export class OwnershipService {
       ),
     );
     if ('existing' in outcome) {
-      const [existing] = (await em.execute('select * from orders where id = ?', [outcome.existing])) as OrderRow[];
-      return { order: existing!, trades: await this.tradesOf(em, existing!.id) };
+      const reader = this.db.reader();
+      const existing = returned(outcome.existing ? await store.orderById(reader, outcome.existing) : undefined, 'the existing order');
+      return { order: existing, trades: await store.tradesOfOrder(reader, existing.id) };
     }
     if (outcome.events > 0) this.onEventsCommitted();
     await this.publishMarket(songId, outcome.trades);
@@ -297,17 +250,17 @@ export class OwnershipService {
   }
 
   /** A song this context knows (from catalog's events); known songs are remembered, as songs are never removed. */
-  private async knownSong(em: EntityManager, songId: string): Promise<string> {
+  private async knownSong(songId: string): Promise<string> {
     if (this.songs.has(songId)) return songId;
-    await this.song(em, songId);
+    await this.song(songId);
     if (this.songs.size > 100_000) this.songs.clear();
     this.songs.add(songId);
     return songId;
   }
 
   /** Cancels a resting order: releases whatever it still reserves (cash for a BUY, shares for a SELL). */
-  private async cancelResting(tx: EntityManager, orderId: string): Promise<void> {
-    const [order] = (await tx.execute(`update orders set status = 'CANCELLED', updated_at = now() where id = ? and status = 'OPEN' returning *`, [orderId])) as OrderRow[];
+  private async cancelResting(tx: Tx, orderId: string): Promise<void> {
+    const order = await store.cancelOpenOrder(tx, orderId);
     if (!order) return;
     if (order.side === 'BUY') {
       const leftover = Number(order.reserved_cents);
@@ -316,109 +269,106 @@ export class OwnershipService {
           [reservedOf(order.user_id), -leftover],
           [cashOf(order.user_id), leftover],
         ]);
-        await tx.execute('update orders set reserved_cents = 0 where id = ?', [orderId]);
+        await store.clearReservation(tx, orderId);
       }
     } else {
       const unfilled = order.quantity - order.filled_quantity;
       if (unfilled > 0) {
-        await tx.execute('update holdings set reserved_quantity = reserved_quantity - ? where user_id = ? and song_id = ?', [unfilled, order.user_id, order.song_id]);
+        await store.releaseShares(tx, order.user_id, order.song_id, unfilled);
       }
     }
   }
 
-  async cancelOrder(em: EntityManager, principal: Principal | null, orderId: string): Promise<OrderRow> {
+  async cancelOrder(principal: Principal | null, orderId: string): Promise<OrderRow> {
     const p = requireAuth(principal);
-    const [found] = isUuid(orderId) ? ((await em.execute('select song_id, user_id from orders where id = ?', [orderId])) as { song_id: string; user_id: string }[]) : [];
+    const found = isUuid(orderId) ? await store.orderOwner(this.db.reader(), orderId) : undefined;
     if (!found) throw notFound('Order');
     if (found.user_id !== p.userId) throw forbidden("Only the order's owner may cancel it");
     const order = await withDeadlockRetry(() =>
-      em.fork().transactional(async (tx) => {
-        await this.lockSong(tx, found.song_id);
-        const [current] = (await tx.execute('select * from orders where id = ?', [orderId])) as OrderRow[];
-        if (current!.status !== 'OPEN') throw conflict(`This order is already ${current!.status.toLowerCase()}`);
+      this.db.useCase(async (tx) => {
+        await store.lockSong(tx, found.song_id);
+        const current = returned(await store.orderById(tx, orderId), 'the order');
+        if (current.status !== 'OPEN') throw conflict(`This order is already ${current.status.toLowerCase()}`);
         await this.cancelResting(tx, orderId);
-        const [ended] = (await tx.execute('select * from orders where id = ?', [orderId])) as OrderRow[];
-        return ended!;
+        return returned(await store.orderById(tx, orderId), 'the cancelled order');
       }),
     );
     await this.publishMarket(found.song_id, []);
     return order;
   }
 
-  async distributeRevenue(em: EntityManager, principal: Principal | null, songId: string, amountCents: number, periodLabel: string): Promise<DistributionRow> {
+  async distributeRevenue(principal: Principal | null, songId: string, amountCents: number, periodLabel: string): Promise<DistributionRow> {
     const p = requireAuth(principal);
-    const song = await this.song(em, songId);
+    const song = await this.song(songId);
     const isAdmin = p.roles.includes('ADMIN');
     if (!isAdmin && song.artist_user_id !== p.userId) throw forbidden("Only the song's artist or an ADMIN may distribute its revenue");
     if (!Number.isInteger(amountCents) || amountCents < 1) throw badInput('amountCents must be a positive number of cents', 'amountCents');
     const label = periodLabel.trim();
     if (!label || label.length > 64) throw badInput('periodLabel must be 1 to 64 characters', 'periodLabel');
-    const result = await withDeadlockRetry(() =>
-      em.fork().transactional(async (tx) => {
-        await this.lockSong(tx, songId);
-        const [existing] = (await tx.execute('select * from distributions where song_id = ? and period_label = ?', [songId, label])) as DistributionRow[];
-        if (existing) return { row: existing, fresh: false };
-        const [offering] = (await tx.execute('select total_shares from offerings where song_id = ?', [songId])) as { total_shares: number }[];
-        if (!offering) throw conflict('This song has no offering, so no holders to pay');
-        const holders = (await tx.execute('select user_id, quantity from holdings where song_id = ? and quantity > 0 order by user_id', [songId])) as {
-          user_id: string;
-          quantity: number;
-        }[];
-        const split = splitRevenue(amountCents, offering.total_shares, holders.map((h) => ({ userId: h.user_id, shares: h.quantity })));
+    return withDeadlockRetry(() =>
+      this.db.useCase(async (tx) => {
+        await store.lockSong(tx, songId);
+        const existing = await store.distributionOf(tx, songId, label);
+        if (existing) return existing;
+        const totalShares = await store.totalSharesOf(tx, songId);
+        if (totalShares === undefined) throw conflict('This song has no offering, so no holders to pay');
+        const holders = await store.holdersOf(tx, songId);
+        const split = splitRevenue(amountCents, totalShares, holders.map((h) => ({ userId: h.user_id, shares: h.quantity })));
         const artist = song.artist_user_id;
         await ensureAccount(tx, artist);
         for (const payout of split.payouts) await ensureAccount(tx, payout.userId);
-        const source = isAdmin ? 'external:revenue' : cashOf(artist);
+        const source: LedgerAccount = isAdmin ? 'external:revenue' : cashOf(artist);
         if (!isAdmin) {
-          const [account] = (await tx.execute('select cash_cents from accounts where user_id = ? for update', [artist])) as { cash_cents: string }[];
-          if (Number(account!.cash_cents) < amountCents) throw insufficient(`Distributing ${amountCents} cents needs that much available cash`);
+          const cash = returned(await store.lockCash(tx, artist), "the artist's account");
+          if (Number(cash) < amountCents) throw insufficient(`Distributing ${amountCents} cents needs that much available cash`);
         }
         // Holders' parts, and the artist's (unsold shares and rounding), in one balanced transaction.
-        const postings = new Map<string, number>([[source, -amountCents]]);
+        const postings = new Map<LedgerAccount, number>([[source, -amountCents]]);
         for (const payout of split.payouts) postings.set(cashOf(payout.userId), (postings.get(cashOf(payout.userId)) ?? 0) + payout.amountCents);
         postings.set(cashOf(artist), (postings.get(cashOf(artist)) ?? 0) + split.artistRemainderCents);
-        await post(tx, 'revenue.distribution', [...postings] as [never, number][]);
-        const [row] = (await tx.execute(
-          `insert into distributions (id, song_id, period_label, total_cents, holder_count, source) values (?, ?, ?, ?, ?, ?) returning *`,
-          [randomUUID(), songId, label, amountCents, split.payouts.length, isAdmin ? 'ADMIN' : 'ARTIST'],
-        )) as DistributionRow[];
+        await post(tx, 'revenue.distribution', [...postings]);
+        const row = returned(
+          await store.insertDistribution(tx, { id: randomUUID(), songId, periodLabel: label, totalCents: amountCents, holderCount: split.payouts.length, source: isAdmin ? 'ADMIN' : 'ARTIST' }),
+          'insert into distributions',
+        );
         for (const payout of split.payouts) {
-          recordEvent(tx, SOURCE, RevenuePaid, { distributionId: row!.id, songId, userId: payout.userId, amountCents: payout.amountCents, shares: payout.shares, periodLabel: label });
+          tx.outbox.record(RevenuePaid, { distributionId: row.id, songId, userId: payout.userId, amountCents: payout.amountCents, shares: payout.shares, periodLabel: label });
         }
-        await tx.flush();
-        return { row: row!, fresh: true };
+        return row;
       }),
     );
-    if (result.fresh) this.onEventsCommitted();
-    return result.row;
   }
 
-  async orderBook(em: EntityManager, songId: string, depth = 10) {
+  async orderBook(songId: string, depth = 10) {
     if (!Number.isInteger(depth) || depth < 1 || depth > 100) throw badInput('depth must be between 1 and 100', 'depth');
     if (!isUuid(songId)) throw notFound('Song');
-    const levels = (await em.execute(
-      `(select side, limit_price_cents as price, sum(quantity - filled_quantity)::int as quantity, count(*)::int as orders
-          from orders where song_id = ? and status = 'OPEN' and side = 'BUY' group by side, limit_price_cents order by limit_price_cents desc limit ?)
-       union all
-       (select side, limit_price_cents, sum(quantity - filled_quantity)::int, count(*)::int
-          from orders where song_id = ? and status = 'OPEN' and side = 'SELL' group by side, limit_price_cents order by limit_price_cents asc limit ?)`,
-      [songId, depth, songId, depth],
-    )) as { side: Side; price: number; quantity: number; orders: number }[];
-    const [last] = (await em.execute('select price_cents from trades where song_id = ? order by seq desc limit 1', [songId])) as { price_cents: number }[];
+    const reader = this.db.reader();
+    const levels = await store.bookLevels(reader, songId, depth);
+    const last = await store.lastTradePrice(reader, songId);
     const level = (l: (typeof levels)[number]) => ({ priceCents: l.price, quantity: l.quantity, orders: l.orders });
     return {
       songId,
       bids: levels.filter((l) => l.side === 'BUY').map(level),
       asks: levels.filter((l) => l.side === 'SELL').map(level),
-      lastTradePriceCents: last?.price_cents ?? null,
+      lastTradePriceCents: last ?? null,
     };
   }
 
-  private async tradesOf(tx: EntityManager, orderId: string): Promise<TradeRow[]> {
-    return (await tx.execute(
-      'select id, song_id, price_cents, quantity, executed_at from trades where buy_order_id = ? or sell_order_id = ? order by seq',
-      [orderId, orderId],
-    )) as TradeRow[];
+  async trade(tradeId: string): Promise<TradeRow | null> {
+    return (await store.tradeById(this.db.reader(), tradeId)) ?? null;
+  }
+
+  async tradingAccount(userId: string): Promise<{ cashCents: number; reservedCents: number }> {
+    const row = await store.accountOf(this.db.reader(), userId);
+    return { cashCents: Number(row?.cash_cents ?? 0), reservedCents: Number(row?.reserved_cents ?? 0) };
+  }
+
+  holdings(userId: string): Promise<HoldingRow[]> {
+    return store.holdingsOf(this.db.reader(), userId);
+  }
+
+  openOrders(userId: string, limit: number): Promise<OrderRow[]> {
+    return store.openOrdersOf(this.db.reader(), userId, limit);
   }
 
   /**
