@@ -138,7 +138,7 @@ export interface Persistence {
    * event handler) of the same context, it joins that transaction.
    */
   useCase<T>(work: (tx: Tx) => Promise<T>): Promise<T>;
-  /** A Session for reads outside any transaction, on its own fork (one per request). */
+  /** A Session for reads outside any transaction (each statement on a pooled connection of its own). */
   reader(): Session;
   /**
    * An event handler whose work runs in the consumer's transaction (the one that records the
@@ -167,6 +167,7 @@ export function openPersistence(orm: MikroORM, options: PersistenceOptions): Per
     }
   }
 
+  let sharedReader: Session | undefined;
   const persistence: Persistence = {
     async useCase(work) {
       const current = openTx.getStore();
@@ -177,7 +178,9 @@ export function openPersistence(orm: MikroORM, options: PersistenceOptions): Per
       return value;
     },
     reader() {
-      return newSession(orm.em.fork({ disableContextResolution: true }), onQuery);
+      // Outside a transaction every statement takes a pooled connection of its own: one Session serves all readers.
+      sharedReader ??= newSession(orm.em.fork({ disableContextResolution: true }), onQuery);
+      return sharedReader;
     },
     on(contract, handle, handlerOptions = {}) {
       return {
