@@ -31,6 +31,11 @@ interface LoadResult {
   seq: string;
 }
 
+/** Ends a placement that loadPlacement opened and that changes nothing (a duplicate clientOrderId). */
+export async function endPlacement(client: SqlClient): Promise<void> {
+  await client.query('rollback');
+}
+
 /** Opens the transaction, takes the song lock, and reads what matching and settlement need (locking a buyer's account row). */
 export async function loadPlacement(
   client: SqlClient,

@@ -23,7 +23,7 @@ import { splitRevenue } from './domain/market.ts';
 import { takerFee } from './domain/fees.ts';
 import { OrderBook, type Side } from './domain/matching.ts';
 import { planSettlement, type TakerOrder } from './domain/settlement.ts';
-import { applyPlacement, loadPlacement, withPlacementClient, type PlacementPool } from './placement.ts';
+import { applyPlacement, endPlacement, loadPlacement, withPlacementClient, type PlacementPool } from './placement.ts';
 import * as store from './store.ts';
 import type { DistributionRow, HoldingRow, OfferingRow, OrderRow, TradeRow } from './store.ts';
 
@@ -179,7 +179,7 @@ export class OwnershipService {
         async (client) => {
           const context = await loadPlacement(client, { userId: p.userId, songId, side: input.side, clientOrderId, limitPriceCents: limit, quantity: input.quantity });
           if (context.existingOrderId) {
-            await client.query('rollback');
+            await endPlacement(client);
             return { existing: context.existingOrderId };
           }
           const taker: TakerOrder = { id: randomUUID(), userId: p.userId, side: input.side, type: input.type, quantity: input.quantity, limitPriceCents: limit, reservedCents: 0 };
