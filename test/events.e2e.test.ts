@@ -29,7 +29,7 @@ import { COMPLETE, HEARTBEAT, START, newVoucherSecrets, terminateSnarkjs } from 
 // Handlers made by a context's persistence are only listed here, never run: no database is opened.
 const listing = openPersistence({} as never, { source: 'listing' });
 const consumed: Record<string, EventHandler[]> = {
-  campaigns: campaignsHandlers,
+  campaigns: campaignsHandlers(listing),
   catalog: catalogHandlers(listing),
   notifications: notificationsHandlers(listing, {} as never),
   ownership: ownershipHandlers(listing),

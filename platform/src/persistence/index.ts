@@ -141,6 +141,12 @@ export interface Persistence {
   /** A Session for reads outside any transaction (each statement on a pooled connection of its own). */
   reader(): Session;
   /**
+   * Holds what `lock` takes (transaction-scoped locks, e.g. `pg_advisory_xact_lock`) in a
+   * transaction of its own while `work` runs outside it: the use cases `work` starts do not join
+   * it, each commits on its own. The transaction, and its locks, end when `work` does.
+   */
+  holding<T>(lock: (tx: Tx) => Promise<void>, work: () => Promise<T>): Promise<T>;
+  /**
    * An event handler whose work runs in the consumer's transaction (the one that records the
    * event as handled), as a Tx: events it records commit with it.
    */
@@ -176,6 +182,13 @@ export function openPersistence(orm: MikroORM, options: PersistenceOptions): Per
       const { value, events } = await em.transactional((txEm) => inTransaction(txEm, work));
       if (events > 0) options.onEventsCommitted?.();
       return value;
+    },
+    holding(lock, work) {
+      const em = orm.em.fork({ disableContextResolution: true });
+      return em.transactional(async (txEm) => {
+        await inTransaction(txEm, lock);
+        return openTx.exit(work);
+      });
     },
     reader() {
       // Outside a transaction every statement takes a pooled connection of its own: one Session serves all readers.

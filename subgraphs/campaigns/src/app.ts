@@ -1,4 +1,4 @@
-import { defineSubgraph, sendJson, type HttpRoute, type MikroORM } from '@vibestream/platform';
+import { defineSubgraph, openPersistence, sendJson, type HttpRoute, type Persistence } from '@vibestream/platform';
 import { computeAddress } from 'ethers';
 import { loadCollectionArtifact } from './chain/artifact.ts';
 import { CampaignChain } from './chain/collections.ts';
@@ -11,6 +11,7 @@ import { NftMetadata } from './nft/metadata.ts';
 import { NftMinting } from './nft/minting.ts';
 import { resolvers, type CampaignsContext } from './resolvers.ts';
 import { CampaignsService } from './service/campaigns.ts';
+import * as store from './store.ts';
 import { startSweeper } from './sweep.ts';
 
 export const campaignsSubgraph = defineSubgraph({
@@ -20,7 +21,8 @@ export const campaignsSubgraph = defineSubgraph({
   resolvers,
   loadConfig: loadCampaignsConfig,
   database: { migrations, poolSize: 20 },
-  setup: ({ config, log, orm, onEventsCommitted, projections }) => {
+  setup: ({ config, log, orm, onEventsCommitted, onQuery, projections }) => {
+    const db = openPersistence(orm, { source: 'campaigns', onEventsCommitted, onQuery });
     const chain =
       config.ETH_RPC_URL && config.NFT_DEPLOYER_PRIVATE_KEY
         ? new CampaignChain({
@@ -29,21 +31,21 @@ export const campaignsSubgraph = defineSubgraph({
             artifact: loadCollectionArtifact(),
             confirmations: config.NFT_CONFIRMATIONS,
             receiptTimeoutMs: config.NFT_RECEIPT_TIMEOUT_MS,
-            exclusive: deployerLock(orm, config.NFT_DEPLOYER_PRIVATE_KEY),
+            exclusive: deployerLock(db, config.NFT_DEPLOYER_PRIVATE_KEY),
             log,
           })
         : null;
-    const metadata = new NftMetadata(orm, config.PUBLIC_URL);
+    const metadata = new NftMetadata(db, config.PUBLIC_URL);
     // The deployment and minting saga runs only with a chain; its leftovers wait for one otherwise.
     const chainLeaseMs = config.NFT_RECEIPT_TIMEOUT_MS + config.CAMPAIGN_SWEEP_INTERVAL_MS;
-    const deployments = chain ? new CollectionDeployments({ orm, chain, log, metadata, leaseMs: chainLeaseMs }) : null;
-    const minting = chain ? new NftMinting({ orm, chain, log, onEventsCommitted, leaseMs: chainLeaseMs }) : null;
-    const campaigns = new CampaignsService({ log, onEventsCommitted, projections, deployments, minting });
+    const deployments = chain ? new CollectionDeployments({ db, chain, log, metadata, leaseMs: chainLeaseMs }) : null;
+    const minting = chain ? new NftMinting({ db, chain, log, leaseMs: chainLeaseMs }) : null;
+    const campaigns = new CampaignsService({ db, log, projections, deployments, minting });
     return {
-      handlers: campaignsHandlers,
-      context: (base): CampaignsContext => ({ ...base, campaigns, metadata, loaders: createLoaders(base.em, base.principal) }),
+      handlers: campaignsHandlers(db),
+      context: ({ em: _em, ...base }): CampaignsContext => ({ ...base, campaigns, metadata, loaders: createLoaders(db.reader(), base.principal) }),
       routes: [tokenMetadataRoute(metadata)],
-      background: () => startSweeper({ orm, campaigns, deployments, minting }, config.CAMPAIGN_SWEEP_INTERVAL_MS, log),
+      background: () => startSweeper({ campaigns, deployments, minting }, config.CAMPAIGN_SWEEP_INTERVAL_MS, log),
       stop: async () => {
         await chain?.close();
       },
@@ -66,12 +68,9 @@ function tokenMetadataRoute(metadata: NftMetadata): HttpRoute {
   };
 }
 
-/** Serialises sends from one deployer key across replicas: a transaction-scoped advisory lock per key. */
-function deployerLock(orm: MikroORM, privateKey: string) {
+/** Serialises sends from one deployer key across replicas: a transaction-scoped advisory lock per key, held while the send runs. */
+function deployerLock(db: Persistence, privateKey: string) {
   const key = `campaigns:deployer:${computeAddress(privateKey)}`;
-  return <T>(send: () => Promise<T>): Promise<T> =>
-    orm.em.fork().transactional(async (tx) => {
-      await tx.execute('select pg_advisory_xact_lock(hashtext(?))', [key]);
-      return send();
-    });
+  // The send's own use cases (recording the signed transaction) commit on their own, before the broadcast.
+  return <T>(send: () => Promise<T>): Promise<T> => db.holding((tx) => store.lockDeployer(tx, key), send);
 }

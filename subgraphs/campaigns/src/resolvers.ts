@@ -1,4 +1,4 @@
-import { DateTimeScalar, idOrNull, keyOnlyReference, pageSize, parseId, referenceById, type BaseRequestContext, type EntityManager } from '@vibestream/platform';
+import { DateTimeScalar, idOrNull, keyOnlyReference, pageSize, parseId, referenceById, type BaseRequestContext } from '@vibestream/platform';
 import type { Resolvers } from './generated/resolvers-types.ts';
 import type { Loaders } from './loaders.ts';
 import { deploymentPending, type CampaignRow } from './model.ts';
@@ -6,7 +6,6 @@ import type { NftMetadata } from './nft/metadata.ts';
 import type { CampaignsService } from './service/campaigns.ts';
 
 export interface CampaignsContext extends BaseRequestContext {
-  em: EntityManager;
   loaders: Loaders;
   campaigns: CampaignsService;
   metadata: NftMetadata;
@@ -19,20 +18,20 @@ export const resolvers: Resolvers<CampaignsContext> = {
   Query: {
     campaign: (_root, { id }, ctx) => {
       const campaignId = idOrNull(id);
-      return campaignId === null ? null : ctx.campaigns.campaign(ctx.em, ctx.principal, campaignId);
+      return campaignId === null ? null : ctx.campaigns.campaign(ctx.principal, campaignId);
     },
-    activeCampaigns: (_root, { first, after }, ctx) => ctx.campaigns.activeCampaigns(ctx.em, first, after),
+    activeCampaigns: (_root, { first, after }, ctx) => ctx.campaigns.activeCampaigns(first, after),
   },
   Mutation: {
     createCampaign: (_root, { input }, ctx) =>
-      ctx.campaigns.createCampaign(ctx.em, ctx.principal, { ...input, songId: parseId(input.songId, 'input.songId') }),
-    activateCampaign: (_root, { id }, ctx) => ctx.campaigns.activateCampaign(ctx.em, ctx.principal, parseId(id, 'id')),
-    joinCampaign: (_root, { id, referralCode }, ctx) => ctx.campaigns.joinCampaign(ctx.em, ctx.principal, parseId(id, 'id'), referralCode),
+      ctx.campaigns.createCampaign(ctx.principal, { ...input, songId: parseId(input.songId, 'input.songId') }),
+    activateCampaign: (_root, { id }, ctx) => ctx.campaigns.activateCampaign(ctx.principal, parseId(id, 'id')),
+    joinCampaign: (_root, { id, referralCode }, ctx) => ctx.campaigns.joinCampaign(ctx.principal, parseId(id, 'id'), referralCode),
     claimCampaignNft: (_root, { campaignId, walletAddress }, ctx) =>
-      ctx.campaigns.claimNft(ctx.em, ctx.principal, parseId(campaignId, 'campaignId'), walletAddress),
+      ctx.campaigns.claimNft(ctx.principal, parseId(campaignId, 'campaignId'), walletAddress),
   },
   Campaign: {
-    __resolveReference: referenceById((id, ctx: CampaignsContext) => ctx.campaigns.campaign(ctx.em, ctx.principal, id)),
+    __resolveReference: referenceById((id, ctx: CampaignsContext) => ctx.campaigns.campaign(ctx.principal, id)),
     status: (c, _args, ctx) => ctx.campaigns.status(c),
     startsAt: (c) => c.starts_at,
     endsAt: (c) => c.ends_at,

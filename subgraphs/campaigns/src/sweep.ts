@@ -1,10 +1,9 @@
-import type { Logger, MikroORM } from '@vibestream/platform';
+import type { Logger } from '@vibestream/platform';
 import type { CollectionDeployments } from './nft/deployment.ts';
 import type { NftMinting } from './nft/minting.ts';
 import type { CampaignsService } from './service/campaigns.ts';
 
 export interface SweepTargets {
-  orm: MikroORM;
   campaigns: CampaignsService;
   /** The chain saga, when a chain is configured. */
   deployments: CollectionDeployments | null;
@@ -16,8 +15,8 @@ export interface SweepTargets {
  * retries PENDING mints whose last attempt is older than the lease (taking the lease atomically, so
  * replicas do not drive the same one at once).
  */
-export async function sweep({ orm, campaigns, deployments, minting }: SweepTargets): Promise<{ ended: number; deployed: number; retried: number }> {
-  const ended = await campaigns.endOverdue(orm.em.fork());
+export async function sweep({ campaigns, deployments, minting }: SweepTargets): Promise<{ ended: number; deployed: number; retried: number }> {
+  const ended = await campaigns.endOverdue();
   const deployed = deployments ? await deployments.finishDue() : 0;
   const retried = minting ? await minting.retryDue() : 0;
   return { ended, deployed, retried };

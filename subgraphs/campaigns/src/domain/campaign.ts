@@ -1,6 +1,7 @@
 // Pure rules of a campaign: lifecycle, input limits, referral codes, claims and analytics. No I/O.
 
-export type CampaignStatus = 'DRAFT' | 'ACTIVE' | 'ENDED';
+export const campaignStatuses = ['DRAFT', 'ACTIVE', 'ENDED'] as const;
+export type CampaignStatus = (typeof campaignStatuses)[number];
 
 export const LIMITS = {
   nameLength: 120,

@@ -1,11 +1,12 @@
-import type { Logger, MikroORM } from '@vibestream/platform';
+import type { Logger, Persistence } from '@vibestream/platform';
 import { DeploymentRevertedError, type CampaignChain, type SignedDeployment } from '../chain/collections.ts';
 import { deploymentPending, type CampaignRow } from '../model.ts';
+import * as store from '../store.ts';
 import { failureMessage, InFlight } from './attempts.ts';
 import type { NftMetadata } from './metadata.ts';
 
 export interface CollectionDeploymentsDeps {
-  orm: MikroORM;
+  db: Persistence;
   chain: CampaignChain;
   log: Logger;
   metadata: NftMetadata;
@@ -23,7 +24,7 @@ class DeploymentSuperseded extends Error {}
  * that same deployment rather than send another; the campaign turns ACTIVE when the receipt arrives.
  */
 export class CollectionDeployments {
-  private readonly orm: MikroORM;
+  private readonly db: Persistence;
   private readonly chain: CampaignChain;
   private readonly log: Logger;
   private readonly metadata: NftMetadata;
@@ -31,7 +32,7 @@ export class CollectionDeployments {
   private readonly inFlight = new InFlight<CampaignRow>();
 
   constructor(deps: CollectionDeploymentsDeps) {
-    this.orm = deps.orm;
+    this.db = deps.db;
     this.chain = deps.chain;
     this.log = deps.log;
     this.metadata = deps.metadata;
@@ -52,53 +53,40 @@ export class CollectionDeployments {
    * atomically so that replicas do not drive the same one at once. Answers how many campaigns it activated.
    */
   async finishDue(): Promise<number> {
-    const due = (await this.orm.em.fork().execute(
-      `update campaigns set deploy_attempts = deploy_attempts + 1, deploy_last_attempt_at = now()
-       where id in (
-         select id from campaigns
-         where status = 'DRAFT' and deploy_requested_at is not null and (deploy_last_attempt_at is null or deploy_last_attempt_at < now() - make_interval(secs => ?))
-         order by deploy_requested_at limit 20 for update skip locked)
-       returning id`,
-      [this.leaseMs / 1000],
-    )) as { id: string }[];
+    const due = await this.db.useCase((tx) => store.leaseDueDeployments(tx, this.leaseMs / 1000));
     let activated = 0;
-    for (const { id } of due) {
+    for (const id of due) {
       if ((await this.finish(id)).status === 'ACTIVE') activated++;
     }
     return activated;
   }
 
   private async attempt(campaignId: string): Promise<CampaignRow> {
-    const read = async () => ((await this.orm.em.fork().execute('select * from campaigns where id = ?', [campaignId])) as CampaignRow[])[0]!;
+    const read = async () => {
+      const row = await store.campaign(this.db.reader(), campaignId);
+      if (!row) throw new Error(`campaign ${campaignId} of a deployment is gone`);
+      return row;
+    };
     // Another process may record or replace the signed deployment meanwhile: then follow theirs.
     for (let round = 0; round < 3; round++) {
       const c = await read();
       if (!deploymentPending(c)) return c;
-      const sent: SignedDeployment | null = c.deploy_tx_hash
-        ? { txHash: c.deploy_tx_hash, nonce: Number(c.deploy_nonce), contractAddress: c.deploy_address!, rawTx: c.deploy_raw_tx! }
-        : null;
       try {
+        const sent = sentDeployment(c);
+        const { dropName, dropSymbol, editionSize } = dropOf(c);
         const { txHash, contractAddress } = await this.chain.deployCollection({
-          name: c.drop_name!,
-          symbol: c.drop_symbol!,
-          editionSize: c.edition_size!,
+          name: dropName,
+          symbol: dropSymbol,
+          editionSize,
           baseTokenUri: this.metadata.tokenUri(c.id, ''),
           sent,
           onSigned: async (d) => {
             // Recorded only if no other deployment was recorded meanwhile (else it is not broadcast).
-            const recorded = (await this.orm.em.fork().execute(
-              `update campaigns set deploy_tx_hash = ?, deploy_nonce = ?, deploy_address = ?, deploy_raw_tx = ?
-               where id = ? and status = 'DRAFT' and deploy_requested_at is not null and deploy_tx_hash is not distinct from ? returning id`,
-              [d.txHash, d.nonce, d.contractAddress, d.rawTx, campaignId, sent?.txHash ?? null],
-            )) as unknown[];
-            if (recorded.length === 0) throw new DeploymentSuperseded();
+            const recorded = await this.db.useCase((tx) => store.recordSignedDeployment(tx, campaignId, d, sent?.txHash ?? null));
+            if (!recorded) throw new DeploymentSuperseded();
           },
         });
-        const [active] = (await this.orm.em.fork().execute(
-          `update campaigns set status = 'ACTIVE', activated_at = now(), contract_address = ?, deploy_error = null
-           where id = ? and status = 'DRAFT' and deploy_tx_hash = ? returning *`,
-          [contractAddress, campaignId, txHash],
-        )) as CampaignRow[];
+        const active = await this.db.useCase((tx) => store.activateDeployed(tx, campaignId, contractAddress, txHash));
         if (active) {
           this.log.info({ campaignId, contractAddress, txHash }, 'campaign activated with its collection');
           return active;
@@ -108,21 +96,27 @@ export class CollectionDeployments {
         const message = failureMessage(error);
         if (error instanceof DeploymentRevertedError) {
           this.log.error({ err: error, campaignId }, 'campaign collection deployment reverted; the campaign is DRAFT again');
-          await this.orm.em.fork().execute(
-            `update campaigns set deploy_requested_at = null, deploy_tx_hash = null, deploy_nonce = null, deploy_address = null, deploy_raw_tx = null, deploy_error = ?
-             where id = ? and status = 'DRAFT' and deploy_tx_hash = ?`,
-            [message, campaignId, error.txHash],
-          );
+          await this.db.useCase((tx) => store.withdrawDeployment(tx, campaignId, error.txHash, message));
         } else {
           this.log.error({ err: error, campaignId }, 'campaign collection deployment not confirmed; the sweep finishes it');
-          await this.orm.em
-            .fork()
-            .execute(`update campaigns set deploy_error = ? where id = ? and status = 'DRAFT' and deploy_requested_at is not null`, [message, campaignId])
-            .catch(() => undefined);
+          await this.db.useCase((tx) => store.deploymentFailed(tx, campaignId, message)).catch(() => undefined);
         }
         return read();
       }
     }
     return read();
   }
+}
+
+/** The deployment recorded for the campaign (signed, perhaps broadcast), or null when none was. */
+function sentDeployment(c: CampaignRow): SignedDeployment | null {
+  if (c.deploy_tx_hash === null) return null;
+  if (c.deploy_address === null || c.deploy_raw_tx === null || c.deploy_nonce === null) throw new Error(`campaign ${c.id}'s recorded deployment is incomplete`);
+  return { txHash: c.deploy_tx_hash, nonce: Number(c.deploy_nonce), contractAddress: c.deploy_address, rawTx: c.deploy_raw_tx };
+}
+
+/** The drop a pending deployment deploys the collection of. */
+function dropOf(c: CampaignRow): { dropName: string; dropSymbol: string; editionSize: number } {
+  if (c.drop_name === null || c.drop_symbol === null || c.edition_size === null) throw new Error(`campaign ${c.id} has no NFT drop to deploy`);
+  return { dropName: c.drop_name, dropSymbol: c.drop_symbol, editionSize: c.edition_size };
 }
