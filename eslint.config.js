@@ -67,10 +67,10 @@ const boundaries = {
 // or store/), written with the kernel's `sql`, `rows`, `row` and `exec`; no file of a migrated
 // context imports a SQL driver or the ORM (pg, kysely, @mikro-orm/*), and no file but its store
 // imports the SQL primitive, the ORM's types or the raw-SQL helpers, or calls `.execute(...)`.
-// Migrated: persistenceMigrated. Pending (still on EntityManager; enable it as it moves): campaigns.
+// Migrated: persistenceMigrated (every context).
 // ownership's placeOrder keeps its plain-pg two-round-trip path (inlineSql) in src/placement.ts, the
 // documented exception private to order placement: that file counts as a store.
-const persistenceMigrated = ['catalog', 'identity', 'notifications', 'ownership', 'payments', 'rewards'];
+const persistenceMigrated = ['campaigns', 'catalog', 'identity', 'notifications', 'ownership', 'payments', 'rewards'];
 const storeFiles = (name) => [`subgraphs/${name}/src/store.ts`, `subgraphs/${name}/src/store/**`, ...(name === 'ownership' ? ['subgraphs/ownership/src/placement.ts'] : [])];
 const noSqlDriver = {
   regex: '^(pg|pg-[a-z-]+|kysely|@mikro-orm/.+)$',

@@ -59,7 +59,7 @@ function tokenMetadataRoute(metadata: NftMetadata): HttpRoute {
     method: 'GET',
     path: '/nft/',
     handle: async (req, res) => {
-      const [campaignId = '', tokenId = '', ...rest] = (req.url ?? '').split('?')[0]!.slice('/nft/'.length).split('/');
+      const [campaignId = '', tokenId = '', ...rest] = ((req.url ?? '').split('?')[0] ?? '').slice('/nft/'.length).split('/');
       const token = rest.length === 0 ? await metadata.tokenMetadata(campaignId, tokenId) : null;
       if (!token) return sendJson(res, 404, { error: 'not found' });
       res.setHeader('cache-control', 'public, max-age=300');

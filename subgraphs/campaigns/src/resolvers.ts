@@ -13,6 +13,12 @@ export interface CampaignsContext extends BaseRequestContext {
 
 const dropOf = (c: CampaignRow) => (c.edition_size === null ? null : c);
 
+/** The drop's columns of a campaign resolved as an NftDrop (only one with a drop is: dropOf). */
+function drop(c: CampaignRow): { name: string; symbol: string; editionSize: number; minListens: number } {
+  if (c.drop_name === null || c.drop_symbol === null || c.edition_size === null || c.min_listens === null) throw new Error(`campaign ${c.id} has no NFT drop`);
+  return { name: c.drop_name, symbol: c.drop_symbol, editionSize: c.edition_size, minListens: c.min_listens };
+}
+
 export const resolvers: Resolvers<CampaignsContext> = {
   DateTime: DateTimeScalar,
   Query: {
@@ -48,12 +54,12 @@ export const resolvers: Resolvers<CampaignsContext> = {
     createdAt: (c) => c.created_at,
   },
   NftDrop: {
-    name: (c) => c.drop_name!,
-    symbol: (c) => c.drop_symbol!,
-    editionSize: (c) => c.edition_size!,
-    minListens: (c) => c.min_listens!,
+    name: (c) => drop(c).name,
+    symbol: (c) => drop(c).symbol,
+    editionSize: (c) => drop(c).editionSize,
+    minListens: (c) => drop(c).minListens,
     minted: (c) => c.editions_claimed,
-    remaining: (c) => c.edition_size! - c.editions_claimed,
+    remaining: (c) => drop(c).editionSize - c.editions_claimed,
     contractAddress: (c) => c.contract_address,
     deploying: (c) => deploymentPending(c),
     deployTxHash: (c) => c.deploy_tx_hash,
@@ -65,7 +71,11 @@ export const resolvers: Resolvers<CampaignsContext> = {
     listens: (p, _args, ctx) => ctx.loaders.listens.load(p.id),
     nft: (p, _args, ctx) => ctx.loaders.mintByParticipant.load(p.id),
     // A participation exists only for a campaign that was activated, so it is never a hidden draft.
-    campaign: async (p, _args, ctx) => (await ctx.loaders.campaignById.load(p.campaign_id))!,
+    campaign: async (p, _args, ctx) => {
+      const campaign = await ctx.loaders.campaignById.load(p.campaign_id);
+      if (!campaign) throw new Error(`participation ${p.id}'s campaign is gone`);
+      return campaign;
+    },
   },
   CampaignNft: {
     tokenId: (m) => String(m.edition_number),
