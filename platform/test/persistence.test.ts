@@ -156,4 +156,24 @@ describe('the persistence kernel', () => {
     expect(await noteCount('handled-h2')).toBe(1);
     expect(await eventsOf('handled-h2')).toHaveLength(1);
   });
+
+  it('holds locks in a transaction of its own while the work runs outside it: its use cases commit on their own', async () => {
+    const key = 'persistence-test:holding';
+    const Locked = z.object({ locked: z.boolean() });
+    const tryLock = () => persistence.useCase((tx) => row(tx, Locked, sql`select pg_try_advisory_xact_lock(hashtext(${key})) as locked`));
+    const answer = await persistence.holding(
+      (tx) => exec(tx, sql`select pg_advisory_xact_lock(hashtext(${key}))`),
+      async () => {
+        // Another transaction cannot take the lock while the work runs...
+        expect(await tryLock()).toEqual({ locked: false });
+        // ...and a use case of the work commits at once, not with the lock's transaction.
+        await persistence.useCase((tx) => exec(tx, insertNote('holding-1', 'committed before the work ends')));
+        expect(await noteCount('holding-1')).toBe(1);
+        return 'done';
+      },
+    );
+    expect(answer).toBe('done');
+    // The lock ended with the work.
+    expect(await tryLock()).toEqual({ locked: true });
+  });
 });

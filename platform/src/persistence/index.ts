@@ -145,7 +145,7 @@ export interface Persistence {
    * transaction of its own while `work` runs outside it: the use cases `work` starts do not join
    * it, each commits on its own. The transaction, and its locks, end when `work` does.
    */
-  holding<T>(lock: (tx: Tx) => Promise<void>, work: () => Promise<T>): Promise<T>;
+  holding<T>(lock: (tx: Tx) => Promise<unknown>, work: () => Promise<T>): Promise<T>;
   /**
    * An event handler whose work runs in the consumer's transaction (the one that records the
    * event as handled), as a Tx: events it records commit with it.
