@@ -19,7 +19,10 @@ const root = dirname(fileURLToPath(import.meta.url));
 /** The bounded contexts: every subgraphs/<name> with a package.json. */
 const contexts = readdirSync(join(root, 'subgraphs')).filter((name) => existsSync(join(root, 'subgraphs', name, 'package.json')));
 
-const noTestkit = { regex: '^@vibestream/testkit(/|$)', message: 'Runtime code does not import test harnesses: @vibestream/testkit is for tests, scripts and bench.' };
+const noTestkit = {
+  regex: '^@vibestream/testkit(/|$)',
+  message: 'Runtime code does not import test harnesses: @vibestream/testkit is for tests, scripts and bench.',
+};
 
 /** The package folder (nearest package.json) of a file or folder; '' for the root package. */
 const ownerCache = new Map();
@@ -39,7 +42,9 @@ const boundaries = {
       meta: {
         type: 'problem',
         docs: { description: "Another package's files are reached through its package entry (package.json exports), never by relative path" },
-        messages: { crossing: "'{{specifier}}' is a file of {{to}}: import it through that package's entry (add an export there if it is meant to be shared)." },
+        messages: {
+          crossing: "'{{specifier}}' is a file of {{to}}: import it through that package's entry (add an export there if it is meant to be shared).",
+        },
         schema: [],
       },
       create(context) {
@@ -71,7 +76,11 @@ const boundaries = {
 // ownership's placeOrder keeps its plain-pg two-round-trip path (inlineSql) in src/placement.ts, the
 // documented exception private to order placement: that file counts as a store.
 const persistenceMigrated = ['campaigns', 'catalog', 'identity', 'notifications', 'ownership', 'payments', 'rewards'];
-const storeFiles = (name) => [`subgraphs/${name}/src/store.ts`, `subgraphs/${name}/src/store/**`, ...(name === 'ownership' ? ['subgraphs/ownership/src/placement.ts'] : [])];
+const storeFiles = (name) => [
+  `subgraphs/${name}/src/store.ts`,
+  `subgraphs/${name}/src/store/**`,
+  ...(name === 'ownership' ? ['subgraphs/ownership/src/placement.ts'] : []),
+];
 const noSqlDriver = {
   regex: '^(pg|pg-[a-z-]+|kysely|@mikro-orm/.+)$',
   message: "A context reaches its tables only through the kernel's persistence primitive, in its store (docs/adr/0001-persistence.md).",
@@ -95,7 +104,10 @@ const persistenceOutsideStore = (name, patterns) => ({
     ],
     'no-restricted-syntax': [
       'error',
-      { selector: "CallExpression[callee.property.name='execute']", message: 'SQL lives in the store (em.execute is the ORM; stores use the kernel primitive).' },
+      {
+        selector: "CallExpression[callee.property.name='execute']",
+        message: 'SQL lives in the store (em.execute is the ORM; stores use the kernel primitive).',
+      },
       { selector: "CallExpression[callee.property.name='getKysely']", message: 'SQL lives in the store, on the kernel primitive.' },
     ],
   },
@@ -148,7 +160,17 @@ const boundaryConfigs = [
 ];
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.data/**', '**/generated/**', 'clients/generated/**', 'circuits/build/**', 'clients/web/dist/**', 'clients/web/test-results/**'] },
+  {
+    ignores: [
+      'node_modules/**',
+      '.data/**',
+      '**/generated/**',
+      'clients/generated/**',
+      'circuits/build/**',
+      'clients/web/dist/**',
+      'clients/web/test-results/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

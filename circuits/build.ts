@@ -105,9 +105,7 @@ async function ceremony(power: number): Promise<string> {
   const tmp = join(buildDir, `pot${power}_final.ptau`);
   const curve = await curves.getCurveFromName('bn128');
   await timed(`powersoftau new bn128 ${power}`, () => powersOfTau.newAccumulator(curve, power, p0, logger));
-  const hash = await timed('powersoftau contribute', () =>
-    powersOfTau.contribute(p0, p1, CONTRIBUTIONS.ptau.name, CONTRIBUTIONS.ptau.entropy, logger),
-  );
+  const hash = await timed('powersoftau contribute', () => powersOfTau.contribute(p0, p1, CONTRIBUTIONS.ptau.name, CONTRIBUTIONS.ptau.entropy, logger));
   console.log(`  phase 1 contribution hash: ${hex(hash)}`);
   await timed('powersoftau prepare phase2', () => powersOfTau.preparePhase2(p1, tmp, logger));
   renameSync(tmp, out);
@@ -137,9 +135,7 @@ async function main(): Promise<void> {
   const zkeyFinal = join(buildDir, `${CIRCUIT}_final.zkey`);
   const csHash = await timed('groth16 setup', () => zKey.newZKey(r1csFile, ptau, zkey0, logger));
   if (csHash === -1) throw new Error('groth16 setup failed (see the snarkjs errors above)');
-  const contribution = await timed('zkey contribute', () =>
-    zKey.contribute(zkey0, zkeyFinal, CONTRIBUTIONS.zkey.name, CONTRIBUTIONS.zkey.entropy, logger),
-  );
+  const contribution = await timed('zkey contribute', () => zKey.contribute(zkey0, zkeyFinal, CONTRIBUTIONS.zkey.name, CONTRIBUTIONS.zkey.entropy, logger));
   console.log(`  circuit hash: ${hex(csHash)}`);
   console.log(`  phase 2 contribution hash: ${hex(contribution)}`);
 

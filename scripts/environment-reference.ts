@@ -19,7 +19,7 @@ export function environmentReference(): Record<string, string> {
       '<!-- Generated from the config schemas by `npm run env:reference`: edit the .describe() texts in the config.ts files, not this file. -->',
       '',
       'Every process validates its environment at start-up and names each bad or missing variable',
-      'on its own line, without printing values; `npm start` checks every context\'s variables at',
+      "on its own line, without printing values; `npm start` checks every context's variables at",
       'once, before it starts anything. An empty value counts as unset. [`.env.example`](../.env.example)',
       'lists the same variables, commented out at their defaults.',
     ]),

@@ -32,11 +32,27 @@ const baseKeys = Object.keys(baseConfigShape);
 
 /** Each subgraph's own settings: its shape and loader, by name (a subgraph missing here fails the reference's test). */
 const subgraphConfigs: Record<string, { shape: Shape; load: (env: NodeJS.ProcessEnv) => unknown; summary: string }> = {
-  identity: { shape: identityConfigShape, load: loadIdentityConfig, summary: 'Accounts, sign-in, access tokens, wallets and API keys (subgraphs/identity/src/config.ts).' },
+  identity: {
+    shape: identityConfigShape,
+    load: loadIdentityConfig,
+    summary: 'Accounts, sign-in, access tokens, wallets and API keys (subgraphs/identity/src/config.ts).',
+  },
   catalog: { shape: catalogConfigShape, load: loadCatalogConfig, summary: 'Songs, uploads, media storage and streaming (subgraphs/catalog/src/config.ts).' },
-  rewards: { shape: rewardsConfigShape, load: loadRewardsConfig, summary: 'Listen sessions, vouchers and zero-knowledge claims; token amounts are whole numbers of base units (subgraphs/rewards/src/config.ts).' },
-  ownership: { shape: ownershipConfigShape, load: loadOwnershipConfig, summary: 'Share offerings, the order book and trading accounts (subgraphs/ownership/src/config.ts).' },
-  payments: { shape: paymentsConfigShape, load: loadPaymentsConfig, summary: 'Card payments and subscriptions (Stripe), USDC deposits on Ethereum and Solana (subgraphs/payments/src/config.ts).' },
+  rewards: {
+    shape: rewardsConfigShape,
+    load: loadRewardsConfig,
+    summary: 'Listen sessions, vouchers and zero-knowledge claims; token amounts are whole numbers of base units (subgraphs/rewards/src/config.ts).',
+  },
+  ownership: {
+    shape: ownershipConfigShape,
+    load: loadOwnershipConfig,
+    summary: 'Share offerings, the order book and trading accounts (subgraphs/ownership/src/config.ts).',
+  },
+  payments: {
+    shape: paymentsConfigShape,
+    load: loadPaymentsConfig,
+    summary: 'Card payments and subscriptions (Stripe), USDC deposits on Ethereum and Solana (subgraphs/payments/src/config.ts).',
+  },
   campaigns: { shape: campaignsConfigShape, load: loadCampaignsConfig, summary: "Artists' campaigns and their NFT drops (subgraphs/campaigns/src/config.ts)." },
   notifications: { shape: notificationsConfigShape, load: loadNotificationsConfig, summary: 'Notifications (subgraphs/notifications/src/config.ts).' },
 };
@@ -78,7 +94,8 @@ export function configScopes(modules: SubgraphModule[] = subgraphs): ConfigScope
     {
       id: 'development',
       title: 'Development',
-      summary: 'What `npm start` and a process run alone use when DATABASE_URL is unset or no key is configured; never in production (platform/src/config.ts, scripts/development-settings.ts).',
+      summary:
+        'What `npm start` and a process run alone use when DATABASE_URL is unset or no key is configured; never in production (platform/src/config.ts, scripts/development-settings.ts).',
       shape: { ...developmentConfigShape, DEMO_SEED: developmentSettingsShape.DEMO_SEED, LOCAL_STRIPE: developmentSettingsShape.LOCAL_STRIPE },
       general: true,
       checks: [(env) => loadConfig(developmentConfigShape, env), loadDevelopmentSettings],
@@ -86,7 +103,8 @@ export function configScopes(modules: SubgraphModule[] = subgraphs): ConfigScope
     {
       id: 'npm start',
       title: '`npm start`',
-      summary: 'Every context and the gateway in one process (scripts/start.ts); all of them read the same environment, so HOST, PUBLIC_URL and the like apply to each.',
+      summary:
+        'Every context and the gateway in one process (scripts/start.ts); all of them read the same environment, so HOST, PUBLIC_URL and the like apply to each.',
       shape: launcherConfigShape(modules),
       general: true,
       checks: [(env) => loadLauncherConfig(env, modules)],
@@ -103,7 +121,9 @@ export function configScopes(modules: SubgraphModule[] = subgraphs): ConfigScope
       title: 'Web client development server',
       summary: '`npm run dev -w clients/web` (clients/web/vite.config.ts): the Vite server that proxies /graphql and /media to a gateway.',
       shape: {
-        VIBESTREAM_GATEWAY: env.optionalUrl().describe('The gateway the development server proxies /graphql (WebSocket included) and /media to. Default: http://localhost:4000.'),
+        VIBESTREAM_GATEWAY: env
+          .optionalUrl()
+          .describe('The gateway the development server proxies /graphql (WebSocket included) and /media to. Default: http://localhost:4000.'),
       },
       general: true,
     },

@@ -8,7 +8,7 @@ export function launcherConfigShape(modules: Pick<SubgraphModule, 'name' | 'defa
   return {
     GATEWAY_PORT: z
       .preprocess(emptyAsUndefined, z.coerce.number().int().min(0).max(65535).optional())
-      .describe("Port of the gateway under `npm start`. Default: PORT, else 4000."),
+      .describe('Port of the gateway under `npm start`. Default: PORT, else 4000.'),
     ...Object.fromEntries(
       modules.map((module) => [
         portVariable(module.name),

@@ -1,7 +1,16 @@
 // `npm start`: every subgraph that exists plus the gateway, in one process.
 // Without DATABASE_URL an embedded PostgreSQL keeps its data in .data/; without REDIS_URL
 // events and live updates travel in-process.
-import { createInfra, dataDir, exitOnStartFailure, keepServingThroughFaults, onShutdown, prepareDevelopmentEnv, processLogger, type RunningSubgraph } from '@vibestream/platform';
+import {
+  createInfra,
+  dataDir,
+  exitOnStartFailure,
+  keepServingThroughFaults,
+  onShutdown,
+  prepareDevelopmentEnv,
+  processLogger,
+  type RunningSubgraph,
+} from '@vibestream/platform';
 import { startGateway } from '@vibestream/gateway';
 import { startLocalStripe } from '@vibestream/payments/local-stripe';
 import { subgraphs } from '../subgraphs/index.ts';
@@ -59,7 +68,13 @@ try {
   log.info({ url: gateway.url, subgraphs: running.map((s) => s.name) }, 'VibeStream is up');
   console.log(`\n  VibeStream gateway ready at ${gateway.url}\n${development.demoSeed ? `\n${demoBanner({ fanFunded: localStripe !== null })}\n` : ''}`);
   const demoSeed = development.demoSeed
-    ? startDemoSeed({ graphqlUrl: `${localGateway}/graphql`, dataDir: dataDir(env), databaseUrl: env.DATABASE_URL!, fundFan: localStripe !== null, log: log.child({ process: 'demo-seed' }) })
+    ? startDemoSeed({
+        graphqlUrl: `${localGateway}/graphql`,
+        dataDir: dataDir(env),
+        databaseUrl: env.DATABASE_URL!,
+        fundFan: localStripe !== null,
+        log: log.child({ process: 'demo-seed' }),
+      })
     : null;
   onShutdown(log, async () => {
     await demoSeed?.stop();

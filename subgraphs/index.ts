@@ -8,4 +8,12 @@ import { paymentsSubgraph } from '@vibestream/payments';
 import { campaignsSubgraph } from '@vibestream/campaigns';
 
 /** Every subgraph that exists, in start order. The launcher, compose script and tests read this list. */
-export const subgraphs: SubgraphModule[] = [identitySubgraph, catalogSubgraph, rewardsSubgraph, ownershipSubgraph, notificationsSubgraph, paymentsSubgraph, campaignsSubgraph];
+export const subgraphs: SubgraphModule[] = [
+  identitySubgraph,
+  catalogSubgraph,
+  rewardsSubgraph,
+  ownershipSubgraph,
+  notificationsSubgraph,
+  paymentsSubgraph,
+  campaignsSubgraph,
+];

@@ -38,7 +38,9 @@ describe('demo seed', () => {
     const run = startDemoSeed({ graphqlUrl: UNREACHABLE, dataDir, databaseUrl: DATABASE_URL, fundFan: true, log });
     await expect(run.done).resolves.toBeUndefined();
     await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(lines).toContainEqual(expect.objectContaining({ level: 50, msg: expect.stringContaining('demo content could not be seeded'), err: expect.any(String) }));
+    expect(lines).toContainEqual(
+      expect.objectContaining({ level: 50, msg: expect.stringContaining('demo content could not be seeded'), err: expect.any(String) }),
+    );
   });
 
   it('does nothing once the marker names this database, and seeds again for another one', async () => {
@@ -46,7 +48,9 @@ describe('demo seed', () => {
     const { log } = capturedLogger();
     // With the marker nothing is asked of the (unreachable) gateway.
     expect(await seedDemoContent({ graphqlUrl: UNREACHABLE, dataDir, databaseUrl: DATABASE_URL, fundFan: true, log })).toBe(false);
-    await expect(seedDemoContent({ graphqlUrl: UNREACHABLE, dataDir, databaseUrl: 'postgres://postgres@db.internal:5432/other', fundFan: true, log })).rejects.toThrow();
+    await expect(
+      seedDemoContent({ graphqlUrl: UNREACHABLE, dataDir, databaseUrl: 'postgres://postgres@db.internal:5432/other', fundFan: true, log }),
+    ).rejects.toThrow();
   });
 
   it('makes each demo song a mono 16-bit WAV as long as its tune', () => {

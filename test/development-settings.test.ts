@@ -11,7 +11,9 @@ describe('npm start development settings', () => {
 
   it('leaves card payments to Stripe when a secret key is set', () => {
     expect(loadDevelopmentSettings({ STRIPE_SECRET_KEY: 'sk_test_real' })).toEqual({ demoSeed: true, localStripe: false });
-    expect(() => loadDevelopmentSettings({ STRIPE_SECRET_KEY: 'sk_test_real', LOCAL_STRIPE: 'on' })).toThrow(/LOCAL_STRIPE: cannot be on while STRIPE_SECRET_KEY is set/);
+    expect(() => loadDevelopmentSettings({ STRIPE_SECRET_KEY: 'sk_test_real', LOCAL_STRIPE: 'on' })).toThrow(
+      /LOCAL_STRIPE: cannot be on while STRIPE_SECRET_KEY is set/,
+    );
   });
 
   it('does neither in production, and refuses to be told to', () => {

@@ -54,7 +54,15 @@ describe('the documents', () => {
   const files = documents();
 
   it('include the README, docs/ and a README per subgraph, the gateway and the platform', () => {
-    for (const path of ['README.md', 'docs/architecture.md', 'docs/operations.md', 'docs/security.md', 'docs/configuration.md', 'gateway/README.md', 'platform/README.md']) {
+    for (const path of [
+      'README.md',
+      'docs/architecture.md',
+      'docs/operations.md',
+      'docs/security.md',
+      'docs/configuration.md',
+      'gateway/README.md',
+      'platform/README.md',
+    ]) {
       expect(files).toContain(path);
     }
     for (const dir of readdirSync(join(projectRoot, 'subgraphs'))) {

@@ -70,15 +70,33 @@ describe.each(buses)('events between contexts on the $bus bus', ({ env }) => {
     // No waiting: a client may use at once what it was just told exists.
     const [listen, offering, campaign] = await Promise.all([
       stack.gql<{ startListenSession: { id: string } }>(START, { songId }, { token: fan.token }),
-      stack.gql<{ createShareOffering: { id: string } }>(OFFER, { input: { songId, totalShares: 1000, pricePerShareCents: 100, revenueShareBps: 2000 } }, { token: artist.token }),
-      stack.gql(CREATE_CAMPAIGN, { input: { songId, name: 'Bus Campaign', startsAt: minutesFromNow(-1), endsAt: minutesFromNow(60), budgetCents: 1000 } }, { token: artist.token }),
+      stack.gql<{ createShareOffering: { id: string } }>(
+        OFFER,
+        { input: { songId, totalShares: 1000, pricePerShareCents: 100, revenueShareBps: 2000 } },
+        { token: artist.token },
+      ),
+      stack.gql(
+        CREATE_CAMPAIGN,
+        { input: { songId, name: 'Bus Campaign', startsAt: minutesFromNow(-1), endsAt: minutesFromNow(60), budgetCents: 1000 } },
+        { token: artist.token },
+      ),
     ]);
     expect(listen.errors).toBeUndefined();
     expect(offering.errors).toBeUndefined();
     expect(campaign.errors).toBeUndefined();
     offeringId = offering.data!.createShareOffering.id;
-    expect(await eventually(() => one('select 1 from notifications.songs where song_id = $1', [songId]), (n) => n === 1)).toBe(1);
-    expect(await eventually(() => one('select 1 from payments.uploads where user_id = $1', [artist.userId]), (n) => n === 1)).toBe(1);
+    expect(
+      await eventually(
+        () => one('select 1 from notifications.songs where song_id = $1', [songId]),
+        (n) => n === 1,
+      ),
+    ).toBe(1);
+    expect(
+      await eventually(
+        () => one('select 1 from payments.uploads where user_id = $1', [artist.userId]),
+        (n) => n === 1,
+      ),
+    ).toBe(1);
   });
 
   it('a completed listen counts in catalog and campaigns, and its voucher notifies the listener', async () => {
@@ -86,31 +104,75 @@ describe.each(buses)('events between contexts on the $bus bus', ({ env }) => {
     const sessionId = session.data!.startListenSession.id;
     await new Promise((r) => setTimeout(r, 1_150));
     expect((await stack.gql(HEARTBEAT, { sessionId, positionSeconds: 1 }, { token: fan.token })).errors).toBeUndefined();
-    const done = await stack.gql<{ completeListenSession: { voucher: unknown } }>(COMPLETE, { sessionId, commitment: newVoucherSecrets().commitment.toString() }, { token: fan.token });
+    const done = await stack.gql<{ completeListenSession: { voucher: unknown } }>(
+      COMPLETE,
+      { sessionId, commitment: newVoucherSecrets().commitment.toString() },
+      { token: fan.token },
+    );
     expect(done.data?.completeListenSession.voucher).not.toBeNull();
-    expect(await eventually(() => one('select 1 from catalog.songs where id = $1 and play_count = 1', [songId]), (n) => n === 1)).toBe(1);
-    expect(await eventually(() => one('select 1 from campaigns.listens where song_id = $1 and user_id = $2', [songId, fan.userId]), (n) => n === 1)).toBe(1);
-    expect(await eventually(() => one(`select 1 from notifications.notifications where user_id = $1 and kind = 'REWARD_VOUCHER'`, [fan.userId]), (n) => n === 1)).toBe(1);
+    expect(
+      await eventually(
+        () => one('select 1 from catalog.songs where id = $1 and play_count = 1', [songId]),
+        (n) => n === 1,
+      ),
+    ).toBe(1);
+    expect(
+      await eventually(
+        () => one('select 1 from campaigns.listens where song_id = $1 and user_id = $2', [songId, fan.userId]),
+        (n) => n === 1,
+      ),
+    ).toBe(1);
+    expect(
+      await eventually(
+        () => one(`select 1 from notifications.notifications where user_id = $1 and kind = 'REWARD_VOUCHER'`, [fan.userId]),
+        (n) => n === 1,
+      ),
+    ).toBe(1);
   });
 
   it('deposits fund trading accounts; a purchase, a trade and a revenue distribution notify their users', async () => {
     const buyer = await signUp(stack, 'FAN', 'Bus Buyer');
     for (const user of [fan, buyer]) {
-      await publishThroughOutbox(stack, 'payments', DepositSucceeded, { depositId: randomUUID(), userId: user.userId, amountCents: 100_000, method: 'CARD', succeededAt: new Date().toISOString() });
+      await publishThroughOutbox(stack, 'payments', DepositSucceeded, {
+        depositId: randomUUID(),
+        userId: user.userId,
+        amountCents: 100_000,
+        method: 'CARD',
+        succeededAt: new Date().toISOString(),
+      });
     }
     const funded = (userId: string) => one('select 1 from ownership.deposits where user_id = $1', [userId]);
-    expect(await eventually(() => funded(fan.userId), (n) => n === 1)).toBe(1);
-    expect(await eventually(() => funded(buyer.userId), (n) => n === 1)).toBe(1);
+    expect(
+      await eventually(
+        () => funded(fan.userId),
+        (n) => n === 1,
+      ),
+    ).toBe(1);
+    expect(
+      await eventually(
+        () => funded(buyer.userId),
+        (n) => n === 1,
+      ),
+    ).toBe(1);
     expect((await stack.gql(BUY_OFFERING, { offeringId, quantity: 100 }, { token: fan.token })).errors).toBeUndefined();
-    expect((await stack.gql(PLACE, { input: { songId, side: 'SELL', type: 'LIMIT', quantity: 10, limitPriceCents: 110 } }, { token: fan.token })).errors).toBeUndefined();
+    expect(
+      (await stack.gql(PLACE, { input: { songId, side: 'SELL', type: 'LIMIT', quantity: 10, limitPriceCents: 110 } }, { token: fan.token })).errors,
+    ).toBeUndefined();
     const buy = await stack.gql<Placed>(PLACE, { input: { songId, side: 'BUY', type: 'LIMIT', quantity: 10, limitPriceCents: 110 } }, { token: buyer.token });
     expect(buy.data?.placeOrder.order.status).toBe('FILLED');
     const admin = await mintToken(stack.keys, { roles: ['ADMIN'] });
     expect((await stack.gql(DISTRIBUTE, { songId, amountCents: 10_000, periodLabel: 'bus' }, { token: admin })).errors).toBeUndefined();
     const kinds = async (userId: string) =>
-      (await stack.db.query<{ kind: string }>('select kind from notifications.notifications where user_id = $1 order by kind', [userId])).rows.map((r) => r.kind);
+      (await stack.db.query<{ kind: string }>('select kind from notifications.notifications where user_id = $1 order by kind', [userId])).rows.map(
+        (r) => r.kind,
+      );
     const expected = ['DEPOSIT_SUCCEEDED', 'ORDER_FILLED', 'REVENUE_PAID'];
-    expect(await eventually(() => kinds(buyer.userId), (k) => expected.every((kind) => k.includes(kind)))).toEqual(expect.arrayContaining(expected));
+    expect(
+      await eventually(
+        () => kinds(buyer.userId),
+        (k) => expected.every((kind) => k.includes(kind)),
+      ),
+    ).toEqual(expect.arrayContaining(expected));
   });
 
   it("payments' plans and subscriptions, identity's wallets, campaigns' mints and pool funding reach their consumers", async () => {
@@ -145,11 +207,31 @@ describe.each(buses)('events between contexts on the $bus bus', ({ env }) => {
       mintedAt: new Date().toISOString(),
     });
     await publishThroughOutbox(stack, 'rewards', PoolFunded, { epoch: 1, amount: '500' });
-    expect(await eventually(() => one(`select 1 from catalog.user_plans where user_id = $1 and plan_id = 'PRO'`, [artist.userId]), (n) => n === 1)).toBe(1);
-    expect(await eventually(() => one(`select 1 from payments.linked_wallets where user_id = $1`, [fan.userId]), (n) => n === 1)).toBe(1);
-    expect(await eventually(() => one(`select 1 from rewards.pools where epoch = 1`, []), (n) => n === 1)).toBe(1);
+    expect(
+      await eventually(
+        () => one(`select 1 from catalog.user_plans where user_id = $1 and plan_id = 'PRO'`, [artist.userId]),
+        (n) => n === 1,
+      ),
+    ).toBe(1);
+    expect(
+      await eventually(
+        () => one(`select 1 from payments.linked_wallets where user_id = $1`, [fan.userId]),
+        (n) => n === 1,
+      ),
+    ).toBe(1);
+    expect(
+      await eventually(
+        () => one(`select 1 from rewards.pools where epoch = 1`, []),
+        (n) => n === 1,
+      ),
+    ).toBe(1);
     const kinds = ['SUBSCRIPTION_CHANGED', 'CAMPAIGN_NFT_MINTED'];
-    expect(await eventually(() => one(`select distinct kind from notifications.notifications where user_id = $1 and kind = any($2)`, [fan.userId, kinds]), (n) => n === 2)).toBe(2);
+    expect(
+      await eventually(
+        () => one(`select distinct kind from notifications.notifications where user_id = $1 and kind = any($2)`, [fan.userId, kinds]),
+        (n) => n === 2,
+      ),
+    ).toBe(2);
   });
 
   it('every consumer handled an event of every contract it consumes, and nothing was dead-lettered', async () => {

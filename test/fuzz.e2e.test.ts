@@ -43,25 +43,29 @@ beforeAll(async () => {
 afterAll(async () => world?.stop());
 
 describe(`fuzzing the whole stack (FUZZ_SEED=${SEED})`, () => {
-  it(`sends ${ONLY ? `requests ${ONLY.join(', ')} of` : REQUESTS} seeded requests`, async () => {
-    const planner = new Planner(world, SEED);
-    expect(planner.operations.length).toBeGreaterThan(40);
-    report = await runFuzz(world, planner, new Oracle(contractCodes(contractDir)), {
-      seed: SEED,
-      requests: REQUESTS,
-      timeLimitMs: TIME_LIMIT_MS,
-      requestTimeoutMs: 15_000,
-      concurrency: intFromEnv('FUZZ_CONCURRENCY', 2),
-      probeEvery: 200,
-      ...(ONLY ? { only: ONLY } : {}),
-    });
-    summary = formatReport(report, world);
-    console.log(summary);
-    // Every failing case, in full, for whoever wants more than the first few of each kind.
-    if (process.env.FUZZ_REPORT) await writeFile(process.env.FUZZ_REPORT, formatReport(report, world, Infinity));
-    expect(report.sent).toBeGreaterThan(0);
-    expect(report.failures.filter((f) => f.check === 'fuzzer').map((f) => f.detail)).toEqual([]);
-  }, TIME_LIMIT_MS + 60_000);
+  it(
+    `sends ${ONLY ? `requests ${ONLY.join(', ')} of` : REQUESTS} seeded requests`,
+    async () => {
+      const planner = new Planner(world, SEED);
+      expect(planner.operations.length).toBeGreaterThan(40);
+      report = await runFuzz(world, planner, new Oracle(contractCodes(contractDir)), {
+        seed: SEED,
+        requests: REQUESTS,
+        timeLimitMs: TIME_LIMIT_MS,
+        requestTimeoutMs: 15_000,
+        concurrency: intFromEnv('FUZZ_CONCURRENCY', 2),
+        probeEvery: 200,
+        ...(ONLY ? { only: ONLY } : {}),
+      });
+      summary = formatReport(report, world);
+      console.log(summary);
+      // Every failing case, in full, for whoever wants more than the first few of each kind.
+      if (process.env.FUZZ_REPORT) await writeFile(process.env.FUZZ_REPORT, formatReport(report, world, Infinity));
+      expect(report.sent).toBeGreaterThan(0);
+      expect(report.failures.filter((f) => f.check === 'fuzzer').map((f) => f.detail)).toEqual([]);
+    },
+    TIME_LIMIT_MS + 60_000,
+  );
 
   const ran = () => {
     if (!report) throw new Error('the fuzz run did not complete (see the first test)');
@@ -74,7 +78,10 @@ describe(`fuzzing the whole stack (FUZZ_SEED=${SEED})`, () => {
     expect(ran().readiness, because()).toEqual([]);
   });
   it('no request leads to an unhandled rejection or an uncaught exception', () => {
-    expect(ran().processErrors.map((e) => `${e.kind}: ${e.message}`), because()).toEqual([]);
+    expect(
+      ran().processErrors.map((e) => `${e.kind}: ${e.message}`),
+      because(),
+    ).toEqual([]);
   });
   it('every request is answered, in time', () => {
     expect(failuresOf('no-answer', 'no-answer-in-time'), because()).toBe(0);

@@ -75,7 +75,11 @@ describe('entity representations sent straight to a subgraph (finding 1)', () =>
   const entities = subgraphs.flatMap((module) =>
     module.typeDefs.definitions
       .filter((d): d is ObjectTypeDefinitionNode | ObjectTypeExtensionNode => d.kind === Kind.OBJECT_TYPE_DEFINITION || d.kind === Kind.OBJECT_TYPE_EXTENSION)
-      .filter((d) => d.directives?.some((k) => k.name.value === 'key' && !k.arguments?.some((a) => a.name.value === 'resolvable' && a.value.kind === Kind.BOOLEAN && !a.value.value)))
+      .filter((d) =>
+        d.directives?.some(
+          (k) => k.name.value === 'key' && !k.arguments?.some((a) => a.name.value === 'resolvable' && a.value.kind === Kind.BOOLEAN && !a.value.value),
+        ),
+      )
       .map((d) => ({ subgraph: module.name, type: d.name.value })),
   );
 
@@ -128,27 +132,81 @@ describe('id arguments through the gateway (finding 6)', () => {
     ['album', 'query ($id: ID!) { album(id: $id) { id } }', { id: NOT_AN_ID }, 'anyone', 'id'],
     ['playlist', 'query ($id: ID!) { playlist(id: $id) { id } }', { id: NOT_AN_ID }, 'fan', 'id'],
     ['orderBook', 'query ($songId: ID!) { orderBook(songId: $songId) { songId } }', { songId: NOT_AN_ID }, 'anyone', 'songId'],
-    ['createSong', 'mutation ($input: CreateSongInput!) { createSong(input: $input) { id } }', { input: { title: 'T', genre: 'Pop', albumId: 'x' } }, 'artist', 'input.albumId'],
-    ['requestSongUpload', 'mutation ($songId: ID!) { requestSongUpload(songId: $songId, contentType: "audio/wav", byteSize: 10) { uploadUrl } }', { songId: 'x' }, 'artist', 'songId'],
+    [
+      'createSong',
+      'mutation ($input: CreateSongInput!) { createSong(input: $input) { id } }',
+      { input: { title: 'T', genre: 'Pop', albumId: 'x' } },
+      'artist',
+      'input.albumId',
+    ],
+    [
+      'requestSongUpload',
+      'mutation ($songId: ID!) { requestSongUpload(songId: $songId, contentType: "audio/wav", byteSize: 10) { uploadUrl } }',
+      { songId: 'x' },
+      'artist',
+      'songId',
+    ],
     ['publishSong', 'mutation ($songId: ID!) { publishSong(songId: $songId) { id } }', { songId: 'x' }, 'artist', 'songId'],
     ['addSongToPlaylist', 'mutation ($p: ID!, $s: ID!) { addSongToPlaylist(playlistId: $p, songId: $s) { id } }', { p: 'x', s: 'x' }, 'fan', 'playlistId'],
-    ['removeSongFromPlaylist', 'mutation ($p: ID!, $s: ID!) { removeSongFromPlaylist(playlistId: $p, songId: $s) { id } }', { p: 'x', s: 'x' }, 'fan', 'playlistId'],
+    [
+      'removeSongFromPlaylist',
+      'mutation ($p: ID!, $s: ID!) { removeSongFromPlaylist(playlistId: $p, songId: $s) { id } }',
+      { p: 'x', s: 'x' },
+      'fan',
+      'playlistId',
+    ],
     ['setUserRoles', 'mutation ($id: ID!) { setUserRoles(userId: $id, roles: [FAN]) { id } }', { id: 'x' }, 'admin', 'userId'],
     ['revokeApiKey', 'mutation ($id: ID!) { revokeApiKey(id: $id) { id } }', { id: 'x' }, 'admin', 'id'],
     ['startListenSession', 'mutation ($id: ID!) { startListenSession(songId: $id) { id } }', { id: 'x' }, 'fan', 'songId'],
     ['listenHeartbeat', 'mutation ($id: ID!) { listenHeartbeat(sessionId: $id, positionSeconds: 2) { id } }', { id: NOT_AN_ID }, 'fan', 'sessionId'],
-    ['completeListenSession', 'mutation ($id: ID!) { completeListenSession(sessionId: $id, commitment: "1") { voucher { epoch } } }', { id: 'x' }, 'fan', 'sessionId'],
-    ['createShareOffering', 'mutation ($input: CreateShareOfferingInput!) { createShareOffering(input: $input) { id } }', { input: { songId: 'x', totalShares: 10, pricePerShareCents: 100, revenueShareBps: 100 } }, 'artist', 'input.songId'],
+    [
+      'completeListenSession',
+      'mutation ($id: ID!) { completeListenSession(sessionId: $id, commitment: "1") { voucher { epoch } } }',
+      { id: 'x' },
+      'fan',
+      'sessionId',
+    ],
+    [
+      'createShareOffering',
+      'mutation ($input: CreateShareOfferingInput!) { createShareOffering(input: $input) { id } }',
+      { input: { songId: 'x', totalShares: 10, pricePerShareCents: 100, revenueShareBps: 100 } },
+      'artist',
+      'input.songId',
+    ],
     ['buyOfferingShares', 'mutation ($id: ID!) { buyOfferingShares(offeringId: $id, quantity: 1) { quantity } }', { id: NOT_AN_ID }, 'fan', 'offeringId'],
-    ['placeOrder', 'mutation ($input: PlaceOrderInput!) { placeOrder(input: $input) { order { id } } }', { input: { songId: 'x', side: 'BUY', type: 'MARKET', quantity: 1 } }, 'fan', 'input.songId'],
+    [
+      'placeOrder',
+      'mutation ($input: PlaceOrderInput!) { placeOrder(input: $input) { order { id } } }',
+      { input: { songId: 'x', side: 'BUY', type: 'MARKET', quantity: 1 } },
+      'fan',
+      'input.songId',
+    ],
     ['cancelOrder', 'mutation ($id: ID!) { cancelOrder(orderId: $id) { id } }', { id: 'x' }, 'fan', 'orderId'],
-    ['distributeRevenue', 'mutation ($id: ID!) { distributeRevenue(songId: $id, amountCents: 100, periodLabel: "Q1") { id } }', { id: 'x' }, 'artist', 'songId'],
+    [
+      'distributeRevenue',
+      'mutation ($id: ID!) { distributeRevenue(songId: $id, amountCents: 100, periodLabel: "Q1") { id } }',
+      { id: 'x' },
+      'artist',
+      'songId',
+    ],
     ['confirmCryptoDeposit', 'mutation ($id: ID!) { confirmCryptoDeposit(depositId: $id, txHash: "0xabc") { id } }', { id: 'x' }, 'fan', 'depositId'],
     ['markNotificationsRead', 'mutation ($ids: [ID!]!) { markNotificationsRead(ids: $ids) }', { ids: ['x'] }, 'fan', 'ids'],
-    ['createCampaign', 'mutation ($input: CreateCampaignInput!) { createCampaign(input: $input) { id } }', { input: { songId: 'x', name: 'C', startsAt: later(1), endsAt: later(2), budgetCents: 100 } }, 'artist', 'input.songId'],
+    [
+      'createCampaign',
+      'mutation ($input: CreateCampaignInput!) { createCampaign(input: $input) { id } }',
+      { input: { songId: 'x', name: 'C', startsAt: later(1), endsAt: later(2), budgetCents: 100 } },
+      'artist',
+      'input.songId',
+    ],
     ['activateCampaign', 'mutation ($id: ID!) { activateCampaign(id: $id) { id } }', { id: 'x' }, 'artist', 'id'],
     ['joinCampaign', 'mutation ($id: ID!) { joinCampaign(id: $id) { id } }', { id: 'x' }, 'fan', 'id'],
-    ['claimCampaignNft', 'mutation ($id: ID!) { claimCampaignNft(campaignId: $id, walletAddress: "0x0000000000000000000000000000000000000001") { tokenId } }', { id: 'x' }, 'fan', 'campaignId'],
+    [
+      'claimCampaignNft',
+      'mutation ($id: ID!) { claimCampaignNft(campaignId: $id, walletAddress: "0x0000000000000000000000000000000000000001") { tokenId } }',
+      { id: 'x' },
+      'fan',
+      'campaignId',
+    ],
   ];
 
   it.each(byArgument)('%s with an id that is not one is BAD_USER_INPUT naming the argument', async (_what, query, variables, caller, field) => {

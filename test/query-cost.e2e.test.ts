@@ -35,13 +35,21 @@ afterAll(async () => {
 });
 
 async function newAlbum(title: string): Promise<string> {
-  const res = await stack.gql<{ createAlbum: { id: string } }>(`mutation($input: CreateAlbumInput!) { createAlbum(input: $input) { id } }`, { input: { title } }, { token: artist.token });
+  const res = await stack.gql<{ createAlbum: { id: string } }>(
+    `mutation($input: CreateAlbumInput!) { createAlbum(input: $input) { id } }`,
+    { input: { title } },
+    { token: artist.token },
+  );
   if (!res.data) throw new Error(JSON.stringify(res.errors));
   return res.data.createAlbum.id;
 }
 
 function addSong(albumId: string, n: number) {
-  return stack.gql<{ createSong: { id: string } }>(`mutation($input: CreateSongInput!) { createSong(input: $input) { id } }`, { input: { title: `Track ${n}`, genre: 'Test', albumId } }, { token: artist.token });
+  return stack.gql<{ createSong: { id: string } }>(
+    `mutation($input: CreateSongInput!) { createSong(input: $input) { id } }`,
+    { input: { title: `Track ${n}`, genre: 'Test', albumId } },
+    { token: artist.token },
+  );
 }
 
 describe('an album nested in its own songs', () => {
@@ -49,14 +57,22 @@ describe('an album nested in its own songs', () => {
     const albumId = await newAlbum('Forty Tracks');
     for (let n = 1; n <= 40; n++) await createSong(stack, artist.token, { title: `Track ${n}`, genre: 'Test', albumId });
     // 40 x 40 x 40 = 64,000 ids; a list without a declared size used to count as 10 (an estimate of about 1,221).
-    const nested = await stack.gql(`query($id: ID!) { album(id: $id) { songs { album { songs { album { songs { id } } } } } } }`, { id: albumId }, { token: artist.token });
+    const nested = await stack.gql(
+      `query($id: ID!) { album(id: $id) { songs { album { songs { album { songs { id } } } } } } }`,
+      { id: albumId },
+      { token: artist.token },
+    );
     expect(nested.status).toBe(400);
     expect(nested.data).toBeUndefined();
     expect(nested.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', limit: 'cost', max: 5000 });
     expect(nested.errors![0]!.extensions!.actual as number).toBeGreaterThan(MAX_ALBUM_SONGS ** 3);
 
     // The album itself, its songs with their artist: within the limits, and served.
-    const plain = await stack.gql<{ album: { songs: { id: string }[] } }>(`query($id: ID!) { album(id: $id) { title songs { id artist { name } } } }`, { id: albumId }, { token: artist.token });
+    const plain = await stack.gql<{ album: { songs: { id: string }[] } }>(
+      `query($id: ID!) { album(id: $id) { title songs { id artist { name } } } }`,
+      { id: albumId },
+      { token: artist.token },
+    );
     expect(plain.errors).toBeUndefined();
     expect(plain.data!.album.songs).toHaveLength(40);
   });
@@ -88,7 +104,9 @@ describe('the bounds the schema declares, held by the subgraphs', () => {
     for (const [query, variables, token] of over) expect(errorCode(await stack.gql(query, variables, { token })), query).toBe('BAD_USER_INPUT');
     await newAlbum('Second');
     await newAlbum('Third');
-    const sliced = await stack.gql<{ artist: { albums: unknown[] } }>(`query($id: ID!) { artist(id: $id) { albums(first: 2) { id } } }`, { id: artist.artistId });
+    const sliced = await stack.gql<{ artist: { albums: unknown[] } }>(`query($id: ID!) { artist(id: $id) { albums(first: 2) { id } } }`, {
+      id: artist.artistId,
+    });
     expect(sliced.data!.artist.albums).toHaveLength(2);
   });
 });
@@ -97,12 +115,20 @@ describe('the response size ceiling', () => {
   it(`refuses an answer over MAX_RESPONSE_BYTES with a clear error and none of its data`, async () => {
     const albumId = await newAlbum('Wordy');
     for (let n = 1; n <= 60; n++) await createSong(stack, artist.token, { title: `A rather long track title, number ${n}`, genre: 'Spoken word', albumId });
-    const res = await stack.gql<{ album: unknown }>(`query($id: ID!) { album(id: $id) { songs { id title genre status createdAt } } }`, { id: albumId }, { token: artist.token });
+    const res = await stack.gql<{ album: unknown }>(
+      `query($id: ID!) { album(id: $id) { songs { id title genre status createdAt } } }`,
+      { id: albumId },
+      { token: artist.token },
+    );
     expect(res.data ?? null).toBeNull();
     expect(res.errors).toHaveLength(1);
     expect(res.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', limit: 'responseBytes', max: MAX_RESPONSE_BYTES });
     expect(res.errors![0]!.message).toMatch(/Response size limit exceeded/);
-    const small = await stack.gql<{ album: { songs: unknown[] } }>(`query($id: ID!) { album(id: $id) { songs { id } } }`, { id: albumId }, { token: artist.token });
+    const small = await stack.gql<{ album: { songs: unknown[] } }>(
+      `query($id: ID!) { album(id: $id) { songs { id } } }`,
+      { id: albumId },
+      { token: artist.token },
+    );
     expect(small.errors).toBeUndefined();
     expect(small.data!.album.songs).toHaveLength(60);
   });

@@ -33,10 +33,21 @@ const LOGIN = `mutation($email: String!, $password: String!) { login(email: $ema
 const DEPOSIT = `mutation($amountCents: Int!) { createDeposit(amountCents: $amountCents, method: CARD) { id status } }`;
 const SEARCH = `query($query: String!) { searchSongs(query: $query, first: 10) { edges { node { id title durationSeconds streamUrl artist { name } market { offering { id status sharesRemaining pricePerShareCents } } } } } }`;
 
-type Portfolio = { me: { tradingAccount: { cashCents: number; reservedCents: number } | null; portfolio: { holdings: { quantity: number; song: { id: string } }[] } | null } };
+type Portfolio = {
+  me: { tradingAccount: { cashCents: number; reservedCents: number } | null; portfolio: { holdings: { quantity: number; song: { id: string } }[] } | null };
+};
 type Found = {
   searchSongs: {
-    edges: { node: { id: string; title: string; durationSeconds: number; streamUrl: string; artist: { name: string }; market: { offering: { id: string; status: string; sharesRemaining: number; pricePerShareCents: number } | null } | null } }[];
+    edges: {
+      node: {
+        id: string;
+        title: string;
+        durationSeconds: number;
+        streamUrl: string;
+        artist: { name: string };
+        market: { offering: { id: string; status: string; sharesRemaining: number; pricePerShareCents: number } | null } | null;
+      };
+    }[];
   };
 };
 
@@ -62,7 +73,11 @@ describe('npm start as the README says (embedded PostgreSQL, in-process bus)', {
     expect(app.output()).toContain(DEMO_PASSWORD);
 
     // Seeding runs in the background after the banner, and logs when it is done (or why not).
-    const log = await eventually(async () => app.output(), (o) => o.includes('demo content ready') || o.includes('demo content could not be seeded'), 180_000);
+    const log = await eventually(
+      async () => app.output(),
+      (o) => o.includes('demo content ready') || o.includes('demo content could not be seeded'),
+      180_000,
+    );
     expect(log).toContain('demo content ready');
     const fan = await login(demoFan.email);
     expect(await cashOf(fan.token)).toBe(demoFan.depositCents);
@@ -73,7 +88,12 @@ describe('npm start as the README says (embedded PostgreSQL, in-process bus)', {
         const hit = found.data?.searchSongs.edges.map((e) => e.node).find((n) => n.title === song.title);
         expect(hit, `${song.title} is searchable`).toMatchObject({ artist: { name: artist.name }, durationSeconds: expect.any(Number) });
         expect(hit!.durationSeconds).toBeGreaterThan(5);
-        if (song.offering) expect(hit!.market?.offering).toMatchObject({ status: 'OPEN', sharesRemaining: song.offering.totalShares, pricePerShareCents: song.offering.pricePerShareCents });
+        if (song.offering)
+          expect(hit!.market?.offering).toMatchObject({
+            status: 'OPEN',
+            sharesRemaining: song.offering.totalShares,
+            pricePerShareCents: song.offering.pricePerShareCents,
+          });
       }
     }
     // The demo listeners played the songs, so a fresh machine has something trending, most played first.
@@ -109,7 +129,11 @@ describe('npm start as the README says (embedded PostgreSQL, in-process bus)', {
     const secrets = newVoucherSecrets();
     const done = await app.gql<Complete>(COMPLETE, { sessionId, commitment: secrets.commitment.toString() }, { token: fan.token });
     expect(done.errors).toBeUndefined();
-    expect(done.data!.completeListenSession).toMatchObject({ rejectionReason: null, session: { status: 'COMPLETED' }, voucher: { leafIndex: expect.any(Number) } });
+    expect(done.data!.completeListenSession).toMatchObject({
+      rejectionReason: null,
+      session: { status: 'COMPLETED' },
+      voucher: { leafIndex: expect.any(Number) },
+    });
 
     const wallet = Wallet.createRandom().address;
     const anonymous = graphqlClient(app.gatewayUrl);
@@ -137,9 +161,17 @@ describe('npm start as the README says (embedded PostgreSQL, in-process bus)', {
     const bob = await signUp(app, 'FAN', 'Bob');
     const deposit = await app.gql<{ createDeposit: { status: string } }>(DEPOSIT, { amountCents: 5_000 }, { token: bob.token });
     expect(deposit.data?.createDeposit.status).toBe('PENDING');
-    expect(await eventually(() => cashOf(bob.token), (c) => c === 5_000, 30_000)).toBe(5_000);
+    expect(
+      await eventually(
+        () => cashOf(bob.token),
+        (c) => c === 5_000,
+        30_000,
+      ),
+    ).toBe(5_000);
 
-    const bought = await onceKnown(() => app.gql<{ buyOfferingShares: { quantity: number; costCents: number } }>(BUY_OFFERING, { offeringId: offering.id, quantity: 10 }, { token: alice.token }));
+    const bought = await onceKnown(() =>
+      app.gql<{ buyOfferingShares: { quantity: number; costCents: number } }>(BUY_OFFERING, { offeringId: offering.id, quantity: 10 }, { token: alice.token }),
+    );
     expect(bought.data?.buyOfferingShares).toEqual({ quantity: 10, costCents: 1_000, holding: { quantity: 10 } });
 
     const ask = await app.gql<Placed>(PLACE, { input: { songId, side: 'SELL', type: 'LIMIT', quantity: 4, limitPriceCents: 150 } }, { token: alice.token });

@@ -10,7 +10,8 @@ import { projectRoot } from '@vibestream/platform';
 /** Each schema element, by its coordinate (Type, Type.field, Type.field(arg), Enum.VALUE), and whether it has a description. */
 function elements(schema: GraphQLSchema): { kind: string; coordinate: string; described: boolean }[] {
   const out: { kind: string; coordinate: string; described: boolean }[] = [];
-  const add = (kind: string, coordinate: string, description: string | null | undefined) => out.push({ kind, coordinate, described: Boolean(description?.trim()) });
+  const add = (kind: string, coordinate: string, description: string | null | undefined) =>
+    out.push({ kind, coordinate, described: Boolean(description?.trim()) });
   for (const type of Object.values(schema.getTypeMap())) {
     if (type.name.startsWith('__') || isSpecifiedScalarType(type)) continue;
     add('type', type.name, type.description);

@@ -93,11 +93,15 @@ describe('service.name per context in one process', () => {
     // A wrong password: the sign-in limiter reserves an attempt in Redis before the hash is checked.
     const res = await stack.gql(`mutation { login(email: "nobody-${traceId}@example.com", password: "wrong-password") { accessToken } }`, {}, { headers });
     expect(res.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
-    const spans = await traceOf(traceId, (all) => all.some((s) => s.attributes['db.system'] === 'redis') && all.some((s) => s.attributes['db.system'] === 'postgresql'));
+    const spans = await traceOf(
+      traceId,
+      (all) => all.some((s) => s.attributes['db.system'] === 'redis') && all.some((s) => s.attributes['db.system'] === 'postgresql'),
+    );
     const commands = spans.filter((s) => s.attributes['db.system'] === 'redis');
     for (const span of [...commands, ...spans.filter((s) => s.attributes['db.system'] === 'postgresql')]) expect(service(span)).toBe('identity');
     // Commands by name only: no keys or values.
-    for (const command of commands) expect(Object.keys(command.attributes).sort()).toEqual(['db.operation.name', 'db.system', 'db.system.name', 'server.address', 'server.port']);
+    for (const command of commands)
+      expect(Object.keys(command.attributes).sort()).toEqual(['db.operation.name', 'db.system', 'db.system.name', 'server.address', 'server.port']);
   });
 
   it('makes no client spans outside a traced request (polling loops stay quiet)', async () => {

@@ -91,13 +91,9 @@ describe('workspace boundaries', () => {
     expect(all).toEqual(expect.arrayContaining(['platform', 'testkit', 'gateway', 'subgraphs/catalog', 'clients/web']));
     // Built from parts so that this file's own scan does not read the fixture as imports.
     const [imp, exp] = ['im' + 'port', 'ex' + 'port'];
-    expect(importsOf(`${imp} a from 'x';\n${imp} type { B } from '@s/y/z';\n${exp} * from './w.ts';\n${imp} {\n  c,\n  type D,\n} from 'v';\nawait ${imp}('u');`)).toEqual([
-      'x',
-      '@s/y/z',
-      './w.ts',
-      'v',
-      'u',
-    ]);
+    expect(
+      importsOf(`${imp} a from 'x';\n${imp} type { B } from '@s/y/z';\n${exp} * from './w.ts';\n${imp} {\n  c,\n  type D,\n} from 'v';\nawait ${imp}('u');`),
+    ).toEqual(['x', '@s/y/z', './w.ts', 'v', 'u']);
     expect(['x', '@s/y/z', './w.ts', 'node:fs', 'fs/promises'].map(packageOf)).toEqual(['x', '@s/y', undefined, undefined, undefined]);
   });
 
@@ -113,7 +109,8 @@ describe('workspace boundaries', () => {
         const name = packageOf(specifier);
         if (!name || name === manifest.name) continue;
         const declared = isRuntime(workspace, file) ? runtime : any;
-        if (!declared.has(name)) undeclared.push(`${file} imports ${specifier}: add ${name} to ${isRuntime(workspace, file) ? 'dependencies' : 'devDependencies'}`);
+        if (!declared.has(name))
+          undeclared.push(`${file} imports ${specifier}: add ${name} to ${isRuntime(workspace, file) ? 'dependencies' : 'devDependencies'}`);
       }
     }
     expect(undeclared).toEqual([]);
@@ -129,7 +126,11 @@ describe('workspace boundaries', () => {
   it('keeps test harnesses out of production installs: no run-time dependency on a dev-only workspace, which has none itself', () => {
     for (const workspace of DEV_ONLY) expect(Object.keys(readManifest(workspace).dependencies ?? {})).toEqual([]);
     const devOnlyNames = [...DEV_ONLY].map((w) => readManifest(w).name);
-    const edges = all.flatMap((w) => Object.keys(readManifest(w).dependencies ?? {}).filter((name) => devOnlyNames.includes(name)).map((name) => `${w} -> ${name}`));
+    const edges = all.flatMap((w) =>
+      Object.keys(readManifest(w).dependencies ?? {})
+        .filter((name) => devOnlyNames.includes(name))
+        .map((name) => `${w} -> ${name}`),
+    );
     expect(edges).toEqual([]);
   });
 
@@ -142,11 +143,15 @@ describe('workspace boundaries', () => {
     const contexts = all.filter((w) => w.startsWith('subgraphs/')).map((w) => readManifest(w).name);
     const edges = all
       .filter((w) => w.startsWith('subgraphs/'))
-      .flatMap((w) => Object.keys(readManifest(w).dependencies ?? {}).filter((name) => contexts.includes(name)).map((name) => `${w} -> ${name}`));
+      .flatMap((w) =>
+        Object.keys(readManifest(w).dependencies ?? {})
+          .filter((name) => contexts.includes(name))
+          .map((name) => `${w} -> ${name}`),
+      );
     expect(edges).toEqual([]);
   });
 
-  it.each(all)('%s imports no other package\'s files by relative path (import its package entry instead)', (workspace) => {
+  it.each(all)("%s imports no other package's files by relative path (import its package entry instead)", (workspace) => {
     const crossings: string[] = [];
     for (const path of sourceFiles(join(root, workspace))) {
       const from = ownerOf(path);
@@ -170,7 +175,8 @@ describe('workspace boundaries', () => {
       if (ownerOf(path) !== '.') continue;
       for (const specifier of importsOf(readFileSync(path, 'utf8'))) {
         const name = packageOf(specifier);
-        if (name && name !== manifest.name && !declared.has(name)) undeclared.push(`${relative(root, path)} imports ${specifier}: add ${name} to the root devDependencies`);
+        if (name && name !== manifest.name && !declared.has(name))
+          undeclared.push(`${relative(root, path)} imports ${specifier}: add ${name} to the root devDependencies`);
       }
     }
     expect(undeclared).toEqual([]);

@@ -105,9 +105,11 @@ async function checkedSearch(url: string, query: string, first: number): Promise
   const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: searchBody(query, first) });
   const text = await response.text();
   const body = JSON.parse(text) as SearchResult;
-  if (response.status !== 200 || body.errors || !body.data) throw new Error(`searchSongs(${JSON.stringify(query)}, first: ${first}) answered ${response.status} ${text.slice(0, 500)}`);
+  if (response.status !== 200 || body.errors || !body.data)
+    throw new Error(`searchSongs(${JSON.stringify(query)}, first: ${first}) answered ${response.status} ${text.slice(0, 500)}`);
   const { totalCount, edges } = body.data.searchSongs;
-  if (edges.length !== Math.min(first, totalCount)) throw new Error(`searchSongs(${JSON.stringify(query)}) gave ${edges.length} of ${totalCount} songs for first: ${first}`);
+  if (edges.length !== Math.min(first, totalCount))
+    throw new Error(`searchSongs(${JSON.stringify(query)}) gave ${edges.length} of ${totalCount} songs for first: ${first}`);
   if (edges.some((e) => !e.node.artist?.name)) throw new Error(`searchSongs(${JSON.stringify(query)}): a song without its artist`);
   return { text, result: body.data };
 }
@@ -124,7 +126,12 @@ interface LoadMeasurement {
   cpu: { gateway: number | null; catalog: number | null; identity: number | null; autocannon: number; rest: number | null };
 }
 
-async function searchLoad(url: string, queries: SearchQuery[], seconds: number, pids: { gateway: number; catalog: number; identity: number }): Promise<LoadMeasurement> {
+async function searchLoad(
+  url: string,
+  queries: SearchQuery[],
+  seconds: number,
+  pids: { gateway: number; catalog: number; identity: number },
+): Promise<LoadMeasurement> {
   const bodies = queries.map((q) => searchBody(q.query, FIRST));
   const valid = new Set(queries.map((q) => q.expected));
   let next = 0;
@@ -204,7 +211,7 @@ const streamedWavHeader = (totalBytes: number) => wavHeader(totalBytes - HEADER_
 /** The WAV body, `chunkBytes` at a time: slices of one 1 MiB period, so at most a chunk or two exist at once. */
 async function* wavChunks(totalBytes: number, chunkBytes = 256 * 1024): AsyncGenerator<Buffer> {
   yield streamedWavHeader(totalBytes);
-  for (let offset = HEADER_BYTES; offset < totalBytes; ) {
+  for (let offset = HEADER_BYTES; offset < totalBytes;) {
     const at = (offset - HEADER_BYTES) % PATTERN.length;
     const n = Math.min(chunkBytes, PATTERN.length - at, totalBytes - offset);
     yield PATTERN.subarray(at, at + n);
@@ -259,7 +266,14 @@ function put(url: string, totalBytes: number, contentType: string): Promise<Tran
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, bytes: sent, seconds: (performance.now() - started) / 1000, text: Buffer.concat(chunks).toString(), matched: true }),
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          bytes: sent,
+          seconds: (performance.now() - started) / 1000,
+          text: Buffer.concat(chunks).toString(),
+          matched: true,
+        }),
       );
       res.on('error', reject);
     });
@@ -278,7 +292,9 @@ function get(url: string, headers: Record<string, string>, firstByte: number, he
         if (matched && !matchesSent(chunk, firstByte + bytes, header)) matched = false;
         bytes += chunk.length;
       });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, bytes, seconds: (performance.now() - started) / 1000, text: '', matched }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, bytes, seconds: (performance.now() - started) / 1000, text: '', matched }),
+      );
       res.on('error', reject);
     });
     req.on('error', reject);
@@ -320,7 +336,11 @@ function printTransfer(r: TransferReport): void {
   console.log(`${r.what}: ${fmt(r.bytes / MB, 1)} MB in ${fmt(r.seconds, 2)} s = ${fmt(r.mbPerSecond, 1)} MB/s`);
   const parts = Object.entries(r.rss).map(([name, m]) => `${name} +${fmt(m.peakGrowthMb, 1)} MB (from ${fmt(m.startMb, 0)} MB)`);
   console.log(`  peak RSS growth: ${parts.join(', ')}`);
-  console.log(`  CPU: ${Object.entries(r.cpu).map(([name, c]) => `${name} ${pct(c)}`).join(', ')}`);
+  console.log(
+    `  CPU: ${Object.entries(r.cpu)
+      .map(([name, c]) => `${name} ${pct(c)}`)
+      .join(', ')}`,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -481,7 +501,9 @@ async function main(): Promise<number> {
   const hundred = await countFor(100);
   console.log(`background (1 s idle, nothing asked): ${background} statements`);
   for (const c of [ten, hundred]) {
-    console.log(`searchSongs(${JSON.stringify(listed.query)}, first: ${c.first}): ${c.songs} songs (${c.withAlbum} with an album), ${c.statements} SQL statements`);
+    console.log(
+      `searchSongs(${JSON.stringify(listed.query)}, first: ${c.first}): ${c.songs} songs (${c.withAlbum} with an album), ${c.statements} SQL statements`,
+    );
   }
   const equal = ten.statements === hundred.statements;
   console.log(`equal: ${equal ? 'yes' : 'NO'} (${ten.statements} vs ${hundred.statements})`);
@@ -523,7 +545,12 @@ async function main(): Promise<number> {
   }
 
   const songId = (
-    await gql<{ createSong: { id: string } }>(url, `mutation($input: CreateSongInput!) { createSong(input: $input) { id } }`, { input: { title: 'Long Take', genre: 'Ambient' } }, token)
+    await gql<{ createSong: { id: string } }>(
+      url,
+      `mutation($input: CreateSongInput!) { createSong(input: $input) { id } }`,
+      { input: { title: 'Long Take', genre: 'Ambient' } },
+      token,
+    )
   ).createSong.id;
   const ticket = await gql<{ requestSongUpload: { uploadUrl: string } }>(
     url,
@@ -546,7 +573,10 @@ async function main(): Promise<number> {
     token,
   );
   // Media URLs are relative to the gateway.
-  const streamUrl = new URL((await gql<{ song: { streamUrl: string } }>(url, `query($id: ID!) { song(id: $id) { streamUrl } }`, { id: songId })).song.streamUrl, url).toString();
+  const streamUrl = new URL(
+    (await gql<{ song: { streamUrl: string } }>(url, `query($id: ID!) { song(id: $id) { streamUrl } }`, { id: songId })).song.streamUrl,
+    url,
+  ).toString();
   console.log(
     `publishSong (reads the stored audio's metadata): ${published.publishSong.status}, ${fmt(published.publishSong.durationSeconds)} s of audio, ` +
       `${fmt(performance.now() - publishStarted)} ms`,
@@ -555,7 +585,9 @@ async function main(): Promise<number> {
   const header = streamedWavHeader(uploadBytes);
   const rangeStart = Math.floor(uploadBytes / 4);
   const rangeEnd = Math.floor((uploadBytes * 3) / 4) - 1;
-  const ranged = await watched(`Range GET bytes=${rangeStart}-${rangeEnd}`, memPids, () => get(streamUrl, { range: `bytes=${rangeStart}-${rangeEnd}` }, rangeStart, header));
+  const ranged = await watched(`Range GET bytes=${rangeStart}-${rangeEnd}`, memPids, () =>
+    get(streamUrl, { range: `bytes=${rangeStart}-${rangeEnd}` }, rangeStart, header),
+  );
   if (ranged.transfer.status !== 206 || ranged.transfer.headers['content-range'] !== `bytes ${rangeStart}-${rangeEnd}/${uploadBytes}`) {
     throw new Error(`the Range request answered ${ranged.transfer.status} ${ranged.transfer.headers['content-range']}`);
   }
@@ -564,7 +596,9 @@ async function main(): Promise<number> {
 
   const full = await watched('full GET', memPids, () => get(streamUrl, {}, 0, header));
   if (full.transfer.status !== 200 || full.transfer.bytes !== uploadBytes || !full.transfer.matched) {
-    throw new Error(`the full GET answered ${full.transfer.status} with ${full.transfer.bytes} bytes${full.transfer.matched ? '' : ' that differ from the upload'}`);
+    throw new Error(
+      `the full GET answered ${full.transfer.status} with ${full.transfer.bytes} bytes${full.transfer.matched ? '' : ' that differ from the upload'}`,
+    );
   }
   printTransfer(full.report);
   console.log('(every byte read back was compared with what was uploaded; bench = this process, which generates and checks the bytes)');
@@ -590,7 +624,8 @@ async function main(): Promise<number> {
   }
 
   const failed = load.graphqlErrors > 0 || load.otherBad > 0;
-  if (failed) console.error(`FAILED: ${load.graphqlErrors} error responses and ${load.otherBad} other wrong responses during the search load; the numbers do not count.`);
+  if (failed)
+    console.error(`FAILED: ${load.graphqlErrors} error responses and ${load.otherBad} other wrong responses during the search load; the numbers do not count.`);
   return failed ? 1 : 0;
 }
 

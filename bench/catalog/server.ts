@@ -31,8 +31,16 @@ async function startRole(message: StartMessage<Role>): Promise<RunningRole> {
         onQuery: (sql) => {
           log.count++;
           // What onQuery sees is MikroORM's log line: drop its colours, "[query]" label and "[took ...]".
-          // eslint-disable-next-line no-control-regex
-          if (log.sql.length < 50) log.sql.push(sql.replace(/\x1b\[[0-9;]*m/g, '').replace(/^\[query\]\s*/, '').replace(/\s*\[took [^\]]*\]\s*$/, '').replace(/\s+/g, ' ').slice(0, 200));
+          if (log.sql.length < 50)
+            log.sql.push(
+              sql
+                // eslint-disable-next-line no-control-regex
+                .replace(/\x1b\[[0-9;]*m/g, '')
+                .replace(/^\[query\]\s*/, '')
+                .replace(/\s*\[took [^\]]*\]\s*$/, '')
+                .replace(/\s+/g, ' ')
+                .slice(0, 200),
+            );
         },
       });
       return {

@@ -30,7 +30,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { MemoryLiveEvents, OutboxRelay, createInfra, createLogger, openDatabase, projectionTopic, recordEvent, type RunningSubgraph } from '@vibestream/platform';
+import {
+  MemoryLiveEvents,
+  OutboxRelay,
+  createInfra,
+  createLogger,
+  openDatabase,
+  projectionTopic,
+  recordEvent,
+  type RunningSubgraph,
+} from '@vibestream/platform';
 import { SongPublished } from '@vibestream/catalog/events';
 import { campaignsSubgraph } from '@vibestream/campaigns';
 import { ownershipSubgraph } from '@vibestream/ownership';
@@ -128,7 +137,9 @@ async function measureBus(env: NodeJS.ProcessEnv, redis: boolean) {
     const committedAt = performance.now();
     relay.kick();
     let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`event ${i} not projected by ${[...entry.left].join(', ')} within 10 s`)), 10_000)));
+    const timedOut = new Promise<never>(
+      (_, reject) => (timer = setTimeout(() => reject(new Error(`event ${i} not projected by ${[...entry.left].join(', ')} within 10 s`)), 10_000)),
+    );
     await Promise.race([projected, timedOut]).finally(() => clearTimeout(timer));
     waiting.delete(songId);
     if (i >= warmup) {
@@ -156,7 +167,9 @@ async function main(): Promise<number> {
   const mediaDir = await mkdtemp(join(tmpdir(), 'vs-bench-events-'));
   onCleanup(() => rm(mediaDir, { recursive: true, force: true }));
   const { env } = await benchEnv('events', { LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn', MEDIA_DIR: mediaDir, VERIFIER_THREADS: '1' });
-  console.log(`Projection lag, event committed -> projected: ${events} events per bus (after ${warmup} not counted), one every ${intervalMs} ms, relay at rest`);
+  console.log(
+    `Projection lag, event committed -> projected: ${events} events per bus (after ${warmup} not counted), one every ${intervalMs} ms, relay at rest`,
+  );
   const rows = [['bus', 'consumer', 'p50 ms', 'p99 ms', 'max ms', 'bench CPU', 'rest CPU']];
   const results: Record<string, Record<string, { p50: number; p99: number; max: number }>> = {};
   for (const { bus, redis } of buses) {

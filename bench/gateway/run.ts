@@ -197,9 +197,7 @@ async function main(): Promise<number> {
   const subgraph = await startServer('subgraph', env);
   const { supergraph } = composeSupergraph([identitySubgraph], () => subgraph.url);
   const chosen = TARGETS.filter((t) => options.targets.includes(t.key));
-  const servers = await Promise.all(
-    chosen.map(async (t) => ({ ...t, ...(t.role === 'subgraph' ? subgraph : await startServer(t.role, env, supergraph)) })),
-  );
+  const servers = await Promise.all(chosen.map(async (t) => ({ ...t, ...(t.role === 'subgraph' ? subgraph : await startServer(t.role, env, supergraph)) })));
 
   const tag = randomBytes(4).toString('hex');
   const emails: string[] = [];
@@ -297,7 +295,10 @@ async function main(): Promise<number> {
     const value = vx / vy;
     ratios[`${x}/${y}`] = value;
     if (min !== undefined) budgets.push({ name: `${x}/${y}`, value, min });
-    console.log(`${`${x}/${y}`.padEnd(5)} = ${fmt(value, 2)}` + (min !== undefined ? `  (budget >= ${fmt(min, 2)}: ${value >= min ? 'met' : 'MISSED'})` : '  (control, no budget)'));
+    console.log(
+      `${`${x}/${y}`.padEnd(5)} = ${fmt(value, 2)}` +
+        (min !== undefined ? `  (budget >= ${fmt(min, 2)}: ${value >= min ? 'met' : 'MISSED'})` : '  (control, no budget)'),
+    );
   };
   ratio('b', 'a', 0.4);
   ratio('b', 'c', 2);

@@ -28,6 +28,4 @@ export interface ServerTarget<R extends string = string> {
 }
 
 export type ChildMessage<R extends string = string> =
-  | ({ type: 'ready' } & ServerTarget<R>)
-  | { type: 'failed'; error: string }
-  | { type: 'reply'; id: number; value?: unknown; error?: string };
+  ({ type: 'ready' } & ServerTarget<R>) | { type: 'failed'; error: string } | { type: 'reply'; id: number; value?: unknown; error?: string };

@@ -277,7 +277,9 @@ async function main(): Promise<void> {
     warmup: numberOption(flags.warmup, 'warmup', 'BENCH_WARMUP_ORDERS', 50_000, 0),
     rounds: numberOption(flags.rounds, 'rounds', 'BENCH_ROUNDS', 3, 1),
   };
-  console.log(`matching engine alone: ${fmt(options.orders!)} operations per book size and round, ${options.rounds} round(s), fee ${DEFAULT_TAKER_FEE_BPS} bps`);
+  console.log(
+    `matching engine alone: ${fmt(options.orders!)} operations per book size and round, ${options.rounds} round(s), fee ${DEFAULT_TAKER_FEE_BPS} bps`,
+  );
   const result = runEngineBench(options);
   console.log(formatEngineBench(result));
   if (flags.json) await writeFile(flags.json, JSON.stringify(result, null, 2));

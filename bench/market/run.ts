@@ -213,7 +213,6 @@ async function until(what: string, probe: () => Promise<boolean>, timeoutMs = 30
   }
 }
 
-
 // ---------------------------------------------------------------------------------------------
 // The placeOrder load
 
@@ -256,9 +255,13 @@ function wrongAnswer(input: OrderInput, placed: NonNullable<PlaceAnswer['data']>
   if (order.side !== input.side || order.type !== input.type || order.quantity !== input.quantity) return 'order differs from the input';
   const filled = trades.reduce((s, t) => s + t.quantity, 0);
   if (filled !== order.filledQuantity) return `trades add up to ${filled}, filledQuantity is ${order.filledQuantity}`;
-  if (order.status === 'FILLED' ? filled !== order.quantity : filled >= order.quantity) return `status ${order.status} with ${filled} of ${order.quantity} filled`;
+  if (order.status === 'FILLED' ? filled !== order.quantity : filled >= order.quantity)
+    return `status ${order.status} with ${filled} of ${order.quantity} filled`;
   if (order.status === 'OPEN' && input.type === 'MARKET') return 'a MARKET order rests';
-  if (input.limitPriceCents !== undefined && trades.some((t) => (input.side === 'BUY' ? t.priceCents > input.limitPriceCents! : t.priceCents < input.limitPriceCents!))) {
+  if (
+    input.limitPriceCents !== undefined &&
+    trades.some((t) => (input.side === 'BUY' ? t.priceCents > input.limitPriceCents! : t.priceCents < input.limitPriceCents!))
+  ) {
     return 'a trade outside the limit price';
   }
   return null;
@@ -436,7 +439,10 @@ async function sampleActivity(databaseUrl: string, intervalMs: number): Promise<
     stopped = true;
     await loop;
     await client.end().catch(() => undefined);
-    return { samples, mean: Object.fromEntries([...totals].map(([label, n]) => [label, n / Math.max(1, samples)]).sort((a, b) => (b[1] as number) - (a[1] as number))) };
+    return {
+      samples,
+      mean: Object.fromEntries([...totals].map(([label, n]) => [label, n / Math.max(1, samples)]).sort((a, b) => (b[1] as number) - (a[1] as number))),
+    };
   };
 }
 
@@ -462,7 +468,9 @@ function engineSection(): EngineBenchResult | null {
   const result = runEngineBench({ orders: options.engineOrders, rounds: options.engineRounds });
   console.log(formatEngineBench(result));
   const worst = Math.min(...result.rows.map((r) => r.ordersPerSecond));
-  console.log(`target >= ${fmt(TARGET_ENGINE_ORDERS_PER_S)} orders/s at every size: ${worst >= TARGET_ENGINE_ORDERS_PER_S ? 'met' : 'MISSED'} (lowest ${fmt(worst)})`);
+  console.log(
+    `target >= ${fmt(TARGET_ENGINE_ORDERS_PER_S)} orders/s at every size: ${worst >= TARGET_ENGINE_ORDERS_PER_S ? 'met' : 'MISSED'} (lowest ${fmt(worst)})`,
+  );
   return result;
 }
 
@@ -519,9 +527,19 @@ async function main(): Promise<number> {
   const artists: string[] = [];
   for (let i = 0; i < options.songs; i++) {
     const artist = (await register('ARTIST', `Bench Artist ${i + 1}`)).accessToken;
-    await gql(url, `mutation($input: ArtistProfileInput!) { createArtistProfile(input: $input) { id } }`, { input: { name: `Bench Market Band ${i + 1}` } }, artist);
+    await gql(
+      url,
+      `mutation($input: ArtistProfileInput!) { createArtistProfile(input: $input) { id } }`,
+      { input: { name: `Bench Market Band ${i + 1}` } },
+      artist,
+    );
     const songId = (
-      await gql<{ createSong: { id: string } }>(url, `mutation($input: CreateSongInput!) { createSong(input: $input) { id } }`, { input: { title: `Market Song ${i + 1}`, genre: 'Pop' } }, artist)
+      await gql<{ createSong: { id: string } }>(
+        url,
+        `mutation($input: CreateSongInput!) { createSong(input: $input) { id } }`,
+        { input: { title: `Market Song ${i + 1}`, genre: 'Pop' } },
+        artist,
+      )
     ).createSong.id;
     const ticket = await gql<{ requestSongUpload: { uploadUrl: string } }>(
       url,
@@ -529,7 +547,11 @@ async function main(): Promise<number> {
       { songId, contentType: 'audio/wav', byteSize: wav.length },
       artist,
     );
-    const uploaded = await fetch(new URL(ticket.requestSongUpload.uploadUrl, url), { method: 'PUT', headers: { 'content-type': 'audio/wav' }, body: new Uint8Array(wav) });
+    const uploaded = await fetch(new URL(ticket.requestSongUpload.uploadUrl, url), {
+      method: 'PUT',
+      headers: { 'content-type': 'audio/wav' },
+      body: new Uint8Array(wav),
+    });
     if (uploaded.status !== 201) throw new Error(`upload answered ${uploaded.status}: ${await uploaded.text()}`);
     await gql(url, `mutation($songId: ID!) { publishSong(songId: $songId) { status } }`, { songId }, artist);
     songs.push(songId);
@@ -547,21 +569,38 @@ async function main(): Promise<number> {
   const offerings = ((await db.query('select id from ownership.offerings')).rows as { id: string }[]).map((r) => r.id);
 
   // Traders: signed up, funded by deposit events, holding shares of every song.
-  const traders: Trader[] = (await inTurn(options.traders, 8, (i) => register('FAN', `Bench Trader ${i + 1}`))).map((r) => ({ userId: r.user.id, token: r.accessToken }));
+  const traders: Trader[] = (await inTurn(options.traders, 8, (i) => register('FAN', `Bench Trader ${i + 1}`))).map((r) => ({
+    userId: r.user.id,
+    token: r.accessToken,
+  }));
   const depositCents = options.songs * SHARES_PER_SONG * MID_CENTS + SPARE_CASH_CENTS;
   const infra = createInfra({ redisUrl: env.REDIS_URL, prefix: env.REDIS_PREFIX!, log: createLogger('bench', 'silent') });
   try {
     for (const t of traders) {
       await infra.transport.append(
-        newEnvelope('payments', 'payments.deposit.succeeded.v1', { depositId: randomBytes(12).toString('hex'), userId: t.userId, amountCents: depositCents, method: 'CARD', succeededAt: new Date().toISOString() }),
+        newEnvelope('payments', 'payments.deposit.succeeded.v1', {
+          depositId: randomBytes(12).toString('hex'),
+          userId: t.userId,
+          amountCents: depositCents,
+          method: 'CARD',
+          succeededAt: new Date().toISOString(),
+        }),
       );
     }
   } finally {
     await infra.close();
   }
-  await until('ownership to credit the deposits', async () => Number((await db.query('select count(*) from ownership.deposits')).rows[0].count) === traders.length);
+  await until(
+    'ownership to credit the deposits',
+    async () => Number((await db.query('select count(*) from ownership.deposits')).rows[0].count) === traders.length,
+  );
   await inTurn(traders.length * offerings.length, 8, (i) =>
-    gql(url, `mutation($offeringId: ID!, $quantity: Int!) { buyOfferingShares(offeringId: $offeringId, quantity: $quantity) { quantity } }`, { offeringId: offerings[i % offerings.length], quantity: SHARES_PER_SONG }, traders[Math.floor(i / offerings.length)]!.token),
+    gql(
+      url,
+      `mutation($offeringId: ID!, $quantity: Int!) { buyOfferingShares(offeringId: $offeringId, quantity: $quantity) { quantity } }`,
+      { offeringId: offerings[i % offerings.length], quantity: SHARES_PER_SONG },
+      traders[Math.floor(i / offerings.length)]!.token,
+    ),
   );
   // Each client its own traders: client c takes traders c, c + C, c + 2C, ...
   const clients: Trader[][] = Array.from({ length: options.clients }, (_, c) => traders.filter((_, i) => i % options.clients === c));
@@ -577,12 +616,17 @@ async function main(): Promise<number> {
     `2. placeOrder through the gateway: ${options.clients} clients, one request in flight each, with their own ${Math.floor(options.traders / options.clients)}-${Math.ceil(options.traders / options.clients)} traders' tokens in turn; ` +
       `${options.songs} songs; ${options.warmup} s warm-up + ${options.duration} s`,
   );
-  console.log(`   orders: random song, BUY or SELL, 1-10 shares, 10% MARKET, LIMIT priced -2..+6 cents from the ${fmt(MID_CENTS)}-cent mid on the order's own side`);
+  console.log(
+    `   orders: random song, BUY or SELL, 1-10 shares, 10% MARKET, LIMIT priced -2..+6 cents from the ${fmt(MID_CENTS)}-cent mid on the order's own side`,
+  );
   const pids = { gateway: gateway.pid, ownership: ownership.pid, identity: identity.pid, catalog: catalog.pid };
   const warm = options.warmup > 0 ? await placeOrderLoad(url, clients, songs, options.warmup, 1) : null;
   const dbStats = async () => {
     await db.query('select pg_stat_clear_snapshot()');
-    return (await db.query(`select deadlocks::int, xact_rollback::int from pg_stat_database where datname = current_database()`)).rows[0] as { deadlocks: number; xact_rollback: number };
+    return (await db.query(`select deadlocks::int, xact_rollback::int from pg_stat_database where datname = current_database()`)).rows[0] as {
+      deadlocks: number;
+      xact_rollback: number;
+    };
   };
   const statsBefore = await dbStats();
   await ownership.call('resetSql');
@@ -635,7 +679,8 @@ async function main(): Promise<number> {
       .map(([name, c]) => `${name} ${pct(c)}`)
       .join(', ')} (bench = this process, the load generator; postgres = all its processes; rest = anything else running)`,
   );
-  const perRequest = (c: number | null | undefined) => (c === null || c === undefined || load.requests === 0 ? '-' : fmt((c * load.seconds * 1e6) / load.requests));
+  const perRequest = (c: number | null | undefined) =>
+    c === null || c === undefined || load.requests === 0 ? '-' : fmt((c * load.seconds * 1e6) / load.requests);
   console.log(
     `CPU per placeOrder request: ownership ${perRequest(cpu.ownership)} µs, gateway ${perRequest(cpu.gateway)} µs, postgres ${perRequest(cpu.postgres)} µs, redis ${perRequest(cpu.redis)} µs; ` +
       `${fmt(sql.count / load.requests, 1)} SQL statements from ownership, ${fmt(sql.ms / load.requests, 2)} ms of their round trips`,
@@ -646,16 +691,32 @@ async function main(): Promise<number> {
   );
 
   console.log('');
-  console.log(`SQL statements of the ownership process per placeOrder request (counted in the process, all of them: the requests', the outbox relay's, the live book's)`);
+  console.log(
+    `SQL statements of the ownership process per placeOrder request (counted in the process, all of them: the requests', the outbox relay's, the live book's)`,
+  );
   const statements = [...sql.statements].sort((a, b) => b.count - a.count || b.ms - a.ms);
   const shown = statements.slice(0, 30);
   const rest = statements.slice(30);
   console.log(
     table([
       ['per request', 'mean ms', 'max ms', 'ms per request', 'statement (literals as ?)'],
-      ...shown.map((s) => [fmt(s.count / load.requests, 2), fmt(s.ms / s.count, 2), fmt(s.maxMs, 0), fmt(s.ms / load.requests, 2), s.sql.length > 100 ? `${s.sql.slice(0, 97)}...` : s.sql]),
+      ...shown.map((s) => [
+        fmt(s.count / load.requests, 2),
+        fmt(s.ms / s.count, 2),
+        fmt(s.maxMs, 0),
+        fmt(s.ms / load.requests, 2),
+        s.sql.length > 100 ? `${s.sql.slice(0, 97)}...` : s.sql,
+      ]),
       ...(rest.length
-        ? [[fmt(rest.reduce((n, s) => n + s.count, 0) / load.requests, 2), '', '', fmt(rest.reduce((n, s) => n + s.ms, 0) / load.requests, 2), `(${rest.length} other statement shapes)`]]
+        ? [
+            [
+              fmt(rest.reduce((n, s) => n + s.count, 0) / load.requests, 2),
+              '',
+              '',
+              fmt(rest.reduce((n, s) => n + s.ms, 0) / load.requests, 2),
+              `(${rest.length} other statement shapes)`,
+            ],
+          ]
         : []),
       [fmt(sql.count / load.requests, 2), fmt(sql.ms / Math.max(1, sql.count), 2), '', fmt(sql.ms / load.requests, 2), 'all'],
     ]),
@@ -663,7 +724,9 @@ async function main(): Promise<number> {
   console.log('("mean ms" = round trip seen by the process: PostgreSQL\'s work, lock waits, and the wait until the busy process reads the answer)');
 
   console.log('');
-  console.log(`Database sessions during the load (pg_stat_activity every 50 ms, ${activity.samples} samples; mean sessions in each state; identity and catalog are idle):`);
+  console.log(
+    `Database sessions during the load (pg_stat_activity every 50 ms, ${activity.samples} samples; mean sessions in each state; identity and catalog are idle):`,
+  );
   const waitMsPerRequest = (sessions: number) => fmt((sessions / requestsPerSecond) * 1000, 2);
   console.log(
     table([
@@ -678,8 +741,10 @@ async function main(): Promise<number> {
   console.log('3. Invariants after the load (SQL over the ownership tables)');
   const invariants = await checkInvariants(db);
   const cash = invariants.cash as Record<string, string | number | boolean>;
-  const counts = (await db.query(`select (select count(*) from ownership.orders)::int as orders, (select count(*) from ownership.trades)::int as trades,
-      (select count(*) from ownership.orders where status = 'OPEN')::int as open`)).rows[0] as { orders: number; trades: number; open: number };
+  const counts = (
+    await db.query(`select (select count(*) from ownership.orders)::int as orders, (select count(*) from ownership.trades)::int as trades,
+      (select count(*) from ownership.orders where status = 'OPEN')::int as open`)
+  ).rows[0] as { orders: number; trades: number; open: number };
   const placedTotal = load.placed + (warm?.placed ?? 0);
   const tradesTotal = load.trades + (warm?.trades ?? 0);
   let booksEqual = 0;
@@ -706,7 +771,10 @@ async function main(): Promise<number> {
   }
   const checks: [string, boolean][] = [
     ['shares: offering remainder + holdings = total shares, every song', invariants.sharesOk],
-    [`cash: deposits ${fmt(Number(cash.deposits))} + revenue ${fmt(Number(cash.revenue))} = held ${fmt(Number(cash.held))} + fees ${fmt(Number(cash.fees))}`, cash.conserved === true],
+    [
+      `cash: deposits ${fmt(Number(cash.deposits))} + revenue ${fmt(Number(cash.revenue))} = held ${fmt(Number(cash.held))} + fees ${fmt(Number(cash.fees))}`,
+      cash.conserved === true,
+    ],
     [`journal transactions that do not sum to 0: ${cash.unbalanced}`, Number(cash.unbalanced) === 0],
     [`fees in trades ${fmt(Number(cash.fees))} = fees in the journal ${fmt(Number(cash.fees_journal))}`, Number(cash.fees) === Number(cash.fees_journal)],
     [`negative balances or holdings, reserved > held: ${invariants.negatives}`, invariants.negatives === 0],
@@ -714,9 +782,15 @@ async function main(): Promise<number> {
       `accounts whose reserved cash != their open orders': ${invariants.reservations.cash_mismatch}; holdings whose reserved shares != their open sells': ${invariants.reservations.share_mismatch}`,
       Number(invariants.reservations.cash_mismatch) === 0 && Number(invariants.reservations.share_mismatch) === 0,
     ],
-    [`orders in the database ${fmt(counts.orders)} = accepted placeOrder answers ${fmt(placedTotal)} (warm-up included); ${fmt(counts.open)} resting`, counts.orders === placedTotal],
+    [
+      `orders in the database ${fmt(counts.orders)} = accepted placeOrder answers ${fmt(placedTotal)} (warm-up included); ${fmt(counts.open)} resting`,
+      counts.orders === placedTotal,
+    ],
     [`trades in the database ${fmt(counts.trades)} = trades in the answers ${fmt(tradesTotal)}`, counts.trades === tradesTotal],
-    [`orderBook (depth 100) through the gateway = the resting orders, best bid < best ask: ${booksEqual} of ${songs.length} songs`, booksEqual === songs.length],
+    [
+      `orderBook (depth 100) through the gateway = the resting orders, best bid < best ask: ${booksEqual} of ${songs.length} songs`,
+      booksEqual === songs.length,
+    ],
   ];
   for (const [label, ok] of checks) console.log(`  ${ok ? 'ok  ' : 'FAIL'} ${label}`);
   for (const problem of bookProblems) console.log(`       ${problem}`);
@@ -724,7 +798,23 @@ async function main(): Promise<number> {
   if (options.json) {
     writeFileSync(
       options.json,
-      JSON.stringify({ options: { ...options, cpuProf: [...options.cpuProf] }, engine, warmup: warm, load: { ...load, requestsPerSecond, placedPerSecond, cpu }, ownershipLoop: loop, deadlocks, rollbacks, sql, activity, invariants, checks }, null, 2) + '\n',
+      JSON.stringify(
+        {
+          options: { ...options, cpuProf: [...options.cpuProf] },
+          engine,
+          warmup: warm,
+          load: { ...load, requestsPerSecond, placedPerSecond, cpu },
+          ownershipLoop: loop,
+          deadlocks,
+          rollbacks,
+          sql,
+          activity,
+          invariants,
+          checks,
+        },
+        null,
+        2,
+      ) + '\n',
     );
   }
   if (options.cpuProf.size) console.log(`CPU profiles (written as the servers exit): ${join(here, 'profiles')}`);

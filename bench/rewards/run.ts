@@ -126,7 +126,11 @@ interface Proven {
   ms: number;
 }
 
-async function prove(secrets: Secrets, path: { root: string | bigint; pathElements: (string | bigint)[]; pathIndices: number[] }, recipient: string): Promise<Proven> {
+async function prove(
+  secrets: Secrets,
+  path: { root: string | bigint; pathElements: (string | bigint)[]; pathIndices: number[] },
+  recipient: string,
+): Promise<Proven> {
   const input: CircuitSignals = {
     nullifier: secrets.nullifier,
     secret: secrets.secret,
@@ -204,7 +208,17 @@ async function proofGeneration() {
   }
   const { cpu } = meter();
   const times = proofs.map((p) => p.ms / 1000);
-  return { coldSeconds: coldProof.ms / 1000, proofs, times, mean: mean(times), p50: percentile(times, 50), min: Math.min(...times), max: Math.max(...times), cpu: cpu.bench!, rest: cpu.rest ?? null };
+  return {
+    coldSeconds: coldProof.ms / 1000,
+    proofs,
+    times,
+    mean: mean(times),
+    p50: percentile(times, 50),
+    min: Math.min(...times),
+    max: Math.max(...times),
+    cpu: cpu.bench!,
+    rest: cpu.rest ?? null,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -262,7 +276,11 @@ async function verificationThroughput(proofs: Proven[]): Promise<VerifyRow[]> {
   ] as const) {
     const pool = new ProofVerifierPool(artifacts.verificationKey, threads);
     try {
-      rows.push(await verifyBatch(`(${key}) ProofVerifierPool, ${threads} worker${threads > 1 ? 's' : ''}`, 2 * threads, proofs, (p) => pool.verify(p.proof, p.publicSignals)));
+      rows.push(
+        await verifyBatch(`(${key}) ProofVerifierPool, ${threads} worker${threads > 1 ? 's' : ''}`, 2 * threads, proofs, (p) =>
+          pool.verify(p.proof, p.publicSignals),
+        ),
+      );
     } finally {
       await pool.close();
     }
@@ -287,7 +305,6 @@ async function gql<T>(url: string, query: string, variables: Record<string, unkn
   if (status !== 200 || body.errors || !body.data) throw new Error(`${query.slice(0, 60)}... answered ${status} ${text.slice(0, 500)}`);
   return body.data;
 }
-
 
 interface Voucher {
   epoch: number;
@@ -336,8 +353,14 @@ async function claimsEndToEnd() {
     ).register.accessToken;
   const artist = await register('ARTIST', 'Bench Artist');
   await gql(url, `mutation($input: ArtistProfileInput!) { createArtistProfile(input: $input) { id } }`, { input: { name: 'Bench Rewarded' } }, artist);
-  const songId = (await gql<{ createSong: { id: string } }>(url, `mutation($input: CreateSongInput!) { createSong(input: $input) { id } }`, { input: { title: 'One Second', genre: 'Test' } }, artist))
-    .createSong.id;
+  const songId = (
+    await gql<{ createSong: { id: string } }>(
+      url,
+      `mutation($input: CreateSongInput!) { createSong(input: $input) { id } }`,
+      { input: { title: 'One Second', genre: 'Test' } },
+      artist,
+    )
+  ).createSong.id;
   const wav = makeWav(1, 4000);
   const ticket = await gql<{ requestSongUpload: { uploadUrl: string } }>(
     url,
@@ -345,9 +368,18 @@ async function claimsEndToEnd() {
     { songId, contentType: 'audio/wav', byteSize: wav.length },
     artist,
   );
-  const uploaded = await fetch(new URL(ticket.requestSongUpload.uploadUrl, url), { method: 'PUT', headers: { 'content-type': 'audio/wav' }, body: new Uint8Array(wav) });
+  const uploaded = await fetch(new URL(ticket.requestSongUpload.uploadUrl, url), {
+    method: 'PUT',
+    headers: { 'content-type': 'audio/wav' },
+    body: new Uint8Array(wav),
+  });
   if (uploaded.status !== 201) throw new Error(`upload answered ${uploaded.status}: ${await uploaded.text()}`);
-  const published = await gql<{ publishSong: { durationSeconds: number } }>(url, `mutation($songId: ID!) { publishSong(songId: $songId) { durationSeconds } }`, { songId }, artist);
+  const published = await gql<{ publishSong: { durationSeconds: number } }>(
+    url,
+    `mutation($songId: ID!) { publishSong(songId: $songId) { durationSeconds } }`,
+    { songId },
+    artist,
+  );
 
   // The fans, one voucher each.
   const total = options.warmupClaims + options.claims;
@@ -364,7 +396,9 @@ async function claimsEndToEnd() {
 
   // Everyone listens at once: start all, 1.2 s later a heartbeat at the end of the song, complete.
   const listenStarted = performance.now();
-  const sessions = await Promise.all(fans.map((token) => gql<{ startListenSession: { id: string } }>(url, START, { songId }, token).then((r) => r.startListenSession.id)));
+  const sessions = await Promise.all(
+    fans.map((token) => gql<{ startListenSession: { id: string } }>(url, START, { songId }, token).then((r) => r.startListenSession.id)),
+  );
   const startMs = performance.now() - listenStarted;
   await sleep(1200);
   let phase = performance.now();
@@ -384,15 +418,17 @@ async function claimsEndToEnd() {
   );
   const completeMs = performance.now() - phase;
   const rejected = completed.filter((c) => !c.completeListenSession.voucher);
-  if (rejected.length) throw new Error(`${rejected.length} listens got no voucher: ${[...new Set(rejected.map((c) => c.completeListenSession.rejectionReason))].join(', ')}`);
+  if (rejected.length)
+    throw new Error(`${rejected.length} listens got no voucher: ${[...new Set(rejected.map((c) => c.completeListenSession.rejectionReason))].join(', ')}`);
   const vouchers = completed.map((c) => c.completeListenSession.voucher!);
 
   // Proofs for every voucher (not timed as claims), against the tree as it now is.
   const proveStarted = performance.now();
   const paths = await inTurn(total, 8, (i) =>
-    gql<{ rewardMerklePath: { root: string; pathElements: string[]; pathIndices: number[] } }>(url, PATH, { epoch: vouchers[i]!.epoch, leafIndex: vouchers[i]!.leafIndex }).then(
-      (r) => r.rewardMerklePath,
-    ),
+    gql<{ rewardMerklePath: { root: string; pathElements: string[]; pathIndices: number[] } }>(url, PATH, {
+      epoch: vouchers[i]!.epoch,
+      leafIndex: vouchers[i]!.leafIndex,
+    }).then((r) => r.rewardMerklePath),
   );
   const wallets = fans.map(() => randomAddress());
   const proofs: Proven[] = [];
@@ -433,7 +469,15 @@ async function claimsEndToEnd() {
   const replayRefused = replay.text.includes('"CONFLICT"');
 
   return {
-    listen: { fans: total, songSeconds: published.publishSong.durationSeconds, startMs, heartbeatMs, completeMs, vouchers: vouchers.length, epoch: vouchers[0]!.epoch },
+    listen: {
+      fans: total,
+      songSeconds: published.publishSong.durationSeconds,
+      startMs,
+      heartbeatMs,
+      completeMs,
+      vouchers: vouchers.length,
+      epoch: vouchers[0]!.epoch,
+    },
     proving: { proofs: total, seconds: proveSeconds },
     claims: {
       warmup: warm,
@@ -488,7 +532,17 @@ async function main(): Promise<number> {
   console.log(
     table([
       ['verifier', 'in flight', 'verif/s', 'mean ms', 'p50 ms', 'max ms', 'invalid', 'CPU', 'rest CPU'],
-      ...rows.map((r) => [r.label, fmt(r.inFlight), fmt(r.perSecond, 1), fmt(r.meanMs, 1), fmt(r.p50Ms, 1), fmt(r.maxMs, 1), fmt(r.invalid), pct(r.cpu), pct(r.rest)]),
+      ...rows.map((r) => [
+        r.label,
+        fmt(r.inFlight),
+        fmt(r.perSecond, 1),
+        fmt(r.meanMs, 1),
+        fmt(r.p50Ms, 1),
+        fmt(r.maxMs, 1),
+        fmt(r.invalid),
+        pct(r.cpu),
+        pct(r.rest),
+      ]),
     ]),
   );
   console.log('(CPU = this process, all its threads, per wall second, 100% = one of the 2 cores; rest = everything else on the machine)');
@@ -506,14 +560,30 @@ async function main(): Promise<number> {
     `vouchers from the API: ${listen.fans} fans on a ${listen.songSeconds} s song, all at once: start ${fmt(listen.startMs)} ms, ` +
       `wait 1.2 s, heartbeat ${fmt(listen.heartbeatMs)} ms, complete ${fmt(listen.completeMs)} ms -> ${listen.vouchers} vouchers (epoch ${listen.epoch})`,
   );
-  console.log(`proofs for them made beforehand (not timed as claims): ${proving.proofs} in ${fmt(proving.seconds, 1)} s (${fmt(proving.seconds / proving.proofs, 2)} s each, paths included)`);
+  console.log(
+    `proofs for them made beforehand (not timed as claims): ${proving.proofs} in ${fmt(proving.seconds, 1)} s (${fmt(proving.seconds / proving.proofs, 2)} s each, paths included)`,
+  );
   console.log(
     table([
       ['claims', 'in flight', 'claims/s', 'p50 ms', 'p99 ms', 'mean ms', 'min ms', 'max ms', 'wrong'],
-      [`${claims.measured} (+${claims.warmup} warm-up)`, fmt(claims.concurrency), fmt(claims.perSecond, 1), fmt(claims.p50), fmt(claims.p99), fmt(claims.mean), fmt(claims.min), fmt(claims.max), fmt(e2e.wrong)],
+      [
+        `${claims.measured} (+${claims.warmup} warm-up)`,
+        fmt(claims.concurrency),
+        fmt(claims.perSecond, 1),
+        fmt(claims.p50),
+        fmt(claims.p99),
+        fmt(claims.mean),
+        fmt(claims.min),
+        fmt(claims.max),
+        fmt(e2e.wrong),
+      ],
     ]),
   );
-  console.log(`CPU during the claims: ${Object.entries(claims.cpu).map(([name, c]) => `${name} ${pct(c)}`).join(', ')}`);
+  console.log(
+    `CPU during the claims: ${Object.entries(claims.cpu)
+      .map(([name, c]) => `${name} ${pct(c)}`)
+      .join(', ')}`,
+  );
   console.log('(bench = this process, which sends the claims; rest = PostgreSQL, Redis and anything else running)');
   console.log(
     `checks: ${e2e.credited}/${e2e.expectedCredited} claims CREDITED in rewards.claims; replaying a claimed proof: ${e2e.replayRefused ? 'CONFLICT (refused)' : 'NOT REFUSED'}`,
@@ -521,10 +591,7 @@ async function main(): Promise<number> {
   for (const sample of e2e.wrongSamples) console.error(`wrong claim answer: ${sample}`);
 
   if (options.json) {
-    writeFileSync(
-      options.json,
-      JSON.stringify({ options, proofGeneration: { ...gen, proofs: undefined }, verification: rows, endToEnd: e2e }, null, 2) + '\n',
-    );
+    writeFileSync(options.json, JSON.stringify({ options, proofGeneration: { ...gen, proofs: undefined }, verification: rows, endToEnd: e2e }, null, 2) + '\n');
   }
 
   const failed = invalid > 0 || e2e.wrong > 0 || e2e.credited !== e2e.expectedCredited || !e2e.replayRefused;

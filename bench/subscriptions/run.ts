@@ -86,7 +86,8 @@ const { values: flags } = parseArgs({
   },
 });
 
-const int = (flag: string | undefined, name: string, envName: string, fallback: number, min: number) => Math.round(numberOption(flag, name, envName, fallback, min));
+const int = (flag: string | undefined, name: string, envName: string, fallback: number, min: number) =>
+  Math.round(numberOption(flag, name, envName, fallback, min));
 const options = {
   connections: int(flags.connections, 'connections', 'BENCH_CONNECTIONS', 10_000, 1),
   subscribers: int(flags.subscribers, 'subscribers', 'BENCH_SUBSCRIBERS', 1_000, 1),
@@ -160,7 +161,6 @@ async function until(what: string, probe: () => Promise<boolean>, timeoutMs = 30
   }
 }
 
-
 /** The soft limit on open files of this process (children inherit it), or null. */
 function openFilesLimit(): number | null {
   try {
@@ -196,7 +196,12 @@ async function songWithTrades(url: string, env: NodeJS.ProcessEnv, db: pg.Client
   const artist = (await register('ARTIST', 'Bench Live Artist')).accessToken;
   await gql(url, `mutation($input: ArtistProfileInput!) { createArtistProfile(input: $input) { id } }`, { input: { name: ARTIST_NAME } }, artist);
   const songId = (
-    await gql<{ createSong: { id: string } }>(url, `mutation($input: CreateSongInput!) { createSong(input: $input) { id } }`, { input: { title: SONG_TITLE, genre: 'Pop' } }, artist)
+    await gql<{ createSong: { id: string } }>(
+      url,
+      `mutation($input: CreateSongInput!) { createSong(input: $input) { id } }`,
+      { input: { title: SONG_TITLE, genre: 'Pop' } },
+      artist,
+    )
   ).createSong.id;
   const wav = makeWav(1, 4000);
   const ticket = await gql<{ requestSongUpload: { uploadUrl: string } }>(
@@ -205,7 +210,11 @@ async function songWithTrades(url: string, env: NodeJS.ProcessEnv, db: pg.Client
     { songId, contentType: 'audio/wav', byteSize: wav.length },
     artist,
   );
-  const uploaded = await fetch(new URL(ticket.requestSongUpload.uploadUrl, url), { method: 'PUT', headers: { 'content-type': 'audio/wav' }, body: new Uint8Array(wav) });
+  const uploaded = await fetch(new URL(ticket.requestSongUpload.uploadUrl, url), {
+    method: 'PUT',
+    headers: { 'content-type': 'audio/wav' },
+    body: new Uint8Array(wav),
+  });
   if (uploaded.status !== 201) throw new Error(`upload answered ${uploaded.status}: ${await uploaded.text()}`);
   await gql(url, `mutation($songId: ID!) { publishSong(songId: $songId) { status } }`, { songId }, artist);
   await until('ownership to learn the song', async () => (await db.query('select 1 from ownership.songs where song_id = $1', [songId])).rowCount === 1);
@@ -224,14 +233,25 @@ async function songWithTrades(url: string, env: NodeJS.ProcessEnv, db: pg.Client
   try {
     for (const fan of [seller, buyer]) {
       await infra.transport.append(
-        newEnvelope('payments', 'payments.deposit.succeeded.v1', { depositId: randomUUID(), userId: fan.user.id, amountCents: 100_000, method: 'CARD', succeededAt: new Date().toISOString() }),
+        newEnvelope('payments', 'payments.deposit.succeeded.v1', {
+          depositId: randomUUID(),
+          userId: fan.user.id,
+          amountCents: 100_000,
+          method: 'CARD',
+          succeededAt: new Date().toISOString(),
+        }),
       );
     }
   } finally {
     await infra.close();
   }
   await until('ownership to credit the deposits', async () => Number((await db.query('select count(*) from ownership.deposits')).rows[0].count) === 2);
-  await gql(url, `mutation($offeringId: ID!, $quantity: Int!) { buyOfferingShares(offeringId: $offeringId, quantity: $quantity) { quantity } }`, { offeringId, quantity: 10 }, seller.accessToken);
+  await gql(
+    url,
+    `mutation($offeringId: ID!, $quantity: Int!) { buyOfferingShares(offeringId: $offeringId, quantity: $quantity) { quantity } }`,
+    { offeringId, quantity: 10 },
+    seller.accessToken,
+  );
   const place = `mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { order { id status } trades { id } } }`;
   type Placed = { placeOrder: { order: { id: string; status: string }; trades: { id: string }[] } };
   await gql<Placed>(url, place, { input: { songId, side: 'SELL', type: 'LIMIT', quantity: 3, limitPriceCents: 120 } }, seller.accessToken);
@@ -319,11 +339,15 @@ async function main(): Promise<number> {
   console.log(
     `subscriptions bench: node ${process.version}; load average ${loadavg()
       .map((l) => l.toFixed(2))
-      .join(' ')}; machine busy ${busyBefore === null || busyAfter === null ? '-' : pct(busyAfter - busyBefore)} of one core over the second before the start; open files limit ${limit ?? '?'}`,
+      .join(
+        ' ',
+      )}; machine busy ${busyBefore === null || busyAfter === null ? '-' : pct(busyAfter - busyBefore)} of one core over the second before the start; open files limit ${limit ?? '?'}`,
   );
   const perClientProc = Math.ceil(options.connections / options.clientProcs);
   if (limit !== null && (options.connections + 1000 > limit || perClientProc + 1000 > limit)) {
-    throw new Error(`the gateway needs ${options.connections} + ~1000 open files and each client process ${perClientProc} + ~1000, the limit is ${limit}: raise it (ulimit -n) or open fewer connections`);
+    throw new Error(
+      `the gateway needs ${options.connections} + ~1000 open files and each client process ${perClientProc} + ~1000, the limit is ${limit}: raise it (ulimit -n) or open fewer connections`,
+    );
   }
 
   // ------------------------------------------------------------------ servers and data
@@ -365,7 +389,9 @@ async function main(): Promise<number> {
   const tokens = await Promise.all(Array.from({ length: options.subscribers }, () => mintToken(keys, { userId: randomUUID(), expiresIn: 3600 })));
   const otherSongs = Array.from({ length: options.idleSongs }, () => randomUUID());
   const specs: ConnectionSpec[] = Array.from({ length: options.connections }, (_, i) =>
-    i < options.subscribers ? { token: tokens[i]!, songId, measured: true } : { ...(otherSongs.length ? { songId: otherSongs[i % otherSongs.length]! } : {}), measured: false },
+    i < options.subscribers
+      ? { token: tokens[i]!, songId, measured: true }
+      : { ...(otherSongs.length ? { songId: otherSongs[i % otherSongs.length]! } : {}), measured: false },
   );
   const wsUrl = url.replace(/^http/, 'ws');
   const expected = Object.fromEntries(trades.map((t) => [t.id, JSON.stringify(t)]));
@@ -409,10 +435,23 @@ async function main(): Promise<number> {
   onCleanup(() => void redis.disconnect());
   const channel = `${env.REDIS_PREFIX}live:tradeExecuted:${songId}`;
   const payloadOf = (trade: Trade, seq: number, publishedNs: number) =>
-    JSON.stringify({ id: trade.id, songId, priceCents: trade.priceCents, quantity: trade.quantity, executedAt: trade.executedAt, benchSeq: seq, benchPublishedNs: publishedNs });
+    JSON.stringify({
+      id: trade.id,
+      songId,
+      priceCents: trade.priceCents,
+      quantity: trade.quantity,
+      executedAt: trade.executedAt,
+      benchSeq: seq,
+      benchPublishedNs: publishedNs,
+    });
   const counts = async (): Promise<Counts> => {
     const all = await Promise.all(clients.map((c) => c.call<Counts>('counts')));
-    return all.reduce((a, b) => ({ warmedUp: a.warmedUp + b.warmedUp, measured: a.measured + b.measured, problems: a.problems + b.problems, closed: a.closed + b.closed }));
+    return all.reduce((a, b) => ({
+      warmedUp: a.warmedUp + b.warmedUp,
+      measured: a.measured + b.measured,
+      problems: a.problems + b.problems,
+      closed: a.closed + b.closed,
+    }));
   };
   const warming = performance.now();
   let warmups = 0;
@@ -478,7 +517,18 @@ async function main(): Promise<number> {
     if (options.cpuProf) profiles.push(await gateway.call<string>('profileStop', join(profileDir, `gateway-${label.split(',')[0]}-${Date.now()}.cpuprofile`)));
     const receipts = (await Promise.all(clients.map((c) => c.call<Results>('results')))).flatMap((r) => r.receipts);
     const figures = latencies(receipts, publishedNs, from, count);
-    return { label, events: count, expectedDeliveries: count * options.subscribers, lookups, cpu, cpuSeconds: seconds, gatewayLoop, clientLoops, gatewayPeakRss: peak, ...figures };
+    return {
+      label,
+      events: count,
+      expectedDeliveries: count * options.subscribers,
+      lookups,
+      cpu,
+      cpuSeconds: seconds,
+      gatewayLoop,
+      clientLoops,
+      gatewayPeakRss: peak,
+      ...figures,
+    };
   }
 
   const phases: PhaseResult[] = [];
@@ -527,7 +577,20 @@ async function main(): Promise<number> {
   );
   console.log(
     table([
-      ['events', 'count', 'deliveries', 'p50 ms', 'p99 ms', 'max ms', 'mean ms', 'first p50/max ms', 'fan-out p50/max ms', 'messages/s', 'lookups', 'lookups/event'],
+      [
+        'events',
+        'count',
+        'deliveries',
+        'p50 ms',
+        'p99 ms',
+        'max ms',
+        'mean ms',
+        'first p50/max ms',
+        'fan-out p50/max ms',
+        'messages/s',
+        'lookups',
+        'lookups/event',
+      ],
       ...phases.map((r) => [
         r.label,
         fmt(r.events),
@@ -544,7 +607,9 @@ async function main(): Promise<number> {
       ]),
     ]),
   );
-  console.log('("first" = publish -> the first subscriber\'s receipt of an event: the lookup through the supergraph and the first send; "fan-out" = first -> last subscriber\'s receipt of it)');
+  console.log(
+    '("first" = publish -> the first subscriber\'s receipt of an event: the lookup through the supergraph and the first send; "fan-out" = first -> last subscriber\'s receipt of it)',
+  );
   const paced = phases[0]!;
   const lookupsPerEvent = paced.lookups / paced.events;
   console.log(`target p99 < ${TARGET_P99_MS} ms (paced events): ${paced.p99 < TARGET_P99_MS ? 'met' : 'MISSED'} (${fmt(paced.p99, 1)} ms)`);
@@ -553,7 +618,7 @@ async function main(): Promise<number> {
       `${phases.every((r) => r.lookups === r.events * DISTINCT_SELECTIONS) ? 'met' : 'MISSED'} (${phases.map((r) => fmt(r.lookups / r.events, 2)).join(', ')} per event)`,
   );
   console.log('');
-  console.log('CPU per wall second (100% = one of the 2 cores), and the gateway\'s CPU time per event and per delivered message:');
+  console.log("CPU per wall second (100% = one of the 2 cores), and the gateway's CPU time per event and per delivered message:");
   const names = Object.keys(phases[0]!.cpu);
   console.log(
     table([
@@ -583,11 +648,17 @@ async function main(): Promise<number> {
   }
 
   const checks: [string, boolean][] = [
-    [`every measured event delivered to every subscriber: ${phases.map((r) => `${fmt(r.deliveries)}/${fmt(r.expectedDeliveries)}`).join(', ')}`, phases.every((r) => r.deliveries === r.expectedDeliveries)],
+    [
+      `every measured event delivered to every subscriber: ${phases.map((r) => `${fmt(r.deliveries)}/${fmt(r.expectedDeliveries)}`).join(', ')}`,
+      phases.every((r) => r.deliveries === r.expectedDeliveries),
+    ],
     [`payloads equal to trade(id) over HTTP: ${fmt(final.wrongPayload)} wrong`, final.wrongPayload === 0],
     [`events in publish order (trade ids alternate): ${fmt(final.outOfOrder)} out of place`, final.outOfOrder === 0],
     [`messages to idle connections: ${fmt(final.idleMessages)}`, final.idleMessages === 0],
-    [`errors: ${fmt(final.errors)}; connections closed early: ${fmt(final.closedEarly)}; the gateway counts ${fmt(gatewayConnectionsAfter)} open`, final.errors === 0 && final.closedEarly === 0 && gatewayConnectionsAfter === openCount],
+    [
+      `errors: ${fmt(final.errors)}; connections closed early: ${fmt(final.closedEarly)}; the gateway counts ${fmt(gatewayConnectionsAfter)} open`,
+      final.errors === 0 && final.closedEarly === 0 && gatewayConnectionsAfter === openCount,
+    ],
   ];
   console.log('');
   for (const [label, ok] of checks) console.log(`  ${ok ? 'ok  ' : 'FAIL'} ${label}`);

@@ -8,7 +8,13 @@ export const webRoot = fileURLToPath(new URL('.', import.meta.url));
 export const defaultOutDir = join(webRoot, 'dist');
 
 /** Everything the bundle is made from: the app, its config, the generated documents, the circuit artifacts. */
-const sources = [join(webRoot, 'src'), join(webRoot, 'index.html'), join(webRoot, 'vite.config.ts'), join(webRoot, '../generated'), join(webRoot, '../../circuits/artifacts')];
+const sources = [
+  join(webRoot, 'src'),
+  join(webRoot, 'index.html'),
+  join(webRoot, 'vite.config.ts'),
+  join(webRoot, '../generated'),
+  join(webRoot, '../../circuits/artifacts'),
+];
 
 function newestMtime(path: string): number {
   if (!existsSync(path)) return 0;
@@ -30,11 +36,11 @@ export async function buildWebApp(outDir = defaultOutDir, options: { quiet?: boo
   process.env.NODE_ENV = 'production';
   try {
     await build({
-    configFile: join(webRoot, 'vite.config.ts'),
-    root: webRoot,
-    mode: 'production',
-    logLevel: options.quiet ? 'warn' : 'info',
-    build: { outDir, emptyOutDir: true },
+      configFile: join(webRoot, 'vite.config.ts'),
+      root: webRoot,
+      mode: 'production',
+      logLevel: options.quiet ? 'warn' : 'info',
+      build: { outDir, emptyOutDir: true },
     });
   } finally {
     if (callerNodeEnv === undefined) delete process.env.NODE_ENV;

@@ -54,7 +54,9 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     if (frozen === text) continue;
     if (frozen !== undefined) {
       failed = true;
-      console.error(`${contract.type} is published and its payload changed: keep it as it was and define the change as the next version (a new type name) beside it.`);
+      console.error(
+        `${contract.type} is published and its payload changed: keep it as it was and define the change as the next version (a new type name) beside it.`,
+      );
     } else if (check) {
       failed = true;
       console.error(`${contract.type} has no snapshot: run npm run snapshot -w contracts`);

@@ -3,10 +3,7 @@ import { defineEvent } from '@vibestream/platform';
 
 // ---- Published by catalog ----
 
-export const ArtistCreated = defineEvent(
-  'catalog.artist.created.v1',
-  z.object({ artistId: z.uuid(), userId: z.uuid(), name: z.string() }),
-);
+export const ArtistCreated = defineEvent('catalog.artist.created.v1', z.object({ artistId: z.uuid(), userId: z.uuid(), name: z.string() }));
 
 /** Rewards, ownership and campaigns learn songs' artists and durations from this. */
 export const SongPublished = defineEvent(

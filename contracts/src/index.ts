@@ -15,7 +15,10 @@ import * as rewards from './rewards.ts';
 export const producers = { campaigns, catalog, identity, ownership, payments, rewards } as const;
 
 const isContract = (value: unknown): value is EventContract =>
-  typeof value === 'object' && value !== null && typeof (value as EventContract).type === 'string' && typeof (value as { payload?: { parse?: unknown } }).payload?.parse === 'function';
+  typeof value === 'object' &&
+  value !== null &&
+  typeof (value as EventContract).type === 'string' &&
+  typeof (value as { payload?: { parse?: unknown } }).payload?.parse === 'function';
 
 /** Every contract each module exports (published or consumed within its own context), with its producer. */
 export function allContracts(): { producer: string; contract: EventContract }[] {

@@ -23,7 +23,9 @@ describe('event contracts', () => {
     (type, producer, contract) => {
       const frozen = snapshots.get(type);
       expect(frozen, `${type} has no snapshot: run npm run snapshot -w contracts`).toBeDefined();
-      expect(serialise(snapshotOf(producer, contract)), `${type} is published and its payload changed: define the change as the next version instead`).toBe(frozen);
+      expect(serialise(snapshotOf(producer, contract)), `${type} is published and its payload changed: define the change as the next version instead`).toBe(
+        frozen,
+      );
     },
   );
 

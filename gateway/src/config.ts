@@ -6,26 +6,50 @@ export const gatewayConfigShape = {
   ...publicGraphConfigShape,
   PORT: env.port(4000).describe('Port the process listens on.'),
   HOST: z.preprocess((v) => (v === '' ? undefined : v), z.string().default('0.0.0.0')).describe('Address the process listens on (0.0.0.0: every interface).'),
-  SUPERGRAPH_PATH: env.optionalString().describe('The supergraph SDL to serve, relative to the project root. Default: schema/supergraph.graphql (committed); it is never fetched from the network.'),
-  GRAPHQL_INTROSPECTION: env.optionalBool().describe('Introspection on the gateway (true/false). Default: off in production, on otherwise; in production it also gates the /graphiql page.'),
-  TRUSTED_PROXIES: env.addressRanges('none').describe("IP addresses and CIDR ranges (comma-separated, or none) of the proxies in front of the gateway. A request from one of them is attributed to the nearest X-Forwarded-For hop not in the list; otherwise the socket's address counts. That address goes to the subgraphs as X-Forwarded-For (rate limits and identity's per-address sign-in limit use it)."),
-  PERSISTED_DOCUMENTS_PATH: z.preprocess((v) => (v === '' ? undefined : v), z.string().default('clients/generated/persisted-documents.json')).describe('The persisted documents manifest written by `npm run codegen` (documentId -> document), relative to the project root.'),
-  WEB_APP_DIR: z.preprocess((v) => (v === '' ? undefined : v), z.string().default('clients/web/dist')).describe('The built web client served at /, relative to the project root; without an index.html there the gateway serves the API only.'),
+  SUPERGRAPH_PATH: env
+    .optionalString()
+    .describe(
+      'The supergraph SDL to serve, relative to the project root. Default: schema/supergraph.graphql (committed); it is never fetched from the network.',
+    ),
+  GRAPHQL_INTROSPECTION: env
+    .optionalBool()
+    .describe('Introspection on the gateway (true/false). Default: off in production, on otherwise; in production it also gates the /graphiql page.'),
+  TRUSTED_PROXIES: env
+    .addressRanges('none')
+    .describe(
+      "IP addresses and CIDR ranges (comma-separated, or none) of the proxies in front of the gateway. A request from one of them is attributed to the nearest X-Forwarded-For hop not in the list; otherwise the socket's address counts. That address goes to the subgraphs as X-Forwarded-For (rate limits and identity's per-address sign-in limit use it).",
+    ),
+  PERSISTED_DOCUMENTS_PATH: z
+    .preprocess((v) => (v === '' ? undefined : v), z.string().default('clients/generated/persisted-documents.json'))
+    .describe('The persisted documents manifest written by `npm run codegen` (documentId -> document), relative to the project root.'),
+  WEB_APP_DIR: z
+    .preprocess((v) => (v === '' ? undefined : v), z.string().default('clients/web/dist'))
+    .describe('The built web client served at /, relative to the project root; without an index.html there the gateway serves the API only.'),
   PERSISTED_DOCUMENTS_ONLY: env.bool(false).describe('Accept only the known persisted documents on /graphql (recommended in production).'),
   MAX_QUERY_DEPTH: env.int(12, 0).describe('Deepest field nesting an operation may have (0: no limit); checked before any subgraph is called.'),
   MAX_QUERY_ALIASES: env.int(30, 0).describe('Most aliased fields an operation may have (0: no limit).'),
   MAX_QUERY_COST: env.int(5000, 0).describe("Highest estimated cost (objects resolved) of an operation, lists sized by the schema's @listSize (0: no limit)."),
-  MAX_RESPONSE_BYTES: env.int(1_048_576, 0).describe('Largest JSON answer /graphql sends, in bytes; a larger one is replaced by one BAD_USER_INPUT error (extensions.limit = "responseBytes"), the last line behind the cost limit (0: off).'),
+  MAX_RESPONSE_BYTES: env
+    .int(1_048_576, 0)
+    .describe(
+      'Largest JSON answer /graphql sends, in bytes; a larger one is replaced by one BAD_USER_INPUT error (extensions.limit = "responseBytes"), the last line behind the cost limit (0: off).',
+    ),
   RATE_LIMIT_PER_USER: env.int(0, 0).describe('Requests (and graphql-ws subscribe messages) per window per signed-in user (0: off).'),
   RATE_LIMIT_PER_ADDRESS: env.int(0, 0).describe('Requests per window per client address (0: off).'),
   RATE_LIMIT_WINDOW_SECONDS: env.int(60, 1).describe('The window of both rate limits, in seconds.'),
   SUBGRAPH_TIMEOUT_MS: env.int(10_000, 100).describe('Time limit of each fetch from a subgraph, in milliseconds.'),
   WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: env.int(50, 1).describe('Subscriptions one graphql-ws connection may hold; the next is refused with RATE_LIMITED.'),
   WS_MAX_CONNECTIONS_PER_USER: env.int(20, 1).describe('graphql-ws connections per user; the next is closed with 4429.'),
-  WS_MAX_ANONYMOUS_CONNECTIONS_PER_ADDRESS: env.int(50, 1).describe('graphql-ws connections without a token from one client address; the next is closed with 4429.'),
+  WS_MAX_ANONYMOUS_CONNECTIONS_PER_ADDRESS: env
+    .int(50, 1)
+    .describe('graphql-ws connections without a token from one client address; the next is closed with 4429.'),
   WS_MAX_BUFFERED_BYTES: env.int(1_048_576, 1024).describe('Bytes queued on a socket before the connection is closed as a slow consumer (4420).'),
-  WS_MAX_QUEUED_EVENTS: env.int(500, 1).describe('Events resolved but not yet sent on one subscription before the connection is closed as a slow consumer (4420).'),
-  MAX_REQUEST_BYTES: env.int(1_048_576, 1024).describe('Largest GraphQL request body accepted, in bytes; larger ones are answered 413 (/media uploads are streamed to catalog, not held to this).'),
+  WS_MAX_QUEUED_EVENTS: env
+    .int(500, 1)
+    .describe('Events resolved but not yet sent on one subscription before the connection is closed as a slow consumer (4420).'),
+  MAX_REQUEST_BYTES: env
+    .int(1_048_576, 1024)
+    .describe('Largest GraphQL request body accepted, in bytes; larger ones are answered 413 (/media uploads are streamed to catalog, not held to this).'),
 };
 
 export type GatewayConfig = ReturnType<typeof loadGatewayConfig>;

@@ -95,15 +95,13 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const production = config.NODE_ENV === 'production';
   const introspection = config.GRAPHQL_INTROSPECTION ?? !production;
   const trustedProxies = parseTrustedProxies(config.TRUSTED_PROXIES);
-  const supergraphSdl =
-    options.supergraphSdl ?? (await readFile(resolve(projectRoot, config.SUPERGRAPH_PATH ?? 'schema/supergraph.graphql'), 'utf8'));
+  const supergraphSdl = options.supergraphSdl ?? (await readFile(resolve(projectRoot, config.SUPERGRAPH_PATH ?? 'schema/supergraph.graphql'), 'utf8'));
   const revocationsRedis = !options.revocations && config.REDIS_URL ? createRedis(config.REDIS_URL) : null;
   revocationsRedis?.on('error', (error: Error) => log.warn({ err: error.message }, 'redis connection error'));
-  const revocations = options.revocations ?? (revocationsRedis ? new RedisSessionRevocations(revocationsRedis, config.REDIS_PREFIX, log) : new MemorySessionRevocations());
+  const revocations =
+    options.revocations ?? (revocationsRedis ? new RedisSessionRevocations(revocationsRedis, config.REDIS_PREFIX, log) : new MemorySessionRevocations());
   if (!options.revocations) await waitForRevocations(revocations, log);
-  const verifier =
-    options.verifier ??
-    (await verifierFromConfig(config, revocations));
+  const verifier = options.verifier ?? (await verifierFromConfig(config, revocations));
   const webApp = createWebApp(config.WEB_APP_DIR, log);
   const persistedStore = loadPersistedDocuments(config.PERSISTED_DOCUMENTS_PATH);
   const persistedDocuments = persistedDocumentsTransform(persistedStore, {
@@ -158,11 +156,19 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     persistedQueries: false,
     // main.ts drains and stops the server on SIGTERM; Apollo must not exit first.
     stopOnTerminationSignals: false,
-    stringifyResult: boundedStringify(config.MAX_RESPONSE_BYTES, (bytes) => log.warn({ bytes, max: config.MAX_RESPONSE_BYTES }, 'answer refused by the response size limit')),
-    formatError: makeErrorFormatter((error, formatted) => {
-      metrics.graphqlErrors.inc({ code: 'INTERNAL_SERVER_ERROR' });
-      log.error({ err: (error as { originalError?: unknown })?.originalError ?? error, path: formatted.path, message: formatted.message }, 'unexpected error');
-    }, { hideSuggestions: production }),
+    stringifyResult: boundedStringify(config.MAX_RESPONSE_BYTES, (bytes) =>
+      log.warn({ bytes, max: config.MAX_RESPONSE_BYTES }, 'answer refused by the response size limit'),
+    ),
+    formatError: makeErrorFormatter(
+      (error, formatted) => {
+        metrics.graphqlErrors.inc({ code: 'INTERNAL_SERVER_ERROR' });
+        log.error(
+          { err: (error as { originalError?: unknown })?.originalError ?? error, path: formatted.path, message: formatted.message },
+          'unexpected error',
+        );
+      },
+      { hideSuggestions: production },
+    ),
     plugins: [
       production ? ApolloServerPluginLandingPageDisabled() : sandboxWithOfflineFallback(),
       ApolloServerPluginUsageReportingDisabled(),
@@ -172,7 +178,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       operationGuardPlugin<GatewayContext>(),
       limitsPlugin<GatewayContext>({
         ...queryLimits,
-        onRejected: (violation, operationName) => log.info({ limit: violation.limit, actual: violation.actual, max: violation.max, operationName }, 'operation refused by limits'),
+        onRejected: (violation, operationName) =>
+          log.info({ limit: violation.limit, actual: violation.actual, max: violation.max, operationName }, 'operation refused by limits'),
       }),
     ],
   });
@@ -224,19 +231,18 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     // Routed on the decoded, normalised path; a path with dot-segments or encoded slashes is refused whatever it names.
     const requestPath = parseRequestPath(req.url ?? '/');
     const route = routeOf(requestPath);
-    const serve = () => withRequestId(typeof incomingId === 'string' && incomingId.length <= 128 ? incomingId : undefined, () => {
-      res.setHeader(REQUEST_ID_HEADER, currentRequestId()!);
-      if (draining) res.setHeader('connection', 'close');
-      res.once('finish', () =>
-        metrics.httpDuration.observe({ route, status: String(res.statusCode) }, Number(process.hrtime.bigint() - started) / 1e9),
-      );
-      handle(req, res, route, requestPath).catch((error: unknown) => {
-        if (error instanceof BodyTooLargeError) return sendGraphQLError(res, 413, 'BAD_USER_INPUT', error.message);
-        log.error({ err: error, url: req.url }, 'request failed');
-        if (!res.headersSent) sendGraphQLError(res, 500, 'INTERNAL_SERVER_ERROR', 'Internal server error');
-        else res.destroy();
+    const serve = () =>
+      withRequestId(typeof incomingId === 'string' && incomingId.length <= 128 ? incomingId : undefined, () => {
+        res.setHeader(REQUEST_ID_HEADER, currentRequestId()!);
+        if (draining) res.setHeader('connection', 'close');
+        res.once('finish', () => metrics.httpDuration.observe({ route, status: String(res.statusCode) }, Number(process.hrtime.bigint() - started) / 1e9));
+        handle(req, res, route, requestPath).catch((error: unknown) => {
+          if (error instanceof BodyTooLargeError) return sendGraphQLError(res, 413, 'BAD_USER_INPUT', error.message);
+          log.error({ err: error, url: req.url }, 'request failed');
+          if (!res.headersSent) sendGraphQLError(res, 500, 'INTERNAL_SERVER_ERROR', 'Internal server error');
+          else res.destroy();
+        });
       });
-    });
     // One server span per request (continuing an incoming traceparent); probes and scrapes are not traced.
     if (route === '/healthz' || route === '/readyz' || route === '/metrics') serve();
     else traceHttpRequest(telemetry.tracer, req, res, route, serve);
@@ -276,7 +282,12 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         // Every other path belongs to the web client (its files, or index.html for its routes).
         if (!forward && webApp?.serve(req, res)) return;
         if (forward && !forward.forward) {
-          return sendJson(res, forward.status, { error: forward.status === 405 ? 'method not allowed' : 'not found' }, forward.allow ? { allow: forward.allow } : {});
+          return sendJson(
+            res,
+            forward.status,
+            { error: forward.status === 405 ? 'method not allowed' : 'not found' },
+            forward.allow ? { allow: forward.allow } : {},
+          );
         }
         const upstream = forward && subgraphUrls.get(forward.subgraph);
         if (!upstream) return sendJson(res, 404, { error: 'not found' });
@@ -357,12 +368,15 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     // Each event's lookup runs through Apollo's pipeline and the query planner in this process.
     execute: async (document, variables, contextValue) => {
       const response = await apollo.executeOperation({ query: document, variables }, { contextValue });
-      return response.body.kind === 'single' ? (response.body.singleResult as ExecutionResult) : { errors: [new GraphQLError('Incremental delivery is not supported here')] };
+      return response.body.kind === 'single'
+        ? (response.body.singleResult as ExecutionResult)
+        : { errors: [new GraphQLError('Incremental delivery is not supported here')] };
     },
   });
 
   const port = await listen(server, options.port ?? config.PORT, config.HOST);
-  const metricsListener = metricsPolicy.port !== null ? await startMetricsListener({ ...metricsPolicy, port: metricsPolicy.port }, config.HOST, metrics.registry) : null;
+  const metricsListener =
+    metricsPolicy.port !== null ? await startMetricsListener({ ...metricsPolicy, port: metricsPolicy.port }, config.HOST, metrics.registry) : null;
   if (!metricsPolicy.onMainPort && !metricsListener) log.info('/metrics is not served in production without METRICS_PORT or METRICS_TOKEN');
   const url = `http://localhost:${port}/graphql`;
   return {

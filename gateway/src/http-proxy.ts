@@ -28,39 +28,42 @@ export function proxyTo(
   // The upstream joins the gateway's trace under a client span (its traceparent replaces the caller's).
   delete headers.traceparent;
   delete headers.tracestate;
-  const span = context.tracer ? startClientSpan(context.tracer, `forward ${context.subgraph ?? target.host}`, { 'url.path': pathname, 'http.request.method': req.method ?? 'GET' }, headers) : null;
+  const span = context.tracer
+    ? startClientSpan(
+        context.tracer,
+        `forward ${context.subgraph ?? target.host}`,
+        { 'url.path': pathname, 'http.request.method': req.method ?? 'GET' },
+        headers,
+      )
+    : null;
   return new Promise((resolve) => {
     let answered = false;
-    const upstream = (target.protocol === 'https:' ? httpsRequest : httpRequest)(
-      target,
-      { method: req.method, headers, path },
-      (upstreamRes) => {
-        answered = true;
-        // Answered before the whole body was sent (a refused upload): the subgraph gets no more of
-        // it, and the client's rest is read and discarded before the answer ends, so that the
-        // connection is not closed on unread bytes, which would reset it and lose the answer.
-        if (!req.complete) req.unpipe(upstream);
-        const bodyDiscarded = req.complete ? null : discardRequestBody(req);
-        const responseHeaders: Record<string, string | string[]> = {};
-        for (const [name, value] of Object.entries(upstreamRes.headers)) if (value !== undefined && !hopByHop.has(name)) responseHeaders[name] = value;
-        res.writeHead(upstreamRes.statusCode ?? 502, responseHeaders);
-        upstreamRes.pipe(res, { end: !bodyDiscarded });
-        // The span covers the whole body: a stream's time, not just its first byte.
-        upstreamRes.on('end', () => {
-          if (span?.isRecording()) endClientSpan(span, upstreamRes.statusCode);
-          if (bodyDiscarded) {
-            upstream.destroy();
-            void bodyDiscarded.then(() => res.end());
-          }
-          resolve();
-        });
-        upstreamRes.on('error', (error) => {
-          if (span?.isRecording()) endClientSpan(span, upstreamRes.statusCode, error);
-          res.destroy();
-          resolve();
-        });
-      },
-    );
+    const upstream = (target.protocol === 'https:' ? httpsRequest : httpRequest)(target, { method: req.method, headers, path }, (upstreamRes) => {
+      answered = true;
+      // Answered before the whole body was sent (a refused upload): the subgraph gets no more of
+      // it, and the client's rest is read and discarded before the answer ends, so that the
+      // connection is not closed on unread bytes, which would reset it and lose the answer.
+      if (!req.complete) req.unpipe(upstream);
+      const bodyDiscarded = req.complete ? null : discardRequestBody(req);
+      const responseHeaders: Record<string, string | string[]> = {};
+      for (const [name, value] of Object.entries(upstreamRes.headers)) if (value !== undefined && !hopByHop.has(name)) responseHeaders[name] = value;
+      res.writeHead(upstreamRes.statusCode ?? 502, responseHeaders);
+      upstreamRes.pipe(res, { end: !bodyDiscarded });
+      // The span covers the whole body: a stream's time, not just its first byte.
+      upstreamRes.on('end', () => {
+        if (span?.isRecording()) endClientSpan(span, upstreamRes.statusCode);
+        if (bodyDiscarded) {
+          upstream.destroy();
+          void bodyDiscarded.then(() => res.end());
+        }
+        resolve();
+      });
+      upstreamRes.on('error', (error) => {
+        if (span?.isRecording()) endClientSpan(span, upstreamRes.statusCode, error);
+        res.destroy();
+        resolve();
+      });
+    });
     upstream.on('error', (error) => {
       // Sending the rest of a body the subgraph no longer reads fails; its answer is already on its way.
       if (answered) return context.log.debug({ err: error, url: pathname }, 'upstream stopped reading the request body');

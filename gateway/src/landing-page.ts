@@ -23,7 +23,11 @@ export function sandboxWithOfflineFallback(): ApolloServerPlugin {
 </body></html>`;
   return {
     async serverWillStart() {
-      return { async renderLandingPage() { return { html }; } };
+      return {
+        async renderLandingPage() {
+          return { html };
+        },
+      };
     },
   };
 }

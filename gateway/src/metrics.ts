@@ -152,16 +152,19 @@ export function operationMetricsPlugin<Ctx extends BaseContext = BaseContext>(me
           if (operationType === 'unknown') {
             // Refused before the operation resolved (validation, limits): read what the document says, if it parsed.
             const wanted = done.request.operationName;
-            const operation = done.document?.definitions.find(
-              (d) => d.kind === Kind.OPERATION_DEFINITION && (!wanted || d.name?.value === wanted),
-            ) as OperationDefinitionNode | undefined;
+            const operation = done.document?.definitions.find((d) => d.kind === Kind.OPERATION_DEFINITION && (!wanted || d.name?.value === wanted)) as
+              OperationDefinitionNode | undefined;
             operationName = operation?.name?.value ?? wanted ?? null;
             if (operation) operationType = operation.operation;
           }
           const name = names.label(operationName);
           const seconds = (performance.now() - started) / 1000;
           metrics.operationDuration.observe({ operation_name: name, operation_type: operationType }, seconds);
-          metrics.operations.inc({ operation_name: name, operation_type: operationType, outcome: outcomeOf(done as GraphQLRequestContextWillSendResponse<BaseContext>) });
+          metrics.operations.inc({
+            operation_name: name,
+            operation_type: operationType,
+            outcome: outcomeOf(done as GraphQLRequestContextWillSendResponse<BaseContext>),
+          });
         },
       };
     },

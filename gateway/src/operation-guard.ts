@@ -13,7 +13,9 @@ export function operationGuardPlugin<Ctx extends BaseContext = BaseContext>(): A
       return {
         async didResolveOperation({ operation, request }) {
           if (!operation) {
-            const message = request.operationName ? `Unknown operation named "${request.operationName}".` : 'Must provide operation name if query contains multiple operations.';
+            const message = request.operationName
+              ? `Unknown operation named "${request.operationName}".`
+              : 'Must provide operation name if query contains multiple operations.';
             throw new GraphQLError(message, { extensions: { code: 'OPERATION_RESOLUTION_FAILURE', http: { status: 400 } } });
           }
           if (operation.operation === 'subscription') {
@@ -36,7 +38,8 @@ const SUBSCRIPTION_OVER_HTTP = 'Subscriptions are served over WebSocket (graphql
 export const refuseSubscriptionDocuments: GraphQLRequestTransform = (request) => {
   const body = request.body as { query?: unknown } | undefined;
   const query = typeof body?.query === 'string' ? body.query : new URLSearchParams(request.search).get('query');
-  if (query && /\bsubscription\b/.test(query) && holdsSubscription(query)) return { error: { status: 400, code: 'BAD_REQUEST', message: SUBSCRIPTION_OVER_HTTP } };
+  if (query && /\bsubscription\b/.test(query) && holdsSubscription(query))
+    return { error: { status: 400, code: 'BAD_REQUEST', message: SUBSCRIPTION_OVER_HTTP } };
   return { search: request.search, body: request.body };
 };
 

@@ -57,7 +57,11 @@ export const INTERNAL_API_TOKEN_SECRET = 'internal-api-token';
 
 /** Gateway settings for the partner graph; spread into the gateway's config shape. */
 export const publicGraphConfigShape = {
-  INTERNAL_API_TOKEN: z.preprocess((v) => (v === '' ? undefined : v), z.string().min(32).optional()).describe("Secret (at least 32 characters) sent to identity (x-internal-token) to check partners' API keys; identity's INTERNAL_API_TOKEN, the same value. Required in production (without it /public/graphql answers 503); otherwise the development secret in VIBESTREAM_DATA_DIR/keys."),
+  INTERNAL_API_TOKEN: z
+    .preprocess((v) => (v === '' ? undefined : v), z.string().min(32).optional())
+    .describe(
+      "Secret (at least 32 characters) sent to identity (x-internal-token) to check partners' API keys; identity's INTERNAL_API_TOKEN, the same value. Required in production (without it /public/graphql answers 503); otherwise the development secret in VIBESTREAM_DATA_DIR/keys.",
+    ),
   PUBLIC_RATE_LIMIT_PER_KEY: env.int(600, 0).describe('Requests per window per API key on /public/graphql (0: off).'),
   PUBLIC_RATE_LIMIT_WINDOW_SECONDS: env.int(60, 1).describe('The window of PUBLIC_RATE_LIMIT_PER_KEY, in seconds.'),
   API_KEY_CACHE_SECONDS: env.int(30, 0).describe("How long identity's answer about an API key (valid or not) is reused, in seconds (0: ask every time)."),
@@ -176,13 +180,24 @@ export function createPublicGraph(options: PublicGraphOptions): PublicGraphHandl
       return sendJson(
         res,
         400,
-        { errors: validationErrors.map((e) => ({ message: messageOf(e), ...(e.locations ? { locations: e.locations } : {}), extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } })) },
+        {
+          errors: validationErrors.map((e) => ({
+            message: messageOf(e),
+            ...(e.locations ? { locations: e.locations } : {}),
+            extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
+          })),
+        },
         JSON_HEADERS,
       );
     }
     const operation = getOperationAST(document, params.operationName);
     if (!operation) {
-      return sendError(res, 400, 'OPERATION_RESOLUTION_FAILURE', params.operationName ? `Unknown operation "${params.operationName}"` : 'Name the operation to run (operationName)');
+      return sendError(
+        res,
+        400,
+        'OPERATION_RESOLUTION_FAILURE',
+        params.operationName ? `Unknown operation "${params.operationName}"` : 'Name the operation to run (operationName)',
+      );
     }
     // graphql-js validation does not check the schema has the operation's root type (execution
     // does): without this, a mutation would reach the full graph's Mutation type.
@@ -206,7 +221,9 @@ export function createPublicGraph(options: PublicGraphOptions): PublicGraphHandl
       }
       const result = await execute({ schema, document, variableValues: params.variables, operationName: params.operationName });
       const formatted: FormattedExecutionResult = {
-        ...(result.errors ? { errors: result.errors.map((e) => ({ ...e.toJSON(), message: messageOf(e), extensions: { code: ErrorCode.BAD_USER_INPUT } })) } : {}),
+        ...(result.errors
+          ? { errors: result.errors.map((e) => ({ ...e.toJSON(), message: messageOf(e), extensions: { code: ErrorCode.BAD_USER_INPUT } })) }
+          : {}),
         data: result.data ?? null,
       };
       return sendJson(res, 200, formatted, JSON_HEADERS);
@@ -226,10 +243,7 @@ export function createPublicGraph(options: PublicGraphOptions): PublicGraphHandl
   };
 }
 
-async function readParams(
-  req: IncomingMessage,
-  maxRequestBytes: number,
-): Promise<GraphQLParams | { status: number; code: string; error: string }> {
+async function readParams(req: IncomingMessage, maxRequestBytes: number): Promise<GraphQLParams | { status: number; code: string; error: string }> {
   let raw: { query?: unknown; variables?: unknown; operationName?: unknown };
   if (req.method === 'GET') {
     const search = new URL(req.url ?? '/', 'http://localhost').searchParams;

@@ -104,8 +104,7 @@ function entities(failing: string[] = [], delayMs = 50) {
 }
 
 const ECHO = 'query Echo__fake__0($id:ID){echo(id:$id){authorization forwardedFor requestId variables operationName nested{list}}}';
-const ENTITIES =
-  'query Feed__fake__1($representations:[_Any!]!){_entities(representations:$representations){...on Artist{id name info{tags}}}}';
+const ENTITIES = 'query Feed__fake__1($representations:[_Any!]!){_entities(representations:$representations){...on Artist{id name info{tags}}}}';
 const rep = (id: string): Representation => ({ __typename: 'Artist', id });
 
 type Echo = { echo: { authorization: string | null; forwardedFor: string | null; requestId: string | null; variables: unknown; nested: { list: number[] } } };
@@ -331,9 +330,7 @@ describe('SubgraphDataSource: distinct entity representations', () => {
     const answer = await call(source, { query: ENTITIES, variables: { representations: asked } });
     expect(representationsSent(fake.requests[0])).toEqual([rep('a'), rep('b'), rep('c')]);
     expect(entitiesOf(answer).map((e) => e.name)).toEqual(['Artist a', null, 'Artist a', 'Artist c', null, null]);
-    expect(answer.errors).toEqual(
-      [1, 4, 5].map((i) => ({ message: 'no name for b', path: ['_entities', i, 'name'], extensions: { code: 'FORBIDDEN' } })),
-    );
+    expect(answer.errors).toEqual([1, 4, 5].map((i) => ({ message: 'no name for b', path: ['_entities', i, 'name'], extensions: { code: 'FORBIDDEN' } })));
   });
 
   it('fans errors out when the subgraph answers no data, and keeps errors without an entity path as they are', async () => {
@@ -382,7 +379,10 @@ describe('SubgraphDataSource: distinct entity representations', () => {
       call(source, { query: ENTITIES, variables: { representations: ['a', 'a', 'b'].map(rep) }, token: 'token-b' }),
     ]);
     expect(fake.count()).toBe(2);
-    expect(fake.requests.map(representationsSent)).toEqual([[rep('a'), rep('b')], [rep('a'), rep('b')]]);
+    expect(fake.requests.map(representationsSent)).toEqual([
+      [rep('a'), rep('b')],
+      [rep('a'), rep('b')],
+    ]);
     expect(new Set(fake.requests.map((r) => r.headers.authorization))).toEqual(new Set(['Bearer token-a', 'Bearer token-b']));
     expect(entitiesOf(first).map((e) => e.id)).toEqual(['a', 'a', 'b']);
     expect(entitiesOf(second).map((e) => e.id)).toEqual(['a', 'b', 'b']);

@@ -38,7 +38,11 @@ interface RawResponse {
  * nor re-encodes anything in it. `body` may be a Buffer or a generator of chunks (sent chunked).
  * Each request has its own connection, with `Connection: close`.
  */
-function raw(method: string, path: string, options: { body?: Buffer | (() => AsyncGenerator<Buffer>); headers?: Record<string, string> } = {}): Promise<RawResponse> {
+function raw(
+  method: string,
+  path: string,
+  options: { body?: Buffer | (() => AsyncGenerator<Buffer>); headers?: Record<string, string> } = {},
+): Promise<RawResponse> {
   const { port } = new URL(stack.publicUrl);
   return new Promise((resolve, reject) => {
     const headers = { ...(Buffer.isBuffer(options.body) ? { 'content-length': String(options.body.length) } : {}), ...options.headers };
@@ -103,7 +107,18 @@ describe('forwarded routes cannot be escaped', () => {
   });
 
   it('answers 404 for a path under a forwarded prefix that is no route, and 405 for a route with another method', async () => {
-    for (const path of ['/media/graphql', '/media/metrics', '/media/readyz', '/media/', '/media/stream/a.b', `/media/stream/${randomUUID()}/graphql`, '/nft/graphql', `/nft/${randomUUID()}/1/metrics`, '/webhooks/graphql', '/webhooks/stripe/']) {
+    for (const path of [
+      '/media/graphql',
+      '/media/metrics',
+      '/media/readyz',
+      '/media/',
+      '/media/stream/a.b',
+      `/media/stream/${randomUUID()}/graphql`,
+      '/nft/graphql',
+      `/nft/${randomUUID()}/1/metrics`,
+      '/webhooks/graphql',
+      '/webhooks/stripe/',
+    ]) {
       const res = await raw('POST', path, { body: Buffer.from(entitiesQuery), headers: json });
       expect(res.status, path).toBe(404);
       expect(res.text, path).not.toContain('sdl');
@@ -170,6 +185,9 @@ async function campaignsNftRequests(): Promise<number> {
   const text = await (await fetch(stack.subgraphs.get('campaigns')!.url.replace(/\/graphql$/, '/metrics'))).text();
   return text
     .split('\n')
-    .filter((line) => line.startsWith('vibestream_subgraph_http_request_duration_seconds_count{') && line.includes('subgraph="campaigns"') && line.includes('route="/nft/"'))
+    .filter(
+      (line) =>
+        line.startsWith('vibestream_subgraph_http_request_duration_seconds_count{') && line.includes('subgraph="campaigns"') && line.includes('route="/nft/"'),
+    )
     .reduce((sum, line) => sum + Number(line.split(' ').pop()), 0);
 }

@@ -41,11 +41,14 @@ const probeSubgraph: SubgraphModule = {
       context: (base) => base,
       resolvers: {
         Query: {
-          probe: (_: unknown, __: unknown, ctx: BaseRequestContext) => (probeCalls++, {
-            requestId: ctx.requestId,
-            userId: ctx.principal?.userId ?? null,
-            clientAddress: ctx.clientAddress,
-          }),
+          probe: (_: unknown, __: unknown, ctx: BaseRequestContext) => (
+            probeCalls++,
+            {
+              requestId: ctx.requestId,
+              userId: ctx.principal?.userId ?? null,
+              clientAddress: ctx.clientAddress,
+            }
+          ),
           explode: () => {
             throw new Error('relation "secret_table" does not exist: SELECT password FROM users');
           },
@@ -158,8 +161,7 @@ describe('gateway', () => {
   });
 
   it('serves persisted documents by id and, when only known documents are accepted, refuses everything else', async () => {
-    const post = (url: string, body: unknown) =>
-      fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const post = (url: string, body: unknown) => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     const unknown = await post(stack.gatewayUrl, { documentId: 'sha256:' + '0'.repeat(64) });
     expect(unknown.status).toBe(400);
     expect(((await unknown.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code).toBe('PERSISTED_QUERY_NOT_FOUND');
@@ -197,7 +199,8 @@ describe('gateway', () => {
     });
     try {
       const url = `http://127.0.0.1:${limited.port}/graphql`;
-      const send = () => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ probe { requestId } }' }) });
+      const send = () =>
+        fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ probe { requestId } }' }) });
       for (let i = 0; i < 3; i++) expect((await send()).status).toBe(200);
       const refused = await send();
       expect(refused.status).toBe(429);

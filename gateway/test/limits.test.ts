@@ -238,7 +238,9 @@ describe('cost directives (@listSize, @cost) as Apollo Router reads them', () =>
   it('guesses only for a list without @listSize, and listSizeProblems names it and every directive that names what is not there', () => {
     expect(cost('{ guessed { title } }')).toBe(7);
     const broken = buildSchema(`${sdl} extend type Query { bad(first: Int): [Book!]! @listSize(slicingArguments: ["fist"]) leaky: BookPage! }`);
-    const brokenDirectives = readCostDirectives(`${sdl} extend type Query { bad(first: Int): [Book!]! @listSize(slicingArguments: ["fist"]) leaky: BookPage! }`);
+    const brokenDirectives = readCostDirectives(
+      `${sdl} extend type Query { bad(first: Int): [Book!]! @listSize(slicingArguments: ["fist"]) leaky: BookPage! }`,
+    );
     expect(listSizeProblems(broken, brokenDirectives)).toEqual([
       'Query.bad: @listSize names the slicing argument "fist", which the field does not have',
       'Query.bad: @listSize gives no assumedSize and no slicing argument that always has a value',
@@ -260,7 +262,10 @@ describe('response size ceiling (boundedStringify)', () => {
     const bytes = Buffer.byteLength(JSON.stringify(large));
     expect(answer.data).toBeUndefined();
     expect(answer.errors).toEqual([
-      { message: expect.stringMatching(/Response size limit exceeded.*\d+ bytes.*100/), extensions: { code: 'BAD_USER_INPUT', limit: 'responseBytes', max: 100, actual: bytes } },
+      {
+        message: expect.stringMatching(/Response size limit exceeded.*\d+ bytes.*100/),
+        extensions: { code: 'BAD_USER_INPUT', limit: 'responseBytes', max: 100, actual: bytes },
+      },
     ]);
     expect(refused).toEqual([bytes]);
     // Counted in bytes, not characters; 0 turns the ceiling off.

@@ -21,7 +21,13 @@ afterAll(async () => {
 });
 
 async function gateway(env: NodeJS.ProcessEnv): Promise<RunningGateway> {
-  const started = await startGateway({ env: { ...stack.env, HOST: '127.0.0.1', ...env }, supergraphSdl: supergraph, port: 0, log: stack.log, live: stack.infra.live });
+  const started = await startGateway({
+    env: { ...stack.env, HOST: '127.0.0.1', ...env },
+    supergraphSdl: supergraph,
+    port: 0,
+    log: stack.log,
+    live: stack.infra.live,
+  });
   running.push(started);
   return started;
 }

@@ -191,7 +191,9 @@ describe('trace context', () => {
     try {
       const traceId = randomBytes(16).toString('hex');
       const parentSpanId = randomBytes(8).toString('hex');
-      const res = await fetch(`${stack.publicUrl}/media/stream/${randomUUID()}?expires=1&signature=x`, { headers: { traceparent: `00-${traceId}-${parentSpanId}-01` } });
+      const res = await fetch(`${stack.publicUrl}/media/stream/${randomUUID()}?expires=1&signature=x`, {
+        headers: { traceparent: `00-${traceId}-${parentSpanId}-01` },
+      });
       await res.arrayBuffer();
       expect(res.status).toBeGreaterThanOrEqual(400);
       const inTrace = await until(
@@ -225,7 +227,12 @@ describe('trace context', () => {
       const source = new SubgraphDataSource('fake', fake.url, 5_000, {}, { tracer: telemetry.tracer, fetched: (...args) => void fetched.push(args) });
       const context: GatewayContext = { requestId: randomUUID(), principal: null, authorization: null, clientAddress: '10.0.0.1' };
       const call = () =>
-        source.process({ kind: 'incoming operation', request: { query: 'query Q__fake__0{echo}', variables: {} }, context, incomingRequestContext: {} } as unknown as GraphQLDataSourceProcessOptions<GatewayContext>);
+        source.process({
+          kind: 'incoming operation',
+          request: { query: 'query Q__fake__0{echo}', variables: {} },
+          context,
+          incomingRequestContext: {},
+        } as unknown as GraphQLDataSourceProcessOptions<GatewayContext>);
       await Promise.all([call(), call(), call()]);
       expect(fake.count()).toBe(1);
       expect(fetched).toHaveLength(1);
@@ -239,7 +246,12 @@ describe('trace context', () => {
       expect(fetched[1]![2]).toBe('http_5xx');
       const unreachable = new SubgraphDataSource('gone', 'http://127.0.0.1:1/graphql', 5_000, {}, { fetched: (...args) => void fetched.push(args) });
       await expect(
-        unreachable.process({ kind: 'incoming operation', request: { query: '{echo}', variables: {} }, context, incomingRequestContext: {} } as unknown as GraphQLDataSourceProcessOptions<GatewayContext>),
+        unreachable.process({
+          kind: 'incoming operation',
+          request: { query: '{echo}', variables: {} },
+          context,
+          incomingRequestContext: {},
+        } as unknown as GraphQLDataSourceProcessOptions<GatewayContext>),
       ).rejects.toThrow();
       expect(fetched[2]).toEqual(['gone', expect.any(Number), 'connection']);
     } finally {
@@ -251,7 +263,15 @@ describe('trace context', () => {
   it('reads OTEL_* configuration: exporter off by default, otlp and console on request', () => {
     expect(telemetryConfig({}, 'gateway')).toMatchObject({ serviceName: 'gateway', exporters: [], otlpUrl: 'http://localhost:4318/v1/traces' });
     expect(
-      telemetryConfig({ OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/', OTEL_SERVICE_NAME: 'edge', OTEL_EXPORTER_OTLP_HEADERS: 'x-api-key=a%3Db' }, 'gateway'),
+      telemetryConfig(
+        {
+          OTEL_TRACES_EXPORTER: 'otlp',
+          OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/',
+          OTEL_SERVICE_NAME: 'edge',
+          OTEL_EXPORTER_OTLP_HEADERS: 'x-api-key=a%3Db',
+        },
+        'gateway',
+      ),
     ).toMatchObject({ serviceName: 'edge', exporters: ['otlp'], otlpUrl: 'http://collector:4318/v1/traces', otlpHeaders: { 'x-api-key': 'a=b' } });
     expect(telemetryConfig({ OTEL_TRACES_EXPORTER: 'console,otlp', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://c/traces' }, 'g')).toMatchObject({
       exporters: ['console', 'otlp'],
@@ -270,7 +290,13 @@ describe('live metrics', () => {
 
     let onConnected!: () => void;
     const connected = new Promise<void>((r) => (onConnected = r));
-    const client = createClient({ url: stack.gatewayUrl.replace(/^http/, 'ws'), webSocketImpl: WebSocket, lazy: false, retryAttempts: 0, on: { connected: () => onConnected() } });
+    const client = createClient({
+      url: stack.gatewayUrl.replace(/^http/, 'ws'),
+      webSocketImpl: WebSocket,
+      lazy: false,
+      retryAttempts: 0,
+      on: { connected: () => onConnected() },
+    });
     clients.push(client);
     await connected;
     expect(sample(await gatewayMetrics(), 'vibestream_gateway_websocket_connections')).toBe(connectionsBefore + 1);
@@ -317,7 +343,10 @@ describe('/metrics on a subgraph', () => {
       { occurredAt: occurredAt.toISOString() },
     );
     const series = 'vibestream_event_delivery_lag_seconds_count{consumer="catalog",type="listen.completed.v1"}';
-    const text = await until(() => subgraphMetrics('catalog'), (t) => (sample(t, series) ?? 0) >= 1);
+    const text = await until(
+      () => subgraphMetrics('catalog'),
+      (t) => (sample(t, series) ?? 0) >= 1,
+    );
     expect(sample(text, series)).toBeGreaterThanOrEqual(1);
     // At least the two seconds the event was old when it was appended.
     expect(sample(text, 'vibestream_event_delivery_lag_seconds_sum{consumer="catalog",type="listen.completed.v1"}')).toBeGreaterThanOrEqual(2);

@@ -20,7 +20,11 @@ async function post(body: unknown) {
 }
 
 it('answers an operationName the document does not define with 400 OPERATION_RESOLUTION_FAILURE', async () => {
-  expect(await post({ query: 'query A { __typename }', operationName: 'B' })).toEqual({ status: 400, code: 'OPERATION_RESOLUTION_FAILURE', message: 'Unknown operation named "B".' });
+  expect(await post({ query: 'query A { __typename }', operationName: 'B' })).toEqual({
+    status: 400,
+    code: 'OPERATION_RESOLUTION_FAILURE',
+    message: 'Unknown operation named "B".',
+  });
   expect(await post({ query: 'query A { __typename } query B { __typename }' })).toMatchObject({ status: 400, code: 'OPERATION_RESOLUTION_FAILURE' });
   expect(await post({ query: 'query A { __typename } query B { __typename }', operationName: 'B' })).toMatchObject({ status: 200, code: undefined });
 });

@@ -23,8 +23,14 @@ const publicGraph = (body: unknown, key?: string) =>
 
 describe('/public/graphql on the gateway', () => {
   it('refuses a call without a key and, with a key, serves public fields only', async () => {
-    const login = await stack.gql<{ login: { accessToken: string } }>(`mutation { login(email: "admin@vibestream.test", password: "a-long-admin-password") { accessToken } }`);
-    const created = await stack.gql<{ createApiKey: { key: string } }>(`mutation { createApiKey(name: "partner") { key apiKey { id name } } }`, {}, { token: login.data!.login.accessToken });
+    const login = await stack.gql<{ login: { accessToken: string } }>(
+      `mutation { login(email: "admin@vibestream.test", password: "a-long-admin-password") { accessToken } }`,
+    );
+    const created = await stack.gql<{ createApiKey: { key: string } }>(
+      `mutation { createApiKey(name: "partner") { key apiKey { id name } } }`,
+      {},
+      { token: login.data!.login.accessToken },
+    );
     expect(created.errors).toBeUndefined();
     const key = created.data!.createApiKey.key;
 

@@ -169,7 +169,9 @@ describe('API keys (identity)', () => {
     const ok = await ask({ 'x-internal-token': INTERNAL_API_TOKEN }, { key });
     expect(ok.status).toBe(200);
     expect(await ok.json()).toMatchObject({ valid: true, name: 'route check' });
-    expect(await (await ask({ 'x-internal-token': INTERNAL_API_TOKEN }, { key: key.slice(0, -1) + (key.endsWith('A') ? 'B' : 'A') })).json()).toEqual({ valid: false });
+    expect(await (await ask({ 'x-internal-token': INTERNAL_API_TOKEN }, { key: key.slice(0, -1) + (key.endsWith('A') ? 'B' : 'A') })).json()).toEqual({
+      valid: false,
+    });
     expect((await ask({ 'x-internal-token': INTERNAL_API_TOKEN }, { nope: 1 })).status).toBe(400);
   });
 });
@@ -263,7 +265,8 @@ describe('/public/graphql', () => {
     expect(schema.subscriptionType).toBeNull();
     expect(schema.queryType.fields.map((f) => f.name).sort()).toEqual(['album', 'artist', 'searchSongs', 'song', 'trendingSongs']);
     const types = schema.types.map((t) => t.name);
-    for (const hidden of ['ApiKey', 'CreatedApiKey', 'User', 'Wallet', 'AuthPayload', 'Playlist', 'RegisterInput', 'Mutation']) expect(types).not.toContain(hidden);
+    for (const hidden of ['ApiKey', 'CreatedApiKey', 'User', 'Wallet', 'AuthPayload', 'Playlist', 'RegisterInput', 'Mutation'])
+      expect(types).not.toContain(hidden);
     expect(types).toEqual(expect.arrayContaining(['Song', 'Artist', 'Album', 'SongConnection', 'DateTime']));
     const songFields = res.data!.song.fields.map((f) => f.name);
     expect(songFields).toContain('title');
@@ -315,9 +318,12 @@ describe('/public/graphql', () => {
   });
 
   it('leaves /graphql as it was: the full API, private fields included', async () => {
-    const res = await graphqlClient(stack.gatewayUrl)<{ song: { title: string; streamUrl: string | null } }>(`query($id: ID!) { song(id: $id) { title streamUrl } }`, {
-      id: song.id,
-    });
+    const res = await graphqlClient(stack.gatewayUrl)<{ song: { title: string; streamUrl: string | null } }>(
+      `query($id: ID!) { song(id: $id) { title streamUrl } }`,
+      {
+        id: song.id,
+      },
+    );
     expect(res.errors).toBeUndefined();
     expect(res.data!.song.title).toBe(song.title);
   });
@@ -402,7 +408,23 @@ describe('public schema composition', () => {
     expect(sdl).toContain('kind: Kind!');
     expect(sdl).toContain('at: Stamp');
     expect(sdl).toContain('enum Kind');
-    for (const gone of ['secret:', 'hidden:', 'private:', 'owner:', 'filtered', 'secretThing', 'Owner', 'Chain', 'chain', 'Secret', 'Hidden', 'Mutation', 'join__', 'link__', '@tag']) {
+    for (const gone of [
+      'secret:',
+      'hidden:',
+      'private:',
+      'owner:',
+      'filtered',
+      'secretThing',
+      'Owner',
+      'Chain',
+      'chain',
+      'Secret',
+      'Hidden',
+      'Mutation',
+      'join__',
+      'link__',
+      '@tag',
+    ]) {
       expect(sdl, gone).not.toContain(gone);
     }
   });

@@ -30,8 +30,14 @@ beforeAll(async () => {
   production = await startGateway({ env: productionEnv, supergraphSdl: supergraph, port: 0, log: stack.log, live: stack.infra.live });
   productionIdentity = await identitySubgraph.start({ env: productionEnv, port: 0, infra: stack.infra, log: stack.log });
 
-  const login = await stack.gql<{ login: { accessToken: string } }>(`mutation { login(email: "admin@vibestream.test", password: "a-long-admin-password") { accessToken } }`);
-  const created = await stack.gql<{ createApiKey: { key: string } }>(`mutation { createApiKey(name: "partner") { key } }`, {}, { token: login.data!.login.accessToken });
+  const login = await stack.gql<{ login: { accessToken: string } }>(
+    `mutation { login(email: "admin@vibestream.test", password: "a-long-admin-password") { accessToken } }`,
+  );
+  const created = await stack.gql<{ createApiKey: { key: string } }>(
+    `mutation { createApiKey(name: "partner") { key } }`,
+    {},
+    { token: login.data!.login.accessToken },
+  );
   apiKey = created.data!.createApiKey.key;
 }, 120_000);
 
@@ -60,7 +66,10 @@ const REGISTER = 'mutation Register($input: RegisterInput!) { register(input: $i
 const mistakes: [string, unknown][] = [
   ['a misspelt field', { query: '{ me { emial } }' }],
   ['a misspelt argument', { query: '{ song(idd: "1") { id } }' }],
-  ['a misspelt enum value', { query: 'mutation { register(input: { email: "a@b.c", password: "0123456789", displayName: "A", role: FANN }) { accessToken } }' }],
+  [
+    'a misspelt enum value',
+    { query: 'mutation { register(input: { email: "a@b.c", password: "0123456789", displayName: "A", role: FANN }) { accessToken } }' },
+  ],
   ['a misspelt input field', { query: 'mutation { register(input: { emial: "a@b.c", password: "0123456789", displayName: "A" }) { accessToken } }' }],
   ['a misspelt input field in variables', { query: REGISTER, variables: { input: { emial: 'a@b.c', password: '0123456789', displayName: 'A' } } }],
   ['a misspelt enum value in variables', { query: REGISTER, variables: { input: { email: 'a@b.c', password: '0123456789', displayName: 'A', role: 'FANN' } } }],
@@ -90,7 +99,11 @@ describe('field suggestions ("Did you mean …?")', () => {
         clients.push(client);
         client.subscribe(
           { query: 'subscription { notificationAdded { titel } }' },
-          { next: () => undefined, error: (errors) => resolve((errors as { message: string }[]).map((e) => e.message).join('\n')), complete: () => resolve('') },
+          {
+            next: () => undefined,
+            error: (errors) => resolve((errors as { message: string }[]).map((e) => e.message).join('\n')),
+            complete: () => resolve(''),
+          },
         );
       });
     expect(await subscribeError(new URL(stack.publicUrl).port)).toContain('Did you mean');

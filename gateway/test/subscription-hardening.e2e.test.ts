@@ -91,8 +91,12 @@ function subscribe(client: Client, query: string, variables: Record<string, unkn
     client.subscribe(
       { query, variables, ...(operationName ? { operationName } : {}) },
       {
-        next: (value) => (value.errors ? outcome.errors.push(...(value.errors as Outcome['errors'])) : outcome.events.push(value.data as Record<string, unknown>)),
-        error: (error) => (outcome.errors.push(...(Array.isArray(error) ? error : [{ message: String((error as { reason?: string }).reason ?? error) }])), resolve()),
+        next: (value) =>
+          value.errors ? outcome.errors.push(...(value.errors as Outcome['errors'])) : outcome.events.push(value.data as Record<string, unknown>),
+        error: (error) => (
+          outcome.errors.push(...(Array.isArray(error) ? error : [{ message: String((error as { reason?: string }).reason ?? error) }])),
+          resolve()
+        ),
         complete: () => resolve(),
       },
     ),
@@ -121,9 +125,22 @@ describe('subscription roots', () => {
   it.each([
     ['an inline fragment', (s: string) => `subscription { ... on Subscription { tradeExecuted(songId: "${s}") { id priceCents } } }`, 'tradeExecuted'],
     ['an inline fragment without a type condition', (s: string) => `subscription { ... { tradeExecuted(songId: "${s}") { id priceCents } } }`, 'tradeExecuted'],
-    ['a fragment spread, aliased', (s: string) => `subscription { ...Live } fragment Live on Subscription { trades: tradeExecuted(songId: "${s}") { id priceCents } }`, 'trades'],
-    ['nested fragments', (s: string) => `subscription { ... on Subscription { ...Live } } fragment Live on Subscription { ... { tradeExecuted(songId: "${s}") { id priceCents } } }`, 'tradeExecuted'],
-    ['the same field twice, its selections merged', (s: string) => `subscription { tradeExecuted(songId: "${s}") { id } ... on Subscription { tradeExecuted(songId: "${s}") { priceCents } } }`, 'tradeExecuted'],
+    [
+      'a fragment spread, aliased',
+      (s: string) => `subscription { ...Live } fragment Live on Subscription { trades: tradeExecuted(songId: "${s}") { id priceCents } }`,
+      'trades',
+    ],
+    [
+      'nested fragments',
+      (s: string) =>
+        `subscription { ... on Subscription { ...Live } } fragment Live on Subscription { ... { tradeExecuted(songId: "${s}") { id priceCents } } }`,
+      'tradeExecuted',
+    ],
+    [
+      'the same field twice, its selections merged',
+      (s: string) => `subscription { tradeExecuted(songId: "${s}") { id } ... on Subscription { tradeExecuted(songId: "${s}") { priceCents } } }`,
+      'tradeExecuted',
+    ],
   ])('serves a root field reached through %s', async (_, query, key) => {
     const songId = newSong();
     const { client } = connect(gatewayPort());
@@ -142,9 +159,16 @@ describe('subscription roots', () => {
       ['subscription { tradeExecuted(songId: "a") @skip(if: true) { id } }', 'GRAPHQL_VALIDATION_FAILED'],
       ['subscription { tradeExecuted(songId: "a") @include(if: true) { id } }', 'GRAPHQL_VALIDATION_FAILED'],
       ['subscription ($on: Boolean!) { ... @include(if: $on) { tradeExecuted(songId: "a") { id } } }', 'GRAPHQL_VALIDATION_FAILED', { on: true }],
-      ['subscription ($on: Boolean!) { ...Live @skip(if: $on) } fragment Live on Subscription { tradeExecuted(songId: "a") { id } }', 'GRAPHQL_VALIDATION_FAILED', { on: false }],
+      [
+        'subscription ($on: Boolean!) { ...Live @skip(if: $on) } fragment Live on Subscription { tradeExecuted(songId: "a") { id } }',
+        'GRAPHQL_VALIDATION_FAILED',
+        { on: false },
+      ],
       ['subscription { tradeExecuted(songId: "a") { id } orderBookUpdated(songId: "a") { depth } }', 'GRAPHQL_VALIDATION_FAILED'],
-      ['subscription { tradeExecuted(songId: "a") { id } ...Book } fragment Book on Subscription { orderBookUpdated(songId: "a") { depth } }', 'GRAPHQL_VALIDATION_FAILED'],
+      [
+        'subscription { tradeExecuted(songId: "a") { id } ...Book } fragment Book on Subscription { orderBookUpdated(songId: "a") { depth } }',
+        'GRAPHQL_VALIDATION_FAILED',
+      ],
       ['subscription { __typename }', 'GRAPHQL_VALIDATION_FAILED'],
       ['subscription { ... on Subscription { __typename } }', 'GRAPHQL_VALIDATION_FAILED'],
       ['subscription A { tradeExecuted(songId: "a") { id } } subscription B { orderBookUpdated(songId: "a") { depth } }', 'BAD_USER_INPUT'],
@@ -154,7 +178,10 @@ describe('subscription roots', () => {
       const { outcome, done } = subscribe(client, query, variables, operationName);
       await done;
       expect(outcome.events, query).toEqual([]);
-      expect(outcome.errors.map((e) => e.extensions?.code), query).toEqual([code]);
+      expect(
+        outcome.errors.map((e) => e.extensions?.code),
+        query,
+      ).toEqual([code]);
       expect(outcome.errors[0]!.message, query).not.toMatch(/undefined|Cannot read|TypeError|\.ts:/);
     }
     // The same connection still serves a good subscription.
@@ -172,7 +199,11 @@ describe('a subscription sent over HTTP', () => {
       'subscription ($on: Boolean!) { ... @include(if: $on) { tradeExecuted(songId: "a") { id } } }',
       'query Q { trade(id: "1") { id } } subscription S ($on: Boolean!) { tradeExecuted(songId: "a") @skip(if: $on) { id } }',
     ]) {
-      const res = await fetch(stack.gatewayUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables: { on: true }, operationName: query.startsWith('query') ? 'Q' : undefined }) });
+      const res = await fetch(stack.gatewayUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query, variables: { on: true }, operationName: query.startsWith('query') ? 'Q' : undefined }),
+      });
       expect(res.status, query).toBe(400);
       expect(((await res.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code).toBe('BAD_REQUEST');
     }

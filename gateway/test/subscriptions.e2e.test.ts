@@ -67,7 +67,10 @@ function subscribe<T>(url: string, query: string, variables: Record<string, unkn
     },
   });
   clients.push(client);
-  client.subscribe<T>({ query, variables }, { next: (v) => (v.errors ? errors.push(...v.errors) : events.push(v.data as T)), error: (e) => errors.push(e), complete: () => undefined });
+  client.subscribe<T>(
+    { query, variables },
+    { next: (v) => (v.errors ? errors.push(...v.errors) : events.push(v.data as T)), error: (e) => errors.push(e), complete: () => undefined },
+  );
   return { events, errors, closed, ready };
 }
 
@@ -86,8 +89,16 @@ describe('live subscriptions through the gateway', () => {
   it('delivers trades and books of the subscribed song only, in execution order, resolving fields from catalog, on both gateways once', async () => {
     const { artist, songId } = await songOnMarket(stack, db, 'Live Song');
     const other = await songOnMarket(stack, db, 'Other Song');
-    const offering = await stack.gql<{ createShareOffering: { id: string } }>(OFFER, { input: { songId, totalShares: 1000, pricePerShareCents: 10, revenueShareBps: 100 } }, { token: artist.token });
-    const otherOffering = await stack.gql<{ createShareOffering: { id: string } }>(OFFER, { input: { songId: other.songId, totalShares: 1000, pricePerShareCents: 10, revenueShareBps: 100 } }, { token: other.artist.token });
+    const offering = await stack.gql<{ createShareOffering: { id: string } }>(
+      OFFER,
+      { input: { songId, totalShares: 1000, pricePerShareCents: 10, revenueShareBps: 100 } },
+      { token: artist.token },
+    );
+    const otherOffering = await stack.gql<{ createShareOffering: { id: string } }>(
+      OFFER,
+      { input: { songId: other.songId, totalShares: 1000, pricePerShareCents: 10, revenueShareBps: 100 } },
+      { token: other.artist.token },
+    );
     const seller = await signUp(stack, 'FAN');
     const buyer = await signUp(stack, 'FAN');
     for (const fan of [seller, buyer]) await deposit(stack, db, fan.userId, 100_000);
@@ -128,7 +139,12 @@ describe('live subscriptions through the gateway', () => {
     const songId = await publishSong(stack, artist.token, 1, 'Voucher Song');
     const fan = await signUp(stack, 'FAN');
     const otherFan = await signUp(stack, 'FAN');
-    const mine = subscribe<{ rewardVoucherIssued: { leafIndex: number; session: { song: { title: string; artist: { name: string } } } } }>(stack.gatewayUrl, VOUCHERS, {}, fan.token);
+    const mine = subscribe<{ rewardVoucherIssued: { leafIndex: number; session: { song: { title: string; artist: { name: string } } } } }>(
+      stack.gatewayUrl,
+      VOUCHERS,
+      {},
+      fan.token,
+    );
     const theirs = subscribe<unknown>(stack.gatewayUrl, VOUCHERS, {}, otherFan.token);
     await Promise.all([mine.ready, theirs.ready]);
     const { result } = await listenAndComplete(stack, fan.token, songId, 1);
@@ -136,7 +152,10 @@ describe('live subscriptions through the gateway', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(mine.errors).toEqual([]);
     expect(mine.events).toHaveLength(1);
-    expect(mine.events[0]!.rewardVoucherIssued).toMatchObject({ leafIndex: result.voucher!.leafIndex, session: { song: { title: 'Voucher Song', artist: { name: 'Voucher Artist' } } } });
+    expect(mine.events[0]!.rewardVoucherIssued).toMatchObject({
+      leafIndex: result.voucher!.leafIndex,
+      session: { song: { title: 'Voucher Song', artist: { name: 'Voucher Artist' } } },
+    });
     expect(theirs.events).toEqual([]);
   });
 
@@ -157,11 +176,20 @@ describe('live subscriptions through the gateway', () => {
 
   it('limits subscriptions per connection and connections per user', async () => {
     const token = await mintToken(stack.keys, { expiresIn: 300 });
-    const client = createClient({ url: wsUrl(stack.gatewayUrl), webSocketImpl: WebSocket, lazy: false, retryAttempts: 0, connectionParams: { authorization: `Bearer ${token}` } });
+    const client = createClient({
+      url: wsUrl(stack.gatewayUrl),
+      webSocketImpl: WebSocket,
+      lazy: false,
+      retryAttempts: 0,
+      connectionParams: { authorization: `Bearer ${token}` },
+    });
     clients.push(client);
     const errors: unknown[] = [];
     for (let i = 0; i < 51; i++) {
-      client.subscribe({ query: TRADES, variables: { songId: crypto.randomUUID() } }, { next: () => undefined, error: (e) => errors.push(e), complete: () => undefined });
+      client.subscribe(
+        { query: TRADES, variables: { songId: crypto.randomUUID() } },
+        { next: () => undefined, error: (e) => errors.push(e), complete: () => undefined },
+      );
     }
     await until(() => errors.length > 0);
     expect(JSON.stringify(errors)).toContain('RATE_LIMITED');
@@ -174,16 +202,19 @@ describe('live subscriptions through the gateway', () => {
 
   it('cuts off a subscriber whose events pile up past the queue limit (4420), and delivers the same burst whole within the default', async () => {
     const { supergraph } = composeSupergraph([identitySubgraph, catalogSubgraph, rewardsSubgraph, ownershipSubgraph], (m) => stack.subgraphs.get(m.name)!.url);
-    const strict = await startGateway({ env: { ...stack.env, HOST: '127.0.0.1', WS_MAX_QUEUED_EVENTS: '3' }, supergraphSdl: supergraph, port: 0, log: stack.log });
+    const strict = await startGateway({
+      env: { ...stack.env, HOST: '127.0.0.1', WS_MAX_QUEUED_EVENTS: '3' },
+      supergraphSdl: supergraph,
+      port: 0,
+      log: stack.log,
+    });
     try {
       const songId = crypto.randomUUID();
       const cutOff = subscribe<unknown>(strict.url, BOOKS, { songId });
       const patient = subscribe<unknown>(second.url, BOOKS, { songId });
       await Promise.all([cutOff.ready, patient.ready]);
       // 40 events at once: each subscriber's lookups queue up faster than they resolve.
-      await stack.infra.live.publishAll(
-        Array.from({ length: 40 }, () => ({ topic: `orderBookUpdated:${songId}`, payload: { songId } })),
-      );
+      await stack.infra.live.publishAll(Array.from({ length: 40 }, () => ({ topic: `orderBookUpdated:${songId}`, payload: { songId } })));
       const closed = await cutOff.closed;
       expect(closed.code).toBe(4420);
       expect(closed.reason).toMatch(/reads too slowly/);
@@ -197,7 +228,11 @@ describe('live subscriptions through the gateway', () => {
 
   it('resolves an event once for many subscribers of a public selection, whoever they are', async () => {
     const { artist, songId } = await songOnMarket(stack, db, 'Shared Song');
-    const offering = await stack.gql<{ createShareOffering: { id: string } }>(OFFER, { input: { songId, totalShares: 1000, pricePerShareCents: 10, revenueShareBps: 100 } }, { token: artist.token });
+    const offering = await stack.gql<{ createShareOffering: { id: string } }>(
+      OFFER,
+      { input: { songId, totalShares: 1000, pricePerShareCents: 10, revenueShareBps: 100 } },
+      { token: artist.token },
+    );
     const seller = await signUp(stack, 'FAN');
     const buyer = await signUp(stack, 'FAN');
     for (const fan of [seller, buyer]) await deposit(stack, db, fan.userId, 100_000);

@@ -98,7 +98,13 @@ export function verifierFromConfig(
   },
   revocations: SessionRevocations,
 ): Promise<TokenVerifier> {
-  return createTokenVerifier({ publicKeyPem: config.JWT_PUBLIC_KEY, jwksUrl: config.JWKS_URL, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE, revocations });
+  return createTokenVerifier({
+    publicKeyPem: config.JWT_PUBLIC_KEY,
+    jwksUrl: config.JWKS_URL,
+    issuer: config.JWT_ISSUER,
+    audience: config.JWT_AUDIENCE,
+    revocations,
+  });
 }
 
 /** Extracts the token of an `Authorization: Bearer <token>` header; null when absent. */

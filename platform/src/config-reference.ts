@@ -134,7 +134,8 @@ export function configReference(scopes: ConfigScope[]): ReferenceSection[] {
     for (const { scope, facts } of declared) {
       const same = entries.find((e) => e.description === facts.description && e.required === facts.required && e.accepts === facts.accepts);
       if (same) same.scopes.push({ id: scope.id, default: facts.default });
-      else entries.push({ description: facts.description, required: facts.required, accepts: facts.accepts, scopes: [{ id: scope.id, default: facts.default }] });
+      else
+        entries.push({ description: facts.description, required: facts.required, accepts: facts.accepts, scopes: [{ id: scope.id, default: facts.default }] });
     }
     const home = declared.length === 1 ? declared[0]!.scope : declared.find((d) => d.scope.general)?.scope;
     const section = home ? sections.find((s) => s.id === home.id)! : shared;
@@ -202,7 +203,11 @@ export function renderEnvExample(scopes: ConfigScope[], header: string[]): strin
         const lead = several ? `[${scopeNames(entry, titles)}] ` : '';
         out.push(...wrap(`${lead}${entry.description ?? ''}`, 96, '# '));
         const byDefault = common === undefined ? defaultText(entry, titles) : undefined;
-        const facts = [entry.accepts ? `Accepts: ${entry.accepts}.` : '', entry.required ? 'Required.' : '', byDefault !== undefined ? `Default: ${byDefault}.` : ''];
+        const facts = [
+          entry.accepts ? `Accepts: ${entry.accepts}.` : '',
+          entry.required ? 'Required.' : '',
+          byDefault !== undefined ? `Default: ${byDefault}.` : '',
+        ];
         const line = facts.filter(Boolean).join(' ');
         if (line) out.push(...wrap(line, 96, '# '));
       }
@@ -233,7 +238,9 @@ export function renderConfigMarkdown(scopes: ConfigScope[], intro: string[]): st
         const values = rows.map(pick);
         return new Set(values).size === 1 ? values[0]! : values.join('<br>');
       };
-      out.push(`| \`${variable.name}\` | ${cell(joined((r) => r.shownDefault))} | ${cell(joined((r) => r.accepts))} | ${cell(rows.map((r) => r.meaning).join('<br>'))} |`);
+      out.push(
+        `| \`${variable.name}\` | ${cell(joined((r) => r.shownDefault))} | ${cell(joined((r) => r.accepts))} | ${cell(rows.map((r) => r.meaning).join('<br>'))} |`,
+      );
     }
   }
   return `${out.join('\n')}\n`;

@@ -44,7 +44,8 @@ export const env = {
   optionalString: () => z.preprocess(emptyAsUndefined, z.string().optional()),
   url: () => z.preprocess(emptyAsUndefined, z.url()),
   optionalUrl: () => z.preprocess(emptyAsUndefined, z.url().optional()),
-  port: (fallback: number) => z.preprocess(emptyAsUndefined, wholeNumber().min(0, 'must be a port, 0 to 65535').max(65535, 'must be a port, 0 to 65535').default(fallback)),
+  port: (fallback: number) =>
+    z.preprocess(emptyAsUndefined, wholeNumber().min(0, 'must be a port, 0 to 65535').max(65535, 'must be a port, 0 to 65535').default(fallback)),
   int: (fallback: number, min = 0) => z.preprocess(emptyAsUndefined, wholeNumber().min(min, `must be ${min} or more`).default(fallback)),
   intRange: (fallback: number, min: number, max: number) =>
     z.preprocess(emptyAsUndefined, wholeNumber().min(min, `must be ${min} to ${max}`).max(max, `must be ${min} to ${max}`).default(fallback)),
@@ -67,16 +68,31 @@ export const env = {
   logLevel: () => z.preprocess(emptyAsUndefined, z.enum(logLevels).default('info')),
   nodeEnv: () => z.preprocess(emptyAsUndefined, z.enum(['development', 'production', 'test']).default('development')),
   /** An Ed25519 private key in PKCS#8 PEM (access tokens are signed with EdDSA). */
-  ed25519PrivateKey: () => z.preprocess(emptyAsUndefined, z.string().refine((pem) => keyType(() => createPrivateKey(pem)) === 'ed25519', 'must be an Ed25519 private key in PKCS#8 PEM')),
+  ed25519PrivateKey: () =>
+    z.preprocess(
+      emptyAsUndefined,
+      z.string().refine((pem) => keyType(() => createPrivateKey(pem)) === 'ed25519', 'must be an Ed25519 private key in PKCS#8 PEM'),
+    ),
   /** An Ed25519 public key in SPKI PEM, when set. */
   optionalEd25519PublicKey: () =>
-    z.preprocess(emptyAsUndefined, z.string().refine((pem) => keyType(() => createPublicKey(pem)) === 'ed25519', 'must be an Ed25519 public key in SPKI PEM').optional()),
+    z.preprocess(
+      emptyAsUndefined,
+      z
+        .string()
+        .refine((pem) => keyType(() => createPublicKey(pem)) === 'ed25519', 'must be an Ed25519 public key in SPKI PEM')
+        .optional(),
+    ),
   /** Comma-separated IP addresses and CIDR ranges (TRUSTED_PROXIES); `none` is the empty list. */
   addressRanges: (fallback: string) =>
     z.preprocess(
       (v) => {
         const text = typeof v === 'string' && v.trim() ? v.trim() : fallback;
-        return text === 'none' ? [] : text.split(',').map((s) => s.trim()).filter(Boolean);
+        return text === 'none'
+          ? []
+          : text
+              .split(',')
+              .map((s) => s.trim())
+              .filter(Boolean);
       },
       z.array(z.string().refine(isAddressRange, 'must be IP addresses or CIDR ranges (comma-separated), or none')),
     ),
@@ -113,7 +129,7 @@ export const baseConfigShape = {
   DATABASE_URL: env
     .optionalUrl()
     .describe(
-      'PostgreSQL connection URL (postgres://user:password@host:5432/db); each subgraph keeps its tables in its own schema and migrates it at start-up. Subgraphs require it, but `npm start` and a subgraph\'s own src/main.ts start an embedded PostgreSQL when it is unset (development only). The gateway does not use it.',
+      "PostgreSQL connection URL (postgres://user:password@host:5432/db); each subgraph keeps its tables in its own schema and migrates it at start-up. Subgraphs require it, but `npm start` and a subgraph's own src/main.ts start an embedded PostgreSQL when it is unset (development only). The gateway does not use it.",
     ),
   REDIS_URL: env
     .optionalUrl()
@@ -136,7 +152,9 @@ export const baseConfigShape = {
     ),
   METRICS_TOKEN: z
     .preprocess(emptyAsUndefined, z.string().min(16, 'must be at least 16 characters').optional())
-    .describe('Bearer token (at least 16 characters) every /metrics scrape must send (Authorization: Bearer <token>), wherever /metrics is served; unset: none asked.'),
+    .describe(
+      'Bearer token (at least 16 characters) every /metrics scrape must send (Authorization: Bearer <token>), wherever /metrics is served; unset: none asked.',
+    ),
 };
 
 /** The settings every subgraph's runtime reads (see defineSubgraph), listening on `defaultPort` unless PORT says otherwise. */
@@ -150,7 +168,7 @@ export function subgraphConfigShape(defaultPort: number) {
     PROJECTION_WAIT_MS: env
       .int(2000, 0)
       .describe(
-        'Milliseconds a context waits for its projection of an object another context just created (a song catalog published) before answering NOT_FOUND; woken by the projection\'s commit. 0: no wait.',
+        "Milliseconds a context waits for its projection of an object another context just created (a song catalog published) before answering NOT_FOUND; woken by the projection's commit. 0: no wait.",
       ),
     OUTBOX_RELAY_INTERVAL_MS: env
       .int(250, 10)
@@ -199,7 +217,15 @@ export function collectConfigErrors(checks: (() => unknown)[]): void {
       check();
     } catch (error) {
       if (!isConfigError(error)) throw error;
-      const found = error instanceof ConfigError ? error.issues : new ConfigError(error.message.split('\n').slice(1).map((l) => l.replace(/^\s*- /, ''))).issues;
+      const found =
+        error instanceof ConfigError
+          ? error.issues
+          : new ConfigError(
+              error.message
+                .split('\n')
+                .slice(1)
+                .map((l) => l.replace(/^\s*- /, '')),
+            ).issues;
       for (const issue of found) {
         const key = `${issue.variable}\n${issue.message}`;
         if (!seen.has(key)) issues.push(issue);

@@ -20,8 +20,7 @@ export interface LimitKey {
 }
 
 export type Reservation =
-  | { admitted: true; /** The attempt succeeded: it no longer counts as a failure. */ release(): Promise<void> }
-  | { admitted: false; retryAfterSeconds: number };
+  { admitted: true; /** The attempt succeeded: it no longer counts as a failure. */ release(): Promise<void> } | { admitted: false; retryAfterSeconds: number };
 
 export function createFailureLimiter(redis: Redis | null, prefix: string, windowSeconds: number): FailureLimiter {
   return redis ? new RedisFailureLimiter(redis, `${prefix}ratelimit:`, windowSeconds) : new MemoryFailureLimiter(windowSeconds);

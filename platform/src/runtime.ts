@@ -27,7 +27,8 @@ export interface DatabaseHandle {
 export async function ensureDatabase(env: NodeJS.ProcessEnv, log: Logger): Promise<DatabaseHandle> {
   if (env.DATABASE_URL) return { url: env.DATABASE_URL, stop: async () => undefined };
   const config = loadConfig({ NODE_ENV: processConfigShape.NODE_ENV, ...developmentConfigShape }, env);
-  if (config.NODE_ENV === 'production') throw new ConfigError([{ variable: 'DATABASE_URL', message: 'is required in production (the embedded PostgreSQL is for development)' }]);
+  if (config.NODE_ENV === 'production')
+    throw new ConfigError([{ variable: 'DATABASE_URL', message: 'is required in production (the embedded PostgreSQL is for development)' }]);
   const port = config.EMBEDDED_POSTGRES_PORT;
   const databaseDir = join(dataDir(env), 'postgres');
   await mkdir(dirname(databaseDir), { recursive: true });
@@ -67,7 +68,8 @@ async function grantTraverse(paths: string[], log: Logger): Promise<void> {
       granted.add(dir);
     }
   }
-  if (granted.size) log.info({ directories: [...granted] }, 'let the postgres user traverse these directories (embedded PostgreSQL runs as postgres when started by root)');
+  if (granted.size)
+    log.info({ directories: [...granted] }, 'let the postgres user traverse these directories (embedded PostgreSQL runs as postgres when started by root)');
 }
 
 export interface SigningKeys {
@@ -83,7 +85,11 @@ export async function ensureSigningKeys(env: NodeJS.ProcessEnv, log: Logger): Pr
   if (env.JWT_PRIVATE_KEY || env.JWT_PUBLIC_KEY || env.JWKS_URL) return null;
   if (env.NODE_ENV === 'production') {
     throw new ConfigError([
-      { variable: 'JWT_PRIVATE_KEY, JWT_PUBLIC_KEY or JWKS_URL', message: 'access-token keys must be configured in production: JWT_PRIVATE_KEY for identity; JWT_PUBLIC_KEY or JWKS_URL for the gateway and the other subgraphs' },
+      {
+        variable: 'JWT_PRIVATE_KEY, JWT_PUBLIC_KEY or JWKS_URL',
+        message:
+          'access-token keys must be configured in production: JWT_PRIVATE_KEY for identity; JWT_PUBLIC_KEY or JWKS_URL for the gateway and the other subgraphs',
+      },
     ]);
   }
   const dir = join(dataDir(env), 'keys');

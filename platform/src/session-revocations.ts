@@ -142,7 +142,14 @@ export class RedisSessionRevocations implements SessionRevocations {
     });
     // Subscribing again is harmless, and replies in order on this connection: the load that
     // follows cannot miss an announcement made after the subscription is back.
-    this.sub.on('ready', () => void this.sub.subscribe(this.channel).then(() => this.load(), () => undefined));
+    this.sub.on(
+      'ready',
+      () =>
+        void this.sub.subscribe(this.channel).then(
+          () => this.load(),
+          () => undefined,
+        ),
+    );
     this.resync = setInterval(() => void this.load(), options.resyncMs ?? 30_000).unref();
   }
 

@@ -82,11 +82,7 @@ export async function startSubgraphServer<Ctx extends BaseRequestContext>(option
       (error, formatted) => log.error({ err: (error as { originalError?: unknown })?.originalError ?? error, path: formatted.path }, 'unexpected error'),
       { hideSuggestions: options.hideSchemaDetails ?? false },
     ),
-    plugins: [
-      ApolloServerPluginLandingPageDisabled(),
-      ApolloServerPluginUsageReportingDisabled(),
-      ApolloServerPluginInlineTraceDisabled(),
-    ],
+    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginUsageReportingDisabled(), ApolloServerPluginInlineTraceDisabled()],
   });
   await apollo.start();
 
@@ -156,14 +152,16 @@ export async function startSubgraphServer<Ctx extends BaseRequestContext>(option
   let metricsListener: MetricsListener | null = null;
   try {
     port = await listen(server, options.port, options.host);
-    if (metricsAccess.port !== null) metricsListener = await startMetricsListener({ ...metricsAccess, port: metricsAccess.port }, options.host ?? '0.0.0.0', metrics.registry);
+    if (metricsAccess.port !== null)
+      metricsListener = await startMetricsListener({ ...metricsAccess, port: metricsAccess.port }, options.host ?? '0.0.0.0', metrics.registry);
   } catch (error) {
     await closeGracefully(server, 1_000);
     await telemetry.shutdown();
     throw error;
   }
   log.info({ port, subgraph: options.name, metricsPort: metricsListener?.port }, 'subgraph listening');
-  if (!metricsAccess.onMainPort && !metricsListener) log.info({ subgraph: options.name }, '/metrics is not served in production without METRICS_PORT or METRICS_TOKEN');
+  if (!metricsAccess.onMainPort && !metricsListener)
+    log.info({ subgraph: options.name }, '/metrics is not served in production without METRICS_PORT or METRICS_TOKEN');
   return {
     port,
     url: `http://127.0.0.1:${port}/graphql`,

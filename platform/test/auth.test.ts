@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { bearerToken, createTokenVerifier, generateSigningKeys, isSelfOrAdmin, requireAuth, requireRole, requireSelfOrAdmin, type Principal } from '@vibestream/platform';
+import {
+  bearerToken,
+  createTokenVerifier,
+  generateSigningKeys,
+  isSelfOrAdmin,
+  requireAuth,
+  requireRole,
+  requireSelfOrAdmin,
+  type Principal,
+} from '@vibestream/platform';
 import { mintToken } from '@vibestream/testkit';
 
 const fan: Principal = { userId: 'u1', roles: ['FAN'], sessionId: 's1', expiresAt: Date.now() / 1000 + 60 };

@@ -12,7 +12,7 @@ describe('loadConfig', () => {
   it('reports every bad or missing variable on its own line, without echoing values', () => {
     let error: unknown;
     try {
-      loadConfig(shape, { PORT: 'eighty', REDIS_URL: 'not a url', RETRIES: '0', JWT_PRIVATE_KEY: '' , LOG_LEVEL: 'loud' });
+      loadConfig(shape, { PORT: 'eighty', REDIS_URL: 'not a url', RETRIES: '0', JWT_PRIVATE_KEY: '', LOG_LEVEL: 'loud' });
     } catch (e) {
       error = e;
     }

@@ -56,7 +56,10 @@ const envName = (subgraph: string) => `SUBGRAPH_URL_${subgraph.toUpperCase().rep
 
 /** The Dockerfile's stages, in order, and the stages its COPY --from lines name. */
 const dockerfile = existsSync(new URL('Dockerfile', root)) ? read('Dockerfile') : '';
-const dockerLines = dockerfile.replace(/\\\n/g, ' ').split('\n').map((line) => line.trim());
+const dockerLines = dockerfile
+  .replace(/\\\n/g, ' ')
+  .split('\n')
+  .map((line) => line.trim());
 const stages = dockerLines
   .map((line) => /^FROM\s+(?:--\S+\s+)*(\S+)(?:\s+AS\s+(\S+))?\s*$/i.exec(line))
   .filter((m): m is RegExpExecArray => m !== null)
@@ -227,7 +230,10 @@ describe('Dockerfile', () => {
       .split('\n')
       .map((l) => l.trim());
     for (const entry of ['node_modules', '.data', '.git']) {
-      expect(ignored.some((l) => l === entry || l === `**/${entry}`), `.dockerignore: ${entry}`).toBe(true);
+      expect(
+        ignored.some((l) => l === entry || l === `**/${entry}`),
+        `.dockerignore: ${entry}`,
+      ).toBe(true);
     }
   });
 });

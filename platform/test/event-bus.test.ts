@@ -105,7 +105,10 @@ describe.each(buses)('$kind transport', (bus) => {
   }
 
   /** A process: its transport, its consumers (group name -> consumer ORM) and the producer's relay. */
-  function startProcess(groups: Record<string, MikroORM>, options: { refuse?: Set<string>; retry?: Partial<RetryPolicy>; seen?: (noteId: string) => void } = {}) {
+  function startProcess(
+    groups: Record<string, MikroORM>,
+    options: { refuse?: Set<string>; retry?: Partial<RetryPolicy>; seen?: (noteId: string) => void } = {},
+  ) {
     const transport = bus.open();
     running.push({ stop: () => transport.close() });
     const calls: string[] = [];
@@ -150,8 +153,20 @@ describe.each(buses)('$kind transport', (bus) => {
     const { transport } = startProcess({ [first]: consumerOrms[0]!, [second]: consumerOrms[1]! });
     const noteId = unique('note');
     await write(noteId);
-    expect(await eventually(() => noted(consumerOrms[0]!, first, noteId), (n) => n === 1, 5_000)).toBe(1);
-    expect(await eventually(() => noted(consumerOrms[1]!, second, noteId), (n) => n === 1, 5_000)).toBe(1);
+    expect(
+      await eventually(
+        () => noted(consumerOrms[0]!, first, noteId),
+        (n) => n === 1,
+        5_000,
+      ),
+    ).toBe(1);
+    expect(
+      await eventually(
+        () => noted(consumerOrms[1]!, second, noteId),
+        (n) => n === 1,
+        5_000,
+      ),
+    ).toBe(1);
     expect(await transport.deadLetters(Noted.type)).toEqual([]);
   });
 
@@ -162,7 +177,13 @@ describe.each(buses)('$kind transport', (bus) => {
     const { transport } = startProcess({ [group]: consumerOrms[0]! }, { seen: () => stores.push(caller.getStore()) });
     const noteId = unique('note');
     await caller.run('the appender', () => transport.append(newEnvelope('test', Noted.type, { noteId, fail: 0 })));
-    expect(await eventually(() => noted(consumerOrms[0]!, group, noteId), (n) => n === 1, 5_000)).toBe(1);
+    expect(
+      await eventually(
+        () => noted(consumerOrms[0]!, group, noteId),
+        (n) => n === 1,
+        5_000,
+      ),
+    ).toBe(1);
     expect(stores).toEqual([undefined]);
   });
 
@@ -172,10 +193,22 @@ describe.each(buses)('$kind transport', (bus) => {
     const [flaky, next] = [unique('flaky'), unique('next')];
     await write(flaky, 1);
     await write(next);
-    expect(await eventually(() => noted(consumerOrms[0]!, group, next), (n) => n === 1, 5_000)).toBe(1);
+    expect(
+      await eventually(
+        () => noted(consumerOrms[0]!, group, next),
+        (n) => n === 1,
+        5_000,
+      ),
+    ).toBe(1);
     // The event behind the failed one went through while the failed one waited for its backoff.
     expect(await noted(consumerOrms[0]!, group, flaky)).toBe(0);
-    expect(await eventually(() => noted(consumerOrms[0]!, group, flaky), (n) => n === 1, 5_000)).toBe(1);
+    expect(
+      await eventually(
+        () => noted(consumerOrms[0]!, group, flaky),
+        (n) => n === 1,
+        5_000,
+      ),
+    ).toBe(1);
     expect(calls.filter((c) => c.endsWith(flaky))).toHaveLength(2);
   });
 
@@ -184,7 +217,11 @@ describe.each(buses)('$kind transport', (bus) => {
     const poison = unique('poison');
     const first = startProcess({ [group]: consumerOrms[0]! });
     await write(poison, 100);
-    const letters = await eventually(() => first.transport.deadLetters(Noted.type), (l) => l.some((x) => x.group === group), 10_000);
+    const letters = await eventually(
+      () => first.transport.deadLetters(Noted.type),
+      (l) => l.some((x) => x.group === group),
+      10_000,
+    );
     expect(letters.filter((l) => l.group === group)).toEqual([
       { group, envelope: expect.objectContaining({ type: Noted.type, payload: { noteId: poison, fail: 100 } }), error: 'failing on purpose' },
     ]);
@@ -201,13 +238,31 @@ describe.each(buses)('$kind transport', (bus) => {
     const group = unique('restart');
     const [handled, pending] = [unique('handled'), unique('pending')];
     // The first process stops before its consumer could handle `pending` (it fails, with a long backoff).
-    const first = startProcess({ [group]: consumerOrms[0]! }, { refuse: new Set([pending]), retry: { backoffMs: 60_000, maxAttempts: 5, maxBackoffMs: 60_000 } });
+    const first = startProcess(
+      { [group]: consumerOrms[0]! },
+      { refuse: new Set([pending]), retry: { backoffMs: 60_000, maxAttempts: 5, maxBackoffMs: 60_000 } },
+    );
     await write(handled);
     await write(pending);
-    await eventually(async () => first.calls.length, (n) => n === 2, 5_000);
-    expect(await eventually(() => noted(consumerOrms[0]!, group, handled), (n) => n === 1, 5_000)).toBe(1);
+    await eventually(
+      async () => first.calls.length,
+      (n) => n === 2,
+      5_000,
+    );
+    expect(
+      await eventually(
+        () => noted(consumerOrms[0]!, group, handled),
+        (n) => n === 1,
+        5_000,
+      ),
+    ).toBe(1);
     const outbox = async () =>
-      (await producer.em.fork().execute('select extract(epoch from published_at)::float8 as published, delivered_at is not null as delivered from outbox_events order by seq')) as { published: number; delivered: boolean }[];
+      (await producer.em
+        .fork()
+        .execute('select extract(epoch from published_at)::float8 as published, delivered_at is not null as delivered from outbox_events order by seq')) as {
+        published: number;
+        delivered: boolean;
+      }[];
     // The in-process bus marks what every group is done with; a restart publishes again the rest.
     if (bus.kind === 'memory') await eventually(outbox, (rows) => rows[0]!.delivered, 5_000);
     const before = await outbox();
@@ -215,7 +270,13 @@ describe.each(buses)('$kind transport', (bus) => {
     expect(await noted(consumerOrms[0]!, group, pending)).toBe(0);
 
     const second = startProcess({ [group]: consumerOrms[0]! }, { retry: { backoffMs: 50, maxAttempts: 5, maxBackoffMs: 50 } });
-    expect(await eventually(() => noted(consumerOrms[0]!, group, pending), (n) => n === 1, 10_000)).toBe(1);
+    expect(
+      await eventually(
+        () => noted(consumerOrms[0]!, group, pending),
+        (n) => n === 1,
+        10_000,
+      ),
+    ).toBe(1);
     expect(second.calls).toEqual([`${group}:${pending}`]);
     if (bus.kind === 'memory') {
       const after = await outbox();

@@ -44,7 +44,6 @@ afterAll(async () => {
 
 const prefix = () => `test:events:${randomBytes(4).toString('hex')}:`;
 
-
 /** Applies each tip to the effects table; counts how often the handler body ran. */
 function tipConsumer(transport: EventTransport, group: string, options: { failFirst?: number } = {}) {
   const calls: string[] = [];
@@ -102,7 +101,10 @@ describe('transactional outbox and Redis Streams', () => {
     relay.start();
     await writeTip('rolled-back', true);
     await writeTip('committed');
-    await eventually(() => applied('committed'), (n) => n === 1);
+    await eventually(
+      () => applied('committed'),
+      (n) => n === 1,
+    );
     await new Promise((r) => setTimeout(r, 300));
     expect(calls).toEqual(['committed']);
     expect(await applied('rolled-back')).toBe(0);
@@ -119,7 +121,10 @@ describe('transactional outbox and Redis Streams', () => {
     const { consumer, calls } = tipConsumer(transport, 'retry-group', { failFirst: 1 });
     const envelope = newEnvelope('test', Tipped.type, { tipId: 'flaky', cents: 5 });
     await transport.append(envelope);
-    await eventually(() => applied('flaky'), (n) => n === 1);
+    await eventually(
+      () => applied('flaky'),
+      (n) => n === 1,
+    );
     expect(calls).toEqual(['flaky', 'flaky']);
     // A duplicate delivery of the same event (as after a relay crash) changes nothing.
     await transport.append(envelope);
@@ -137,7 +142,11 @@ describe('transactional outbox and Redis Streams', () => {
     const { consumer, calls } = tipConsumer(transport, 'poison-group', { failFirst: 100 });
     await transport.append(newEnvelope('test', Tipped.type, { tipId: 'poison', cents: 5 }));
     await transport.append(newEnvelope('test', Tipped.type, { tipId: 'bad', cents: -1 }));
-    const letters = await eventually(() => transport.deadLetters(Tipped.type), (l) => l.length === 2, 15_000);
+    const letters = await eventually(
+      () => transport.deadLetters(Tipped.type),
+      (l) => l.length === 2,
+      15_000,
+    );
     expect(letters.map((l) => (l.envelope as { payload: { tipId: string } }).payload.tipId).sort()).toEqual(['bad', 'poison']);
     expect(calls.filter((c) => c === 'poison')).toHaveLength(4);
     expect(calls).not.toContain('bad');
@@ -156,7 +165,10 @@ describe('transactional outbox and Redis Streams', () => {
     const relay = new OutboxRelay(orm, transport, log, { intervalMs: 20 });
     relay.start();
     await writeTip('before-outage');
-    await eventually(() => applied('before-outage'), (n) => n === 1);
+    await eventually(
+      () => applied('before-outage'),
+      (n) => n === 1,
+    );
 
     await proxy.down();
     await writeTip('during-outage-1');
@@ -166,7 +178,11 @@ describe('transactional outbox and Redis Streams', () => {
     expect(await unpublished()).toBeGreaterThanOrEqual(2);
 
     await proxy.up();
-    await eventually(async () => (await applied('during-outage-1')) + (await applied('during-outage-2')), (n) => n === 2, 20_000);
+    await eventually(
+      async () => (await applied('during-outage-1')) + (await applied('during-outage-2')),
+      (n) => n === 2,
+      20_000,
+    );
     expect(await applied('during-outage-1')).toBe(1);
     expect(await applied('during-outage-2')).toBe(1);
     expect(await eventually(unpublished, (n) => n === 0)).toBe(0);
@@ -183,7 +199,10 @@ describe('in-process transport (no REDIS_URL)', () => {
     const transport = new MemoryTransport(log);
     await transport.append(newEnvelope('test', Tipped.type, { tipId: 'mem-early', cents: 1 }));
     const { consumer, calls } = tipConsumer(transport, 'memory-group', { failFirst: 1 });
-    await eventually(() => applied('mem-early'), (n) => n === 1);
+    await eventually(
+      () => applied('mem-early'),
+      (n) => n === 1,
+    );
     expect(calls).toEqual(['mem-early', 'mem-early']);
     await consumer.stop();
     await transport.close();
@@ -222,5 +241,12 @@ async function startTcpProxy(targetPort: number) {
       for (const s of sockets) s.destroy();
     });
   };
-  return { get port() { return port; }, down, up: listen, close: down };
+  return {
+    get port() {
+      return port;
+    },
+    down,
+    up: listen,
+    close: down,
+  };
 }

@@ -17,7 +17,7 @@ describe('clientAddress', () => {
     expect(clientAddress(request('10.0.0.1'), proxies)).toBe('10.0.0.1');
   });
 
-  it('believes a subgraph\'s gateway, and only it, by address or range', () => {
+  it("believes a subgraph's gateway, and only it, by address or range", () => {
     const gateway = parseTrustedProxies(['127.0.0.0/8', '::1', '172.30.0.10', 'fd00:30::/64']);
     expect(clientAddress(request('127.0.0.1', '198.51.100.7'), gateway)).toBe('198.51.100.7');
     expect(clientAddress(request('::ffff:127.0.0.2', '198.51.100.7'), gateway)).toBe('198.51.100.7');
@@ -31,7 +31,8 @@ describe('clientAddress', () => {
 });
 
 describe('TRUSTED_PROXIES', () => {
-  const load = (value?: string) => loadConfig(subgraphConfigShape(4001), { DATABASE_URL: 'postgres://localhost/x', ...(value === undefined ? {} : { TRUSTED_PROXIES: value }) });
+  const load = (value?: string) =>
+    loadConfig(subgraphConfigShape(4001), { DATABASE_URL: 'postgres://localhost/x', ...(value === undefined ? {} : { TRUSTED_PROXIES: value }) });
 
   it('is loopback for a subgraph unless set, and takes addresses, CIDR ranges or none', () => {
     expect(load().TRUSTED_PROXIES).toEqual(['127.0.0.0/8', '::1']);

@@ -52,7 +52,10 @@ describe('createLogger', () => {
     const log = createLogger('vibestream', 'debug', { format: 'json', destination: stream });
     const catalog = log.child({ subgraph: 'catalog' });
     catalog.info({ subgraph: 'catalog', port: 4002 }, 'subgraph listening');
-    catalog.child({ subgraph: 'catalog', consumer: 'catalog' }).child({ consumer: 'catalog', group: 'g' }).warn({ group: 'g', err: new Error('boom') }, 'handler failed');
+    catalog
+      .child({ subgraph: 'catalog', consumer: 'catalog' })
+      .child({ consumer: 'catalog', group: 'g' })
+      .warn({ group: 'g', err: new Error('boom') }, 'handler failed');
     catalog.child({ subgraph: 'rewards' }).info('rebound');
     catalog.info({ subgraph: 'ownership' }, 'replaced on the line');
     log.info({ name: 'media-signing' }, 'a field named like the logger');

@@ -1,6 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { createLogger, defineEvent, exec, openDatabase, openPersistence, row, rows, sql, sqlMigration, type MikroORM, type Persistence } from '@vibestream/platform';
+import {
+  createLogger,
+  defineEvent,
+  exec,
+  openDatabase,
+  openPersistence,
+  row,
+  rows,
+  sql,
+  sqlMigration,
+  type MikroORM,
+  type Persistence,
+} from '@vibestream/platform';
 import { createTestDatabase, type TestDatabase } from '@vibestream/testkit';
 
 const log = createLogger('persistence-test', process.env.TEST_LOG_LEVEL ?? 'silent');
@@ -34,7 +46,11 @@ afterAll(async () => {
 const insertNote = (id: string, body: string) => sql`insert into notes (id, body) values (${id}, ${body})`;
 const noteCount = async (id: string) => (await row(persistence.reader(), Count, sql`select count(*)::int as n from notes where id = ${id}`))?.n;
 const eventsOf = async (noteId: string) =>
-  rows(persistence.reader(), z.object({ type: z.string(), source: z.string() }), sql`select type, source from outbox_events where payload->>'noteId' = ${noteId}`);
+  rows(
+    persistence.reader(),
+    z.object({ type: z.string(), source: z.string() }),
+    sql`select type, source from outbox_events where payload->>'noteId' = ${noteId}`,
+  );
 
 describe('the persistence kernel', () => {
   it('binds values as parameters, never as text in the statement', async () => {
@@ -143,7 +159,14 @@ describe('the persistence kernel', () => {
       await exec(tx, insertNote(`handled-${payload.noteId}`, payload.body));
       tx.outbox.record(Noted, { noteId: `handled-${payload.noteId}`, body: payload.body });
     });
-    const envelope = { id: '00000000-0000-4000-8000-000000000001', type: Noted.type, source: 't', payload: {}, requestId: null, occurredAt: new Date().toISOString() };
+    const envelope = {
+      id: '00000000-0000-4000-8000-000000000001',
+      type: Noted.type,
+      source: 't',
+      payload: {},
+      requestId: null,
+      occurredAt: new Date().toISOString(),
+    };
     await expect(
       orm.em.fork().transactional(async (em) => {
         await handler.handle(em, { noteId: 'h1', body: 'b' }, envelope);

@@ -64,7 +64,12 @@ describe('reserveAttempt (the rule)', () => {
           if (s.op === 'wait') now += s.ms;
           else if (s.op === 'release' && outstanding.length) releaseAttempt(outstanding.splice(s.pick % outstanding.length, 1)[0]!.counted);
           else if (s.op === 'reserve') {
-            const verdict = reserveAttempt(windows, s.keys.map((i) => keys[i]!), now, WINDOW_MS);
+            const verdict = reserveAttempt(
+              windows,
+              s.keys.map((i) => keys[i]!),
+              now,
+              WINDOW_MS,
+            );
             if (verdict.admitted) outstanding.push({ keys: s.keys, at: now, counted: verdict.counted });
           }
           for (const [i, { key, limit }] of keys.entries()) {

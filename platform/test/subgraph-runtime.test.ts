@@ -108,8 +108,18 @@ describe('defineSubgraph', () => {
       expect((await fetch(`${base}/readyz`)).status).toBe(200);
 
       // An event another context published is handled by the consumer group named after the subgraph.
-      await infra.transport.append({ id: crypto.randomUUID(), type: Pinged.type, source: 'test', occurredAt: new Date().toISOString(), requestId: null, payload: { n: 1 } });
-      await eventually(async () => (await gql<{ pings: number }>('{ pings }')).data?.pings, (n) => n === 1);
+      await infra.transport.append({
+        id: crypto.randomUUID(),
+        type: Pinged.type,
+        source: 'test',
+        occurredAt: new Date().toISOString(),
+        requestId: null,
+        payload: { n: 1 },
+      });
+      await eventually(
+        async () => (await gql<{ pings: number }>('{ pings }')).data?.pings,
+        (n) => n === 1,
+      );
 
       // An event the subgraph records goes out through its relay once onEventsCommitted kicks it.
       const { orm, onEventsCommitted } = subgraph.runtime();
@@ -118,7 +128,10 @@ describe('defineSubgraph', () => {
         await tx.flush();
       });
       onEventsCommitted();
-      await eventually(async () => (await gql<{ pings: number }>('{ pings }')).data?.pings, (n) => n === 2);
+      await eventually(
+        async () => (await gql<{ pings: number }>('{ pings }')).data?.pings,
+        (n) => n === 2,
+      );
       expect(subgraph.journal).toEqual(['setup', 'background', `handled ${Pinged.type}`, `handled ${Pinged.type}`]);
     } finally {
       await stop(running, infra);

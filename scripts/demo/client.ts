@@ -26,7 +26,11 @@ function operationName(document: DocumentNode): string {
   return definition?.kind === 'OperationDefinition' ? (definition.name?.value ?? 'anonymous') : 'anonymous';
 }
 
-export type SendOperation = <TData, TVariables>(document: TypedDocumentNode<TData, TVariables>, variables: TVariables, token?: string) => Promise<OperationResult<TData>>;
+export type SendOperation = <TData, TVariables>(
+  document: TypedDocumentNode<TData, TVariables>,
+  variables: TVariables,
+  token?: string,
+) => Promise<OperationResult<TData>>;
 
 /** A client for the gateway at `graphqlUrl` (http://host:port/graphql). */
 export function operationClient(graphqlUrl: string) {

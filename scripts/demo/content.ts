@@ -54,7 +54,12 @@ export const demoArtists: DemoArtist[] = [
     name: 'Aurora Lane',
     bio: 'Dream pop written and recorded in a bedroom studio by the sea.',
     songs: [
-      { title: 'Morning Light', genre: 'Dream Pop', tune: { bpm: 100, root: 60, chords: MAJOR, repeats: 2 }, offering: { totalShares: 1000, pricePerShareCents: 100, revenueShareBps: 2000 } },
+      {
+        title: 'Morning Light',
+        genre: 'Dream Pop',
+        tune: { bpm: 100, root: 60, chords: MAJOR, repeats: 2 },
+        offering: { totalShares: 1000, pricePerShareCents: 100, revenueShareBps: 2000 },
+      },
       { title: 'Paper Boats', genre: 'Dream Pop', tune: { bpm: 88, root: 67, chords: DREAMY, repeats: 2 } },
     ],
   },
@@ -64,7 +69,12 @@ export const demoArtists: DemoArtist[] = [
     name: 'The Tidelines',
     bio: 'A three-piece from the harbour town, all reverb and late trains.',
     songs: [
-      { title: 'Harbour Lights', genre: 'Indie', tune: { bpm: 92, root: 57, chords: MINOR, repeats: 2 }, offering: { totalShares: 500, pricePerShareCents: 250, revenueShareBps: 1500 } },
+      {
+        title: 'Harbour Lights',
+        genre: 'Indie',
+        tune: { bpm: 92, root: 57, chords: MINOR, repeats: 2 },
+        offering: { totalShares: 500, pricePerShareCents: 250, revenueShareBps: 1500 },
+      },
       { title: 'Salt and Static', genre: 'Indie', tune: { bpm: 112, root: 62, chords: MINOR, repeats: 3 } },
     ],
   },

@@ -40,7 +40,9 @@ const dollars = (cents: number) => `$${(cents / 100).toFixed(2)}`;
 /** The lines the start banner adds about the demo accounts. */
 export function demoBanner(options: { fanFunded: boolean }): string {
   const artist = demoArtists[0]!;
-  const fanLine = options.fanFunded ? `a fan with ${dollars(demoFan.depositCents)} in their trading account` : 'a fan (not funded: card payments go to your Stripe account)';
+  const fanLine = options.fanFunded
+    ? `a fan with ${dollars(demoFan.depositCents)} in their trading account`
+    : 'a fan (not funded: card payments go to your Stripe account)';
   return [
     `  Demo accounts, password ${DEMO_PASSWORD} (demo content is added in the background on a fresh database):`,
     `    ${demoFan.email.padEnd(28)}${fanLine}`,

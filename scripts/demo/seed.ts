@@ -106,7 +106,11 @@ class DemoSeeder {
     this.options.signal?.throwIfAborted();
     const audio = tuneWav(song.tune);
     const { requestSongUpload } = await this.api.data(RequestSongUploadDocument, { songId, contentType: 'audio/wav', byteSize: audio.length }, token);
-    const uploaded = await fetch(new URL(requestSongUpload.uploadUrl, this.gatewayOrigin), { method: 'PUT', headers: { 'content-type': 'audio/wav' }, body: new Uint8Array(audio) });
+    const uploaded = await fetch(new URL(requestSongUpload.uploadUrl, this.gatewayOrigin), {
+      method: 'PUT',
+      headers: { 'content-type': 'audio/wav' },
+      body: new Uint8Array(audio),
+    });
     if (!uploaded.ok) throw new Error(`uploading "${song.title}" answered ${uploaded.status}: ${await uploaded.text()}`);
     await this.api.data(PublishSongDocument, { songId }, token);
     this.made.songs++;

@@ -99,7 +99,13 @@ const lowerFirst = (s: string) => s.charAt(0).toLowerCase() + s.slice(1);
 /** A request body for `operation`: its text (or its persisted id) and variables, valid or mutated. */
 export function contractRequest(ctx: ValueContext, operation: ContractOperation): GraphQLBody | Record<string, unknown> {
   const rng = ctx.rng;
-  const mode = rng.weighted([[4, 'valid'], [5, 'fuzzy'], [1, 'missing'], [1, 'extra'], [1, 'not-an-object']] as const);
+  const mode = rng.weighted([
+    [4, 'valid'],
+    [5, 'fuzzy'],
+    [1, 'missing'],
+    [1, 'extra'],
+    [1, 'not-an-object'],
+  ] as const);
   let variables: unknown = {};
   if (mode === 'not-an-object') {
     variables = rng.pick<unknown>(['', 'null', '{}', [], [1, 2], 42, true, '{"input": 1}']);
@@ -111,7 +117,13 @@ export function contractRequest(ctx: ValueContext, operation: ContractOperation)
       values[variable.name] = inputValue(ctx, variable.type, variable.hint, mode === 'fuzzy' && rng.chance(0.6));
     }
     // defineProperty, so that `__proto__` becomes a key of the JSON rather than the object's prototype.
-    if (mode === 'extra') Object.defineProperty(values, rng.pick(['userId', 'role', 'isAdmin', '__proto__', 'constructor', 'input']), { value: wrongValue(rng), enumerable: true, configurable: true, writable: true });
+    if (mode === 'extra')
+      Object.defineProperty(values, rng.pick(['userId', 'role', 'isAdmin', '__proto__', 'constructor', 'input']), {
+        value: wrongValue(rng),
+        enumerable: true,
+        configurable: true,
+        writable: true,
+      });
     variables = values;
   }
   if (operation.documentId && rng.chance(0.2)) {

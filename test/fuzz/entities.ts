@@ -1,15 +1,7 @@
 // Hostile traffic on the internal network: `_entities` representations sent straight to a
 // subgraph's own /graphql, as the gateway would but not as it ever does: random and unknown
 // __typename, missing, garbage or wrongly typed key fields, mixed and long lists.
-import {
-  Kind,
-  getNamedType,
-  isLeafType,
-  isObjectType,
-  type GraphQLSchema,
-  type ObjectTypeDefinitionNode,
-  type ObjectTypeExtensionNode,
-} from 'graphql';
+import { Kind, getNamedType, isLeafType, isObjectType, type GraphQLSchema, type ObjectTypeDefinitionNode, type ObjectTypeExtensionNode } from 'graphql';
 import type { SubgraphModule } from '@vibestream/platform';
 import { literal, fuzzString, wrongValue, type ValueContext } from './values.ts';
 
@@ -46,7 +38,25 @@ export function entityTypes(module: SubgraphModule, api: GraphQLSchema): EntityT
   return types;
 }
 
-const ODD_TYPENAMES = ['Nope', 'X', '', ' Song', 'song', 'SONG', 'Query', 'Mutation', '_Service', '_Entity', '__Schema', 'String', 'PageInfo', 'Node', 'constructor', '__proto__', 'toString'];
+const ODD_TYPENAMES = [
+  'Nope',
+  'X',
+  '',
+  ' Song',
+  'song',
+  'SONG',
+  'Query',
+  'Mutation',
+  '_Service',
+  '_Entity',
+  '__Schema',
+  'String',
+  'PageInfo',
+  'Node',
+  'constructor',
+  '__proto__',
+  'toString',
+];
 
 type Shape = 'valid' | 'garbage-key' | 'missing-key' | 'unknown-type' | 'other-subgraph-type' | 'extra-fields' | 'not-an-object' | 'odd-typename';
 
@@ -77,7 +87,10 @@ function representation(ctx: ValueContext, own: EntityType[], others: string[], 
   const known = (type: string) => ctx.known.ids[type] ?? [];
   const shape = rng.weighted(shapes);
   const type = own.length ? rng.pick(own) : { name: 'Nope', keys: ['id'], fields: [] };
-  const goodKey = () => (known(type.name).length && rng.chance(0.8) ? rng.pick(known(type.name)) : rng.pick(Object.values(ctx.known.ids).flat().concat(['00000000-0000-4000-8000-000000000000'])));
+  const goodKey = () =>
+    known(type.name).length && rng.chance(0.8)
+      ? rng.pick(known(type.name))
+      : rng.pick(Object.values(ctx.known.ids).flat().concat(['00000000-0000-4000-8000-000000000000']));
   switch (shape) {
     case 'valid':
       return { __typename: type.name, ...Object.fromEntries(type.keys.map((k) => [k, goodKey()])) };
@@ -90,7 +103,14 @@ function representation(ctx: ValueContext, own: EntityType[], others: string[], 
     case 'other-subgraph-type':
       return { __typename: others.length ? rng.pick(others) : 'Nope', id: goodKey() };
     case 'extra-fields':
-      return { __typename: type.name, id: goodKey(), email: 'x@example.com', roles: ['ADMIN'], userId: goodKey(), ...(type.fields[0] ? { [type.fields[0]]: wrongValue(rng) } : {}) };
+      return {
+        __typename: type.name,
+        id: goodKey(),
+        email: 'x@example.com',
+        roles: ['ADMIN'],
+        userId: goodKey(),
+        ...(type.fields[0] ? { [type.fields[0]]: wrongValue(rng) } : {}),
+      };
     case 'not-an-object':
       return rng.pick<unknown>([null, 'Song', 42, [], [{ __typename: type.name }], true]);
     case 'odd-typename':
@@ -102,7 +122,11 @@ function representation(ctx: ValueContext, own: EntityType[], others: string[], 
 export function entitiesRequest(ctx: ValueContext, own: EntityType[], others: string[]): { query: string; variables: Record<string, unknown> } {
   const rng = ctx.rng;
   if (rng.chance(0.05)) return { query: '{ _service { sdl } }', variables: {} };
-  const count = rng.weighted([[8, () => rng.int(1, 4)], [2, () => rng.int(5, 20)], [1, () => rng.int(50, 200)]] as const)();
+  const count = rng.weighted([
+    [8, () => rng.int(1, 4)],
+    [2, () => rng.int(5, 20)],
+    [1, () => rng.int(50, 200)],
+  ] as const)();
   // Mixed lists: entities of ours with bad keys, then something that is not ours (which made
   // @apollo/subgraph throw while the first ones' promises were pending); or anything in any order.
   const representations = rng.chance(0.35)
@@ -124,7 +148,19 @@ export function entitiesRequest(ctx: ValueContext, own: EntityType[], others: st
 export function entityMap(modules: SubgraphModule[], api: GraphQLSchema): Map<string, { own: EntityType[]; others: string[] }> {
   const all = new Map(modules.map((m) => [m.name, entityTypes(m, api)]));
   return new Map(
-    [...all].map(([name, own]) => [name, { own, others: [...new Set([...all].filter(([n]) => n !== name).flatMap(([, ts]) => ts.map((t) => t.name)).filter((t) => !own.some((o) => o.name === t)))] }]),
+    [...all].map(([name, own]) => [
+      name,
+      {
+        own,
+        others: [
+          ...new Set(
+            [...all]
+              .filter(([n]) => n !== name)
+              .flatMap(([, ts]) => ts.map((t) => t.name))
+              .filter((t) => !own.some((o) => o.name === t)),
+          ),
+        ],
+      },
+    ]),
   );
 }
-

@@ -21,7 +21,8 @@ export type RawOutcome = { response: RawResponse } | { error: 'timeout' | 'no-an
 /** `text` percent-encoded byte by byte (UTF-8; a lone surrogate, which encodeURIComponent refuses, as U+FFFD). */
 export function percentEncode(text: string): string {
   let out = '';
-  for (const byte of Buffer.from(text, 'utf8')) out += /[A-Za-z0-9\-_.~]/.test(String.fromCharCode(byte)) ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  for (const byte of Buffer.from(text, 'utf8'))
+    out += /[A-Za-z0-9\-_.~]/.test(String.fromCharCode(byte)) ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
   return out;
 }
 

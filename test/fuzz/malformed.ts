@@ -56,7 +56,18 @@ const CONTENT_TYPES = [
   '',
 ];
 
-const AUTHORIZATIONS = ['Bearer', 'Bearer ', 'Bearer  x', 'bearer x.y.z', 'Basic dXNlcjpwYXNz', 'Bearer e30.e30.', 'Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4Iiwicm9sZXMiOlsiQURNSU4iXX0.', `Bearer ${'a'.repeat(8000)}`, 'Token abc', 'Bearer a.b.c, Bearer d.e.f'];
+const AUTHORIZATIONS = [
+  'Bearer',
+  'Bearer ',
+  'Bearer  x',
+  'bearer x.y.z',
+  'Basic dXNlcjpwYXNz',
+  'Bearer e30.e30.',
+  'Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4Iiwicm9sZXMiOlsiQURNSU4iXX0.',
+  `Bearer ${'a'.repeat(8000)}`,
+  'Token abc',
+  'Bearer a.b.c, Bearer d.e.f',
+];
 
 /** Headers that are odd but well formed (Node refuses bad bytes before any handler, so those go raw too). */
 function oddHeaders(rng: Rng): [string, string][] {
@@ -68,16 +79,36 @@ function oddHeaders(rng: Rng): [string, string][] {
     [1, () => [['traceparent', rng.pick(['00-00000000000000000000000000000000-0000000000000000-00', 'ff-x-y-z', '00-' + 'a'.repeat(500)])]]],
     [1, () => [['x-huge', 'h'.repeat(rng.pick([8_000, 17_000, 70_000]))]]],
     [1, () => Array.from({ length: rng.int(100, 300) }, (_, i): [string, string] => [`x-h${i}`, 'v'])],
-    [1, () => [['apollo-require-preflight', 'true'], ['x-apollo-operation-name', fuzzString(rng).replace(/[^\x20-\x7e]/g, '')]]],
+    [
+      1,
+      () => [
+        ['apollo-require-preflight', 'true'],
+        ['x-apollo-operation-name', fuzzString(rng).replace(/[^\x20-\x7e]/g, '')],
+      ],
+    ],
     [1, () => [['content-length', '0']]],
     [1, () => [['x-api-key', rng.pick(['', 'vs_live_x', 'a'.repeat(500)])]]],
-    [1, () => [['accept', rng.pick(['text/html', 'multipart/mixed; deferSpec=20220824', 'application/graphql-response+json', 'text/event-stream', '*/*;q=0'])]]],
+    [
+      1,
+      () => [['accept', rng.pick(['text/html', 'multipart/mixed; deferSpec=20220824', 'application/graphql-response+json', 'text/event-stream', '*/*;q=0'])]],
+    ],
   ])();
 }
 
 /** A malformed or odd request to a GraphQL endpoint at `path`. */
 export function malformedRequest(rng: Rng, path: string): RawRequest {
-  const method = rng.weighted([[10, 'POST'], [3, 'GET'], [1, 'HEAD'], [1, 'PUT'], [1, 'DELETE'], [1, 'PATCH'], [1, 'OPTIONS'], [1, 'TRACE'], [1, 'BREW'], [1, 'get']] as const);
+  const method = rng.weighted([
+    [10, 'POST'],
+    [3, 'GET'],
+    [1, 'HEAD'],
+    [1, 'PUT'],
+    [1, 'DELETE'],
+    [1, 'PATCH'],
+    [1, 'OPTIONS'],
+    [1, 'TRACE'],
+    [1, 'BREW'],
+    [1, 'get'],
+  ] as const);
   const headers: [string, string][] = [];
   const contentType = rng.pick(CONTENT_TYPES);
   if (contentType) headers.push(['content-type', contentType]);
@@ -94,7 +125,12 @@ export function malformedRequest(rng: Rng, path: string): RawRequest {
     ])();
     return { method, path: `${path}${search}`, headers };
   }
-  const shape = rng.weighted([[12, 'json'], [1, 'oversized'], [1, 'chunked'], [1, 'chunked-bad']] as const);
+  const shape = rng.weighted([
+    [12, 'json'],
+    [1, 'oversized'],
+    [1, 'chunked'],
+    [1, 'chunked-bad'],
+  ] as const);
   if (shape === 'oversized') {
     const filler = 'x'.repeat(rng.int(1_048_577, 2_500_000));
     return { method, path, headers, body: Buffer.from(JSON.stringify({ query: '{ __typename }', variables: { filler } })) };

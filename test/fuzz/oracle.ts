@@ -77,7 +77,8 @@ export class Oracle {
     const text = body.toString('utf8');
     const violations: Violation[] = [];
     if (status >= 500) violations.push({ check: 'server-error', detail: `HTTP ${status}` });
-    if (expect.status !== undefined && status !== expect.status) violations.push({ check: 'escaped-route', detail: `HTTP ${status}, expected ${expect.status}` });
+    if (expect.status !== undefined && status !== expect.status)
+      violations.push({ check: 'escaped-route', detail: `HTTP ${status}, expected ${expect.status}` });
     if (!expect.internalAllowed && INTERNAL_ENDPOINT.test(text) && !INTERNAL_ENDPOINT.test(sent)) {
       violations.push({ check: 'escaped-route', detail: `answer from a subgraph's own endpoint: ${excerpt(text, INTERNAL_ENDPOINT)}` });
     }

@@ -11,9 +11,23 @@ const world = {
   modules: subgraphs,
   gatewayPort: 1,
   subgraphPorts: new Map(subgraphs.map((m, i) => [m.name, 2 + i])),
-  known: { ids: { Song: ['6b0f7c1e-4d7a-4a57-9b1e-2f8f5d6c7a10'], User: ['5a0f7c1e-4d7a-4a57-9b1e-2f8f5d6c7a10'] }, refreshTokens: ['r'], emails: ['a@example.com'] },
+  known: {
+    ids: { Song: ['6b0f7c1e-4d7a-4a57-9b1e-2f8f5d6c7a10'], User: ['5a0f7c1e-4d7a-4a57-9b1e-2f8f5d6c7a10'] },
+    refreshTokens: ['r'],
+    emails: ['a@example.com'],
+  },
   apiKey: 'vsk_test',
-  principals: { anonymous: null, fan: 'Bearer f', artist: 'Bearer a', admin: 'Bearer x', throwaway: 'Bearer t', unknownUser: 'Bearer u', expired: 'Bearer e', forged: 'Bearer g', wrongAudience: 'Bearer w' },
+  principals: {
+    anonymous: null,
+    fan: 'Bearer f',
+    artist: 'Bearer a',
+    admin: 'Bearer x',
+    throwaway: 'Bearer t',
+    unknownUser: 'Bearer u',
+    expired: 'Bearer e',
+    forged: 'Bearer g',
+    wrongAudience: 'Bearer w',
+  },
   missing: [],
 } as unknown as World;
 
@@ -41,7 +55,18 @@ describe('the fuzz plan', () => {
   });
 
   it('knows the targets that must be refused on a forwarded route', () => {
-    for (const path of ['/media/../graphql', '/media/%2e%2e/graphql', '/nft/%2E%2E/metrics', '/media/%252e%252e/x', '/webhooks/stripe/..%2fgraphql', '/media/a%5cb', '/media/a\\b', '/nft/./x']) expect(escapesRoute(path), path).toBe(true);
-    for (const path of ['/media/stream/abc?x=../..', '/nft/x/1', '/webhooks/stripe', '/media/..x/y', '/media/%c0%ae%c0%ae']) expect(escapesRoute(path), path).toBe(false);
+    for (const path of [
+      '/media/../graphql',
+      '/media/%2e%2e/graphql',
+      '/nft/%2E%2E/metrics',
+      '/media/%252e%252e/x',
+      '/webhooks/stripe/..%2fgraphql',
+      '/media/a%5cb',
+      '/media/a\\b',
+      '/nft/./x',
+    ])
+      expect(escapesRoute(path), path).toBe(true);
+    for (const path of ['/media/stream/abc?x=../..', '/nft/x/1', '/webhooks/stripe', '/media/..x/y', '/media/%c0%ae%c0%ae'])
+      expect(escapesRoute(path), path).toBe(false);
   });
 });

@@ -113,12 +113,19 @@ export class Planner {
           port: this.world.subgraphPorts.get(target)!,
           principal,
           label: `_entities on ${target}`,
-          request: withAuthorization({ method: 'POST', path: '/graphql', headers: [['content-type', 'application/json']], body: Buffer.from(JSON.stringify(body)) }, this.world.principals[principal] ?? null),
+          request: withAuthorization(
+            { method: 'POST', path: '/graphql', headers: [['content-type', 'application/json']], body: Buffer.from(JSON.stringify(body)) },
+            this.world.principals[principal] ?? null,
+          ),
           expect: { internalAllowed: true },
         };
       }
       case 'malformed': {
-        const where = rng.weighted([[15, 'gateway'], [2, 'public'], [3, 'subgraph']] as const);
+        const where = rng.weighted([
+          [15, 'gateway'],
+          [2, 'public'],
+          [3, 'subgraph'],
+        ] as const);
         const target = where === 'subgraph' ? rng.pick(this.subgraphNames) : 'gateway';
         const request = malformedRequest(rng, where === 'public' ? '/public/graphql' : '/graphql');
         return {
@@ -133,7 +140,12 @@ export class Planner {
       }
       case 'websocket': {
         if (KEPT.has(principal) && rng.chance(0.5)) principal = 'anonymous';
-        const ws = webSocketScript(ctx, this.api, this.operations.filter((o) => o.kind === 'subscription'), this.world.principals[principal] ?? null);
+        const ws = webSocketScript(
+          ctx,
+          this.api,
+          this.operations.filter((o) => o.kind === 'subscription'),
+          this.world.principals[principal] ?? null,
+        );
         return {
           ...base,
           principal,
@@ -145,7 +157,13 @@ export class Planner {
       case 'forwarded': {
         const ids = Object.values(this.world.known.ids).flat();
         const { request, expectStatus } = forwardedRouteRequest(rng, ids, this.now);
-        return { ...base, principal: 'anonymous', label: `${request.method} ${request.path.slice(0, 80)}`, request, expect: expectStatus ? { status: expectStatus } : {} };
+        return {
+          ...base,
+          principal: 'anonymous',
+          label: `${request.method} ${request.path.slice(0, 80)}`,
+          request,
+          expect: expectStatus ? { status: expectStatus } : {},
+        };
       }
     }
   }

@@ -83,11 +83,19 @@ class DocumentBuilder {
     if (depth >= this.maxDepth) return '{ __typename }';
     const parts: string[] = [];
     if (isUnionType(type) || (isInterfaceType(type) && rng.chance(0.5))) {
-      for (const possible of rng.some(this.schema.getPossibleTypes(type), 2)) parts.push(`... on ${possible.name} ${this.selection(possible, depth + 1, fuzzy)}`);
+      for (const possible of rng.some(this.schema.getPossibleTypes(type), 2))
+        parts.push(`... on ${possible.name} ${this.selection(possible, depth + 1, fuzzy)}`);
     }
     if (!isUnionType(type)) {
       const fields = Object.values(type.getFields()) as AnyField[];
-      const chosen = rng.some(fields, rng.weighted([[6, 3], [3, 6], [1, 12]] as const));
+      const chosen = rng.some(
+        fields,
+        rng.weighted([
+          [6, 3],
+          [3, 6],
+          [1, 12],
+        ] as const),
+      );
       for (const field of chosen) parts.push(this.field(field, depth, fuzzy));
       if (rng.chance(0.05) && chosen[0]) {
         const name = `F${this.counter++}`;
@@ -95,7 +103,8 @@ class DocumentBuilder {
         parts.push(`...${name}`);
       }
     }
-    if (fuzzy && rng.chance(0.03)) parts.push(rng.pick(['password', 'passwordHash', 'email', 'secret', '_service { sdl }', '_entities(representations: []) { __typename }']));
+    if (fuzzy && rng.chance(0.03))
+      parts.push(rng.pick(['password', 'passwordHash', 'email', 'secret', '_service { sdl }', '_entities(representations: []) { __typename }']));
     if (parts.length === 0 || rng.chance(0.2)) parts.push('__typename');
     return `{ ${parts.join(' ')} }`;
   }
@@ -103,7 +112,9 @@ class DocumentBuilder {
   field(field: AnyField, depth: number, fuzzy: boolean): string {
     const rng = this.rng;
     const alias = rng.chance(0.1) ? `a${this.counter++}: ` : '';
-    const directive = rng.chance(0.03) ? rng.pick([' @include(if: true)', ' @skip(if: false)', ' @skip(if: $nope)', ' @deprecated', ' @include(if: "yes")']) : '';
+    const directive = rng.chance(0.03)
+      ? rng.pick([' @include(if: true)', ' @skip(if: false)', ' @skip(if: $nope)', ' @deprecated', ' @include(if: "yes")'])
+      : '';
     const named = getNamedType(field.type);
     const sub = isCompositeType(named) ? ` ${this.selection(named, depth + 1, fuzzy)}` : fuzzy && rng.chance(0.02) ? ' { id }' : '';
     return `${alias}${field.name}${this.args(field, fuzzy)}${directive}${sub}`;
@@ -120,14 +131,29 @@ export function argumentHint(field: { type: GraphQLOutputType }, arg: { name: st
 /** A random query, mutation or (refused over HTTP) subscription against `schema`. */
 export function randomOperation(ctx: ValueContext, schema: GraphQLSchema): GraphQLBody {
   const rng = ctx.rng;
-  const kind = rng.weighted([[6, 'query'], [3, 'mutation'], [1, 'subscription']] as const);
+  const kind = rng.weighted([
+    [6, 'query'],
+    [3, 'mutation'],
+    [1, 'subscription'],
+  ] as const);
   const root = kind === 'query' ? schema.getQueryType() : kind === 'mutation' ? schema.getMutationType() : schema.getSubscriptionType();
-  const maxDepth = rng.weighted([[6, rng.int(2, 5)], [3, rng.int(6, 10)], [1, rng.int(11, 16)]] as const);
+  const maxDepth = rng.weighted([
+    [6, rng.int(2, 5)],
+    [3, rng.int(6, 10)],
+    [1, rng.int(11, 16)],
+  ] as const);
   const builder = new DocumentBuilder(ctx, schema, maxDepth);
   const fuzzy = rng.chance(0.5);
   const fields = rng.some(Object.values(root!.getFields()) as AnyField[], kind === 'query' ? 3 : 1);
   const parts = fields.map((f) => builder.field(f, 1, fuzzy));
-  if (kind === 'query' && rng.chance(0.04)) parts.push(rng.pick(['__schema { types { name fields { name args { name } } } }', '__type(name: "User") { fields { name type { name kind ofType { name } } } }', '__typename']));
+  if (kind === 'query' && rng.chance(0.04))
+    parts.push(
+      rng.pick([
+        '__schema { types { name fields { name args { name } } } }',
+        '__type(name: "User") { fields { name type { name kind ofType { name } } } }',
+        '__typename',
+      ]),
+    );
   if (rng.chance(0.02)) parts.push(Array.from({ length: rng.int(20, 60) }, (_, i) => `x${i}: __typename`).join(' '));
   const name = rng.chance(0.5) ? `Fuzz${rng.int(0, 999)}` : '';
   let query = `${kind} ${name}${builder.variableList} { ${parts.join(' ')} }${builder.fragments.length ? ' ' + builder.fragments.join(' ') : ''}`;

@@ -52,7 +52,17 @@ export interface RunOptions {
 }
 
 export async function runFuzz(world: World, planner: Planner, oracle: Oracle, options: RunOptions): Promise<FuzzReport> {
-  const report: FuzzReport = { seed: options.seed, planned: options.requests, sent: 0, seconds: 0, failures: [], readiness: [], processErrors: [], statuses: {}, sessions: {} };
+  const report: FuzzReport = {
+    seed: options.seed,
+    planned: options.requests,
+    sent: 0,
+    seconds: 0,
+    failures: [],
+    readiness: [],
+    processErrors: [],
+    statuses: {},
+    sessions: {},
+  };
   /** The last few cases started, newest last. */
   const recent: FuzzCase[] = [];
   const record = (kind: ProcessError['kind']) => (error: unknown) => {
@@ -80,12 +90,17 @@ export async function runFuzz(world: World, planner: Planner, oracle: Oracle, op
         fuzzCase = planner.case(index);
       } catch (error) {
         // A bug of the fuzzer's own: reported (the run's first test fails on it), and the run goes on.
-        report.failures.push({ check: 'fuzzer', detail: `case #${index} (FUZZ_SEED=${options.seed}) could not be made: ${(error as Error).stack ?? String(error)}` });
+        report.failures.push({
+          check: 'fuzzer',
+          detail: `case #${index} (FUZZ_SEED=${options.seed}) could not be made: ${(error as Error).stack ?? String(error)}`,
+        });
         continue;
       }
       recent.push(fuzzCase);
       if (recent.length > options.concurrency + 2) recent.shift();
-      const outcome = fuzzCase.ws ? await playWebSocket(fuzzCase.port, fuzzCase.ws, 150) : await send(fuzzCase.port, fuzzCase.request, options.requestTimeoutMs);
+      const outcome = fuzzCase.ws
+        ? await playWebSocket(fuzzCase.port, fuzzCase.ws, 150)
+        : await send(fuzzCase.port, fuzzCase.request, options.requestTimeoutMs);
       report.sent++;
       const status = 'response' in outcome ? String(outcome.response.status) : outcome.error;
       const ofKind = (report.statuses[fuzzCase.kind] ??= {});
@@ -118,7 +133,10 @@ export async function probeReadiness(world: World, when: string): Promise<Failur
   );
   return answers
     .filter(([, outcome]) => !('response' in outcome) || outcome.response.status !== 200)
-    .map(([name, outcome]) => ({ check: 'not-ready', detail: `${name} /readyz ${when}: ${'response' in outcome ? `HTTP ${outcome.response.status} ${outcome.response.body.toString().slice(0, 200)}` : outcome.detail}` }));
+    .map(([name, outcome]) => ({
+      check: 'not-ready',
+      detail: `${name} /readyz ${when}: ${'response' in outcome ? `HTTP ${outcome.response.status} ${outcome.response.body.toString().slice(0, 200)}` : outcome.detail}`,
+    }));
 }
 
 /** Who each principal still is: `{ me { id } }` with its token. */
@@ -127,8 +145,25 @@ async function probeSessions(world: World): Promise<Record<string, string>> {
   for (const [name, authorization] of Object.entries(world.principals)) {
     if (!authorization) continue;
     const body = Buffer.from(JSON.stringify({ query: '{ me { id } }' }));
-    const outcome = await send(world.gatewayPort, { method: 'POST', path: '/graphql', headers: [['content-type', 'application/json'], ['authorization', authorization]], body }, 5_000);
-    sessions[name] = 'response' in outcome ? (outcome.response.status === 200 && /"me":\{"id"/.test(outcome.response.body.toString()) ? 'signed in' : `HTTP ${outcome.response.status}`) : outcome.error;
+    const outcome = await send(
+      world.gatewayPort,
+      {
+        method: 'POST',
+        path: '/graphql',
+        headers: [
+          ['content-type', 'application/json'],
+          ['authorization', authorization],
+        ],
+        body,
+      },
+      5_000,
+    );
+    sessions[name] =
+      'response' in outcome
+        ? outcome.response.status === 200 && /"me":\{"id"/.test(outcome.response.body.toString())
+          ? 'signed in'
+          : `HTTP ${outcome.response.status}`
+        : outcome.error;
   }
   return sessions;
 }
@@ -148,7 +183,12 @@ export function describeCase(fuzzCase: FuzzCase, runSeed: number, world: World):
   const { request } = fuzzCase;
   const tokens = new Map(Object.entries(world.principals).flatMap(([name, value]) => (value ? [[value, `<${name} token>`] as const] : [])));
   const headers = request.headers.map(([n, v]) => `${n}: ${truncate(tokens.get(v) ?? v, 200)}`).join('\n    ');
-  const body = request.body ? truncate(request.body.toString('utf8').replace(/([^])\1{40,}/g, (run, c: string) => `${c}…(${run.length} times)`), 1200) : '';
+  const body = request.body
+    ? truncate(
+        request.body.toString('utf8').replace(/([^])\1{40,}/g, (run, c: string) => `${c}…(${run.length} times)`),
+        1200,
+      )
+    : '';
   return [
     `#${fuzzCase.index} (FUZZ_SEED=${runSeed}, case seed ${fuzzCase.seed}) ${fuzzCase.kind} -> ${fuzzCase.target} as ${fuzzCase.principal}: ${fuzzCase.label}`,
     `    ${request.method} ${truncate(request.path, 300)}`,
@@ -166,7 +206,9 @@ export function formatReport(report: FuzzReport, world: World, examples = 3): st
   const lines = [
     `fuzz: FUZZ_SEED=${report.seed}, ${report.sent}/${report.planned} requests in ${report.seconds.toFixed(1)} s${report.stoppedEarly ? ` (${report.stoppedEarly})` : ''}`,
     ...Object.entries(report.statuses).map(([kind, statuses]) => `  ${kind}: ${JSON.stringify(statuses)}`),
-    `sessions at the end: ${Object.entries(report.sessions).map(([name, state]) => `${name} ${state}`).join(', ')}`,
+    `sessions at the end: ${Object.entries(report.sessions)
+      .map(([name, state]) => `${name} ${state}`)
+      .join(', ')}`,
   ];
   if (world.missing.length) lines.push(`fixtures missing: ${world.missing.join('; ')}`);
   const byCheck = new Map<string, Failure[]>();
@@ -180,9 +222,13 @@ export function formatReport(report: FuzzReport, world: World, examples = 3): st
   }
   if (report.readiness.length) lines.push('', `not-ready: ${report.readiness.length}`, ...report.readiness.slice(0, 10).map((f) => `    ${f.detail}`));
   for (const error of report.processErrors.slice(0, 5)) {
-    lines.push('', `${error.kind}: ${error.message}`, `    ${error.stack.replace(/\n/g, '\n    ')}`, ...error.during.map((c) => describeCase(c, report.seed, world)));
+    lines.push(
+      '',
+      `${error.kind}: ${error.message}`,
+      `    ${error.stack.replace(/\n/g, '\n    ')}`,
+      ...error.during.map((c) => describeCase(c, report.seed, world)),
+    );
   }
   if (report.processErrors.length > 5) lines.push(`... and ${report.processErrors.length - 5} more process errors`);
   return lines.join('\n');
 }
-

@@ -2,15 +2,7 @@
 // addresses, amounts) to reach deep into resolvers, and mutated ones (wrong types, edge numbers,
 // odd strings, missing and extra fields) to try their boundaries.
 import fc from 'fast-check';
-import {
-  isEnumType,
-  isInputObjectType,
-  isListType,
-  isNonNullType,
-  isScalarType,
-  type GraphQLInputType,
-  type GraphQLNamedType,
-} from 'graphql';
+import { isEnumType, isInputObjectType, isListType, isNonNullType, isScalarType, type GraphQLInputType, type GraphQLNamedType } from 'graphql';
 import { harmless } from './oracle.ts';
 import type { Rng } from './rng.ts';
 
@@ -89,7 +81,19 @@ const EDGE_STRINGS = [
   'x'.repeat(10_000),
 ];
 
-const LONG_NUMBERS = ['0', '1', '-1', '9007199254740993', '115792089237316195423570985008687907853269984665640564039457584007913129639936', '-0', '1e18', '0x10', '1.5', ' 1', '١٢٣'];
+const LONG_NUMBERS = [
+  '0',
+  '1',
+  '-1',
+  '9007199254740993',
+  '115792089237316195423570985008687907853269984665640564039457584007913129639936',
+  '-0',
+  '1e18',
+  '0x10',
+  '1.5',
+  ' 1',
+  '١٢٣',
+];
 
 /** A random string, sometimes one of the known troublemakers; never text an answer must not echo. */
 export function fuzzString(rng: Rng): string {
@@ -105,10 +109,13 @@ export function fuzzString(rng: Rng): string {
 }
 
 export function words(rng: Rng): string {
-  return rng.of(fc.array(fc.constantFrom('sine', 'dawn', 'beat', 'lo', 'fi', 'song', 'night', 'pop', 'Rock', 'jazz', 'é', 'ß'), { minLength: 1, maxLength: 4 })).join(' ');
+  return rng
+    .of(fc.array(fc.constantFrom('sine', 'dawn', 'beat', 'lo', 'fi', 'song', 'night', 'pop', 'Rock', 'jazz', 'é', 'ß'), { minLength: 1, maxLength: 4 }))
+    .join(' ');
 }
 
-const hex = (rng: Rng, bytes: number) => rng.of(fc.uint8Array({ minLength: bytes, maxLength: bytes })).reduce((s, b) => s + b.toString(16).padStart(2, '0'), '');
+const hex = (rng: Rng, bytes: number) =>
+  rng.of(fc.uint8Array({ minLength: bytes, maxLength: bytes })).reduce((s, b) => s + b.toString(16).padStart(2, '0'), '');
 const BASE58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
 
 /** A plausible string for an argument or field of this name (so the resolver gets past its first check). */
@@ -120,14 +127,16 @@ function validString(ctx: ValueContext, name: string): string {
   if (n.includes('refreshtoken')) return rng.chance(0.5) && known.refreshTokens.length ? rng.pick(known.refreshTokens) : hex(rng, 32);
   if (n.includes('txhash')) return `0x${hex(rng, 32)}`;
   if (n.includes('signature')) return rng.chance(0.5) ? `0x${hex(rng, 65)}` : Array.from({ length: 88 }, () => rng.pick([...BASE58])).join('');
-  if (n.includes('address') || n === 'recipient') return rng.chance(0.6) ? `0x${hex(rng, 20)}` : Array.from({ length: 44 }, () => rng.pick([...BASE58])).join('');
+  if (n.includes('address') || n === 'recipient')
+    return rng.chance(0.6) ? `0x${hex(rng, 20)}` : Array.from({ length: 44 }, () => rng.pick([...BASE58])).join('');
   if (n.includes('commitment')) return rng.of(fc.bigInt({ min: 0n, max: 2n ** 254n })).toString();
   if (n.includes('contenttype')) return rng.pick(['audio/wav', 'audio/mpeg', 'audio/flac', 'image/png', 'text/plain', 'audio/wav; charset=x']);
   if (n.includes('url')) return rng.pick(['https://example.com/x', 'http://127.0.0.1:1/', 'javascript:alert(1)', 'file:///etc/hosts', 'not a url']);
   if (n === 'after' || n.includes('cursor')) return rng.chance(0.5) ? Buffer.from(fuzzString(rng)).toString('base64') : fuzzString(rng);
   if (n === 'query') return words(rng);
   if (n.includes('genre')) return rng.pick(['Pop', 'Rock', 'Jazz', 'pop', '']);
-  if (n.includes('label') || n.includes('name') || n.includes('title') || n.includes('description') || n.includes('bio')) return rng.chance(0.7) ? words(rng) : fuzzString(rng);
+  if (n.includes('label') || n.includes('name') || n.includes('title') || n.includes('description') || n.includes('bio'))
+    return rng.chance(0.7) ? words(rng) : fuzzString(rng);
   return fuzzString(rng);
 }
 
@@ -147,10 +156,18 @@ function idFor(ctx: ValueContext, name: string): string {
 
 function validInt(rng: Rng, name: string): number {
   const n = name.toLowerCase();
-  if (n.includes('cents')) return rng.weighted([[3, () => rng.int(500, 20_000)], [1, () => rng.int(0, 2_000_000)]] as const)();
+  if (n.includes('cents'))
+    return rng.weighted([
+      [3, () => rng.int(500, 20_000)],
+      [1, () => rng.int(0, 2_000_000)],
+    ] as const)();
   if (n.includes('bps')) return rng.int(0, 10_000);
   if (n.includes('seconds') || n.includes('position')) return rng.int(0, 600);
-  return rng.weighted([[5, () => rng.int(0, 25)], [2, () => rng.int(0, 150)], [1, () => rng.pick([0, 1, 100, 101, 500, 501])]] as const)();
+  return rng.weighted([
+    [5, () => rng.int(0, 25)],
+    [2, () => rng.int(0, 150)],
+    [1, () => rng.pick([0, 1, 100, 101, 500, 501])],
+  ] as const)();
 }
 
 function validScalar(ctx: ValueContext, type: GraphQLNamedType, name: string): unknown {
@@ -180,7 +197,17 @@ function validScalar(ctx: ValueContext, type: GraphQLNamedType, name: string): u
 /** Something shaped like a Groth16 proof, with random numbers. */
 function grothLike(rng: Rng): unknown {
   const n = () => (rng.chance(0.9) ? rng.of(fc.bigInt({ min: 0n, max: 2n ** 256n })).toString() : fuzzString(rng));
-  return { pi_a: [n(), n(), '1'], pi_b: [[n(), n()], [n(), n()], ['1', '0']], pi_c: [n(), n(), '1'], protocol: rng.pick(['groth16', 'plonk']), curve: 'bn128' };
+  return {
+    pi_a: [n(), n(), '1'],
+    pi_b: [
+      [n(), n()],
+      [n(), n()],
+      ['1', '0'],
+    ],
+    pi_c: [n(), n(), '1'],
+    protocol: rng.pick(['groth16', 'plonk']),
+    curve: 'bn128',
+  };
 }
 
 /** A value of the wrong type or an edge value, for any input position. */
@@ -214,7 +241,12 @@ export function inputValue(ctx: ValueContext, type: GraphQLInputType, name: stri
   if (isNonNullType(type)) return inputValue(ctx, type.ofType, name, fuzzy, depth);
   if (fuzzy && rng.chance(0.05)) return null;
   if (isListType(type)) {
-    const length = fuzzy ? rng.weighted([[6, () => rng.int(0, 4)], [1, () => rng.int(90, 600)]] as const)() : rng.int(0, 3);
+    const length = fuzzy
+      ? rng.weighted([
+          [6, () => rng.int(0, 4)],
+          [1, () => rng.int(90, 600)],
+        ] as const)()
+      : rng.int(0, 3);
     // GraphQL takes a single value where a list is expected.
     if (fuzzy && rng.chance(0.1)) return inputValue(ctx, type.ofType, name, fuzzy, depth + 1);
     return Array.from({ length }, () => inputValue(ctx, type.ofType, name, fuzzy && rng.chance(0.3), depth + 1));
@@ -232,7 +264,8 @@ export function inputValue(ctx: ValueContext, type: GraphQLInputType, name: stri
       value[field.name] = depth > 4 ? null : inputValue(ctx, field.type, field.name, fuzzy && rng.chance(0.4), depth + 1);
     }
     if (fuzzy && rng.chance(0.08)) value[rng.pick(['id', 'userId', 'role', 'roles', 'status', 'unknownField'])] = wrongValue(rng);
-    if (fuzzy && rng.chance(0.03)) Object.defineProperty(value, '__proto__', { value: { roles: ['ADMIN'] }, enumerable: true, configurable: true, writable: true });
+    if (fuzzy && rng.chance(0.03))
+      Object.defineProperty(value, '__proto__', { value: { roles: ['ADMIN'] }, enumerable: true, configurable: true, writable: true });
     return value;
   }
   if (isScalarType(type)) return validScalar(ctx, type, name);

@@ -28,14 +28,38 @@ export function webSocketScript(ctx: ValueContext, schema: GraphQLSchema, subscr
     [1, () => rng.pick<unknown>(['not json', '{', '', { type: 'ping' }, { type: 'nope' }, { type: 'connection_init', payload: {} }])],
   ])();
   const messages: unknown[] = [];
-  const count = rng.weighted([[6, 1], [2, 2], [1, 0]] as const);
+  const count = rng.weighted([
+    [6, 1],
+    [2, 2],
+    [1, 0],
+  ] as const);
   for (let i = 0; i < count; i++) {
     const id = rng.chance(0.9) ? String(i + 1) : rng.pick<unknown>(['1', '', 5, null, 'x'.repeat(1000)]);
-    messages.push(rng.weighted<() => unknown>([
-      [6, () => ({ type: 'subscribe', id, payload: subscriptionPayload(ctx, schema, subscriptions) })],
-      [1, () => ({ type: 'subscribe', id, payload: rng.pick<unknown>([{}, { query: 5 }, null, 'x', { query: '{ __typename }' }, { query: 'mutation { logout }' }]) })],
-      [1, () => rng.pick<unknown>([{ type: 'complete', id }, { type: 'connection_init', payload: {} }, { type: 'next', id, payload: {} }, { type: 'pong' }, 'not json', { type: wrongValue(rng) }])],
-    ])());
+    messages.push(
+      rng.weighted<() => unknown>([
+        [6, () => ({ type: 'subscribe', id, payload: subscriptionPayload(ctx, schema, subscriptions) })],
+        [
+          1,
+          () => ({
+            type: 'subscribe',
+            id,
+            payload: rng.pick<unknown>([{}, { query: 5 }, null, 'x', { query: '{ __typename }' }, { query: 'mutation { logout }' }]),
+          }),
+        ],
+        [
+          1,
+          () =>
+            rng.pick<unknown>([
+              { type: 'complete', id },
+              { type: 'connection_init', payload: {} },
+              { type: 'next', id, payload: {} },
+              { type: 'pong' },
+              'not json',
+              { type: wrongValue(rng) },
+            ]),
+        ],
+      ])(),
+    );
   }
   return { init, messages };
 }

@@ -81,10 +81,13 @@ async function populate(stack: TestStack, stop: () => Promise<void>): Promise<Wo
     return result.data;
   };
 
-  const adminLogin = must('admin login', await stack.gql<{ login: { accessToken: string; user: { id: string } } }>(
-    `mutation($email: String!, $password: String!) { login(email: $email, password: $password) { accessToken user { id } } }`,
-    ADMIN,
-  )).login;
+  const adminLogin = must(
+    'admin login',
+    await stack.gql<{ login: { accessToken: string; user: { id: string } } }>(
+      `mutation($email: String!, $password: String!) { login(email: $email, password: $password) { accessToken user { id } } }`,
+      ADMIN,
+    ),
+  ).login;
   const fan = await signUp(stack, 'FAN', 'Fuzz Fan');
   const throwaway = await stack.gql<{ register: { accessToken: string; refreshToken: string; user: { id: string } } }>(
     `mutation($input: RegisterInput!) { register(input: $input) { accessToken refreshToken user { id } } }`,
@@ -98,62 +101,120 @@ async function populate(stack: TestStack, stop: () => Promise<void>): Promise<Wo
   const songId = await publishedSong(stack, artist.token, { title: 'Fuzz Tune', genre: 'Pop' }, makeWav(1, 4000));
   add('Song', songId);
   await optional('draft song', async () => {
-    const draft = must('createSong', await stack.gql<{ createSong: { id: string } }>(`mutation { createSong(input: { title: "Fuzz Draft", genre: "Rock" }) { id } }`, {}, { token: artist.token }));
+    const draft = must(
+      'createSong',
+      await stack.gql<{ createSong: { id: string } }>(
+        `mutation { createSong(input: { title: "Fuzz Draft", genre: "Rock" }) { id } }`,
+        {},
+        { token: artist.token },
+      ),
+    );
     add('Song', draft.createSong.id);
   });
   await optional('album', async () => {
-    const album = must('createAlbum', await stack.gql<{ createAlbum: { id: string } }>(`mutation { createAlbum(input: { title: "Fuzz Album" }) { id } }`, {}, { token: artist.token }));
+    const album = must(
+      'createAlbum',
+      await stack.gql<{ createAlbum: { id: string } }>(`mutation { createAlbum(input: { title: "Fuzz Album" }) { id } }`, {}, { token: artist.token }),
+    );
     add('Album', album.createAlbum.id);
     // Forty tracks (drafts, which their artist sees): enough for nested album/songs lists to blow up.
     for (let track = 1; track <= ALBUM_TRACKS; track++) {
-      const song = must('album song', await stack.gql<{ createSong: { id: string } }>(
-        `mutation($albumId: ID!, $title: String!) { createSong(input: { title: $title, genre: "Jazz", albumId: $albumId }) { id } }`,
-        { albumId: album.createAlbum.id, title: `Fuzz Track ${track}` },
-        { token: artist.token },
-      ));
+      const song = must(
+        'album song',
+        await stack.gql<{ createSong: { id: string } }>(
+          `mutation($albumId: ID!, $title: String!) { createSong(input: { title: $title, genre: "Jazz", albumId: $albumId }) { id } }`,
+          { albumId: album.createAlbum.id, title: `Fuzz Track ${track}` },
+          { token: artist.token },
+        ),
+      );
       if (track === 1) add('Song', song.createSong.id);
     }
   });
   let apiKey: string | null = null;
   await optional('api key', async () => {
-    apiKey = must('createApiKey', await stack.gql<{ createApiKey: { key: string } }>(`mutation { createApiKey(name: "fuzz partner") { key } }`, {}, { token: adminLogin.accessToken })).createApiKey.key;
+    apiKey = must(
+      'createApiKey',
+      await stack.gql<{ createApiKey: { key: string } }>(`mutation { createApiKey(name: "fuzz partner") { key } }`, {}, { token: adminLogin.accessToken }),
+    ).createApiKey.key;
   });
   await optional('playlist', async () => {
-    const playlist = must('createPlaylist', await stack.gql<{ createPlaylist: { id: string } }>(`mutation { createPlaylist(name: "Fuzz Mix") { id } }`, {}, { token: fan.token }));
+    const playlist = must(
+      'createPlaylist',
+      await stack.gql<{ createPlaylist: { id: string } }>(`mutation { createPlaylist(name: "Fuzz Mix") { id } }`, {}, { token: fan.token }),
+    );
     add('Playlist', playlist.createPlaylist.id);
-    await stack.gql(`mutation($p: ID!, $s: ID!) { addSongToPlaylist(playlistId: $p, songId: $s) { id } }`, { p: playlist.createPlaylist.id, s: songId }, { token: fan.token });
+    await stack.gql(
+      `mutation($p: ID!, $s: ID!) { addSongToPlaylist(playlistId: $p, songId: $s) { id } }`,
+      { p: playlist.createPlaylist.id, s: songId },
+      { token: fan.token },
+    );
   });
   await optional('market', async () => {
-    await eventually(async () => (await stack.db.query('select 1 from ownership.songs where song_id = $1', [songId])).rowCount, (n) => n === 1, 15_000);
-    const offering = must('createShareOffering', await stack.gql<{ createShareOffering: { id: string } }>(
-      `mutation($songId: ID!) { createShareOffering(input: { songId: $songId, totalShares: 1000, pricePerShareCents: 100, revenueShareBps: 1000 }) { id } }`,
-      { songId },
-      { token: artist.token },
-    ));
+    await eventually(
+      async () => (await stack.db.query('select 1 from ownership.songs where song_id = $1', [songId])).rowCount,
+      (n) => n === 1,
+      15_000,
+    );
+    const offering = must(
+      'createShareOffering',
+      await stack.gql<{ createShareOffering: { id: string } }>(
+        `mutation($songId: ID!) { createShareOffering(input: { songId: $songId, totalShares: 1000, pricePerShareCents: 100, revenueShareBps: 1000 }) { id } }`,
+        { songId },
+        { token: artist.token },
+      ),
+    );
     add('ShareOffering', offering.createShareOffering.id);
     const depositId = randomUUID();
     await publishEvent(stack, DepositSucceeded, { depositId, userId: fan.userId, amountCents: 100_000, method: 'CARD', succeededAt: new Date().toISOString() });
-    await eventually(async () => (await stack.db.query('select 1 from ownership.deposits where deposit_id = $1', [depositId])).rowCount, (n) => n === 1, 15_000);
-    must('buyOfferingShares', await stack.gql(`mutation($o: ID!) { buyOfferingShares(offeringId: $o, quantity: 10) { quantity } }`, { o: offering.createShareOffering.id }, { token: fan.token }));
-    const order = must('placeOrder', await stack.gql<{ placeOrder: { order: { id: string } } }>(
-      `mutation($songId: ID!) { placeOrder(input: { songId: $songId, side: SELL, type: LIMIT, quantity: 2, limitPriceCents: 500 }) { order { id } } }`,
-      { songId },
-      { token: fan.token },
-    ));
+    await eventually(
+      async () => (await stack.db.query('select 1 from ownership.deposits where deposit_id = $1', [depositId])).rowCount,
+      (n) => n === 1,
+      15_000,
+    );
+    must(
+      'buyOfferingShares',
+      await stack.gql(
+        `mutation($o: ID!) { buyOfferingShares(offeringId: $o, quantity: 10) { quantity } }`,
+        { o: offering.createShareOffering.id },
+        { token: fan.token },
+      ),
+    );
+    const order = must(
+      'placeOrder',
+      await stack.gql<{ placeOrder: { order: { id: string } } }>(
+        `mutation($songId: ID!) { placeOrder(input: { songId: $songId, side: SELL, type: LIMIT, quantity: 2, limitPriceCents: 500 }) { order { id } } }`,
+        { songId },
+        { token: fan.token },
+      ),
+    );
     add('Order', order.placeOrder.order.id);
   });
   await optional('listen session', async () => {
-    const session = must('startListenSession', await stack.gql<{ startListenSession: { id: string } }>(`mutation($s: ID!) { startListenSession(songId: $s) { id } }`, { s: songId }, { token: fan.token }));
+    const session = must(
+      'startListenSession',
+      await stack.gql<{ startListenSession: { id: string } }>(
+        `mutation($s: ID!) { startListenSession(songId: $s) { id } }`,
+        { s: songId },
+        { token: fan.token },
+      ),
+    );
     add('ListenSession', session.startListenSession.id);
   });
   await optional('campaign', async () => {
-    await eventually(async () => (await stack.db.query('select 1 from campaigns.songs where song_id = $1', [songId])).rowCount, (n) => n === 1, 15_000);
+    await eventually(
+      async () => (await stack.db.query('select 1 from campaigns.songs where song_id = $1', [songId])).rowCount,
+      (n) => n === 1,
+      15_000,
+    );
     const at = (minutes: number) => new Date(Date.now() + minutes * 60_000).toISOString();
-    const campaign = must('createCampaign', await stack.gql<{ createCampaign: { id: string } }>(
-      `mutation($input: CreateCampaignInput!) { createCampaign(input: $input) { id } }`,
-      { input: { songId, name: 'Fuzz Campaign', startsAt: at(-1), endsAt: at(60 * 24), budgetCents: 10_000 } },
-      { token: artist.token },
-    ));
+    const campaign = must(
+      'createCampaign',
+      await stack.gql<{ createCampaign: { id: string } }>(
+        `mutation($input: CreateCampaignInput!) { createCampaign(input: $input) { id } }`,
+        { input: { songId, name: 'Fuzz Campaign', startsAt: at(-1), endsAt: at(60 * 24), budgetCents: 10_000 } },
+        { token: artist.token },
+      ),
+    );
     add('Campaign', campaign.createCampaign.id);
     await stack.gql(`mutation($id: ID!) { activateCampaign(id: $id) { id } }`, { id: campaign.createCampaign.id }, { token: artist.token });
   });
@@ -163,7 +224,14 @@ async function populate(stack: TestStack, stop: () => Promise<void>): Promise<Wo
   });
   await optional('notification', async () => {
     const found = await eventually(
-      async () => (await stack.gql<{ me: { notifications: { edges: { node: { id: string } }[] } } }>(`{ me { notifications(first: 5) { edges { node { id } } } } }`, {}, { token: fan.token })).data?.me?.notifications.edges ?? [],
+      async () =>
+        (
+          await stack.gql<{ me: { notifications: { edges: { node: { id: string } }[] } } }>(
+            `{ me { notifications(first: 5) { edges { node { id } } } } }`,
+            {},
+            { token: fan.token },
+          )
+        ).data?.me?.notifications.edges ?? [],
       (edges) => edges.length > 0,
       5_000,
     );

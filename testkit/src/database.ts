@@ -11,7 +11,10 @@ export interface TestDatabase {
 
 /** A fresh, empty database for one test file, on the PostgreSQL at TEST_DATABASE_URL. */
 export async function createTestDatabase(label = 'test'): Promise<TestDatabase> {
-  const name = `vs_${label.replace(/[^a-z0-9]/gi, '').toLowerCase().slice(0, 20)}_${randomBytes(5).toString('hex')}`;
+  const name = `vs_${label
+    .replace(/[^a-z0-9]/gi, '')
+    .toLowerCase()
+    .slice(0, 20)}_${randomBytes(5).toString('hex')}`;
   const admin = new pg.Client({ connectionString: adminUrl() });
   await admin.connect();
   try {

@@ -33,11 +33,7 @@ const localRequire = createRequire(import.meta.url);
  * @param sources file name → source text, e.g. `{ 'RewardToken.sol': '...' }`
  * @param contractName the contract to return; `File.sol:Name` to disambiguate
  */
-export async function compileSolidity(
-  sources: Record<string, string>,
-  contractName: string,
-  options: CompileOptions = {},
-): Promise<CompiledContract> {
+export async function compileSolidity(sources: Record<string, string>, contractName: string, options: CompileOptions = {}): Promise<CompiledContract> {
   const solc = localRequire('solc') as { compile(input: string, callbacks?: { import(path: string): { contents: string } | { error: string } }): string };
 
   // solc-js's import callback is synchronous, so node_modules imports are preloaded by walking the import graph.
@@ -77,9 +73,7 @@ export async function compileSolidity(
   const errors = (output.errors ?? []).filter((e) => e.severity === 'error');
   if (errors.length > 0) throw new Error(`solc: ${errors.map((e) => e.formattedMessage).join('\n')}`);
 
-  const [wantedFile, wantedName] = contractName.includes(':')
-    ? (contractName.split(':') as [string, string])
-    : [undefined, contractName];
+  const [wantedFile, wantedName] = contractName.includes(':') ? (contractName.split(':') as [string, string]) : [undefined, contractName];
   const matches = Object.entries(output.contracts ?? {}).flatMap(([file, contracts]) =>
     Object.entries(contracts)
       .filter(([name]) => name === wantedName && (wantedFile === undefined || file === wantedFile))

@@ -2,7 +2,17 @@ import { randomBytes } from 'node:crypto';
 import type { RunningGateway } from '@vibestream/gateway';
 import { createServer, type AddressInfo } from 'node:net';
 import pg from 'pg';
-import { composeSupergraph, createInfra, createLogger, generateSigningKeys, type Infra, type Logger, type RunningSubgraph, type SigningKeys, type SubgraphModule } from '@vibestream/platform';
+import {
+  composeSupergraph,
+  createInfra,
+  createLogger,
+  generateSigningKeys,
+  type Infra,
+  type Logger,
+  type RunningSubgraph,
+  type SigningKeys,
+  type SubgraphModule,
+} from '@vibestream/platform';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 import { graphqlClient, type GraphQLRequest } from './client.ts';
 
@@ -86,7 +96,14 @@ export async function startTestStack(
   infra.transport.consumersStarted?.();
   const { supergraph } = composeSupergraph(modules, (m) => running.get(m.name)!.url);
   const { startGateway } = await import('@vibestream/gateway');
-  const gateway = await startGateway({ env: { ...env, HOST: '127.0.0.1' }, supergraphSdl: supergraph, port: gatewayPort, log, live: infra.live, revocations: infra.revocations });
+  const gateway = await startGateway({
+    env: { ...env, HOST: '127.0.0.1' },
+    supergraphSdl: supergraph,
+    port: gatewayPort,
+    log,
+    live: infra.live,
+    revocations: infra.revocations,
+  });
   const gatewayUrl = `${publicUrl}/graphql`;
   return {
     env,

@@ -25,7 +25,11 @@ function Page({ path }: { path: string }) {
   if (path === '/portfolio') return needsSession(<Portfolio />);
   if (path === '/artist') return needsSession(<ArtistStudio />);
   if (path === '/notifications') return needsSession(<Notifications />);
-  return <p>Nothing here. <Link to="/">Back to search</Link></p>;
+  return (
+    <p>
+      Nothing here. <Link to="/">Back to search</Link>
+    </p>
+  );
 }
 
 export function App() {

@@ -13,7 +13,10 @@ export function useLive<TData, TVariables extends OperationVariables>(
   options: { variables: TVariables; skip?: boolean; onData?: (data: TData) => void },
 ) {
   // useSubscription's variadic signature does not resolve for generic variables; this is its options form.
-  const subscribe = useSubscription as (doc: TypedDocumentNode<TData, TVariables>, options: useSubscription.Options<TData, TVariables>) => useSubscription.Result<TData>;
+  const subscribe = useSubscription as (
+    doc: TypedDocumentNode<TData, TVariables>,
+    options: useSubscription.Options<TData, TVariables>,
+  ) => useSubscription.Result<TData>;
   const result = subscribe(document, {
     variables: options.variables,
     skip: options.skip ?? false,

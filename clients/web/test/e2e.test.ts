@@ -26,7 +26,17 @@ import { buildWebApp, webRoot } from '../build.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 /** The launch flags that work headless, as root, with no network (STACK.md). */
-const CHROMIUM_FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required', '--mute-audio'];
+const CHROMIUM_FLAGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--autoplay-policy=no-user-gesture-required',
+  '--mute-audio',
+];
 const SCREENSHOTS = join(webRoot, 'test-results');
 const PASSWORD = 'a-long-password';
 
@@ -78,7 +88,10 @@ async function signUp(page: Page, name: string, role: 'fan' | 'artist') {
   await page.getByLabel('Email').fill(email);
   await page.getByLabel('Password').fill(PASSWORD);
   await page.getByLabel('Display name').fill(name);
-  await page.getByLabel(`an ${role}`).or(page.getByLabel(`a ${role}`)).check();
+  await page
+    .getByLabel(`an ${role}`)
+    .or(page.getByLabel(`a ${role}`))
+    .check();
   await page.getByRole('button', { name: 'Sign up' }).click();
   await page.getByRole('button', { name: 'Sign out' }).waitFor();
   return email;
@@ -141,7 +154,10 @@ async function readmeDefault(): Promise<Backend> {
       await form.getByLabel('Amount ($)').fill((amountCents / 100).toFixed(2));
       await form.getByRole('button', { name: 'Pay by card' }).click();
       await form.getByText('Card payment of').waitFor();
-      await page.getByTestId('portfolio-cash').getByText(`Cash $${(amountCents / 100).toFixed(2)} available`).waitFor();
+      await page
+        .getByTestId('portfolio-cash')
+        .getByText(`Cash $${(amountCents / 100).toFixed(2)} available`)
+        .waitFor();
     },
     stop: () => app.stop(),
   };
@@ -236,8 +252,20 @@ describe.each(backends)('the web client in a real browser, against $name', { tim
     for (let attempt = 0; attempt < 20; attempt++) {
       await offering.getByRole('button', { name: 'Open offering' }).click();
       const outcome = await Promise.race([
-        artist.getByTestId('offering').waitFor({ timeout: 10_000 }).then(() => 'open', () => 'timeout'),
-        offering.getByText('The market is still listing this song').waitFor({ timeout: 10_000 }).then(() => 'not listed', () => 'timeout'),
+        artist
+          .getByTestId('offering')
+          .waitFor({ timeout: 10_000 })
+          .then(
+            () => 'open',
+            () => 'timeout',
+          ),
+        offering
+          .getByText('The market is still listing this song')
+          .waitFor({ timeout: 10_000 })
+          .then(
+            () => 'not listed',
+            () => 'timeout',
+          ),
       ]);
       if (outcome === 'open') break;
       await artist.waitForTimeout(500);
@@ -274,7 +302,8 @@ describe.each(backends)('the web client in a real browser, against $name', { tim
     const claimRequests: { operation: string; authorization: string | undefined }[] = [];
     fan.on('request', (request) => {
       const operation = /"operationName":"(\w+)"/.exec(request.postData() ?? '')?.[1];
-      if (operation === 'ClaimListenReward' || operation === 'RewardMerklePath') claimRequests.push({ operation, authorization: request.headers().authorization });
+      if (operation === 'ClaimListenReward' || operation === 'RewardMerklePath')
+        claimRequests.push({ operation, authorization: request.headers().authorization });
     });
     const wallet = `0x${randomBytes(20).toString('hex')}`;
     await voucher.getByLabel('Wallet address (Ethereum)').fill(wallet);
@@ -330,8 +359,14 @@ describe.each(backends)('the web client in a real browser, against $name', { tim
 
     // Bob buys them: the trade appears on Alice's page without a reload.
     await placeOrder(bob, 'Buy', 4, '1.50');
-    await alice.getByTestId('trades').getByRole('row', { name: /\$1\.50 4$/ }).waitFor();
-    await bob.getByTestId('trades').getByRole('row', { name: /\$1\.50 4$/ }).waitFor();
+    await alice
+      .getByTestId('trades')
+      .getByRole('row', { name: /\$1\.50 4$/ })
+      .waitFor();
+    await bob
+      .getByTestId('trades')
+      .getByRole('row', { name: /\$1\.50 4$/ })
+      .waitFor();
     await alice.getByTestId('asks').getByRole('row').first().waitFor({ state: 'detached' });
     // Her filled order is a notification, pushed live: the unread badge counts it without a reload.
     await alice.getByTestId('unread-badge').getByText('2', { exact: true }).waitFor();
@@ -342,7 +377,10 @@ describe.each(backends)('the web client in a real browser, against $name', { tim
     await placeOrder(bob, 'Sell', 2, '1.75');
     await alice.getByTestId('asks').getByRole('row', { name: '$1.75 2' }).waitFor();
     await placeOrder(alice, 'Buy', 2, '1.75');
-    await bob.getByTestId('trades').getByRole('row', { name: /\$1\.75 2$/ }).waitFor();
+    await bob
+      .getByTestId('trades')
+      .getByRole('row', { name: /\$1\.75 2$/ })
+      .waitFor();
     await shot(bob, '08-market-bob-sees-alices-trade');
 
     // A resting order can be cancelled from the market page.
@@ -353,7 +391,10 @@ describe.each(backends)('the web client in a real browser, against $name', { tim
     await mine.getByText('Buy 1 of 1 at $0.50').waitFor({ state: 'detached' });
 
     await alice.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Portfolio' }).click();
-    await alice.getByRole('table', { name: 'Holdings' }).getByRole('row', { name: new RegExp(`${title}.* 8 0`) }).waitFor();
+    await alice
+      .getByRole('table', { name: 'Holdings' })
+      .getByRole('row', { name: new RegExp(`${title}.* 8 0`) })
+      .waitFor();
     await shot(alice, '09-portfolio');
 
     await alice.getByRole('link', { name: /^Notifications/ }).click();
@@ -364,62 +405,74 @@ describe.each(backends)('the web client in a real browser, against $name', { tim
     await alice.getByTestId('unread-badge').waitFor({ state: 'detached' });
   });
 
-  it.runIf(everything)('a person signs out and in, errors shown next to their fields; the auth link refreshes a token about to expire before sending, and refreshes and retries once when the gateway refuses one', async () => {
-    const fan = await person();
-    const email = await signUp(fan, 'Token Fan', 'fan');
+  it.runIf(everything)(
+    'a person signs out and in, errors shown next to their fields; the auth link refreshes a token about to expire before sending, and refreshes and retries once when the gateway refuses one',
+    async () => {
+      const fan = await person();
+      const email = await signUp(fan, 'Token Fan', 'fan');
 
-    // Sign out and in again; the contract's errors land next to the field they concern.
-    await fan.getByRole('button', { name: 'Sign out' }).click();
-    await fan.getByRole('link', { name: 'Sign up' }).click();
-    await fan.getByLabel('Email').fill(email.toUpperCase());
-    await fan.getByLabel('Password').fill(PASSWORD);
-    await fan.getByLabel('Display name').fill('Twin');
-    await fan.getByRole('button', { name: 'Sign up' }).click();
-    await fan.locator('.field', { has: fan.getByLabel('Email') }).getByText('An account with this email already exists').waitFor();
-    await fan.getByRole('link', { name: 'Sign in' }).last().click();
-    await fan.getByLabel('Email').fill(email);
-    await fan.getByLabel('Password').fill('not-the-password');
-    await fan.getByRole('button', { name: 'Sign in' }).click();
-    await fan.locator('.field', { has: fan.getByLabel('Password') }).getByText('That email and password do not match an account.').waitFor();
-    await shot(fan, '11-sign-in-error');
-    await fan.getByLabel('Password').fill(PASSWORD);
-    await fan.getByRole('button', { name: 'Sign in' }).click();
-    await fan.getByRole('button', { name: 'Sign out' }).waitFor();
+      // Sign out and in again; the contract's errors land next to the field they concern.
+      await fan.getByRole('button', { name: 'Sign out' }).click();
+      await fan.getByRole('link', { name: 'Sign up' }).click();
+      await fan.getByLabel('Email').fill(email.toUpperCase());
+      await fan.getByLabel('Password').fill(PASSWORD);
+      await fan.getByLabel('Display name').fill('Twin');
+      await fan.getByRole('button', { name: 'Sign up' }).click();
+      await fan
+        .locator('.field', { has: fan.getByLabel('Email') })
+        .getByText('An account with this email already exists')
+        .waitFor();
+      await fan.getByRole('link', { name: 'Sign in' }).last().click();
+      await fan.getByLabel('Email').fill(email);
+      await fan.getByLabel('Password').fill('not-the-password');
+      await fan.getByRole('button', { name: 'Sign in' }).click();
+      await fan
+        .locator('.field', { has: fan.getByLabel('Password') })
+        .getByText('That email and password do not match an account.')
+        .waitFor();
+      await shot(fan, '11-sign-in-error');
+      await fan.getByLabel('Password').fill(PASSWORD);
+      await fan.getByRole('button', { name: 'Sign in' }).click();
+      await fan.getByRole('button', { name: 'Sign out' }).waitFor();
 
-    const tamper = (exp: (current: number) => number) =>
-      fan.evaluate((shift) => {
-        const stored = JSON.parse(localStorage.getItem('vibestream.session')!) as { accessToken: string; refreshToken: string };
-        const [header, payload, signature] = stored.accessToken.split('.');
-        const claims = JSON.parse(atob(payload!.replace(/-/g, '+').replace(/_/g, '/'))) as { exp: number };
-        claims.exp = shift === 'past' ? Math.floor(Date.now() / 1000) - 5 : claims.exp + 600;
-        const forged = btoa(JSON.stringify(claims)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-        localStorage.setItem('vibestream.session', JSON.stringify({ ...stored, accessToken: `${header}.${forged}.${signature}` }));
-        return stored.refreshToken;
-      }, exp(0) < 0 ? 'past' : 'future');
-    const statuses: number[] = [];
-    fan.on('response', (response) => {
-      if (response.url().endsWith('/graphql') && response.request().method() === 'POST') statuses.push(response.status());
-    });
-    const portfolioShown = () => fan.getByTestId('portfolio-cash').waitFor();
-    const refreshTokenNow = () => fan.evaluate(() => (JSON.parse(localStorage.getItem('vibestream.session')!) as { refreshToken: string }).refreshToken);
+      const tamper = (exp: (current: number) => number) =>
+        fan.evaluate(
+          (shift) => {
+            const stored = JSON.parse(localStorage.getItem('vibestream.session')!) as { accessToken: string; refreshToken: string };
+            const [header, payload, signature] = stored.accessToken.split('.');
+            const claims = JSON.parse(atob(payload!.replace(/-/g, '+').replace(/_/g, '/'))) as { exp: number };
+            claims.exp = shift === 'past' ? Math.floor(Date.now() / 1000) - 5 : claims.exp + 600;
+            const forged = btoa(JSON.stringify(claims)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+            localStorage.setItem('vibestream.session', JSON.stringify({ ...stored, accessToken: `${header}.${forged}.${signature}` }));
+            return stored.refreshToken;
+          },
+          exp(0) < 0 ? 'past' : 'future',
+        );
+      const statuses: number[] = [];
+      fan.on('response', (response) => {
+        if (response.url().endsWith('/graphql') && response.request().method() === 'POST') statuses.push(response.status());
+      });
+      const portfolioShown = () => fan.getByTestId('portfolio-cash').waitFor();
+      const refreshTokenNow = () => fan.evaluate(() => (JSON.parse(localStorage.getItem('vibestream.session')!) as { refreshToken: string }).refreshToken);
 
-    // An access token that expired: refreshed first, so the gateway never sees it.
-    const before = await tamper(() => -1);
-    await fan.goto('/portfolio');
-    await portfolioShown();
-    expect(await refreshTokenNow()).not.toBe(before);
-    expect(statuses).not.toContain(401);
+      // An access token that expired: refreshed first, so the gateway never sees it.
+      const before = await tamper(() => -1);
+      await fan.goto('/portfolio');
+      await portfolioShown();
+      expect(await refreshTokenNow()).not.toBe(before);
+      expect(statuses).not.toContain(401);
 
-    // A token the gateway refuses although it looks valid (forged): HTTP 401, one refresh, one retry.
-    // The page's WebSocket is held back here: with the forged token it would be refused too (4403)
-    // and might refresh first, so the HTTP request would never carry the forged token.
-    await fan.routeWebSocket(/\/graphql$/, () => undefined);
-    statuses.length = 0;
-    const second = await tamper(() => 1);
-    await fan.goto('/portfolio');
-    await portfolioShown();
-    expect(statuses).toContain(401);
-    expect(await refreshTokenNow()).not.toBe(second);
-    expect(await fan.getByRole('button', { name: 'Sign out' }).isVisible()).toBe(true);
-  });
+      // A token the gateway refuses although it looks valid (forged): HTTP 401, one refresh, one retry.
+      // The page's WebSocket is held back here: with the forged token it would be refused too (4403)
+      // and might refresh first, so the HTTP request would never carry the forged token.
+      await fan.routeWebSocket(/\/graphql$/, () => undefined);
+      statuses.length = 0;
+      const second = await tamper(() => 1);
+      await fan.goto('/portfolio');
+      await portfolioShown();
+      expect(statuses).toContain(401);
+      expect(await refreshTokenNow()).not.toBe(second);
+      expect(await fan.getByRole('button', { name: 'Sign out' }).isVisible()).toBe(true);
+    },
+  );
 });

@@ -244,7 +244,9 @@ class Analyzer {
     const key = `${parentType?.name}.${name}`;
     const listSize = this.directives.listSizes.get(key);
     const declared = listSize && definition ? this.declaredSize(listSize, definition, node) : undefined;
-    const children = node.selectionSet ? this.selectionSet(namedType, node.selectionSet, definition && this.sizeForChildren(definition, node, listSize, declared)) : ZERO;
+    const children = node.selectionSet
+      ? this.selectionSet(namedType, node.selectionSet, definition && this.sizeForChildren(definition, node, listSize, declared))
+      : ZERO;
     const depth = (isOfType ? 0 : 1) + children.depth;
     const aliases = aliased + children.aliases;
     if (!definition || !namedType) return { depth, aliases, cost: 0 };

@@ -8,9 +8,7 @@ export function publicFieldsOf(supergraphSdl: string): Set<string> {
     if (definition.kind !== Kind.OBJECT_TYPE_DEFINITION && definition.kind !== Kind.OBJECT_TYPE_EXTENSION) continue;
     for (const field of definition.fields ?? []) {
       const tagged = field.directives?.some(
-        (d) =>
-          d.name.value === 'tag' &&
-          d.arguments?.some((a) => a.name.value === 'name' && a.value.kind === Kind.STRING && a.value.value === 'public'),
+        (d) => d.name.value === 'tag' && d.arguments?.some((a) => a.name.value === 'name' && a.value.kind === Kind.STRING && a.value.value === 'public'),
       );
       if (tagged) fields.add(`${definition.name.value}.${field.name.value}`);
     }

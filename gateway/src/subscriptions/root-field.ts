@@ -43,9 +43,7 @@ export function subscriptionRoot(document: DocumentNode, operationName: string |
   const operation = getOperationAST(document, operationName);
   if (!operation) return badInput(operationName ? `Unknown operation "${operationName}"` : 'Name the operation to run (operationName)');
   if (operation.operation !== 'subscription') return badInput('Only subscriptions are served over WebSocket; send queries and mutations over HTTP');
-  const fragments = new Map(
-    document.definitions.filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION).map((d) => [d.name.value, d]),
-  );
+  const fragments = new Map(document.definitions.filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION).map((d) => [d.name.value, d]));
   const fields = collectFields(operation.selectionSet, fragments, new Set());
   if (fields === 'conditional') return invalid("A subscription's root field cannot be conditional (@skip, @include)");
   const responseKeys = new Set(fields.map(responseKeyOf));

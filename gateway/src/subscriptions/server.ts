@@ -2,7 +2,15 @@ import type { IncomingMessage, Server } from 'node:http';
 import { GraphQLError, parse, validate, valueFromAST, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { bearerToken, withoutSuggestions, type LiveEvents, type Logger, type Principal, type SessionRevocations, type TokenVerifier } from '@vibestream/platform';
+import {
+  bearerToken,
+  withoutSuggestions,
+  type LiveEvents,
+  type Logger,
+  type Principal,
+  type SessionRevocations,
+  type TokenVerifier,
+} from '@vibestream/platform';
 import type { GatewayContext } from '../context.ts';
 import { liveFields } from './live-fields.ts';
 import { assertWithinLimits, rateLimitedError, type QueryLimits, type RequestLimiter } from '../limits/index.ts';
@@ -225,12 +233,27 @@ export function attachSubscriptions(options: {
         try {
           const fieldDef = args.schema.getSubscriptionType()!.getFields()[root.name]!;
           const fieldArgs = Object.fromEntries(
-            (root.fields[0]!.arguments ?? []).map((a) => [a.name.value, valueFromAST(a.value, fieldDef.args.find((d) => d.name === a.name.value)!.type, variables)]),
+            (root.fields[0]!.arguments ?? []).map((a) => [
+              a.name.value,
+              valueFromAST(a.value, fieldDef.args.find((d) => d.name === a.name.value)!.type, variables),
+            ]),
           );
           topic = live.topic(fieldArgs, state.principal);
-          prepared = prepareSubscription(args.schema, args.document, root, variables, liveFields, options.publicFields(), state.principal?.userId ?? 'anonymous');
+          prepared = prepareSubscription(
+            args.schema,
+            args.document,
+            root,
+            variables,
+            liveFields,
+            options.publicFields(),
+            state.principal?.userId ?? 'anonymous',
+          );
         } catch (error) {
-          return { errors: [error instanceof GraphQLError ? error : new GraphQLError('Could not start the subscription', { extensions: { code: 'INTERNAL_SERVER_ERROR' } })] };
+          return {
+            errors: [
+              error instanceof GraphQLError ? error : new GraphQLError('Could not start the subscription', { extensions: { code: 'INTERNAL_SERVER_ERROR' } }),
+            ],
+          };
         }
         const shared = prepared.shareKey.endsWith('|public');
         const context: GatewayContext = {
@@ -365,7 +388,9 @@ function liveIterator(options: {
     done = true;
     uncount();
     wake?.();
-    await (await ready)();
+    await (
+      await ready
+    )();
   };
 
   return {

@@ -49,10 +49,10 @@ export function startConsumer(options: {
     if (!parsed.success) throw new PoisonEventError(`payload does not match ${envelope.type}: ${parsed.error.message}`);
     const em = options.orm.em.fork({ disableContextResolution: true });
     const applied = await em.transactional(async (tx) => {
-      const inserted = (await tx.execute(
-        `insert into handled_events (consumer, event_id) values (?, ?) on conflict do nothing returning event_id`,
-        [options.group, envelope.id],
-      )) as unknown[];
+      const inserted = (await tx.execute(`insert into handled_events (consumer, event_id) values (?, ?) on conflict do nothing returning event_id`, [
+        options.group,
+        envelope.id,
+      ])) as unknown[];
       if (inserted.length === 0) return false;
       await handler.handle(tx, parsed.data, envelope);
       return true;

@@ -20,10 +20,7 @@ export interface EventContract<Type extends string = string, Payload extends z.Z
 export type PayloadOf<C extends EventContract> = z.infer<C['payload']>;
 
 /** Declares a typed, versioned event contract. */
-export function defineEvent<const Type extends string, Payload extends z.ZodObject>(
-  type: Type,
-  payload: Payload,
-): EventContract<Type, Payload> {
+export function defineEvent<const Type extends string, Payload extends z.ZodObject>(type: Type, payload: Payload): EventContract<Type, Payload> {
   if (!EventEnvelope.shape.type.safeParse(type).success) throw new Error(`Event type must look like context.thing.happened.v1: ${type}`);
   return { type, payload };
 }

@@ -24,7 +24,10 @@ export function deadLetterTable(orm: MikroORM, group: string): DeadLetterStore {
       ]);
     },
     async list(type: string): Promise<DeadLetter[]> {
-      const rows = (await em().execute('select envelope, error from dead_letters where consumer = ? and type = ? order by id', [group, type])) as DeadLetterRow[];
+      const rows = (await em().execute('select envelope, error from dead_letters where consumer = ? and type = ? order by id', [
+        group,
+        type,
+      ])) as DeadLetterRow[];
       return rows.map((row) => ({ envelope: row.envelope, group, error: row.error }));
     },
   };

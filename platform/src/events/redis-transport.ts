@@ -3,7 +3,15 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.ts';
 import { EventEnvelope, PoisonEventError } from './contract.ts';
-import { defaultRetryPolicy, retryDelay, type ConsumerSpec, type DeadLetter, type EventTransport, type RetryPolicy, type RunningConsumer } from './transport.ts';
+import {
+  defaultRetryPolicy,
+  retryDelay,
+  type ConsumerSpec,
+  type DeadLetter,
+  type EventTransport,
+  type RetryPolicy,
+  type RunningConsumer,
+} from './transport.ts';
 
 type StreamEntry = [id: string, fields: string[]];
 
@@ -42,7 +50,8 @@ export class RedisStreamsTransport implements EventTransport {
   async appendAll(envelopes: readonly EventEnvelope[]): Promise<void> {
     if (envelopes.length === 0) return;
     const pipeline = this.redis.pipeline();
-    for (const envelope of envelopes) pipeline.xadd(this.streamKey(envelope.type), 'MAXLEN', '~', String(this.maxLength), '*', 'event', JSON.stringify(envelope));
+    for (const envelope of envelopes)
+      pipeline.xadd(this.streamKey(envelope.type), 'MAXLEN', '~', String(this.maxLength), '*', 'event', JSON.stringify(envelope));
     const results = await pipeline.exec();
     const failed = results?.find(([error]) => error);
     if (failed) throw failed[0];
@@ -123,8 +132,16 @@ class RedisConsumer {
         await this.retryPending();
         const blockMs = Math.max(50, Math.min(1_000, this.policy.backoffMs));
         const result = (await this.conn.xreadgroup(
-          'GROUP', this.spec.group, this.name, 'COUNT', 100, 'BLOCK', blockMs,
-          'STREAMS', ...this.streams, ...this.streams.map(() => '>'),
+          'GROUP',
+          this.spec.group,
+          this.name,
+          'COUNT',
+          100,
+          'BLOCK',
+          blockMs,
+          'STREAMS',
+          ...this.streams,
+          ...this.streams.map(() => '>'),
         )) as [string, StreamEntry[]][] | null;
         for (const [stream, entries] of result ?? []) {
           for (const [id, fields] of entries) await this.process(stream, id, fields, 1);
@@ -151,9 +168,7 @@ class RedisConsumer {
   /** Claims pending events whose backoff has elapsed, from this or any dead consumer. */
   private async retryPending(): Promise<void> {
     for (const stream of this.streams) {
-      const pending = (await this.conn.xpending(stream, this.spec.group, 'IDLE', this.policy.backoffMs, '-', '+', 50)) as [
-        string, string, number, number,
-      ][];
+      const pending = (await this.conn.xpending(stream, this.spec.group, 'IDLE', this.policy.backoffMs, '-', '+', 50)) as [string, string, number, number][];
       for (const [id, , idleMs, deliveries] of pending) {
         if (idleMs < retryDelay(this.policy, deliveries)) continue;
         const claimed = (await this.conn.xclaim(stream, this.spec.group, this.name, idleMs, id)) as StreamEntry[];

@@ -38,7 +38,10 @@ export function createLoaders(db: Session, principal: Principal | null) {
         );
         return campaigns.map((c) => {
           const n = rows.find((r) => r.id === c.id) ?? { participants: 0, referrals: 0, listens: 0, minted: 0, claimants: 0 };
-          return analytics({ participants: n.participants, referrals: n.referrals, listens: n.listens, nftsMinted: n.minted, claimants: n.claimants }, Number(c.budget_cents));
+          return analytics(
+            { participants: n.participants, referrals: n.referrals, listens: n.listens, nftsMinted: n.minted, claimants: n.claimants },
+            Number(c.budget_cents),
+          );
         });
       },
       { cacheKeyFn: (c) => c.id },

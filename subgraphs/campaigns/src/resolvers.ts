@@ -29,12 +29,10 @@ export const resolvers: Resolvers<CampaignsContext> = {
     activeCampaigns: (_root, { first, after }, ctx) => ctx.campaigns.activeCampaigns(first, after),
   },
   Mutation: {
-    createCampaign: (_root, { input }, ctx) =>
-      ctx.campaigns.createCampaign(ctx.principal, { ...input, songId: parseId(input.songId, 'input.songId') }),
+    createCampaign: (_root, { input }, ctx) => ctx.campaigns.createCampaign(ctx.principal, { ...input, songId: parseId(input.songId, 'input.songId') }),
     activateCampaign: (_root, { id }, ctx) => ctx.campaigns.activateCampaign(ctx.principal, parseId(id, 'id')),
     joinCampaign: (_root, { id, referralCode }, ctx) => ctx.campaigns.joinCampaign(ctx.principal, parseId(id, 'id'), referralCode),
-    claimCampaignNft: (_root, { campaignId, walletAddress }, ctx) =>
-      ctx.campaigns.claimNft(ctx.principal, parseId(campaignId, 'campaignId'), walletAddress),
+    claimCampaignNft: (_root, { campaignId, walletAddress }, ctx) => ctx.campaigns.claimNft(ctx.principal, parseId(campaignId, 'campaignId'), walletAddress),
   },
   Campaign: {
     __resolveReference: referenceById((id, ctx: CampaignsContext) => ctx.campaigns.campaign(ctx.principal, id)),

@@ -337,7 +337,12 @@ export function mintedToken(db: Session, campaignId: string, edition: number) {
 // ---- Loaders' batches ----
 
 /** Songs' newest campaigns, up to `perSong` each: drafts only for their artist (or an ADMIN). */
-export function campaignsBySongs(db: Session, songIds: readonly string[], viewer: { userId: string | null; admin: boolean }, perSong: number): Promise<CampaignRow[]> {
+export function campaignsBySongs(
+  db: Session,
+  songIds: readonly string[],
+  viewer: { userId: string | null; admin: boolean },
+  perSong: number,
+): Promise<CampaignRow[]> {
   return rows(
     db,
     CampaignRow,
@@ -348,7 +353,11 @@ export function campaignsBySongs(db: Session, songIds: readonly string[], viewer
 }
 
 export function participantCounts(db: Session, campaignIds: readonly string[]): Promise<{ id: string; n: number }[]> {
-  return rows(db, CountById, sql`select campaign_id as id, count(*)::int as n from participants where campaign_id in (${list(campaignIds)}) group by campaign_id`);
+  return rows(
+    db,
+    CountById,
+    sql`select campaign_id as id, count(*)::int as n from participants where campaign_id in (${list(campaignIds)}) group by campaign_id`,
+  );
 }
 
 export function participationsOf(db: Session, userId: string, campaignIds: readonly string[]): Promise<ParticipantRow[]> {
@@ -356,7 +365,11 @@ export function participationsOf(db: Session, userId: string, campaignIds: reado
 }
 
 export function referralCounts(db: Session, participantIds: readonly string[]): Promise<{ id: string; n: number }[]> {
-  return rows(db, CountById, sql`select referred_by as id, count(*)::int as n from participants where referred_by in (${list(participantIds)}) group by referred_by`);
+  return rows(
+    db,
+    CountById,
+    sql`select referred_by as id, count(*)::int as n from participants where referred_by in (${list(participantIds)}) group by referred_by`,
+  );
 }
 
 /** Each participant's completed listens of the campaign's song since joining, before endsAt. */
@@ -371,7 +384,14 @@ export function listenCounts(db: Session, participantIds: readonly string[]): Pr
   );
 }
 
-const AnalyticsCounts = z.object({ id: z.string(), participants: z.number(), referrals: z.number(), listens: z.number(), minted: z.number(), claimants: z.number() });
+const AnalyticsCounts = z.object({
+  id: z.string(),
+  participants: z.number(),
+  referrals: z.number(),
+  listens: z.number(),
+  minted: z.number(),
+  claimants: z.number(),
+});
 
 export function analyticsCounts(db: Session, campaignIds: readonly string[]) {
   return rows(

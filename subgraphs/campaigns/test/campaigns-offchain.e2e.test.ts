@@ -10,7 +10,20 @@ import { ListenCompleted } from '@vibestream/rewards/events';
 import { identitySubgraph } from '@vibestream/identity';
 import { catalogSubgraph } from '@vibestream/catalog';
 import { campaignsSubgraph } from '../src/index.ts';
-import { ACTIVATE, CAMPAIGN, CLAIM, CREATE, JOIN, SONG_CAMPAIGNS, artistWithSong, listen, listensCounted, minutesFromNow, signUp, type Claimed } from './helpers.ts';
+import {
+  ACTIVATE,
+  CAMPAIGN,
+  CLAIM,
+  CREATE,
+  JOIN,
+  SONG_CAMPAIGNS,
+  artistWithSong,
+  listen,
+  listensCounted,
+  minutesFromNow,
+  signUp,
+  type Claimed,
+} from './helpers.ts';
 
 // No ETH_RPC_URL: editions are recorded without a chain.
 let stack: TestStack;
@@ -20,7 +33,12 @@ let mediaDir: string;
 
 beforeAll(async () => {
   mediaDir = await mkdtemp(join(tmpdir(), 'vs-campaigns-off-'));
-  stack = await startTestStack('campaignsoff', [identitySubgraph, catalogSubgraph, campaignsSubgraph], { MEDIA_DIR: mediaDir }, { onQuery: { campaigns: (sql) => statements.push(sql) } });
+  stack = await startTestStack(
+    'campaignsoff',
+    [identitySubgraph, catalogSubgraph, campaignsSubgraph],
+    { MEDIA_DIR: mediaDir },
+    { onQuery: { campaigns: (sql) => statements.push(sql) } },
+  );
   db = stack.db;
 }, 180_000);
 
@@ -32,7 +50,15 @@ afterAll(async () => {
 type Artist = Awaited<ReturnType<typeof artistWithSong>>['artist'];
 
 async function campaign(artist: Artist, songId: string, overrides: Record<string, unknown> = {}, activate = true): Promise<string> {
-  const input = { songId, name: 'Run', startsAt: minutesFromNow(-1), endsAt: minutesFromNow(60), budgetCents: 500, nftDrop: { name: 'Run Drop', symbol: 'RUN', editionSize: 2, minListens: 1 }, ...overrides };
+  const input = {
+    songId,
+    name: 'Run',
+    startsAt: minutesFromNow(-1),
+    endsAt: minutesFromNow(60),
+    budgetCents: 500,
+    nftDrop: { name: 'Run Drop', symbol: 'RUN', editionSize: 2, minListens: 1 },
+    ...overrides,
+  };
   const created = await stack.gql<{ createCampaign: { id: string } }>(CREATE, { input }, { token: artist.token });
   if (!created.data) throw new Error(JSON.stringify(created.errors));
   if (activate) {
@@ -68,7 +94,9 @@ describe('campaigns without a chain', () => {
     const metadata = await fetch(claimed.data!.claimCampaignNft.tokenUri);
     expect(await metadata.json()).toMatchObject({ name: 'Run Drop #1', song: 'Paper Moon', editionNumber: 1, editionSize: 2 });
     const events = await db.query(`select payload from campaigns.outbox_events where type = 'campaigns.nft.minted.v1' and payload->>'campaignId' = $1`, [id]);
-    expect(events.rows.map((r) => r.payload)).toEqual([expect.objectContaining({ editionNumber: 1, tokenId: '1', contractAddress: null, txHash: null, walletAddress: wallet })]);
+    expect(events.rows.map((r) => r.payload)).toEqual([
+      expect.objectContaining({ editionNumber: 1, tokenId: '1', contractAddress: null, txHash: null, walletAddress: wallet }),
+    ]);
   });
 
   it('refuses claims of a campaign without a drop, referral codes of another campaign, and joins before startsAt', async () => {
@@ -80,7 +108,9 @@ describe('campaigns without a chain', () => {
     const friend = await signUp(stack, 'FAN', 'Friend');
     const joined = await stack.gql<{ joinCampaign: { referralCode: string } }>(JOIN, { id: other }, { token: fan.token });
     expect(errorCode(await stack.gql(CLAIM, { campaignId: plain, walletAddress: Wallet.createRandom().address }, { token: fan.token }))).toBe('CONFLICT');
-    expect(errorCode(await stack.gql(JOIN, { id: plain, referralCode: joined.data!.joinCampaign.referralCode }, { token: friend.token }))).toBe('BAD_USER_INPUT');
+    expect(errorCode(await stack.gql(JOIN, { id: plain, referralCode: joined.data!.joinCampaign.referralCode }, { token: friend.token }))).toBe(
+      'BAD_USER_INPUT',
+    );
     expect(errorCode(await stack.gql(JOIN, { id: later }, { token: fan.token }))).toBe('CONFLICT');
     // An id that is not one is refused before any lookup (issue 13); an unknown one is NOT_FOUND.
     expect((await stack.gql(JOIN, { id: 'not-an-id' }, { token: fan.token })).errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'id' });
@@ -94,7 +124,9 @@ describe('campaigns without a chain', () => {
     const { artist, songId } = await artistWithSong(stack, db, 'Twice');
     const id = await campaign(artist, songId);
     const fan = await signUp(stack, 'FAN', 'Eager');
-    const joins = await Promise.all(Array.from({ length: 5 }, () => stack.gql<{ joinCampaign: { id: string; referralCode: string } }>(JOIN, { id }, { token: fan.token })));
+    const joins = await Promise.all(
+      Array.from({ length: 5 }, () => stack.gql<{ joinCampaign: { id: string; referralCode: string } }>(JOIN, { id }, { token: fan.token })),
+    );
     expect(new Set(joins.map((j) => j.data!.joinCampaign.id)).size).toBe(1);
     const sessionId = randomUUID();
     const payload = { sessionId, userId: fan.userId, songId, listenedSeconds: 40, completedAt: new Date().toISOString() };
@@ -121,9 +153,15 @@ describe('campaigns without a chain', () => {
 
   it('activeCampaigns pages by endsAt with Relay cursors', async () => {
     const { artist, songId } = await artistWithSong(stack, db, 'Pages');
-    const ids = [await campaign(artist, songId, { endsAt: minutesFromNow(3) }), await campaign(artist, songId, { endsAt: minutesFromNow(2) }), await campaign(artist, songId, { endsAt: minutesFromNow(1) })];
+    const ids = [
+      await campaign(artist, songId, { endsAt: minutesFromNow(3) }),
+      await campaign(artist, songId, { endsAt: minutesFromNow(2) }),
+      await campaign(artist, songId, { endsAt: minutesFromNow(1) }),
+    ];
     await campaign(artist, songId, { endsAt: minutesFromNow(1) }, false);
-    type Page = { activeCampaigns: { totalCount: number; edges: { cursor: string; node: { id: string } }[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } } };
+    type Page = {
+      activeCampaigns: { totalCount: number; edges: { cursor: string; node: { id: string } }[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } };
+    };
     const PAGE = `query($first: Int, $after: String) { activeCampaigns(first: $first, after: $after) { totalCount edges { cursor node { id } } pageInfo { hasNextPage endCursor } } }`;
     const seen: string[] = [];
     let after: string | null = null;
@@ -155,7 +193,11 @@ describe('lists of campaigns', () => {
     // Reads only: background work (outbox relay, event consumer, sweep) writes, or reads only its own tables.
     const requestStatements = async () => {
       statements.length = 0;
-      const res = await stack.gql<{ song: { campaigns: { myParticipation: { listens: number } | null; analytics: { participants: number } }[] } }>(QUERY, { id: songId }, { token: admin });
+      const res = await stack.gql<{ song: { campaigns: { myParticipation: { listens: number } | null; analytics: { participants: number } }[] } }>(
+        QUERY,
+        { id: songId },
+        { token: admin },
+      );
       expect(res.errors).toBeUndefined();
       const counted = statements.filter((sql) => /\bselect\b/i.test(sql) && !/outbox_events|handled_events|'ENDED'|insert into listens/.test(sql)).length;
       return { counted, campaigns: res.data!.song.campaigns };

@@ -54,7 +54,15 @@ afterAll(async () => {
   if (mediaDir) await rm(mediaDir, { recursive: true, force: true });
 });
 
-type Created = { createCampaign: { id: string; status: string; budgetCents: number; song: { id: string; title: string }; nftDrop: { editionSize: number; minListens: number; minted: number } | null } };
+type Created = {
+  createCampaign: {
+    id: string;
+    status: string;
+    budgetCents: number;
+    song: { id: string; title: string };
+    nftDrop: { editionSize: number; minListens: number; minted: number } | null;
+  };
+};
 type Activated = { activateCampaign: { id: string; status: string; nftDrop: { contractAddress: string | null } | null } };
 type Joined = { joinCampaign: { id: string; referralCode: string; joinedAt: string } };
 type CampaignView = {
@@ -63,8 +71,21 @@ type CampaignView = {
     status: string;
     participantCount: number;
     nftDrop: { editionSize: number; minted: number; remaining: number; contractAddress: string | null };
-    myParticipation: { id: string; referralCode: string; referralCount: number; listens: number; nft: { tokenId: string; status: string; txHash: string | null } | null } | null;
-    analytics: { participants: number; referrals: number; listens: number; nftsMinted: number; conversionRate: number; costPerListenCents: number | null } | null;
+    myParticipation: {
+      id: string;
+      referralCode: string;
+      referralCount: number;
+      listens: number;
+      nft: { tokenId: string; status: string; txHash: string | null } | null;
+    } | null;
+    analytics: {
+      participants: number;
+      referrals: number;
+      listens: number;
+      nftsMinted: number;
+      conversionRate: number;
+      costPerListenCents: number | null;
+    } | null;
   } | null;
 };
 
@@ -74,7 +95,16 @@ async function draftWithDrop(title: string, drop: { editionSize: number; minList
   const { artist, songId } = await artistWithSong(stack, db, title);
   const created = await stack.gql<Created>(
     CREATE,
-    { input: { songId, name: `${title} launch`, startsAt: minutesFromNow(-1), endsAt: minutesFromNow(60), budgetCents: 100, nftDrop: { name: `${title} Drop`, symbol: 'DPLY', ...drop } } },
+    {
+      input: {
+        songId,
+        name: `${title} launch`,
+        startsAt: minutesFromNow(-1),
+        endsAt: minutesFromNow(60),
+        budgetCents: 100,
+        nftDrop: { name: `${title} Drop`, symbol: 'DPLY', ...drop },
+      },
+    },
     { token: artist.token },
   );
   if (!created.data) throw new Error(JSON.stringify(created.errors));
@@ -85,7 +115,16 @@ async function activeCampaignWithDrop(title: string, drop: { editionSize: number
   const { artist, songId } = await artistWithSong(stack, db, title);
   const created = await stack.gql<Created>(
     CREATE,
-    { input: { songId, name: `${title} launch`, startsAt: minutesFromNow(-1), endsAt, budgetCents: 9000, nftDrop: { name: `${title} Drop`, symbol: 'VIBE', ...drop } } },
+    {
+      input: {
+        songId,
+        name: `${title} launch`,
+        startsAt: minutesFromNow(-1),
+        endsAt,
+        budgetCents: 9000,
+        nftDrop: { name: `${title} Drop`, symbol: 'VIBE', ...drop },
+      },
+    },
     { token: artist.token },
   );
   if (!created.data) throw new Error(JSON.stringify(created.errors));
@@ -115,7 +154,9 @@ describe('a campaign with an NFT drop of 3, through the gateway, on the in-proce
     const backwards = await stack.gql(CREATE, { input: { ...input, endsAt: input.startsAt } }, { token: artist.token });
     expect(errorCode(backwards)).toBe('BAD_USER_INPUT');
     expect(backwards.errors![0]!.extensions!.field).toBe('input.endsAt');
-    expect(errorCode(await stack.gql(CREATE, { input: { ...input, nftDrop: { ...input.nftDrop, editionSize: 0 } } }, { token: artist.token }))).toBe('BAD_USER_INPUT');
+    expect(errorCode(await stack.gql(CREATE, { input: { ...input, nftDrop: { ...input.nftDrop, editionSize: 0 } } }, { token: artist.token }))).toBe(
+      'BAD_USER_INPUT',
+    );
     expect((await db.query('select count(*)::int as n from campaigns.campaigns where song_id = $1', [songId])).rows[0].n).toBe(0);
 
     const created = await stack.gql<Created>(CREATE, { input }, { token: artist.token });
@@ -150,7 +191,8 @@ describe('a campaign with an NFT drop of 3, through the gateway, on the in-proce
     expect(await nft.getFunction('owner')()).toBe(deployer);
 
     // Joins: Cy joins with Ana's code; codes that are unknown or one's own are refused.
-    const join = async (fan: { token: string }, referralCode?: string) => stack.gql<Joined>(JOIN, { id: campaignId, ...(referralCode ? { referralCode } : {}) }, { token: fan.token });
+    const join = async (fan: { token: string }, referralCode?: string) =>
+      stack.gql<Joined>(JOIN, { id: campaignId, ...(referralCode ? { referralCode } : {}) }, { token: fan.token });
     const anaJoin = (await join(ana)).data!.joinCampaign;
     expect(anaJoin.referralCode).toMatch(/^[2-9A-HJKMNP-Z]{8}$/);
     expect((await join(ana)).data!.joinCampaign).toEqual(anaJoin);
@@ -179,7 +221,10 @@ describe('a campaign with an NFT drop of 3, through the gateway, on the in-proce
     // Four eligible fans claim at once: the database hands out editions 1..3, the fourth is sold out.
     const wallets = new Map([ana, ben, cy, dee].map((fan) => [fan.userId, Wallet.createRandom().address]));
     const results = await Promise.all(
-      [ana, ben, cy, dee].map(async (fan) => ({ fan, result: await stack.gql<Claimed>(CLAIM, { campaignId, walletAddress: wallets.get(fan.userId) }, { token: fan.token }) })),
+      [ana, ben, cy, dee].map(async (fan) => ({
+        fan,
+        result: await stack.gql<Claimed>(CLAIM, { campaignId, walletAddress: wallets.get(fan.userId) }, { token: fan.token }),
+      })),
     );
     const winners = results.filter((r) => r.result.data?.claimCampaignNft);
     const losers = results.filter((r) => !r.result.data?.claimCampaignNft);
@@ -189,7 +234,12 @@ describe('a campaign with an NFT drop of 3, through the gateway, on the in-proce
     expect(winners.map((w) => w.result.data!.claimCampaignNft.tokenId).sort()).toEqual(['1', '2', '3']);
     for (const { fan, result } of winners) {
       const claimed = result.data!.claimCampaignNft;
-      expect(claimed).toMatchObject({ status: 'MINTED', contractAddress, walletAddress: wallets.get(fan.userId), txHash: expect.stringMatching(/^0x[0-9a-f]{64}$/) });
+      expect(claimed).toMatchObject({
+        status: 'MINTED',
+        contractAddress,
+        walletAddress: wallets.get(fan.userId),
+        txHash: expect.stringMatching(/^0x[0-9a-f]{64}$/),
+      });
       expect(await nft.getFunction('ownerOf')(BigInt(claimed.tokenId))).toBe(wallets.get(fan.userId));
       expect((await chain.provider.getTransactionReceipt(claimed.txHash!))?.status).toBe(1);
     }
@@ -210,10 +260,18 @@ describe('a campaign with an NFT drop of 3, through the gateway, on the in-proce
     expect((await fetch(`${stack.publicUrl}/nft/${campaignId}/4`)).status).toBe(404);
 
     // Each mint published campaigns.nft.minted.v1 through the outbox.
-    const events = await db.query(`select payload from campaigns.outbox_events where type = 'campaigns.nft.minted.v1' and payload->>'campaignId' = $1`, [campaignId]);
+    const events = await db.query(`select payload from campaigns.outbox_events where type = 'campaigns.nft.minted.v1' and payload->>'campaignId' = $1`, [
+      campaignId,
+    ]);
     expect(events.rows.map((r) => r.payload.editionNumber).sort()).toEqual([1, 2, 3]);
     for (const { payload } of events.rows) {
-      expect(payload).toMatchObject({ campaignName: 'Golden Hour launch', songId, editionSize: 3, contractAddress, walletAddress: wallets.get(payload.userId) });
+      expect(payload).toMatchObject({
+        campaignName: 'Golden Hour launch',
+        songId,
+        editionSize: 3,
+        contractAddress,
+        walletAddress: wallets.get(payload.userId),
+      });
     }
 
     // Analytics, for the artist: 5 participants, 1 referral, 9 listens, 3 minted of 5 participants, 9000 cents / 9 listens.
@@ -233,9 +291,15 @@ describe('a campaign with an NFT drop of 3, through the gateway, on the in-proce
     // The song shows its campaign (Song.campaigns, resolved here), and activeCampaigns lists it with the song from catalog.
     const song = await stack.gql<{ song: { campaigns: { id: string; status: string }[] } }>(SONG_CAMPAIGNS, { id: songId });
     expect(song.data!.song.campaigns).toEqual([{ id: campaignId, name: 'Golden Hour launch', status: 'ACTIVE' }]);
-    const active = await stack.gql<{ activeCampaigns: { totalCount: number; edges: { node: { id: string; song: { title: string; artist: { name: string } } } }[] } }>(ACTIVE);
+    const active = await stack.gql<{
+      activeCampaigns: { totalCount: number; edges: { node: { id: string; song: { title: string; artist: { name: string } } } }[] };
+    }>(ACTIVE);
     expect(active.errors).toBeUndefined();
-    expect(active.data!.activeCampaigns.edges.find((e) => e.node.id === campaignId)?.node.song).toEqual({ id: songId, title: 'Golden Hour', artist: { name: 'Golden Hour Artist' } });
+    expect(active.data!.activeCampaigns.edges.find((e) => e.node.id === campaignId)?.node.song).toEqual({
+      id: songId,
+      title: 'Golden Hour',
+      artist: { name: 'Golden Hour Artist' },
+    });
   });
 });
 
@@ -257,7 +321,10 @@ describe('many concurrent claims', () => {
     for (const { wallet, result } of winners) expect(await nft.getFunction('ownerOf')(BigInt(result.data!.claimCampaignNft.tokenId))).toBe(wallet);
     expect(winners.map((w) => Number(w.result.data!.claimCampaignNft.tokenId)).sort()).toEqual([1, 2, 3, 4, 5]);
     expect(await nft.getFunction('totalSupply')()).toBe(5n);
-    const rows = await db.query(`select count(*)::int as n, count(*) filter (where status = 'MINTED')::int as minted from campaigns.mints where campaign_id = $1`, [id]);
+    const rows = await db.query(
+      `select count(*)::int as n, count(*) filter (where status = 'MINTED')::int as minted from campaigns.mints where campaign_id = $1`,
+      [id],
+    );
     expect(rows.rows[0]).toEqual({ n: 5, minted: 5 });
   });
 });
@@ -271,11 +338,17 @@ describe('the end of a campaign', () => {
     await listen(stack, fan.userId, songId, 1);
     await listensCounted(stack, fan.token, id, 1);
     await new Promise((r) => setTimeout(r, Math.max(0, 4200 - 0)));
-    const status = await eventually(async () => (await stack.gql<{ campaign: { status: string } }>(STATUS, { id }, { token: fan.token })).data?.campaign.status, (s) => s === 'ENDED');
+    const status = await eventually(
+      async () => (await stack.gql<{ campaign: { status: string } }>(STATUS, { id }, { token: fan.token })).data?.campaign.status,
+      (s) => s === 'ENDED',
+    );
     expect(status).toBe('ENDED');
     expect(errorCode(await stack.gql(CLAIM, { campaignId: id, walletAddress: Wallet.createRandom().address }, { token: fan.token }))).toBe('CONFLICT');
     expect(errorCode(await stack.gql(JOIN, { id }, { token: latecomer.token }))).toBe('CONFLICT');
-    const persisted = await eventually(async () => (await db.query('select status from campaigns.campaigns where id = $1', [id])).rows[0]?.status, (s) => s === 'ENDED');
+    const persisted = await eventually(
+      async () => (await db.query('select status from campaigns.campaigns where id = $1', [id])).rows[0]?.status,
+      (s) => s === 'ENDED',
+    );
     expect(persisted).toBe('ENDED');
     const active = await stack.gql<{ activeCampaigns: { edges: { node: { id: string } }[] } }>(ACTIVE);
     expect(active.data!.activeCampaigns.edges.map((e) => e.node.id)).not.toContain(id);
@@ -325,7 +398,10 @@ describe('activating a campaign with a drop', () => {
     for (const result of results) expect(result.errors).toBeUndefined();
     const contractAddress = getCreateAddress({ from: deployer, nonce });
     for (const result of results) {
-      expect(result.data!.activateCampaign).toMatchObject({ status: 'ACTIVE', nftDrop: { contractAddress, deploying: false, deployTxHash: expect.stringMatching(/^0x[0-9a-f]{64}$/) } });
+      expect(result.data!.activateCampaign).toMatchObject({
+        status: 'ACTIVE',
+        nftDrop: { contractAddress, deploying: false, deployTxHash: expect.stringMatching(/^0x[0-9a-f]{64}$/) },
+      });
     }
     expect(await chain.provider.getTransactionCount(deployer)).toBe(nonce + 1);
     const receipt = await chain.provider.getTransactionReceipt(results[0]!.data!.activateCampaign.nftDrop.deployTxHash!);
@@ -346,10 +422,16 @@ describe('activating a campaign with a drop', () => {
       const direct = [stack.subgraph('campaigns'), graphqlClient(replica.url)];
       // Holding the deployer's send lock makes both replicas sign a deployment before either is recorded.
       await db.query('select pg_advisory_lock(hashtext($1))', [sendLock]);
-      const activations = Promise.all([0, 1, 0, 1].map((i) => direct[i]!<{ activateCampaign: Deployment }>(ACTIVATE_DEPLOYING, { id }, { token: artist.token })));
+      const activations = Promise.all(
+        [0, 1, 0, 1].map((i) => direct[i]!<{ activateCampaign: Deployment }>(ACTIVATE_DEPLOYING, { id }, { token: artist.token })),
+      );
       const waiting = await eventually(
         async () =>
-          (await db.query(`select count(*)::int as n from pg_locks where locktype = 'advisory' and not granted and database = (select oid from pg_database where datname = current_database())`)).rows[0].n as number,
+          (
+            await db.query(
+              `select count(*)::int as n from pg_locks where locktype = 'advisory' and not granted and database = (select oid from pg_database where datname = current_database())`,
+            )
+          ).rows[0].n as number,
         (n) => n === 2,
         10_000,
       );
@@ -359,7 +441,11 @@ describe('activating a campaign with a drop', () => {
       const [first] = results;
       for (const result of results) {
         expect(result.errors).toBeUndefined();
-        expect(result.data!.activateCampaign).toEqual({ id, status: 'DRAFT', nftDrop: { contractAddress: null, deploying: true, deployTxHash: first!.data!.activateCampaign.nftDrop.deployTxHash } });
+        expect(result.data!.activateCampaign).toEqual({
+          id,
+          status: 'DRAFT',
+          nftDrop: { contractAddress: null, deploying: true, deployTxHash: first!.data!.activateCampaign.nftDrop.deployTxHash },
+        });
       }
       expect(await chain.provider.getTransactionCount(deployer, 'pending')).toBe(nonce + 1);
     } finally {
@@ -394,7 +480,13 @@ describe('activating a campaign with a drop', () => {
       );
       expect(recorded).toMatch(/^0x[0-9a-f]{64}$/);
       // Broadcast right after it is recorded.
-      expect(await eventually(() => chain.provider.getTransaction(recorded!), (tx) => tx !== null, 10_000)).not.toBeNull();
+      expect(
+        await eventually(
+          () => chain.provider.getTransaction(recorded!),
+          (tx) => tx !== null,
+          10_000,
+        ),
+      ).not.toBeNull();
       // Meanwhile nothing holds the campaign's row: a locking read that refuses to wait gets it.
       await db.query('begin');
       try {

@@ -12,7 +12,14 @@ let collection: string;
 beforeAll(async () => {
   chain = await startTestChain();
   campaigns = new CampaignChain({ rpcUrl: chain.url, privateKey: chain.accounts[3]!, artifact, receiptTimeoutMs: 10_000, pollingIntervalMs: 50 });
-  ({ contractAddress: collection } = await campaigns.deployCollection({ name: 'Test Drop', symbol: 'TD', editionSize: 12, baseTokenUri: 'https://vibe.example/nft/c/', sent: null, onSigned: async () => {} }));
+  ({ contractAddress: collection } = await campaigns.deployCollection({
+    name: 'Test Drop',
+    symbol: 'TD',
+    editionSize: 12,
+    baseTokenUri: 'https://vibe.example/nft/c/',
+    sent: null,
+    onSigned: async () => {},
+  }));
 }, 120_000);
 
 afterAll(async () => {
@@ -57,8 +64,12 @@ describe('CampaignChain', () => {
 
   it('refuses an edition held by another wallet, and one beyond the drop, before sending', async () => {
     const nonce = await chain.provider.getTransactionCount(campaigns.address);
-    await expect(campaigns.mint({ contractAddress: collection, to: Wallet.createRandom().address, tokenId: 1, sentTxHash: null, onSigned: noop })).rejects.toThrow(/owned by/);
-    await expect(campaigns.mint({ contractAddress: collection, to: Wallet.createRandom().address, tokenId: 13, sentTxHash: null, onSigned: noop })).rejects.toThrow();
+    await expect(
+      campaigns.mint({ contractAddress: collection, to: Wallet.createRandom().address, tokenId: 1, sentTxHash: null, onSigned: noop }),
+    ).rejects.toThrow(/owned by/);
+    await expect(
+      campaigns.mint({ contractAddress: collection, to: Wallet.createRandom().address, tokenId: 13, sentTxHash: null, onSigned: noop }),
+    ).rejects.toThrow();
     expect(await chain.provider.getTransactionCount(campaigns.address)).toBe(nonce);
     // The queue is not stuck after a refusal.
     const to = Wallet.createRandom().address;

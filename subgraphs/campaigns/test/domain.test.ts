@@ -45,7 +45,13 @@ describe('campaign lifecycle', () => {
 });
 
 describe('createCampaign input', () => {
-  const valid = { name: 'Launch', startsAt: at(0), endsAt: at(HOUR), budgetCents: 10_000, nftDrop: { name: 'Launch Drop', symbol: 'LNCH', editionSize: 3, minListens: 2 } };
+  const valid = {
+    name: 'Launch',
+    startsAt: at(0),
+    endsAt: at(HOUR),
+    budgetCents: 10_000,
+    nftDrop: { name: 'Launch Drop', symbol: 'LNCH', editionSize: 3, minListens: 2 },
+  };
 
   it('accepts a valid input, with or without a drop', () => {
     expect(campaignInputProblems(valid, now)).toEqual([]);
@@ -119,7 +125,10 @@ describe('analytics', () => {
       conversionRate: 0.75,
       costPerListenCents: 500,
     });
-    expect(analytics({ participants: 0, referrals: 0, listens: 0, nftsMinted: 0, claimants: 0 }, 4500)).toMatchObject({ conversionRate: 0, costPerListenCents: null });
+    expect(analytics({ participants: 0, referrals: 0, listens: 0, nftsMinted: 0, claimants: 0 }, 4500)).toMatchObject({
+      conversionRate: 0,
+      costPerListenCents: null,
+    });
   });
 });
 

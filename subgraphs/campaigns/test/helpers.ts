@@ -22,14 +22,26 @@ export const ACTIVE = `query ActiveCampaigns { activeCampaigns(first: 20) { tota
 export const SONG_CAMPAIGNS = `query($id: ID!) { song(id: $id) { id title campaigns { id name status } } }`;
 
 export type Claimed = {
-  claimCampaignNft: { tokenId: string; contractAddress: string | null; txHash: string | null; status: string; editionNumber: number; walletAddress: string; tokenUri: string };
+  claimCampaignNft: {
+    tokenId: string;
+    contractAddress: string | null;
+    txHash: string | null;
+    status: string;
+    editionNumber: number;
+    walletAddress: string;
+    tokenUri: string;
+  };
 };
 
 /** An artist with a published song that campaigns already knows (it learns songs from catalog events). */
 export async function artistWithSong(stack: TestStack, db: pg.Client, title: string) {
   const artist = await newArtist(stack, `${title} Artist`);
   const songId = await publishedSong(stack, artist.token, { title, genre: 'Pop' }, makeWav(1, 4000));
-  await eventually(async () => (await db.query('select 1 from campaigns.songs where song_id = $1', [songId])).rowCount, (n) => n === 1, 15_000);
+  await eventually(
+    async () => (await db.query('select 1 from campaigns.songs where song_id = $1', [songId])).rowCount,
+    (n) => n === 1,
+    15_000,
+  );
   return { artist, songId };
 }
 
@@ -44,7 +56,9 @@ export async function listen(stack: TestStack, userId: string, songId: string, t
 /** Waits until campaigns counts `n` listens for the participant behind `token`. */
 export async function listensCounted(stack: TestStack, token: string, campaignId: string, n: number) {
   const seen = await eventually(
-    async () => (await stack.gql<{ campaign: { myParticipation: { listens: number } | null } }>(MY_LISTENS, { id: campaignId }, { token })).data?.campaign.myParticipation?.listens,
+    async () =>
+      (await stack.gql<{ campaign: { myParticipation: { listens: number } | null } }>(MY_LISTENS, { id: campaignId }, { token })).data?.campaign.myParticipation
+        ?.listens,
     (listens) => listens === n,
     15_000,
   );

@@ -4,13 +4,19 @@ const optional = (v: unknown) => (v === '' ? undefined : v);
 
 export const catalogConfigShape = {
   ...subgraphConfigShape(4002),
-  MEDIA_SIGNING_SECRET: z.preprocess(optional, z.string().min(32).optional()).describe('HMAC secret (at least 32 characters) that signs upload and stream URLs. Required in production; otherwise generated once into VIBESTREAM_DATA_DIR/keys.'),
+  MEDIA_SIGNING_SECRET: z
+    .preprocess(optional, z.string().min(32).optional())
+    .describe(
+      'HMAC secret (at least 32 characters) that signs upload and stream URLs. Required in production; otherwise generated once into VIBESTREAM_DATA_DIR/keys.',
+    ),
   MEDIA_STORAGE: z.preprocess(optional, z.enum(['filesystem', 's3']).default('filesystem')).describe('Where media files are kept: filesystem or s3.'),
   MEDIA_DIR: env.optionalString().describe('Root folder of filesystem storage. Default: media/ under VIBESTREAM_DATA_DIR.'),
   S3_BUCKET: env.optionalString().describe('Bucket of s3 storage; required with MEDIA_STORAGE=s3.'),
   S3_REGION: z.preprocess(optional, z.string().default('us-east-1')).describe('Region of the S3 bucket.'),
   S3_ENDPOINT: env.optionalUrl().describe('URL of an S3-compatible service (MinIO, R2, ...); path-style addressing is used when set. Default: AWS.'),
-  S3_ACCESS_KEY_ID: env.optionalString().describe("Access key id for the bucket (used only with S3_SECRET_ACCESS_KEY). Default: the AWS SDK's credential chain."),
+  S3_ACCESS_KEY_ID: env
+    .optionalString()
+    .describe("Access key id for the bucket (used only with S3_SECRET_ACCESS_KEY). Default: the AWS SDK's credential chain."),
   S3_SECRET_ACCESS_KEY: env.optionalString().describe('Secret access key for the bucket (used only with S3_ACCESS_KEY_ID).'),
   UPLOAD_URL_TTL_SECONDS: env.int(900, 10).describe('How long an upload URL is valid, in seconds.'),
   STREAM_URL_TTL_SECONDS: env.int(3600, 10).describe('How long a stream URL is valid, in seconds.'),

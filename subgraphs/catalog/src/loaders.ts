@@ -45,7 +45,12 @@ function pageAfter(kind: PageKind, after: string | null): PageAfter {
 function pagesByParent<T extends Song | Playlist>(
   db: Session,
   kind: PageKind,
-  load: (page: { parents: string[]; viewerUserId: string; after: PageAfter; limit: number }) => Promise<{ node: T; position: number | undefined; parentId: string }[]>,
+  load: (page: {
+    parents: string[];
+    viewerUserId: string;
+    after: PageAfter;
+    limit: number;
+  }) => Promise<{ node: T; position: number | undefined; parentId: string }[]>,
   viewerUserId: string,
   cursorOf: (node: T, position: number | undefined) => unknown,
 ) {
@@ -101,9 +106,13 @@ export function createLoaders(db: Session, viewerUserId: string | null) {
     /** An artist's songs, newest first; drafts only when the viewer is that artist. */
     artistSongs: pagesByParent<Song>(db, 'artistSongs', (page) => store.pageRows(db, 'artistSongs', store.Song, page), viewer, byTime),
     /** A playlist's songs in the order added, never another artist's draft. */
-    playlistSongs: pagesByParent<Song>(db, 'playlistSongs', (page) => store.pageRows(db, 'playlistSongs', store.Song, page), viewer, (_song, position) => [
-      position ?? 0,
-    ]),
+    playlistSongs: pagesByParent<Song>(
+      db,
+      'playlistSongs',
+      (page) => store.pageRows(db, 'playlistSongs', store.Song, page),
+      viewer,
+      (_song, position) => [position ?? 0],
+    ),
     playlistsByOwner: pagesByParent<Playlist>(db, 'playlistsByOwner', (page) => store.pageRows(db, 'playlistsByOwner', store.Playlist, page), viewer, byTime),
   };
 }

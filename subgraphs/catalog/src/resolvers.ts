@@ -59,8 +59,7 @@ export const resolvers: Resolvers<CatalogContext> = {
   Mutation: {
     createArtistProfile: (_root, { input }, ctx) => ctx.service.createArtistProfile(ctx.principal, input),
     createAlbum: (_root, { input }, ctx) => ctx.service.createAlbum(ctx.principal, input),
-    createSong: (_root, { input }, ctx) =>
-      ctx.service.createSong(ctx.principal, { ...input, albumId: parseOptionalId(input.albumId, 'input.albumId') }),
+    createSong: (_root, { input }, ctx) => ctx.service.createSong(ctx.principal, { ...input, albumId: parseOptionalId(input.albumId, 'input.albumId') }),
     requestSongUpload: (_root, { songId, contentType, byteSize }, ctx) =>
       ctx.service.requestSongUpload(ctx.principal, parseId(songId, 'songId'), contentType, byteSize),
     publishSong: (_root, { songId }, ctx) => ctx.service.publishSong(ctx.principal, parseId(songId, 'songId')),

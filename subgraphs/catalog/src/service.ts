@@ -74,7 +74,10 @@ export class CatalogService {
     const artist = await this.ownArtist(principal);
     const title = valid(checkText('title', input.title, 200));
     return this.db.useCase(async (tx) =>
-      returned(await store.insertAlbum(tx, { id: randomUUID(), artistId: artist.id, title, releaseDate: input.releaseDate ?? null, createdAt: new Date() }), 'insert into albums'),
+      returned(
+        await store.insertAlbum(tx, { id: randomUUID(), artistId: artist.id, title, releaseDate: input.releaseDate ?? null, createdAt: new Date() }),
+        'insert into albums',
+      ),
     );
   }
 
@@ -89,7 +92,8 @@ export class CatalogService {
         // The album's row lock serialises additions to it, so concurrent ones cannot overfill it.
         const owner = isUuid(albumId) ? await store.lockAlbumArtist(tx, albumId) : undefined;
         if (owner !== artist.id) throw badInput('albumId must be one of your albums', 'input.albumId');
-        if ((await store.songCountOfAlbum(tx, albumId)) >= MAX_ALBUM_SONGS) throw conflict(`This album already holds ${MAX_ALBUM_SONGS} songs, the most an album may`);
+        if ((await store.songCountOfAlbum(tx, albumId)) >= MAX_ALBUM_SONGS)
+          throw conflict(`This album already holds ${MAX_ALBUM_SONGS} songs, the most an album may`);
       }
       return returned(
         await store.insertSong(tx, { id: randomUUID(), artistId: artist.id, albumId, title, genre, isrc, artistName: artist.name }),

@@ -15,7 +15,8 @@ const artistColumns = (t: string) => sql.raw(`${t}.id, ${t}.user_id as "userId",
 
 export const Album = z.object({ id: z.string(), artistId: z.string(), title: z.string(), releaseDate: timestamp.nullable(), createdAt: timestamp });
 export type Album = z.output<typeof Album>;
-const albumColumns = (t: string) => sql.raw(`${t}.id, ${t}.artist_id as "artistId", ${t}.title, ${t}.release_date as "releaseDate", ${t}.created_at as "createdAt"`);
+const albumColumns = (t: string) =>
+  sql.raw(`${t}.id, ${t}.artist_id as "artistId", ${t}.title, ${t}.release_date as "releaseDate", ${t}.created_at as "createdAt"`);
 
 export const Song = z.object({
   id: z.string(),
@@ -132,7 +133,10 @@ export async function songById(db: Session, id: string): Promise<Song | undefine
   return row(db, Song, sql`select ${songColumns('s')} from songs s where s.id = ${id}`);
 }
 
-export async function insertSong(tx: Tx, s: { id: string; artistId: string; albumId: string | null; title: string; genre: string; isrc: string | null; artistName: string }) {
+export async function insertSong(
+  tx: Tx,
+  s: { id: string; artistId: string; albumId: string | null; title: string; genre: string; isrc: string | null; artistName: string },
+) {
   return row(
     tx,
     Song,
@@ -143,7 +147,11 @@ export async function insertSong(tx: Tx, s: { id: string; artistId: string; albu
 }
 
 /** Publishes a draft with its audio's metadata; answers when, or undefined when it was not a draft. */
-export async function publishDraft(tx: Tx, songId: string, m: { durationSeconds: number; codec: string | null; bitrateKbps: number | null }): Promise<Date | undefined> {
+export async function publishDraft(
+  tx: Tx,
+  songId: string,
+  m: { durationSeconds: number; codec: string | null; bitrateKbps: number | null },
+): Promise<Date | undefined> {
   const published = await row(
     tx,
     z.object({ published_at: timestamp }),
@@ -170,13 +178,21 @@ export async function lockSongMedia(tx: Tx, songId: string): Promise<{ media_key
 }
 
 export async function setSongMedia(tx: Tx, songId: string, m: { key: string; contentType: string; bytes: number; etag: string }): Promise<void> {
-  await exec(tx, sql`update songs set media_key = ${m.key}, media_content_type = ${m.contentType}, media_bytes = ${m.bytes}, media_etag = ${m.etag} where id = ${songId}`);
+  await exec(
+    tx,
+    sql`update songs set media_key = ${m.key}, media_content_type = ${m.contentType}, media_bytes = ${m.bytes}, media_etag = ${m.etag} where id = ${songId}`,
+  );
 }
 
 export async function songMedia(db: Session, songId: string) {
   return row(
     db,
-    z.object({ media_key: z.string().nullable(), media_content_type: z.string().nullable(), media_bytes: z.string().nullable(), media_etag: z.string().nullable() }),
+    z.object({
+      media_key: z.string().nullable(),
+      media_content_type: z.string().nullable(),
+      media_bytes: z.string().nullable(),
+      media_etag: z.string().nullable(),
+    }),
     sql`select media_key, media_content_type, media_bytes, media_etag from songs where id = ${songId}`,
   );
 }
@@ -298,7 +314,11 @@ export async function playlistsByIds(db: Session, ids: readonly string[]): Promi
 }
 
 export async function insertPlaylist(tx: Tx, p: Playlist): Promise<Playlist | undefined> {
-  return row(tx, Playlist, sql`insert into playlists as p (id, owner_id, name, created_at) values (${p.id}, ${p.ownerId}, ${p.name}, ${p.createdAt}) returning ${playlistColumns('p')}`);
+  return row(
+    tx,
+    Playlist,
+    sql`insert into playlists as p (id, owner_id, name, created_at) values (${p.id}, ${p.ownerId}, ${p.name}, ${p.createdAt}) returning ${playlistColumns('p')}`,
+  );
 }
 
 export async function addToPlaylist(tx: Tx, playlistId: string, songId: string): Promise<void> {
@@ -339,7 +359,10 @@ export async function uploadUsage(db: Session, userId: string): Promise<{ upload
   return { uploadsThisMonth: found?.uploads ?? 0, storageUsedBytes: found?.bytes ?? 0 };
 }
 
-export async function insertTicket(tx: Tx, t: { id: string; songId: string; userId: string; contentType: string; maxBytes: number; expiresAt: Date }): Promise<Ticket | undefined> {
+export async function insertTicket(
+  tx: Tx,
+  t: { id: string; songId: string; userId: string; contentType: string; maxBytes: number; expiresAt: Date },
+): Promise<Ticket | undefined> {
   return row(
     tx,
     Ticket,
@@ -354,7 +377,9 @@ export async function ticketById(db: Session, id: string): Promise<Ticket | unde
 
 /** Single use: claims the ticket if unused and unexpired; answers whether it did. */
 export async function claimTicket(tx: Tx, id: string): Promise<boolean> {
-  return (await rows(tx, Id, sql`update upload_tickets set used_at = now() where id = ${id} and used_at is null and expires_at > now() returning id`)).length > 0;
+  return (
+    (await rows(tx, Id, sql`update upload_tickets set used_at = now() where id = ${id} and used_at is null and expires_at > now() returning id`)).length > 0
+  );
 }
 
 export async function markTicketStored(tx: Tx, id: string, bytes: number): Promise<void> {

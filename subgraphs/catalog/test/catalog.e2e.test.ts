@@ -31,7 +31,17 @@ afterAll(async () => {
   await rm(mediaDir, { recursive: true, force: true });
 });
 
-type SongData = { song: { id: string; status: string; durationSeconds: number; playCount: number; streamUrl: string; artist: { name: string }; album: { title: string } | null } };
+type SongData = {
+  song: {
+    id: string;
+    status: string;
+    durationSeconds: number;
+    playCount: number;
+    streamUrl: string;
+    artist: { name: string };
+    album: { title: string } | null;
+  };
+};
 
 describe('an artist publishes a song and a fan finds, streams and keeps it', () => {
   it('works end to end through the gateway', async () => {
@@ -133,7 +143,11 @@ describe('rules', () => {
   it('refuses bad song input with BAD_USER_INPUT', async () => {
     const artist = await newArtist(stack, 'Strict');
     const other = await newArtist(stack, 'Other');
-    const foreignAlbum = await stack.gql<{ createAlbum: { id: string } }>(`mutation { createAlbum(input: { title: "Theirs" }) { id } }`, {}, { token: other.token });
+    const foreignAlbum = await stack.gql<{ createAlbum: { id: string } }>(
+      `mutation { createAlbum(input: { title: "Theirs" }) { id } }`,
+      {},
+      { token: other.token },
+    );
     const CREATE = `mutation($input: CreateSongInput!) { createSong(input: $input) { id } }`;
     for (const input of [
       { title: '  ', genre: 'Pop' },
@@ -180,7 +194,11 @@ describe('rules', () => {
     const entities = `query($r: [_Any!]!) { _entities(representations: $r) { ... on Song { id title } } }`;
     const viaFan = await stack.subgraph('catalog')<{ _entities: unknown[] }>(entities, { r: [{ __typename: 'Song', id: draftId }] }, { token: fan.token });
     expect(viaFan.data!._entities).toEqual([null]);
-    const viaArtist = await stack.subgraph('catalog')<{ _entities: unknown[] }>(entities, { r: [{ __typename: 'Song', id: draftId }] }, { token: artist.token });
+    const viaArtist = await stack.subgraph('catalog')<{ _entities: unknown[] }>(
+      entities,
+      { r: [{ __typename: 'Song', id: draftId }] },
+      { token: artist.token },
+    );
     expect(viaArtist.data!._entities).toEqual([{ id: draftId, title: 'Hidden Draft Tune' }]);
   });
 
@@ -204,7 +222,10 @@ describe('media URLs', () => {
     const audio = makeWav(1);
     const port = new URL(stack.publicUrl).port;
     // The artist's page on localhost uploads, a fan's on 127.0.0.1 streams: the URLs name no host.
-    for (const [origin, role] of [[`http://localhost:${port}`, 'upload'], [`http://127.0.0.1:${port}`, 'stream']] as const) {
+    for (const [origin, role] of [
+      [`http://localhost:${port}`, 'upload'],
+      [`http://127.0.0.1:${port}`, 'stream'],
+    ] as const) {
       const gql = graphqlClient(`${origin}/graphql`);
       if (role === 'upload') {
         const ticket = await gql<{ requestSongUpload: { uploadUrl: string } }>(
@@ -240,7 +261,10 @@ describe('upload URLs', () => {
     const second = new URL((await requestUpload(stack, artist.token, songId, 'audio/wav', audio.length)).data!.requestSongUpload.uploadUrl, stack.publicUrl);
     const ticketId = second.pathname.split('/').pop()!;
     const tampered = new URL(second);
-    tampered.searchParams.set('sig', second.searchParams.get('sig')!.replace(/^./, (c) => (c === 'A' ? 'B' : 'A')));
+    tampered.searchParams.set(
+      'sig',
+      second.searchParams.get('sig')!.replace(/^./, (c) => (c === 'A' ? 'B' : 'A')),
+    );
     expect((await put(tampered.toString(), audio)).status).toBe(403);
     const past = Math.floor(Date.now() / 1000) - 5;
     const expiredUrl = new URL(second);
@@ -285,7 +309,10 @@ describe('upload URLs', () => {
     expect(errorCode(await requestUpload(stack, artist.token, fourth, 'audio/wav', audio.length))).toBe('PLAN_LIMIT_REACHED');
 
     await grantPlan(stack, db, artist.userId, 'CREATOR', 50);
-    const after = await eventually(() => requestUpload(stack, artist.token, fourth, 'audio/wav', audio.length), (r) => !!r.data);
+    const after = await eventually(
+      () => requestUpload(stack, artist.token, fourth, 'audio/wav', audio.length),
+      (r) => !!r.data,
+    );
     expect(after.data!.requestSongUpload.uploadUrl).toContain('/media/upload/');
   });
 });
@@ -333,7 +360,10 @@ describe('listens', () => {
     expect(ids.indexOf(hit)).toBeLessThan(ids.indexOf(minor));
     // An old listen counts for playCount but not for the 7-day ranking.
     await publishEvent(stack, ListenCompleted, listen(minor, new Date(Date.now() - 8 * 86_400_000)));
-    await eventually(() => stack.gql<SongData>(SONG, { id: minor }), (r) => r.data?.song.playCount === 2);
+    await eventually(
+      () => stack.gql<SongData>(SONG, { id: minor }),
+      (r) => r.data?.song.playCount === 2,
+    );
     const again = await stack.gql<{ trendingSongs: { id: string }[] }>(TRENDING, { first: 10 });
     expect(again.data!.trendingSongs.map((s) => s.id).indexOf(hit)).toBeLessThan(again.data!.trendingSongs.map((s) => s.id).indexOf(minor));
   });

@@ -69,7 +69,12 @@ describe('plans', () => {
   });
 
   it('maps entitlements to limits', () => {
-    expect(limitsFromEntitlements('CREATOR', [{ key: 'uploads.monthly', limit: 50 }, { key: 'storage.bytes', limit: 10 * 1024 ** 3 }])).toEqual({
+    expect(
+      limitsFromEntitlements('CREATOR', [
+        { key: 'uploads.monthly', limit: 50 },
+        { key: 'storage.bytes', limit: 10 * 1024 ** 3 },
+      ]),
+    ).toEqual({
       planId: 'CREATOR',
       uploadsMonthly: 50,
       storageBytes: 10 * 1024 ** 3,

@@ -12,7 +12,9 @@ import { grantPlan, newArtist, publishedSong } from './helpers.ts';
 
 const SEARCH = `query SearchSongs($query: String!, $first: Int, $after: String) {
   searchSongs(query: $query, first: $first, after: $after) { totalCount edges { cursor node { id title artist { name } album { title } } } pageInfo { hasNextPage endCursor } } }`;
-type SearchPage = { searchSongs: { totalCount: number; edges: { node: { id: string; title: string } }[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } } };
+type SearchPage = {
+  searchSongs: { totalCount: number; edges: { node: { id: string; title: string } }[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } };
+};
 
 let stack: TestStack;
 let mediaDir: string;

@@ -155,8 +155,7 @@ function s3Adapter(): Adapter {
       return [];
     },
     partsUploaded(key) {
-      return requests.filter((request) => request.startsWith(`PUT /${bucket}/${key}?`) && /[?&]partNumber=\d+/.test(request))
-        .length;
+      return requests.filter((request) => request.startsWith(`PUT /${bucket}/${key}?`) && /[?&]partNumber=\d+/.test(request)).length;
     },
     // s3rver parses `bytes=0-0` with `end || Infinity` and answers the whole object; real S3 and MinIO answer one byte.
     rangeEndingAtZero: false,
@@ -264,9 +263,7 @@ describe.each([filesystemAdapter(), s3Adapter()])('MediaStorage contract: $name'
 
   it('rejects a put whose body errors midway, and leaves nothing readable at the key', async () => {
     const key = newKey('broken-small');
-    await expect(storage.put(key, streamedBody(500_000, { failAt: 200_000 }), CONTENT_TYPE)).rejects.toThrow(
-      /broke off/,
-    );
+    await expect(storage.put(key, streamedBody(500_000, { failAt: 200_000 }), CONTENT_TYPE)).rejects.toThrow(/broke off/);
     expect(await storage.size(key)).toBeNull();
     await expect(readAll(storage, key)).rejects.toThrow();
     expect(await adapter.strays()).toEqual([]);
@@ -282,9 +279,7 @@ describe.each([filesystemAdapter(), s3Adapter()])('MediaStorage contract: $name'
 
   it('rejects a large put whose body errors after the first part, and leaves nothing readable at the key', async () => {
     const key = newKey('broken-large');
-    await expect(
-      storage.put(key, streamedBody(12 * MB, { chunkSize: 256 * 1024, failAt: 9 * MB }), CONTENT_TYPE),
-    ).rejects.toThrow();
+    await expect(storage.put(key, streamedBody(12 * MB, { chunkSize: 256 * 1024, failAt: 9 * MB }), CONTENT_TYPE)).rejects.toThrow();
     expect(await storage.size(key)).toBeNull();
     await expect(readAll(storage, key)).rejects.toThrow();
     expect(await adapter.strays()).toEqual([]);

@@ -42,7 +42,14 @@ export class ApiKeyService {
       const generated = newApiKey();
       try {
         const apiKey = await this.db.useCase((tx) =>
-          store.insertApiKey(tx, { id: randomUUID(), name, prefix: generated.prefix, keyHash: generated.hash, createdBy: principal.userId, createdAt: new Date() }),
+          store.insertApiKey(tx, {
+            id: randomUUID(),
+            name,
+            prefix: generated.prefix,
+            keyHash: generated.hash,
+            createdBy: principal.userId,
+            createdAt: new Date(),
+          }),
         );
         if (!apiKey) throw new Error('insert into api_keys returned no row');
         this.log.info({ apiKeyId: apiKey.id, prefix: apiKey.prefix, by: principal.userId }, 'api key created');

@@ -2,18 +2,36 @@ import { env, loadConfig, subgraphConfigShape, z } from '@vibestream/platform';
 
 export const identityConfigShape = {
   ...subgraphConfigShape(4001),
-  JWT_PRIVATE_KEY: env.ed25519PrivateKey().describe('Ed25519 private key (PKCS#8 PEM) that signs access tokens; its public half is served at /.well-known/jwks.json. Required in production; otherwise generated once into VIBESTREAM_DATA_DIR/keys.'),
-  ACCESS_TOKEN_TTL_SECONDS: env.int(900, 30).describe('Lifetime of an access token, in seconds; also how long a signed-out session stays on the revocation list.'),
+  JWT_PRIVATE_KEY: env
+    .ed25519PrivateKey()
+    .describe(
+      'Ed25519 private key (PKCS#8 PEM) that signs access tokens; its public half is served at /.well-known/jwks.json. Required in production; otherwise generated once into VIBESTREAM_DATA_DIR/keys.',
+    ),
+  ACCESS_TOKEN_TTL_SECONDS: env
+    .int(900, 30)
+    .describe('Lifetime of an access token, in seconds; also how long a signed-out session stays on the revocation list.'),
   REFRESH_TOKEN_TTL_DAYS: env.int(30, 1).describe('Lifetime of a refresh token, in days.'),
   PASSWORD_SCRYPT_LOG2N: env.int(17, 10).describe("log2 of scrypt's cost N for password hashes; 17 (128 MiB, about 0.3 s per hash) follows OWASP's guidance."),
-  LOGIN_MAX_FAILURES_PER_EMAIL: env.int(5, 1).describe('Failed sign-ins for one email before it is blocked for the window; attempts still being checked count too, so concurrent attempts never exceed it.'),
+  LOGIN_MAX_FAILURES_PER_EMAIL: env
+    .int(5, 1)
+    .describe(
+      'Failed sign-ins for one email before it is blocked for the window; attempts still being checked count too, so concurrent attempts never exceed it.',
+    ),
   LOGIN_MAX_FAILURES_PER_ADDRESS: env.int(30, 1).describe('Failed sign-ins from one client address before it is blocked for the window, counted the same way.'),
   LOGIN_FAILURE_WINDOW_SECONDS: env.int(900, 1).describe('The window sign-in failures are counted in, in seconds.'),
   WALLET_CHALLENGE_TTL_SECONDS: env.intRange(300, 30, 600).describe('How long a wallet-linking challenge can be signed, in seconds.'),
-  PUBLIC_URL: z.preprocess((v) => (v === '' ? undefined : v), z.url().default('http://localhost:4000')).describe("The gateway's public address: the domain and URI that wallet challenges name."),
-  ADMIN_EMAIL: env.optionalString().describe('With ADMIN_PASSWORD: identity makes sure at start-up that this account exists and has the ADMIN role (creating or promoting it).'),
+  PUBLIC_URL: z
+    .preprocess((v) => (v === '' ? undefined : v), z.url().default('http://localhost:4000'))
+    .describe("The gateway's public address: the domain and URI that wallet challenges name."),
+  ADMIN_EMAIL: env
+    .optionalString()
+    .describe('With ADMIN_PASSWORD: identity makes sure at start-up that this account exists and has the ADMIN role (creating or promoting it).'),
   ADMIN_PASSWORD: env.optionalString().describe("The password of ADMIN_EMAIL's account when identity creates it."),
-  INTERNAL_API_TOKEN: z.preprocess((v) => (v === '' ? undefined : v), z.string().min(32).optional()).describe("Secret (at least 32 characters) the gateway must send to identity's POST /internal/api-keys/verify; the gateway's INTERNAL_API_TOKEN, the same value. Required in production; otherwise generated once into VIBESTREAM_DATA_DIR/keys."),
+  INTERNAL_API_TOKEN: z
+    .preprocess((v) => (v === '' ? undefined : v), z.string().min(32).optional())
+    .describe(
+      "Secret (at least 32 characters) the gateway must send to identity's POST /internal/api-keys/verify; the gateway's INTERNAL_API_TOKEN, the same value. Required in production; otherwise generated once into VIBESTREAM_DATA_DIR/keys.",
+    ),
 };
 
 export type IdentityConfig = ReturnType<typeof loadIdentityConfig>;

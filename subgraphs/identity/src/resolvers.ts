@@ -52,8 +52,7 @@ export const resolvers: Resolvers<IdentityContext> = {
     refreshSession: (_root, { refreshToken }, ctx) => ctx.service.refresh(refreshToken),
     logout: (_root, _args, ctx) => ctx.service.logout(requireAuth(ctx.principal)),
     walletChallenge: (_root, { chain, address }, ctx) => ctx.service.walletChallenge(requireAuth(ctx.principal), chain, address),
-    linkWallet: (_root, { chain, address, signature }, ctx) =>
-      ctx.service.linkWallet(requireAuth(ctx.principal), chain, address, signature),
+    linkWallet: (_root, { chain, address, signature }, ctx) => ctx.service.linkWallet(requireAuth(ctx.principal), chain, address, signature),
     setUserRoles: (_root, { userId, roles }, ctx) => {
       requireRole(ctx.principal, 'ADMIN');
       return ctx.service.setUserRoles(parseId(userId, 'userId'), roles);

@@ -131,7 +131,7 @@ export class IdentityService {
       }
       if (decision !== 'rotate' || !token) return { ok: false as const, revokedFamily: null };
       await store.markRefreshTokenUsed(tx, token.id);
-      const user = returned(await store.userById(tx, token.userId), 'the refresh token\'s user');
+      const user = returned(await store.userById(tx, token.userId), "the refresh token's user");
       return { ok: true as const, session: await this.startSession(tx, user, token.familyId) };
     });
     // Thrown after the commit, so a reuse's revocation is kept.
@@ -167,7 +167,9 @@ export class IdentityService {
     if (!(await store.userById(this.db.reader(), principal.userId))) throw unauthenticated('This account no longer exists');
     const nonce = randomBytes(12).toString('hex');
     const message = challengeMessage({ chain, address, domain: publicUrl.host, uri: publicUrl.origin, nonce, issuedAt, expiresAt });
-    await this.db.useCase((tx) => store.insertChallenge(tx, { id: randomUUID(), userId: principal.userId, chain, address, nonce, message, createdAt: issuedAt, expiresAt }));
+    await this.db.useCase((tx) =>
+      store.insertChallenge(tx, { id: randomUUID(), userId: principal.userId, chain, address, nonce, message, createdAt: issuedAt, expiresAt }),
+    );
     return { message, expiresAt };
   }
 
@@ -192,7 +194,10 @@ export class IdentityService {
         if ((await store.walletCountOf(tx, principal.userId)) >= MAX_WALLETS_PER_USER) {
           throw conflict(`You already have ${MAX_WALLETS_PER_USER} wallets linked, the most an account may; this one was not linked`);
         }
-        const created = returned(await store.insertWallet(tx, { id: randomUUID(), userId: principal.userId, chain, address, linkedAt: new Date() }), 'insert into wallets');
+        const created = returned(
+          await store.insertWallet(tx, { id: randomUUID(), userId: principal.userId, chain, address, linkedAt: new Date() }),
+          'insert into wallets',
+        );
         tx.outbox.record(WalletLinked, { userId: principal.userId, chain, address });
         return created;
       });

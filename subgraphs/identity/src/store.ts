@@ -121,7 +121,11 @@ export async function revokeFamily(tx: Tx, familyId: string): Promise<void> {
 
 /** Revokes the user's session family; answers how many refresh tokens it revoked. */
 export async function revokeSession(tx: Tx, familyId: string, userId: string): Promise<number> {
-  const revoked = await rows(tx, Id, sql`update refresh_tokens set revoked_at = now() where family_id = ${familyId} and user_id = ${userId} and revoked_at is null returning id`);
+  const revoked = await rows(
+    tx,
+    Id,
+    sql`update refresh_tokens set revoked_at = now() where family_id = ${familyId} and user_id = ${userId} and revoked_at is null returning id`,
+  );
   return revoked.length;
 }
 
@@ -170,7 +174,11 @@ export async function challengesFor(db: Session, userId: string, walletChain: st
 
 /** Uses the challenge if it is still unused and unexpired; answers whether it did. */
 export async function claimChallenge(tx: Tx, id: string): Promise<boolean> {
-  const claimed = await rows(tx, Id, sql`update wallet_challenges set used_at = now() where id = ${id} and used_at is null and expires_at > now() returning id`);
+  const claimed = await rows(
+    tx,
+    Id,
+    sql`update wallet_challenges set used_at = now() where id = ${id} and used_at is null and expires_at > now() returning id`,
+  );
   return claimed.length > 0;
 }
 

@@ -3,7 +3,14 @@ import { Wallet as EthWallet, id } from 'ethers';
 import { Keypair, PublicKey, SystemProgram } from '@solana/web3.js';
 import nacl from 'tweetnacl';
 import bs58 from 'bs58';
-import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, checkRegistration, normalizeEmail, normalizeRoles, type RegistrationInput } from '../src/domain/registration.ts';
+import {
+  MAX_PASSWORD_LENGTH,
+  MIN_PASSWORD_LENGTH,
+  checkRegistration,
+  normalizeEmail,
+  normalizeRoles,
+  type RegistrationInput,
+} from '../src/domain/registration.ts';
 import { hashPassword, verifyPassword } from '../src/domain/password.ts';
 import { decideRefresh, hashRefreshToken, newRefreshToken } from '../src/domain/tokens.ts';
 import { apiKeyLookupPrefix, apiKeyMatches, hashApiKey, internalTokenMatches, newApiKey, normalizeApiKeyName } from '../src/domain/api-keys.ts';
@@ -82,7 +89,12 @@ describe('registration', () => {
     });
 
     it('gives every refusal a message', () => {
-      for (const input of [{ ...valid, email: 'nope' }, { ...valid, password: 'short' }, { ...valid, displayName: ' ' }, { ...valid, role: 'ADMIN' as const }]) {
+      for (const input of [
+        { ...valid, email: 'nope' },
+        { ...valid, password: 'short' },
+        { ...valid, displayName: ' ' },
+        { ...valid, role: 'ADMIN' as const },
+      ]) {
         const result = checkRegistration(input);
         expect(result.ok).toBe(false);
         if (!result.ok) expect(result.message.length).toBeGreaterThan(0);
@@ -227,7 +239,17 @@ describe('wallet', () => {
 
     it('refuses malformed addresses and a wrong EIP-55 checksum', () => {
       const wrongChecksum = '0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD';
-      for (const bad of ['', 'not-an-address', '0x', '0x1234', `${eth}00`, eth.slice(0, -1), `0x${'g'.repeat(40)}`, wrongChecksum, Keypair.generate().publicKey.toBase58()]) {
+      for (const bad of [
+        '',
+        'not-an-address',
+        '0x',
+        '0x1234',
+        `${eth}00`,
+        eth.slice(0, -1),
+        `0x${'g'.repeat(40)}`,
+        wrongChecksum,
+        Keypair.generate().publicKey.toBase58(),
+      ]) {
         expect(normalizeAddress('ETHEREUM', bad), bad).toBeNull();
       }
     });
@@ -344,7 +366,13 @@ describe('wallet', () => {
       expect(isValidWalletSignature('SOLANA', address, message, bs58.encode(flipped))).toBe(false);
       // The full signed message (signature + message) is not a detached signature.
       expect(isValidWalletSignature('SOLANA', address, message, bs58.encode(nacl.sign(bytes, keypair.secretKey)))).toBe(false);
-      for (const garbage of ['', 'garbage-0OIl', bs58.encode(new Uint8Array(63)), bs58.encode(new Uint8Array(64)), Buffer.from(bs58.decode(signature)).toString('hex')]) {
+      for (const garbage of [
+        '',
+        'garbage-0OIl',
+        bs58.encode(new Uint8Array(63)),
+        bs58.encode(new Uint8Array(64)),
+        Buffer.from(bs58.decode(signature)).toString('hex'),
+      ]) {
         expect(isValidWalletSignature('SOLANA', address, message, garbage), garbage).toBe(false);
       }
       expect(isValidWalletSignature('SOLANA', 'not-a-key', message, signature)).toBe(false);

@@ -132,7 +132,9 @@ describe('access tokens', () => {
     const wrongAudience = await mintToken(stack.keys, { userId: user.id, audience: 'someone-else' });
     const valid = await mintToken(stack.keys, { userId: user.id });
     const [header, payload] = valid.split('.');
-    const tamperedPayload = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(payload!, 'base64url').toString()), roles: ['ADMIN'] })).toString('base64url');
+    const tamperedPayload = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(payload!, 'base64url').toString()), roles: ['ADMIN'] })).toString(
+      'base64url',
+    );
     const forged = `${header}.${tamperedPayload}.${valid.split('.')[2]}`;
     const unsigned = `${Buffer.from(JSON.stringify({ alg: 'none' })).toString('base64url')}.${payload}.`;
     for (const token of [expired, wrongKey, wrongAudience, forged, unsigned, 'garbage']) {

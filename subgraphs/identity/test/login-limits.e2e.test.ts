@@ -33,8 +33,7 @@ describe.each([
     const res = await stack.gql(REGISTER, { input: { email, password: PASSWORD, displayName: 'Target' } });
     expect(res.errors).toBeUndefined();
   };
-  const login = (email: string, password: string, address: string) =>
-    stack.gql(LOGIN, { email, password }, { headers: { 'x-forwarded-for': address } });
+  const login = (email: string, password: string, address: string) => stack.gql(LOGIN, { email, password }, { headers: { 'x-forwarded-for': address } });
   const codes = (results: GraphQLResult<unknown>[]) => results.map((r) => errorCode(r) ?? 'OK');
   const count = (list: string[], code: string) => list.filter((c) => c === code).length;
 

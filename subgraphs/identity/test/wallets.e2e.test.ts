@@ -288,10 +288,9 @@ describe('linkWallet', () => {
     const ethMessage = (await challenge(account, 'ETHEREUM', eth.address)).message;
     const solMessage = (await challenge(account, 'SOLANA', solAddress)).message;
 
-    const expired = await db.query(
-      `update identity.wallet_challenges set expires_at = now() - interval '1 second' where nonce = any($1) returning id`,
-      [[nonceOf(ethMessage), nonceOf(solMessage)]],
-    );
+    const expired = await db.query(`update identity.wallet_challenges set expires_at = now() - interval '1 second' where nonce = any($1) returning id`, [
+      [nonceOf(ethMessage), nonceOf(solMessage)],
+    ]);
     expect(expired.rowCount).toBe(2);
 
     expect(errorCode(await link(account, 'ETHEREUM', eth.address, await eth.signMessage(ethMessage)))).toBe('BAD_USER_INPUT');
@@ -351,7 +350,9 @@ describe('linkWallet', () => {
 
     // Lowercase spelling of Alice's Ethereum wallet is the same wallet for Bob too.
     const eth = EthWallet.createRandom();
-    expect((await link(alice, 'ETHEREUM', eth.address, await eth.signMessage((await challenge(alice, 'ETHEREUM', eth.address)).message))).errors).toBeUndefined();
+    expect(
+      (await link(alice, 'ETHEREUM', eth.address, await eth.signMessage((await challenge(alice, 'ETHEREUM', eth.address)).message))).errors,
+    ).toBeUndefined();
     const lower = eth.address.toLowerCase();
     const res = await link(bob, 'ETHEREUM', lower, await eth.signMessage((await challenge(bob, 'ETHEREUM', lower)).message));
     expect(errorCode(res)).toBe('CONFLICT');
@@ -389,7 +390,9 @@ describe("another user's email and wallets", () => {
     const alice = await newAccount();
     const bob = await newAccount();
     const eth = EthWallet.createRandom();
-    expect((await link(alice, 'ETHEREUM', eth.address, await eth.signMessage((await challenge(alice, 'ETHEREUM', eth.address)).message))).errors).toBeUndefined();
+    expect(
+      (await link(alice, 'ETHEREUM', eth.address, await eth.signMessage((await challenge(alice, 'ETHEREUM', eth.address)).message))).errors,
+    ).toBeUndefined();
 
     const direct = stack.subgraph('identity');
     type Entities = { _entities: ({ id: string; displayName: string; email: string | null; wallets: { address: string }[] | null } | null)[] };
@@ -434,7 +437,9 @@ describe('the wallet cap', () => {
     // Linking a wallet the user already has is no new wallet: still answered.
     const linked = results.findIndex((r) => r.data?.linkWallet);
     const { address } = signed[linked]!;
-    expect((await link(account, 'SOLANA', address, solanaSign(keypairs[linked]!, (await challenge(account, 'SOLANA', address)).message))).errors).toBeUndefined();
+    expect(
+      (await link(account, 'SOLANA', address, solanaSign(keypairs[linked]!, (await challenge(account, 'SOLANA', address)).message))).errors,
+    ).toBeUndefined();
     expect(readCostDirectives(identitySubgraph.sdl).listSizes.get('User.wallets')?.assumedSize).toBe(MAX_WALLETS_PER_USER);
   });
 });

@@ -45,7 +45,13 @@ export function notificationsHandlers(db: Persistence, service: NotificationsSer
         userId: payout.userId,
         songId: payout.songId,
         occurredAt: envelope.occurredAt,
-        facts: { kind: 'REVENUE_PAID', distributionId: payout.distributionId, amountCents: payout.amountCents, shares: payout.shares, periodLabel: payout.periodLabel },
+        facts: {
+          kind: 'REVENUE_PAID',
+          distributionId: payout.distributionId,
+          amountCents: payout.amountCents,
+          shares: payout.shares,
+          periodLabel: payout.periodLabel,
+        },
       });
     }),
     on(DepositSucceeded, async (tx, deposit, envelope) => {

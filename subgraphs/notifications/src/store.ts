@@ -46,7 +46,11 @@ export async function songTitles(db: Session, songIds: readonly string[]): Promi
 
 /** Whether the user turned `kind` off or on; undefined when they never changed it. */
 export async function preferenceOf(tx: Tx, userId: string, notificationKind: NotificationKind): Promise<boolean | undefined> {
-  const found = await row(tx, z.object({ enabled: z.boolean() }), sql`select enabled from notification_preferences where user_id = ${userId} and kind = ${notificationKind}`);
+  const found = await row(
+    tx,
+    z.object({ enabled: z.boolean() }),
+    sql`select enabled from notification_preferences where user_id = ${userId} and kind = ${notificationKind}`,
+  );
   return found?.enabled;
 }
 
@@ -67,7 +71,11 @@ export async function insertNotification(
 
 /** Marks the user's unread notifications among `ids` read; answers how many changed. */
 export async function markRead(tx: Tx, userId: string, ids: readonly string[]): Promise<number> {
-  const marked = await rows(tx, Id, sql`update notifications set read_at = now() where user_id = ${userId} and read_at is null and id in (${list(ids)}) returning id`);
+  const marked = await rows(
+    tx,
+    Id,
+    sql`update notifications set read_at = now() where user_id = ${userId} and read_at is null and id in (${list(ids)}) returning id`,
+  );
   return marked.length;
 }
 

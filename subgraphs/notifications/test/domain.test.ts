@@ -91,7 +91,10 @@ describe('order fills', () => {
 describe('the other kinds', () => {
   it('reward vouchers in whole tokens, with the symbol when one is configured', () => {
     const voucher: NotificationFacts = { kind: 'REWARD_VOUCHER', amount: '10000000000000000', epoch: 20_000, leafIndex: 3 };
-    expect(renderNotification(voucher, known())).toEqual({ title: 'Listening reward earned', body: 'You earned 0.01 reward tokens for listening to Midnight Drive.' });
+    expect(renderNotification(voucher, known())).toEqual({
+      title: 'Listening reward earned',
+      body: 'You earned 0.01 reward tokens for listening to Midnight Drive.',
+    });
     expect(renderNotification({ ...voucher, amount: '1000000000000000000' }, known(null)).body).toBe('You earned 1 reward token for listening to a song.');
     expect(renderNotification(voucher, { songTitle: 'Midnight Drive', rewardToken: { decimals: 18, symbol: 'VIBE' } }).body).toBe(
       'You earned 0.01 VIBE for listening to Midnight Drive.',
@@ -100,7 +103,10 @@ describe('the other kinds', () => {
 
   it('revenue payouts, including one that rounds to nothing', () => {
     const paid: NotificationFacts = { kind: 'REVENUE_PAID', distributionId: 'd', amountCents: 700, shares: 70, periodLabel: '2026-11' };
-    expect(renderNotification(paid, known())).toEqual({ title: 'Revenue paid', body: 'You received $7.00 from the revenue of Midnight Drive for 2026-11 (your 70 shares).' });
+    expect(renderNotification(paid, known())).toEqual({
+      title: 'Revenue paid',
+      body: 'You received $7.00 from the revenue of Midnight Drive for 2026-11 (your 70 shares).',
+    });
     expect(renderNotification({ ...paid, amountCents: 0, shares: 1 }, known(null)).body).toBe(
       'The revenue of a song you hold for 2026-11 was paid out; your 1 share came to less than a cent.',
     );
@@ -114,20 +120,32 @@ describe('the other kinds', () => {
   });
 
   it('subscription changes, each in its own words', () => {
-    expect(renderNotification(subscription(), known())).toEqual({ title: 'Subscription started', body: 'Welcome to the Pro plan. It renews on December 31, 2026.' });
-    expect(renderNotification(subscription({ status: 'TRIALING' }), known())).toEqual({ title: 'Trial started', body: 'Your Pro trial has started. Your trial runs until December 31, 2026.' });
+    expect(renderNotification(subscription(), known())).toEqual({
+      title: 'Subscription started',
+      body: 'Welcome to the Pro plan. It renews on December 31, 2026.',
+    });
+    expect(renderNotification(subscription({ status: 'TRIALING' }), known())).toEqual({
+      title: 'Trial started',
+      body: 'Your Pro trial has started. Your trial runs until December 31, 2026.',
+    });
     expect(renderNotification(subscription({ previousPlanId: 'CREATOR' }), known())).toEqual({
       title: 'Plan upgraded',
       body: 'You moved from the Creator plan to the Pro plan. It renews on December 31, 2026.',
     });
     expect(renderNotification(subscription({ planId: 'CREATOR', previousPlanId: 'STUDIO' }), known()).title).toBe('Plan downgraded');
     expect(renderNotification(subscription({ planId: 'FREE', previousPlanId: 'PRO' }), known()).body).toBe('You moved from the Pro plan to the Free plan.');
-    expect(renderNotification(subscription({ previousPlanId: 'PRO' }), known())).toEqual({ title: 'Subscription active', body: 'Your Pro plan is active. It renews on December 31, 2026.' });
+    expect(renderNotification(subscription({ previousPlanId: 'PRO' }), known())).toEqual({
+      title: 'Subscription active',
+      body: 'Your Pro plan is active. It renews on December 31, 2026.',
+    });
     expect(renderNotification(subscription({ previousPlanId: 'PRO', cancelAtPeriodEnd: true }), known())).toEqual({
       title: 'Subscription ending',
       body: 'Your Pro plan will not renew; it ends on December 31, 2026.',
     });
-    expect(renderNotification(subscription({ status: 'CANCELED', previousPlanId: 'PRO' }), known())).toEqual({ title: 'Subscription ended', body: 'Your Pro plan has ended.' });
+    expect(renderNotification(subscription({ status: 'CANCELED', previousPlanId: 'PRO' }), known())).toEqual({
+      title: 'Subscription ended',
+      body: 'Your Pro plan has ended.',
+    });
     expect(renderNotification(subscription({ status: 'PAST_DUE', previousPlanId: 'PRO' }), known()).title).toBe('Payment needed');
     expect(renderNotification(subscription({ status: 'UNPAID', previousPlanId: 'PRO' }), known()).title).toBe('Payment needed');
     expect(renderNotification(subscription({ status: 'INCOMPLETE' }), known()).body).toBe('Your Pro plan starts once its first payment goes through.');
@@ -157,7 +175,9 @@ describe('source keys', () => {
     expect(sourceKey(order({ filledQuantity: 5 }))).toBe(sourceKey(order({ filledQuantity: 5, averagePriceCents: 999 })));
     // Two executions of one order are two notifications.
     expect(sourceKey(order({ filledQuantity: 5 }))).not.toBe(sourceKey(order({ filledQuantity: 12 })));
-    expect(sourceKey({ kind: 'REWARD_VOUCHER', amount: '1', epoch: 1, leafIndex: 2 })).not.toBe(sourceKey({ kind: 'REWARD_VOUCHER', amount: '1', epoch: 1, leafIndex: 3 }));
+    expect(sourceKey({ kind: 'REWARD_VOUCHER', amount: '1', epoch: 1, leafIndex: 2 })).not.toBe(
+      sourceKey({ kind: 'REWARD_VOUCHER', amount: '1', epoch: 1, leafIndex: 3 }),
+    );
     expect(sourceKey(subscription())).not.toBe(sourceKey(subscription({ cancelAtPeriodEnd: true })));
   });
 });

@@ -49,7 +49,11 @@ export interface MyNotifications {
 export async function handled(db: pg.Client, envelopes: EventEnvelope[]): Promise<void> {
   const ids = [...new Set(envelopes.map((e) => e.id))];
   const count = await eventually(
-    async () => Number((await db.query(`select count(*) from notifications.handled_events where consumer = 'notifications' and event_id = any($1::uuid[])`, [ids])).rows[0].count),
+    async () =>
+      Number(
+        (await db.query(`select count(*) from notifications.handled_events where consumer = 'notifications' and event_id = any($1::uuid[])`, [ids])).rows[0]
+          .count,
+      ),
     (n) => n === ids.length,
     15_000,
   );
@@ -93,6 +97,9 @@ export function subscribe<T>(gatewayUrl: string, query: string, token?: string):
     connectionParams: token ? { authorization: `Bearer ${token}` } : {},
     on: { connected: () => setTimeout(onReady, 150) },
   });
-  client.subscribe<T>({ query }, { next: (v) => (v.errors ? errors.push(...v.errors) : events.push(v.data as T)), error: (e) => errors.push(e), complete: () => undefined });
+  client.subscribe<T>(
+    { query },
+    { next: (v) => (v.errors ? errors.push(...v.errors) : events.push(v.data as T)), error: (e) => errors.push(e), complete: () => undefined },
+  );
   return { client, subscription: { events, errors, ready } };
 }

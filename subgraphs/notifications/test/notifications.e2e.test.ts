@@ -37,9 +37,14 @@ const statements: string[] = [];
 
 beforeAll(async () => {
   mediaDir = await mkdtemp(join(tmpdir(), 'vs-notif-'));
-  stack = await startTestStack('notifications', [identitySubgraph, catalogSubgraph, notificationsSubgraph], { MEDIA_DIR: mediaDir }, {
-    onQuery: { notifications: (sql) => void statements.push(sql) },
-  });
+  stack = await startTestStack(
+    'notifications',
+    [identitySubgraph, catalogSubgraph, notificationsSubgraph],
+    { MEDIA_DIR: mediaDir },
+    {
+      onQuery: { notifications: (sql) => void statements.push(sql) },
+    },
+  );
   db = stack.db;
 }, 120_000);
 
@@ -58,7 +63,18 @@ async function mine(token: string, variables: Record<string, unknown> = {}) {
 const at = (minutesAgo: number) => new Date(Date.now() - minutesAgo * 60_000).toISOString();
 
 function orderFill(userId: string, songId: string, over: Partial<PayloadOf<typeof OrderFilled>> = {}) {
-  return { orderId: randomUUID(), userId, songId, side: 'BUY' as const, quantity: 12, averagePriceCents: 125, orderQuantity: 12, filledQuantity: 12, fullyFilled: true, ...over };
+  return {
+    orderId: randomUUID(),
+    userId,
+    songId,
+    side: 'BUY' as const,
+    quantity: 12,
+    averagePriceCents: 125,
+    orderQuantity: 12,
+    filledQuantity: 12,
+    fullyFilled: true,
+    ...over,
+  };
 }
 
 describe('notifications from domain events', () => {
@@ -88,9 +104,23 @@ describe('notifications from domain events', () => {
     expect(me.unreadNotificationCount).toBe(3);
     expect(me.notifications.totalCount).toBe(3);
     expect(me.notifications.edges.map((e) => e.node)).toEqual([
-      expect.objectContaining({ kind: 'REWARD_VOUCHER', title: 'Listening reward earned', body: 'You earned 0.01 reward tokens for listening to Midnight Drive.', readAt: null, song: { id: songId } }),
-      expect.objectContaining({ kind: 'REVENUE_PAID', title: 'Revenue paid', body: 'You received $7.00 from the revenue of Midnight Drive for 2026-11 (your 70 shares).' }),
-      expect.objectContaining({ kind: 'ORDER_FILLED', title: 'Buy order filled', body: 'Your buy order for 12 shares of Midnight Drive filled at $1.25 a share.' }),
+      expect.objectContaining({
+        kind: 'REWARD_VOUCHER',
+        title: 'Listening reward earned',
+        body: 'You earned 0.01 reward tokens for listening to Midnight Drive.',
+        readAt: null,
+        song: { id: songId },
+      }),
+      expect.objectContaining({
+        kind: 'REVENUE_PAID',
+        title: 'Revenue paid',
+        body: 'You received $7.00 from the revenue of Midnight Drive for 2026-11 (your 70 shares).',
+      }),
+      expect.objectContaining({
+        kind: 'ORDER_FILLED',
+        title: 'Buy order filled',
+        body: 'Your buy order for 12 shares of Midnight Drive filled at $1.25 a share.',
+      }),
     ]);
     expect(me.notifications.edges[2]!.node.createdAt).toBe(sent[0]!.occurredAt);
 
@@ -104,11 +134,24 @@ describe('notifications from domain events', () => {
     const songId = await publishSong(stack, db, 'Summer Anthem');
     const depositId = `pi_${randomUUID()}`;
     const sent = [
-      ...(await publishEvent(stack, DepositSucceeded, { depositId, userId: carol.userId, amountCents: 50_000, method: 'CARD', succeededAt: at(3) }, { times: 3 })),
+      ...(await publishEvent(
+        stack,
+        DepositSucceeded,
+        { depositId, userId: carol.userId, amountCents: 50_000, method: 'CARD', succeededAt: at(3) },
+        { times: 3 },
+      )),
       ...(await publishEvent(
         stack,
         SubscriptionChanged,
-        { userId: carol.userId, planId: 'PRO', previousPlanId: 'CREATOR', status: 'ACTIVE', cancelAtPeriodEnd: false, currentPeriodEnd: '2026-12-31T00:00:00.000Z', changedAt: at(2) },
+        {
+          userId: carol.userId,
+          planId: 'PRO',
+          previousPlanId: 'CREATOR',
+          status: 'ACTIVE',
+          cancelAtPeriodEnd: false,
+          currentPeriodEnd: '2026-12-31T00:00:00.000Z',
+          changedAt: at(2),
+        },
         { times: 3 },
       )),
       ...(await publishEvent(
@@ -144,14 +187,24 @@ describe('notifications from domain events', () => {
     const dave = await signUp(stack, 'FAN', 'Dave');
     const songId = randomUUID();
     const orderId = randomUUID();
-    const partial = await publishEvent(stack, OrderFilled, orderFill(dave.userId, songId, { orderId, side: 'SELL', quantity: 5, orderQuantity: 12, filledQuantity: 5, fullyFilled: false }), {
-      times: 2,
-      occurredAt: at(2),
-    });
-    const rest = await publishEvent(stack, OrderFilled, orderFill(dave.userId, songId, { orderId, side: 'SELL', quantity: 7, averagePriceCents: 130, orderQuantity: 12, filledQuantity: 12 }), {
-      times: 3,
-      occurredAt: at(1),
-    });
+    const partial = await publishEvent(
+      stack,
+      OrderFilled,
+      orderFill(dave.userId, songId, { orderId, side: 'SELL', quantity: 5, orderQuantity: 12, filledQuantity: 5, fullyFilled: false }),
+      {
+        times: 2,
+        occurredAt: at(2),
+      },
+    );
+    const rest = await publishEvent(
+      stack,
+      OrderFilled,
+      orderFill(dave.userId, songId, { orderId, side: 'SELL', quantity: 7, averagePriceCents: 130, orderQuantity: 12, filledQuantity: 12 }),
+      {
+        times: 3,
+        occurredAt: at(1),
+      },
+    );
     await handled(db, [...partial, ...rest]);
     let me = await mine(dave.token);
     expect(me.notifications.edges.map(({ node }) => [node.title, node.body])).toEqual([
@@ -179,13 +232,24 @@ describe('notifications from domain events', () => {
   it('keeps nothing of a kind the user disabled, and resumes when it is enabled again', async () => {
     const erin = await signUp(stack, 'FAN', 'Erin');
     const songId = await publishSong(stack, db, 'Quiet Song');
-    const defaults = await stack.gql<{ me: { notificationPreferences: { kinds: { kind: string; enabled: boolean }[] } } }>(PREFERENCES, {}, { token: erin.token });
+    const defaults = await stack.gql<{ me: { notificationPreferences: { kinds: { kind: string; enabled: boolean }[] } } }>(
+      PREFERENCES,
+      {},
+      { token: erin.token },
+    );
     expect(defaults.data!.me.notificationPreferences.kinds).toHaveLength(6);
     expect(defaults.data!.me.notificationPreferences.kinds.every((k) => k.enabled)).toBe(true);
 
     const off = await stack.gql<{ updateNotificationPreferences: { kinds: { kind: string; enabled: boolean }[] } }>(
       UPDATE_PREFERENCES,
-      { input: { kinds: [{ kind: 'ORDER_FILLED', enabled: false }, { kind: 'DEPOSIT_SUCCEEDED', enabled: false }] } },
+      {
+        input: {
+          kinds: [
+            { kind: 'ORDER_FILLED', enabled: false },
+            { kind: 'DEPOSIT_SUCCEEDED', enabled: false },
+          ],
+        },
+      },
       { token: erin.token },
     );
     expect(off.errors).toBeUndefined();
@@ -196,11 +260,18 @@ describe('notifications from domain events', () => {
     expect(now.data!.me.notificationPreferences.kinds.filter((k) => !k.enabled).map((k) => k.kind)).toEqual(['ORDER_FILLED']);
 
     const ignored = await publishEvent(stack, OrderFilled, orderFill(erin.userId, songId), { times: 2 });
-    const kept = await publishEvent(stack, DepositSucceeded, { depositId: randomUUID(), userId: erin.userId, amountCents: 100, succeededAt: new Date().toISOString() });
+    const kept = await publishEvent(stack, DepositSucceeded, {
+      depositId: randomUUID(),
+      userId: erin.userId,
+      amountCents: 100,
+      succeededAt: new Date().toISOString(),
+    });
     await handled(db, [...ignored, ...kept]);
     let me = await mine(erin.token);
     expect(me.notifications.edges.map((e) => e.node.kind)).toEqual(['DEPOSIT_SUCCEEDED']);
-    expect((await db.query(`select count(*)::int as n from notifications.notifications where user_id = $1 and kind = 'ORDER_FILLED'`, [erin.userId])).rows[0].n).toBe(0);
+    expect(
+      (await db.query(`select count(*)::int as n from notifications.notifications where user_id = $1 and kind = 'ORDER_FILLED'`, [erin.userId])).rows[0].n,
+    ).toBe(0);
 
     await stack.gql(UPDATE_PREFERENCES, { input: { kinds: [{ kind: 'ORDER_FILLED', enabled: true }] } }, { token: erin.token });
     await handled(db, await publishEvent(stack, OrderFilled, orderFill(erin.userId, songId)));
@@ -210,7 +281,18 @@ describe('notifications from domain events', () => {
 
   it('refuses bad preference input and anonymous callers', async () => {
     const frank = await signUp(stack, 'FAN', 'Frank');
-    const twice = await stack.gql(UPDATE_PREFERENCES, { input: { kinds: [{ kind: 'ORDER_FILLED', enabled: false }, { kind: 'ORDER_FILLED', enabled: true }] } }, { token: frank.token });
+    const twice = await stack.gql(
+      UPDATE_PREFERENCES,
+      {
+        input: {
+          kinds: [
+            { kind: 'ORDER_FILLED', enabled: false },
+            { kind: 'ORDER_FILLED', enabled: true },
+          ],
+        },
+      },
+      { token: frank.token },
+    );
     expect(errorCode(twice)).toBe('BAD_USER_INPUT');
     expect(twice.errors![0]!.extensions!.field).toBe('input.kinds');
     const prefs = await stack.gql<{ me: { notificationPreferences: { kinds: { enabled: boolean }[] } } }>(PREFERENCES, {}, { token: frank.token });
@@ -228,21 +310,36 @@ describe('reading and marking read', () => {
     const deposits = async (userId: string, n: number) =>
       handled(
         db,
-        (await Promise.all(Array.from({ length: n }, (_, i) => publishEvent(stack, DepositSucceeded, { depositId: randomUUID(), userId, amountCents: 100 + i, succeededAt: at(n - i) })))).flat(),
+        (
+          await Promise.all(
+            Array.from({ length: n }, (_, i) =>
+              publishEvent(stack, DepositSucceeded, { depositId: randomUUID(), userId, amountCents: 100 + i, succeededAt: at(n - i) }),
+            ),
+          )
+        ).flat(),
       );
     await deposits(gina.userId, 3);
     await deposits(hank.userId, 1);
     const ginas = (await mine(gina.token)).notifications.edges.map((e) => e.node.id);
     const hanks = (await mine(hank.token)).notifications.edges.map((e) => e.node.id);
 
-    const marked = await stack.gql<{ markNotificationsRead: number }>(MARK_READ, { ids: [ginas[0], ginas[1], ginas[1], hanks[0], randomUUID()] }, { token: gina.token });
+    const marked = await stack.gql<{ markNotificationsRead: number }>(
+      MARK_READ,
+      { ids: [ginas[0], ginas[1], ginas[1], hanks[0], randomUUID()] },
+      { token: gina.token },
+    );
     expect(marked.errors).toBeUndefined();
     expect(marked.data!.markNotificationsRead).toBe(2);
     expect((await stack.gql<{ markNotificationsRead: number }>(MARK_READ, { ids: [ginas[0]] }, { token: gina.token })).data!.markNotificationsRead).toBe(0);
 
     const gina1 = await mine(gina.token);
     expect(gina1.unreadNotificationCount).toBe(1);
-    expect(gina1.notifications.edges.filter((e) => e.node.readAt !== null).map((e) => e.node.id).sort()).toEqual([ginas[0], ginas[1]].sort());
+    expect(
+      gina1.notifications.edges
+        .filter((e) => e.node.readAt !== null)
+        .map((e) => e.node.id)
+        .sort(),
+    ).toEqual([ginas[0], ginas[1]].sort());
     const unread = await mine(gina.token, { unreadOnly: true });
     expect(unread.notifications).toMatchObject({ totalCount: 1, edges: [{ node: { id: ginas[2], readAt: null } }] });
     // Hank's notification is untouched by Gina's call.
@@ -263,7 +360,14 @@ describe('reading and marking read', () => {
     const ivy = await signUp(stack, 'FAN', 'Ivy');
     const sent = (
       await Promise.all(
-        Array.from({ length: 25 }, (_, i) => publishEvent(stack, DepositSucceeded, { depositId: `page-${i}-${randomUUID()}`, userId: ivy.userId, amountCents: (i + 1) * 100, succeededAt: at(100 - i) })),
+        Array.from({ length: 25 }, (_, i) =>
+          publishEvent(stack, DepositSucceeded, {
+            depositId: `page-${i}-${randomUUID()}`,
+            userId: ivy.userId,
+            amountCents: (i + 1) * 100,
+            succeededAt: at(100 - i),
+          }),
+        ),
       )
     ).flat();
     await handled(db, sent);
@@ -290,7 +394,9 @@ describe('reading and marking read', () => {
     expect(unreadPage.notifications.pageInfo.hasNextPage).toBe(true);
     expect(unreadPage.notifications.edges[0]!.node.body).toBe('$20.00 was added to your trading account.');
     const unreadRest = await mine(ivy.token, { first: 15, unreadOnly: true, after: unreadPage.notifications.pageInfo.endCursor });
-    expect(unreadRest.notifications.edges.map((e) => e.node.body)).toEqual(Array.from({ length: 5 }, (_, i) => `$${5 - i}.00 was added to your trading account.`));
+    expect(unreadRest.notifications.edges.map((e) => e.node.body)).toEqual(
+      Array.from({ length: 5 }, (_, i) => `$${5 - i}.00 was added to your trading account.`),
+    );
     expect(unreadRest.notifications.pageInfo.hasNextPage).toBe(false);
 
     expect(errorCode(await stack.gql(MY_NOTIFICATIONS, { first: 101 }, { token: ivy.token }))).toBe('BAD_USER_INPUT');
@@ -302,7 +408,10 @@ describe('reading and marking read', () => {
     const owner = await newArtist(stack, 'Private Artist');
     const other = await signUp(stack, 'FAN', 'Nosy');
     const admin = await mintToken(stack.keys, { roles: ['ADMIN'] });
-    await handled(db, await publishEvent(stack, DepositSucceeded, { depositId: randomUUID(), userId: owner.userId, amountCents: 4200, succeededAt: new Date().toISOString() }));
+    await handled(
+      db,
+      await publishEvent(stack, DepositSucceeded, { depositId: randomUUID(), userId: owner.userId, amountCents: 4200, succeededAt: new Date().toISOString() }),
+    );
     const [id] = (await mine(owner.token)).notifications.edges.map((e) => e.node.id);
 
     // catalog's Artist.user is a door to the User: it must not open onto the notifications.
@@ -311,12 +420,18 @@ describe('reading and marking read', () => {
     expect(nosy.errors?.map((e) => e.extensions?.code)).toEqual(['FORBIDDEN', 'FORBIDDEN', 'FORBIDDEN']);
     expect(nosy.data?.artist.user).toMatchObject({ unreadNotificationCount: null, notificationPreferences: null, notifications: null });
     expect(errorCode(await stack.gql(THROUGH_ARTIST, { id: owner.artistId }))).toBe('FORBIDDEN');
-    const asAdmin = await stack.gql<{ artist: { user: { unreadNotificationCount: number; notifications: { totalCount: number } } } }>(THROUGH_ARTIST, { id: owner.artistId }, { token: admin });
+    const asAdmin = await stack.gql<{ artist: { user: { unreadNotificationCount: number; notifications: { totalCount: number } } } }>(
+      THROUGH_ARTIST,
+      { id: owner.artistId },
+      { token: admin },
+    );
     expect(asAdmin.errors).toBeUndefined();
     expect(asAdmin.data!.artist.user).toMatchObject({ unreadNotificationCount: 1, notifications: { totalCount: 1 } });
 
     expect((await stack.gql<{ notification: unknown }>(NOTIFICATION, { id }, { token: other.token })).data!.notification).toBeNull();
-    expect((await stack.gql<{ notification: { body: string } }>(NOTIFICATION, { id }, { token: owner.token })).data!.notification.body).toBe('$42.00 was added to your trading account.');
+    expect((await stack.gql<{ notification: { body: string } }>(NOTIFICATION, { id }, { token: owner.token })).data!.notification.body).toBe(
+      '$42.00 was added to your trading account.',
+    );
     expect((await stack.gql<{ notification: { id: string } }>(NOTIFICATION, { id }, { token: admin })).data!.notification.id).toBe(id);
     expect((await stack.gql<{ notification: unknown }>(NOTIFICATION, { id: 'nope' }, { token: owner.token })).data!.notification).toBeNull();
   });
@@ -329,11 +444,9 @@ describe('reading and marking read', () => {
     const ENTITIES = `query($representations: [_Any!]!) { _entities(representations: $representations) { ... on User { unreadNotificationCount notificationPreferences { kinds { enabled } } notifications(first: 5) { totalCount edges { node { title body song { id } } } } } } }`;
     const measure = async (n: number) => {
       statements.length = 0;
-      const result = await stack.subgraph('notifications')<{ _entities: { unreadNotificationCount: number; notifications: { edges: { node: { body: string } }[] } }[] }>(
-        ENTITIES,
-        { representations: users.slice(0, n).map((u) => ({ __typename: 'User', id: u.userId })) },
-        { token: admin },
-      );
+      const result = await stack.subgraph('notifications')<{
+        _entities: { unreadNotificationCount: number; notifications: { edges: { node: { body: string } }[] } }[];
+      }>(ENTITIES, { representations: users.slice(0, n).map((u) => ({ __typename: 'User', id: u.userId })) }, { token: admin });
       expect(result.errors).toBeUndefined();
       expect(result.data!._entities).toHaveLength(n);
       expect(result.data!._entities.every((u) => u.unreadNotificationCount === 1 && u.notifications.edges[0]!.node.body.includes('Counted Song'))).toBe(true);
@@ -360,10 +473,25 @@ describe('live notifications', () => {
     clients.push(jacks.client, kates.client, anonymous.client);
     await Promise.all([jacks.subscription.ready, kates.subscription.ready]);
 
-    const disabled = await publishEvent(stack, VoucherIssued, { userId: jack.userId, sessionId: randomUUID(), songId, epoch: 20_416, leafIndex: 1, amount: '20000000000000000' });
-    const fill = await publishEvent(stack, OrderFilled, orderFill(jack.userId, songId, { quantity: 3, orderQuantity: 3, filledQuantity: 3, averagePriceCents: 99 }), { times: 3 });
+    const disabled = await publishEvent(stack, VoucherIssued, {
+      userId: jack.userId,
+      sessionId: randomUUID(),
+      songId,
+      epoch: 20_416,
+      leafIndex: 1,
+      amount: '20000000000000000',
+    });
+    const fill = await publishEvent(
+      stack,
+      OrderFilled,
+      orderFill(jack.userId, songId, { quantity: 3, orderQuantity: 3, filledQuantity: 3, averagePriceCents: 99 }),
+      { times: 3 },
+    );
     await handled(db, [...disabled, ...fill]);
-    await eventually(async () => jacks.subscription.events.length, (n) => n >= 1);
+    await eventually(
+      async () => jacks.subscription.events.length,
+      (n) => n >= 1,
+    );
     await new Promise((r) => setTimeout(r, 500));
 
     expect(jacks.subscription.errors).toEqual([]);
@@ -377,7 +505,10 @@ describe('live notifications', () => {
       createdAt: fill[0]!.occurredAt,
     });
     expect(kates.subscription.events).toEqual([]);
-    await eventually(async () => anonymous.subscription.errors.length, (n) => n > 0);
+    await eventually(
+      async () => anonymous.subscription.errors.length,
+      (n) => n > 0,
+    );
     expect(JSON.stringify(anonymous.subscription.errors)).toContain('UNAUTHENTICATED');
   });
 });

@@ -57,9 +57,17 @@ describe('notifications from the real producers', () => {
     );
     expect(me.unreadNotificationCount).toBe(1);
     expect(me.notifications.edges.map((e) => e.node)).toEqual([
-      expect.objectContaining({ kind: 'REWARD_VOUCHER', title: 'Listening reward earned', body: 'You earned 0.01 reward tokens for listening to Real Song.', song: { id: songId } }),
+      expect.objectContaining({
+        kind: 'REWARD_VOUCHER',
+        title: 'Listening reward earned',
+        body: 'You earned 0.01 reward tokens for listening to Real Song.',
+        song: { id: songId },
+      }),
     ]);
-    await eventually(async () => live.subscription.events.length, (n) => n > 0);
+    await eventually(
+      async () => live.subscription.events.length,
+      (n) => n > 0,
+    );
     expect(live.subscription.errors).toEqual([]);
     await new Promise((r) => setTimeout(r, 300));
     expect(live.subscription.events).toHaveLength(1);
@@ -78,11 +86,19 @@ describe('notifications from the real producers', () => {
     const seller = await signUp(stack, 'FAN', 'Seller');
     const buyer = await signUp(stack, 'FAN', 'Buyer');
     for (const fan of [seller, buyer]) await deposit(stack, db, fan.userId, 100_000);
-    const offering = await stack.gql<{ createShareOffering: { id: string } }>(OFFER, { input: { songId, totalShares: 1000, pricePerShareCents: 100, revenueShareBps: 2000 } }, { token: artist.token });
+    const offering = await stack.gql<{ createShareOffering: { id: string } }>(
+      OFFER,
+      { input: { songId, totalShares: 1000, pricePerShareCents: 100, revenueShareBps: 2000 } },
+      { token: artist.token },
+    );
     await stack.gql(BUY_OFFERING, { offeringId: offering.data!.createShareOffering.id, quantity: 100 }, { token: seller.token });
 
     // The seller's order fills in two executions; each buy fills at once.
-    const sell = await stack.gql<Placed>(PLACE, { input: { songId, side: 'SELL', type: 'LIMIT', quantity: 30, limitPriceCents: 120 } }, { token: seller.token });
+    const sell = await stack.gql<Placed>(
+      PLACE,
+      { input: { songId, side: 'SELL', type: 'LIMIT', quantity: 30, limitPriceCents: 120 } },
+      { token: seller.token },
+    );
     expect(sell.errors).toBeUndefined();
     for (const quantity of [20, 10]) {
       const buy = await stack.gql<Placed>(PLACE, { input: { songId, side: 'BUY', type: 'LIMIT', quantity, limitPriceCents: 125 } }, { token: buyer.token });
@@ -93,8 +109,14 @@ describe('notifications from the real producers', () => {
     expect(distributed.errors).toBeUndefined();
 
     const list = (token: string) => stack.gql<MyNotifications>(MY_NOTIFICATIONS, {}, { token }).then((r) => r.data!.me.notifications.edges.map((e) => e.node));
-    await eventually(() => list(seller.token), (n) => n.length >= 4);
-    await eventually(() => list(buyer.token), (n) => n.length >= 4);
+    await eventually(
+      () => list(seller.token),
+      (n) => n.length >= 4,
+    );
+    await eventually(
+      () => list(buyer.token),
+      (n) => n.length >= 4,
+    );
     // Late duplicates would show up by now.
     await new Promise((r) => setTimeout(r, 500));
     const sellers = await list(seller.token);

@@ -29,14 +29,27 @@ export function createLoaders(db: Session) {
       });
     }),
     /** By parsed id (resolvers parse ids before they load them). */
-    offering: rowBy<OfferingRow>((ids) => store.offeringsBy(db, 'id', ids), (r) => r.id),
+    offering: rowBy<OfferingRow>(
+      (ids) => store.offeringsBy(db, 'id', ids),
+      (r) => r.id,
+    ),
     /** By parsed id; whose order it is, the resolver checks. */
-    order: rowBy<OrderRow>((ids) => store.ordersByIds(db, ids), (r) => r.id),
-    offeringBySong: rowBy<OfferingRow>((ids) => store.offeringsBy(db, 'song_id', ids), (r) => r.song_id),
+    order: rowBy<OrderRow>(
+      (ids) => store.ordersByIds(db, ids),
+      (r) => r.id,
+    ),
+    offeringBySong: rowBy<OfferingRow>(
+      (ids) => store.offeringsBy(db, 'song_id', ids),
+      (r) => r.song_id,
+    ),
     /** Trades in a window plus the last trade before it, for TWAP: two statements per distinct window. */
     twapInputs: new DataLoader<{ songId: string; minutes: number }, { before: TradePoint | null; inWindow: TradePoint[] }, string>(
       async (keys) => {
-        const point = (r: { price_cents: number; quantity: number; executed_at: Date }): TradePoint => ({ priceCents: r.price_cents, quantity: r.quantity, executedAt: r.executed_at });
+        const point = (r: { price_cents: number; quantity: number; executed_at: Date }): TradePoint => ({
+          priceCents: r.price_cents,
+          quantity: r.quantity,
+          executedAt: r.executed_at,
+        });
         const results = new Map<string, { before: TradePoint | null; inWindow: TradePoint[] }>();
         for (const minutes of new Set(keys.map((k) => k.minutes))) {
           const songIds = [...new Set(keys.filter((k) => k.minutes === minutes).map((k) => k.songId))];

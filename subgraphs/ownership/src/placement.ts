@@ -69,7 +69,10 @@ export async function loadPlacement(
   };
 }
 
-const applyArgumentTypes = 'uuid uuid uuid text text text int int int bigint bigint text bigint timestamptz uuid[] int[] bigint[] bigint[] text[] uuid[] bigint[] bigint[] uuid[] int[] int[] bigint[] int[] uuid[] text[] bigint[] text[] uuid[] uuid[] uuid[] uuid[] uuid[] text[] int[] int[] bigint[] uuid[] text[] text[] jsonb[] text[] timestamptz[]'.split(' ');
+const applyArgumentTypes =
+  'uuid uuid uuid text text text int int int bigint bigint text bigint timestamptz uuid[] int[] bigint[] bigint[] text[] uuid[] bigint[] bigint[] uuid[] int[] int[] bigint[] int[] uuid[] text[] bigint[] text[] uuid[] uuid[] uuid[] uuid[] uuid[] text[] int[] int[] bigint[] uuid[] text[] text[] jsonb[] text[] timestamptz[]'.split(
+    ' ',
+  );
 const applyStatement = `select place_order_apply(${applyArgumentTypes.map((type, i) => `$${i + 1}::${type}`).join(', ')}) as applied; commit`;
 
 export interface PlacementWrite {

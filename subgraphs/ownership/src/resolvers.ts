@@ -65,10 +65,8 @@ export const resolvers: Resolvers<OwnershipContext> = {
     },
   },
   Mutation: {
-    createShareOffering: (_root, { input }, ctx) =>
-      ctx.service.createOffering(ctx.principal, { ...input, songId: parseId(input.songId, 'input.songId') }),
-    buyOfferingShares: (_root, { offeringId, quantity }, ctx) =>
-      ctx.service.buyOffering(ctx.principal, parseId(offeringId, 'offeringId'), quantity),
+    createShareOffering: (_root, { input }, ctx) => ctx.service.createOffering(ctx.principal, { ...input, songId: parseId(input.songId, 'input.songId') }),
+    buyOfferingShares: (_root, { offeringId, quantity }, ctx) => ctx.service.buyOffering(ctx.principal, parseId(offeringId, 'offeringId'), quantity),
     placeOrder: (_root, { input }, ctx) => ctx.service.placeOrder(ctx.principal, { ...input, songId: parseId(input.songId, 'input.songId') }),
     cancelOrder: (_root, { orderId }, ctx) => ctx.service.cancelOrder(ctx.principal, parseId(orderId, 'orderId')),
     distributeRevenue: (_root, { songId, amountCents, periodLabel }, ctx) =>

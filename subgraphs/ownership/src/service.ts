@@ -78,7 +78,15 @@ export class OwnershipService {
   private readonly projections: ProjectionWaits;
   private readonly songs = new Set<string>();
 
-  constructor(deps: { db: Persistence; takerFeeBps: number; live: LiveEvents; log: Logger; sql: PlacementPool; onEventsCommitted: () => void; projections: ProjectionWaits }) {
+  constructor(deps: {
+    db: Persistence;
+    takerFeeBps: number;
+    live: LiveEvents;
+    log: Logger;
+    sql: PlacementPool;
+    onEventsCommitted: () => void;
+    projections: ProjectionWaits;
+  }) {
     this.db = deps.db;
     this.feeBps = deps.takerFeeBps;
     this.projections = deps.projections;
@@ -103,7 +111,8 @@ export class OwnershipService {
     const p = requireAuth(principal);
     const song = await this.song(input.songId);
     if (song.artist_user_id !== p.userId) throw forbidden("Only the song's artist may open its offering");
-    if (!Number.isInteger(input.totalShares) || input.totalShares < 1 || input.totalShares > MAX_QUANTITY) throw badInput('totalShares must be between 1 and 1000000', 'input.totalShares');
+    if (!Number.isInteger(input.totalShares) || input.totalShares < 1 || input.totalShares > MAX_QUANTITY)
+      throw badInput('totalShares must be between 1 and 1000000', 'input.totalShares');
     if (!Number.isInteger(input.pricePerShareCents) || input.pricePerShareCents < 1 || input.pricePerShareCents > MAX_PRICE_CENTS) {
       throw badInput('pricePerShareCents must be a positive number of cents', 'input.pricePerShareCents');
     }
@@ -162,7 +171,8 @@ export class OwnershipService {
     input: { songId: string; side: Side; type: 'LIMIT' | 'MARKET'; quantity: number; limitPriceCents?: number | null; clientOrderId?: string | null },
   ): Promise<PlaceOrderOutcome> {
     const p = requireAuth(principal);
-    if (!Number.isInteger(input.quantity) || input.quantity < 1 || input.quantity > MAX_QUANTITY) throw badInput('quantity must be between 1 and 1000000', 'input.quantity');
+    if (!Number.isInteger(input.quantity) || input.quantity < 1 || input.quantity > MAX_QUANTITY)
+      throw badInput('quantity must be between 1 and 1000000', 'input.quantity');
     const limit = input.type === 'LIMIT' ? (input.limitPriceCents ?? null) : null;
     if (input.type === 'LIMIT' && (!Number.isInteger(limit) || limit! < 1 || limit! > MAX_PRICE_CENTS)) {
       throw badInput('A LIMIT order needs limitPriceCents between 1 and 10000000', 'input.limitPriceCents');
@@ -174,70 +184,119 @@ export class OwnershipService {
     const songId = await this.knownSong(input.songId);
 
     const outcome = await withDeadlockRetry(() =>
-      withPlacementClient(
-        this.sql,
-        async (client) => {
-          const context = await loadPlacement(client, { userId: p.userId, songId, side: input.side, clientOrderId, limitPriceCents: limit, quantity: input.quantity });
-          if (context.existingOrderId) {
-            await endPlacement(client);
-            return { existing: context.existingOrderId };
+      withPlacementClient(this.sql, async (client) => {
+        const context = await loadPlacement(client, {
+          userId: p.userId,
+          songId,
+          side: input.side,
+          clientOrderId,
+          limitPriceCents: limit,
+          quantity: input.quantity,
+        });
+        if (context.existingOrderId) {
+          await endPlacement(client);
+          return { existing: context.existingOrderId };
+        }
+        const taker: TakerOrder = {
+          id: randomUUID(),
+          userId: p.userId,
+          side: input.side,
+          type: input.type,
+          quantity: input.quantity,
+          limitPriceCents: limit,
+          reservedCents: 0,
+        };
+        let budget: number | null = null;
+        if (input.side === 'BUY') {
+          taker.reservedCents = input.type === 'LIMIT' ? input.quantity * limit! + takerFee(input.quantity * limit!, this.feeBps) : context.available;
+          if (taker.reservedCents === 0 || context.available < taker.reservedCents) {
+            throw insufficient(`This order needs ${taker.reservedCents || 'some'} cents; you have ${context.available} available`);
           }
-          const taker: TakerOrder = { id: randomUUID(), userId: p.userId, side: input.side, type: input.type, quantity: input.quantity, limitPriceCents: limit, reservedCents: 0 };
-          let budget: number | null = null;
-          if (input.side === 'BUY') {
-            taker.reservedCents = input.type === 'LIMIT' ? input.quantity * limit! + takerFee(input.quantity * limit!, this.feeBps) : context.available;
-            if (taker.reservedCents === 0 || context.available < taker.reservedCents) {
-              throw insufficient(`This order needs ${taker.reservedCents || 'some'} cents; you have ${context.available} available`);
-            }
-            if (input.type === 'MARKET') budget = context.available;
-          } else if (context.available < input.quantity) {
-            throw insufficient(`You do not hold ${input.quantity} unreserved shares of this song`);
-          }
-          const makers = new Map(context.makers.map((m) => [m.id, m]));
-          const book = new OrderBook(context.makers.map((m) => ({ id: m.id, accountId: m.userId, side: m.side, priceCents: m.priceCents, remaining: m.quantity - m.filledQuantity, seq: m.seq })));
-          const result = book.match({ id: taker.id, accountId: p.userId, side: input.side, type: input.type, quantity: input.quantity, limitPriceCents: limit, budgetCents: budget, seq: Number(context.seq) }, this.feeBps);
-          const plan = planSettlement(taker, makers, result);
-          const at = new Date();
-          const tradeIds = plan.trades.map(() => randomUUID());
-          const events = [
-            ...plan.trades.map((t, i) =>
-              outboxEnvelope(SOURCE, TradeExecuted, { tradeId: tradeIds[i]!, songId, buyerId: t.buyerId, sellerId: t.sellerId, buyOrderId: t.buyOrderId, sellOrderId: t.sellOrderId, priceCents: t.priceCents, quantity: t.quantity, executedAt: at.toISOString() }),
-            ),
-            ...plan.filled.map((f) =>
-              outboxEnvelope(SOURCE, OrderFilled, {
-                orderId: f.orderId,
-                userId: f.userId,
-                songId,
-                side: f.side,
-                quantity: f.quantity,
-                averagePriceCents: Math.max(1, Math.round(f.valueCents / f.quantity)),
-                orderQuantity: f.orderQuantity,
-                filledQuantity: f.filledQuantity,
-                fullyFilled: f.fullyFilled,
-              }),
-            ),
-          ];
-          await applyPlacement(client, { taker: { ...taker, songId, clientOrderId, seq: context.seq }, plan, tradeIds, at, events });
-          const order: OrderRow = {
+          if (input.type === 'MARKET') budget = context.available;
+        } else if (context.available < input.quantity) {
+          throw insufficient(`You do not hold ${input.quantity} unreserved shares of this song`);
+        }
+        const makers = new Map(context.makers.map((m) => [m.id, m]));
+        const book = new OrderBook(
+          context.makers.map((m) => ({
+            id: m.id,
+            accountId: m.userId,
+            side: m.side,
+            priceCents: m.priceCents,
+            remaining: m.quantity - m.filledQuantity,
+            seq: m.seq,
+          })),
+        );
+        const result = book.match(
+          {
             id: taker.id,
-            song_id: songId,
-            user_id: p.userId,
+            accountId: p.userId,
             side: input.side,
             type: input.type,
-            status: plan.taker.status,
             quantity: input.quantity,
-            filled_quantity: plan.taker.filledQuantity,
-            limit_price_cents: limit,
-            reserved_cents: String(plan.taker.reservedCents),
-            fill_value_cents: String(plan.taker.fillValueCents),
-            client_order_id: clientOrderId,
-            seq: context.seq,
-            created_at: at,
-          };
-          const trades: TradeRow[] = plan.trades.map((t, i) => ({ id: tradeIds[i]!, song_id: songId, price_cents: t.priceCents, quantity: t.quantity, executed_at: at }));
-          return { order, trades, events: events.length };
-        },
-      ),
+            limitPriceCents: limit,
+            budgetCents: budget,
+            seq: Number(context.seq),
+          },
+          this.feeBps,
+        );
+        const plan = planSettlement(taker, makers, result);
+        const at = new Date();
+        const tradeIds = plan.trades.map(() => randomUUID());
+        const events = [
+          ...plan.trades.map((t, i) =>
+            outboxEnvelope(SOURCE, TradeExecuted, {
+              tradeId: tradeIds[i]!,
+              songId,
+              buyerId: t.buyerId,
+              sellerId: t.sellerId,
+              buyOrderId: t.buyOrderId,
+              sellOrderId: t.sellOrderId,
+              priceCents: t.priceCents,
+              quantity: t.quantity,
+              executedAt: at.toISOString(),
+            }),
+          ),
+          ...plan.filled.map((f) =>
+            outboxEnvelope(SOURCE, OrderFilled, {
+              orderId: f.orderId,
+              userId: f.userId,
+              songId,
+              side: f.side,
+              quantity: f.quantity,
+              averagePriceCents: Math.max(1, Math.round(f.valueCents / f.quantity)),
+              orderQuantity: f.orderQuantity,
+              filledQuantity: f.filledQuantity,
+              fullyFilled: f.fullyFilled,
+            }),
+          ),
+        ];
+        await applyPlacement(client, { taker: { ...taker, songId, clientOrderId, seq: context.seq }, plan, tradeIds, at, events });
+        const order: OrderRow = {
+          id: taker.id,
+          song_id: songId,
+          user_id: p.userId,
+          side: input.side,
+          type: input.type,
+          status: plan.taker.status,
+          quantity: input.quantity,
+          filled_quantity: plan.taker.filledQuantity,
+          limit_price_cents: limit,
+          reserved_cents: String(plan.taker.reservedCents),
+          fill_value_cents: String(plan.taker.fillValueCents),
+          client_order_id: clientOrderId,
+          seq: context.seq,
+          created_at: at,
+        };
+        const trades: TradeRow[] = plan.trades.map((t, i) => ({
+          id: tradeIds[i]!,
+          song_id: songId,
+          price_cents: t.priceCents,
+          quantity: t.quantity,
+          executed_at: at,
+        }));
+        return { order, trades, events: events.length };
+      }),
     );
     if ('existing' in outcome) {
       const reader = this.db.reader();
@@ -313,7 +372,11 @@ export class OwnershipService {
         const totalShares = await store.totalSharesOf(tx, songId);
         if (totalShares === undefined) throw conflict('This song has no offering, so no holders to pay');
         const holders = await store.holdersOf(tx, songId);
-        const split = splitRevenue(amountCents, totalShares, holders.map((h) => ({ userId: h.user_id, shares: h.quantity })));
+        const split = splitRevenue(
+          amountCents,
+          totalShares,
+          holders.map((h) => ({ userId: h.user_id, shares: h.quantity })),
+        );
         const artist = song.artist_user_id;
         await ensureAccount(tx, artist);
         for (const payout of split.payouts) await ensureAccount(tx, payout.userId);
@@ -328,11 +391,25 @@ export class OwnershipService {
         postings.set(cashOf(artist), (postings.get(cashOf(artist)) ?? 0) + split.artistRemainderCents);
         await post(tx, 'revenue.distribution', [...postings]);
         const row = returned(
-          await store.insertDistribution(tx, { id: randomUUID(), songId, periodLabel: label, totalCents: amountCents, holderCount: split.payouts.length, source: isAdmin ? 'ADMIN' : 'ARTIST' }),
+          await store.insertDistribution(tx, {
+            id: randomUUID(),
+            songId,
+            periodLabel: label,
+            totalCents: amountCents,
+            holderCount: split.payouts.length,
+            source: isAdmin ? 'ADMIN' : 'ARTIST',
+          }),
           'insert into distributions',
         );
         for (const payout of split.payouts) {
-          tx.outbox.record(RevenuePaid, { distributionId: row.id, songId, userId: payout.userId, amountCents: payout.amountCents, shares: payout.shares, periodLabel: label });
+          tx.outbox.record(RevenuePaid, {
+            distributionId: row.id,
+            songId,
+            userId: payout.userId,
+            amountCents: payout.amountCents,
+            shares: payout.shares,
+            periodLabel: label,
+          });
         }
         return row;
       }),

@@ -83,7 +83,11 @@ export async function lockCash(tx: Tx, userId: string): Promise<string | undefin
 }
 
 export async function accountOf(db: Session, userId: string) {
-  return row(db, z.object({ cash_cents: bigintText, reserved_cents: bigintText }), sql`select cash_cents, reserved_cents from accounts where user_id = ${userId}`);
+  return row(
+    db,
+    z.object({ cash_cents: bigintText, reserved_cents: bigintText }),
+    sql`select cash_cents, reserved_cents from accounts where user_id = ${userId}`,
+  );
 }
 
 export async function insertJournal(tx: Tx, txnId: string, kind: string, lines: readonly (readonly [string, number])[]): Promise<void> {
@@ -94,7 +98,11 @@ export async function insertJournal(tx: Tx, txnId: string, kind: string, lines: 
 /** Adds `amount` to one balance of the user's account; false when they have no account. */
 export async function addToBalance(tx: Tx, userId: string, balance: 'cash' | 'reserved', amount: number): Promise<boolean> {
   const column = balance === 'cash' ? sql.raw('cash_cents') : sql.raw('reserved_cents');
-  const updated = await rows(tx, z.object({ user_id: z.string() }), sql`update accounts set ${column} = ${column} + ${amount} where user_id = ${userId} returning user_id`);
+  const updated = await rows(
+    tx,
+    z.object({ user_id: z.string() }),
+    sql`update accounts set ${column} = ${column} + ${amount} where user_id = ${userId} returning user_id`,
+  );
   return updated.length === 1;
 }
 
@@ -159,7 +167,11 @@ export async function holdingsOf(db: Session, userId: string): Promise<HoldingRo
 }
 
 export async function holdersOf(tx: Tx, songId: string) {
-  return rows(tx, z.object({ user_id: z.string(), quantity: z.number() }), sql`select user_id, quantity from holdings where song_id = ${songId} and quantity > 0 order by user_id`);
+  return rows(
+    tx,
+    z.object({ user_id: z.string(), quantity: z.number() }),
+    sql`select user_id, quantity from holdings where song_id = ${songId} and quantity > 0 order by user_id`,
+  );
 }
 
 export async function totalSharesOf(tx: Tx, songId: string): Promise<number | undefined> {
@@ -219,7 +231,8 @@ export async function bookLevels(db: Session, songId: string, depth: number) {
 }
 
 export async function lastTradePrice(db: Session, songId: string): Promise<number | undefined> {
-  return (await row(db, z.object({ price_cents: z.number() }), sql`select price_cents from trades where song_id = ${songId} order by seq desc limit 1`))?.price_cents;
+  return (await row(db, z.object({ price_cents: z.number() }), sql`select price_cents from trades where song_id = ${songId} order by seq desc limit 1`))
+    ?.price_cents;
 }
 
 /** Per song: the last trade's price and the last 24 hours' volume, high and low. */

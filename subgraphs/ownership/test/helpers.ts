@@ -17,7 +17,16 @@ export const DISTRIBUTE = `mutation($songId: ID!, $amountCents: Int!, $periodLab
 
 export type Placed = {
   placeOrder: {
-    order: { id: string; side: string; type: string; status: string; quantity: number; filledQuantity: number; limitPriceCents: number | null; averageFillPriceCents: number | null };
+    order: {
+      id: string;
+      side: string;
+      type: string;
+      status: string;
+      quantity: number;
+      filledQuantity: number;
+      limitPriceCents: number | null;
+      averageFillPriceCents: number | null;
+    };
     trades: { id: string; priceCents: number; quantity: number }[];
   };
 };
@@ -31,7 +40,10 @@ export function eventually<T>(probe: () => Promise<T>, ok: (value: T) => boolean
 export async function songOnMarket(stack: TestStack, db: pg.Client, title: string) {
   const artist = await newArtist(stack, `${title} Artist`);
   const songId = await publishedSong(stack, artist.token, { title, genre: 'Pop' }, makeWav(1, 4000));
-  await eventually(async () => (await db.query('select 1 from ownership.songs where song_id = $1', [songId])).rowCount, (n) => n === 1);
+  await eventually(
+    async () => (await db.query('select 1 from ownership.songs where song_id = $1', [songId])).rowCount,
+    (n) => n === 1,
+  );
   return { artist, songId };
 }
 
@@ -40,7 +52,10 @@ export async function deposit(stack: TestStack, db: pg.Client, userId: string, a
   const payload = { depositId, userId, amountCents, method: 'CARD' as const, succeededAt: new Date().toISOString() };
   // Each time under a fresh event id: only the depositId tells it is the same deposit.
   for (let i = 0; i < times; i++) await publishEvent(stack, DepositSucceeded, payload);
-  await eventually(async () => (await db.query('select 1 from ownership.deposits where deposit_id = $1', [depositId])).rowCount, (n) => n === 1);
+  await eventually(
+    async () => (await db.query('select 1 from ownership.deposits where deposit_id = $1', [depositId])).rowCount,
+    (n) => n === 1,
+  );
   return depositId;
 }
 
@@ -71,7 +86,10 @@ export async function checkInvariants(db: pg.Client) {
   );
   return {
     sharesOk: shares.rows.every((r) => Number(r.accounted) === Number(r.total_shares)),
-    cash: { ...cash.rows[0], conserved: Number(cash.rows[0].deposits) + Number(cash.rows[0].revenue) === Number(cash.rows[0].held) + Number(cash.rows[0].fees) },
+    cash: {
+      ...cash.rows[0],
+      conserved: Number(cash.rows[0].deposits) + Number(cash.rows[0].revenue) === Number(cash.rows[0].held) + Number(cash.rows[0].fees),
+    },
     negatives: Number(negatives.rows[0].n),
     reservations: reservations.rows[0],
   };

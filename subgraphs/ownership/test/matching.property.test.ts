@@ -164,8 +164,7 @@ interface Step {
   reference?: MatchResult;
 }
 
-const snapshot = (book: OrderBook): Map<string, number> =>
-  new Map([...book.orders('BUY'), ...book.orders('SELL')].map((o) => [o.id, o.remaining]));
+const snapshot = (book: OrderBook): Map<string, number> => new Map([...book.orders('BUY'), ...book.orders('SELL')].map((o) => [o.id, o.remaining]));
 
 /** Runs the operations on the engine and on the reference, calling `check` after each step. */
 function run(ops: Op[], check: (step: Step, ref: ReferenceBook) => void): void {
@@ -211,7 +210,9 @@ function run(ops: Op[], check: (step: Step, ref: ReferenceBook) => void): void {
       const id = ids.length > 0 && op.pick % 10 !== 0 ? ids[op.pick % ids.length]! : `missing${op.pick}`;
       const got = book.remove(id);
       const expected = ref.remove(id);
-      expect(got === null ? null : { id: got.id, remaining: got.remaining }).toEqual(expected === null ? null : { id: expected.id, remaining: expected.remaining });
+      expect(got === null ? null : { id: got.id, remaining: got.remaining }).toEqual(
+        expected === null ? null : { id: expected.id, remaining: expected.remaining },
+      );
     }
     check(step, ref);
   }
@@ -371,4 +372,3 @@ describe('matching engine properties', () => {
     );
   });
 });
-

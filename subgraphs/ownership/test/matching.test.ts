@@ -29,8 +29,7 @@ const market = (id: string, accountId: string, side: Side, quantity: number, bud
   budgetCents: budgetCents ?? null,
   seq: ++seq,
 });
-const brief = (fills: { makerOrderId: string; priceCents: number; quantity: number }[]) =>
-  fills.map((f) => [f.makerOrderId, f.priceCents, f.quantity]);
+const brief = (fills: { makerOrderId: string; priceCents: number; quantity: number }[]) => fills.map((f) => [f.makerOrderId, f.priceCents, f.quantity]);
 
 describe('takerFee', () => {
   it('is floor(value * bps / 10000): a fraction of a cent is dropped', () => {
@@ -49,7 +48,12 @@ describe('takerFee', () => {
   it('never charges the fills of an order more than the fee of their total value', () => {
     // What the reservation of a LIMIT BUY (quantity * limit + fee) relies on.
     const values = [1, 99, 100, 101, 199, 333, 10_001];
-    expect(values.reduce((s, v) => s + takerFee(v, 50), 0)).toBeLessThanOrEqual(takerFee(values.reduce((s, v) => s + v, 0), 50));
+    expect(values.reduce((s, v) => s + takerFee(v, 50), 0)).toBeLessThanOrEqual(
+      takerFee(
+        values.reduce((s, v) => s + v, 0),
+        50,
+      ),
+    );
   });
 
   it('is exact for large values where value * bps exceeds 2^53', () => {

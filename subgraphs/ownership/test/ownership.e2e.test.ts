@@ -7,7 +7,21 @@ import { errorCode, mintToken, startTestStack, type TestStack } from '@vibestrea
 import { identitySubgraph } from '@vibestream/identity';
 import { catalogSubgraph } from '@vibestream/catalog';
 import { ownershipSubgraph } from '../src/index.ts';
-import { BOOK, BUY_OFFERING, CANCEL, DISTRIBUTE, MARKET, OFFER, PLACE, PORTFOLIO, checkInvariants, deposit, signUp, songOnMarket, type Placed } from './helpers.ts';
+import {
+  BOOK,
+  BUY_OFFERING,
+  CANCEL,
+  DISTRIBUTE,
+  MARKET,
+  OFFER,
+  PLACE,
+  PORTFOLIO,
+  checkInvariants,
+  deposit,
+  signUp,
+  songOnMarket,
+  type Placed,
+} from './helpers.ts';
 
 let stack: TestStack;
 let db: pg.Client;
@@ -27,7 +41,16 @@ afterAll(async () => {
 type Portfolio = {
   me: {
     tradingAccount: { cashCents: number; reservedCents: number };
-    portfolio: { totalValueCents: number; holdings: { quantity: number; reservedQuantity: number; averageCostCents: number; marketValueCents: number; song: { id: string; title: string; artist: { name: string } } }[] };
+    portfolio: {
+      totalValueCents: number;
+      holdings: {
+        quantity: number;
+        reservedQuantity: number;
+        averageCostCents: number;
+        marketValueCents: number;
+        song: { id: string; title: string; artist: { name: string } };
+      }[];
+    };
     openOrders: { id: string }[];
   };
 };
@@ -47,7 +70,9 @@ describe('an offering, two fans trading, and a revenue distribution', () => {
     expect(offering.errors).toBeUndefined();
     expect(offering.data!.createShareOffering).toMatchObject({ status: 'OPEN', sharesRemaining: 1000 });
     const offeringId = offering.data!.createShareOffering.id;
-    expect(errorCode(await stack.gql(OFFER, { input: { songId, totalShares: 10, pricePerShareCents: 1, revenueShareBps: 1 } }, { token: artist.token }))).toBe('CONFLICT');
+    expect(errorCode(await stack.gql(OFFER, { input: { songId, totalShares: 10, pricePerShareCents: 1, revenueShareBps: 1 } }, { token: artist.token }))).toBe(
+      'CONFLICT',
+    );
 
     const alice = await signUp(stack, 'FAN', 'Alice');
     const bob = await signUp(stack, 'FAN', 'Bob');
@@ -88,7 +113,13 @@ describe('an offering, two fans trading, and a revenue distribution', () => {
     // Bob: 50,000 - 5,000 - (2,400 + 12 fee) - (1,200 + 6 fee).
     expect(b.tradingAccount).toEqual({ cashCents: 50_000 - 5_000 - 2_412 - 1_206, reservedCents: 0 });
     expect(a.portfolio.holdings).toEqual([
-      expect.objectContaining({ quantity: 70, reservedQuantity: 0, averageCostCents: 100, marketValueCents: 70 * 120, song: expect.objectContaining({ id: songId, title: 'Golden Share' }) }),
+      expect.objectContaining({
+        quantity: 70,
+        reservedQuantity: 0,
+        averageCostCents: 100,
+        marketValueCents: 70 * 120,
+        song: expect.objectContaining({ id: songId, title: 'Golden Share' }),
+      }),
     ]);
     expect(b.portfolio.holdings[0]).toMatchObject({ quantity: 80, marketValueCents: 80 * 120 });
     expect(b.portfolio.totalValueCents).toBe(80 * 120);
@@ -138,12 +169,18 @@ describe('order rules', () => {
     expect(me.tradingAccount).toEqual({ cashCents: 1_000, reservedCents: 0 });
     expect(me.openOrders).toEqual([]);
     expect(errorCode(await stack.gql(PLACE, { input: { songId, side: 'BUY', type: 'LIMIT', quantity: 1 } }, { token: fan.token }))).toBe('BAD_USER_INPUT');
-    expect(errorCode(await stack.gql(PLACE, { input: { songId, side: 'BUY', type: 'LIMIT', quantity: 0, limitPriceCents: 5 } }, { token: fan.token }))).toBe('BAD_USER_INPUT');
+    expect(errorCode(await stack.gql(PLACE, { input: { songId, side: 'BUY', type: 'LIMIT', quantity: 0, limitPriceCents: 5 } }, { token: fan.token }))).toBe(
+      'BAD_USER_INPUT',
+    );
   });
 
   it('self-trade prevention cancels the resting order of the same account', async () => {
     const { artist, songId } = await songOnMarket(stack, db, 'Mirror Song');
-    const offering = await stack.gql<{ createShareOffering: { id: string } }>(OFFER, { input: { songId, totalShares: 100, pricePerShareCents: 10, revenueShareBps: 100 } }, { token: artist.token });
+    const offering = await stack.gql<{ createShareOffering: { id: string } }>(
+      OFFER,
+      { input: { songId, totalShares: 100, pricePerShareCents: 10, revenueShareBps: 100 } },
+      { token: artist.token },
+    );
     const fan = await signUp(stack, 'FAN');
     await deposit(stack, db, fan.userId, 10_000);
     await stack.gql(BUY_OFFERING, { offeringId: offering.data!.createShareOffering.id, quantity: 10 }, { token: fan.token });
@@ -159,7 +196,11 @@ describe('order rules', () => {
 
   it('a duplicate clientOrderId returns the first order; cancelling a filled order is CONFLICT', async () => {
     const { artist, songId } = await songOnMarket(stack, db, 'Retry Song');
-    const offering = await stack.gql<{ createShareOffering: { id: string } }>(OFFER, { input: { songId, totalShares: 100, pricePerShareCents: 10, revenueShareBps: 100 } }, { token: artist.token });
+    const offering = await stack.gql<{ createShareOffering: { id: string } }>(
+      OFFER,
+      { input: { songId, totalShares: 100, pricePerShareCents: 10, revenueShareBps: 100 } },
+      { token: artist.token },
+    );
     const seller = await signUp(stack, 'FAN');
     const buyer = await signUp(stack, 'FAN');
     await deposit(stack, db, seller.userId, 10_000);

@@ -10,7 +10,12 @@ import { planSettlement, type MakerOrder, type TakerOrder } from '../src/domain/
 
 const RUNS = Number(process.env.MATCHING_PROPERTY_RUNS ?? 250);
 const FEE_BPS = 50;
-const users = ['00000000-0000-4000-8000-000000000001', '00000000-0000-4000-8000-000000000002', '00000000-0000-4000-8000-000000000003', '00000000-0000-4000-8000-000000000004'];
+const users = [
+  '00000000-0000-4000-8000-000000000001',
+  '00000000-0000-4000-8000-000000000002',
+  '00000000-0000-4000-8000-000000000003',
+  '00000000-0000-4000-8000-000000000004',
+];
 
 const restingArb = fc.record({
   user: fc.integer({ min: 0, max: users.length - 1 }),
@@ -41,12 +46,37 @@ function scenario(resting: Resting[], t: Taker) {
     const remaining = quantity - filled;
     // A BUY maker still holds its limit value plus the taker fee it reserved at placement.
     const reservedCents = r.side === 'BUY' ? remaining * price + takerFee(quantity * price, FEE_BPS) : 0;
-    makers.set(`00000000-0000-4000-9000-${String(i).padStart(12, '0')}`, { id: `00000000-0000-4000-9000-${String(i).padStart(12, '0')}`, userId: users[r.user]!, side: r.side, priceCents: price, quantity, filledQuantity: filled, reservedCents });
+    makers.set(`00000000-0000-4000-9000-${String(i).padStart(12, '0')}`, {
+      id: `00000000-0000-4000-9000-${String(i).padStart(12, '0')}`,
+      userId: users[r.user]!,
+      side: r.side,
+      priceCents: price,
+      quantity,
+      filledQuantity: filled,
+      reservedCents,
+    });
   });
-  const book = new OrderBook([...makers.values()].map((m, i) => ({ id: m.id, accountId: m.userId, side: m.side, priceCents: m.priceCents, remaining: m.quantity - m.filledQuantity, seq: i + 1 })));
+  const book = new OrderBook(
+    [...makers.values()].map((m, i) => ({
+      id: m.id,
+      accountId: m.userId,
+      side: m.side,
+      priceCents: m.priceCents,
+      remaining: m.quantity - m.filledQuantity,
+      seq: i + 1,
+    })),
+  );
   const limit = t.type === 'LIMIT' ? t.price : null;
   const reservedCents = t.side === 'SELL' ? 0 : t.type === 'LIMIT' ? t.quantity * limit! + takerFee(t.quantity * limit!, FEE_BPS) : t.cash;
-  const taker: TakerOrder = { id: '00000000-0000-4000-a000-000000000000', userId: users[t.user]!, side: t.side, type: t.type, quantity: t.quantity, limitPriceCents: limit, reservedCents };
+  const taker: TakerOrder = {
+    id: '00000000-0000-4000-a000-000000000000',
+    userId: users[t.user]!,
+    side: t.side,
+    type: t.type,
+    quantity: t.quantity,
+    limitPriceCents: limit,
+    reservedCents,
+  };
   return { makers, book, taker };
 }
 
@@ -57,7 +87,16 @@ describe('settlement plan', () => {
         const { makers, book, taker } = scenario(resting, t);
         if (taker.side === 'BUY' && taker.reservedCents === 0) return;
         const result = book.match(
-          { id: taker.id, accountId: taker.userId, side: taker.side, type: taker.type, quantity: taker.quantity, limitPriceCents: taker.limitPriceCents, budgetCents: taker.type === 'MARKET' && taker.side === 'BUY' ? taker.reservedCents : null, seq: 10_000 },
+          {
+            id: taker.id,
+            accountId: taker.userId,
+            side: taker.side,
+            type: taker.type,
+            quantity: taker.quantity,
+            limitPriceCents: taker.limitPriceCents,
+            budgetCents: taker.type === 'MARKET' && taker.side === 'BUY' ? taker.reservedCents : null,
+            seq: 10_000,
+          },
           FEE_BPS,
         );
         const plan = planSettlement(taker, makers, result);

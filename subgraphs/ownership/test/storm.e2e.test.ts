@@ -73,7 +73,11 @@ describe('storm: two replicas, 20 clients, 200 random orders each on 3 songs', (
     const offerings: string[] = [];
     for (let i = 0; i < SONGS; i++) {
       const { artist, songId } = await songOnMarket(stack, db, `Storm ${i}`);
-      const offering = await gql<{ createShareOffering: { id: string } }>(OFFER, { input: { songId, totalShares: 100_000, pricePerShareCents: 100, revenueShareBps: 1000 } }, { token: artist.token });
+      const offering = await gql<{ createShareOffering: { id: string } }>(
+        OFFER,
+        { input: { songId, totalShares: 100_000, pricePerShareCents: 100, revenueShareBps: 1000 } },
+        { token: artist.token },
+      );
       songs.push(songId);
       offerings.push(offering.data!.createShareOffering.id);
     }
@@ -86,7 +90,7 @@ describe('storm: two replicas, 20 clients, 200 random orders each on 3 songs', (
     const codes = new Map<string, number>();
     let trades = 0;
     let seed = 42;
-    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     await Promise.all(
       clients.map(async (client) => {
         const open: string[] = [];
@@ -132,10 +136,9 @@ describe('storm: two replicas, 20 clients, 200 random orders each on 3 songs', (
     expect(invariants.reservations).toEqual({ cash_mismatch: '0', share_mismatch: '0' });
 
     for (const songId of songs) {
-      const book = await gql<{ orderBook: { bids: { priceCents: number; quantity: number; orders: number }[]; asks: { priceCents: number; quantity: number; orders: number }[] } }>(
-        BOOK,
-        { songId, depth: 100 },
-      );
+      const book = await gql<{
+        orderBook: { bids: { priceCents: number; quantity: number; orders: number }[]; asks: { priceCents: number; quantity: number; orders: number }[] };
+      }>(BOOK, { songId, depth: 100 });
       const rows = await db.query(
         `select side, limit_price_cents as "priceCents", sum(quantity - filled_quantity)::int as quantity, count(*)::int as orders
          from ownership.orders where song_id = $1 and status = 'OPEN' group by side, limit_price_cents`,

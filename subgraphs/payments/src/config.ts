@@ -1,21 +1,45 @@
 import { env, loadConfig, subgraphConfigShape, z } from '@vibestream/platform';
 
 const optional = (v: unknown) => (v === '' ? undefined : v);
-const ethAddress = () => z.preprocess(optional, z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'must be a 0x-prefixed 20-byte hex address').optional());
-const solanaAddress = () => z.preprocess(optional, z.string().regex(/^[1-9A-HJ-NP-Za-km-z]{32,44}$/, 'must be a base58 Solana address').optional());
+const ethAddress = () =>
+  z.preprocess(
+    optional,
+    z
+      .string()
+      .regex(/^0x[0-9a-fA-F]{40}$/, 'must be a 0x-prefixed 20-byte hex address')
+      .optional(),
+  );
+const solanaAddress = () =>
+  z.preprocess(
+    optional,
+    z
+      .string()
+      .regex(/^[1-9A-HJ-NP-Za-km-z]{32,44}$/, 'must be a base58 Solana address')
+      .optional(),
+  );
 const priceId = () => z.preprocess(optional, z.string().min(1).optional());
 
 export const paymentsConfigShape = {
   ...subgraphConfigShape(4005),
-  PUBLIC_URL: z.preprocess(optional, z.url().default('http://localhost:4000')).describe("The gateway's public address: base of Checkout's and the billing portal's default return addresses."),
+  PUBLIC_URL: z
+    .preprocess(optional, z.url().default('http://localhost:4000'))
+    .describe("The gateway's public address: base of Checkout's and the billing portal's default return addresses."),
 
-  STRIPE_SECRET_KEY: env.optionalString().describe('Stripe secret key; without it card deposits, checkout and the portal answer BAD_USER_INPUT (under `npm start`, the local Stripe stand-in fills it in).'),
+  STRIPE_SECRET_KEY: env
+    .optionalString()
+    .describe(
+      'Stripe secret key; without it card deposits, checkout and the portal answer BAD_USER_INPUT (under `npm start`, the local Stripe stand-in fills it in).',
+    ),
   STRIPE_WEBHOOK_SECRET: env.optionalString().describe('Signing secret of the webhook endpoint (whsec_...); without it /webhooks/stripe answers 503.'),
-  STRIPE_API_URL: env.optionalUrl().describe('Another host for the Stripe client (stripe-mock, a test server), e.g. http://127.0.0.1:12111. Default: api.stripe.com.'),
+  STRIPE_API_URL: env
+    .optionalUrl()
+    .describe('Another host for the Stripe client (stripe-mock, a test server), e.g. http://127.0.0.1:12111. Default: api.stripe.com.'),
   STRIPE_PRICE_CREATOR: priceId().describe('Stripe price id of the CREATOR plan (a plan without one cannot be bought).'),
   STRIPE_PRICE_PRO: priceId().describe('Stripe price id of the PRO plan.'),
   STRIPE_PRICE_STUDIO: priceId().describe('Stripe price id of the STUDIO plan.'),
-  CHECKOUT_SUCCESS_URL: env.optionalUrl().describe('Where Checkout returns after payment. Default: PUBLIC_URL/billing/success?session_id={CHECKOUT_SESSION_ID}.'),
+  CHECKOUT_SUCCESS_URL: env
+    .optionalUrl()
+    .describe('Where Checkout returns after payment. Default: PUBLIC_URL/billing/success?session_id={CHECKOUT_SESSION_ID}.'),
   CHECKOUT_CANCEL_URL: env.optionalUrl().describe('Where Checkout returns when abandoned. Default: PUBLIC_URL/billing.'),
   BILLING_PORTAL_RETURN_URL: env.optionalUrl().describe('Where the Customer Portal returns. Default: PUBLIC_URL/billing.'),
 
@@ -38,7 +62,8 @@ export function loadPaymentsConfig(source: NodeJS.ProcessEnv) {
   // with other contexts, such as rewards' ETH_RPC_URL) configures nothing here.
   const chain = (rpc: keyof typeof config, parts: (keyof typeof config)[], what: string) => {
     const set = parts.filter((n) => config[n] !== undefined);
-    if (set.length > 0 && (set.length < parts.length || config[rpc] === undefined)) problems.push(`${[rpc, ...parts].join(', ')}: set all of them for ${what}, or leave out ${parts.join(' and ')}`);
+    if (set.length > 0 && (set.length < parts.length || config[rpc] === undefined))
+      problems.push(`${[rpc, ...parts].join(', ')}: set all of them for ${what}, or leave out ${parts.join(' and ')}`);
   };
   chain('ETH_RPC_URL', ['ETH_USDC_ADDRESS', 'ETH_DEPOSIT_ADDRESS'], 'USDC deposits on Ethereum');
   chain('SOLANA_RPC_URL', ['SOLANA_USDC_MINT', 'SOLANA_DEPOSIT_OWNER'], 'USDC deposits on Solana');

@@ -54,7 +54,14 @@ const routes: Record<string, { required: Record<string, string | null>; respond:
     respond: (p, id) => ({ id: `bps_${id}`, object: 'billing_portal.session', customer: p.customer, url: `https://billing.stripe.test/p/session/bps_${id}` }),
   },
   [PAYMENT_INTENTS]: {
-    required: { amount: null, currency: 'usd', customer: null, 'metadata[depositId]': null, 'metadata[userId]': null, 'automatic_payment_methods[enabled]': 'true' },
+    required: {
+      amount: null,
+      currency: 'usd',
+      customer: null,
+      'metadata[depositId]': null,
+      'metadata[userId]': null,
+      'automatic_payment_methods[enabled]': 'true',
+    },
     respond: (p, id) => ({
       id: `pi_${id}`,
       object: 'payment_intent',
@@ -137,7 +144,8 @@ export class StripeApiStandIn {
 
     if (authorization !== `Bearer ${this.secretKey}`) return send(401, { error: { type: 'invalid_request_error', message: 'Invalid API Key provided' } });
     const route = routes[path];
-    if (req.method !== 'POST' || !route) return send(404, { error: { type: 'invalid_request_error', message: `Unrecognized request URL (${req.method}: ${path})` } });
+    if (req.method !== 'POST' || !route)
+      return send(404, { error: { type: 'invalid_request_error', message: `Unrecognized request URL (${req.method}: ${path})` } });
     if (!idempotencyKey) return invalid('This stand-in requires an Idempotency-Key on every POST');
     for (const [name, fixed] of Object.entries(route.required)) {
       if (!(name in params) || params[name] === '') return invalid(`Missing required param: ${name}.`, name);
@@ -204,7 +212,17 @@ let eventCounter = 0;
 
 /** A Stripe event envelope around an API object. `created` is the event's time in seconds. */
 export function stripeEvent(type: string, object: Record<string, unknown>, created: number, id = `evt_test_${++eventCounter}_${Date.now()}`) {
-  return { id, object: 'event', api_version: '2026-10-28.endive', created, livemode: false, pending_webhooks: 1, request: { id: null, idempotency_key: null }, type, data: { object } };
+  return {
+    id,
+    object: 'event',
+    api_version: '2026-10-28.endive',
+    created,
+    livemode: false,
+    pending_webhooks: 1,
+    request: { id: null, idempotency_key: null },
+    type,
+    data: { object },
+  };
 }
 
 export interface LocalStripe {

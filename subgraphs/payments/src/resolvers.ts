@@ -1,12 +1,4 @@
-import {
-  BigIntScalar,
-  DateTimeScalar,
-  forbidden,
-  isSelfOrAdmin,
-  keyOnlyReference,
-  parseId,
-  type BaseRequestContext,
-} from '@vibestream/platform';
+import { BigIntScalar, DateTimeScalar, forbidden, isSelfOrAdmin, keyOnlyReference, parseId, type BaseRequestContext } from '@vibestream/platform';
 import { entitlementsOf, plans, type PlanDefinition } from './domain/plans.ts';
 import type { Resolvers } from './generated/resolvers-types.ts';
 import type { PaymentsService } from './service.ts';
@@ -38,8 +30,7 @@ export const resolvers: Resolvers<PaymentsContext> = {
     startSubscriptionCheckout: (_root, { planId }, ctx) => ctx.service.startCheckout(ctx.principal, planId),
     openBillingPortal: (_root, _args, ctx) => ctx.service.openPortal(ctx.principal),
     createDeposit: (_root, { amountCents, method }, ctx) => ctx.service.createDeposit(ctx.principal, amountCents, method),
-    confirmCryptoDeposit: (_root, { depositId, txHash }, ctx) =>
-      ctx.service.confirmCryptoDeposit(ctx.principal, parseId(depositId, 'depositId'), txHash),
+    confirmCryptoDeposit: (_root, { depositId, txHash }, ctx) => ctx.service.confirmCryptoDeposit(ctx.principal, parseId(depositId, 'depositId'), txHash),
   },
   Plan: {
     entitlements: (plan) => entitlementsOf(plan.id).map((e) => ({ key: e.key, limit: bigIntOrNull(e.limit) })),

@@ -37,7 +37,8 @@ export class PaymentsService {
   openPortal = (principal: Principal | null) => checkout.openPortal(this.deps, principal);
 
   // ---- Deposits ----
-  createDeposit = (principal: Principal | null, amountCents: number, method: PaymentMethod) => deposits.createDeposit(this.deps, principal, amountCents, method);
+  createDeposit = (principal: Principal | null, amountCents: number, method: PaymentMethod) =>
+    deposits.createDeposit(this.deps, principal, amountCents, method);
   confirmCryptoDeposit = (principal: Principal | null, depositId: string, txHash: string) =>
     deposits.confirmCryptoDeposit(this.deps, principal, depositId, txHash);
 

@@ -124,7 +124,11 @@ export async function userOfCustomer(db: Session, customerId: string): Promise<s
 
 /** A page of the user's payments, newest first, before the `seq` cursor. */
 export async function paymentsOf(db: Session, userId: string, before: string | null, limit: number): Promise<PaymentRow[]> {
-  return rows(db, PaymentRow, sql`select * from payments where user_id = ${userId} ${before ? sql`and seq < ${before}` : sql``} order by seq desc limit ${limit}`);
+  return rows(
+    db,
+    PaymentRow,
+    sql`select * from payments where user_id = ${userId} ${before ? sql`and seq < ${before}` : sql``} order by seq desc limit ${limit}`,
+  );
 }
 
 export async function paymentCountOf(db: Session, userId: string): Promise<number> {
@@ -146,7 +150,11 @@ export async function lockDepositOfIntent(tx: Tx, intentId: string): Promise<Pay
 
 /** Whether another payment by `method` was funded by transaction `txHash`. */
 export async function isTransactionUsed(db: Session, method: string, txHash: string, exceptId: string): Promise<boolean> {
-  const used = await rows(db, z.object({ id: z.string() }), sql`select id from payments where method = ${method} and tx_hash = ${txHash} and id <> ${exceptId}`);
+  const used = await rows(
+    db,
+    z.object({ id: z.string() }),
+    sql`select id from payments where method = ${method} and tx_hash = ${txHash} and id <> ${exceptId}`,
+  );
   return used.length > 0;
 }
 

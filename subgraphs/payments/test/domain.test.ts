@@ -179,7 +179,13 @@ describe('deposits', () => {
   });
 
   it('credits only what came from the linked wallets, and never more than the deposit address received', () => {
-    const inflow = { received: 20n, senders: [{ wallet: 'A', amount: 12n }, { wallet: 'B', amount: 30n }] };
+    const inflow = {
+      received: 20n,
+      senders: [
+        { wallet: 'A', amount: 12n },
+        { wallet: 'B', amount: 30n },
+      ],
+    };
     expect(creditableAmount(inflow, new Set(['A']))).toBe(12n);
     expect(creditableAmount(inflow, new Set(['B']))).toBe(20n);
     expect(creditableAmount(inflow, new Set(['A', 'B']))).toBe(20n);
@@ -235,7 +241,9 @@ describe('configuration', () => {
     const { loadPaymentsConfig } = await import('../src/config.ts');
     expect(() => loadPaymentsConfig({ ...base, ETH_RPC_URL: 'http://127.0.0.1:8545' })).not.toThrow();
     expect(() => loadPaymentsConfig({ ...base, ETH_USDC_ADDRESS: '0x' + '11'.repeat(20), ETH_DEPOSIT_ADDRESS: '0x' + '22'.repeat(20) })).toThrow(/ETH_RPC_URL/);
-    expect(() => loadPaymentsConfig({ ...base, SOLANA_RPC_URL: 'http://127.0.0.1:8899', SOLANA_USDC_MINT: 'EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v' })).toThrow(/SOLANA_DEPOSIT_OWNER/);
+    expect(() =>
+      loadPaymentsConfig({ ...base, SOLANA_RPC_URL: 'http://127.0.0.1:8899', SOLANA_USDC_MINT: 'EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v' }),
+    ).toThrow(/SOLANA_DEPOSIT_OWNER/);
     expect(() => loadPaymentsConfig({ ...base, ETH_DEPOSIT_ADDRESS: 'nope' })).toThrow(/ETH_DEPOSIT_ADDRESS/);
     expect(loadPaymentsConfig(base).PORT).toBe(4005);
   });

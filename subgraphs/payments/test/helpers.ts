@@ -22,7 +22,15 @@ export const CONFIRM = `mutation ConfirmCryptoDeposit($depositId: ID!, $txHash: 
 export const MY_PAYMENTS = `query MyPayments($first: Int, $after: String) { me { payments(first: $first, after: $after) { totalCount edges { node { id kind method status amountCents createdAt } } pageInfo { hasNextPage endCursor } } } }`;
 export const TRADING_ACCOUNT = `query { me { tradingAccount { cashCents reservedCents } } }`;
 
-export type Deposit = { id: string; status: string; method: string; amountCents: number; clientSecret: string | null; depositAddress: string | null; expectedBaseUnits: string | null };
+export type Deposit = {
+  id: string;
+  status: string;
+  method: string;
+  amountCents: number;
+  clientSecret: string | null;
+  depositAddress: string | null;
+  expectedBaseUnits: string | null;
+};
 export type MySubscription = {
   me: {
     subscription: { status: string; currentPeriodEnd: string | null; cancelAtPeriodEnd: boolean; plan: { id: string; name: string } };
@@ -62,7 +70,15 @@ export function checkoutCompleted(userId: string, planId: string, subscriptionId
   };
 }
 
-export function subscriptionObject(options: { id: string; customer: string; userId?: string; price: string; status: string; periodEnd: number; cancelAtPeriodEnd?: boolean }) {
+export function subscriptionObject(options: {
+  id: string;
+  customer: string;
+  userId?: string;
+  price: string;
+  status: string;
+  periodEnd: number;
+  cancelAtPeriodEnd?: boolean;
+}) {
   return {
     id: options.id,
     object: 'subscription',
@@ -71,7 +87,10 @@ export function subscriptionObject(options: { id: string; customer: string; user
     cancel_at_period_end: options.cancelAtPeriodEnd ?? false,
     created: Math.floor(Date.now() / 1000) - 60,
     metadata: options.userId ? { userId: options.userId } : {},
-    items: { object: 'list', data: [{ id: `si_${options.id}`, object: 'subscription_item', price: { id: options.price, object: 'price' }, current_period_end: options.periodEnd }] },
+    items: {
+      object: 'list',
+      data: [{ id: `si_${options.id}`, object: 'subscription_item', price: { id: options.price, object: 'price' }, current_period_end: options.periodEnd }],
+    },
   };
 }
 
@@ -128,7 +147,11 @@ const LINK_WALLET = `mutation LinkWallet($chain: Chain!, $address: String!, $sig
  * the gateway, then waits until payments has projected identity.wallet.linked.v1.
  */
 export async function linkWallet(stack: TestStack, db: pg.Client, account: { token: string; userId: string }, wallet: WalletSigner): Promise<void> {
-  const challenge = await stack.gql<{ walletChallenge: { message: string } }>(WALLET_CHALLENGE, { chain: wallet.chain, address: wallet.address }, { token: account.token });
+  const challenge = await stack.gql<{ walletChallenge: { message: string } }>(
+    WALLET_CHALLENGE,
+    { chain: wallet.chain, address: wallet.address },
+    { token: account.token },
+  );
   if (!challenge.data) throw new Error(JSON.stringify(challenge.errors));
   const signature = await wallet.sign(challenge.data.walletChallenge.message);
   const linked = await stack.gql(LINK_WALLET, { chain: wallet.chain, address: wallet.address, signature }, { token: account.token });
@@ -137,5 +160,6 @@ export async function linkWallet(stack: TestStack, db: pg.Client, account: { tok
     db
       .query('select user_id from payments.linked_wallets where chain = $1 and address = $2', [wallet.chain, walletKey(wallet.chain, wallet.address)])
       .then((r) => r.rows[0]?.user_id as string | undefined);
-  if ((await eventually(projected, (owner) => owner !== undefined)) !== account.userId) throw new Error(`payments did not project ${wallet.address} for ${account.userId}`);
+  if ((await eventually(projected, (owner) => owner !== undefined)) !== account.userId)
+    throw new Error(`payments did not project ${wallet.address} for ${account.userId}`);
 }

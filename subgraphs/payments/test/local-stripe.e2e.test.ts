@@ -45,14 +45,20 @@ describe('startLocalStripe', () => {
       );
       expect(intent.status).toBe('requires_payment_method');
 
-      await eventually(async () => deliveries.length, (n) => n >= 2, 5_000);
+      await eventually(
+        async () => deliveries.length,
+        (n) => n >= 2,
+        5_000,
+      );
       expect(deliveries).toHaveLength(2);
       // Both attempts are one event, which payments' own verification accepts.
       const events = deliveries.map((d) => verifyWebhook(Buffer.from(d.body), d.signature, local.env.STRIPE_WEBHOOK_SECRET));
       expect(events[0]!.id).toBe(events[1]!.id);
       expect(events[0]).toMatchObject({
         type: 'payment_intent.succeeded',
-        data: { object: { id: intent.id, status: 'succeeded', amount: 2500, amount_received: 2500, currency: 'usd', metadata: { depositId: 'd1', userId: 'u1' } } },
+        data: {
+          object: { id: intent.id, status: 'succeeded', amount: 2500, amount_received: 2500, currency: 'usd', metadata: { depositId: 'd1', userId: 'u1' } },
+        },
       });
       // Another secret does not verify it.
       expect(() => verifyWebhook(Buffer.from(deliveries[0]!.body), deliveries[0]!.signature, 'whsec_other')).toThrow();
@@ -111,7 +117,10 @@ describe('a card deposit through the gateway, paid by the stand-in', () => {
     const fan = await signUp(stack, 'FAN', 'Local Card');
     const created = await stack.gql<{ createDeposit: Deposit }>(CREATE_DEPOSIT, { amountCents: 5000, method: 'CARD' }, { token: fan.token });
     expect(created.data?.createDeposit).toMatchObject({ status: 'PENDING', method: 'CARD', amountCents: 5000 });
-    const cash = () => stack.gql<{ me: { tradingAccount: { cashCents: number } | null } }>(TRADING_ACCOUNT, {}, { token: fan.token }).then((r) => r.data?.me.tradingAccount?.cashCents ?? 0);
+    const cash = () =>
+      stack
+        .gql<{ me: { tradingAccount: { cashCents: number } | null } }>(TRADING_ACCOUNT, {}, { token: fan.token })
+        .then((r) => r.data?.me.tradingAccount?.cashCents ?? 0);
     expect(await eventually(cash, (c) => c === 5000, 15_000)).toBe(5000);
     const payments = await stack.gql<{ me: { payments: { edges: { node: { id: string; status: string } }[] } } }>(MY_PAYMENTS, {}, { token: fan.token });
     expect(payments.data!.me.payments.edges.map((e) => e.node)).toEqual([expect.objectContaining({ id: created.data!.createDeposit.id, status: 'SUCCEEDED' })]);

@@ -102,13 +102,18 @@ afterAll(async () => {
 
 const mySubscription = async (token: string) => (await stack.gql<MySubscription>(MY_SUBSCRIPTION, {}, { token })).data!.me;
 const limitOf = (me: MySubscription['me'], key: string) => me.entitlements.find((e) => e.key === key);
-const cash = async (token: string) => (await stack.gql<{ me: { tradingAccount: { cashCents: number } } }>(TRADING_ACCOUNT, {}, { token })).data?.me.tradingAccount.cashCents;
+const cash = async (token: string) =>
+  (await stack.gql<{ me: { tradingAccount: { cashCents: number } } }>(TRADING_ACCOUNT, {}, { token })).data?.me.tradingAccount.cashCents;
 const outbox = async (type: string, userId: string) =>
   (await db.query(`select payload from payments.outbox_events where type = $1 and payload->>'userId' = $2 order by occurred_at`, [type, userId])).rows.map(
     (r: { payload: Record<string, unknown> }) => r.payload,
   );
 const depositRow = async (id: string) =>
-  (await db.query('select status, tx_hash, received_base_units from payments.payments where id = $1', [id])).rows[0] as { status: string; tx_hash: string | null; received_base_units: string | null };
+  (await db.query('select status, tx_hash, received_base_units from payments.payments where id = $1', [id])).rows[0] as {
+    status: string;
+    tx_hash: string | null;
+    received_base_units: string | null;
+  };
 const state = async () =>
   (
     await db.query(
@@ -136,7 +141,9 @@ async function expectRefusedAsUnlinked(who: { token: string }, depositId: string
 
 describe('plans', () => {
   it('lists the four plans with their limits, without signing in', async () => {
-    const res = await stack.gql<{ plans: { id: string; priceCents: number; interval: string; entitlements: { key: string; limit: string | null }[] }[] }>(PLANS);
+    const res = await stack.gql<{ plans: { id: string; priceCents: number; interval: string; entitlements: { key: string; limit: string | null }[] }[] }>(
+      PLANS,
+    );
     expect(res.errors).toBeUndefined();
     expect(res.data!.plans.map((p) => [p.id, p.priceCents, p.interval])).toEqual([
       ['FREE', 0, 'MONTH'],
@@ -224,10 +231,19 @@ describe('subscriptions through Stripe', () => {
     // A newer subscription update sets the period and the cancellation flag.
     const periodEnd = t + 30 * 86400;
     const update = (created: number, overrides: Partial<Parameters<typeof subscriptionObject>[0]> = {}) =>
-      stripeEvent('customer.subscription.updated', subscriptionObject({ id: subId, customer: 'cus_test_1', price: PRICES.PRO, status: 'active', periodEnd, ...overrides }), created);
+      stripeEvent(
+        'customer.subscription.updated',
+        subscriptionObject({ id: subId, customer: 'cus_test_1', price: PRICES.PRO, status: 'active', periodEnd, ...overrides }),
+        created,
+      );
     expect((await deliver(stack, update(t + 10, { cancelAtPeriodEnd: true }))).status).toBe(200);
     me = await mySubscription(fan.token);
-    expect(me.subscription).toEqual({ status: 'ACTIVE', currentPeriodEnd: new Date(periodEnd * 1000).toISOString(), cancelAtPeriodEnd: true, plan: { id: 'PRO', name: 'Pro' } });
+    expect(me.subscription).toEqual({
+      status: 'ACTIVE',
+      currentPeriodEnd: new Date(periodEnd * 1000).toISOString(),
+      cancelAtPeriodEnd: true,
+      plan: { id: 'PRO', name: 'Pro' },
+    });
 
     // An update older than the stored state changes nothing (not the plan, status or flag).
     const before = await state();
@@ -244,11 +260,9 @@ describe('subscriptions through Stripe', () => {
     expect(limitOf(me, 'uploads.monthly')?.limit).toBe('200');
     expect((await deliver(stack, stripeEvent('invoice.paid', { ...invoice, status: 'paid', amount_paid: 2999 }, t + 30))).status).toBe(200);
     expect((await mySubscription(fan.token)).subscription.status).toBe('ACTIVE');
-    const payments = await stack.gql<{ me: { payments: { totalCount: number; edges: { node: { kind: string; method: string; status: string; amountCents: number } }[] } } }>(
-      MY_PAYMENTS,
-      { first: 20 },
-      { token: fan.token },
-    );
+    const payments = await stack.gql<{
+      me: { payments: { totalCount: number; edges: { node: { kind: string; method: string; status: string; amountCents: number } }[] } };
+    }>(MY_PAYMENTS, { first: 20 }, { token: fan.token });
     expect(payments.data!.me.payments.totalCount).toBe(1);
     expect(payments.data!.me.payments.edges[0]!.node).toMatchObject({ kind: 'SUBSCRIPTION', method: 'CARD', status: 'SUCCEEDED', amountCents: 2999 });
 
@@ -260,13 +274,24 @@ describe('subscriptions through Stripe', () => {
     expect((await outbox('payments.subscription.changed.v1', fan.userId)).at(-1)).toMatchObject({ planId: 'STUDIO', previousPlanId: 'PRO', status: 'ACTIVE' });
 
     // Deletion ends it: FREE again, published once more.
-    const deleted = stripeEvent('customer.subscription.deleted', subscriptionObject({ id: subId, customer: 'cus_test_1', price: PRICES.STUDIO, status: 'canceled', periodEnd }), t + 40);
+    const deleted = stripeEvent(
+      'customer.subscription.deleted',
+      subscriptionObject({ id: subId, customer: 'cus_test_1', price: PRICES.STUDIO, status: 'canceled', periodEnd }),
+      t + 40,
+    );
     expect((await deliver(stack, deleted)).status).toBe(200);
     me = await mySubscription(fan.token);
     expect(me.subscription.plan.id).toBe('FREE');
     expect(limitOf(me, 'uploads.monthly')?.limit).toBe('3');
     expect((await outbox('billing.entitlements.changed.v1', fan.userId)).map((p) => p.planId)).toEqual(['PRO', 'STUDIO', 'FREE']);
-    expect((await outbox('payments.subscription.changed.v1', fan.userId)).map((p) => p.status)).toEqual(['ACTIVE', 'ACTIVE', 'PAST_DUE', 'ACTIVE', 'ACTIVE', 'CANCELED']);
+    expect((await outbox('payments.subscription.changed.v1', fan.userId)).map((p) => p.status)).toEqual([
+      'ACTIVE',
+      'ACTIVE',
+      'PAST_DUE',
+      'ACTIVE',
+      'ACTIVE',
+      'CANCELED',
+    ]);
     // A late "active" update from before the deletion does not bring it back.
     await deliver(stack, update(t + 35));
     expect((await mySubscription(fan.token)).subscription.plan.id).toBe('FREE');
@@ -283,7 +308,10 @@ describe('subscriptions through Stripe', () => {
     // Signed for other bytes: the body is verified exactly as sent.
     const other = await fetch(`${stack.publicUrl}/webhooks/stripe`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'stripe-signature': (await import('../src/local-stripe.ts')).signedWebhook(event, WEBHOOK_SECRET).signature },
+      headers: {
+        'content-type': 'application/json',
+        'stripe-signature': (await import('../src/local-stripe.ts')).signedWebhook(event, WEBHOOK_SECRET).signature,
+      },
       body: JSON.stringify(event, null, 2),
     });
     expect(other.status).toBe(400);
@@ -305,7 +333,11 @@ describe('subscriptions through Stripe', () => {
     expect(await outbox('payments.subscription.changed.v1', fan.userId)).toHaveLength(1);
     expect((await mySubscription(fan.token)).subscription.plan.id).toBe('CREATOR');
     // The subscription's creation ("incomplete") from the same second, delivered late, does not undo the payment.
-    const late = stripeEvent('customer.subscription.created', subscriptionObject({ id: subId, customer: 'cus_rep', userId: fan.userId, price: PRICES.CREATOR, status: 'incomplete', periodEnd: created + 86400 }), created);
+    const late = stripeEvent(
+      'customer.subscription.created',
+      subscriptionObject({ id: subId, customer: 'cus_rep', userId: fan.userId, price: PRICES.CREATOR, status: 'incomplete', periodEnd: created + 86400 }),
+      created,
+    );
     expect((await deliver(stack, late)).status).toBe(200);
     expect((await mySubscription(fan.token)).subscription).toMatchObject({ status: 'ACTIVE', plan: { id: 'CREATOR' } });
   });
@@ -323,7 +355,13 @@ describe('card deposits', () => {
     const created = await stack.gql<{ createDeposit: Deposit }>(CREATE_DEPOSIT, { amountCents: 2500, method: 'CARD' }, { token: fan.token });
     expect(created.errors).toBeUndefined();
     const deposit = created.data!.createDeposit;
-    expect(deposit).toMatchObject({ status: 'PENDING', method: 'CARD', amountCents: 2500, depositAddress: null, clientSecret: expect.stringMatching(/^pi_test_\d+_secret_/) });
+    expect(deposit).toMatchObject({
+      status: 'PENDING',
+      method: 'CARD',
+      amountCents: 2500,
+      depositAddress: null,
+      clientSecret: expect.stringMatching(/^pi_test_\d+_secret_/),
+    });
     const intentRequest = stripeApi.to('/v1/payment_intents').at(-1)!;
     expect(intentRequest.params).toMatchObject({ amount: '2500', currency: 'usd', 'metadata[depositId]': deposit.id, 'metadata[userId]': fan.userId });
     expect(intentRequest.idempotencyKey).toBe(`deposit-${deposit.id}`);
@@ -336,22 +374,42 @@ describe('card deposits', () => {
     await deliver(stack, event);
     await deliver(stack, event);
     await deliver(stack, stripeEvent('payment_intent.succeeded', succeeded, now + 1));
-    expect(await eventually(() => cash(fan.token), (c) => c === 2500)).toBe(2500);
+    expect(
+      await eventually(
+        () => cash(fan.token),
+        (c) => c === 2500,
+      ),
+    ).toBe(2500);
     await new Promise((r) => setTimeout(r, 500));
     expect(await cash(fan.token)).toBe(2500);
-    expect(await outbox('payments.deposit.succeeded.v1', fan.userId)).toEqual([expect.objectContaining({ depositId: deposit.id, amountCents: 2500, method: 'CARD' })]);
+    expect(await outbox('payments.deposit.succeeded.v1', fan.userId)).toEqual([
+      expect.objectContaining({ depositId: deposit.id, amountCents: 2500, method: 'CARD' }),
+    ]);
 
     // A failed intent marks its deposit failed, and credits nothing.
     const other = (await stack.gql<{ createDeposit: Deposit }>(CREATE_DEPOSIT, { amountCents: 900, method: 'CARD' }, { token: fan.token })).data!.createDeposit;
     const otherIntent = other.clientSecret!.split('_secret_')[0]!;
-    await deliver(stack, stripeEvent('payment_intent.payment_failed', paymentIntentObject({ id: otherIntent, amount: 900, depositId: other.id, status: 'requires_payment_method' }), now));
-    const list = await stack.gql<{ me: { payments: { totalCount: number; edges: { node: { id: string; status: string; kind: string } }[]; pageInfo: { hasNextPage: boolean; endCursor: string } } } }>(
-      MY_PAYMENTS,
-      { first: 1 },
-      { token: fan.token },
+    await deliver(
+      stack,
+      stripeEvent(
+        'payment_intent.payment_failed',
+        paymentIntentObject({ id: otherIntent, amount: 900, depositId: other.id, status: 'requires_payment_method' }),
+        now,
+      ),
     );
+    const list = await stack.gql<{
+      me: {
+        payments: {
+          totalCount: number;
+          edges: { node: { id: string; status: string; kind: string } }[];
+          pageInfo: { hasNextPage: boolean; endCursor: string };
+        };
+      };
+    }>(MY_PAYMENTS, { first: 1 }, { token: fan.token });
     expect(list.data!.me.payments.totalCount).toBe(2);
-    expect(list.data!.me.payments.edges.map((e) => e.node)).toEqual([{ id: other.id, status: 'FAILED', kind: 'DEPOSIT' }].map((n) => expect.objectContaining(n)));
+    expect(list.data!.me.payments.edges.map((e) => e.node)).toEqual(
+      [{ id: other.id, status: 'FAILED', kind: 'DEPOSIT' }].map((n) => expect.objectContaining(n)),
+    );
     expect(list.data!.me.payments.pageInfo.hasNextPage).toBe(true);
     const next = await stack.gql<{ me: { payments: { edges: { node: { id: string; status: string } }[]; pageInfo: { hasNextPage: boolean } } } }>(
       MY_PAYMENTS,
@@ -386,15 +444,25 @@ describe('USDC on Ethereum', () => {
     };
     const create = async (amountCents: number, who = fan) =>
       (await stack.gql<{ createDeposit: Deposit }>(CREATE_DEPOSIT, { amountCents, method: 'USDC_ETHEREUM' }, { token: who.token })).data!.createDeposit;
-    const confirm = (depositId: string, txHash: string, who = fan) => stack.gql<{ confirmCryptoDeposit: { id: string; status: string; txHash: string } }>(CONFIRM, { depositId, txHash }, { token: who.token });
+    const confirm = (depositId: string, txHash: string, who = fan) =>
+      stack.gql<{ confirmCryptoDeposit: { id: string; status: string; txHash: string } }>(CONFIRM, { depositId, txHash }, { token: who.token });
 
     const deposit = await create(1250);
-    expect(deposit).toMatchObject({ status: 'PENDING', method: 'USDC_ETHEREUM', depositAddress: ethDeposit, expectedBaseUnits: '12500000', clientSecret: null });
+    expect(deposit).toMatchObject({
+      status: 'PENDING',
+      method: 'USDC_ETHEREUM',
+      depositAddress: ethDeposit,
+      expectedBaseUnits: '12500000',
+      clientSecret: null,
+    });
 
     const short = await transfer(ethDeposit, 12_499_999n);
     const elsewhere = await transfer(Wallet.createRandom().address, 12_500_000n);
     // A transfer of more than the payer holds, mined and reverted (Hardhat reports the revert to the sender; the chain keeps it).
-    const reverting = await payer.populateTransaction({ ...(await token.getFunction('transfer').populateTransaction(ethDeposit, 10n ** 30n)), gasLimit: 100_000 });
+    const reverting = await payer.populateTransaction({
+      ...(await token.getFunction('transfer').populateTransaction(ethDeposit, 10n ** 30n)),
+      gasLimit: 100_000,
+    });
     const signedRevert = await payer.signTransaction(reverting);
     await chain.rpc('eth_sendRawTransaction', [signedRevert]).catch(() => undefined);
     const failedHash = Transaction.from(signedRevert).hash!;
@@ -431,15 +499,28 @@ describe('USDC on Ethereum', () => {
     const intruderDeposit = await create(500, intruder);
     expect(errorCode(await confirm(intruderDeposit.id, good, intruder))).toBe('CONFLICT');
 
-    expect(await eventually(() => cash(fan.token), (c) => c === 1250)).toBe(1250);
-    expect(await outbox('payments.deposit.succeeded.v1', fan.userId)).toEqual([expect.objectContaining({ depositId: deposit.id, amountCents: 1250, method: 'USDC_ETHEREUM' })]);
+    expect(
+      await eventually(
+        () => cash(fan.token),
+        (c) => c === 1250,
+      ),
+    ).toBe(1250);
+    expect(await outbox('payments.deposit.succeeded.v1', fan.userId)).toEqual([
+      expect.objectContaining({ depositId: deposit.id, amountCents: 1250, method: 'USDC_ETHEREUM' }),
+    ]);
   });
 
   it("counts a transfer only for the user whose linked wallet sent it: another user's or a stranger's transfer is refused and stays claimable", async () => {
     const [alice, bob, carol] = [await signUp(stack, 'FAN', 'Alice'), await signUp(stack, 'FAN', 'Bob'), await signUp(stack, 'FAN', 'Carol')];
     const deployer = new Wallet(chain.accounts[0]!, chain.provider);
-    const [aliceWallet, bobWallet, carolWallet, strangerWallet] = [2, 3, 4, 5].map((i) => new Wallet(chain.accounts[i]!, chain.provider)) as [Wallet, Wallet, Wallet, Wallet];
-    for (const wallet of [aliceWallet, carolWallet, strangerWallet]) await (await (usdc.connect(deployer) as Contract).getFunction('transfer')(wallet.address, 100_000_000n)).wait();
+    const [aliceWallet, bobWallet, carolWallet, strangerWallet] = [2, 3, 4, 5].map((i) => new Wallet(chain.accounts[i]!, chain.provider)) as [
+      Wallet,
+      Wallet,
+      Wallet,
+      Wallet,
+    ];
+    for (const wallet of [aliceWallet, carolWallet, strangerWallet])
+      await (await (usdc.connect(deployer) as Contract).getFunction('transfer')(wallet.address, 100_000_000n)).wait();
     await linkWallet(stack, db, alice, ethereumSigner(aliceWallet));
     await linkWallet(stack, db, bob, ethereumSigner(bobWallet));
     const send = async (from: Wallet, amount: bigint) => {
@@ -466,27 +547,44 @@ describe('USDC on Ethereum', () => {
 
     // The hashes are still there for their rightful owners: Alice, and Carol once she links the sending wallet.
     const aliceDeposit = await create(alice);
-    expect((await confirm(alice, aliceDeposit.id, fromAlice)).data!.confirmCryptoDeposit).toEqual({ id: aliceDeposit.id, status: 'SUCCEEDED', txHash: fromAlice });
+    expect((await confirm(alice, aliceDeposit.id, fromAlice)).data!.confirmCryptoDeposit).toEqual({
+      id: aliceDeposit.id,
+      status: 'SUCCEEDED',
+      txHash: fromAlice,
+    });
     expect(errorCode(await stack.gql(CREATE_DEPOSIT, { amountCents: 1000, method: 'USDC_ETHEREUM' }, { token: carol.token }))).toBe('BAD_USER_INPUT');
     await linkWallet(stack, db, carol, ethereumSigner(carolWallet));
     const carolFunded = await create(carol);
     expect((await confirm(carol, carolFunded.id, fromCarol)).data!.confirmCryptoDeposit.status).toBe('SUCCEEDED');
     expect(errorCode(await confirm(bob, bobDeposit.id, fromAlice))).toBe('CONFLICT');
-    expect(await eventually(() => cash(alice.token), (c) => c === 1000)).toBe(1000);
-    expect(await eventually(() => cash(carol.token), (c) => c === 1000)).toBe(1000);
+    expect(
+      await eventually(
+        () => cash(alice.token),
+        (c) => c === 1000,
+      ),
+    ).toBe(1000);
+    expect(
+      await eventually(
+        () => cash(carol.token),
+        (c) => c === 1000,
+      ),
+    ).toBe(1000);
     expect(await outbox('payments.deposit.succeeded.v1', bob.userId)).toEqual([]);
     expect(await depositRow(bobDeposit.id)).toMatchObject({ status: 'PENDING', tx_hash: null });
 
     // One transaction paying from Alice's linked wallet and a stranger's: only Alice's logs count.
     const batch = await deployContract(deployer, await compileSolidity({ 'BatchPay.sol': BATCH_SOURCE }, 'BatchPay'));
-    for (const wallet of [aliceWallet, strangerWallet]) await (await (usdc.connect(wallet) as Contract).getFunction('approve')(await batch.getAddress(), 6_000_000n)).wait();
+    for (const wallet of [aliceWallet, strangerWallet])
+      await (await (usdc.connect(wallet) as Contract).getFunction('approve')(await batch.getAddress(), 6_000_000n)).wait();
     const mixed = await batch.getFunction('pay')(await usdc.getAddress(), [aliceWallet.address, strangerWallet.address], [6_000_000n, 6_000_000n], ethDeposit);
     await mixed.wait();
     await chain.rpc('hardhat_mine', ['0x2']);
     const tooLarge = await create(alice, 1000);
     const short = await confirm(alice, tooLarge.id, mixed.hash);
     expect(errorCode(short)).toBe('BAD_USER_INPUT');
-    expect(short.errors![0]!.message).toMatch(/sends 6000000 USDC base units from wallets linked to your account to the deposit address; the deposit needs 10000000/);
+    expect(short.errors![0]!.message).toMatch(
+      /sends 6000000 USDC base units from wallets linked to your account to the deposit address; the deposit needs 10000000/,
+    );
     const fitting = await create(alice, 600);
     expect((await confirm(alice, fitting.id, mixed.hash)).data!.confirmCryptoDeposit.status).toBe('SUCCEEDED');
     expect(await depositRow(fitting.id)).toMatchObject({ status: 'SUCCEEDED', received_base_units: '6000000' });
@@ -509,7 +607,8 @@ describe('USDC on Solana', () => {
     await linkWallet(stack, db, fan, solanaSigner(payer));
     const create = async (amountCents: number) =>
       (await stack.gql<{ createDeposit: Deposit }>(CREATE_DEPOSIT, { amountCents, method: 'USDC_SOLANA' }, { token: fan.token })).data!.createDeposit;
-    const confirm = (depositId: string, txHash: string) => stack.gql<{ confirmCryptoDeposit: { id: string; status: string } }>(CONFIRM, { depositId, txHash }, { token: fan.token });
+    const confirm = (depositId: string, txHash: string) =>
+      stack.gql<{ confirmCryptoDeposit: { id: string; status: string } }>(CONFIRM, { depositId, txHash }, { token: fan.token });
 
     const deposit = await create(2000);
     expect(deposit).toMatchObject({ depositAddress: solanaOwner.toBase58(), expectedBaseUnits: '20000000' });
@@ -543,7 +642,12 @@ describe('USDC on Solana', () => {
     expect(ok.errors).toBeUndefined();
     expect(ok.data!.confirmCryptoDeposit).toMatchObject({ id: deposit.id, status: 'SUCCEEDED' });
     expect(errorCode(await confirm((await create(800)).id, good))).toBe('CONFLICT');
-    expect(await eventually(() => cash(fan.token), (c) => c === 2000)).toBe(2000);
+    expect(
+      await eventually(
+        () => cash(fan.token),
+        (c) => c === 2000,
+      ),
+    ).toBe(2000);
   });
 
   it("counts a transfer only for the user whose linked wallet's balance paid it: another user's or a stranger's transfer is refused and stays claimable", async () => {
@@ -563,7 +667,14 @@ describe('USDC on Solana', () => {
     const depositAccount = solana.tokenAccount(solanaMint, solanaOwner);
     const mixed = solana.send(
       [aliceKey, strangerKey].map((key) =>
-        createTransferCheckedInstruction(getAssociatedTokenAddressSync(solanaMint, key.publicKey, true), solanaMint, depositAccount, key.publicKey, 6_000_000n, 6),
+        createTransferCheckedInstruction(
+          getAssociatedTokenAddressSync(solanaMint, key.publicKey, true),
+          solanaMint,
+          depositAccount,
+          key.publicKey,
+          6_000_000n,
+          6,
+        ),
       ),
       [aliceKey, strangerKey],
     );
@@ -576,22 +687,38 @@ describe('USDC on Solana', () => {
     ]);
 
     const aliceDeposit = await create(alice);
-    expect((await confirm(alice, aliceDeposit.id, fromAlice)).data!.confirmCryptoDeposit).toEqual({ id: aliceDeposit.id, status: 'SUCCEEDED', txHash: fromAlice });
+    expect((await confirm(alice, aliceDeposit.id, fromAlice)).data!.confirmCryptoDeposit).toEqual({
+      id: aliceDeposit.id,
+      status: 'SUCCEEDED',
+      txHash: fromAlice,
+    });
     expect(errorCode(await stack.gql(CREATE_DEPOSIT, { amountCents: 1000, method: 'USDC_SOLANA' }, { token: carol.token }))).toBe('BAD_USER_INPUT');
     await linkWallet(stack, db, carol, solanaSigner(carolKey));
     const carolDeposit = await create(carol);
     expect((await confirm(carol, carolDeposit.id, fromCarol)).data!.confirmCryptoDeposit.status).toBe('SUCCEEDED');
     expect(errorCode(await confirm(bob, bobDeposit.id, fromCarol))).toBe('CONFLICT');
-    expect(await eventually(() => cash(carol.token), (c) => c === 1000)).toBe(1000);
+    expect(
+      await eventually(
+        () => cash(carol.token),
+        (c) => c === 1000,
+      ),
+    ).toBe(1000);
     expect(await outbox('payments.deposit.succeeded.v1', bob.userId)).toEqual([]);
 
     // Of the mixed transaction only Alice's 6 USDC count.
     const tooLarge = await create(alice, 1000);
-    expect((await confirm(alice, tooLarge.id, mixed)).errors![0]!.message).toMatch(/sends 6000000 USDC base units from wallets linked to your account .* needs 10000000/);
+    expect((await confirm(alice, tooLarge.id, mixed)).errors![0]!.message).toMatch(
+      /sends 6000000 USDC base units from wallets linked to your account .* needs 10000000/,
+    );
     const fitting = await create(alice, 600);
     expect((await confirm(alice, fitting.id, mixed)).data!.confirmCryptoDeposit.status).toBe('SUCCEEDED');
     expect(await depositRow(fitting.id)).toMatchObject({ status: 'SUCCEEDED', received_base_units: '6000000' });
-    expect(await eventually(() => cash(alice.token), (c) => c === 1600)).toBe(1600);
+    expect(
+      await eventually(
+        () => cash(alice.token),
+        (c) => c === 1600,
+      ),
+    ).toBe(1600);
   });
 });
 

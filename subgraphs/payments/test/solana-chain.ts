@@ -86,7 +86,13 @@ export class LocalSolana {
     const rent = Number(this.svm.minimumBalanceForRentExemption(BigInt(MINT_SIZE)));
     this.send(
       [
-        SystemProgram.createAccount({ fromPubkey: this.payer.publicKey, newAccountPubkey: mint.publicKey, lamports: rent, space: MINT_SIZE, programId: TOKEN_PROGRAM_ID }),
+        SystemProgram.createAccount({
+          fromPubkey: this.payer.publicKey,
+          newAccountPubkey: mint.publicKey,
+          lamports: rent,
+          space: MINT_SIZE,
+          programId: TOKEN_PROGRAM_ID,
+        }),
         createInitializeMint2Instruction(mint.publicKey, decimals, this.payer.publicKey, null),
       ],
       [mint],
@@ -131,7 +137,9 @@ export class LocalSolana {
     const outcome = this.svm.sendTransaction({ messageBytes: tx.serializeMessage(), signatures } as never);
     this.svm.expireBlockhash();
     const failed = 'err' in outcome && typeof outcome.err === 'function';
-    const meta = failed ? (outcome as unknown as { meta(): { logs(): string[]; computeUnitsConsumed(): bigint } }).meta() : (outcome as unknown as { logs(): string[]; computeUnitsConsumed(): bigint });
+    const meta = failed
+      ? (outcome as unknown as { meta(): { logs(): string[]; computeUnitsConsumed(): bigint } }).meta()
+      : (outcome as unknown as { logs(): string[]; computeUnitsConsumed(): bigint });
     const after = failed ? before : this.snapshot(keys);
     const signature = base58(tx.signature!);
     const slot = ++this.slot;
@@ -146,7 +154,12 @@ export class LocalSolana {
         transaction: {
           signatures: tx.signatures.map((s) => base58(s.signature!)),
           message: {
-            accountKeys: keys.map((pubkey, i) => ({ pubkey, signer: message.isAccountSigner(i), writable: message.isAccountWritable(i), source: 'transaction' })),
+            accountKeys: keys.map((pubkey, i) => ({
+              pubkey,
+              signer: message.isAccountSigner(i),
+              writable: message.isAccountWritable(i),
+              source: 'transaction',
+            })),
             instructions: message.instructions.map((ix) => ({ programId: keys[ix.programIdIndex], accounts: ix.accounts.map((a) => keys[a]), data: ix.data })),
             recentBlockhash: message.recentBlockhash,
           },

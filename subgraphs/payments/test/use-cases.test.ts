@@ -47,7 +47,14 @@ const outbox = async (userId: string) =>
 async function deliver<P>(contract: { type: string }, payload: P): Promise<void> {
   const handler = paymentsHandlers(persistence).find((h) => h.contract.type === contract.type);
   if (!handler) throw new Error(`no handler for ${contract.type}`);
-  const envelope: EventEnvelope = { id: randomUUID(), type: contract.type, source: 'identity', payload: {}, requestId: null, occurredAt: new Date().toISOString() };
+  const envelope: EventEnvelope = {
+    id: randomUUID(),
+    type: contract.type,
+    source: 'identity',
+    payload: {},
+    requestId: null,
+    occurredAt: new Date().toISOString(),
+  };
   await orm.em.fork().transactional((em) => handler.handle(em, payload as never, envelope));
 }
 
@@ -56,7 +63,16 @@ describe("payments' use cases on their own schema", () => {
     const userId = randomUUID();
     const completed = event(
       'checkout.session.completed',
-      { id: 'cs_1', mode: 'subscription', client_reference_id: userId, subscription: `sub_${userId}`, customer: `cus_${userId}`, payment_status: 'paid', created: 1_800_000_000, metadata: { userId, planId: 'PRO' } },
+      {
+        id: 'cs_1',
+        mode: 'subscription',
+        client_reference_id: userId,
+        subscription: `sub_${userId}`,
+        customer: `cus_${userId}`,
+        payment_status: 'paid',
+        created: 1_800_000_000,
+        metadata: { userId, planId: 'PRO' },
+      },
       1_800_000_001,
     );
     const before = wakes;

@@ -8,8 +8,7 @@ export function claimPayoutStore(db: Persistence): PayoutStore {
     async get(claimId) {
       const row = await store.payoutOf(db.reader(), claimId);
       if (!row) return null;
-      const status: PayoutRecord['status'] =
-        row.status === 'PAID' ? 'PAID' : row.status === 'FAILED' ? 'FAILED' : row.raw_tx ? 'SENT' : 'PENDING';
+      const status: PayoutRecord['status'] = row.status === 'PAID' ? 'PAID' : row.status === 'FAILED' ? 'FAILED' : row.raw_tx ? 'SENT' : 'PENDING';
       return { claimId: row.id, recipient: row.recipient, amount: BigInt(row.amount), rawTx: row.raw_tx, txHash: row.tx_hash, nonce: row.nonce, status };
     },
     async saveSigned(claimId, signed) {

@@ -36,10 +36,8 @@ export const resolvers: Resolvers<RewardsContext> = {
   },
   Mutation: {
     startListenSession: (_root, { songId }, ctx) => ctx.service.startSession(ctx.principal, parseId(songId, 'songId')),
-    listenHeartbeat: (_root, { sessionId, positionSeconds }, ctx) =>
-      ctx.service.heartbeat(ctx.principal, parseId(sessionId, 'sessionId'), positionSeconds),
-    completeListenSession: (_root, { sessionId, commitment }, ctx) =>
-      ctx.service.complete(ctx.principal, parseId(sessionId, 'sessionId'), commitment),
+    listenHeartbeat: (_root, { sessionId, positionSeconds }, ctx) => ctx.service.heartbeat(ctx.principal, parseId(sessionId, 'sessionId'), positionSeconds),
+    completeListenSession: (_root, { sessionId, commitment }, ctx) => ctx.service.complete(ctx.principal, parseId(sessionId, 'sessionId'), commitment),
     claimListenReward: (_root, { proof, publicSignals }, ctx) => ctx.service.claim(proof, publicSignals),
     fundRewardPool: (_root, { epoch, amount }, ctx) => ctx.service.fundPool(ctx.principal, epoch, amount),
   },

@@ -246,7 +246,14 @@ export class RewardsService {
   async claim(proof: unknown, publicSignals: string[]): Promise<ClaimRow> {
     if (publicSignals.length !== 3) throw badInput('publicSignals must be [nullifierHash, root, recipient]', 'publicSignals');
     const [nullifierHash, root, recipientField] = publicSignals.map(parseFieldElement);
-    if (nullifierHash === null || nullifierHash === undefined || root === null || root === undefined || recipientField === null || recipientField === undefined) {
+    if (
+      nullifierHash === null ||
+      nullifierHash === undefined ||
+      root === null ||
+      root === undefined ||
+      recipientField === null ||
+      recipientField === undefined
+    ) {
       throw badInput('publicSignals must be decimal field elements', 'publicSignals');
     }
     const recipientAddress = fieldToAddress(recipientField);
@@ -325,4 +332,3 @@ function isProofShape(proof: unknown): boolean {
   if (typeof proof !== 'object' || proof === null) return false;
   return ['pi_a', 'pi_b', 'pi_c'].every((key) => Array.isArray(Reflect.get(proof, key)));
 }
-

@@ -50,7 +50,11 @@ export async function upsertSong(tx: Tx, song: { songId: string; artistUserId: s
 }
 
 export async function songById(db: Session, songId: string) {
-  return row(db, z.object({ song_id: z.string(), artist_user_id: z.string(), duration_seconds: z.number() }), sql`select song_id, artist_user_id, duration_seconds from songs where song_id = ${songId}`);
+  return row(
+    db,
+    z.object({ song_id: z.string(), artist_user_id: z.string(), duration_seconds: z.number() }),
+    sql`select song_id, artist_user_id, duration_seconds from songs where song_id = ${songId}`,
+  );
 }
 
 // ---- Pools ----
@@ -73,7 +77,11 @@ export async function fundPool(tx: Tx, epoch: number, amount: string): Promise<v
 
 /** Draws one listen's reward from the pool; false when too little remains. */
 export async function drawReward(tx: Tx, epoch: number): Promise<boolean> {
-  const drawn = await rows(tx, z.object({ epoch: z.number() }), sql`update pools set remaining = remaining - reward_per_listen where epoch = ${epoch} and remaining >= reward_per_listen returning epoch`);
+  const drawn = await rows(
+    tx,
+    z.object({ epoch: z.number() }),
+    sql`update pools set remaining = remaining - reward_per_listen where epoch = ${epoch} and remaining >= reward_per_listen returning epoch`,
+  );
   return drawn.length > 0;
 }
 
@@ -177,7 +185,11 @@ export async function voucherAt(db: Session, epoch: number, leafIndex: number) {
 }
 
 export async function rewardedListens(db: Session, songIds: readonly string[]): Promise<Map<string, number>> {
-  const found = await rows(db, z.object({ song_id: z.string(), n: z.number() }), sql`select song_id, count(*)::int as n from vouchers where song_id in (${list(songIds)}) group by song_id`);
+  const found = await rows(
+    db,
+    z.object({ song_id: z.string(), n: z.number() }),
+    sql`select song_id, count(*)::int as n from vouchers where song_id in (${list(songIds)}) group by song_id`,
+  );
   return new Map(found.map((r) => [r.song_id, r.n]));
 }
 
@@ -215,7 +227,10 @@ export async function saveAppend(
   a: { epoch: number; nodes: readonly { level: number; index: number; value: bigint }[]; leafCount: number; root: string; rootHistory: number },
 ): Promise<void> {
   const values = a.nodes.map((n) => sql`(${a.epoch}, ${n.level}, ${n.index}, ${n.value.toString()})`);
-  await exec(tx, sql`insert into tree_nodes (epoch, level, idx, value) values ${sql.join(values)} on conflict (epoch, level, idx) do update set value = excluded.value`);
+  await exec(
+    tx,
+    sql`insert into tree_nodes (epoch, level, idx, value) values ${sql.join(values)} on conflict (epoch, level, idx) do update set value = excluded.value`,
+  );
   await exec(tx, sql`update trees set leaf_count = ${a.leafCount}, root = ${a.root} where epoch = ${a.epoch}`);
   await exec(tx, sql`insert into tree_roots (root, epoch, leaf_count) values (${a.root}, ${a.epoch}, ${a.leafCount}) on conflict do nothing`);
   await exec(tx, sql`delete from tree_roots where epoch = ${a.epoch} and leaf_count <= ${a.leafCount - a.rootHistory}`);
@@ -278,5 +293,7 @@ export async function markClaimFailed(tx: Tx, claimId: string, reason: string): 
 }
 
 export async function pendingClaims(db: Session): Promise<string[]> {
-  return (await rows(db, z.object({ id: z.string() }), sql`select id from claims where status = 'PENDING' order by nonce nulls last, created_at`)).map((r) => r.id);
+  return (await rows(db, z.object({ id: z.string() }), sql`select id from claims where status = 'PENDING' order by nonce nulls last, created_at`)).map(
+    (r) => r.id,
+  );
 }

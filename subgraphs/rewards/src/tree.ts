@@ -46,5 +46,4 @@ export class EpochTrees {
     const { root, pathElements, pathIndices } = hashUp(leaf, leafIndex, this.depth, (ref) => nodes.get(`${ref.level}:${ref.index}`), this.hash, this.zeros);
     return { root, pathElements, pathIndices };
   }
-
 }

@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Contract} from 'ethers';
+import type { Contract } from 'ethers';
 import { Wallet } from 'ethers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileSolidity, deployContract, errorCode, graphqlClient, startTestChain, startTestStack, type TestChain, type TestStack } from '@vibestream/testkit';
@@ -58,7 +58,12 @@ describe('claims paid on chain', () => {
     const { proof, publicSignals } = await prove(stack, secrets, result.voucher!, wallet);
     const claim = await graphqlClient(stack.gatewayUrl)<Claim>(CLAIM, { proof, publicSignals });
     expect(claim.errors).toBeUndefined();
-    expect(claim.data!.claimListenReward).toMatchObject({ status: 'PAID', amount: REWARD.toString(), recipient: wallet, txHash: expect.stringMatching(/^0x[0-9a-f]{64}$/) });
+    expect(claim.data!.claimListenReward).toMatchObject({
+      status: 'PAID',
+      amount: REWARD.toString(),
+      recipient: wallet,
+      txHash: expect.stringMatching(/^0x[0-9a-f]{64}$/),
+    });
     expect((await balanceOf(wallet)) - before).toBe(REWARD);
     const receipt = await chain.provider.getTransactionReceipt(claim.data!.claimListenReward.txHash!);
     expect(receipt?.status).toBe(1);

@@ -337,7 +337,12 @@ describe('Erc20Payer', () => {
     await chain.rpc('evm_setAutomine', [false]);
     let payments: Promise<unknown>[];
     try {
-      payments = [payer.pay('claim-a'), payer.pay('claim-b')].map((p) => p.then(() => 'paid', (e: unknown) => e));
+      payments = [payer.pay('claim-a'), payer.pay('claim-b')].map((p) =>
+        p.then(
+          () => 'paid',
+          (e: unknown) => e,
+        ),
+      );
       await until(() => store.record('claim-a').status === 'SENT' && store.record('claim-b').status === 'SENT');
       await until(async () => (await chain.provider.getTransactionCount(second.address, 'pending')) === 2);
       await chain.rpc('evm_mine');

@@ -41,7 +41,9 @@ describe('reward pool', () => {
     await sleep(1_200);
     await Promise.all(fans.map((fan, i) => stack.gql(HEARTBEAT, { sessionId: sessions[i], positionSeconds: 1 }, { token: fan.token })));
     const results = await Promise.all(
-      fans.map((fan, i) => stack.gql<Complete>(COMPLETE, { sessionId: sessions[i], commitment: newVoucherSecrets().commitment.toString() }, { token: fan.token })),
+      fans.map((fan, i) =>
+        stack.gql<Complete>(COMPLETE, { sessionId: sessions[i], commitment: newVoucherSecrets().commitment.toString() }, { token: fan.token }),
+      ),
     );
     const outcomes = results.map((r) => r.data!.completeListenSession);
     expect(outcomes.filter((o) => o.voucher).length).toBe(3);

@@ -85,7 +85,9 @@ describe('a fan listens, gets a voucher and claims it anonymously', () => {
       { token: fan.token },
     );
     expect(stats.data!.me.listenStats).toEqual({ sessions: 1, completedListens: 1, vouchersIssued: 1 });
-    const song = await stack.gql<{ song: { rewardedListens: number; playCount: number } }>(`query($id: ID!) { song(id: $id) { rewardedListens playCount } }`, { id: songA });
+    const song = await stack.gql<{ song: { rewardedListens: number; playCount: number } }>(`query($id: ID!) { song(id: $id) { rewardedListens playCount } }`, {
+      id: songA,
+    });
     expect(song.data!.song.rewardedListens).toBeGreaterThanOrEqual(1);
   });
 
@@ -171,7 +173,9 @@ describe('anti-gaming', () => {
       Array.from({ length: 8 }, () => stack.gql<{ startListenSession: { id: string } }>(START, { songId: songA }, { token: fan.token })),
     );
     expect(started.map((res) => res.errors)).toEqual(Array(8).fill(undefined));
-    const { rows } = await stack.db.query<{ open: number }>(`select count(*)::int as open from rewards.sessions where user_id = $1 and status = 'OPEN'`, [fan.userId]);
+    const { rows } = await stack.db.query<{ open: number }>(`select count(*)::int as open from rewards.sessions where user_id = $1 and status = 'OPEN'`, [
+      fan.userId,
+    ]);
     expect(rows[0]!.open).toBe(1);
   });
 });

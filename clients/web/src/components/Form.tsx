@@ -16,7 +16,12 @@ export function Field({ label, error, ...input }: InputHTMLAttributes<HTMLInputE
   );
 }
 
-export function SelectField({ label, error, children, ...select }: SelectHTMLAttributes<HTMLSelectElement> & { label: string; error?: string | undefined; children: ReactNode }) {
+export function SelectField({
+  label,
+  error,
+  children,
+  ...select
+}: SelectHTMLAttributes<HTMLSelectElement> & { label: string; error?: string | undefined; children: ReactNode }) {
   const id = useId();
   return (
     <div className={`field${error ? ' has-error' : ''}`}>

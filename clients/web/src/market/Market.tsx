@@ -63,8 +63,8 @@ export function Market({ songId }: { songId: string }) {
     <section>
       <h1>{details ? `${details.title}: market` : 'Market'}</h1>
       <p className="muted">
-        {details && <Link to={`/songs/${songId}`}>Back to the song</Link>} · last trade {formatCents(details?.market.lastTradePriceCents)} · {details?.market.volume24h ?? 0} shares
-        traded in 24 h
+        {details && <Link to={`/songs/${songId}`}>Back to the song</Link>} · last trade {formatCents(details?.market.lastTradePriceCents)} ·{' '}
+        {details?.market.volume24h ?? 0} shares traded in 24 h
       </p>
       {session && (
         <p data-testid="account">
@@ -189,7 +189,12 @@ function BuyOffering({ offering, onDone }: { offering: Offering; onDone: () => v
       if (data) setDone(`Bought ${data.buyOfferingShares.quantity} shares for ${formatCents(data.buyOfferingShares.costCents)}.`);
       onDone();
     } catch (error) {
-      setErrors(formErrors(error, { fieldFor: { INSUFFICIENT_FUNDS: 'quantity', CONFLICT: 'quantity' }, messageFor: { INSUFFICIENT_FUNDS: 'You do not have enough available cash for that many shares.' } }));
+      setErrors(
+        formErrors(error, {
+          fieldFor: { INSUFFICIENT_FUNDS: 'quantity', CONFLICT: 'quantity' },
+          messageFor: { INSUFFICIENT_FUNDS: 'You do not have enough available cash for that many shares.' },
+        }),
+      );
     }
   };
   return (
@@ -201,7 +206,9 @@ function BuyOffering({ offering, onDone }: { offering: Offering; onDone: () => v
       <Field label="Shares to buy" inputMode="numeric" value={quantity} error={errors.fields.quantity} onChange={(e) => setQuantity(e.target.value)} />
       <FormError message={errors.form} />
       {done && <p className="success">{done}</p>}
-      <button type="submit" disabled={loading}>Buy shares</button>
+      <button type="submit" disabled={loading}>
+        Buy shares
+      </button>
     </form>
   );
 }
@@ -237,7 +244,9 @@ function PlaceOrder({ songId, onDone }: { songId: string; onDone: () => void }) 
       setErrors(
         formErrors(error, {
           fieldFor: { INSUFFICIENT_FUNDS: 'quantity' },
-          messageFor: { INSUFFICIENT_FUNDS: form.side === 'BUY' ? 'You do not have enough available cash for this order.' : 'You do not have enough free shares to sell.' },
+          messageFor: {
+            INSUFFICIENT_FUNDS: form.side === 'BUY' ? 'You do not have enough available cash for this order.' : 'You do not have enough free shares to sell.',
+          },
         }),
       );
     }
@@ -254,13 +263,31 @@ function PlaceOrder({ songId, onDone }: { songId: string; onDone: () => void }) 
         <option value="LIMIT">Limit</option>
         <option value="MARKET">Market</option>
       </SelectField>
-      <Field label="Shares" inputMode="numeric" value={form.quantity} error={errors.fields.quantity} onChange={(e) => setForm({ ...form, quantity: e.target.value })} />
+      <Field
+        label="Shares"
+        inputMode="numeric"
+        value={form.quantity}
+        error={errors.fields.quantity}
+        onChange={(e) => setForm({ ...form, quantity: e.target.value })}
+      />
       {form.type === 'LIMIT' && (
-        <Field label="Limit price ($ per share)" inputMode="decimal" value={form.price} error={errors.fields.limitPriceCents} onChange={(e) => setForm({ ...form, price: e.target.value })} />
+        <Field
+          label="Limit price ($ per share)"
+          inputMode="decimal"
+          value={form.price}
+          error={errors.fields.limitPriceCents}
+          onChange={(e) => setForm({ ...form, price: e.target.value })}
+        />
       )}
       <FormError message={errors.form} />
-      {done && <p className="success" role="status">{done}</p>}
-      <button type="submit" disabled={loading}>{loading ? 'Placing…' : 'Place order'}</button>
+      {done && (
+        <p className="success" role="status">
+          {done}
+        </p>
+      )}
+      <button type="submit" disabled={loading}>
+        {loading ? 'Placing…' : 'Place order'}
+      </button>
     </form>
   );
 }

@@ -35,8 +35,8 @@ export function Portfolio() {
     <section>
       <h1>Portfolio</h1>
       <p data-testid="portfolio-cash">
-        Cash {formatCents(me?.tradingAccount?.cashCents ?? 0)} available · {formatCents(me?.tradingAccount?.reservedCents ?? 0)} reserved in buy orders · holdings worth{' '}
-        {formatCents(me?.portfolio?.totalValueCents ?? 0)}
+        Cash {formatCents(me?.tradingAccount?.cashCents ?? 0)} available · {formatCents(me?.tradingAccount?.reservedCents ?? 0)} reserved in buy orders ·
+        holdings worth {formatCents(me?.portfolio?.totalValueCents ?? 0)}
       </p>
       <AddFunds onStarted={(amountCents) => setExpectedCash(cash + amountCents)} />
       <table aria-label="Holdings">

@@ -65,7 +65,9 @@ function CreateProfile({ onDone }: { onDone: () => void }) {
       <Field label="Artist name" value={form.name} error={errors.fields.name} onChange={(e) => setForm({ ...form, name: e.target.value })} />
       <Field label="Bio (optional)" value={form.bio} error={errors.fields.bio} onChange={(e) => setForm({ ...form, bio: e.target.value })} />
       <FormError message={errors.form} />
-      <button type="submit" disabled={loading}>Create profile</button>
+      <button type="submit" disabled={loading}>
+        Create profile
+      </button>
     </form>
   );
 }
@@ -127,8 +129,14 @@ function NewSong({ onDone }: { onDone: () => void }) {
           <progress /> {step}…
         </p>
       )}
-      {done && <p className="success" role="status">{done}</p>}
-      <button type="submit" disabled={step !== null}>Upload and publish</button>
+      {done && (
+        <p className="success" role="status">
+          {done}
+        </p>
+      )}
+      <button type="submit" disabled={step !== null}>
+        Upload and publish
+      </button>
     </form>
   );
 }
@@ -146,15 +154,16 @@ function SongRow({ song, onDone }: { song: ArtistSong; onDone: () => void }) {
   return (
     <>
       <h3>
-        {song.status === 'PUBLISHED' ? <Link to={`/songs/${song.id}`}>{song.title}</Link> : song.title} <span className="muted">{song.status.toLowerCase()}</span>
+        {song.status === 'PUBLISHED' ? <Link to={`/songs/${song.id}`}>{song.title}</Link> : song.title}{' '}
+        <span className="muted">{song.status.toLowerCase()}</span>
       </h3>
       <p className="muted">
         {song.genre} · {song.durationSeconds ?? '?'} s
       </p>
       {offering ? (
         <p data-testid="offering">
-          Offering {offering.status.toLowerCase()}: {offering.sharesRemaining} of {offering.totalShares} shares left at {formatCents(offering.pricePerShareCents)} ·{' '}
-          {offering.revenueShareBps / 100}% of revenue · <Link to={`/songs/${song.id}/market`}>market</Link>
+          Offering {offering.status.toLowerCase()}: {offering.sharesRemaining} of {offering.totalShares} shares left at{' '}
+          {formatCents(offering.pricePerShareCents)} · {offering.revenueShareBps / 100}% of revenue · <Link to={`/songs/${song.id}/market`}>market</Link>
         </p>
       ) : song.status === 'PUBLISHED' ? (
         <OfferingForm songId={song.id} onDone={onDone} />
@@ -192,8 +201,20 @@ function OfferingForm({ songId, onDone }: { songId: string; onDone: () => void }
     <form onSubmit={submit} noValidate aria-label="Open an offering">
       <h4>Open an offering</h4>
       <div className="columns">
-        <Field label="Shares" inputMode="numeric" value={form.totalShares} error={errors.fields.totalShares} onChange={(e) => setForm({ ...form, totalShares: e.target.value })} />
-        <Field label="Price per share ($)" inputMode="decimal" value={form.price} error={errors.fields.pricePerShareCents} onChange={(e) => setForm({ ...form, price: e.target.value })} />
+        <Field
+          label="Shares"
+          inputMode="numeric"
+          value={form.totalShares}
+          error={errors.fields.totalShares}
+          onChange={(e) => setForm({ ...form, totalShares: e.target.value })}
+        />
+        <Field
+          label="Price per share ($)"
+          inputMode="decimal"
+          value={form.price}
+          error={errors.fields.pricePerShareCents}
+          onChange={(e) => setForm({ ...form, price: e.target.value })}
+        />
         <Field
           label="Revenue shared with holders (%)"
           inputMode="decimal"
@@ -203,7 +224,9 @@ function OfferingForm({ songId, onDone }: { songId: string; onDone: () => void }
         />
       </div>
       <FormError message={errors.form} />
-      <button type="submit" disabled={loading}>Open offering</button>
+      <button type="submit" disabled={loading}>
+        Open offering
+      </button>
     </form>
   );
 }

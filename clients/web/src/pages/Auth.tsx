@@ -29,9 +29,28 @@ export function SignUp() {
   return (
     <form className="card narrow" onSubmit={submit} noValidate>
       <h1>Create your account</h1>
-      <Field label="Email" type="email" autoComplete="email" value={form.email} error={errors.fields.email} onChange={(e) => setForm({ ...form, email: e.target.value })} />
-      <Field label="Password" type="password" autoComplete="new-password" value={form.password} error={errors.fields.password} onChange={(e) => setForm({ ...form, password: e.target.value })} />
-      <Field label="Display name" value={form.displayName} error={errors.fields.displayName} onChange={(e) => setForm({ ...form, displayName: e.target.value })} />
+      <Field
+        label="Email"
+        type="email"
+        autoComplete="email"
+        value={form.email}
+        error={errors.fields.email}
+        onChange={(e) => setForm({ ...form, email: e.target.value })}
+      />
+      <Field
+        label="Password"
+        type="password"
+        autoComplete="new-password"
+        value={form.password}
+        error={errors.fields.password}
+        onChange={(e) => setForm({ ...form, password: e.target.value })}
+      />
+      <Field
+        label="Display name"
+        value={form.displayName}
+        error={errors.fields.displayName}
+        onChange={(e) => setForm({ ...form, displayName: e.target.value })}
+      />
       <fieldset className="field">
         <legend>I am</legend>
         <label className="inline">
@@ -40,10 +59,16 @@ export function SignUp() {
         <label className="inline">
           <input type="radio" name="role" checked={form.role === 'ARTIST'} onChange={() => setForm({ ...form, role: 'ARTIST' })} /> an artist
         </label>
-        {errors.fields.role && <p className="field-error" role="alert">{errors.fields.role}</p>}
+        {errors.fields.role && (
+          <p className="field-error" role="alert">
+            {errors.fields.role}
+          </p>
+        )}
       </fieldset>
       <FormError message={errors.form} />
-      <button type="submit" disabled={loading}>{loading ? 'Creating…' : 'Sign up'}</button>
+      <button type="submit" disabled={loading}>
+        {loading ? 'Creating…' : 'Sign up'}
+      </button>
       <p className="muted">
         Already have an account? <Link to="/signin">Sign in</Link>
       </p>
@@ -66,17 +91,38 @@ export function SignIn() {
       saveSession(data.login);
       navigate(data.login.user.roles.includes('ARTIST') ? '/artist' : '/');
     } catch (error) {
-      setErrors(formErrors(error, { fieldFor: { UNAUTHENTICATED: 'password', RATE_LIMITED: 'password' }, messageFor: { UNAUTHENTICATED: 'That email and password do not match an account.' } }));
+      setErrors(
+        formErrors(error, {
+          fieldFor: { UNAUTHENTICATED: 'password', RATE_LIMITED: 'password' },
+          messageFor: { UNAUTHENTICATED: 'That email and password do not match an account.' },
+        }),
+      );
     }
   };
 
   return (
     <form className="card narrow" onSubmit={submit} noValidate>
       <h1>Sign in</h1>
-      <Field label="Email" type="email" autoComplete="email" value={form.email} error={errors.fields.email} onChange={(e) => setForm({ ...form, email: e.target.value })} />
-      <Field label="Password" type="password" autoComplete="current-password" value={form.password} error={errors.fields.password} onChange={(e) => setForm({ ...form, password: e.target.value })} />
+      <Field
+        label="Email"
+        type="email"
+        autoComplete="email"
+        value={form.email}
+        error={errors.fields.email}
+        onChange={(e) => setForm({ ...form, email: e.target.value })}
+      />
+      <Field
+        label="Password"
+        type="password"
+        autoComplete="current-password"
+        value={form.password}
+        error={errors.fields.password}
+        onChange={(e) => setForm({ ...form, password: e.target.value })}
+      />
       <FormError message={errors.form} />
-      <button type="submit" disabled={loading}>{loading ? 'Signing in…' : 'Sign in'}</button>
+      <button type="submit" disabled={loading}>
+        {loading ? 'Signing in…' : 'Sign in'}
+      </button>
       <p className="muted">
         New here? <Link to="/signup">Create an account</Link>
       </p>

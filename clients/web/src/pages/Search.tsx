@@ -44,7 +44,10 @@ export function Search() {
           <ul className="songs">
             {trending.data?.trendingSongs.map((song) => (
               <li key={song.id}>
-                <Link to={`/songs/${song.id}`}>{song.title}</Link> <span className="muted">by {song.artist.name} · {song.playCount} plays</span>
+                <Link to={`/songs/${song.id}`}>{song.title}</Link>{' '}
+                <span className="muted">
+                  by {song.artist.name} · {song.playCount} plays
+                </span>
               </li>
             ))}
           </ul>

@@ -106,7 +106,9 @@ export function Player({ song }: { song: Song }) {
         setState({ kind: 'rewarded', amount });
       } else {
         await removeVoucher(secrets.commitment);
-        setState(result?.rejectionReason ? { kind: 'rejected', reason: result.rejectionReason } : { kind: 'unrewarded', message: 'No reward for this listen.' });
+        setState(
+          result?.rejectionReason ? { kind: 'rejected', reason: result.rejectionReason } : { kind: 'unrewarded', message: 'No reward for this listen.' },
+        );
       }
     } catch (error) {
       setState({ kind: 'unrewarded', message: formErrors(error).form ?? 'Could not complete this listen.' });
@@ -135,7 +137,14 @@ export function Player({ song }: { song: Song }) {
             onEnded={() => void onEnded()}
             data-testid="player"
           />
-          <button type="button" onClick={() => (playing ? audio.current?.pause() : void audio.current?.play().catch(() => setState({ kind: 'unrewarded', message: 'This browser could not play the audio.' })))}>
+          <button
+            type="button"
+            onClick={() =>
+              playing
+                ? audio.current?.pause()
+                : void audio.current?.play().catch(() => setState({ kind: 'unrewarded', message: 'This browser could not play the audio.' }))
+            }
+          >
             {playing ? 'Pause' : 'Play'}
           </button>
         </>

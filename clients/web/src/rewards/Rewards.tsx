@@ -42,8 +42,8 @@ export function Rewards() {
         </p>
       )}
       <p>
-        Each voucher’s secrets are kept only in this browser. Claiming proves in zero knowledge that you hold one, so the wallet you are paid to is never linked to your
-        account.
+        Each voucher’s secrets are kept only in this browser. Claiming proves in zero knowledge that you hold one, so the wallet you are paid to is never linked
+        to your account.
       </p>
       {vouchers === null && <p className="muted">Loading your vouchers…</p>}
       {vouchers?.length === 0 && <p className="muted">No vouchers yet: listen to a whole song to earn one.</p>}
@@ -82,7 +82,14 @@ function VoucherCard({ voucher }: { voucher: StoredVoucher }) {
       const merkle = path.data?.rewardMerklePath;
       if (!merkle) throw path.error ?? new Error('No Merkle path');
       const { proof, publicSignals } = await proveInWorker(
-        { nullifier: voucher.nullifier, secret: voucher.secret, pathElements: merkle.pathElements, pathIndices: merkle.pathIndices, root: merkle.root, recipient: recipientValue },
+        {
+          nullifier: voucher.nullifier,
+          secret: voucher.secret,
+          pathElements: merkle.pathElements,
+          pathIndices: merkle.pathIndices,
+          root: merkle.root,
+          recipient: recipientValue,
+        },
         setProgress,
       );
       setProgress({ fraction: null, text: 'Sending your claim' });
@@ -108,7 +115,14 @@ function VoucherCard({ voucher }: { voucher: StoredVoucher }) {
         <ClaimStatus claim={voucher.claim} commitment={voucher.commitment} />
       ) : voucher.state === 'issued' ? (
         <form onSubmit={submit} noValidate>
-          <Field label="Wallet address (Ethereum)" placeholder="0x…" value={recipient} error={errors.fields.recipient} onChange={(e) => setRecipient(e.target.value)} disabled={progress !== null} />
+          <Field
+            label="Wallet address (Ethereum)"
+            placeholder="0x…"
+            value={recipient}
+            error={errors.fields.recipient}
+            onChange={(e) => setRecipient(e.target.value)}
+            disabled={progress !== null}
+          />
           <FormError message={errors.form} />
           {progress && (
             <div className="progress" role="status" aria-live="polite" data-testid="proof-progress">
@@ -116,7 +130,9 @@ function VoucherCard({ voucher }: { voucher: StoredVoucher }) {
               <span>{progress.text}</span>
             </div>
           )}
-          <button type="submit" disabled={progress !== null}>{progress ? 'Proving…' : 'Claim reward'}</button>
+          <button type="submit" disabled={progress !== null}>
+            {progress ? 'Proving…' : 'Claim reward'}
+          </button>
         </form>
       ) : null}
     </>

@@ -17,7 +17,10 @@ export function proveInWorker(input: ProofInput, onProgress: (progress: ProofPro
       const message = event.data;
       switch (message.kind) {
         case 'download':
-          onProgress({ fraction: message.total ? message.loaded / message.total : null, text: `Loading the circuit (${Math.round(message.loaded / 1024)} KB)` });
+          onProgress({
+            fraction: message.total ? message.loaded / message.total : null,
+            text: `Loading the circuit (${Math.round(message.loaded / 1024)} KB)`,
+          });
           break;
         case 'step':
           onProgress({ fraction: null, text: message.text });

@@ -1,4 +1,16 @@
-import { Contract, ContractFactory, Interface, JsonRpcProvider, Transaction, Wallet, ZeroAddress, getAddress, getCreateAddress, isError, type TransactionReceipt } from 'ethers';
+import {
+  Contract,
+  ContractFactory,
+  Interface,
+  JsonRpcProvider,
+  Transaction,
+  Wallet,
+  ZeroAddress,
+  getAddress,
+  getCreateAddress,
+  isError,
+  type TransactionReceipt,
+} from 'ethers';
 import type { CollectionArtifact } from './artifact.ts';
 
 type LogFn = (obj: Record<string, unknown>, msg?: string) => void;
@@ -126,7 +138,10 @@ export class CampaignChain {
     if (req.sent) {
       const finished = await this.finishDeployment(req.sent);
       if (finished) return finished;
-      this.log.warn({ txHash: req.sent.txHash, nonce: req.sent.nonce }, 'campaign collection deployment was never mined and its nonce is used; deploying again');
+      this.log.warn(
+        { txHash: req.sent.txHash, nonce: req.sent.nonce },
+        'campaign collection deployment was never mined and its nonce is used; deploying again',
+      );
     }
     const factory = new ContractFactory(this.artifact.abi, this.artifact.bytecode);
     const deploy = await factory.getDeployTransaction(req.name, req.symbol, req.editionSize, req.baseTokenUri, this.address);

@@ -42,12 +42,15 @@ export function campaignInputProblems(input: CampaignInput, now: Date): InputPro
   }
   if (input.endsAt.getTime() <= input.startsAt.getTime()) problems.push({ field: 'input.endsAt', message: 'endsAt must be after startsAt' });
   else if (input.endsAt.getTime() <= now.getTime()) problems.push({ field: 'input.endsAt', message: 'endsAt must be in the future' });
-  if (!Number.isInteger(input.budgetCents) || input.budgetCents < 0) problems.push({ field: 'input.budgetCents', message: 'budgetCents must be a whole, non-negative number of cents' });
+  if (!Number.isInteger(input.budgetCents) || input.budgetCents < 0)
+    problems.push({ field: 'input.budgetCents', message: 'budgetCents must be a whole, non-negative number of cents' });
   const drop = input.nftDrop;
   if (drop) {
     const dropName = drop.name.trim();
-    if (dropName.length < 1 || dropName.length > LIMITS.dropNameLength) problems.push({ field: 'input.nftDrop.name', message: `nftDrop.name must be 1 to ${LIMITS.dropNameLength} characters` });
-    if (!/^[A-Z0-9]{1,11}$/.test(drop.symbol)) problems.push({ field: 'input.nftDrop.symbol', message: 'nftDrop.symbol must be 1 to 11 capital letters or digits' });
+    if (dropName.length < 1 || dropName.length > LIMITS.dropNameLength)
+      problems.push({ field: 'input.nftDrop.name', message: `nftDrop.name must be 1 to ${LIMITS.dropNameLength} characters` });
+    if (!/^[A-Z0-9]{1,11}$/.test(drop.symbol))
+      problems.push({ field: 'input.nftDrop.symbol', message: 'nftDrop.symbol must be 1 to 11 capital letters or digits' });
     if (!Number.isInteger(drop.editionSize) || drop.editionSize < 1 || drop.editionSize > LIMITS.maxEditionSize) {
       problems.push({ field: 'input.nftDrop.editionSize', message: `nftDrop.editionSize must be between 1 and ${LIMITS.maxEditionSize}` });
     }

@@ -22,6 +22,12 @@ export class NftMetadata {
     if (!isUuid(campaignId) || !/^[1-9]\d{0,8}$/.test(tokenId)) return null;
     const row = await store.mintedToken(this.db.reader(), campaignId, Number(tokenId));
     if (!row) return null;
-    return tokenMetadata({ dropName: row.drop_name, campaignName: row.name, songTitle: row.title, editionNumber: row.edition_number, editionSize: row.edition_size });
+    return tokenMetadata({
+      dropName: row.drop_name,
+      campaignName: row.name,
+      songTitle: row.title,
+      editionNumber: row.edition_number,
+      editionSize: row.edition_size,
+    });
   }
 }

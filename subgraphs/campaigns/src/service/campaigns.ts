@@ -184,7 +184,10 @@ export class CampaignsService {
     const p = requireAuth(principal);
     const campaign = await this.campaign(p, id);
     if (!campaign) throw notFound('Campaign');
-    const refusal = joinRefusal({ status: this.status(campaign), startsAt: new Date(campaign.starts_at), isArtist: campaign.artist_user_id === p.userId }, new Date());
+    const refusal = joinRefusal(
+      { status: this.status(campaign), startsAt: new Date(campaign.starts_at), isArtist: campaign.artist_user_id === p.userId },
+      new Date(),
+    );
     if (refusal) refuse(refusal);
 
     let referrerId: string | null = null;
@@ -201,7 +204,13 @@ export class CampaignsService {
     if (existing) return existing;
     for (let attempt = 1; ; attempt++) {
       try {
-        const participant = { id: randomUUID(), campaignId: id, userId: p.userId, referralCode: referralCodeFrom(randomBytes(REFERRAL_CODE_LENGTH)), referredBy: referrerId };
+        const participant = {
+          id: randomUUID(),
+          campaignId: id,
+          userId: p.userId,
+          referralCode: referralCodeFrom(randomBytes(REFERRAL_CODE_LENGTH)),
+          referredBy: referrerId,
+        };
         const inserted = await this.db.useCase((tx) => store.insertParticipant(tx, participant));
         // A concurrent join of the same user won: theirs is the first participation.
         const joined = inserted ?? (await store.participation(this.db.reader(), id, p.userId));
@@ -223,7 +232,8 @@ export class CampaignsService {
    */
   async claimNft(principal: Principal | null, campaignId: string, walletAddress: string): Promise<MintRow> {
     const p = requireAuth(principal);
-    if (!isAddress(walletAddress) || getAddress(walletAddress) === ZeroAddress) throw badInput('walletAddress must be an Ethereum address (0x and 40 hex digits)', 'walletAddress');
+    if (!isAddress(walletAddress) || getAddress(walletAddress) === ZeroAddress)
+      throw badInput('walletAddress must be an Ethereum address (0x and 40 hex digits)', 'walletAddress');
     const wallet = getAddress(walletAddress);
     const visible = await this.campaign(p, campaignId);
     if (!visible) throw notFound('Campaign');
@@ -251,7 +261,14 @@ export class CampaignsService {
       await store.claimEdition(tx, campaignId);
       // With a collection on chain the edition is PENDING until its mint is confirmed (even while this
       // process has no chain configured: the sweep mints it once one is).
-      const mint = await store.insertMint(tx, { campaignId, edition, participantId: participant.id, userId: p.userId, wallet, contractAddress: c.contract_address });
+      const mint = await store.insertMint(tx, {
+        campaignId,
+        edition,
+        participantId: participant.id,
+        userId: p.userId,
+        wallet,
+        contractAddress: c.contract_address,
+      });
       if (mint.status === 'MINTED') recordMinted(tx, c, mint);
       return mint;
     });

@@ -44,7 +44,15 @@ export type NotificationFacts =
       currentPeriodEnd: string | null;
       changedAt: string;
     }
-  | { kind: 'CAMPAIGN_NFT_MINTED'; campaignId: string; campaignName: string; editionNumber: number; editionSize: number; walletAddress: string; tokenId: string };
+  | {
+      kind: 'CAMPAIGN_NFT_MINTED';
+      campaignId: string;
+      campaignName: string;
+      editionNumber: number;
+      editionSize: number;
+      walletAddress: string;
+      tokenId: string;
+    };
 
 /** A notification to keep for a user, before its preferences are consulted. */
 export interface NotificationDraft {
@@ -142,7 +150,8 @@ function renderOrderFilled(facts: Extract<NotificationFacts, { kind: 'ORDER_FILL
       body: `Your ${side} order for ${plural(facts.orderQuantity, 'share')} of ${songName} is complete: the last ${groupThousands(facts.quantity)} filled at ${price}.`,
     };
   }
-  const soFar = facts.filledQuantity > facts.quantity ? ` (${groupThousands(facts.filledQuantity)} of ${groupThousands(facts.orderQuantity)} filled so far)` : '';
+  const soFar =
+    facts.filledQuantity > facts.quantity ? ` (${groupThousands(facts.filledQuantity)} of ${groupThousands(facts.orderQuantity)} filled so far)` : '';
   return {
     title: `${Side} order partly filled`,
     body: `${groupThousands(facts.quantity)} of the ${plural(facts.orderQuantity, 'share')} in your ${side} order for ${songName} filled at ${price}${soFar}.`,

@@ -96,7 +96,6 @@ export interface SettlementPlan {
   filled: OrderFillSummary[];
 }
 
-
 /**
  * Plans the settlement of `result` (the engine's answer for `taker` against `makers`), in the
  * order the old step-by-step code applied it: the taker's reservation, the self-trade
@@ -247,7 +246,13 @@ export function planSettlement(taker: TakerOrder, makers: ReadonlyMap<string, Ma
 
   return {
     taker: { status, filledQuantity: takerFilled, fillValueCents: takerValue, reservedCents: takerReserved },
-    makerChanges: [...changes.values()].map(({ id, addFilled, addValueCents, reservedDeltaCents, status: s }) => ({ id, addFilled, addValueCents, reservedDeltaCents, status: s })),
+    makerChanges: [...changes.values()].map(({ id, addFilled, addValueCents, reservedDeltaCents, status: s }) => ({
+      id,
+      addFilled,
+      addValueCents,
+      reservedDeltaCents,
+      status: s,
+    })),
     journal,
     accounts: netAccountChanges(journal),
     holdings: [...holdings.values()].filter((h) => h.quantity !== 0 || h.reserved !== 0 || h.costAddCents !== 0 || h.sold !== 0),
@@ -281,5 +286,7 @@ export function netAccountChanges(journal: readonly JournalLine[]): AccountDelta
     if (user.balance === 'cash') delta.cashCents += line.amountCents;
     else delta.reservedCents += line.amountCents;
   }
-  return [...byUser.values()].filter((d) => d.cashCents !== 0 || d.reservedCents !== 0).sort((a, b) => (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0));
+  return [...byUser.values()]
+    .filter((d) => d.cashCents !== 0 || d.reservedCents !== 0)
+    .sort((a, b) => (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0));
 }

@@ -124,10 +124,7 @@ export function creditableAmount(inflow: Inflow, linked: ReadonlySet<string>): b
 
 /** What reading a deposit's transaction from its chain found. */
 export type ChainCheck =
-  | { kind: 'unknown' }
-  | { kind: 'failed' }
-  | { kind: 'not-final'; confirmations: number; required: number }
-  | ({ kind: 'received' } & Inflow);
+  { kind: 'unknown' } | { kind: 'failed' } | { kind: 'not-final'; confirmations: number; required: number } | ({ kind: 'received' } & Inflow);
 
 /**
  * Why a transaction cannot fund a deposit of `expected` base units for a user whose linked

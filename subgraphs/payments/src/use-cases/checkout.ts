@@ -54,9 +54,6 @@ export async function openPortal(deps: PaymentsDeps, principal: Principal | null
   const { userId } = requireAuth(principal);
   const stripe = requireStripe(deps);
   const customer = await customerOf(deps, userId);
-  const session = await stripe.billingPortal.sessions.create(
-    { customer, return_url: deps.urls.portalReturn },
-    { idempotencyKey: `portal-${randomUUID()}` },
-  );
+  const session = await stripe.billingPortal.sessions.create({ customer, return_url: deps.urls.portalReturn }, { idempotencyKey: `portal-${randomUUID()}` });
   return { url: session.url };
 }

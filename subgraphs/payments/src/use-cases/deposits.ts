@@ -35,7 +35,8 @@ function inserted(row: PaymentRow | undefined): PaymentRow {
 
 export async function createDeposit(deps: PaymentsDeps, principal: Principal | null, amountCents: number, method: PaymentMethod): Promise<DepositModel> {
   const { userId } = requireAuth(principal);
-  if (!isValidDepositAmount(amountCents)) throw badInput(`amountCents must be a whole number between ${MIN_DEPOSIT_CENTS} and ${MAX_DEPOSIT_CENTS}`, 'amountCents');
+  if (!isValidDepositAmount(amountCents))
+    throw badInput(`amountCents must be a whole number between ${MIN_DEPOSIT_CENTS} and ${MAX_DEPOSIT_CENTS}`, 'amountCents');
   const id = randomUUID();
   if (!isCryptoMethod(method)) {
     const stripe = requireStripe(deps, 'method');
@@ -77,7 +78,8 @@ export async function confirmCryptoDeposit(deps: PaymentsDeps, principal: Princi
   const method = deposit.method;
   if (!isCryptoMethod(method)) throw badInput('A card deposit is confirmed by Stripe, not with a transaction', 'depositId');
   const hash = method === 'USDC_ETHEREUM' ? normalizeEthereumTxHash(txHash) : normalizeSolanaSignature(txHash);
-  if (!hash) throw badInput(method === 'USDC_ETHEREUM' ? 'txHash is not an Ethereum transaction hash' : 'txHash is not a Solana transaction signature', 'txHash');
+  if (!hash)
+    throw badInput(method === 'USDC_ETHEREUM' ? 'txHash is not an Ethereum transaction hash' : 'txHash is not a Solana transaction signature', 'txHash');
   if (deposit.status === 'SUCCEEDED') {
     if (deposit.tx_hash === hash) return deposit;
     throw conflict('This deposit is already funded by another transaction');

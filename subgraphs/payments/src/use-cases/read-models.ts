@@ -59,7 +59,12 @@ export async function entitlements(db: Session, userId: string): Promise<Entitle
   return entitlementsOf(plan).map((e) => ({ ...e, used: used[e.key] ?? null }));
 }
 
-export async function payments(db: Session, userId: string, first: number | null | undefined, after: string | null | undefined): Promise<Connection<PaymentRow>> {
+export async function payments(
+  db: Session,
+  userId: string,
+  first: number | null | undefined,
+  after: string | null | undefined,
+): Promise<Connection<PaymentRow>> {
   const size = pageSize(first);
   const cursor = decodeCursor(after, isSeqCursor);
   const rows = await store.paymentsOf(db, userId, cursor, size + 1);

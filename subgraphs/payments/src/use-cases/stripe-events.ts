@@ -67,7 +67,8 @@ async function onCheckoutCompleted(deps: PaymentsDeps, tx: Tx, session: Stripe.C
   }
   const customerId = idOf(session.customer);
   if (customerId) await store.insertCustomer(tx, userId, customerId);
-  const status: SubscriptionStatus = session.payment_status === 'paid' ? 'ACTIVE' : session.payment_status === 'no_payment_required' ? 'TRIALING' : 'INCOMPLETE';
+  const status: SubscriptionStatus =
+    session.payment_status === 'paid' ? 'ACTIVE' : session.payment_status === 'no_payment_required' ? 'TRIALING' : 'INCOMPLETE';
   await storeSubscription(
     tx,
     { subscriptionId, userId, customerId, planId, status, currentPeriodEnd: null, cancelAtPeriodEnd: null, createdAt: new Date(session.created * 1000) },

@@ -64,14 +64,7 @@ export function creditHeartbeat(
   };
 }
 
-export type RejectionReason =
-  | 'TOO_SHORT'
-  | 'HEARTBEAT_GAP'
-  | 'SELF_LISTEN'
-  | 'DAILY_CAP'
-  | 'SONG_DAILY_CAP'
-  | 'POOL_EXHAUSTED'
-  | 'DUPLICATE_COMMITMENT';
+export type RejectionReason = 'TOO_SHORT' | 'HEARTBEAT_GAP' | 'SELF_LISTEN' | 'DAILY_CAP' | 'SONG_DAILY_CAP' | 'POOL_EXHAUSTED' | 'DUPLICATE_COMMITMENT';
 
 export function minimumListenSeconds(songDurationSeconds: number, rules: ListenRules): number {
   return Math.min(rules.minListenSeconds, songDurationSeconds);

@@ -1,12 +1,4 @@
-import {
-  Interface,
-  JsonRpcProvider,
-  Transaction,
-  Wallet,
-  getAddress,
-  isError,
-  type TransactionReceipt,
-} from 'ethers';
+import { Interface, JsonRpcProvider, Transaction, Wallet, getAddress, isError, type TransactionReceipt } from 'ethers';
 
 /**
  * One reward payout. Created (status PENDING, no transaction) by whoever approves the claim; the
