@@ -216,3 +216,25 @@ describe('id arguments through the gateway (finding 6)', () => {
     expect(result.status).toBeLessThan(500);
   });
 });
+
+describe('text PostgreSQL cannot store', () => {
+  it('a NUL character in an argument or a variable is BAD_USER_INPUT naming it, through the gateway and straight to a subgraph (was INTERNAL_SERVER_ERROR from SQL)', async () => {
+    const literal = await stack.gql('mutation { createPlaylist(name: "a\\u0000b") { id } }', {}, { token: fan.token });
+    expect(literal.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'name' });
+    const variable = await stack.gql('mutation ($n: String!) { createPlaylist(name: $n) { id } }', { n: 'a\u0000b' }, { token: fan.token });
+    expect(variable.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'n' });
+    const nested = await stack.subgraph('catalog')(
+      'mutation ($input: CreateSongInput!) { createSong(input: $input) { id } }',
+      { input: { title: 'x', genre: '\u0000' } },
+      { token: artist.token },
+    );
+    expect(nested.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input' });
+    // Text without it is untouched.
+    const fine = await stack.gql<{ createPlaylist: { id: string } }>(
+      'mutation ($n: String!) { createPlaylist(name: $n) { id } }',
+      { n: 'a\\u0000b, written out' },
+      { token: fan.token },
+    );
+    expect(fine.errors).toBeUndefined();
+  });
+});

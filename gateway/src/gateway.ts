@@ -46,6 +46,7 @@ import {
   RedisSessionRevocations,
   waitForRevocations,
   type SessionRevocations,
+  textInputPlugin,
 } from '@vibestream/platform';
 import { loadGatewayConfig, subgraphUrlOverrides } from './config.ts';
 import type { GatewayContext } from './context.ts';
@@ -176,6 +177,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       operationMetricsPlugin<GatewayContext>(metrics, new OperationNameLabels(OperationNameLabels.namesIn(persistedStore.values()))),
       // Before the limits: an operation that cannot run is refused as such.
       operationGuardPlugin<GatewayContext>(),
+      textInputPlugin<GatewayContext>(),
       limitsPlugin<GatewayContext>({
         ...queryLimits,
         onRejected: (violation, operationName) =>

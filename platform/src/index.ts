@@ -37,3 +37,4 @@ export * from './telemetry.ts';
 export * from './metrics-endpoint.ts';
 export * from './process-faults.ts';
 export * from './subgraph-runtime.ts';
+export { nulCharacterInput, textInputPlugin } from './text-input.ts';

@@ -16,6 +16,7 @@ import { BodyTooLargeError, clientAddress, closeGracefully, listen, runApolloReq
 import { REQUEST_ID_HEADER, currentRequestId, withRequestId, type Logger } from './logger.ts';
 import { openMetrics, serveMetrics, startMetricsListener, type MetricsAccess, type MetricsListener } from './metrics-endpoint.ts';
 import { processMetrics, startTelemetry, traceHttpRequest } from './telemetry.ts';
+import { textInputPlugin } from './text-input.ts';
 
 /** What every subgraph resolver receives, before the subgraph adds its own services. */
 export interface BaseRequestContext {
@@ -82,7 +83,12 @@ export async function startSubgraphServer<Ctx extends BaseRequestContext>(option
       (error, formatted) => log.error({ err: (error as { originalError?: unknown })?.originalError ?? error, path: formatted.path }, 'unexpected error'),
       { hideSuggestions: options.hideSchemaDetails ?? false },
     ),
-    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginUsageReportingDisabled(), ApolloServerPluginInlineTraceDisabled()],
+    plugins: [
+      ApolloServerPluginLandingPageDisabled(),
+      ApolloServerPluginUsageReportingDisabled(),
+      ApolloServerPluginInlineTraceDisabled(),
+      textInputPlugin<Ctx>(),
+    ],
   });
   await apollo.start();
 
