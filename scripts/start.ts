@@ -12,6 +12,7 @@ import {
   type RunningSubgraph,
 } from '@vibestream/platform';
 import { startGateway } from '@vibestream/gateway';
+import { subgraphUrlVariable } from '@vibestream/gateway/config';
 import { startLocalStripe } from '@vibestream/payments/local-stripe';
 import { subgraphs } from '../subgraphs/index.ts';
 import { ensureWebAppBuilt } from '@vibestream/web/build';
@@ -52,7 +53,7 @@ try {
     const port = launcher.ports.get(module.name)!;
     const subgraph = await module.start({ env, port, infra, log: log.child({ subgraph: module.name }) });
     running.push(subgraph);
-    gatewayEnv[`SUBGRAPH_URL_${module.name.toUpperCase()}`] ??= `http://127.0.0.1:${subgraph.port}/graphql`;
+    gatewayEnv[subgraphUrlVariable(module.name)] ??= `http://127.0.0.1:${subgraph.port}/graphql`;
   }
   // Every consumer group listens now: the in-process bus counts an event delivered once each has it.
   infra.transport.consumersStarted?.();

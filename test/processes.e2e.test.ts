@@ -7,10 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnv, freePort, type TestDatabase } from '@vibestream/testkit';
+import { subgraphUrlVariable } from '@vibestream/gateway/config';
 import { subgraphs } from '../subgraphs/index.ts';
 
 const root = new URL('../', import.meta.url);
-const envName = (subgraph: string) => `SUBGRAPH_URL_${subgraph.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
 
 interface Process {
   name: string;
@@ -73,7 +73,7 @@ describe('every subgraph and the gateway as their own processes', () => {
     // Started side by side, as compose starts the containers; each migrates its own schema.
     const started = subgraphs.map((module) => startProcess(module.name, `subgraphs/${module.name}`, env, ports.get(module.name)!));
     await Promise.all(started.map((p) => waitReady(p)));
-    const gatewayEnv = { ...env, ...Object.fromEntries([...ports].map(([name, port]) => [envName(name), `http://127.0.0.1:${port}/graphql`])) };
+    const gatewayEnv = { ...env, ...Object.fromEntries([...ports].map(([name, port]) => [subgraphUrlVariable(name), `http://127.0.0.1:${port}/graphql`])) };
     await waitReady(startProcess('gateway', 'gateway', gatewayEnv, gatewayPort));
   }, 240_000);
 

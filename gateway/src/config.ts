@@ -58,11 +58,16 @@ export function loadGatewayConfig(source: NodeJS.ProcessEnv) {
   return loadConfig(gatewayConfigShape, source);
 }
 
+/** The variable that says where subgraph `name` really is: `SUBGRAPH_URL_<NAME>`. */
+export function subgraphUrlVariable(name: string): string {
+  return `SUBGRAPH_URL_${name.toUpperCase()}`;
+}
+
 /** `SUBGRAPH_URL_<NAME>` for each named subgraph, for the configuration reference. */
 export function subgraphUrlShape(names: string[]) {
   return Object.fromEntries(
     names.map((name) => [
-      `SUBGRAPH_URL_${name.toUpperCase()}`,
+      subgraphUrlVariable(name),
       env
         .optionalUrl()
         .describe(
@@ -78,7 +83,7 @@ export function subgraphUrlOverrides(source: NodeJS.ProcessEnv): Map<string, str
   const urls = loadConfig(subgraphUrlShape(names), source);
   const overrides = new Map<string, string>();
   for (const name of names) {
-    const url = urls[`SUBGRAPH_URL_${name.toUpperCase()}`];
+    const url = urls[subgraphUrlVariable(name)];
     if (url) overrides.set(name.toLowerCase(), url);
   }
   return overrides;
