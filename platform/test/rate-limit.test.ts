@@ -114,8 +114,9 @@ describe('failure limiters', () => {
       const refused = verdicts.find((v) => !v.admitted);
       expect(refused && !refused.admitted && refused.retryAfterSeconds).toBeGreaterThan(55);
       expect(await a.ttl(`${prefix}ratelimit:login:email:x`)).toBeGreaterThan(55);
-      const first = verdicts[0]!;
-      if (first.admitted) await first.release();
+      // Which five win depends on how the two connections interleave.
+      const first = verdicts.find((v) => v.admitted);
+      if (first?.admitted) await first.release();
       expect((await concurrentAttempts(replicas, 3)).filter((v) => v.admitted)).toHaveLength(1);
       // A reservation from before a reset takes nothing from the window after it.
       await replicas[1]!.reset([{ key: 'login:email:x', limit: 5 }]);

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { RunningGateway } from '@vibestream/gateway';
-import { createServer, type AddressInfo } from 'node:net';
+import { createServer } from 'node:net';
 import pg from 'pg';
 import {
   composeSupergraph,
@@ -37,15 +38,36 @@ export async function createTestEnv(label: string, overrides: NodeJS.ProcessEnv 
   return { env, keys, database };
 }
 
-/** A port free at the time of asking, so URLs that name the gateway can be configured before it starts. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * A port free at the time of asking, so URLs that name the gateway can be configured before it
+ * starts. It is drawn from below the kernel's ephemeral range: a port the OS handed out for a
+ * `listen(0)` is free again the moment it is closed, and the next `listen(0)` in the process under
+ * test (a subgraph on port 0) or an outgoing connection could be given it before the gateway binds.
+ */
+export async function freePort(): Promise<number> {
+  const [low] = ephemeralRange();
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 10_000 + Math.floor(Math.random() * (low - 10_000));
+    if (await canListen(port)) return port;
+  }
+  throw new Error('no free port below the ephemeral range after 50 tries');
+}
+
+function ephemeralRange(): [number, number] {
+  try {
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (low && high && low > 11_000) return [low, high];
+  } catch {
+    // not Linux: the IANA dynamic range
+  }
+  return [49_152, 65_535];
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
 }
 
