@@ -5,3 +5,4 @@ export * from './stack.ts';
 export * from './chain.ts';
 export * from './events.ts';
 export * from './probe.ts';
+export * from './context.ts';
