@@ -90,9 +90,10 @@ export async function openContext(options: {
       const found = await orm.em
         .fork()
         .getConnection()
-        .execute<
-          { id: string; type: string; source: string; payload: Record<string, unknown>; request_id: string | null; occurred_at: Date | string }[]
-        >(`select id, type, source, payload, request_id, occurred_at from outbox_events ${type ? 'where type = ?' : ''} order by seq`, type ? [type] : []);
+        .execute<{ id: string; type: string; source: string; payload: Record<string, unknown>; request_id: string | null; occurred_at: Date | string }[]>(
+          `select id, type, source, payload, request_id, occurred_at from outbox_events ${type ? 'where type = ?' : ''} order by seq`,
+          type ? [type] : [],
+        );
       return found.map((r) => ({
         id: r.id,
         type: r.type,
