@@ -17,8 +17,6 @@ export const MY_NOTIFICATIONS = `query MyNotifications($first: Int, $after: Stri
   }
 }`;
 export const MARK_READ = `mutation MarkNotificationsRead($ids: [ID!]!) { markNotificationsRead(ids: $ids) }`;
-export const MARK_ALL_READ = `mutation { markAllNotificationsRead }`;
-export const PREFERENCES = `query { me { notificationPreferences { kinds { kind enabled } } } }`;
 export const UPDATE_PREFERENCES = `mutation UpdateNotificationPreferences($input: NotificationPreferencesInput!) {
   updateNotificationPreferences(input: $input) { kinds { kind enabled } }
 }`;
