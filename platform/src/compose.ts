@@ -14,6 +14,7 @@ import {
   type TypeNode,
 } from 'graphql';
 import type { SubgraphModule } from './subgraph.ts';
+import { withoutCacheControl } from './cache/hints.ts';
 
 export interface ComposedSchemas {
   supergraph: string;
@@ -35,7 +36,7 @@ export function defaultSubgraphUrl(module: SubgraphModule): string {
 
 /** Composes the subgraphs' SDL offline; throws with every composition error. */
 export function composeSupergraph(modules: SubgraphModule[], urlOf: (m: SubgraphModule) => string = defaultSubgraphUrl): ComposedSchemas {
-  const result = composeServices(modules.map((m) => ({ name: m.name, url: urlOf(m), typeDefs: m.typeDefs })));
+  const result = composeServices(modules.map((m) => ({ name: m.name, url: urlOf(m), typeDefs: withoutCacheControl(m.typeDefs) })));
   if (result.errors) {
     throw new Error(`Composition failed:\n${result.errors.map((e) => `  - ${e.message}`).join('\n')}`);
   }

@@ -38,3 +38,14 @@ export * from './metrics-endpoint.ts';
 export * from './process-faults.ts';
 export * from './subgraph-runtime.ts';
 export { nulCharacterInput, textInputPlugin } from './text-input.ts';
+export * from './cache/tags.ts';
+export * from './cache/invalidations.ts';
+export {
+  cacheTagsPlugin,
+  entityTypesOf,
+  noteChanged,
+  withCacheControlDefinitions,
+  withoutCacheControl,
+  withRequestChanges,
+  type CacheTagsExtension,
+} from './cache/hints.ts';

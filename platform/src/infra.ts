@@ -6,6 +6,7 @@ import { MemorySessionRevocations, RedisSessionRevocations, type SessionRevocati
 import { MemoryTransport } from './events/memory-transport.ts';
 import { RedisStreamsTransport } from './events/redis-transport.ts';
 import type { EventTransport } from './events/transport.ts';
+import { MemoryCacheInvalidations, RedisCacheInvalidations, type CacheInvalidations } from './cache/invalidations.ts';
 
 /** The messaging a process uses: Redis when REDIS_URL is set, in-process otherwise. */
 export interface Infra {
@@ -15,6 +16,8 @@ export interface Infra {
   live: LiveEvents;
   /** Signed-out sessions, which every token verifier of the process refuses. */
   revocations: SessionRevocations;
+  /** Purges of the gateway's entity cache: what subgraphs changed. */
+  cacheInvalidations: CacheInvalidations;
   close(): Promise<void>;
 }
 
@@ -23,16 +26,19 @@ export function createInfra(options: { redisUrl?: string | undefined; prefix: st
     const live = new MemoryLiveEvents();
     const transport = new MemoryTransport(options.log);
     const revocations = new MemorySessionRevocations();
+    const cacheInvalidations = new MemoryCacheInvalidations();
     return {
       redis: null,
       prefix: options.prefix,
       transport,
       live,
       revocations,
+      cacheInvalidations,
       close: async () => {
         await transport.close();
         await live.close();
         await revocations.close();
+        await cacheInvalidations.close();
       },
     };
   }
@@ -41,16 +47,19 @@ export function createInfra(options: { redisUrl?: string | undefined; prefix: st
   const transport = new RedisStreamsTransport(redis, options.prefix, options.log);
   const live = new RedisLiveEvents(redis, options.prefix, options.log);
   const revocations = new RedisSessionRevocations(redis, options.prefix, options.log);
+  const cacheInvalidations = new RedisCacheInvalidations(redis, options.prefix, options.log);
   return {
     redis,
     prefix: options.prefix,
     transport,
     live,
     revocations,
+    cacheInvalidations,
     close: async () => {
       await transport.close();
       await live.close();
       await revocations.close();
+      await cacheInvalidations.close();
       redis.disconnect();
     },
   };

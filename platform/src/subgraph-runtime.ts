@@ -9,6 +9,8 @@ import { ProjectionWaits } from './events/projection-waits.ts';
 import { OutboxRelay } from './events/relay.ts';
 import { parseTrustedProxies } from './addresses.ts';
 import { createInfra, type Infra } from './infra.ts';
+import { noteChanged } from './cache/hints.ts';
+import { eventCacheTags } from './cache/tags.ts';
 import { waitForRevocations } from './session-revocations.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { metricsAccess } from './metrics-endpoint.ts';
@@ -28,8 +30,11 @@ export interface SubgraphRuntime<Config> {
   env: NodeJS.ProcessEnv;
   /** The start option's statement observer, for extra connections the subgraph opens. */
   onQuery?: ((sql: string) => void) | undefined;
-  /** Asks the outbox relay for a pass: call after a transaction that recorded events commits. */
-  onEventsCommitted: () => void;
+  /**
+   * Call after a transaction that recorded events commits: asks the outbox relay for a pass, and
+   * purges the entities the events name from the gateway's entity cache (before the request answers).
+   */
+  onEventsCommitted: (events: readonly EventEnvelope[]) => void;
   /** Waits, bounded, for this context's consumer to project an object it does not know yet (read-your-writes). */
   projections: ProjectionWaits;
 }
@@ -108,7 +113,14 @@ export function defineSubgraph<Config extends SubgraphRuntimeConfig, Ctx extends
       orm,
       env: options.env,
       onQuery: options.onQuery,
-      onEventsCommitted: () => relay?.kick(),
+      onEventsCommitted: (events) => {
+        relay?.kick();
+        noteChanged(
+          events.flatMap((e) => eventCacheTags(e.payload)),
+          infra.cacheInvalidations,
+          log,
+        );
+      },
       projections,
     });
     const verifier = wiring.verifier ?? (await verifierFromConfig(config, infra.revocations));
@@ -122,7 +134,11 @@ export function defineSubgraph<Config extends SubgraphRuntimeConfig, Ctx extends
           handlers: wiring.handlers,
           log,
           projections,
-          ...(wiring.afterCommit ? { afterCommit: wiring.afterCommit } : {}),
+          // What a handled event changed here is purged once its projection committed.
+          afterCommit: (envelope) => {
+            noteChanged(eventCacheTags(envelope.payload), infra.cacheInvalidations, log);
+            wiring.afterCommit?.(envelope);
+          },
         })
       : null;
     // Run alone, this subgraph's consumer is the process's only one; a shared infra's owner says so itself.
@@ -143,6 +159,7 @@ export function defineSubgraph<Config extends SubgraphRuntimeConfig, Ctx extends
       context: (base) => wiring.context({ ...base, em: orm.em.fork() }),
       ...(wiring.routes ? { routes: wiring.routes } : {}),
       trustedProxies: parseTrustedProxies(config.TRUSTED_PROXIES),
+      cacheInvalidations: infra.cacheInvalidations,
       // A query, not isConnected(): the pool opens on first use, and a subgraph that records no
       // events (no relay polling) may not have used it yet.
       ready: async () => {

@@ -17,6 +17,8 @@ import { REQUEST_ID_HEADER, currentRequestId, withRequestId, type Logger } from 
 import { openMetrics, serveMetrics, startMetricsListener, type MetricsAccess, type MetricsListener } from './metrics-endpoint.ts';
 import { processMetrics, startTelemetry, traceHttpRequest } from './telemetry.ts';
 import { textInputPlugin } from './text-input.ts';
+import { cacheTagsPlugin, entityTypesOf, withCacheControlDefinitions, withRequestChanges } from './cache/hints.ts';
+import type { CacheInvalidations } from './cache/invalidations.ts';
 
 /** What every subgraph resolver receives, before the subgraph adds its own services. */
 export interface BaseRequestContext {
@@ -56,6 +58,8 @@ export interface SubgraphServerOptions<Ctx extends BaseRequestContext> {
   env?: NodeJS.ProcessEnv;
   /** The peers whose X-Forwarded-For names the client (the gateway); loopback when absent. */
   trustedProxies?: TrustedProxies;
+  /** Where changes are purged from the gateway's entity cache (cache/hints.ts); without it, answers carry no cache tags. */
+  cacheInvalidations?: CacheInvalidations;
 }
 
 export interface RunningServer {
@@ -69,7 +73,7 @@ export interface RunningServer {
 export async function startSubgraphServer<Ctx extends BaseRequestContext>(options: SubgraphServerOptions<Ctx>): Promise<RunningServer> {
   const { log } = options;
   const apollo = new ApolloServer<Ctx>({
-    schema: guardEntities(buildSubgraphSchema([{ typeDefs: options.typeDefs, resolvers: options.resolvers }])),
+    schema: guardEntities(buildSubgraphSchema([{ typeDefs: withCacheControlDefinitions(options.typeDefs), resolvers: options.resolvers }])),
     introspection: options.introspection,
     includeStacktraceInErrorResponses: false,
     hideSchemaDetailsFromClientErrors: options.hideSchemaDetails ?? false,
@@ -88,6 +92,9 @@ export async function startSubgraphServer<Ctx extends BaseRequestContext>(option
       ApolloServerPluginUsageReportingDisabled(),
       ApolloServerPluginInlineTraceDisabled(),
       textInputPlugin<Ctx>(),
+      ...(options.cacheInvalidations
+        ? [cacheTagsPlugin<Ctx>({ entityTypes: entityTypesOf(options.typeDefs), invalidations: options.cacheInvalidations, log })]
+        : []),
     ],
   });
   await apollo.start();
@@ -151,7 +158,7 @@ export async function startSubgraphServer<Ctx extends BaseRequestContext>(option
       clientAddress: clientAddress(req, proxies),
       log,
     };
-    await runApolloRequest(apollo, req, res, async () => options.context(base));
+    await withRequestChanges(() => runApolloRequest(apollo, req, res, async () => options.context(base)));
   }
 
   let port: number;

@@ -127,7 +127,7 @@ describe('defineSubgraph', () => {
         recordEvent(tx, 'runtimeone', Pinged, { n: 2 });
         await tx.flush();
       });
-      onEventsCommitted();
+      onEventsCommitted([]);
       await eventually(
         async () => (await gql<{ pings: number }>('{ pings }')).data?.pings,
         (n) => n === 2,

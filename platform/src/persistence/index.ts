@@ -123,8 +123,8 @@ async function flushOutbox(tx: Tx, events: EventEnvelope[]): Promise<void> {
 export interface PersistenceOptions {
   /** The context's name: the `source` of the events its use cases record. */
   source: string;
-  /** Wakes the outbox relay; called after a use case that recorded events committed. */
-  onEventsCommitted?: () => void;
+  /** Wakes the outbox relay (and purges what they name from the entity cache); called after a use case that recorded events committed. */
+  onEventsCommitted?: (events: readonly EventEnvelope[]) => void;
   /** Sees every statement (tests that count statements). */
   onQuery?: ((sql: string) => void) | undefined;
 }
@@ -160,14 +160,14 @@ export interface Persistence {
 export function openPersistence(orm: MikroORM, options: PersistenceOptions): Persistence {
   const { source, onQuery } = options;
 
-  async function inTransaction<T>(em: EntityManager, work: (tx: Tx) => Promise<T>): Promise<{ value: T; events: number }> {
+  async function inTransaction<T>(em: EntityManager, work: (tx: Tx) => Promise<T>): Promise<{ value: T; events: EventEnvelope[] }> {
     const events: EventEnvelope[] = [];
     const tx = newTx(em, onQuery, source, events);
     const state: OpenTx = { owner: persistence, tx, open: true, events };
     try {
       const value = await openTx.run(state, () => work(tx));
       await flushOutbox(tx, events);
-      return { value, events: events.length };
+      return { value, events };
     } finally {
       state.open = false;
     }
@@ -180,7 +180,7 @@ export function openPersistence(orm: MikroORM, options: PersistenceOptions): Per
       if (current?.open && current.owner === persistence) return work(current.tx);
       const em = orm.em.fork({ disableContextResolution: true });
       const { value, events } = await em.transactional((txEm) => inTransaction(txEm, work));
-      if (events > 0) options.onEventsCommitted?.();
+      if (events.length > 0) options.onEventsCommitted?.(events);
       return value;
     },
     holding(lock, work) {

@@ -8,6 +8,7 @@ import {
   notFound,
   outboxEnvelope,
   requireAuth,
+  type EventEnvelope,
   type LiveEvents,
   type Logger,
   type Persistence,
@@ -73,7 +74,7 @@ export class OwnershipService {
   private readonly feeBps: number;
   private readonly live: LiveEvents;
   private readonly log: Logger;
-  private readonly onEventsCommitted: () => void;
+  private readonly onEventsCommitted: (events: readonly EventEnvelope[]) => void;
   private readonly sql: PlacementPool;
   private readonly projections: ProjectionWaits;
   private readonly songs = new Set<string>();
@@ -84,7 +85,7 @@ export class OwnershipService {
     live: LiveEvents;
     log: Logger;
     sql: PlacementPool;
-    onEventsCommitted: () => void;
+    onEventsCommitted: (events: readonly EventEnvelope[]) => void;
     projections: ProjectionWaits;
   }) {
     this.db = deps.db;
@@ -295,7 +296,7 @@ export class OwnershipService {
           quantity: t.quantity,
           executed_at: at,
         }));
-        return { order, trades, events: events.length };
+        return { order, trades, events };
       }),
     );
     if ('existing' in outcome) {
@@ -303,7 +304,7 @@ export class OwnershipService {
       const existing = returned(outcome.existing ? await store.orderById(reader, outcome.existing) : undefined, 'the existing order');
       return { order: existing, trades: await store.tradesOfOrder(reader, existing.id) };
     }
-    if (outcome.events > 0) this.onEventsCommitted();
+    if (outcome.events.length > 0) this.onEventsCommitted(outcome.events);
     await this.publishMarket(songId, outcome.trades);
     return { order: outcome.order, trades: outcome.trades };
   }
