@@ -18,7 +18,6 @@ import {
   CREATE,
   JOIN,
   SONG_CAMPAIGNS,
-  STATUS,
   artistWithSong,
   listen,
   listensCounted,
@@ -147,18 +146,8 @@ describe('a campaign with an NFT drop of 3, through the gateway, on the in-proce
       nftDrop: { name: 'Golden Hour Drop', symbol: 'GOLD', editionSize: 3, minListens: 2 },
     };
 
-    // Only the song's artist creates; bad input names the field and writes nothing.
-    const stranger = await signUp(stack, 'ARTIST', 'Someone Else');
-    expect(errorCode(await stack.gql(CREATE, { input }, { token: stranger.token }))).toBe('FORBIDDEN');
+    // Who may create, join and claim, and what each refusal is, are use-cases.test.ts; here the gateway's answer to no token.
     expect(errorCode(await stack.gql(CREATE, { input }))).toBe('UNAUTHENTICATED');
-    const backwards = await stack.gql(CREATE, { input: { ...input, endsAt: input.startsAt } }, { token: artist.token });
-    expect(errorCode(backwards)).toBe('BAD_USER_INPUT');
-    expect(backwards.errors![0]!.extensions!.field).toBe('input.endsAt');
-    expect(errorCode(await stack.gql(CREATE, { input: { ...input, nftDrop: { ...input.nftDrop, editionSize: 0 } } }, { token: artist.token }))).toBe(
-      'BAD_USER_INPUT',
-    );
-    expect((await db.query('select count(*)::int as n from campaigns.campaigns where song_id = $1', [songId])).rows[0].n).toBe(0);
-
     const created = await stack.gql<Created>(CREATE, { input }, { token: artist.token });
     expect(created.errors).toBeUndefined();
     expect(created.data!.createCampaign).toMatchObject({
@@ -169,17 +158,11 @@ describe('a campaign with an NFT drop of 3, through the gateway, on the in-proce
     });
     const campaignId = created.data!.createCampaign.id;
 
-    // A draft is the artist's alone: invisible, unjoinable and not activatable by anyone else.
     const fans = await Promise.all(['Ana', 'Ben', 'Cy', 'Dee', 'Eve'].map((name) => signUp(stack, 'FAN', name)));
     const [ana, ben, cy, dee, eve] = fans as [(typeof fans)[0], (typeof fans)[0], (typeof fans)[0], (typeof fans)[0], (typeof fans)[0]];
-    expect((await stack.gql<CampaignView>(CAMPAIGN, { id: campaignId }, { token: ana.token })).data?.campaign).toBeNull();
-    expect(errorCode(await stack.gql(JOIN, { id: campaignId }, { token: ana.token }))).toBe('NOT_FOUND');
-    expect(errorCode(await stack.gql(ACTIVATE, { id: campaignId }, { token: ana.token }))).toBe('NOT_FOUND');
-
     const activated = await stack.gql<Activated>(ACTIVATE, { id: campaignId }, { token: artist.token });
     expect(activated.errors).toBeUndefined();
     expect(activated.data!.activateCampaign.status).toBe('ACTIVE');
-    expect(errorCode(await stack.gql(ACTIVATE, { id: campaignId }, { token: artist.token }))).toBe('CONFLICT');
 
     // The collection exists on chain, owned by the deployer, with the drop's name, symbol and size.
     const contractAddress = activated.data!.activateCampaign.nftDrop!.contractAddress!;
@@ -190,33 +173,22 @@ describe('a campaign with an NFT drop of 3, through the gateway, on the in-proce
     expect(await nft.getFunction('editionSize')()).toBe(3n);
     expect(await nft.getFunction('owner')()).toBe(deployer);
 
-    // Joins: Cy joins with Ana's code; codes that are unknown or one's own are refused.
+    // Joins: Cy joins with Ana's code.
     const join = async (fan: { token: string }, referralCode?: string) =>
       stack.gql<Joined>(JOIN, { id: campaignId, ...(referralCode ? { referralCode } : {}) }, { token: fan.token });
     const anaJoin = (await join(ana)).data!.joinCampaign;
-    expect(anaJoin.referralCode).toMatch(/^[2-9A-HJKMNP-Z]{8}$/);
-    expect((await join(ana)).data!.joinCampaign).toEqual(anaJoin);
-    expect(errorCode(await join(ana, anaJoin.referralCode))).toBe('BAD_USER_INPUT');
-    expect(errorCode(await join(ben, 'NOSUCHCD'))).toBe('BAD_USER_INPUT');
     await join(ben);
     const cyJoin = await join(cy, anaJoin.referralCode.toLowerCase());
     expect(cyJoin.errors).toBeUndefined();
     await join(dee);
     await join(eve);
-    expect(errorCode(await join(artist))).toBe('FORBIDDEN');
     expect(errorCode(await stack.gql(JOIN, { id: campaignId }))).toBe('UNAUTHENTICATED');
 
-    // Listens: two each since joining; Eve only one. Listens from before joining or of another song do not count.
-    await listen(stack, ana.userId, songId, 1, new Date(Date.now() - 10 * 60_000));
-    await listen(stack, ana.userId, (await artistWithSong(stack, db, 'Other Song')).songId, 3);
+    // Listens, as rewards publishes them: two each since joining; Eve only one.
     for (const fan of [ana, ben, cy, dee]) await listen(stack, fan.userId, songId, 2);
     await listen(stack, eve.userId, songId, 1);
     for (const fan of [ana, ben, cy, dee]) await listensCounted(stack, fan.token, campaignId, 2);
     await listensCounted(stack, eve.token, campaignId, 1);
-
-    expect(errorCode(await stack.gql(CLAIM, { campaignId, walletAddress: Wallet.createRandom().address }, { token: eve.token }))).toBe('FORBIDDEN');
-    expect(errorCode(await stack.gql(CLAIM, { campaignId, walletAddress: '0x1234' }, { token: ana.token }))).toBe('BAD_USER_INPUT');
-    expect(errorCode(await stack.gql(CLAIM, { campaignId, walletAddress: Wallet.createRandom().address }, { token: stranger.token }))).toBe('FORBIDDEN');
 
     // Four eligible fans claim at once: the database hands out editions 1..3, the fourth is sold out.
     const wallets = new Map([ana, ben, cy, dee].map((fan) => [fan.userId, Wallet.createRandom().address]));
@@ -283,10 +255,6 @@ describe('a campaign with an NFT drop of 3, through the gateway, on the in-proce
       nftDrop: { editionSize: 3, minted: 3, remaining: 0, contractAddress },
       analytics: { participants: 5, referrals: 1, listens: 9, nftsMinted: 3, conversionRate: 0.6, costPerListenCents: 1000 },
     });
-    const anaView = await stack.gql<CampaignView>(CAMPAIGN, { id: campaignId }, { token: ana.token });
-    expect(anaView.data!.campaign!.myParticipation).toMatchObject({ referralCode: anaJoin.referralCode, referralCount: 1, listens: 2 });
-    expect(anaView.data!.campaign!.analytics).toBeNull();
-    expect(errorCode(anaView)).toBe('FORBIDDEN');
 
     // The song shows its campaign (Song.campaigns, resolved here), and activeCampaigns lists it with the song from catalog.
     const song = await stack.gql<{ song: { campaigns: { id: string; status: string }[] } }>(SONG_CAMPAIGNS, { id: songId });
@@ -326,32 +294,6 @@ describe('many concurrent claims', () => {
       [id],
     );
     expect(rows.rows[0]).toEqual({ n: 5, minted: 5 });
-  });
-});
-
-describe('the end of a campaign', () => {
-  it('is ENDED once endsAt passes: joins and claims are CONFLICT, and the sweep persists ENDED', async () => {
-    const { id, songId } = await activeCampaignWithDrop('Short Run', { editionSize: 5, minListens: 1 }, new Date(Date.now() + 4000).toISOString());
-    const fan = await signUp(stack, 'FAN', 'Late');
-    const latecomer = await signUp(stack, 'FAN', 'Later');
-    expect((await stack.gql(JOIN, { id }, { token: fan.token })).errors).toBeUndefined();
-    await listen(stack, fan.userId, songId, 1);
-    await listensCounted(stack, fan.token, id, 1);
-    await new Promise((r) => setTimeout(r, Math.max(0, 4200 - 0)));
-    const status = await eventually(
-      async () => (await stack.gql<{ campaign: { status: string } }>(STATUS, { id }, { token: fan.token })).data?.campaign.status,
-      (s) => s === 'ENDED',
-    );
-    expect(status).toBe('ENDED');
-    expect(errorCode(await stack.gql(CLAIM, { campaignId: id, walletAddress: Wallet.createRandom().address }, { token: fan.token }))).toBe('CONFLICT');
-    expect(errorCode(await stack.gql(JOIN, { id }, { token: latecomer.token }))).toBe('CONFLICT');
-    const persisted = await eventually(
-      async () => (await db.query('select status from campaigns.campaigns where id = $1', [id])).rows[0]?.status,
-      (s) => s === 'ENDED',
-    );
-    expect(persisted).toBe('ENDED');
-    const active = await stack.gql<{ activeCampaigns: { edges: { node: { id: string } }[] } }>(ACTIVE);
-    expect(active.data!.activeCampaigns.edges.map((e) => e.node.id)).not.toContain(id);
   });
 });
 

@@ -16,7 +16,6 @@ export const CAMPAIGN = `query Campaign($id: ID!) { campaign(id: $id) { id name 
   nftDrop { editionSize minted remaining contractAddress }
   myParticipation { id referralCode referralCount listens nft { tokenId status txHash } }
   analytics { participants referrals listens nftsMinted conversionRate costPerListenCents } } }`;
-export const STATUS = `query($id: ID!) { campaign(id: $id) { id status } }`;
 export const MY_LISTENS = `query($id: ID!) { campaign(id: $id) { myParticipation { listens } } }`;
 export const ACTIVE = `query ActiveCampaigns { activeCampaigns(first: 20) { totalCount edges { node { id name endsAt song { id title artist { name } } } } } }`;
 export const SONG_CAMPAIGNS = `query($id: ID!) { song(id: $id) { id title campaigns { id name status } } }`;
