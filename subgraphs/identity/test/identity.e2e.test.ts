@@ -1,5 +1,11 @@
+// identity through the gateway: registration and sign-in, sessions, access tokens at the gateway and
+// the subgraph, roles, and what wallet linking needs a token or the entity layer for. The wallet-linking
+// rules run on identity's own schema in use-cases.test.ts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { errorCode, mintToken, startTestStack, type TestStack } from '@vibestream/testkit';
+import { Wallet as EthWallet } from 'ethers';
+import { Keypair } from '@solana/web3.js';
+import bs58 from 'bs58';
+import { errorCode, mintToken, startTestStack, type GraphQLResult, type TestStack } from '@vibestream/testkit';
 import { generateSigningKeys } from '@vibestream/platform';
 import { identitySubgraph } from '../src/index.ts';
 
@@ -174,5 +180,105 @@ describe('roles', () => {
     expect(errorCode(missing)).toBe('NOT_FOUND');
     const empty = await stack.gql(SET_ROLES, { userId: fan.user.id, roles: [] }, { token: admin.data!.login.accessToken });
     expect(errorCode(empty)).toBe('BAD_USER_INPUT');
+  });
+});
+
+// ---- Wallets: what needs a token and the gateway (the linking rules are use-cases.test.ts') ----
+
+const CHALLENGE = `mutation WalletChallenge($chain: Chain!, $address: String!) {
+  walletChallenge(chain: $chain, address: $address) { message expiresAt }
+}`;
+const LINK = `mutation LinkWallet($chain: Chain!, $address: String!, $signature: String!) {
+  linkWallet(chain: $chain, address: $address, signature: $signature) { chain address linkedAt }
+}`;
+
+type Chain = 'ETHEREUM' | 'SOLANA';
+type LinkedWallet = { chain: Chain; address: string; linkedAt: string };
+type Account = { token: string; userId: string };
+
+let accounts = 0;
+async function newAccount(): Promise<Account> {
+  const email = `wallet-user-${++accounts}@example.com`;
+  const res = await stack.gql<{ register: { accessToken: string; user: { id: string } } }>(REGISTER, {
+    input: { email, password: 'a-long-password', displayName: `User ${accounts}` },
+  });
+  expect(res.errors).toBeUndefined();
+  return { token: res.data!.register.accessToken, userId: res.data!.register.user.id };
+}
+
+async function challenge(account: Account, chain: Chain, address: string) {
+  const res = await stack.gql<{ walletChallenge: { message: string; expiresAt: string } }>(CHALLENGE, { chain, address }, { token: account.token });
+  expect(res.errors).toBeUndefined();
+  return res.data!.walletChallenge;
+}
+
+function link(account: Account | null, chain: Chain, address: string, signature: string): Promise<GraphQLResult<{ linkWallet: LinkedWallet }>> {
+  return stack.gql<{ linkWallet: LinkedWallet }>(LINK, { chain, address, signature }, account ? { token: account.token } : {});
+}
+
+describe('walletChallenge and linkWallet', () => {
+  it('is UNAUTHENTICATED without an access token', async () => {
+    const eth = EthWallet.createRandom();
+    expect(errorCode(await stack.gql(CHALLENGE, { chain: 'ETHEREUM', address: eth.address }))).toBe('UNAUTHENTICATED');
+  });
+
+  it('is UNAUTHENTICATED without an access token, and links nothing', async () => {
+    const account = await newAccount();
+    const eth = EthWallet.createRandom();
+    const { message } = await challenge(account, 'ETHEREUM', eth.address);
+    const signature = await eth.signMessage(message);
+    const anonymous = await link(null, 'ETHEREUM', eth.address, signature);
+    expect(errorCode(anonymous)).toBe('UNAUTHENTICATED');
+    expect(errorCode(await link(null, 'SOLANA', Keypair.generate().publicKey.toBase58(), bs58.encode(new Uint8Array(64))))).toBe('UNAUTHENTICATED');
+    const forged = await stack.gql(LINK, { chain: 'ETHEREUM', address: eth.address, signature }, { token: 'garbage' });
+    expect(errorCode(forged)).toBe('UNAUTHENTICATED');
+    // The challenge was not consumed by those attempts.
+    expect((await link(account, 'ETHEREUM', eth.address, signature)).errors).toBeUndefined();
+  });
+});
+
+describe("another user's email and wallets", () => {
+  const ENTITY = `query User($id: ID!) {
+    _entities(representations: [{ __typename: "User", id: $id }]) { ... on User { id displayName email wallets { address } } }
+  }`;
+
+  it('are not reachable through the gateway (there is no user(id) query, and _entities is not public)', async () => {
+    const alice = await newAccount();
+    const bob = await newAccount();
+    const res = await stack.gql(ENTITY, { id: alice.userId }, { token: bob.token });
+    expect(res.data ?? null).toBeNull();
+    expect(errorCode(res)).toBe('GRAPHQL_VALIDATION_FAILED');
+    expect(JSON.stringify(res)).not.toContain('wallet-user-');
+  });
+
+  it('are FORBIDDEN to another user resolving the entity at the subgraph, but readable by the owner', async () => {
+    const alice = await newAccount();
+    const bob = await newAccount();
+    const eth = EthWallet.createRandom();
+    expect(
+      (await link(alice, 'ETHEREUM', eth.address, await eth.signMessage((await challenge(alice, 'ETHEREUM', eth.address)).message))).errors,
+    ).toBeUndefined();
+
+    const direct = stack.subgraph('identity');
+    type Entities = { _entities: ({ id: string; displayName: string; email: string | null; wallets: { address: string }[] | null } | null)[] };
+
+    const asBob = await direct<Entities>(ENTITY, { id: alice.userId }, { token: bob.token });
+    expect(asBob.errors?.map((e) => e.extensions?.code)).toEqual(expect.arrayContaining(['FORBIDDEN']));
+    expect(asBob.errors?.every((e) => e.extensions?.code === 'FORBIDDEN')).toBe(true);
+    const seen = asBob.data?._entities?.[0];
+    expect(seen?.email ?? null).toBeNull();
+    expect(seen?.wallets ?? null).toBeNull();
+    expect(JSON.stringify(asBob)).not.toContain(eth.address);
+    expect(JSON.stringify(asBob)).not.toMatch(/wallet-user-\d+@example\.com/);
+
+    const anonymous = await direct<Entities>(ENTITY, { id: alice.userId });
+    expect(anonymous.errors?.length).toBeGreaterThan(0);
+    expect(anonymous.errors?.every((e) => e.extensions?.code === 'UNAUTHENTICATED')).toBe(true);
+    expect(JSON.stringify(anonymous)).not.toContain(eth.address);
+
+    const asAlice = await direct<Entities>(ENTITY, { id: alice.userId }, { token: alice.token });
+    expect(asAlice.errors).toBeUndefined();
+    expect(asAlice.data!._entities[0]).toMatchObject({ id: alice.userId, wallets: [{ address: eth.address }] });
+    expect(asAlice.data!._entities[0]!.email).toMatch(/^wallet-user-\d+@example\.com$/);
   });
 });
