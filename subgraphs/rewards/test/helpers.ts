@@ -1,24 +1,8 @@
-import { randomBytes } from 'node:crypto';
-import { artifacts, poseidon1, poseidon2 } from '@vibestream/circuits';
 import { makeWav, newArtist, publishedSong, signUp, type Gateway } from '@vibestream/catalog/testing';
+import { newVoucherSecrets, proveWithPath, type MerklePathAnswer } from './proofs.ts';
 
 export { newArtist, signUp };
-
-const snarkjs = (await import('snarkjs')) as unknown as {
-  groth16: { fullProve: (input: object, wasm: string, zkey: string) => Promise<{ proof: Record<string, unknown>; publicSignals: string[] }> };
-};
-
-/** A random field element below 2^248 (well inside the BN254 field). */
-export function randomField(): bigint {
-  return BigInt(`0x${randomBytes(31).toString('hex')}`);
-}
-
-/** The voucher secrets a client keeps: commitment = Poseidon(nullifier, secret). */
-export function newVoucherSecrets() {
-  const nullifier = randomField();
-  const secret = randomField();
-  return { nullifier, secret, commitment: poseidon2(nullifier, secret), nullifierHash: poseidon1(nullifier) };
-}
+export { newVoucherSecrets, randomField, terminateSnarkjs } from './proofs.ts';
 
 export async function publishSong(stack: Gateway, artistToken: string, seconds: number, title = `Track ${Date.now()}`) {
   return publishedSong(stack, artistToken, { title, genre: 'Test' }, makeWav(seconds, 4000));
@@ -64,7 +48,7 @@ export async function listenAndComplete(stack: Gateway, token: string, songId: s
   return { sessionId, secrets, result: done.data.completeListenSession };
 }
 
-/** Makes a real Groth16 proof from the committed wasm and zkey. */
+/** Makes a real Groth16 proof from the committed wasm and zkey, with the voucher's path asked of the graph. */
 export async function prove(
   stack: Gateway,
   secrets: { nullifier: bigint; secret: bigint },
@@ -72,16 +56,7 @@ export async function prove(
   recipient: string,
   request = stack.gql,
 ) {
-  const path = await request<{ rewardMerklePath: { root: string; pathElements: string[]; pathIndices: number[] } }>(PATH, voucher);
+  const path = await request<{ rewardMerklePath: MerklePathAnswer }>(PATH, voucher);
   if (!path.data) throw new Error(JSON.stringify(path.errors));
-  const { root, pathElements, pathIndices } = path.data.rewardMerklePath;
-  return snarkjs.groth16.fullProve(
-    { nullifier: secrets.nullifier, secret: secrets.secret, pathElements, pathIndices, root, recipient: BigInt(recipient) },
-    artifacts.wasm,
-    artifacts.zkey,
-  );
-}
-
-export async function terminateSnarkjs() {
-  await (globalThis as { curve_bn128?: { terminate?: () => Promise<void> } }).curve_bn128?.terminate?.();
+  return proveWithPath(secrets, path.data.rewardMerklePath, recipient);
 }
