@@ -1,8 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import nacl from 'tweetnacl';
-import { eventually, publishEvent, type TestStack } from '@vibestream/testkit';
-import { UploadStored } from '@vibestream/catalog/events';
+import { eventually, type TestStack } from '@vibestream/testkit';
 import { walletKey, type WalletChain } from '../src/domain/wallets.ts';
 import { base58, type Keypair } from './solana-chain.ts';
 import { signedWebhook } from '../src/local-stripe.ts';
@@ -14,8 +12,6 @@ export const SECRET_KEY = 'sk_test_payments_key';
 export const PRICES = { CREATOR: 'price_creator_test', PRO: 'price_pro_test', STUDIO: 'price_studio_test' };
 
 export const PLANS = `query Plans { plans { id name priceCents interval entitlements { key limit } } }`;
-export const CHECKOUT = `mutation StartSubscriptionCheckout($planId: ID!) { startSubscriptionCheckout(planId: $planId) { checkoutUrl } }`;
-export const PORTAL = `mutation OpenBillingPortal { openBillingPortal { url } }`;
 export const MY_SUBSCRIPTION = `query MySubscription { me { subscription { status currentPeriodEnd cancelAtPeriodEnd plan { id name } } entitlements { key limit used } } }`;
 export const CREATE_DEPOSIT = `mutation CreateDeposit($amountCents: Int!, $method: PaymentMethod!) { createDeposit(amountCents: $amountCents, method: $method) { id status method amountCents clientSecret depositAddress expectedBaseUnits } }`;
 export const CONFIRM = `mutation ConfirmCryptoDeposit($depositId: ID!, $txHash: String!) { confirmCryptoDeposit(depositId: $depositId, txHash: $txHash) { id status txHash } }`;
@@ -48,11 +44,6 @@ export async function deliver(stack: TestStack, event: Record<string, unknown>, 
     body: signed.body,
   });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
-}
-
-/** Delivers catalog.upload.stored.v1 as catalog publishes it. */
-export async function uploadStored(stack: TestStack, userId: string, bytes: number, storedAt = new Date()) {
-  await publishEvent(stack, UploadStored, { uploadId: randomUUID(), userId, songId: randomUUID(), bytes, storedAt: storedAt.toISOString() });
 }
 
 export function checkoutCompleted(userId: string, planId: string, subscriptionId: string, customer: string) {
@@ -123,11 +114,6 @@ export interface WalletSigner {
   chain: WalletChain;
   address: string;
   sign(message: string): Promise<string>;
-}
-
-/** An ethers Wallet: EIP-191 personal_sign. */
-export function ethereumSigner(wallet: { address: string; signMessage(message: string): Promise<string> }): WalletSigner {
-  return { chain: 'ETHEREUM', address: wallet.address, sign: (message) => wallet.signMessage(message) };
 }
 
 /** A Solana keypair: ed25519 over the message bytes, base58. */
