@@ -1,20 +1,38 @@
 /**
- * One server of the gateway benchmark, run as its own child process by run.ts (so the load
- * generator, the gateway and the subgraph never share an event loop). The protocol with run.ts
- * is bench/lib (protocol.ts; serveChild in child.ts).
+ * One server of the gateway benchmarks, run as its own child process by me.ts or operations.ts
+ * (so the load generator, the gateways and the subgraphs never share an event loop). The protocol
+ * with them is bench/lib (protocol.ts; serveChild in child.ts).
+ *
+ * Roles: `subgraph` (identity, for the me bench) or any subgraph by its name (subgraphs/index.ts);
+ * `gateway` and, for operations.ts, `gateway-cache-on` / `gateway-cache-off` (our gateway; the
+ * entity cache is switched by GATEWAY_ENTITY_CACHE in the env the parent sends, the role name only
+ * tells the processes apart, e.g. for --cpu-prof); `gateway-nomerge` (in-flight merging off);
+ * `stock` (ApolloServer + ApolloGateway).
  */
 import { serveChild, type RunningRole } from '../lib/child.ts';
 import { startSubgraphRole } from '../lib/roles.ts';
 import type { StartMessage } from '../lib/protocol.ts';
 
-export type Role = 'subgraph' | 'gateway' | 'gateway-nomerge' | 'stock';
+export const SUBGRAPH_ROLES = ['identity', 'catalog', 'rewards', 'ownership', 'notifications', 'payments', 'campaigns'] as const;
+export type SubgraphRole = (typeof SUBGRAPH_ROLES)[number];
+export type Role = 'subgraph' | 'gateway' | 'gateway-nomerge' | 'gateway-cache-on' | 'gateway-cache-off' | 'stock' | SubgraphRole;
 
 async function startRole(message: StartMessage<Role>): Promise<RunningRole> {
   const { env } = message;
   switch (message.role) {
     case 'subgraph':
       return startSubgraphRole('identity', { env });
+    case 'identity':
+    case 'catalog':
+    case 'rewards':
+    case 'ownership':
+    case 'notifications':
+    case 'payments':
+    case 'campaigns':
+      return startSubgraphRole(message.role, { env });
     case 'gateway':
+    case 'gateway-cache-on':
+    case 'gateway-cache-off':
     case 'gateway-nomerge': {
       const { startGateway } = await import('@vibestream/gateway');
       const running = await startGateway({

@@ -25,8 +25,16 @@ declare module 'autocannon' {
     expectBody?: string;
     verifyBody?: (body: string) => boolean;
     bailout?: number;
-    /** Requests each connection sends in turn; setupRequest may rewrite one just before it is sent. */
-    requests?: { setupRequest?: (request: Request, context: Record<string, unknown>) => Request }[];
+    /**
+     * Requests each connection sends in turn, starting over after the last; setupRequest may rewrite
+     * one just before it is sent, onResponse sees its answer. `context` belongs to the connection and
+     * is reset to `initialContext` each time the connection starts the list over.
+     */
+    requests?: {
+      setupRequest?: (request: Request, context: Record<string, unknown>) => Request;
+      onResponse?: (status: number, body: string, context: Record<string, unknown>, headers: Record<string, string | string[]>) => void;
+    }[];
+    initialContext?: Record<string, unknown>;
   }
   export interface Request {
     method?: string;
