@@ -3,8 +3,8 @@
  * on the subgraph fetches of four client operations, `Song`, `SongDetails`, `MyArtistSongs` and
  * `Portfolio` (clients/operations), as our gateway sends them.
  *
- * The identity, catalog and ownership subgraphs and our gateway each run in their own child
- * process (server.ts). Through the gateway, N users sign up as artists, each makes an artist
+ * The identity, catalog and ownership subgraphs each run in their own child process (server.ts).
+ * Straight to each subgraph (every seeding step is one subgraph's), N users sign up as artists, each makes an artist
  * profile, two published songs (uploaded WAVs) and three drafts and opens a share offering on
  * each published song; the users get a deposit (a payments.deposit.succeeded.v1 event on the
  * run's Redis prefix), buy shares of six other users' songs, trade a few shares with each other
@@ -48,12 +48,11 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon, { type Result } from 'autocannon';
-import { Kind, parse, print } from 'graphql';
+import { parse } from 'graphql';
 import pg from 'pg';
 import { Supergraph, operationFromDocument } from '@apollo/federation-internals';
 import { QueryPlanner, type PlanNode, type FetchNode } from '@apollo/query-planner';
 import { composeSupergraph, createInfra, createLogger, newEnvelope } from '@vibestream/platform';
-import { freePort } from '@vibestream/testkit';
 import { identitySubgraph } from '@vibestream/identity';
 import { catalogSubgraph } from '@vibestream/catalog';
 import { ownershipSubgraph } from '@vibestream/ownership';
@@ -98,7 +97,7 @@ if (options.users > 100) throw new Error('--users is at most 100');
 
 const OPERATIONS = ['Song', 'SongDetails', 'MyArtistSongs', 'Portfolio'] as const;
 type OperationName = (typeof OPERATIONS)[number];
-type SubgraphRole = Exclude<Role, 'gateway'>;
+type SubgraphRole = Role;
 const SUBGRAPHS: SubgraphRole[] = ['identity', 'catalog', 'ownership'];
 
 const PUBLISHED_PER_USER = 2;
@@ -150,13 +149,6 @@ function operationsDocument() {
   return parse(texts.map((f) => readFileSync(join(root, f), 'utf8')).join('\n'));
 }
 
-/** One client operation's text (the files hold no fragments). */
-function operationText(name: OperationName): string {
-  const definition = operationsDocument().definitions.find((d) => d.kind === Kind.OPERATION_DEFINITION && d.name?.value === name);
-  if (!definition) throw new Error(`no operation ${name} in clients/operations`);
-  return print(definition);
-}
-
 /** The four operations' plans: per operation, its fetches in order. */
 function plannedFetches(supergraphSdl: string): Map<OperationName, { subgraph: SubgraphRole; operation: string; operationName: string | undefined }[]> {
   const supergraph = Supergraph.build(supergraphSdl);
@@ -183,8 +175,8 @@ interface SubgraphSet {
   servers: Record<SubgraphRole, ChildServer<Role>>;
 }
 
-function startServer(role: Role, env: NodeJS.ProcessEnv, extra: { supergraphSdl?: string; port?: number } = {}): Promise<ChildServer<Role>> {
-  return startChild(join(here, 'server.ts'), { role, env, ...extra }, { startTimeoutMs: 120_000 });
+function startServer(role: Role, env: NodeJS.ProcessEnv): Promise<ChildServer<Role>> {
+  return startChild(join(here, 'server.ts'), { role, env }, { startTimeoutMs: 120_000 });
 }
 
 async function startSet(name: SubgraphSet['name'], env: NodeJS.ProcessEnv): Promise<SubgraphSet> {
@@ -205,23 +197,31 @@ interface User {
   drafts: string[];
 }
 
-async function seed(url: string, env: NodeJS.ProcessEnv, db: pg.Client): Promise<{ users: User[]; songs: string[] }> {
+async function seed(servers: SubgraphSet['servers'], env: NodeJS.ProcessEnv, db: pg.Client): Promise<{ users: User[]; songs: string[] }> {
+  const identity = servers.identity.url;
+  const catalog = servers.catalog.url;
+  const ownership = servers.ownership.url;
   const tag = randomBytes(4).toString('hex');
   const wav = makeWav(1, 4000);
   const users: User[] = [];
   for (let i = 0; i < options.users; i++) {
     const { register } = await gql<{ register: { accessToken: string; user: { id: string } } }>(
-      url,
+      identity,
       `mutation Register($input: RegisterInput!) { register(input: $input) { accessToken user { id } } }`,
       { input: { email: `bench-sg-${tag}-${i}@example.com`, password: 'a-long-password', displayName: `Bench User ${i + 1}`, role: 'ARTIST' } },
     );
     const token = register.accessToken;
-    await gql(url, `mutation($input: ArtistProfileInput!) { createArtistProfile(input: $input) { id } }`, { input: { name: `Bench Band ${i + 1}` } }, token);
+    await gql(
+      catalog,
+      `mutation($input: ArtistProfileInput!) { createArtistProfile(input: $input) { id } }`,
+      { input: { name: `Bench Band ${i + 1}` } },
+      token,
+    );
     const user: User = { id: register.user.id, token, published: [], drafts: [] };
     for (let s = 0; s < PUBLISHED_PER_USER + DRAFTS_PER_USER; s++) {
       const songId = (
         await gql<{ createSong: { id: string } }>(
-          url,
+          catalog,
           `mutation($input: CreateSongInput!) { createSong(input: $input) { id } }`,
           { input: { title: `Bench Song ${i + 1}.${s + 1}`, genre: s % 2 ? 'Pop' : 'Rock' } },
           token,
@@ -232,18 +232,20 @@ async function seed(url: string, env: NodeJS.ProcessEnv, db: pg.Client): Promise
         continue;
       }
       const ticket = await gql<{ requestSongUpload: { uploadUrl: string } }>(
-        url,
+        catalog,
         `mutation($songId: ID!, $contentType: String!, $byteSize: Int!) { requestSongUpload(songId: $songId, contentType: $contentType, byteSize: $byteSize) { uploadUrl } }`,
         { songId, contentType: 'audio/wav', byteSize: wav.length },
         token,
       );
-      const uploaded = await fetch(new URL(ticket.requestSongUpload.uploadUrl, url), {
+      // The upload URL names the public address (the gateway, which forwards /media/* to catalog): sent to catalog itself.
+      const upload = new URL(ticket.requestSongUpload.uploadUrl, catalog);
+      const uploaded = await fetch(new URL(upload.pathname + upload.search, catalog), {
         method: 'PUT',
         headers: { 'content-type': 'audio/wav' },
         body: new Uint8Array(wav),
       });
       if (uploaded.status !== 201) throw new Error(`upload answered ${uploaded.status}: ${await uploaded.text()}`);
-      await gql(url, `mutation($songId: ID!) { publishSong(songId: $songId) { status } }`, { songId }, token);
+      await gql(catalog, `mutation($songId: ID!) { publishSong(songId: $songId) { status } }`, { songId }, token);
       user.published.push(songId);
     }
     users.push(user);
@@ -254,7 +256,7 @@ async function seed(url: string, env: NodeJS.ProcessEnv, db: pg.Client): Promise
   for (const user of users) {
     for (const songId of user.published) {
       const { createShareOffering } = await gql<{ createShareOffering: { id: string } }>(
-        url,
+        ownership,
         `mutation($input: CreateShareOfferingInput!) { createShareOffering(input: $input) { id } }`,
         { input: { songId, totalShares: 100_000, pricePerShareCents: PRICE_CENTS, revenueShareBps: 1000 } },
         user.token,
@@ -285,12 +287,12 @@ async function seed(url: string, env: NodeJS.ProcessEnv, db: pg.Client): Promise
 
   // Each user holds shares of the songs of the next users; trades with the next user, and leaves orders resting.
   const place = (token: string, input: Record<string, unknown>) =>
-    gql(url, `mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { order { id status } } }`, { input }, token);
+    gql(ownership, `mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { order { id status } } }`, { input }, token);
   const held = (i: number) => Array.from({ length: HOLDINGS_PER_USER }, (_, k) => songs[(i * PUBLISHED_PER_USER + PUBLISHED_PER_USER + k) % songs.length]!);
   for (const [i, user] of users.entries())
     for (const songId of held(i))
       await gql(
-        url,
+        ownership,
         `mutation($offeringId: ID!, $quantity: Int!) { buyOfferingShares(offeringId: $offeringId, quantity: $quantity) { quantity } }`,
         { offeringId: offeringOf.get(songId), quantity: 50 },
         user.token,
@@ -484,14 +486,13 @@ async function main(): Promise<number> {
       `${options.warmup} s warm-up, ${options.duration} s x ${options.rounds} round(s) per row${options.compare ? ` and set (base: ${options.compare})` : ''}; ` +
       `node ${process.version}; load average ${loadavg()[0]!.toFixed(2)}`,
   );
-  const gatewayPort = await freePort();
   const mediaDir = await mkdtemp(join(tmpdir(), 'vs-bench-subgraphs-'));
   onCleanup(() => rm(mediaDir, { recursive: true, force: true }));
   const { env, database } = await benchEnv('benchsg', {
     LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
     PASSWORD_SCRYPT_LOG2N: '10',
     OUTBOX_RELAY_INTERVAL_MS: '1000',
-    PUBLIC_URL: `http://127.0.0.1:${gatewayPort}`,
+    PUBLIC_URL: 'http://127.0.0.1:4000',
     MEDIA_DIR: mediaDir,
     MEDIA_SIGNING_SECRET: randomBytes(32).toString('hex'),
     NODE_ENV: 'test',
@@ -500,33 +501,15 @@ async function main(): Promise<number> {
   const current = await startSet('current', env);
   const base = options.compare ? await startSet('base', env) : null;
   const sets = base ? [base, current] : [current];
-  const urls = new Map(SUBGRAPHS.map((role) => [role, current.servers[role].url]));
-  const modules = [identitySubgraph, catalogSubgraph, ownershipSubgraph];
-  const { supergraph } = composeSupergraph(modules, (m) => urls.get(m.name as SubgraphRole)!);
-  const gateway = await startServer('gateway', env, { supergraphSdl: supergraph, port: gatewayPort });
-
   const db = new pg.Client({ connectionString: database.url });
   await db.connect();
   try {
-    const { users, songs } = await seed(gateway.url, env, db);
+    const { users, songs } = await seed(current.servers, env, db);
     console.log(
       `setup: ${users.length} users (artists, ${PUBLISHED_PER_USER} published songs and ${DRAFTS_PER_USER} drafts each, ${HOLDINGS_PER_USER} holdings, 2 resting orders), ` +
         `${songs.length} offerings; ${fmt((performance.now() - started) / 1000, 1)} s`,
     );
-    // The operations through the gateway once: the data the fetches below are made of exists.
-    for (const [name, variables] of [
-      ['Portfolio', {}],
-      ['MyArtistSongs', {}],
-      ['SongDetails', { id: songs[0] }],
-    ] as const) {
-      const { status, text } = await fetch(gateway.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${users[0]!.token}` },
-        body: JSON.stringify({ query: operationText(name), variables }),
-      }).then(async (r) => ({ status: r.status, text: await r.text() }));
-      if (status !== 200 || text.includes('"errors"')) throw new Error(`${name} through the gateway answered ${status} ${text.slice(0, 500)}`);
-    }
-
+    const { supergraph } = composeSupergraph([identitySubgraph, catalogSubgraph, ownershipSubgraph]);
     let rows = await buildRows(plannedFetches(supergraph), current, users, songs);
     if (options.rows.length) rows = rows.filter((r) => options.rows.includes(r.key) || options.rows.includes(r.operation));
     if (!rows.length) throw new Error(`no row matches --rows=${options.rows.join(',')}`);

@@ -1,6 +1,6 @@
 /**
  * One server of the subgraph benchmark, run as its own child process by run.ts: the identity,
- * catalog or ownership subgraph, or our gateway (used to seed the data). The protocol with
+ * catalog or ownership subgraph. The protocol with
  * run.ts is bench/lib (protocol.ts; serveChild in child.ts).
  *
  * A subgraph is taken from the checkout named by BENCH_SUBGRAPHS_ROOT in the start message's
@@ -14,10 +14,9 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { SubgraphModule } from '@vibestream/platform';
 import { serveChild, type RunningRole } from '../lib/child.ts';
-import { startGatewayRole } from '../lib/roles.ts';
 import type { StartMessage } from '../lib/protocol.ts';
 
-export type Role = 'identity' | 'catalog' | 'ownership' | 'gateway';
+export type Role = 'identity' | 'catalog' | 'ownership';
 
 function profiler() {
   let session: Session | null = null;
@@ -43,7 +42,6 @@ function profiler() {
 
 async function startRole(message: StartMessage<Role>): Promise<RunningRole> {
   const { env } = message;
-  if (message.role === 'gateway') return startGatewayRole(message);
   const root = env.BENCH_SUBGRAPHS_ROOT;
   const index = root ? pathToFileURL(join(root, 'subgraphs/index.ts')).href : new URL('../../subgraphs/index.ts', import.meta.url).href;
   const { subgraphs } = (await import(index)) as { subgraphs: SubgraphModule[] };
