@@ -36,10 +36,19 @@ export function parseTrustedProxies(entries: readonly string[]): TrustedProxies 
     if (!range) throw new Error(`${JSON.stringify(entry)} is not an IP address or CIDR range`);
     ranges.addSubnet(range.address, range.prefix, range.family);
   }
+  // Answers are remembered (a check builds a SocketAddress); addresses from X-Forwarded-For are
+  // the caller's to choose, so the memory is bounded.
+  const known = new Map<string, boolean>();
   return {
     has: (address) => {
-      const version = isIP(address);
-      return version !== 0 && ranges.check(address, version === 4 ? 'ipv4' : 'ipv6');
+      let trusted = known.get(address);
+      if (trusted === undefined) {
+        const version = isIP(address);
+        trusted = version !== 0 && ranges.check(address, version === 4 ? 'ipv4' : 'ipv6');
+        if (known.size >= 1024) known.clear();
+        known.set(address, trusted);
+      }
+      return trusted;
     },
   };
 }

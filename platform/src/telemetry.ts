@@ -35,10 +35,12 @@ import {
   ROOT_CONTEXT,
   SpanKind,
   SpanStatusCode,
+  TraceFlags,
   context,
   createContextKey,
   defaultTextMapGetter,
   defaultTextMapSetter,
+  isSpanContextValid,
   propagation,
   trace,
   type Attributes,
@@ -60,6 +62,7 @@ import {
   BatchSpanProcessor,
   ConsoleSpanExporter,
   ParentBasedSampler,
+  RandomIdGenerator,
   SimpleSpanProcessor,
   type ReadableSpan,
   type SpanProcessor,
@@ -169,6 +172,8 @@ const SERVICE_KEY = createContextKey('vibestream.service');
 const tracerServices = new WeakMap<Tracer, string>();
 
 const providers = new Map<string, ProviderEntry>();
+/** Ids for the spans not recorded (the SDK's own generator). */
+const ids = new RandomIdGenerator();
 /**
  * Carries the active span through async work. Ours always; registered as the global context
  * manager only together with an exporting provider: otherwise the libraries' no-op spans
@@ -284,6 +289,24 @@ export function startTelemetry(options: { serviceName: string; env?: NodeJS.Proc
  */
 export function traceHttpRequest<T>(tracer: Tracer, req: IncomingMessage, res: ServerResponse, route: string, handle: () => T): T {
   const parent = propagator.extract(ROOT_CONTEXT, req.headers, defaultTextMapGetter);
+  const service = tracerServices.get(tracer);
+  const entry = service === undefined ? undefined : providers.get(service);
+  if (entry?.tracer === tracer && !entry.exporting && spanListeners.size === 0) {
+    // No one would see the span: the request runs under a non-recording one with the ids and
+    // flags the SDK would have given it (the caller's trace, a span id of its own), so the trace
+    // still reaches logs and downstream calls, without the span's attributes, timing and end.
+    const caller = trace.getSpanContext(parent);
+    const own: SpanContext =
+      caller && isSpanContextValid(caller)
+        ? {
+            traceId: caller.traceId,
+            spanId: ids.generateSpanId(),
+            traceFlags: caller.traceFlags,
+            ...(caller.traceState ? { traceState: caller.traceState } : {}),
+          }
+        : { traceId: ids.generateTraceId(), spanId: ids.generateSpanId(), traceFlags: TraceFlags.SAMPLED };
+    return contextManager.with(trace.setSpan(parent, trace.wrapSpanContext(own)).setValue(SERVICE_KEY, service), handle);
+  }
   const span = tracer.startSpan(
     `${req.method ?? 'GET'} ${route}`,
     { kind: SpanKind.SERVER, attributes: { 'http.request.method': req.method ?? 'GET', 'http.route': route } },
@@ -294,7 +317,6 @@ export function traceHttpRequest<T>(tracer: Tracer, req: IncomingMessage, res: S
     if (res.statusCode >= 500 || !res.writableFinished) span.setStatus({ code: SpanStatusCode.ERROR });
     span.end();
   });
-  const service = tracerServices.get(tracer);
   const active = trace.setSpan(parent, span);
   return contextManager.with(service ? active.setValue(SERVICE_KEY, service) : active, handle);
 }

@@ -18,14 +18,21 @@ function literalHasNul(value: ValueNode): boolean {
 
 function jsonHasNul(value: unknown): boolean {
   if (typeof value === 'string') return value.includes(NUL);
-  if (Array.isArray(value)) return value.some(jsonHasNul);
-  if (value && typeof value === 'object') return Object.entries(value).some(([key, item]) => key.includes(NUL) || jsonHasNul(item));
+  if (value === null || typeof value !== 'object') return false;
+  if (Array.isArray(value)) {
+    for (const item of value) if (jsonHasNul(item)) return true;
+    return false;
+  }
+  for (const key in value) if (key.includes(NUL) || jsonHasNul((value as Record<string, unknown>)[key])) return true;
   return false;
 }
 
-/** The argument or variable of an operation whose text holds U+0000, or null. */
-export function nulCharacterInput(document: DocumentNode, variables: Record<string, unknown>): string | null {
-  for (const [name, value] of Object.entries(variables)) if (jsonHasNul(value)) return name;
+/** Per document (Apollo hands the same DocumentNode for the same text): the argument whose literal holds U+0000, or null. */
+const literalFindings = new WeakMap<DocumentNode, string | null>();
+
+function nulCharacterLiteral(document: DocumentNode): string | null {
+  const known = literalFindings.get(document);
+  if (known !== undefined) return known;
   let found: string | null = null;
   visit(document, {
     Argument(node) {
@@ -33,7 +40,14 @@ export function nulCharacterInput(document: DocumentNode, variables: Record<stri
       return false;
     },
   });
+  literalFindings.set(document, found);
   return found;
+}
+
+/** The argument or variable of an operation whose text holds U+0000, or null. */
+export function nulCharacterInput(document: DocumentNode, variables: Record<string, unknown>): string | null {
+  for (const name in variables) if (jsonHasNul(variables[name])) return name;
+  return nulCharacterLiteral(document);
 }
 
 /**

@@ -114,9 +114,11 @@ export async function firstAlbumsOfArtists(db: Session, artistIds: readonly stri
   );
 }
 
+const LockAlbumArtistRow = z.object({ artist_id: z.string() });
+
 /** The album's owner, locked until commit (serialises additions to it); undefined when there is no such album. */
 export async function lockAlbumArtist(tx: Tx, albumId: string): Promise<string | undefined> {
-  return (await row(tx, z.object({ artist_id: z.string() }), sql`select artist_id from albums where id = ${albumId} for update`))?.artist_id;
+  return (await row(tx, LockAlbumArtistRow, sql`select artist_id from albums where id = ${albumId} for update`))?.artist_id;
 }
 
 export async function songCountOfAlbum(db: Session, albumId: string): Promise<number> {
@@ -146,6 +148,8 @@ export async function insertSong(
   );
 }
 
+const PublishDraftRow = z.object({ published_at: timestamp });
+
 /** Publishes a draft with its audio's metadata; answers when, or undefined when it was not a draft. */
 export async function publishDraft(
   tx: Tx,
@@ -154,7 +158,7 @@ export async function publishDraft(
 ): Promise<Date | undefined> {
   const published = await row(
     tx,
-    z.object({ published_at: timestamp }),
+    PublishDraftRow,
     sql`update songs set status = 'PUBLISHED', published_at = now(), duration_seconds = ${m.durationSeconds}, codec = ${m.codec}, bitrate_kbps = ${m.bitrateKbps}
         where id = ${songId} and status = 'DRAFT' returning published_at`,
   );
@@ -172,9 +176,11 @@ export async function songsOfAlbums(db: Session, albumIds: readonly string[], vi
   );
 }
 
+const LockSongMediaRow = z.object({ media_key: z.string().nullable(), status: z.string() });
+
 /** The song's media and status, locked until commit. */
 export async function lockSongMedia(tx: Tx, songId: string): Promise<{ media_key: string | null; status: string } | undefined> {
-  return row(tx, z.object({ media_key: z.string().nullable(), status: z.string() }), sql`select media_key, status from songs where id = ${songId} for update`);
+  return row(tx, LockSongMediaRow, sql`select media_key, status from songs where id = ${songId} for update`);
 }
 
 export async function setSongMedia(tx: Tx, songId: string, m: { key: string; contentType: string; bytes: number; etag: string }): Promise<void> {
@@ -184,17 +190,15 @@ export async function setSongMedia(tx: Tx, songId: string, m: { key: string; con
   );
 }
 
+const SongMediaRow = z.object({
+  media_key: z.string().nullable(),
+  media_content_type: z.string().nullable(),
+  media_bytes: z.string().nullable(),
+  media_etag: z.string().nullable(),
+});
+
 export async function songMedia(db: Session, songId: string) {
-  return row(
-    db,
-    z.object({
-      media_key: z.string().nullable(),
-      media_content_type: z.string().nullable(),
-      media_bytes: z.string().nullable(),
-      media_etag: z.string().nullable(),
-    }),
-    sql`select media_key, media_content_type, media_bytes, media_etag from songs where id = ${songId}`,
-  );
+  return row(db, SongMediaRow, sql`select media_key, media_content_type, media_bytes, media_etag from songs where id = ${songId}`);
 }
 
 // ---- Search and trending ----
@@ -211,12 +215,14 @@ const score = sql`(
 )::float8`;
 const match = sql`s.status = 'PUBLISHED' and (s.search_vector @@ q.tsq or q.raw <% s.search_text)`;
 
+const SearchSongsRow = Song.extend({ score: z.number() });
+
 /** Published songs matching `query`, best first, after the keyset (score, id). */
 export async function searchSongs(db: Session, query: string, after: readonly [score: number, id: string] | null, limit: number) {
   const keyset = after ? sql`where (r.score < ${after[0]} or (r.score = ${after[0]} and r.id > ${after[1]}))` : sql``;
   return rows(
     db,
-    Song.extend({ score: z.number() }),
+    SearchSongsRow,
     sql`${searchQuery(query)}
         select * from (select ${songColumns('s')}, ${score} as score from songs s, q where ${match}) r
         ${keyset}
@@ -275,6 +281,8 @@ const pageKeyset = (after: PageAfter) =>
 
 const pageMeta = z.object({ parent_id: z.string(), list_position: z.coerce.number().optional() });
 
+const PageRowsRow = z.object({ node: z.unknown() });
+
 /** Up to `limit` rows per parent, in the kind's order, after the keyset; each with its parent and position. */
 export async function pageRows<T>(
   db: Session,
@@ -284,7 +292,7 @@ export async function pageRows<T>(
 ): Promise<{ node: T; parentId: string; position: number | undefined }[]> {
   const found = await rows(
     db,
-    z.object({ node: z.unknown() }),
+    PageRowsRow,
     sql`select to_jsonb(paged) as node
         from (
           select x.*, row_number() over (partition by x.parent_id order by ${pageOrder(kind)}) as page_row
@@ -298,10 +306,12 @@ export async function pageRows<T>(
   });
 }
 
+const PageCountsRow = z.object({ parent_id: z.string(), n: z.number() });
+
 export async function pageCounts(db: Session, kind: PageKind, parents: readonly string[], viewerUserId: string): Promise<Map<string, number>> {
   const found = await rows(
     db,
-    z.object({ parent_id: z.string(), n: z.number() }),
+    PageCountsRow,
     sql`select x.parent_id, count(*)::int as n from (${pageSource(kind, viewerUserId)}) x where x.parent_id in (${list(parents)}) group by x.parent_id`,
   );
   return new Map(found.map((c) => [c.parent_id, c.n]));
@@ -336,19 +346,19 @@ export async function lockUploads(tx: Tx, userId: string): Promise<void> {
   await exec(tx, sql`select pg_advisory_xact_lock(hashtext(${`catalog:upload:${userId}`}))`);
 }
 
+const PlanLimitsOfRow = z.object({ plan_id: z.string(), uploads_monthly: z.number().nullable(), storage_bytes: z.coerce.number().nullable() });
+
 export async function planLimitsOf(db: Session, userId: string) {
-  return row(
-    db,
-    z.object({ plan_id: z.string(), uploads_monthly: z.number().nullable(), storage_bytes: z.coerce.number().nullable() }),
-    sql`select plan_id, uploads_monthly, storage_bytes from user_plans where user_id = ${userId}`,
-  );
+  return row(db, PlanLimitsOfRow, sql`select plan_id, uploads_monthly, storage_bytes from user_plans where user_id = ${userId}`);
 }
+
+const UploadUsageRow = z.object({ uploads: z.coerce.number(), bytes: z.coerce.number() });
 
 /** Uploads this calendar month (UTC) and bytes stored, counting tickets still open as used. */
 export async function uploadUsage(db: Session, userId: string): Promise<{ uploadsThisMonth: number; storageUsedBytes: number }> {
   const found = await row(
     db,
-    z.object({ uploads: z.coerce.number(), bytes: z.coerce.number() }),
+    UploadUsageRow,
     sql`select
           (select count(*) from upload_tickets t
             where t.user_id = ${userId} and t.created_at >= date_trunc('month', now() at time zone 'utc') at time zone 'utc'
@@ -388,11 +398,13 @@ export async function markTicketStored(tx: Tx, id: string, bytes: number): Promi
 
 // ---- Projections: listens, plans ----
 
+const RecordListenRow = z.object({ event_id: z.string() });
+
 /** Counts a completed listen once per event. */
 export async function recordListen(tx: Tx, eventId: string, songId: string, completedAt: string): Promise<void> {
   const inserted = await rows(
     tx,
-    z.object({ event_id: z.string() }),
+    RecordListenRow,
     sql`insert into listens (event_id, song_id, completed_at) values (${eventId}, ${songId}, ${completedAt}) on conflict do nothing returning event_id`,
   );
   if (inserted.length) await exec(tx, sql`update songs set play_count = play_count + 1 where id = ${songId}`);

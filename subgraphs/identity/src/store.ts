@@ -139,8 +139,10 @@ export async function walletByAddress(db: Session, walletChain: string, address:
   return row(db, Wallet, sql`select ${walletColumns} from wallets where chain = ${walletChain} and address = ${address}`);
 }
 
+const WalletCountOfRow = z.object({ n: z.number() });
+
 export async function walletCountOf(db: Session, userId: string): Promise<number> {
-  return (await row(db, z.object({ n: z.number() }), sql`select count(*)::int as n from wallets where user_id = ${userId}`))?.n ?? 0;
+  return (await row(db, WalletCountOfRow, sql`select count(*)::int as n from wallets where user_id = ${userId}`))?.n ?? 0;
 }
 
 export async function insertWallet(tx: Tx, w: { id: string; userId: string; chain: string; address: string; linkedAt: Date }): Promise<Wallet | undefined> {

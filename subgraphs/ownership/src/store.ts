@@ -82,12 +82,10 @@ export async function lockCash(tx: Tx, userId: string): Promise<string | undefin
   return (await row(tx, Cash, sql`select cash_cents from accounts where user_id = ${userId} for update`))?.cash_cents;
 }
 
+const AccountOfRow = z.object({ cash_cents: bigintText, reserved_cents: bigintText });
+
 export async function accountOf(db: Session, userId: string) {
-  return row(
-    db,
-    z.object({ cash_cents: bigintText, reserved_cents: bigintText }),
-    sql`select cash_cents, reserved_cents from accounts where user_id = ${userId}`,
-  );
+  return row(db, AccountOfRow, sql`select cash_cents, reserved_cents from accounts where user_id = ${userId}`);
 }
 
 export async function insertJournal(tx: Tx, txnId: string, kind: string, lines: readonly (readonly [string, number])[]): Promise<void> {
@@ -95,22 +93,22 @@ export async function insertJournal(tx: Tx, txnId: string, kind: string, lines: 
   await exec(tx, sql`insert into journal (txn_id, account, amount_cents, kind) values ${sql.join(values)}`);
 }
 
+const AddToBalanceRow = z.object({ user_id: z.string() });
+
 /** Adds `amount` to one balance of the user's account; false when they have no account. */
 export async function addToBalance(tx: Tx, userId: string, balance: 'cash' | 'reserved', amount: number): Promise<boolean> {
   const column = balance === 'cash' ? sql.raw('cash_cents') : sql.raw('reserved_cents');
-  const updated = await rows(
-    tx,
-    z.object({ user_id: z.string() }),
-    sql`update accounts set ${column} = ${column} + ${amount} where user_id = ${userId} returning user_id`,
-  );
+  const updated = await rows(tx, AddToBalanceRow, sql`update accounts set ${column} = ${column} + ${amount} where user_id = ${userId} returning user_id`);
   return updated.length === 1;
 }
+
+const RecordDepositRow = z.object({ deposit_id: z.string() });
 
 /** Records a deposit once per depositId; false when it was recorded before. */
 export async function recordDeposit(tx: Tx, deposit: { depositId: string; userId: string; amountCents: number }): Promise<boolean> {
   const inserted = await rows(
     tx,
-    z.object({ deposit_id: z.string() }),
+    RecordDepositRow,
     sql`insert into deposits (deposit_id, user_id, amount_cents) values (${deposit.depositId}, ${deposit.userId}, ${deposit.amountCents}) on conflict do nothing returning deposit_id`,
   );
   return inserted.length > 0;
@@ -132,8 +130,10 @@ export async function insertOffering(
   );
 }
 
+const OfferingSongRow = z.object({ song_id: z.string() });
+
 export async function offeringSong(db: Session, offeringId: string): Promise<string | undefined> {
-  return (await row(db, z.object({ song_id: z.string() }), sql`select song_id from offerings where id = ${offeringId}`))?.song_id;
+  return (await row(db, OfferingSongRow, sql`select song_id from offerings where id = ${offeringId}`))?.song_id;
 }
 
 export async function lockOffering(tx: Tx, offeringId: string): Promise<OfferingRow | undefined> {
@@ -166,22 +166,24 @@ export async function holdingsOf(db: Session, userId: string): Promise<HoldingRo
   return rows(db, HoldingRow, sql`select * from holdings where user_id = ${userId} and quantity > 0 order by song_id`);
 }
 
+const HoldersOfRow = z.object({ user_id: z.string(), quantity: z.number() });
+
 export async function holdersOf(tx: Tx, songId: string) {
-  return rows(
-    tx,
-    z.object({ user_id: z.string(), quantity: z.number() }),
-    sql`select user_id, quantity from holdings where song_id = ${songId} and quantity > 0 order by user_id`,
-  );
+  return rows(tx, HoldersOfRow, sql`select user_id, quantity from holdings where song_id = ${songId} and quantity > 0 order by user_id`);
 }
 
+const TotalSharesOfRow = z.object({ total_shares: z.number() });
+
 export async function totalSharesOf(tx: Tx, songId: string): Promise<number | undefined> {
-  return (await row(tx, z.object({ total_shares: z.number() }), sql`select total_shares from offerings where song_id = ${songId}`))?.total_shares;
+  return (await row(tx, TotalSharesOfRow, sql`select total_shares from offerings where song_id = ${songId}`))?.total_shares;
 }
 
 // ---- Orders and trades ----
 
+const OrderOwnerRow = z.object({ song_id: z.string(), user_id: z.string() });
+
 export async function orderOwner(db: Session, orderId: string) {
-  return row(db, z.object({ song_id: z.string(), user_id: z.string() }), sql`select song_id, user_id from orders where id = ${orderId}`);
+  return row(db, OrderOwnerRow, sql`select song_id, user_id from orders where id = ${orderId}`);
 }
 
 export async function orderById(db: Session, orderId: string): Promise<OrderRow | undefined> {
@@ -217,11 +219,13 @@ export async function tradeById(db: Session, tradeId: string): Promise<TradeRow 
   return row(db, TradeRow, sql`select id, song_id, price_cents, quantity, executed_at from trades where id = ${tradeId}`);
 }
 
+const BookLevelsRow = z.object({ side: z.enum(['BUY', 'SELL']), price: z.number(), quantity: z.number(), orders: z.number() });
+
 /** The book's best `depth` price levels on each side. */
 export async function bookLevels(db: Session, songId: string, depth: number) {
   return rows(
     db,
-    z.object({ side: z.enum(['BUY', 'SELL']), price: z.number(), quantity: z.number(), orders: z.number() }),
+    BookLevelsRow,
     sql`(select side, limit_price_cents as price, sum(quantity - filled_quantity)::int as quantity, count(*)::int as orders
            from orders where song_id = ${songId} and status = 'OPEN' and side = 'BUY' group by side, limit_price_cents order by limit_price_cents desc limit ${depth})
         union all
@@ -230,16 +234,25 @@ export async function bookLevels(db: Session, songId: string, depth: number) {
   );
 }
 
+const LastTradePriceRow = z.object({ price_cents: z.number() });
+
 export async function lastTradePrice(db: Session, songId: string): Promise<number | undefined> {
-  return (await row(db, z.object({ price_cents: z.number() }), sql`select price_cents from trades where song_id = ${songId} order by seq desc limit 1`))
-    ?.price_cents;
+  return (await row(db, LastTradePriceRow, sql`select price_cents from trades where song_id = ${songId} order by seq desc limit 1`))?.price_cents;
 }
+
+const MarketStatsRow = z.object({
+  song_id: z.string(),
+  last: z.number().nullable(),
+  volume: z.number(),
+  high: z.number().nullable(),
+  low: z.number().nullable(),
+});
 
 /** Per song: the last trade's price and the last 24 hours' volume, high and low. */
 export async function marketStats(db: Session, songIds: readonly string[]) {
   return rows(
     db,
-    z.object({ song_id: z.string(), last: z.number().nullable(), volume: z.number(), high: z.number().nullable(), low: z.number().nullable() }),
+    MarketStatsRow,
     sql`select s.song_id,
           (select price_cents from trades t where t.song_id = s.song_id order by seq desc limit 1) as last,
           coalesce(sum(t.quantity), 0)::int as volume, max(t.price_cents) as high, min(t.price_cents) as low
