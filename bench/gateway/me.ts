@@ -194,6 +194,8 @@ async function main(): Promise<number> {
     PASSWORD_SCRYPT_LOG2N: '10',
     OUTBOX_RELAY_INTERVAL_MS: '1000',
     NODE_ENV: 'test',
+    // Our gateway's entity cache: its default unless this process was given the switch.
+    ...(process.env.GATEWAY_ENTITY_CACHE ? { GATEWAY_ENTITY_CACHE: process.env.GATEWAY_ENTITY_CACHE } : {}),
   });
 
   const subgraph = await startServer('subgraph', env);
