@@ -65,7 +65,13 @@ try {
       log.warn({ err: error instanceof Error ? error.message : error }, 'web client build failed; the gateway serves the API only');
     }
   }
-  const gateway = await startGateway({ env: gatewayEnv, log: log.child({ process: 'gateway' }), live: infra.live, revocations: infra.revocations });
+  const gateway = await startGateway({
+    env: gatewayEnv,
+    log: log.child({ process: 'gateway' }),
+    live: infra.live,
+    revocations: infra.revocations,
+    cacheInvalidations: infra.cacheInvalidations,
+  });
   log.info({ url: gateway.url, subgraphs: running.map((s) => s.name) }, 'VibeStream is up');
   console.log(`\n  VibeStream gateway ready at ${gateway.url}\n${development.demoSeed ? `\n${demoBanner({ fanFunded: localStripe !== null })}\n` : ''}`);
   const demoSeed = development.demoSeed

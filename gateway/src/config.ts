@@ -25,6 +25,18 @@ export const gatewayConfigShape = {
   WEB_APP_DIR: z
     .preprocess((v) => (v === '' ? undefined : v), z.string().default('clients/web/dist'))
     .describe('The built web client served at /, relative to the project root; without an index.html there the gateway serves the API only.'),
+  GATEWAY_ENTITY_CACHE: z
+    .enum(['on', 'off'])
+    .default('on')
+    .describe(
+      "The entity cache (on/off): subgraph answers kept as their Cache-Control allows (PUBLIC for everyone, PRIVATE per user), in memory and, with REDIS_URL, shared by replicas; purged by the subgraphs' changes before the change's request answers. Off when the gateway runs alone without REDIS_URL (it could not hear the changes).",
+    ),
+  ENTITY_CACHE_MAX_BYTES: env
+    .int(64 * 1024 * 1024, 0)
+    .describe('Memory the entity cache may use in this process, in bytes; least recently used entries go first.'),
+  ENTITY_CACHE_MAX_TTL_SECONDS: env
+    .int(300, 1)
+    .describe('Longest the entity cache keeps an entry, whatever a subgraph allows; also how long a replica stops reading shared entries after Redis failed.'),
   PERSISTED_DOCUMENTS_ONLY: env.bool(false).describe('Accept only the known persisted documents on /graphql (recommended in production).'),
   MAX_QUERY_DEPTH: env.int(12, 0).describe('Deepest field nesting an operation may have (0: no limit); checked before any subgraph is called.'),
   MAX_QUERY_ALIASES: env.int(30, 0).describe('Most aliased fields an operation may have (0: no limit).'),

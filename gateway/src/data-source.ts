@@ -2,9 +2,10 @@ import { Agent, request as httpRequest, type IncomingMessage, type RequestOption
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { GraphQLDataSource, GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import type { GatewayGraphQLResponse } from '@apollo/server-gateway-interface';
-import { GraphQLError, Kind, Lexer, Source, TokenKind, type DocumentNode } from 'graphql';
-import { REQUEST_ID_HEADER, endClientSpan, startClientSpan, type Tracer } from '@vibestream/platform';
+import { GraphQLError, Kind, Lexer, Source, TokenKind, type DocumentNode, type GraphQLFormattedError } from 'graphql';
+import { REQUEST_ID_HEADER, endClientSpan, entityTag, startClientSpan, type CacheTagsExtension, type Tracer } from '@vibestream/platform';
 import type { GatewayContext } from './context.ts';
+import { answerKey, parseCacheControl, type CachePolicy, type EntityCache } from './entity-cache/entity-cache.ts';
 
 const httpAgent = new Agent({ keepAlive: true, maxSockets: 256, keepAliveMsecs: 1_000 });
 const httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: 256 });
@@ -22,6 +23,11 @@ export interface SubgraphDataSourceOptions {
    * answer (and its errors) back out to every position that asked for it. On by default.
    */
   dedupeRepresentations?: boolean;
+  /**
+   * The entity cache (entity-cache/): a query's answer, or each entity of an `_entities` fetch, kept
+   * as the subgraph's Cache-Control allows, PUBLIC ones for everyone, PRIVATE ones per principal.
+   */
+  entityCache?: EntityCache | null;
 }
 
 /** Why a subgraph fetch failed: no answer in time, no connection, or an HTTP status outside 2xx (`http_4xx`, `http_5xx`, ...). */
@@ -43,6 +49,8 @@ class SubgraphTimeoutError extends Error {}
 interface RawAnswer {
   status: number | undefined;
   text: string;
+  /** The subgraph's Cache-Control header: what the entity cache may keep of the answer. */
+  cacheControl: string | undefined;
 }
 
 /**
@@ -65,6 +73,7 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
   private readonly send: typeof httpRequest;
   private readonly inFlight = new Map<string, Promise<RawAnswer>>();
   private readonly observer: SubgraphFetchObserver | null;
+  private readonly entityCache: EntityCache | null;
 
   constructor(name: string, url: string, timeoutMs: number, options: SubgraphDataSourceOptions = {}, observer?: SubgraphFetchObserver) {
     this.name = name;
@@ -73,6 +82,7 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
     this.timeoutMs = timeoutMs;
     this.dedupeInFlight = options.dedupeInFlight ?? true;
     this.dedupeRepresentations = options.dedupeRepresentations ?? true;
+    this.entityCache = options.entityCache ?? null;
     const https = this.url.protocol === 'https:';
     this.send = https ? httpsRequest : httpRequest;
     this.requestBase = {
@@ -89,6 +99,23 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
   async process(options: GraphQLDataSourceProcessOptions<GatewayContext>): Promise<GatewayGraphQLResponse> {
     const { request } = options;
     const context = options.context as Partial<GatewayContext>;
+    const query = isQuery('document' in options ? options.document : undefined, request.query);
+    if (this.entityCache && query && request.query) {
+      const representations = request.variables?.representations;
+      if (Array.isArray(representations) && isEntityFetch(request.query)) {
+        return this.entitiesThroughCache(this.entityCache, request.query, request.variables!, representations as unknown[], request.operationName, context);
+      }
+      return this.rootThroughCache(this.entityCache, request.query, request.variables, request.operationName, context);
+    }
+    return this.uncached(options, context, query);
+  }
+
+  private async uncached(
+    options: GraphQLDataSourceProcessOptions<GatewayContext>,
+    context: Partial<GatewayContext>,
+    query: boolean,
+  ): Promise<GatewayGraphQLResponse> {
+    const { request } = options;
 
     let variables = request.variables;
     let fanOut: { indexOf: number[]; uniqueCount: number } | null = null;
@@ -100,7 +127,23 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
       }
     }
 
-    const body = JSON.stringify({ query: request.query, variables, operationName: request.operationName });
+    const response = this.parse(await this.exchange(request.query, variables, request.operationName, context, query));
+    await this.applyInvalidations(response);
+    return fanOut ? fanOutEntities(response, fanOut.indexOf, fanOut.uniqueCount) : response;
+  }
+
+  /**
+   * Sends one operation and answers its raw reply. Identical queries in flight at once are sent
+   * once (see `dedupeInFlight`).
+   */
+  private exchange(
+    query: string | undefined,
+    variables: Record<string, unknown> | undefined,
+    operationName: string | undefined,
+    context: Partial<GatewayContext>,
+    mergeable: boolean,
+  ): Promise<RawAnswer> {
+    const body = JSON.stringify({ query, variables, operationName });
     const headers: Record<string, string | number> = {
       'content-type': 'application/json',
       'content-length': Buffer.byteLength(body),
@@ -109,27 +152,129 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
     if (context.requestId) headers[REQUEST_ID_HEADER] = context.requestId;
     if (context.clientAddress) headers['x-forwarded-for'] = context.clientAddress;
 
-    let answer: Promise<RawAnswer>;
-    if (this.dedupeInFlight && isQuery('document' in options ? options.document : undefined, request.query)) {
-      // Everything the subgraph's answer can depend on, except the request id (logging only).
-      const key = `${context.authorization ?? ''}\n${context.clientAddress ?? ''}\n${body}`;
-      const pending = this.inFlight.get(key);
-      if (pending) {
-        answer = pending;
-      } else {
-        answer = this.fetch(body, headers);
-        this.inFlight.set(key, answer);
-        const forget = () => {
-          if (this.inFlight.get(key) === answer) this.inFlight.delete(key);
-        };
-        answer.then(forget, forget);
-      }
-    } else {
-      answer = this.fetch(body, headers);
-    }
+    if (!this.dedupeInFlight || !mergeable) return this.fetch(body, headers);
+    // Everything the subgraph's answer can depend on, except the request id (logging only).
+    const key = `${context.authorization ?? ''}\n${context.clientAddress ?? ''}\n${body}`;
+    const pending = this.inFlight.get(key);
+    if (pending) return pending;
+    const answer = this.fetch(body, headers);
+    this.inFlight.set(key, answer);
+    const forget = () => {
+      if (this.inFlight.get(key) === answer) this.inFlight.delete(key);
+    };
+    answer.then(forget, forget);
+    return answer;
+  }
 
-    const response = this.parse(await answer);
-    return fanOut ? fanOutEntities(response, fanOut.indexOf, fanOut.uniqueCount) : response;
+  /** Drops this replica's cached copies of what the subgraph says it changed, before the answer goes on. */
+  private async applyInvalidations(response: GatewayGraphQLResponse): Promise<void> {
+    const extensions = response.extensions as { invalidatedTags?: unknown; cacheTags?: unknown } | undefined;
+    if (!extensions) return;
+    const tags = extensions.invalidatedTags;
+    if (this.entityCache && Array.isArray(tags) && tags.every((t) => typeof t === 'string')) this.entityCache.purgeLocal(tags as string[]);
+    delete extensions.invalidatedTags;
+    delete extensions.cacheTags;
+  }
+
+  /** A root query: its whole answer is one entry. */
+  private async rootThroughCache(
+    cache: EntityCache,
+    query: string,
+    variables: Record<string, unknown> | undefined,
+    operationName: string | undefined,
+    context: Partial<GatewayContext>,
+  ): Promise<GatewayGraphQLResponse> {
+    const base = answerKey(this.name, query, JSON.stringify(variables ?? {}));
+    const scope = principalScope(context);
+    const [hit] = await cache.lookup(this.name, [candidateKeys(base, scope)]);
+    if (hit !== undefined) return { data: JSON.parse(hit) as Record<string, unknown> };
+    const since = cache.clock();
+    const raw = await this.exchange(query, variables, operationName, context, true);
+    const response = this.parse(raw);
+    const extensions = response.extensions as { cacheTags?: CacheTagsExtension; invalidatedTags?: unknown } | undefined;
+    const policy = parseCacheControl(raw.cacheControl);
+    const key = policy && storeKey(base, policy, scope);
+    const data = response.data;
+    if (key && !response.errors?.length && !extensions?.invalidatedTags && data && Object.values(data).every((v) => v !== null)) {
+      await cache.store(this.name, [{ key, value: JSON.stringify(data), maxAgeSeconds: policy.maxAgeSeconds, tags: extensions?.cacheTags?.root ?? [] }], since);
+    }
+    await this.applyInvalidations(response);
+    return response;
+  }
+
+  /**
+   * An `_entities` fetch: each representation is an entry. Only the ones not cached are fetched;
+   * the answer is put back together in the planner's order, errors at their positions.
+   */
+  private async entitiesThroughCache(
+    cache: EntityCache,
+    query: string,
+    variables: Record<string, unknown>,
+    representations: unknown[],
+    operationName: string | undefined,
+    context: Partial<GatewayContext>,
+  ): Promise<GatewayGraphQLResponse> {
+    const { representations: _omitted, ...others } = variables;
+    const shared = answerKey(this.name, query, JSON.stringify(others));
+    const scope = principalScope(context);
+    const unique = new Map<string, { representation: unknown; positions: number[]; base: string }>();
+    representations.forEach((representation, position) => {
+      const text = JSON.stringify(representation);
+      const known = unique.get(text);
+      if (known) known.positions.push(position);
+      else unique.set(text, { representation, positions: [position], base: answerKey(shared, text) });
+    });
+    const items = [...unique.values()];
+    const hits = await cache.lookup(
+      this.name,
+      items.map((item) => candidateKeys(item.base, scope)),
+    );
+    const entities: unknown[] = new Array(representations.length).fill(null);
+    const errors: GraphQLFormattedError[] = [];
+    const missing: typeof items = [];
+    items.forEach((item, i) => {
+      const hit = hits[i];
+      if (hit === undefined) missing.push(item);
+      // Each position its own copy: the gateway merges into what it gets.
+      else for (const position of item.positions) entities[position] = JSON.parse(hit);
+    });
+    if (missing.length === 0) return { data: { _entities: entities } };
+
+    const since = cache.clock();
+    const raw = await this.exchange(query, { ...others, representations: missing.map((m) => m.representation) }, operationName, context, true);
+    const response = this.parse(raw);
+    const extensions = response.extensions as { cacheTags?: CacheTagsExtension; invalidatedTags?: unknown } | undefined;
+    const fetched = (response.data as { _entities?: unknown } | null | undefined)?._entities;
+    if (!Array.isArray(fetched) || fetched.length !== missing.length) {
+      // Not an answer to put together: the gateway reports it as the subgraph gave it.
+      await this.applyInvalidations(response);
+      return response;
+    }
+    const failed = new Set<number>();
+    let unplaced = false;
+    for (const error of response.errors ?? []) {
+      const path = error.path;
+      if (!path || path[0] !== '_entities' || typeof path[1] !== 'number' || !missing[path[1]]) {
+        unplaced = true;
+        errors.push(error);
+        continue;
+      }
+      failed.add(path[1]);
+      for (const position of missing[path[1]]!.positions) errors.push({ ...error, path: ['_entities', position, ...path.slice(2)] });
+    }
+    const policy = parseCacheControl(raw.cacheControl);
+    const toStore: { key: string; value: string; maxAgeSeconds: number; tags: string[] }[] = [];
+    missing.forEach((item, i) => {
+      const entity = fetched[i];
+      item.positions.forEach((position, n) => (entities[position] = n === 0 ? entity : structuredClone(entity)));
+      const key = policy && storeKey(item.base, policy, scope);
+      if (!key || unplaced || failed.has(i) || entity === null || typeof entity !== 'object' || extensions?.invalidatedTags) return;
+      const tags = [...(extensions?.cacheTags?.entities?.[i] ?? []), ...representationTag(item.representation)];
+      toStore.push({ key, value: JSON.stringify(entity), maxAgeSeconds: policy.maxAgeSeconds, tags });
+    });
+    if (toStore.length > 0) await cache.store(this.name, toStore, since);
+    await this.applyInvalidations(response);
+    return { ...response, data: { ...response.data, _entities: entities }, ...(errors.length ? { errors } : {}) };
   }
 
   private parse({ status, text }: RawAnswer): GatewayGraphQLResponse {
@@ -171,13 +316,36 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
         let text = '';
         res.on('data', (chunk: string) => (text += chunk));
         res.on('error', reject);
-        res.on('end', () => resolve({ status: res.statusCode, text }));
+        res.on('end', () => resolve({ status: res.statusCode, text, cacheControl: res.headers['cache-control'] }));
       });
       req.on('timeout', () => req.destroy(new SubgraphTimeoutError(`Subgraph ${this.name} did not answer within ${this.timeoutMs} ms`)));
       req.on('error', reject);
       req.end(body);
     });
   }
+}
+
+/** Whose PRIVATE entries a request may read and write: its verified principal's (roles included); anonymous callers have none. */
+function principalScope(context: Partial<GatewayContext>): string | null {
+  const principal = context.principal;
+  return principal ? `user:${principal.userId}:${[...principal.roles].sort().join(',')}` : null;
+}
+
+/** Where an answer may be found: the caller's own entry first, then the one everybody shares. */
+function candidateKeys(base: string, scope: string | null): string[] {
+  return scope ? [`${base}|${scope}`, `${base}|public`] : [`${base}|public`];
+}
+
+/** Where an answer is kept: PRIVATE only under a principal (never for an anonymous caller). */
+function storeKey(base: string, policy: CachePolicy, scope: string | null): string | null {
+  if (policy.scope === 'PUBLIC') return `${base}|public`;
+  return scope ? `${base}|${scope}` : null;
+}
+
+/** The representation's own entity, by `__typename` and `id`. */
+function representationTag(representation: unknown): string[] {
+  const { __typename, id } = (representation ?? {}) as { __typename?: unknown; id?: unknown };
+  return typeof __typename === 'string' && (typeof id === 'string' || typeof id === 'number') ? [entityTag(__typename, String(id))] : [];
 }
 
 const operationKinds = new WeakMap<DocumentNode, boolean>();

@@ -33,6 +33,7 @@ import {
   sendJson,
   withRequestId,
   type GraphQLRequestTransform,
+  type CacheInvalidations,
   type LiveEvents,
   type Logger,
   type Principal,
@@ -65,6 +66,7 @@ import { GraphQLError, type ExecutionResult, type GraphQLSchema } from 'graphql'
 import { GRAPHIQL_PATH, graphiqlPage, sandboxWithOfflineFallback } from './landing-page.ts';
 import { OperationNameLabels, createMetrics, operationMetricsPlugin } from './metrics.ts';
 import { createWebApp } from './web-app.ts';
+import { startEntityCache } from './entity-cache/setup.ts';
 
 export interface GatewayOptions {
   env: NodeJS.ProcessEnv;
@@ -79,6 +81,8 @@ export interface GatewayOptions {
   revocations?: SessionRevocations;
   /** Subgraph fetcher savings (merging identical in-flight queries, distinct representations); all on by default. */
   subgraphFetch?: SubgraphDataSourceOptions;
+  /** The subgraphs' changes, for the entity cache: the process's own under `npm start`; from REDIS_URL when absent. */
+  cacheInvalidations?: CacheInvalidations;
 }
 
 export interface RunningGateway {
@@ -128,12 +132,15 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     },
   };
 
+  const entityCache = await startEntityCache({ config, invalidations: options.cacheInvalidations, log, counter: metrics.entityCache });
+  const subgraphFetch: SubgraphDataSourceOptions = { entityCache: entityCache?.cache ?? null, ...options.subgraphFetch };
+
   const gateway = new ApolloGateway({
     supergraphSdl,
     buildService: ({ name, url }) => {
       const target = overrides.get(name) ?? url!;
       subgraphUrls.set(name, target);
-      return new SubgraphDataSource(name, target, config.SUBGRAPH_TIMEOUT_MS, options.subgraphFetch, fetchObserver);
+      return new SubgraphDataSource(name, target, config.SUBGRAPH_TIMEOUT_MS, subgraphFetch, fetchObserver);
     },
     logger: {
       debug: (m) => log.debug(String(m)),
@@ -392,6 +399,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       await subscriptions.close();
       await closeGracefully(server);
       await apollo.stop();
+      await entityCache?.stop();
       if (!options.live) await live.close();
       ownRedis?.disconnect();
       if (!options.revocations) await revocations.close();

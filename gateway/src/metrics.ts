@@ -65,8 +65,15 @@ export function createMetrics() {
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],
   });
+  const entityCache = new Counter({
+    name: 'vibestream_gateway_entity_cache_total',
+    help: 'Entity cache lookups and changes, by subgraph: hit_memory, hit_shared, miss, stored; purged counts entries dropped',
+    labelNames: ['subgraph', 'result'] as const,
+    registers: [registry],
+  });
   return {
     registry,
+    entityCache,
     httpDuration,
     graphqlErrors,
     operations,

@@ -42,6 +42,8 @@ export * from './cache/tags.ts';
 export * from './cache/invalidations.ts';
 export {
   cacheTagsPlugin,
+  privateToViewer,
+  validFor,
   entityTypesOf,
   noteChanged,
   withCacheControlDefinitions,

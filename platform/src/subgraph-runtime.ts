@@ -10,6 +10,7 @@ import { OutboxRelay } from './events/relay.ts';
 import { parseTrustedProxies } from './addresses.ts';
 import { createInfra, type Infra } from './infra.ts';
 import { noteChanged } from './cache/hints.ts';
+import { openPersistence, type Persistence } from './persistence/index.ts';
 import { eventCacheTags } from './cache/tags.ts';
 import { waitForRevocations } from './session-revocations.ts';
 import { createLogger, type Logger } from './logger.ts';
@@ -37,6 +38,8 @@ export interface SubgraphRuntime<Config> {
   onEventsCommitted: (events: readonly EventEnvelope[]) => void;
   /** Waits, bounded, for this context's consumer to project an object it does not know yet (read-your-writes). */
   projections: ProjectionWaits;
+  /** The context's Persistence on its ORM: use cases wake the relay and purge what they changed from the entity cache. */
+  persistence: Persistence;
 }
 
 /** The request context every subgraph resolver gets: the base plus a fresh EntityManager fork. */
@@ -106,6 +109,20 @@ export function defineSubgraph<Config extends SubgraphRuntimeConfig, Ctx extends
     });
     const relay = definition.outbox === false ? null : new OutboxRelay(orm, infra.transport, log, { intervalMs: config.OUTBOX_RELAY_INTERVAL_MS });
     const projections = new ProjectionWaits({ group: name, timeoutMs: config.PROJECTION_WAIT_MS, live: infra.live, log });
+    const onEventsCommitted = (events: readonly EventEnvelope[]) => {
+      relay?.kick();
+      noteChanged(
+        events.flatMap((e) => eventCacheTags(e.payload)),
+        infra.cacheInvalidations,
+        log,
+      );
+    };
+    const persistence = openPersistence(orm, {
+      source: name,
+      onEventsCommitted,
+      onChanged: (tags) => noteChanged(tags, infra.cacheInvalidations, log),
+      onQuery: options.onQuery,
+    });
     const wiring = await definition.setup({
       config,
       log,
@@ -113,15 +130,9 @@ export function defineSubgraph<Config extends SubgraphRuntimeConfig, Ctx extends
       orm,
       env: options.env,
       onQuery: options.onQuery,
-      onEventsCommitted: (events) => {
-        relay?.kick();
-        noteChanged(
-          events.flatMap((e) => eventCacheTags(e.payload)),
-          infra.cacheInvalidations,
-          log,
-        );
-      },
+      onEventsCommitted,
       projections,
+      persistence,
     });
     const verifier = wiring.verifier ?? (await verifierFromConfig(config, infra.revocations));
     await waitForRevocations(infra.revocations, log);

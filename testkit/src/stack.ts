@@ -125,6 +125,7 @@ export async function startTestStack(
     log,
     live: infra.live,
     revocations: infra.revocations,
+    cacheInvalidations: infra.cacheInvalidations,
   });
   const gatewayUrl = `${publicUrl}/graphql`;
   return {

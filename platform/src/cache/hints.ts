@@ -16,6 +16,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
+import { maybeCacheControlFromInfo } from '@apollo/cache-control-types';
 import { Kind, getNamedType, parse, visit, type DocumentNode, type GraphQLResolveInfo } from 'graphql';
 import type { Principal } from '../auth.ts';
 import type { Logger } from '../logger.ts';
@@ -93,6 +94,19 @@ export function noteChanged(tags: readonly CacheTag[], invalidations: CacheInval
     return;
   }
   invalidations.invalidate(tags).catch((error: unknown) => log.warn({ err: error, tags }, 'cache invalidation failed; entries expire at their max age'));
+}
+
+/**
+ * The answer depends on who asks (a draft only its artist sees): if cached at all, then only for
+ * that principal. Call it from the resolver that looked at the viewer.
+ */
+export function privateToViewer(info: GraphQLResolveInfo): void {
+  maybeCacheControlFromInfo(info)?.cacheHint.restrict({ scope: 'PRIVATE' });
+}
+
+/** The field's value is good for at most `seconds` (a signed URL that expires). */
+export function validFor(info: GraphQLResolveInfo, seconds: number): void {
+  maybeCacheControlFromInfo(info)?.cacheHint.restrict({ maxAge: Math.max(0, Math.floor(seconds)) });
 }
 
 /** `_entities` position of a field's path, or -1 outside an entity fetch. */

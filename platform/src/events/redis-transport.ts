@@ -148,6 +148,8 @@ class RedisConsumer {
         }
       } catch (error) {
         if (this.stopped) return;
+        // A Redis that restarted without its data lost the group with the stream: create both again.
+        if (String((error as Error).message).includes('NOGROUP')) ready = false;
         this.log.warn({ err: error }, 'event consumer loop failed; retrying');
         await new Promise((resolve) => setTimeout(resolve, 500));
       }

@@ -1,3 +1,4 @@
+import type { CacheTag } from '../cache/tags.ts';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { z } from 'zod';
@@ -40,6 +41,12 @@ export interface Outbox {
 export interface Tx extends Session {
   readonly [txBrand]: true;
   readonly outbox: Outbox;
+  /**
+   * Names entities (`Type:id`, entityTag) the use case changed that no event it records names, so
+   * the gateway's entity cache drops them once the transaction commits (in an event handler, the
+   * handled event's entities are dropped instead).
+   */
+  changed(...tags: CacheTag[]): void;
 }
 
 interface Handle {
@@ -67,8 +74,11 @@ function newSession(em: EntityManager, onQuery: Handle['onQuery']): Session {
   return session;
 }
 
-function newTx(em: EntityManager, onQuery: Handle['onQuery'], source: string, events: EventEnvelope[]): Tx {
+function newTx(em: EntityManager, onQuery: Handle['onQuery'], source: string, events: EventEnvelope[], changed: Set<CacheTag>): Tx {
   const tx = Object.freeze({
+    changed(...tags: CacheTag[]) {
+      for (const tag of tags) changed.add(tag);
+    },
     outbox: Object.freeze({
       record<C extends EventContract>(contract: C, payload: PayloadOf<C>): string {
         const envelope = outboxEnvelope(source, contract, payload);
@@ -127,6 +137,8 @@ export interface PersistenceOptions {
   onEventsCommitted?: (events: readonly EventEnvelope[]) => void;
   /** Sees every statement (tests that count statements). */
   onQuery?: ((sql: string) => void) | undefined;
+  /** Told, after a use case committed, the entities it named with `tx.changed` (the entity cache drops them). */
+  onChanged?: ((tags: readonly CacheTag[]) => void) | undefined;
 }
 
 /** A context's access to its own schema: reads, use cases and event handlers. */
@@ -160,14 +172,15 @@ export interface Persistence {
 export function openPersistence(orm: MikroORM, options: PersistenceOptions): Persistence {
   const { source, onQuery } = options;
 
-  async function inTransaction<T>(em: EntityManager, work: (tx: Tx) => Promise<T>): Promise<{ value: T; events: EventEnvelope[] }> {
+  async function inTransaction<T>(em: EntityManager, work: (tx: Tx) => Promise<T>): Promise<{ value: T; events: EventEnvelope[]; changed: Set<CacheTag> }> {
     const events: EventEnvelope[] = [];
-    const tx = newTx(em, onQuery, source, events);
+    const changed = new Set<CacheTag>();
+    const tx = newTx(em, onQuery, source, events, changed);
     const state: OpenTx = { owner: persistence, tx, open: true, events };
     try {
       const value = await openTx.run(state, () => work(tx));
       await flushOutbox(tx, events);
-      return { value, events };
+      return { value, events, changed };
     } finally {
       state.open = false;
     }
@@ -179,8 +192,9 @@ export function openPersistence(orm: MikroORM, options: PersistenceOptions): Per
       const current = openTx.getStore();
       if (current?.open && current.owner === persistence) return work(current.tx);
       const em = orm.em.fork({ disableContextResolution: true });
-      const { value, events } = await em.transactional((txEm) => inTransaction(txEm, work));
+      const { value, events, changed } = await em.transactional((txEm) => inTransaction(txEm, work));
       if (events.length > 0) options.onEventsCommitted?.(events);
+      if (changed.size > 0) options.onChanged?.([...changed]);
       return value;
     },
     holding(lock, work) {

@@ -1,4 +1,4 @@
-import { defineSubgraph, openPersistence, sendJson, type HttpRoute, type Persistence } from '@vibestream/platform';
+import { defineSubgraph, sendJson, type HttpRoute, type Persistence } from '@vibestream/platform';
 import { computeAddress } from 'ethers';
 import { loadCollectionArtifact } from './chain/artifact.ts';
 import { CampaignChain } from './chain/collections.ts';
@@ -21,8 +21,8 @@ export const campaignsSubgraph = defineSubgraph({
   resolvers,
   loadConfig: loadCampaignsConfig,
   database: { migrations, poolSize: 20 },
-  setup: ({ config, log, orm, onEventsCommitted, onQuery, projections }) => {
-    const db = openPersistence(orm, { source: 'campaigns', onEventsCommitted, onQuery });
+  setup: ({ persistence, config, log, projections }) => {
+    const db = persistence;
     const chain =
       config.ETH_RPC_URL && config.NFT_DEPLOYER_PRIVATE_KEY
         ? new CampaignChain({

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { dataDir, defineSubgraph, ensureDevSecret, openPersistence } from '@vibestream/platform';
+import { dataDir, defineSubgraph, ensureDevSecret } from '@vibestream/platform';
 import { loadCatalogConfig, type CatalogConfig } from './config.ts';
 import { catalogHandlers } from './handlers.ts';
 import { createLoaders } from './loaders.ts';
@@ -18,8 +18,8 @@ export const catalogSubgraph = defineSubgraph({
   resolvers,
   loadConfig: loadCatalogConfig,
   database: { migrations },
-  setup: async ({ config, log, orm, env, onEventsCommitted, onQuery }) => {
-    const db = openPersistence(orm, { source: 'catalog', onEventsCommitted, onQuery });
+  setup: async ({ persistence, config, log, env }) => {
+    const db = persistence;
     const signingSecret = config.MEDIA_SIGNING_SECRET ?? (await ensureDevSecret(env, 'media-signing', log));
     const storage = createStorage(config, env);
     const service = new CatalogService({ db, config, storage, signingSecret });

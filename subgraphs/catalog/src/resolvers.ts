@@ -6,9 +6,12 @@ import {
   pageSize,
   parseId,
   parseOptionalId,
+  privateToViewer,
   referenceById,
+  validFor,
   type BaseRequestContext,
 } from '@vibestream/platform';
+import type { GraphQLResolveInfo } from 'graphql';
 import type { Resolvers } from './generated/resolvers-types.ts';
 import type { CatalogConfig } from './config.ts';
 import type { Song } from './entities.ts';
@@ -29,11 +32,18 @@ export interface UserRef {
 
 const viewerOf = (ctx: CatalogContext) => ctx.principal?.userId ?? null;
 
-/** A song as the viewer may see it: drafts exist only for their artist. */
-async function visible(ctx: CatalogContext, song: Song | null): Promise<Song | null> {
+/** A song as the viewer may see it: drafts exist only for their artist (and are cached only for them). */
+async function visible(ctx: CatalogContext, song: Song | null, info: GraphQLResolveInfo): Promise<Song | null> {
   if (!song || song.status === 'PUBLISHED') return song;
   const artist = await ctx.loaders.artist.load(song.artistId);
-  return artist && artist.userId === viewerOf(ctx) ? song : null;
+  if (!artist || artist.userId !== viewerOf(ctx)) return null;
+  privateToViewer(info);
+  return song;
+}
+
+/** A list that shows the viewer's own drafts among the rest: cached only for the viewer when the artist is theirs. */
+function listOfArtist(ctx: CatalogContext, artistUserId: string | undefined, info: GraphQLResolveInfo): void {
+  if (artistUserId !== undefined && artistUserId === viewerOf(ctx)) privateToViewer(info);
 }
 
 async function found<T>(value: Promise<T | null>, what: string): Promise<T> {
@@ -45,7 +55,11 @@ async function found<T>(value: Promise<T | null>, what: string): Promise<T> {
 export const resolvers: Resolvers<CatalogContext> = {
   DateTime: DateTimeScalar,
   Query: {
-    song: (_root, { id }, ctx) => ctx.service.visibleSong(viewerOf(ctx), parseId(id, 'id')),
+    song: async (_root, { id }, ctx, info) => {
+      const song = await ctx.service.visibleSong(viewerOf(ctx), parseId(id, 'id'));
+      if (song.status !== 'PUBLISHED') privateToViewer(info);
+      return song;
+    },
     artist: (_root, { id }, ctx) => found(ctx.loaders.artist.load(parseId(id, 'id')), 'Artist'),
     album: (_root, { id }, ctx) => found(ctx.loaders.album.load(parseId(id, 'id')), 'Album'),
     playlist: (_root, { id }, ctx) => found(ctx.loaders.playlist.load(parseId(id, 'id')), 'Playlist'),
@@ -72,7 +86,10 @@ export const resolvers: Resolvers<CatalogContext> = {
   Artist: {
     __resolveReference: referenceById((id, ctx: CatalogContext) => ctx.loaders.artist.load(id)),
     user: (artist) => ({ __typename: 'User' as const, id: artist.userId }),
-    songs: (artist, { first, after }, ctx) => ctx.loaders.artistSongs.load(pageKey(artist.id, first, after)),
+    songs: (artist, { first, after }, ctx, info) => {
+      listOfArtist(ctx, artist.userId, info);
+      return ctx.loaders.artistSongs.load(pageKey(artist.id, first, after));
+    },
     albums: (artist, { first }, ctx) => {
       const size = pageSize(first);
       return ctx.loaders.albumsByArtist.load(artist.id).then((albums) => albums.slice(0, size));
@@ -81,15 +98,22 @@ export const resolvers: Resolvers<CatalogContext> = {
   Album: {
     __resolveReference: referenceById((id, ctx: CatalogContext) => ctx.loaders.album.load(id)),
     artist: (album, _args, ctx) => found(ctx.loaders.artist.load(album.artistId), 'Artist'),
-    songs: (album, _args, ctx) => ctx.loaders.songsByAlbum.load(album.id),
+    songs: async (album, _args, ctx, info) => {
+      listOfArtist(ctx, (await ctx.loaders.artist.load(album.artistId))?.userId, info);
+      return ctx.loaders.songsByAlbum.load(album.id);
+    },
   },
   Song: {
     // An entity reference to a draft resolves to null for everyone but its artist: no leak through other subgraphs.
-    __resolveReference: referenceById(async (id, ctx: CatalogContext) => visible(ctx, await ctx.loaders.song.load(id))),
+    __resolveReference: referenceById(async (id, ctx: CatalogContext, info) => visible(ctx, await ctx.loaders.song.load(id), info)),
     status: (song) => song.status,
     artist: (song, _args, ctx) => found(ctx.loaders.artist.load(song.artistId), 'Artist'),
     album: (song, _args, ctx) => (song.albumId ? ctx.loaders.album.load(song.albumId) : null),
-    streamUrl: (song, _args, ctx) => ctx.service.streamUrl(song),
+    streamUrl: (song, _args, ctx, info) => {
+      // A cached URL must stay usable for a while after it is served.
+      validFor(info, ctx.config.STREAM_URL_TTL_SECONDS / 2);
+      return ctx.service.streamUrl(song);
+    },
   },
   Playlist: {
     __resolveReference: referenceById((id, ctx: CatalogContext) => ctx.loaders.playlist.load(id)),

@@ -1,4 +1,4 @@
-import { createFailureLimiter, createTokenVerifier, defineSubgraph, ensureDevSecret, openPersistence, sendJson } from '@vibestream/platform';
+import { createFailureLimiter, createTokenVerifier, defineSubgraph, ensureDevSecret, sendJson } from '@vibestream/platform';
 import { ApiKeyService } from './api-keys.ts';
 import { loadIdentityConfig } from './config.ts';
 import { createLoaders } from './loaders.ts';
@@ -18,8 +18,8 @@ export const identitySubgraph = defineSubgraph({
   resolvers,
   loadConfig: loadIdentityConfig,
   database: { migrations },
-  setup: async ({ config, log, infra, orm, env, onEventsCommitted, onQuery }) => {
-    const db = openPersistence(orm, { source: 'identity', onEventsCommitted, onQuery });
+  setup: async ({ persistence, config, log, infra, env }) => {
+    const db = persistence;
     const issuer = await TokenIssuer.create(config.JWT_PRIVATE_KEY, {
       issuer: config.JWT_ISSUER,
       audience: config.JWT_AUDIENCE,

@@ -1,4 +1,4 @@
-import { defineSubgraph, openPersistence } from '@vibestream/platform';
+import { defineSubgraph } from '@vibestream/platform';
 import { loadNotificationsConfig } from './config.ts';
 import { notificationsHandlers } from './handlers.ts';
 import { createLoaders } from './loaders.ts';
@@ -15,8 +15,8 @@ export const notificationsSubgraph = defineSubgraph({
   database: { migrations },
   // Notifications only consume: each handled event is published live once its transaction commits.
   outbox: false,
-  setup: ({ config, log, infra, orm, onQuery }) => {
-    const db = openPersistence(orm, { source: 'notifications', onQuery });
+  setup: ({ persistence, config, log, infra }) => {
+    const db = persistence;
     const service = new NotificationsService({ db, live: infra.live, log });
     const rewardToken = { decimals: config.REWARD_TOKEN_DECIMALS, symbol: config.REWARD_TOKEN_SYMBOL ?? null };
     return {

@@ -1,4 +1,4 @@
-import { defineSubgraph, openPersistence } from '@vibestream/platform';
+import { defineSubgraph } from '@vibestream/platform';
 import { loadOwnershipConfig } from './config.ts';
 import { ownershipHandlers } from './handlers.ts';
 import { createLoaders } from './loaders.ts';
@@ -14,8 +14,8 @@ export const ownershipSubgraph = defineSubgraph({
   resolvers,
   loadConfig: loadOwnershipConfig,
   database: { migrations, poolSize: 20 },
-  setup: ({ config, log, infra, orm, onQuery, onEventsCommitted, projections }) => {
-    const db = openPersistence(orm, { source: 'ownership', onEventsCommitted, onQuery });
+  setup: ({ persistence, config, log, infra, onQuery, onEventsCommitted, projections }) => {
+    const db = persistence;
     // placeOrder's two round trips run on plain node-postgres (see placement.ts).
     const sql = openPlacementPool({ url: config.DATABASE_URL, schema: 'ownership', max: 20, ...(onQuery ? { onQuery } : {}) });
     const service = new OwnershipService({ db, takerFeeBps: config.TAKER_FEE_BPS, live: infra.live, log, sql, onEventsCommitted, projections });

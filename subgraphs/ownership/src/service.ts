@@ -8,6 +8,7 @@ import {
   notFound,
   outboxEnvelope,
   requireAuth,
+  entityTag,
   type EventEnvelope,
   type LiveEvents,
   type Logger,
@@ -123,6 +124,8 @@ export class OwnershipService {
     if (input.closesAt && input.closesAt.getTime() <= Date.now()) throw badInput('closesAt must be in the future', 'input.closesAt');
     // The offering and the artist's trading account in one transaction.
     return this.db.useCase(async (tx) => {
+      // The song's market shows its offering.
+      tx.changed(entityTag('Song', song.song_id));
       const offering = await store.insertOffering(tx, {
         id: randomUUID(),
         songId: song.song_id,
@@ -146,6 +149,8 @@ export class OwnershipService {
         const songId = isUuid(offeringId) ? await store.offeringSong(tx, offeringId) : undefined;
         if (!songId) throw notFound('Offering');
         await store.lockSong(tx, songId);
+        // The offering's shares remaining, in the song's market.
+        tx.changed(entityTag('Song', songId));
         const offering = returned(await store.lockOffering(tx, offeringId), 'the offering');
         if (offering.artist_user_id === p.userId) throw forbidden('Artists cannot buy their own offering');
         if (offering.closes_at && offering.closes_at.getTime() <= Date.now()) throw conflict('This offering is closed');

@@ -1,4 +1,4 @@
-import { defineSubgraph, openPersistence } from '@vibestream/platform';
+import { defineSubgraph } from '@vibestream/platform';
 import { EthereumUsdc, SolanaUsdc, type DepositChain } from './chains.ts';
 import { loadPaymentsConfig, type PaymentsConfig } from './config.ts';
 import type { CryptoMethod } from './domain/deposits.ts';
@@ -17,8 +17,8 @@ export const paymentsSubgraph = defineSubgraph({
   resolvers,
   loadConfig: loadPaymentsConfig,
   database: { migrations },
-  setup: ({ config, log, orm, onEventsCommitted, onQuery }) => {
-    const db = openPersistence(orm, { source: 'payments', onEventsCommitted, onQuery });
+  setup: ({ persistence, config, log }) => {
+    const db = persistence;
     const chains = depositChains(config);
     const publicUrl = config.PUBLIC_URL.replace(/\/$/, '');
     const service = new PaymentsService({

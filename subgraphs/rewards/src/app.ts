@@ -1,4 +1,4 @@
-import { defineSubgraph, openPersistence, type Logger, type Persistence } from '@vibestream/platform';
+import { defineSubgraph, type Logger, type Persistence } from '@vibestream/platform';
 import { DEPTH, artifacts, poseidon2 } from '@vibestream/circuits';
 import { loadRewardsConfig } from './config.ts';
 import { rewardsHandlers } from './handlers.ts';
@@ -22,8 +22,8 @@ export const rewardsSubgraph = defineSubgraph({
   resolvers,
   loadConfig: loadRewardsConfig,
   database: { migrations },
-  setup: ({ config, log, infra, orm, onEventsCommitted, onQuery, projections }) => {
-    const db = openPersistence(orm, { source: 'rewards', onEventsCommitted, onQuery });
+  setup: ({ persistence, config, log, infra, projections }) => {
+    const db = persistence;
     const proofs = new ProofVerifierPool(artifacts.verificationKey, config.VERIFIER_THREADS);
     const payer =
       config.ETH_RPC_URL && config.REWARD_TOKEN_ADDRESS && config.PAYOUT_PRIVATE_KEY
