@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { graphqlClient, startTestStack, type TestStack } from '@vibestream/testkit';
+import { eventually, graphqlClient, publishEvent, startTestStack, type TestStack } from '@vibestream/testkit';
+import { ListenCompleted } from '@vibestream/rewards/events';
 import { identitySubgraph } from '@vibestream/identity';
 import { catalogSubgraph } from '../src/index.ts';
 import { signMedia } from '../src/domain/signed-url.ts';
@@ -161,6 +162,33 @@ describe('drafts', () => {
       { token: artist.token },
     );
     expect(viaArtist.data!._entities).toEqual([{ id: draftId, title: 'Hidden Draft Tune' }]);
+  });
+});
+
+describe('what the gateway answers', () => {
+  // The rules are use-cases.test.ts'; this is that the gateway serves them: answers that depend on the
+  // viewer stay theirs, and a projection changed by another context's event shows (no stale answer).
+  it("follows the viewer (an artist's own drafts) and the events catalog handled (listens into playCount)", async () => {
+    const artist = await newArtist(stack, 'Seen By Whom');
+    const fan = await signUp(stack, 'FAN');
+    await createSong(stack, artist.token, { title: 'Only mine', genre: 'Ambient' });
+    const ARTIST = `query($id: ID!) { artist(id: $id) { songs(first: 20) { totalCount edges { node { id } } } } }`;
+    const songsSeenBy = async (token: string) =>
+      (await stack.gql<{ artist: { songs: { totalCount: number } } }>(ARTIST, { id: artist.artistId }, { token })).data!.artist.songs.totalCount;
+    expect(await songsSeenBy(fan.token)).toBe(0);
+    expect(await songsSeenBy(artist.token)).toBe(1);
+    expect(await songsSeenBy(fan.token)).toBe(0);
+
+    const hit = await publishedSong(stack, artist.token, { title: 'Counted', genre: 'Pop' }, makeWav(1));
+    expect((await stack.gql<SongData>(SONG, { id: hit }, { token: fan.token })).data!.song.playCount).toBe(0);
+    const listen = { sessionId: randomUUID(), userId: randomUUID(), songId: hit, listenedSeconds: 30, completedAt: new Date().toISOString() };
+    await publishEvent(stack, ListenCompleted, listen, { times: 2 });
+    await publishEvent(stack, ListenCompleted, { ...listen, sessionId: randomUUID() });
+    const song = await eventually(
+      () => stack.gql<SongData>(SONG, { id: hit }, { token: fan.token }),
+      (r) => r.data?.song.playCount === 2,
+    );
+    expect(song.data!.song.playCount).toBe(2);
   });
 });
 
