@@ -39,6 +39,7 @@ export const NON_ENTITY_ID_FIELDS: ReadonlySet<string> = new Set([
   'distributionId',
   'depositId',
   'eventId',
+  'uploadId',
 ]);
 
 /** The tags of the entities an event's payload names (top-level id fields). */
