@@ -227,6 +227,8 @@ describe('walletChallenge and linkWallet', () => {
     const eth = EthWallet.createRandom();
     const { message } = await challenge(account, 'ETHEREUM', eth.address);
     const signature = await eth.signMessage(message);
+    const myWallets = async () => (await stack.gql<{ me: { wallets: LinkedWallet[] } }>(ME, {}, { token: account.token })).data!.me.wallets;
+    expect(await myWallets()).toEqual([]);
     const anonymous = await link(null, 'ETHEREUM', eth.address, signature);
     expect(errorCode(anonymous)).toBe('UNAUTHENTICATED');
     expect(errorCode(await link(null, 'SOLANA', Keypair.generate().publicKey.toBase58(), bs58.encode(new Uint8Array(64))))).toBe('UNAUTHENTICATED');
@@ -234,6 +236,8 @@ describe('walletChallenge and linkWallet', () => {
     expect(errorCode(forged)).toBe('UNAUTHENTICATED');
     // The challenge was not consumed by those attempts.
     expect((await link(account, 'ETHEREUM', eth.address, signature)).errors).toBeUndefined();
+    // And me, through the gateway, lists the wallet now.
+    expect(await myWallets()).toEqual([expect.objectContaining({ chain: 'ETHEREUM', address: eth.address })]);
   });
 });
 

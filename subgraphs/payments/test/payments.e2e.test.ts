@@ -96,6 +96,16 @@ describe('plans', () => {
 });
 
 describe('Stripe webhooks', () => {
+  it('a signed webhook through the gateway changes what me.subscription answers', async () => {
+    const fan = await signUp(stack, 'FAN', 'Webhooked');
+    expect((await mySubscription(fan.token)).subscription.plan.id).toBe('FREE');
+    const subId = `sub_gw_${fan.userId.slice(0, 8)}`;
+    const event = stripeEvent('checkout.session.completed', checkoutCompleted(fan.userId, 'PRO', subId, 'cus_gw'), Math.floor(Date.now() / 1000));
+    expect(await deliver(stack, event)).toMatchObject({ status: 200, body: { duplicate: false } });
+    expect((await mySubscription(fan.token)).subscription).toMatchObject({ status: 'ACTIVE', plan: { id: 'PRO', name: 'Pro' } });
+    expect(await deliver(stack, event)).toMatchObject({ status: 200, body: { duplicate: true } });
+  });
+
   it('refuses a bad, missing or stale signature with 400 and changes nothing', async () => {
     const fan = await signUp(stack, 'FAN', 'Forger');
     const event = stripeEvent('checkout.session.completed', checkoutCompleted(fan.userId, 'STUDIO', 'sub_forged', 'cus_forged'), Math.floor(Date.now() / 1000));
