@@ -56,8 +56,8 @@
  *     cancelled it must not. Every placeOrder must answer OPEN with no trades, every cancelOrder
  *     CANCELLED for that order;
  *   - any non-2xx, error, timeout, wrong or stale answer fails the run (exit 1) whatever the numbers.
- * After each mix run the orders the load left resting are cancelled through the same target, so
- * every run starts from the recorded state.
+ * After each mix run (and warm-up) the 1¢ orders the load left resting are looked up in ownership's
+ * table and cancelled through the same target, so every run starts from the recorded state.
  *
  * Per (operation, users, mode) the targets are measured in turn, rounds interleaved (a warm-up per
  * target before its first round, which also fills the cache), medians over rounds. Printed: req/s
@@ -191,7 +191,6 @@ const TEXT: Record<Op, string> = {
 const PER_SONG: Record<Op, boolean> = { Song: true, SongDetails: true, MyArtistSongs: false, Portfolio: false };
 const PLACE = print(PlaceOrderDocument);
 const CANCEL = print(CancelOrderDocument);
-const OPEN_ORDERS = 'query BenchOpenOrders { me { openOrders { id side quantity filledQuantity limitPriceCents } } }';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -689,19 +688,24 @@ function load(target: Target, group: Group, world: World, seconds: number, check
   );
 }
 
-/** Cancels the 1¢ orders a mix run left resting (connections stopped between their two writes), through the same target. */
-async function cleanUp(target: Target, users: User[]): Promise<number> {
+/**
+ * Cancels the 1¢ orders a mix run left resting (connections stopped between their two writes),
+ * found in ownership's table (not through a cache), through the same target, whose caches must
+ * then see the cancellations.
+ */
+async function cleanUp(target: Target, users: User[], db: pg.Client): Promise<number> {
   await sleep(300);
-  let cancelled = 0;
-  for (const user of users) {
-    const { me } = await gql<{ me: { openOrders: { id: string; limitPriceCents: number | null }[] } }>(target.url, OPEN_ORDERS, {}, user.token);
-    for (const order of me.openOrders) {
-      if (order.limitPriceCents !== TRANSIENT_PRICE) continue;
-      await gql(target.url, CANCEL, { orderId: order.id }, user.token);
-      cancelled++;
-    }
+  const byId = new Map(users.map((u) => [u.id, u]));
+  const { rows } = await db.query<{ id: string; user_id: string }>(
+    `select id, user_id from ownership.orders where status = 'OPEN' and limit_price_cents = $1 and quantity = 1 and side = 'BUY'`,
+    [TRANSIENT_PRICE],
+  );
+  for (const row of rows) {
+    const user = byId.get(row.user_id);
+    if (!user) throw new Error(`a 1¢ order ${row.id} of a user not in this run`);
+    await gql(target.url, CANCEL, { orderId: row.id }, user.token);
   }
-  return cancelled;
+  return rows.length;
 }
 
 interface Measurement {
@@ -726,6 +730,7 @@ async function measure(
   otherPids: number[],
   normalize: (text: string) => string | null,
   warmBad: Checker | null,
+  db: pg.Client,
 ): Promise<Measurement> {
   const checker = new Checker();
   const gwStart = cpuSeconds(target.pid);
@@ -756,7 +761,7 @@ async function measure(
       ? null
       : Math.max(0, machineEnd - machineStart - gateway - subTotal - others - loadSeconds);
   if (group.mode === 'mix') {
-    const left = await cleanUp(target, group.users);
+    const left = await cleanUp(target, group.users, db);
     if (left > options.connections) checker.note('bad', 'clean-up', `${left} transient orders were left resting (more than one per connection)`);
   }
   const measured = {
@@ -771,7 +776,8 @@ async function measure(
     torn: checker.torn,
     us: { gateway: per(gateway), subgraphs: per(subTotal), rest: per(rest), load: per(loadSeconds)!, ...sub },
   };
-  for (const e of [...(warmBad?.examples ?? []), ...checker.examples]) console.error(`  ${e}`);
+  for (const e of [...(warmBad?.examples ?? []), ...checker.examples])
+    console.error(`  ${group.op} ${group.users.length} user(s) ${group.mode} on ${target.key}: ${e}`);
   return measured;
 }
 
@@ -885,7 +891,7 @@ async function main(): Promise<number> {
               warmBad = new Checker();
               const warm = await load(target, group, world, options.warmup, warmBad, normalize);
               warmBad.bad += warm.errors + warm.timeouts + warm.non2xx;
-              if (mode === 'mix') await cleanUp(target, group.users);
+              if (mode === 'mix') await cleanUp(target, group.users, db);
             }
             const m = await measure(
               target,
@@ -895,6 +901,7 @@ async function main(): Promise<number> {
               allPids.filter((p) => p !== target.pid),
               normalize,
               warmBad,
+              db,
             );
             groupRows[i]!.rounds.push(m);
             console.log(
