@@ -96,7 +96,7 @@ const persistenceOutsideStore = (name, patterns) => ({
         paths: [
           {
             name: '@vibestream/platform',
-            importNames: ['sql', 'rows', 'row', 'exec', 'EntityManager', 'MikroORM', 'openSqlPool', 'withSqlClient', 'inlineSql', 'recordEvent'],
+            importNames: ['sql', 'rows', 'row', 'exec', 'EntityManager', 'MikroORM', 'openSqlPool', 'withSqlClient', 'inlineSql'],
             message: 'SQL lives in the store: call its functions (through a use case for writes); record events with tx.outbox.',
           },
         ],

@@ -37,7 +37,7 @@ import {
   createLogger,
   openDatabase,
   projectionTopic,
-  recordEvent,
+  openPersistence,
   type RunningSubgraph,
 } from '@vibestream/platform';
 import { SongPublished } from '@vibestream/catalog/events';
@@ -98,6 +98,7 @@ async function measureBus(env: NodeJS.ProcessEnv, redis: boolean) {
   for (const module of consumers) running.push(await module.start({ env, port: 0, infra, log }));
   infra.transport.consumersStarted?.();
   const producer = await openDatabase({ url: env.DATABASE_URL!, schema: 'bench_producer', entities: [], migrations: [], log });
+  const producerDb = openPersistence(producer, { source: 'catalog' });
   const relay = new OutboxRelay(producer, infra.transport, log, { intervalMs: 250 });
   relay.start();
 
@@ -122,8 +123,8 @@ async function measureBus(env: NodeJS.ProcessEnv, redis: boolean) {
     const projected = new Promise<void>((resolve) => (done = resolve));
     const entry = { left: new Set(consumers.map((c) => c.name)), at: {} as Record<string, number>, done };
     waiting.set(songId, entry);
-    await producer.em.fork().transactional(async (tx) => {
-      recordEvent(tx, 'catalog', SongPublished, {
+    await producerDb.useCase(async (tx) => {
+      tx.outbox.record(SongPublished, {
         songId,
         artistId: randomUUID(),
         artistUserId: randomUUID(),
@@ -132,7 +133,6 @@ async function measureBus(env: NodeJS.ProcessEnv, redis: boolean) {
         durationSeconds: 180,
         publishedAt: new Date().toISOString(),
       });
-      await tx.flush();
     });
     const committedAt = performance.now();
     relay.kick();

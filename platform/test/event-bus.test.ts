@@ -15,7 +15,7 @@ import {
   newEnvelope,
   on,
   openDatabase,
-  recordEvent,
+  openPersistence,
   sqlMigration,
   startConsumer,
   type EventTransport,
@@ -139,9 +139,8 @@ describe.each(buses)('$kind transport', (bus) => {
   }
 
   async function write(noteId: string, fail = 0): Promise<void> {
-    await producer.em.fork().transactional(async (tx) => {
-      recordEvent(tx, 'test', Noted, { noteId, fail });
-      await tx.flush();
+    await openPersistence(producer, { source: 'test' }).useCase(async (tx) => {
+      tx.outbox.record(Noted, { noteId, fail });
     });
   }
 

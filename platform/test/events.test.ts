@@ -12,7 +12,7 @@ import {
   newEnvelope,
   on,
   openDatabase,
-  recordEvent,
+  openPersistence,
   sqlMigration,
   startConsumer,
   type EventTransport,
@@ -79,11 +79,9 @@ async function unpublished(): Promise<number> {
 }
 
 async function writeTip(tipId: string, rollback = false): Promise<void> {
-  await orm.em
-    .fork()
-    .transactional(async (tx) => {
-      recordEvent(tx, 'test', Tipped, { tipId, cents: 100 });
-      await tx.flush();
+  await openPersistence(orm, { source: 'test' })
+    .useCase(async (tx) => {
+      tx.outbox.record(Tipped, { tipId, cents: 100 });
       if (rollback) throw new Error('rolled back on purpose');
     })
     .catch((error: Error) => {

@@ -12,7 +12,6 @@ import {
   generateSigningKeys,
   loadConfig,
   on,
-  recordEvent,
   sendJson,
   sqlMigration,
   subgraphConfigShape,
@@ -122,12 +121,9 @@ describe('defineSubgraph', () => {
       );
 
       // An event the subgraph records goes out through its relay once onEventsCommitted kicks it.
-      const { orm, onEventsCommitted } = subgraph.runtime();
-      await orm.em.fork().transactional(async (tx) => {
-        recordEvent(tx, 'runtimeone', Pinged, { n: 2 });
-        await tx.flush();
+      await subgraph.runtime().persistence.useCase(async (tx) => {
+        tx.outbox.record(Pinged, { n: 2 });
       });
-      onEventsCommitted([]);
       await eventually(
         async () => (await gql<{ pings: number }>('{ pings }')).data?.pings,
         (n) => n === 2,
