@@ -76,9 +76,9 @@ export async function runApolloRequest<Ctx extends BaseContext>(
   bodyLimitBytes?: number,
   transform?: GraphQLRequestTransform,
 ): Promise<void> {
-  const url = new URL(req.url ?? '/', 'http://localhost');
   const method = req.method ?? 'GET';
-  let search = url.search;
+  // Parsed only when there is a query string (a POST to /graphql has none).
+  let search = req.url?.includes('?') ? new URL(req.url, 'http://localhost').search : '';
   let body: unknown = undefined;
   if (req.method === 'POST') {
     const text = await readBody(req, bodyLimitBytes);
