@@ -35,7 +35,10 @@
  *   --users=N         BENCH_USERS        distinct signed-in users (10)
  *   --rounds=N        BENCH_ROUNDS       rounds over all rows, medians reported (1)
  *   --rows=LIST       BENCH_ROWS         only these rows, e.g. Portfolio/ownership,Song (an operation name takes all its rows)
- *   --compare=DIR     BENCH_COMPARE      also measure the subgraphs of the checkout at DIR ("base")
+ *   --compare=DIR     BENCH_COMPARE      also measure the subgraphs of the checkout at DIR ("base"; DIR may be this one)
+ *   --node-args=ARGS  BENCH_NODE_ARGS    Node flags of this checkout's subgraph processes (default: those run.ts got),
+ *                                        e.g. --node-args=--experimental-async-context-frame
+ *   --base-node-args=ARGS BENCH_BASE_NODE_ARGS  the same for the base set
  *   --cpu-prof=ROLES  BENCH_CPU_PROF     identity, catalog and/or ownership: a CPU profile of each measured
  *                                        stretch, per set, in bench/subgraphs/profiles/ (git-ignored)
  *   --json=FILE       BENCH_JSON         also write the results as JSON
@@ -77,6 +80,8 @@ const { values: flags } = parseArgs({
     rounds: { type: 'string' },
     rows: { type: 'string' },
     compare: { type: 'string' },
+    'node-args': { type: 'string' },
+    'base-node-args': { type: 'string' },
     'cpu-prof': { type: 'string' },
     json: { type: 'string' },
   },
@@ -90,6 +95,8 @@ const options = {
   rounds: Math.round(numberOption(flags.rounds, 'rounds', 'BENCH_ROUNDS', 1, 1)),
   rows: (flags.rows ?? process.env.BENCH_ROWS ?? '').split(',').filter(Boolean),
   compare: flags.compare ?? process.env.BENCH_COMPARE,
+  nodeArgs: flags['node-args'] ?? process.env.BENCH_NODE_ARGS,
+  baseNodeArgs: flags['base-node-args'] ?? process.env.BENCH_BASE_NODE_ARGS,
   cpuProf: new Set((flags['cpu-prof'] ?? process.env.BENCH_CPU_PROF ?? '').split(',').filter(Boolean)),
   json: flags.json ?? process.env.BENCH_JSON,
 };
@@ -125,8 +132,11 @@ async function until(what: string, probe: () => Promise<boolean>, timeoutMs = 30
   }
 }
 
-/** Stream URLs are signed with an expiry: compared without their value. */
-const comparable = (text: string) => text.replace(/"streamUrl":"[^"]*"/g, '"streamUrl":"…"');
+/**
+ * Stream URLs are signed with an expiry: compared without their value. Extensions (cache tags,
+ * listed in the order their entities resolved) are left out: answers are compared by their data.
+ */
+const comparable = (text: string) => text.replace(/,"extensions":\{.*\}\s*$/s, '}').replace(/"streamUrl":"[^"]*"/g, '"streamUrl":"…"');
 
 /** The fetch nodes of a query plan, in the order they run (these plans are sequences). */
 function fetchNodes(node: PlanNode | undefined): FetchNode[] {
@@ -175,15 +185,18 @@ interface SubgraphSet {
   servers: Record<SubgraphRole, ChildServer<Role>>;
 }
 
-function startServer(role: Role, env: NodeJS.ProcessEnv): Promise<ChildServer<Role>> {
-  return startChild(join(here, 'server.ts'), { role, env }, { startTimeoutMs: 120_000 });
+function startServer(role: Role, env: NodeJS.ProcessEnv, execArgv: string[]): Promise<ChildServer<Role>> {
+  return startChild(join(here, 'server.ts'), { role, env }, { startTimeoutMs: 120_000, execArgv });
 }
+
+const nodeArgs = (text: string | undefined) => (text === undefined ? [...process.execArgv] : text.split(/\s+/).filter(Boolean));
 
 async function startSet(name: SubgraphSet['name'], env: NodeJS.ProcessEnv): Promise<SubgraphSet> {
   const setEnv = name === 'base' ? { ...env, BENCH_SUBGRAPHS_ROOT: resolve(options.compare!) } : env;
   // One at a time: their migrations take the same lock anyway, and two sets would race on it.
   const servers = {} as Record<SubgraphRole, ChildServer<Role>>;
-  for (const role of SUBGRAPHS) servers[role] = await startServer(role, setEnv);
+  const execArgv = nodeArgs(name === 'base' ? options.baseNodeArgs : options.nodeArgs);
+  for (const role of SUBGRAPHS) servers[role] = await startServer(role, setEnv, execArgv);
   return { name, servers };
 }
 
@@ -415,9 +428,12 @@ interface Measurement {
   restCpu: number | null;
   requests: number;
   bad: number;
+  kinds: Record<string, number>;
 }
 
 const traceId = randomBytes(16).toString('hex');
+/** The first wrong answers seen, printed at the end. */
+const wrongAnswers: string[] = [];
 
 function load(url: string, row: Row, bodies: string[], valid: Set<string>, seconds: number): Promise<Result> {
   let next = 0;
@@ -448,7 +464,12 @@ function load(url: string, row: Row, bodies: string[], valid: Set<string>, secon
           },
         },
       ],
-      verifyBody: (text: string) => valid.has(comparable(text)),
+      verifyBody: (text: string) => {
+        if (valid.has(comparable(text))) return true;
+        if (wrongAnswers.length < 3) wrongAnswers.push(`${row.key}: ${text}`);
+        if (process.env.BENCH_DEBUG) writeFileSync(`/tmp/sgb/wrong-${wrongAnswers.length}.json`, JSON.stringify({ text, valid: [...valid] }));
+        return false;
+      },
     }),
   );
 }
@@ -475,6 +496,7 @@ async function measure(server: ChildServer<Role>, row: Row, bodies: string[], va
     restCpu: machine === null || cpu === null ? null : Math.max(0, machine - cpu - (self.user + self.system) / 1e6 / wall),
     requests: result.requests.total,
     bad: result.errors + result.timeouts + result.non2xx + result.mismatches,
+    kinds: { errors: result.errors, timeouts: result.timeouts, non2xx: result.non2xx, mismatches: result.mismatches },
   };
 }
 
@@ -551,7 +573,7 @@ async function main(): Promise<number> {
           results.set(resultKey(row, set), [...(results.get(resultKey(row, set)) ?? []), m]);
           console.log(
             `round ${round}/${options.rounds} ${row.key.padEnd(24)} ${set.name.padEnd(7)}: ${fmt(m.rps)} req/s, ${fmt(m.usPerRequest)} µs CPU/req, rest CPU ${fmt((m.restCpu ?? 0) * 100)}%` +
-              (m.bad ? `, ${m.bad} BAD RESPONSES` : ''),
+              (m.bad ? `, ${m.bad} BAD RESPONSES ${JSON.stringify(m.kinds)}` : ''),
           );
         }
       }
@@ -600,6 +622,7 @@ async function main(): Promise<number> {
     if (options.json) writeFileSync(options.json, JSON.stringify({ options: { ...options, cpuProf: [...options.cpuProf] }, summary }, null, 2) + '\n');
     const bad = summary.some((s) => Object.values(s.sets).some((v) => v.bad > 0));
     if (bad) console.error('FAILED: some responses were wrong (see "bad"); the numbers do not count.');
+    for (const wrong of wrongAnswers) console.error(`wrong answer: ${wrong}`);
     return bad ? 1 : 0;
   } finally {
     await db.end();
