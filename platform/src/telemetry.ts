@@ -5,8 +5,10 @@
  *
  * Tracing (configured from the environment, OpenTelemetry's own variable names):
  * - `OTEL_TRACES_EXPORTER`: `none` (default) | `otlp` | `console` (a comma list is accepted).
- *   Spans are created and `traceparent`/`tracestate` propagated whatever the exporter: with
- *   `none` they are simply not exported, so trace ids still flow gateway → subgraphs.
+ *   Trace context (`traceparent`/`tracestate`) is propagated whatever the exporter, so trace ids
+ *   still flow gateway → subgraphs with `none`; an HTTP request's server span is only recorded
+ *   when someone would see it (an exporter, or an {@link onSpanEnd} listener), otherwise the
+ *   request runs under a non-recording span carrying the same ids.
  * - `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (used as is) or `OTEL_EXPORTER_OTLP_ENDPOINT`
  *   (`/v1/traces` appended); default `http://localhost:4318/v1/traces` (OTLP over HTTP, JSON).
  * - `OTEL_EXPORTER_OTLP_TRACES_HEADERS` / `OTEL_EXPORTER_OTLP_HEADERS`: `key=value,key2=value2`.
