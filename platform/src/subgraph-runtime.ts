@@ -35,7 +35,7 @@ export interface SubgraphRuntime<Config> {
    * Call after a transaction that recorded events commits: asks the outbox relay for a pass, and
    * purges the entities the events name from the gateway's entity cache (before the request answers).
    */
-  onEventsCommitted: (events: readonly EventEnvelope[]) => void;
+  onEventsCommitted: (events: readonly EventEnvelope[]) => Promise<void>;
   /** Waits, bounded, for this context's consumer to project an object it does not know yet (read-your-writes). */
   projections: ProjectionWaits;
   /** The context's Persistence on its ORM: use cases wake the relay and purge what they changed from the entity cache. */
@@ -111,7 +111,7 @@ export function defineSubgraph<Config extends SubgraphRuntimeConfig, Ctx extends
     const projections = new ProjectionWaits({ group: name, timeoutMs: config.PROJECTION_WAIT_MS, live: infra.live, log });
     const onEventsCommitted = (events: readonly EventEnvelope[]) => {
       relay?.kick();
-      noteChanged(
+      return noteChanged(
         events.flatMap((e) => eventCacheTags(e.payload)),
         infra.cacheInvalidations,
         log,
@@ -147,7 +147,7 @@ export function defineSubgraph<Config extends SubgraphRuntimeConfig, Ctx extends
           projections,
           // What a handled event changed here is purged once its projection committed.
           afterCommit: (envelope) => {
-            noteChanged(eventCacheTags(envelope.payload), infra.cacheInvalidations, log);
+            void noteChanged(eventCacheTags(envelope.payload), infra.cacheInvalidations, log);
             wiring.afterCommit?.(envelope);
           },
         })

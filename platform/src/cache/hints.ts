@@ -73,27 +73,39 @@ export interface CacheTagsExtension {
 /** Changes committed while a request runs, purged (with the request's own) before it answers. */
 interface RequestChanges {
   tags: Set<CacheTag>;
+  /** Purges under way, awaited before the answer. */
+  pending: Promise<void>[];
 }
 
 const requestChanges = new AsyncLocalStorage<RequestChanges>();
 
 /** Runs one GraphQL request with a place to note what its use cases changed. */
 export function withRequestChanges<T>(work: () => T): T {
-  return requestChanges.run({ tags: new Set() }, work);
+  return requestChanges.run({ tags: new Set(), pending: [] }, work);
 }
 
 /**
- * Notes that entities changed (a transaction committed). Inside a request, the request purges them
- * before it answers; elsewhere (an event handler, a background job), they are purged now.
+ * Notes that entities changed (a transaction committed) and purges them now. Resolves once the
+ * purge is done (await it before announcing the change, e.g. a live event, so no subscriber reads
+ * the old value); it never rejects. Inside a request, the request also waits for it and names the
+ * tags in its answer.
  */
-export function noteChanged(tags: readonly CacheTag[], invalidations: CacheInvalidations, log: Logger): void {
-  if (tags.length === 0) return;
+export function noteChanged(tags: readonly CacheTag[], invalidations: CacheInvalidations, log: Logger): Promise<void> {
+  if (tags.length === 0) return Promise.resolve();
+  const purge = invalidations
+    .invalidate(tags)
+    .catch((error: unknown) => log.warn({ err: error, tags }, 'cache invalidation failed; entries expire at their max age'));
   const changes = requestChanges.getStore();
   if (changes) {
     for (const tag of tags) changes.tags.add(tag);
-    return;
+    changes.pending.push(purge);
   }
-  invalidations.invalidate(tags).catch((error: unknown) => log.warn({ err: error, tags }, 'cache invalidation failed; entries expire at their max age'));
+  return purge;
+}
+
+function noteChangedOutsideRequest(tags: readonly CacheTag[], invalidations: CacheInvalidations, log: Logger): Promise<void> {
+  if (tags.length === 0) return Promise.resolve();
+  return invalidations.invalidate(tags).catch((error: unknown) => log.warn({ err: error, tags }, 'cache invalidation failed; entries expire at their max age'));
 }
 
 /**
@@ -174,18 +186,19 @@ export function cacheTagsPlugin<Ctx extends BaseContext & { principal: Principal
           const { response } = requestContext;
           if (response.body.kind !== 'single') return;
           const result = response.body.singleResult;
-          const changed = new Set(requestChanges.getStore()?.tags ?? []);
+          const changes = requestChanges.getStore();
+          const changed = new Set(changes?.tags ?? []);
+          const more: CacheTag[] = [];
           if (requestContext.operation?.operation === 'mutation') {
-            for (const tag of collector.all()) changed.add(tag);
             const principal = requestContext.contextValue.principal;
-            if (principal) changed.add(entityTag('User', principal.userId));
+            for (const tag of [...collector.all(), ...(principal ? [entityTag('User', principal.userId)] : [])]) {
+              if (!changed.has(tag)) more.push(tag);
+              changed.add(tag);
+            }
           }
           if (changed.size > 0) {
-            const tags = [...changed];
-            await invalidations
-              .invalidate(tags)
-              .catch((error: unknown) => log.warn({ err: error, tags }, 'cache invalidation failed; entries expire at their max age'));
-            result.extensions = { ...result.extensions, invalidatedTags: tags };
+            await Promise.all([...(changes?.pending ?? []), noteChangedOutsideRequest(more, invalidations, log)]);
+            result.extensions = { ...result.extensions, invalidatedTags: [...changed] };
             return;
           }
           if (requestContext.operation?.operation !== 'query' || !requestContext.overallCachePolicy.policyIfCacheable()) return;

@@ -134,11 +134,11 @@ export interface PersistenceOptions {
   /** The context's name: the `source` of the events its use cases record. */
   source: string;
   /** Wakes the outbox relay (and purges what they name from the entity cache); called after a use case that recorded events committed. */
-  onEventsCommitted?: (events: readonly EventEnvelope[]) => void;
+  onEventsCommitted?: (events: readonly EventEnvelope[]) => void | Promise<void>;
   /** Sees every statement (tests that count statements). */
   onQuery?: ((sql: string) => void) | undefined;
   /** Told, after a use case committed, the entities it named with `tx.changed` (the entity cache drops them). */
-  onChanged?: ((tags: readonly CacheTag[]) => void) | undefined;
+  onChanged?: ((tags: readonly CacheTag[]) => void | Promise<void>) | undefined;
 }
 
 /** A context's access to its own schema: reads, use cases and event handlers. */
@@ -193,8 +193,9 @@ export function openPersistence(orm: MikroORM, options: PersistenceOptions): Per
       if (current?.open && current.owner === persistence) return work(current.tx);
       const em = orm.em.fork({ disableContextResolution: true });
       const { value, events, changed } = await em.transactional((txEm) => inTransaction(txEm, work));
-      if (events.length > 0) options.onEventsCommitted?.(events);
-      if (changed.size > 0) options.onChanged?.([...changed]);
+      // Awaited: what the use case's caller announces next (a live event) comes after the purge.
+      if (events.length > 0) await options.onEventsCommitted?.(events);
+      if (changed.size > 0) await options.onChanged?.([...changed]);
       return value;
     },
     holding(lock, work) {

@@ -75,7 +75,7 @@ export class OwnershipService {
   private readonly feeBps: number;
   private readonly live: LiveEvents;
   private readonly log: Logger;
-  private readonly onEventsCommitted: (events: readonly EventEnvelope[]) => void;
+  private readonly onEventsCommitted: (events: readonly EventEnvelope[]) => Promise<void> | void;
   private readonly sql: PlacementPool;
   private readonly projections: ProjectionWaits;
   private readonly songs = new Set<string>();
@@ -86,7 +86,7 @@ export class OwnershipService {
     live: LiveEvents;
     log: Logger;
     sql: PlacementPool;
-    onEventsCommitted: (events: readonly EventEnvelope[]) => void;
+    onEventsCommitted: (events: readonly EventEnvelope[]) => Promise<void> | void;
     projections: ProjectionWaits;
   }) {
     this.db = deps.db;
@@ -309,7 +309,8 @@ export class OwnershipService {
       const existing = returned(outcome.existing ? await store.orderById(reader, outcome.existing) : undefined, 'the existing order');
       return { order: existing, trades: await store.tradesOfOrder(reader, existing.id) };
     }
-    if (outcome.events.length > 0) this.onEventsCommitted(outcome.events);
+    // The trades' entities leave the gateway's cache before subscribers hear of them.
+    if (outcome.events.length > 0) await this.onEventsCommitted(outcome.events);
     await this.publishMarket(songId, outcome.trades);
     return { order: outcome.order, trades: outcome.trades };
   }
