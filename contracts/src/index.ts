@@ -7,12 +7,13 @@ import type { EventContract } from '@vibestream/platform';
 import * as campaigns from './campaigns.ts';
 import * as catalog from './catalog.ts';
 import * as identity from './identity.ts';
+import * as loyalty from './loyalty.ts';
 import * as ownership from './ownership.ts';
 import * as payments from './payments.ts';
 import * as rewards from './rewards.ts';
 
 /** The producing contexts' modules, by context name. */
-export const producers = { campaigns, catalog, identity, ownership, payments, rewards } as const;
+export const producers = { campaigns, catalog, identity, loyalty, ownership, payments, rewards } as const;
 
 const isContract = (value: unknown): value is EventContract =>
   typeof value === 'object' &&

@@ -50,4 +50,16 @@ export const RevenuePaid = defineEvent(
   }),
 );
 
-export const publishes = [TradeExecuted, OrderFilled, RevenuePaid];
+/** A ticket purchase's cash was debited (once per purchaseId): loyalty issues its tickets. */
+export const TicketPaymentSucceeded = defineEvent(
+  'ownership.ticket_payment.succeeded.v1',
+  z.object({ purchaseId: z.uuid(), userId: z.uuid(), amountCents: z.number().int().positive() }),
+);
+
+/** A ticket purchase could not be paid (nothing was debited): loyalty releases its reservation. */
+export const TicketPaymentFailed = defineEvent(
+  'ownership.ticket_payment.failed.v1',
+  z.object({ purchaseId: z.uuid(), userId: z.uuid(), reason: z.enum(['INSUFFICIENT_FUNDS', 'NO_ACCOUNT']) }),
+);
+
+export const publishes = [TradeExecuted, OrderFilled, RevenuePaid, TicketPaymentSucceeded, TicketPaymentFailed];

@@ -40,6 +40,9 @@ export const NON_ENTITY_ID_FIELDS: ReadonlySet<string> = new Set([
   'depositId',
   'eventId',
   'uploadId',
+  // loyalty's purchases and ticket types: not cached entities (loyalty's types carry no cache hints).
+  'purchaseId',
+  'ticketTypeId',
 ]);
 
 /** The tags of the entities an event's payload names (top-level id fields). */

@@ -236,4 +236,20 @@ end
 $fn$;
 `,
   ),
+  sqlMigration(
+    '0003_ticket_payments',
+    `
+-- loyalty's ticket purchases paid from trading-account cash: one row per purchase, so a purchase
+-- is debited at most once whatever event ids carry its reservation.
+create table ticket_payments (
+  purchase_id uuid primary key,
+  user_id uuid not null,
+  artist_user_id uuid not null,
+  amount_cents bigint not null check (amount_cents > 0),
+  status text not null check (status in ('SUCCEEDED', 'FAILED')),
+  reason text,
+  created_at timestamptz not null default now()
+);
+`,
+  ),
 ];

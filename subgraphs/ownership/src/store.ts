@@ -301,3 +301,22 @@ export async function insertDistribution(
     sql`insert into distributions (id, song_id, period_label, total_cents, holder_count, source) values (${d.id}, ${d.songId}, ${d.periodLabel}, ${d.totalCents}, ${d.holderCount}, ${d.source}) returning *`,
   );
 }
+
+// ---- Ticket payments (loyalty.ticket.reserved.v1) ----
+
+const TicketPaymentRow = z.object({ purchase_id: z.string() });
+
+/** Records a ticket purchase's payment outcome; false when the purchase was already settled (nothing to do). */
+export async function recordTicketPayment(
+  tx: Tx,
+  p: { purchaseId: string; userId: string; artistUserId: string; amountCents: number; status: 'SUCCEEDED' | 'FAILED'; reason: string | null },
+): Promise<boolean> {
+  const inserted = await rows(
+    tx,
+    TicketPaymentRow,
+    sql`insert into ticket_payments (purchase_id, user_id, artist_user_id, amount_cents, status, reason)
+        values (${p.purchaseId}, ${p.userId}, ${p.artistUserId}, ${p.amountCents}, ${p.status}, ${p.reason})
+        on conflict (purchase_id) do nothing returning purchase_id`,
+  );
+  return inserted.length > 0;
+}
