@@ -187,5 +187,23 @@ describe('npm start as the README says (embedded PostgreSQL, in-process bus)', {
     expect(await holdingOf(bob.token, songId)).toBe(4);
     // Bob paid 4 x $1.50 and the taker's fee (0.5%, 3 cents).
     expect(await cashOf(bob.token)).toBe(5_000 - 600 - 3);
+
+    // The gateway's entity cache is on by default and purged in process: a cached market answer,
+    // then a trade, and the next read shows it.
+    const MARKET = `query($id: ID!) { song(id: $id) { id title market { lastTradePriceCents volume24h } } }`;
+    const hits = async () => {
+      const text = await (await fetch(`${app.publicUrl}/metrics`)).text();
+      return [...text.matchAll(/^vibestream_gateway_entity_cache_total\{[^}]*result="hit_memory"[^}]*\} (\d+)/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+    };
+    const market = async () =>
+      (await app.gql<{ song: { market: { lastTradePriceCents: number; volume24h: number } } }>(MARKET, { id: songId }, { token: bob.token })).data?.song.market;
+    expect(await market()).toEqual({ lastTradePriceCents: 150, volume24h: 4 });
+    const before = await hits();
+    expect(await market()).toEqual({ lastTradePriceCents: 150, volume24h: 4 });
+    expect(await hits()).toBeGreaterThan(before);
+    await app.gql<Placed>(PLACE, { input: { songId, side: 'SELL', type: 'LIMIT', quantity: 1, limitPriceCents: 160 } }, { token: alice.token });
+    const again = await app.gql<Placed>(PLACE, { input: { songId, side: 'BUY', type: 'LIMIT', quantity: 1, limitPriceCents: 160 } }, { token: bob.token });
+    expect(again.data?.placeOrder.order.status).toBe('FILLED');
+    expect(await market()).toEqual({ lastTradePriceCents: 160, volume24h: 5 });
   });
 });
