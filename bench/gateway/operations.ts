@@ -50,11 +50,14 @@
  *     portfolio must be unchanged, and reserved cash must be the recorded one plus j times what one
  *     such order reserves, cash the recorded one minus as much (0 <= j <= connections). j may differ
  *     from the number of 1¢ orders listed: the trading account and the open orders are resolved
- *     apart, not in one snapshot, so a write can land between them (counted as "torn", allowed). Other operations' answers are unchanged by the writes, so they
- *     must equal the recorded ones. Freshness (counted as "stale"): in mix, the Portfolio read
- *     right after a connection placed its order must show that order, the one right after it
- *     cancelled it must not. Every placeOrder must answer OPEN with no trades, every cancelOrder
- *     CANCELLED for that order;
+ *     apart, not in one snapshot, so a write can land between them (counted as "torn", allowed).
+ *     Other operations' answers are unchanged by the writes, so they must equal the recorded ones;
+ *   - freshness (counted as "stale"): in mix, the Portfolio read right after a connection placed
+ *     its order must list that order and reserve cash for at least one 1¢ order; the one right
+ *     after it cancelled the order must not list it. (A read that joins an identical subgraph
+ *     fetch already in flight, which our gateway merges, can miss a write that completed after
+ *     that fetch started: with 1 user every connection sends the same query. That is stale too.)
+ *   - every placeOrder must answer OPEN with no trades, every cancelOrder CANCELLED for that order;
  *   - any non-2xx, error, timeout, wrong or stale answer fails the run (exit 1) whatever the numbers.
  * After each mix run (and warm-up) the 1¢ orders the load left resting are looked up in ownership's
  * table and cancelled through the same target, so every run starts from the recorded state.
@@ -70,7 +73,8 @@
  *   --ops=LIST          BENCH_OPS          Song,SongDetails,MyArtistSongs,Portfolio (all four); `me` runs me.ts instead
  *   --users=LIST        BENCH_USERS        user counts to run (1,10)
  *   --modes=LIST        BENCH_MODES        read and/or mix (read,mix); --mix alone means --modes=mix
- *   --targets=LIST      BENCH_TARGETS      on,off,stock (all three)
+ *   --targets=LIST      BENCH_TARGETS      on,off,stock (the default), and/or off0: ours, cache off and merging of
+ *                                          identical in-flight subgraph fetches off (a control, as b0 in me.ts)
  *   --duration=S        BENCH_DURATION     seconds measured per target and round (10)
  *   --warmup=S          BENCH_WARMUP       warm-up per target before its first round (3)
  *   --rounds=N          BENCH_ROUNDS       rounds, interleaved; medians reported (3)
@@ -139,10 +143,11 @@ const { values: flags } = parseArgs({
 const OPS = ['Song', 'SongDetails', 'MyArtistSongs', 'Portfolio'] as const;
 type Op = (typeof OPS)[number];
 type Mode = 'read' | 'mix';
-type TargetKey = 'on' | 'off' | 'stock';
+type TargetKey = 'on' | 'off' | 'off0' | 'stock';
 const TARGETS: { key: TargetKey; role: Role; label: string }[] = [
   { key: 'on', role: 'gateway-cache-on', label: 'ours, cache on' },
   { key: 'off', role: 'gateway-cache-off', label: 'ours, cache off' },
+  { key: 'off0', role: 'gateway-nomerge', label: 'ours, cache and merging off' },
   { key: 'stock', role: 'stock', label: 'stock Apollo' },
 ];
 
@@ -168,7 +173,7 @@ const options = {
 };
 for (const op of options.ops) if (!OPS.includes(op)) throw new Error(`unknown operation ${op} (${OPS.join(', ')}, or me alone)`);
 for (const m of options.modes) if (m !== 'read' && m !== 'mix') throw new Error(`unknown mode ${m} (read, mix)`);
-for (const t of options.targets) if (!TARGETS.some((x) => x.key === t)) throw new Error(`unknown target ${t} (on, off, stock)`);
+for (const t of options.targets) if (!TARGETS.some((x) => x.key === t)) throw new Error(`unknown target ${t} (on, off, off0, stock)`);
 for (const u of options.users) if (!Number.isInteger(u) || u < 1 || u > 50) throw new Error('--users takes whole numbers from 1 to 50');
 
 /** Songs read by Song and SongDetails, in turn; each has a trade. */
@@ -536,6 +541,7 @@ function checkPortfolio(
   if (!Number.isInteger(j) || j < 0 || j > options.connections || k > options.connections)
     return { verdict: 'bad', why: `reserved cash for ${j} orders, ${k} listed` };
   if (mustSee && !extra.some((o) => o.id === mustSee)) return { verdict: 'stale', why: `own order ${mustSee} missing after placeOrder` };
+  if (mustSee && j < 1) return { verdict: 'stale', why: `no cash reserved for own order ${mustSee} after placeOrder` };
   if (mustNotSee && extra.some((o) => o.id === mustNotSee)) return { verdict: 'stale', why: `own order ${mustNotSee} listed after cancelOrder` };
   return { verdict: 'ok', why: '', torn: j !== k };
 }
@@ -827,6 +833,7 @@ async function main(): Promise<number> {
 
   const servers = new Map<TargetKey, ChildServer<Role>>([['off', off]]);
   if (options.targets.includes('on')) servers.set('on', await startServer('gateway-cache-on', gatewayEnv('on'), supergraph));
+  if (options.targets.includes('off0')) servers.set('off0', await startServer('gateway-nomerge', gatewayEnv('off'), supergraph));
   if (options.targets.includes('stock')) servers.set('stock', await startServer('stock', env, supergraph));
   console.log(
     `setup: 7 subgraphs and a gateway ${fmt(serversSeconds, 1)} s; ${options.songs} published songs with offerings, ${maxUsers} artists/traders, ` +
