@@ -7,8 +7,9 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { parseTrustedProxies } from '@vibestream/platform';
+import { subgraphUrlVariable as envName } from '@vibestream/gateway/config';
 
-const root = new URL('../../', import.meta.url);
+const root = new URL('../', import.meta.url);
 const read = (path: string) => readFileSync(new URL(path, root), 'utf8');
 
 interface ComposeService {
@@ -51,8 +52,6 @@ const supergraphGraphs = [...read('schema/supergraph.graphql').matchAll(/@join__
   name: m[1]!,
   url: new URL(m[2]!),
 }));
-
-const envName = (subgraph: string) => `SUBGRAPH_URL_${subgraph.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
 
 /** The Dockerfile's stages, in order, and the stages its COPY --from lines name. */
 const dockerfile = existsSync(new URL('Dockerfile', root)) ? read('Dockerfile') : '';
