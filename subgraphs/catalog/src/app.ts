@@ -1,14 +1,17 @@
 import { join } from 'node:path';
-import { dataDir, defineSubgraph, ensureDevSecret } from '@vibestream/platform';
+import { createFailureLimiter, dataDir, defineSubgraph, ensureDevSecret } from '@vibestream/platform';
 import { loadCatalogConfig, type CatalogConfig } from './config.ts';
 import { catalogHandlers } from './handlers.ts';
 import { createLoaders } from './loaders.ts';
+import { hlsRoutes } from './hls.ts';
 import { mediaRoutes } from './media.ts';
 import { migrations } from './migrations.ts';
 import { resolvers, type CatalogContext } from './resolvers.ts';
 import { CatalogService } from './service.ts';
 import { FilesystemStorage } from './storage/filesystem.ts';
 import { S3Storage } from './storage/s3.ts';
+import { StreamWorker } from './stream-worker.ts';
+import { resolveFfmpeg } from './transcode.ts';
 import type { MediaStorage } from './storage/storage.ts';
 
 export const catalogSubgraph = defineSubgraph({
@@ -18,15 +21,36 @@ export const catalogSubgraph = defineSubgraph({
   resolvers,
   loadConfig: loadCatalogConfig,
   database: { migrations },
-  setup: async ({ persistence, config, log, env }) => {
+  setup: async ({ persistence, config, log, env, infra }) => {
     const db = persistence;
     const signingSecret = config.MEDIA_SIGNING_SECRET ?? (await ensureDevSecret(env, 'media-signing', log));
     const storage = createStorage(config, env);
-    const service = new CatalogService({ db, config, storage, signingSecret });
+    // Transcoding runs beside requests in every replica, as many jobs at once as STREAM_WORKERS.
+    const worker = new StreamWorker({
+      db,
+      storage,
+      ffmpeg: resolveFfmpeg(config.FFMPEG_PATH),
+      log,
+      leaseSeconds: config.STREAM_JOB_LEASE_SECONDS,
+      pollMs: config.STREAM_WORKER_POLL_MS,
+      concurrency: config.STREAM_WORKERS,
+    });
+    const service = new CatalogService({
+      db,
+      config,
+      storage,
+      signingSecret,
+      streamStarts: createFailureLimiter(infra.redis, `${infra.prefix}catalog:`, 60),
+      onStreamJob: () => worker.wake(),
+    });
     return {
       handlers: catalogHandlers(db),
       context: ({ em: _em, ...base }): CatalogContext => ({ ...base, loaders: createLoaders(db.reader(), base.principal?.userId ?? null), service, config }),
-      routes: mediaRoutes({ db, storage, signingSecret, log }),
+      routes: [...mediaRoutes({ db, storage, signingSecret, log }), ...hlsRoutes({ db, storage, signingSecret, log })],
+      background: () => {
+        worker.start();
+        return worker;
+      },
     };
   },
 });

@@ -20,6 +20,13 @@ export const catalogConfigShape = {
   S3_SECRET_ACCESS_KEY: env.optionalString().describe('Secret access key for the bucket (used only with S3_ACCESS_KEY_ID).'),
   UPLOAD_URL_TTL_SECONDS: env.int(900, 10).describe('How long an upload URL is valid, in seconds.'),
   STREAM_URL_TTL_SECONDS: env.int(3600, 10).describe('How long a stream URL is valid, in seconds.'),
+  FFMPEG_PATH: env.optionalString().describe('The ffmpeg binary that transcodes streams. Default: the static build of the @ffmpeg-installer/ffmpeg package.'),
+  STREAM_WORKERS: env.int(1, 0).describe('Transcoding jobs this catalog process runs at once (each runs ffmpeg); 0 runs none here.'),
+  STREAM_JOB_LEASE_SECONDS: env
+    .int(30, 1)
+    .describe("How long a transcoding worker's claim on a job lasts without a heartbeat; a job whose worker died is retried after it."),
+  STREAM_WORKER_POLL_MS: env.int(2000, 50).describe('How often an idle transcoding worker looks for jobs other replicas enqueued, in milliseconds.'),
+  STREAM_STARTS_PER_MINUTE: env.int(30, 1).describe('How many songStream sessions one user may start a minute (RATE_LIMITED beyond).'),
   TRENDING_WINDOW_DAYS: env.int(7, 1).describe('trendingSongs ranks songs by their completed listens in the last this many days.'),
 };
 

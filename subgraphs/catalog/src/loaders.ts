@@ -2,7 +2,7 @@ import DataLoader from 'dataloader';
 import { MAX_PAGE_SIZE, decodeCursor, pageSize, toConnection, type Connection, type Session } from '@vibestream/platform';
 import { isUuid } from './service.ts';
 import * as store from './store.ts';
-import type { Album, Artist, PageAfter, PageKind, Playlist, Song } from './store.ts';
+import type { Album, Artist, PageAfter, PageKind, Playlist, Song, StreamJob } from './store.ts';
 
 type PageKey = { parentId: string; first: number; after: string | null };
 type TimeCursor = [createdAt: string, id: string];
@@ -113,6 +113,13 @@ export function createLoaders(db: Session, viewerUserId: string | null) {
       viewer,
       (_song, position) => [position ?? 0],
     ),
+    /** Each song's transcoding job (null: none, e.g. a draft). */
+    streamJob: new DataLoader<string, StreamJob | null>(async (songIds) => {
+      const valid = [...new Set(songIds.filter(isUuid))];
+      const jobs = valid.length ? await store.streamJobsBySongs(db, valid) : [];
+      const map = new Map(jobs.map((j) => [j.songId, j]));
+      return songIds.map((id) => map.get(id) ?? null);
+    }),
     playlistsByOwner: pagesByParent<Playlist>(db, 'playlistsByOwner', (page) => store.pageRows(db, 'playlistsByOwner', store.Playlist, page), viewer, byTime),
   };
 }

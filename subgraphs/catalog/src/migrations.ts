@@ -105,4 +105,47 @@ create table user_plans (
 );
 `,
   ),
+  sqlMigration(
+    '0002_stream_jobs',
+    `
+-- The stream.maxBitrateKbps entitlement; null on rows projected before it: the plan's default applies.
+alter table user_plans add column stream_max_bitrate_kbps int;
+
+-- One transcoding job per song (src/transcode/): claimed with FOR UPDATE SKIP LOCKED by the
+-- workers of every replica, leased (a worker that dies lets its lease lapse and another claims
+-- the job again), retried with backoff, and READY or FAILED in the end. attempt is the fencing
+-- token: only the worker holding the current attempt may heartbeat or finish it.
+create table stream_jobs (
+  song_id uuid primary key references songs(id),
+  status text not null default 'PENDING' check (status in ('PENDING', 'PROCESSING', 'READY', 'FAILED')),
+  source_key text not null,
+  source_bitrate_kbps int,
+  attempt int not null default 0 check (attempt >= 0),
+  run_after timestamptz not null default now(),
+  lease_until timestamptz,
+  worker_id text,
+  last_error text,
+  failure_reason text,
+  -- The AES-128 key of the song's segments (HLS light DRM), fixed when the job is made.
+  encryption_key bytea not null check (length(encryption_key) = 16),
+  -- Where the READY attempt's files are, and what they are.
+  output_prefix text,
+  renditions jsonb,
+  loudness_lufs double precision,
+  true_peak_dbtp double precision,
+  waveform jsonb,
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now(),
+  finished_at timestamptz,
+  constraint stream_jobs_ready_has_output check (status <> 'READY' or (output_prefix is not null and renditions is not null))
+);
+create index stream_jobs_due on stream_jobs (run_after) where status = 'PENDING';
+create index stream_jobs_leased on stream_jobs (lease_until) where status = 'PROCESSING';
+
+-- Songs published before streaming existed get their job too.
+insert into stream_jobs (song_id, source_key, source_bitrate_kbps, encryption_key)
+select id, media_key, bitrate_kbps, decode(replace(gen_random_uuid()::text, '-', ''), 'hex')
+from songs where status = 'PUBLISHED' and media_key is not null;
+`,
+  ),
 ];

@@ -16,6 +16,7 @@ import type { Resolvers } from './generated/resolvers-types.ts';
 import type { CatalogConfig } from './config.ts';
 import type { Song } from './entities.ts';
 import { normalizeSearchQuery } from './domain/songs.ts';
+import { WAVEFORM_PEAKS, resampleWaveform } from './domain/streaming.ts';
 import { pageKey, type Loaders } from './loaders.ts';
 import type { CatalogService } from './service.ts';
 
@@ -64,6 +65,8 @@ export const resolvers: Resolvers<CatalogContext> = {
       return ctx.service.search(q.value, first, after);
     },
     trendingSongs: (_root, { first }, ctx) => ctx.service.trending(first),
+    // Not cached: the URL is signed for the caller's session and expires.
+    songStream: (_root, { songId }, ctx) => ctx.service.songStream(ctx.principal, parseId(songId, 'songId')),
   },
   Mutation: {
     createArtistProfile: (_root, { input }, ctx) => ctx.service.createArtistProfile(ctx.principal, input),
@@ -103,6 +106,31 @@ export const resolvers: Resolvers<CatalogContext> = {
       // A cached URL must stay usable for a while after it is served.
       validFor(info, ctx.config.STREAM_URL_TTL_SECONDS / 2);
       return ctx.service.streamUrl(song);
+    },
+    stream: async (song, _args, ctx, info) => {
+      const job = await ctx.loaders.streamJob.load(song.id);
+      if (!job) return null;
+      if (job.status !== 'READY' || song.status !== 'PUBLISHED') {
+        // The job itself is its artist's to see.
+        const artist = await ctx.loaders.artist.load(song.artistId);
+        if (!artist || artist.userId !== viewerOf(ctx)) return null;
+        privateToViewer(info);
+      }
+      return {
+        status: job.status,
+        failureReason: job.status === 'FAILED' ? job.failureReason : null,
+        renditions: job.status === 'READY' ? [...(job.renditions ?? [])].sort((a, b) => a.bitrateKbps - b.bitrateKbps) : [],
+        loudnessLufs: job.status === 'READY' ? job.loudnessLufs : null,
+        truePeakDbtp: job.status === 'READY' ? job.truePeakDbtp : null,
+        waveform: job.status === 'READY' ? (job.waveform ?? []) : [],
+      };
+    },
+  },
+  AudioStream: {
+    waveform: (stream, { points }) => {
+      const n = points ?? 200;
+      if (!Number.isInteger(n) || n < 1 || n > WAVEFORM_PEAKS) throw badInput(`points must be between 1 and ${WAVEFORM_PEAKS}`, 'points');
+      return resampleWaveform(stream.waveform, n);
     },
   },
   Playlist: {

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { parseStream } from 'music-metadata';
 import {
   badInput,
@@ -14,12 +14,15 @@ import {
   type Principal,
   type Session,
   isUuid,
+  rateLimited,
+  type FailureLimiter,
 } from '@vibestream/platform';
 import type { CatalogConfig } from './config.ts';
 import { ArtistCreated, SongPublished } from './events.ts';
 import { canonicalContentType } from './domain/media.ts';
 import { checkUpload, FREE_LIMITS, type UploadLimits } from './domain/plans.ts';
 import { signedMediaPath } from './domain/signed-url.ts';
+import { grantQuery, hlsBase, streamLimitKbps } from './domain/streaming.ts';
 import { MAX_ALBUM_SONGS, canSeeSong, checkIsrc, checkText, type Checked } from './domain/songs.ts';
 import { searchSongs, trendingSongs } from './queries.ts';
 import * as store from './store.ts';
@@ -45,12 +48,25 @@ export class CatalogService {
   private readonly config: CatalogConfig;
   private readonly storage: MediaStorage;
   private readonly signingSecret: string;
+  private readonly streamStarts: FailureLimiter | null;
+  private readonly onStreamJob: () => void;
 
-  constructor(deps: { db: Persistence; config: CatalogConfig; storage: MediaStorage; signingSecret: string }) {
+  constructor(deps: {
+    db: Persistence;
+    config: CatalogConfig;
+    storage: MediaStorage;
+    signingSecret: string;
+    /** Counts stream starts per user (songStream); without it they are not limited. */
+    streamStarts?: FailureLimiter;
+    /** Told when a transcoding job was enqueued (wakes this process's worker). */
+    onStreamJob?: () => void;
+  }) {
     this.db = deps.db;
     this.config = deps.config;
     this.storage = deps.storage;
     this.signingSecret = deps.signingSecret;
+    this.streamStarts = deps.streamStarts ?? null;
+    this.onStreamJob = deps.onStreamJob ?? (() => undefined);
   }
 
   async createArtistProfile(principal: Principal | null, input: { name: string; bio?: string | null }): Promise<Artist> {
@@ -138,9 +154,12 @@ export class CatalogService {
     const reader = this.db.reader();
     const [artist] = await store.artistsByIds(reader, [song.artistId]);
     if (!artist) throw notFound('Artist');
+    const mediaKey = song.mediaKey;
     await this.db.useCase(async (tx) => {
       const publishedAt = await store.publishDraft(tx, song.id, metadata);
       if (!publishedAt) return;
+      // Transcoding into HLS renditions starts now, on whichever replica's worker claims it.
+      await store.enqueueStreamJob(tx, { songId: song.id, sourceKey: mediaKey, sourceBitrateKbps: metadata.bitrateKbps, encryptionKey: randomBytes(16) });
       tx.outbox.record(SongPublished, {
         songId: song.id,
         artistId: song.artistId,
@@ -151,7 +170,34 @@ export class CatalogService {
         publishedAt: publishedAt.toISOString(),
       });
     });
+    this.onStreamJob();
     return returned(await store.songById(reader, song.id), 'the published song');
+  }
+
+  /**
+   * Starts an HLS stream session: a master playlist signed for the caller's session, listing the
+   * renditions at or below their plan's stream.maxBitrateKbps as it is now (a plan change applies
+   * at the next session). NOT_FOUND until the stream is READY; RATE_LIMITED beyond
+   * STREAM_STARTS_PER_MINUTE a minute.
+   */
+  async songStream(principal: Principal | null, songId: string): Promise<{ masterPlaylistUrl: string; maxBitrateKbps: number; expiresAt: Date }> {
+    const p = requireAuth(principal);
+    const song = await this.visibleSong(p.userId, songId);
+    const reader = this.db.reader();
+    const [job] = await store.streamJobsBySongs(reader, [song.id]);
+    if (job?.status !== 'READY' || !job.renditions?.length) throw notFound('Stream');
+    if (this.streamStarts) {
+      const reservation = await this.streamStarts.reserve([{ key: `catalog:stream-starts:${p.userId}`, limit: this.config.STREAM_STARTS_PER_MINUTE }]);
+      if (!reservation.admitted) throw rateLimited('Too many stream sessions started; try again shortly', reservation.retryAfterSeconds);
+    }
+    const plan = await store.planLimitsOf(reader, p.userId);
+    const limit = streamLimitKbps(plan ? { planId: plan.plan_id, streamMaxBitrateKbps: plan.stream_max_bitrate_kbps } : undefined);
+    const allowed = job.renditions.map((r) => r.bitrateKbps).filter((kbps) => kbps <= limit);
+    // The lowest rung is never above a plan's limit; should a plan allow less, it still gets the lowest.
+    const maxBitrateKbps = allowed.length ? Math.max(...allowed) : Math.min(...job.renditions.map((r) => r.bitrateKbps));
+    const exp = Math.floor(Date.now() / 1000) + this.config.STREAM_URL_TTL_SECONDS;
+    const query = grantQuery(this.signingSecret, { songId: song.id, sessionId: p.sessionId, maxKbps: maxBitrateKbps, exp });
+    return { masterPlaylistUrl: `${hlsBase(song.id)}/master.m3u8?${query}`, maxBitrateKbps, expiresAt: new Date(exp * 1000) };
   }
 
   /** Reads duration, codec and bitrate from the stored bytes; BAD_USER_INPUT when they are not decodable audio. */

@@ -346,10 +346,15 @@ export async function lockUploads(tx: Tx, userId: string): Promise<void> {
   await exec(tx, sql`select pg_advisory_xact_lock(hashtext(${`catalog:upload:${userId}`}))`);
 }
 
-const PlanLimitsOfRow = z.object({ plan_id: z.string(), uploads_monthly: z.number().nullable(), storage_bytes: z.coerce.number().nullable() });
+const PlanLimitsOfRow = z.object({
+  plan_id: z.string(),
+  uploads_monthly: z.number().nullable(),
+  storage_bytes: z.coerce.number().nullable(),
+  stream_max_bitrate_kbps: z.number().nullable(),
+});
 
 export async function planLimitsOf(db: Session, userId: string) {
-  return row(db, PlanLimitsOfRow, sql`select plan_id, uploads_monthly, storage_bytes from user_plans where user_id = ${userId}`);
+  return row(db, PlanLimitsOfRow, sql`select plan_id, uploads_monthly, storage_bytes, stream_max_bitrate_kbps from user_plans where user_id = ${userId}`);
 }
 
 const UploadUsageRow = z.object({ uploads: z.coerce.number(), bytes: z.coerce.number() });
@@ -413,13 +418,140 @@ export async function recordListen(tx: Tx, eventId: string, songId: string, comp
 /** Stores a user's plan limits; out-of-order delivery never rolls a newer plan back. */
 export async function savePlanLimits(
   tx: Tx,
-  p: { userId: string; planId: string; uploadsMonthly: number | null; storageBytes: number | null; changedAt: string },
+  p: {
+    userId: string;
+    planId: string;
+    uploadsMonthly: number | null;
+    storageBytes: number | null;
+    streamMaxBitrateKbps: number | null;
+    changedAt: string;
+  },
 ): Promise<void> {
   await exec(
     tx,
-    sql`insert into user_plans (user_id, plan_id, uploads_monthly, storage_bytes, changed_at) values (${p.userId}, ${p.planId}, ${p.uploadsMonthly}, ${p.storageBytes}, ${p.changedAt})
+    sql`insert into user_plans (user_id, plan_id, uploads_monthly, storage_bytes, stream_max_bitrate_kbps, changed_at)
+        values (${p.userId}, ${p.planId}, ${p.uploadsMonthly}, ${p.storageBytes}, ${p.streamMaxBitrateKbps}, ${p.changedAt})
         on conflict (user_id) do update set plan_id = excluded.plan_id, uploads_monthly = excluded.uploads_monthly,
-          storage_bytes = excluded.storage_bytes, changed_at = excluded.changed_at
+          storage_bytes = excluded.storage_bytes, stream_max_bitrate_kbps = excluded.stream_max_bitrate_kbps, changed_at = excluded.changed_at
         where user_plans.changed_at < excluded.changed_at`,
   );
+}
+
+// ---- Stream jobs (transcoding) ----
+
+export const Rendition = z.object({ bitrateKbps: z.number().int(), codec: z.string() });
+export type Rendition = z.output<typeof Rendition>;
+
+export const StreamJob = z.object({
+  songId: z.string(),
+  status: z.enum(['PENDING', 'PROCESSING', 'READY', 'FAILED']),
+  sourceKey: z.string(),
+  sourceBitrateKbps: z.number().nullable(),
+  attempt: z.number(),
+  failureReason: z.string().nullable(),
+  lastError: z.string().nullable(),
+  outputPrefix: z.string().nullable(),
+  renditions: z.array(Rendition).nullable(),
+  loudnessLufs: z.number().nullable(),
+  truePeakDbtp: z.number().nullable(),
+  waveform: z.array(z.number()).nullable(),
+});
+export type StreamJob = z.output<typeof StreamJob>;
+const jobColumns = sql.raw(
+  `j.song_id as "songId", j.status, j.source_key as "sourceKey", j.source_bitrate_kbps as "sourceBitrateKbps", j.attempt,
+   j.failure_reason as "failureReason", j.last_error as "lastError", j.output_prefix as "outputPrefix", j.renditions,
+   j.loudness_lufs as "loudnessLufs", j.true_peak_dbtp as "truePeakDbtp", j.waveform`,
+);
+
+/** Makes the song's transcoding job (once: a second call for the same song changes nothing). */
+export async function enqueueStreamJob(
+  tx: Tx,
+  j: { songId: string; sourceKey: string; sourceBitrateKbps: number | null; encryptionKey: Buffer },
+): Promise<void> {
+  await exec(
+    tx,
+    sql`insert into stream_jobs (song_id, source_key, source_bitrate_kbps, encryption_key)
+        values (${j.songId}, ${j.sourceKey}, ${j.sourceBitrateKbps}, ${j.encryptionKey}) on conflict (song_id) do nothing`,
+  );
+}
+
+export async function streamJobsBySongs(db: Session, songIds: readonly string[]): Promise<StreamJob[]> {
+  return rows(db, StreamJob, sql`select ${jobColumns} from stream_jobs j where j.song_id in (${list(songIds)})`);
+}
+
+/**
+ * Claims one due job for `workerId`: a PENDING one whose backoff is over, or a PROCESSING one whose
+ * worker's lease lapsed (it died). Rows other workers hold are skipped, so replicas never wait on
+ * each other. The claim starts a new attempt (the fencing token of heartbeat and finish).
+ */
+export async function claimStreamJob(tx: Tx, workerId: string, leaseSeconds: number): Promise<StreamJob | undefined> {
+  return row(
+    tx,
+    StreamJob,
+    sql`update stream_jobs j set status = 'PROCESSING', attempt = j.attempt + 1, worker_id = ${workerId},
+          lease_until = now() + make_interval(secs => ${leaseSeconds}), updated_at = now()
+        where j.song_id = (
+          select song_id from stream_jobs
+          where (status = 'PENDING' and run_after <= now()) or (status = 'PROCESSING' and lease_until < now())
+          order by run_after limit 1 for update skip locked)
+        returning ${jobColumns}`,
+  );
+}
+
+/** Extends the lease of the worker's current attempt; false when the job is no longer its own. */
+export async function heartbeatStreamJob(tx: Tx, songId: string, attempt: number, leaseSeconds: number): Promise<boolean> {
+  return (
+    (
+      await rows(
+        tx,
+        Id,
+        sql`update stream_jobs set lease_until = now() + make_interval(secs => ${leaseSeconds}), updated_at = now()
+            where song_id = ${songId} and attempt = ${attempt} and status = 'PROCESSING' returning song_id as id`,
+      )
+    ).length > 0
+  );
+}
+
+/** READY with the attempt's output; false when the attempt is not the current one (another worker took the job over). */
+export async function finishStreamJob(
+  tx: Tx,
+  f: { songId: string; attempt: number; outputPrefix: string; renditions: Rendition[]; loudnessLufs: number; truePeakDbtp: number; waveform: number[] },
+): Promise<boolean> {
+  return (
+    (
+      await rows(
+        tx,
+        Id,
+        sql`update stream_jobs set status = 'READY', output_prefix = ${f.outputPrefix}, renditions = ${JSON.stringify(f.renditions)}::jsonb,
+              loudness_lufs = ${f.loudnessLufs}, true_peak_dbtp = ${f.truePeakDbtp}, waveform = ${JSON.stringify(f.waveform)}::jsonb,
+              lease_until = null, worker_id = null, failure_reason = null, finished_at = now(), updated_at = now()
+            where song_id = ${f.songId} and attempt = ${f.attempt} and status = 'PROCESSING' returning song_id as id`,
+      )
+    ).length > 0
+  );
+}
+
+/** A failed attempt: FAILED with `reason` when `terminal`, else PENDING again after `retryInSeconds`. */
+export async function failStreamJob(
+  tx: Tx,
+  f: { songId: string; attempt: number; error: string; terminal: boolean; reason: string | null; retryInSeconds: number },
+): Promise<boolean> {
+  return (
+    (
+      await rows(
+        tx,
+        Id,
+        sql`update stream_jobs set status = ${f.terminal ? 'FAILED' : 'PENDING'}, last_error = ${f.error}, failure_reason = ${f.terminal ? f.reason : null},
+              run_after = now() + make_interval(secs => ${f.retryInSeconds}), lease_until = null, worker_id = null,
+              finished_at = ${f.terminal ? new Date() : null}, updated_at = now()
+            where song_id = ${f.songId} and attempt = ${f.attempt} and status = 'PROCESSING' returning song_id as id`,
+      )
+    ).length > 0
+  );
+}
+
+const KeyRow = z.object({ encryption_key: z.instanceof(Buffer) });
+
+export async function streamEncryptionKey(db: Session, songId: string): Promise<Buffer | undefined> {
+  return (await row(db, KeyRow, sql`select encryption_key from stream_jobs where song_id = ${songId}`))?.encryption_key;
 }

@@ -72,6 +72,38 @@ export type ArtistProfileInput = {
   name: Scalars['String']['input'];
 };
 
+/** One HLS rendition of a song. */
+export type AudioRendition = {
+  __typename?: 'AudioRendition';
+  /** Its bitrate, a rung of the ladder 64, 128, 256, 320 (none above the original's own). */
+  bitrateKbps: Scalars['Int']['output'];
+  /** Its codec (aac). */
+  codec: Scalars['String']['output'];
+};
+
+/** A song's adaptive stream: the renditions, their loudness, the waveform. */
+export type AudioStream = {
+  __typename?: 'AudioStream';
+  /** Why transcoding failed, for a person to act on (e.g. the file is not decodable audio); null unless FAILED. */
+  failureReason?: Maybe<Scalars['String']['output']>;
+  /** Integrated loudness of the renditions after normalisation (target -14 LUFS); null until READY. */
+  loudnessLufs?: Maybe<Scalars['Float']['output']>;
+  /** The renditions made, lowest first; empty until READY. */
+  renditions: Array<AudioRendition>;
+  /** PENDING -> PROCESSING -> READY, or FAILED. */
+  status: StreamStatus;
+  /** True peak of the renditions after normalisation (at most -1 dBTP); null until READY. */
+  truePeakDbtp?: Maybe<Scalars['Float']['output']>;
+  /** The waveform as peaks between 0 and 1, for a seek bar; empty until READY. */
+  waveform: Array<Scalars['Float']['output']>;
+};
+
+
+/** A song's adaptive stream: the renditions, their loudness, the waveform. */
+export type AudioStreamWaveformArgs = {
+  points?: InputMaybe<Scalars['Int']['input']>;
+};
+
 /** A new album of the caller's artist profile. */
 export type CreateAlbumInput = {
   /** When the album is (or was) released. */
@@ -243,6 +275,13 @@ export type Query = {
   searchSongs: SongConnection;
   /** A song by id. NOT_FOUND for an unknown id, and for another artist's DRAFT. */
   song?: Maybe<Song>;
+  /**
+   * Starts an HLS stream session of a song (signed in: UNAUTHENTICATED otherwise). NOT_FOUND for an
+   * unknown song, another artist's DRAFT, or a stream not READY yet; RATE_LIMITED beyond
+   * STREAM_STARTS_PER_MINUTE sessions a minute. The caller's plan is read at each call, so a plan
+   * change takes effect at the next session.
+   */
+  songStream: StreamSession;
   /** Ranked by completed listens in the last 7 days. */
   trendingSongs: Array<Song>;
 };
@@ -272,6 +311,11 @@ export type QuerySearchSongsArgs = {
 
 export type QuerySongArgs = {
   id: Scalars['ID']['input'];
+};
+
+
+export type QuerySongStreamArgs = {
+  songId: Scalars['ID']['input'];
 };
 
 
@@ -313,6 +357,11 @@ export type Song = {
   publishedAt?: Maybe<Scalars['DateTime']['output']>;
   /** DRAFT until its artist publishes it, then PUBLISHED. */
   status: SongStatus;
+  /**
+   * The song's adaptive stream (HLS renditions made from the original after publishing). Its artist
+   * sees the transcoding job in every state; anyone else sees it once READY (null before).
+   */
+  stream?: Maybe<AudioStream>;
   /** A signed URL that expires (default one hour); null until audio is uploaded. */
   streamUrl?: Maybe<Scalars['String']['output']>;
   /** The song's title (1 to 200 characters). */
@@ -345,6 +394,34 @@ export type SongStatus =
   | 'DRAFT'
   /** Searchable, streamable and listenable for rewards. */
   | 'PUBLISHED';
+
+/** A signed HLS stream session of one song for one listener (songStream). */
+export type StreamSession = {
+  __typename?: 'StreamSession';
+  /** When the URLs stop working (STREAM_URL_TTL_SECONDS after the session started). */
+  expiresAt: Scalars['DateTime']['output'];
+  /**
+   * The master playlist, relative to the gateway (`/media/hls/<songId>/master.m3u8?...`), signed for
+   * the caller's session: it lists only the renditions at or below maxBitrateKbps, and every playlist,
+   * segment and key URL in it carries the same signature. Segments are AES-128 encrypted; the key is
+   * served only with this session's signature (light DRM: it stops URL sharing, not a determined
+   * ripper). A higher rendition's playlist, segment or key is 403.
+   */
+  masterPlaylistUrl: Scalars['String']['output'];
+  /** The highest bitrate the master lists: the caller's plan's limit (stream.maxBitrateKbps), capped by the renditions made. */
+  maxBitrateKbps: Scalars['Int']['output'];
+};
+
+/** Where a song's transcoding into HLS renditions is. */
+export type StreamStatus =
+  /** Transcoding gave up; failureReason says why. */
+  | 'FAILED'
+  /** Waiting for a transcoding worker (also between retries). */
+  | 'PENDING'
+  /** A worker is transcoding it. */
+  | 'PROCESSING'
+  /** The renditions are made: songStream serves them. */
+  | 'READY';
 
 /** Permission to upload one audio file for one song, once, before it expires. */
 export type UploadTicket = {
@@ -492,6 +569,9 @@ export type ResolversTypes = ResolversObject<{
   Artist: ResolverTypeWrapper<ArtistModel>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   ArtistProfileInput: ArtistProfileInput;
+  AudioRendition: ResolverTypeWrapper<AudioRendition>;
+  AudioStream: ResolverTypeWrapper<AudioStream>;
+  Float: ResolverTypeWrapper<Scalars['Float']['output']>;
   CreateAlbumInput: CreateAlbumInput;
   CreateSongInput: CreateSongInput;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
@@ -506,6 +586,8 @@ export type ResolversTypes = ResolversObject<{
   SongConnection: ResolverTypeWrapper<ConnectionModel<SongModel>>;
   SongEdge: ResolverTypeWrapper<EdgeModel<SongModel>>;
   SongStatus: SongStatus;
+  StreamSession: ResolverTypeWrapper<StreamSession>;
+  StreamStatus: StreamStatus;
   UploadTicket: ResolverTypeWrapper<UploadTicket>;
   User: ResolverTypeWrapper<UserRefModel>;
 }>;
@@ -518,6 +600,9 @@ export type ResolversParentTypes = ResolversObject<{
   Artist: ArtistModel;
   Int: Scalars['Int']['output'];
   ArtistProfileInput: ArtistProfileInput;
+  AudioRendition: AudioRendition;
+  AudioStream: AudioStream;
+  Float: Scalars['Float']['output'];
   CreateAlbumInput: CreateAlbumInput;
   CreateSongInput: CreateSongInput;
   DateTime: Scalars['DateTime']['output'];
@@ -531,6 +616,7 @@ export type ResolversParentTypes = ResolversObject<{
   Song: SongModel;
   SongConnection: ConnectionModel<SongModel>;
   SongEdge: EdgeModel<SongModel>;
+  StreamSession: StreamSession;
   UploadTicket: UploadTicket;
   User: UserRefModel;
 }>;
@@ -552,6 +638,20 @@ export type ArtistResolvers<ContextType = any, ParentType = ResolversParentTypes
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   songs?: Resolver<ResolversTypes['SongConnection'], ParentType, ContextType, RequireFields<ArtistSongsArgs, 'first'>>;
   user?: Resolver<ResolversTypes['User'], ParentType, ContextType>;
+}>;
+
+export type AudioRenditionResolvers<ContextType = any, ParentType = ResolversParentTypes['AudioRendition']> = ResolversObject<{
+  bitrateKbps?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  codec?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
+export type AudioStreamResolvers<ContextType = any, ParentType = ResolversParentTypes['AudioStream']> = ResolversObject<{
+  failureReason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  loudnessLufs?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+  renditions?: Resolver<Array<ResolversTypes['AudioRendition']>, ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['StreamStatus'], ParentType, ContextType>;
+  truePeakDbtp?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+  waveform?: Resolver<Array<ResolversTypes['Float']>, ParentType, ContextType, RequireFields<AudioStreamWaveformArgs, 'points'>>;
 }>;
 
 export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['DateTime'], any> {
@@ -600,6 +700,7 @@ export type QueryResolvers<ContextType = any, ParentType = ResolversParentTypes[
   playlist?: Resolver<Maybe<ResolversTypes['Playlist']>, ParentType, ContextType, RequireFields<QueryPlaylistArgs, 'id'>>;
   searchSongs?: Resolver<ResolversTypes['SongConnection'], ParentType, ContextType, RequireFields<QuerySearchSongsArgs, 'first' | 'query'>>;
   song?: Resolver<Maybe<ResolversTypes['Song']>, ParentType, ContextType, RequireFields<QuerySongArgs, 'id'>>;
+  songStream?: Resolver<ResolversTypes['StreamSession'], ParentType, ContextType, RequireFields<QuerySongStreamArgs, 'songId'>>;
   trendingSongs?: Resolver<Array<ResolversTypes['Song']>, ParentType, ContextType, RequireFields<QueryTrendingSongsArgs, 'first'>>;
 }>;
 
@@ -617,6 +718,7 @@ export type SongResolvers<ContextType = any, ParentType = ResolversParentTypes['
   playCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   publishedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   status?: Resolver<ResolversTypes['SongStatus'], ParentType, ContextType>;
+  stream?: Resolver<Maybe<ResolversTypes['AudioStream']>, ParentType, ContextType>;
   streamUrl?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   title?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 }>;
@@ -630,6 +732,12 @@ export type SongConnectionResolvers<ContextType = any, ParentType = ResolversPar
 export type SongEdgeResolvers<ContextType = any, ParentType = ResolversParentTypes['SongEdge']> = ResolversObject<{
   cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   node?: Resolver<ResolversTypes['Song'], ParentType, ContextType>;
+}>;
+
+export type StreamSessionResolvers<ContextType = any, ParentType = ResolversParentTypes['StreamSession']> = ResolversObject<{
+  expiresAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  masterPlaylistUrl?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  maxBitrateKbps?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 }>;
 
 export type UploadTicketResolvers<ContextType = any, ParentType = ResolversParentTypes['UploadTicket']> = ResolversObject<{
@@ -647,6 +755,8 @@ export type UserResolvers<ContextType = any, ParentType = ResolversParentTypes['
 export type Resolvers<ContextType = any> = ResolversObject<{
   Album?: AlbumResolvers<ContextType>;
   Artist?: ArtistResolvers<ContextType>;
+  AudioRendition?: AudioRenditionResolvers<ContextType>;
+  AudioStream?: AudioStreamResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
   Mutation?: MutationResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
@@ -657,6 +767,7 @@ export type Resolvers<ContextType = any> = ResolversObject<{
   Song?: SongResolvers<ContextType>;
   SongConnection?: SongConnectionResolvers<ContextType>;
   SongEdge?: SongEdgeResolvers<ContextType>;
+  StreamSession?: StreamSessionResolvers<ContextType>;
   UploadTicket?: UploadTicketResolvers<ContextType>;
   User?: UserResolvers<ContextType>;
 }>;
