@@ -5,7 +5,7 @@ import type { GatewayGraphQLResponse } from '@apollo/server-gateway-interface';
 import { GraphQLError, Kind, Lexer, Source, TokenKind, type DocumentNode, type GraphQLFormattedError } from 'graphql';
 import { REQUEST_ID_HEADER, endClientSpan, entityTag, startClientSpan, type CacheTagsExtension, type Tracer } from '@vibestream/platform';
 import type { GatewayContext } from './context.ts';
-import { answerKey, parseCacheControl, type CachePolicy, type EntityCache } from './entity-cache/entity-cache.ts';
+import { answerKey, parseCacheControl, type CachePolicy, type ChangeClock, type EntityCache } from './entity-cache/entity-cache.ts';
 
 const httpAgent = new Agent({ keepAlive: true, maxSockets: 256, keepAliveMsecs: 1_000 });
 const httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: 256 });
@@ -28,6 +28,8 @@ export interface SubgraphDataSourceOptions {
    * as the subgraph's Cache-Control allows, PUBLIC ones for everyone, PRIVATE ones per principal.
    */
   entityCache?: EntityCache | null;
+  /** The changes this replica has seen, shared by its data sources (see ChangeClock). */
+  changes?: ChangeClock | null;
 }
 
 /** Why a subgraph fetch failed: no answer in time, no connection, or an HTTP status outside 2xx (`http_4xx`, `http_5xx`, ...). */
@@ -74,6 +76,7 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
   private readonly inFlight = new Map<string, Promise<RawAnswer>>();
   private readonly observer: SubgraphFetchObserver | null;
   private readonly entityCache: EntityCache | null;
+  private readonly changes: ChangeClock | null;
 
   constructor(name: string, url: string, timeoutMs: number, options: SubgraphDataSourceOptions = {}, observer?: SubgraphFetchObserver) {
     this.name = name;
@@ -83,6 +86,7 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
     this.dedupeInFlight = options.dedupeInFlight ?? true;
     this.dedupeRepresentations = options.dedupeRepresentations ?? true;
     this.entityCache = options.entityCache ?? null;
+    this.changes = options.changes ?? null;
     const https = this.url.protocol === 'https:';
     this.send = https ? httpsRequest : httpRequest;
     this.requestBase = {
@@ -128,6 +132,8 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
     }
 
     const response = this.parse(await this.exchange(request.query, variables, request.operationName, context, query));
+    // A write: reads from now on do not join fetches sent before it.
+    if (!query) this.changes?.changed();
     await this.applyInvalidations(response);
     return fanOut ? fanOutEntities(response, fanOut.indexOf, fanOut.uniqueCount) : response;
   }
@@ -153,8 +159,9 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
     if (context.clientAddress) headers['x-forwarded-for'] = context.clientAddress;
 
     if (!this.dedupeInFlight || !mergeable) return this.fetch(body, headers);
-    // Everything the subgraph's answer can depend on, except the request id (logging only).
-    const key = `${context.authorization ?? ''}\n${context.clientAddress ?? ''}\n${body}`;
+    // Everything the subgraph's answer can depend on, except the request id (logging only), and
+    // the changes seen so far: a fetch sent before the latest change is not joined.
+    const key = `${this.changes?.now ?? 0}\n${context.authorization ?? ''}\n${context.clientAddress ?? ''}\n${body}`;
     const pending = this.inFlight.get(key);
     if (pending) return pending;
     const answer = this.fetch(body, headers);

@@ -67,6 +67,7 @@ import { GRAPHIQL_PATH, graphiqlPage, sandboxWithOfflineFallback } from './landi
 import { OperationNameLabels, createMetrics, operationMetricsPlugin } from './metrics.ts';
 import { createWebApp } from './web-app.ts';
 import { startEntityCache } from './entity-cache/setup.ts';
+import { ChangeClock } from './entity-cache/entity-cache.ts';
 
 export interface GatewayOptions {
   env: NodeJS.ProcessEnv;
@@ -132,8 +133,9 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     },
   };
 
-  const entityCache = await startEntityCache({ config, invalidations: options.cacheInvalidations, log, counter: metrics.entityCache });
-  const subgraphFetch: SubgraphDataSourceOptions = { entityCache: entityCache?.cache ?? null, ...options.subgraphFetch };
+  const changes = new ChangeClock();
+  const entityCache = await startEntityCache({ config, invalidations: options.cacheInvalidations, log, counter: metrics.entityCache, changes });
+  const subgraphFetch: SubgraphDataSourceOptions = { entityCache: entityCache?.cache ?? null, changes, ...options.subgraphFetch };
 
   const gateway = new ApolloGateway({
     supergraphSdl,

@@ -46,6 +46,25 @@ export interface EntityCacheOptions {
   invalidations: CacheInvalidations;
   log: Logger;
   counts?: EntityCacheCounts;
+  /** Told of every purge this replica hears (the fetcher's in-flight merging starts afresh). */
+  changes?: ChangeClock;
+}
+
+/**
+ * Counts the changes this gateway replica has seen (a mutation it relayed, a purge it heard). An
+ * identical query already in flight is joined only if it started after the last change: a read
+ * that follows a write never shares a fetch sent before the write.
+ */
+export class ChangeClock {
+  private count = 0;
+
+  get now(): number {
+    return this.count;
+  }
+
+  changed(): void {
+    this.count++;
+  }
 }
 
 /**
@@ -137,8 +156,9 @@ export class EntityCache {
     }
     if (toShare.length === 0 || !this.sharedUsable()) return;
     try {
+      const fetchMs = this.clock() - since;
       for (const entry of toShare) {
-        await this.shared!.set(entry.key, encodeShared(Date.now() + entry.ttlMs, entry.tags, entry.value), entry.ttlMs, entry.tags);
+        await this.shared!.set(entry.key, encodeShared(Date.now() + entry.ttlMs, entry.tags, entry.value), entry.ttlMs, entry.tags, fetchMs);
       }
     } catch (error) {
       this.pauseShared(error);
@@ -148,6 +168,7 @@ export class EntityCache {
   /** Drops this replica's entries under `tags` (the shared ones were purged by whoever changed them). */
   purgeLocal(tags: readonly CacheTag[]): void {
     const removed = this.memory.purge(tags);
+    this.options.changes?.changed();
     this.options.counts?.purged(removed);
   }
 

@@ -1,7 +1,7 @@
 import type { Counter } from 'prom-client';
 import { RedisCacheInvalidations, SharedEntries, createRedis, type CacheInvalidations, type Logger } from '@vibestream/platform';
 import type { GatewayConfig } from '../config.ts';
-import { EntityCache } from './entity-cache.ts';
+import { EntityCache, type ChangeClock } from './entity-cache.ts';
 
 /**
  * The gateway's entity cache as its configuration asks: on by default, in memory, shared through
@@ -13,6 +13,7 @@ export async function startEntityCache(options: {
   invalidations: CacheInvalidations | undefined;
   log: Logger;
   counter: Counter<'subgraph' | 'result'>;
+  changes: ChangeClock;
 }): Promise<{ cache: EntityCache; stop(): Promise<void> } | null> {
   const { config, log, counter } = options;
   if (config.GATEWAY_ENTITY_CACHE === 'off') return null;
@@ -33,6 +34,7 @@ export async function startEntityCache(options: {
     shared: redis ? new SharedEntries(redis, config.REDIS_PREFIX) : null,
     invalidations,
     log,
+    changes: options.changes,
     counts: {
       hit: (where, subgraph) => counter.inc({ subgraph, result: `hit_${where}` }),
       miss: (subgraph) => counter.inc({ subgraph, result: 'miss' }),
