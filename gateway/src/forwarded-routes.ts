@@ -2,6 +2,9 @@ import type { RequestPath } from './request-path.ts';
 
 /** One identifier segment (a UUID, a token number): nothing a server could read as more than a name. */
 const ID = /^[A-Za-z0-9_-]{1,128}$/;
+/** A rendition's bitrate in kbps, and the files of a rendition (catalog's HLS stream sessions). */
+const KBPS = /^\d{2,3}$/;
+const HLS_FILE = /^(?:index\.m3u8|key|seg\d{1,5}\.ts)$/;
 
 interface ForwardedRoute {
   subgraph: string;
@@ -21,6 +24,9 @@ const forwardedRoutes: readonly ForwardedRoute[] = [
   // catalog's signed upload and stream URLs (subgraphs/catalog/src/media.ts).
   { subgraph: 'catalog', label: '/media/', methods: ['PUT'], segments: ['media', 'upload', ID] },
   { subgraph: 'catalog', label: '/media/', methods: ['GET', 'HEAD'], segments: ['media', 'stream', ID] },
+  // catalog's HLS stream sessions (subgraphs/catalog/src/hls.ts): the master, each rendition's playlist, segments and key.
+  { subgraph: 'catalog', label: '/media/', methods: ['GET', 'HEAD'], segments: ['media', 'hls', ID, 'master.m3u8'] },
+  { subgraph: 'catalog', label: '/media/', methods: ['GET', 'HEAD'], segments: ['media', 'hls', ID, KBPS, HLS_FILE] },
   // Stripe signs the exact bytes it sends: the body is streamed to payments untouched.
   { subgraph: 'payments', label: '/webhooks/stripe', methods: ['POST'], segments: ['webhooks', 'stripe'] },
   // Campaign NFTs' token metadata, /nft/<campaignId>/<tokenId>: the collections' tokenURI points here.

@@ -114,6 +114,12 @@ describe('forwarded routes cannot be escaped', () => {
       '/media/',
       '/media/stream/a.b',
       `/media/stream/${randomUUID()}/graphql`,
+      `/media/hls/${randomUUID()}`,
+      `/media/hls/${randomUUID()}/graphql`,
+      `/media/hls/${randomUUID()}/master.m3u8/graphql`,
+      `/media/hls/${randomUUID()}/128/metrics`,
+      `/media/hls/${randomUUID()}/1280/key`,
+      `/media/hls/${randomUUID()}/128/seg1.ts.map`,
       '/nft/graphql',
       `/nft/${randomUUID()}/1/metrics`,
       '/webhooks/graphql',
@@ -128,6 +134,8 @@ describe('forwarded routes cannot be escaped', () => {
     expect(wrongMethod.headers.allow).toBe('POST');
     expect((await raw('POST', `/media/stream/${randomUUID()}`)).status).toBe(405);
     expect((await raw('PUT', `/nft/${randomUUID()}/1`)).status).toBe(405);
+    expect((await raw('POST', `/media/hls/${randomUUID()}/master.m3u8`)).status).toBe(405);
+    expect((await raw('DELETE', `/media/hls/${randomUUID()}/128/seg000.ts`)).status).toBe(405);
   });
 
   it('forwards the routes the subgraphs serve, to the subgraph that serves them', async () => {
@@ -135,6 +143,13 @@ describe('forwarded routes cannot be escaped', () => {
     const stream = await raw('GET', `/media/stream/${randomUUID()}?exp=1&sig=nope`);
     expect(stream.status).toBe(403);
     expect(JSON.parse(stream.text)).toEqual({ error: 'Invalid stream signature' });
+    // catalog's HLS files: a stream session signature that does not verify is catalog's own 403, for every kind of file.
+    const song = randomUUID();
+    for (const file of ['master.m3u8', '128/index.m3u8', '320/seg000.ts', '64/key']) {
+      const hls = await raw('GET', `/media/hls/${song}/${file}?s=${randomUUID()}&max=320&exp=${Math.floor(Date.now() / 1000) + 600}&sig=nope`);
+      expect(hls.status, file).toBe(403);
+      expect(JSON.parse(hls.text), file).toEqual({ error: 'Invalid stream signature' });
+    }
     // payments: without STRIPE_WEBHOOK_SECRET the webhook is payments' own 503.
     const webhook = await raw('POST', '/webhooks/stripe', { body: Buffer.from('{}'), headers: json });
     expect(webhook.status).toBe(503);

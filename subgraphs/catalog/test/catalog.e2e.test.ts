@@ -35,8 +35,8 @@ beforeAll(async () => {
   stack = await startTestStack(
     'catalog',
     [identitySubgraph, catalogSubgraph],
-    // The relay polls only when kicked, so the statement count sees only the request's own SQL.
-    { MEDIA_DIR: mediaDir, MEDIA_SIGNING_SECRET: SECRET, OUTBOX_RELAY_INTERVAL_MS: '600000' },
+    // The relay and the transcoding worker poll only when kicked, so the statement count sees only the request's own SQL.
+    { MEDIA_DIR: mediaDir, MEDIA_SIGNING_SECRET: SECRET, OUTBOX_RELAY_INTERVAL_MS: '600000', STREAM_WORKER_POLL_MS: '600000' },
     { onQuery: { catalog: () => void statements++ } },
   );
   db = stack.db;
@@ -282,6 +282,70 @@ describe('streaming', () => {
   });
 });
 
+const STREAM_INFO = `query SongStreamInfo($id: ID!) {
+  song(id: $id) { id stream { status failureReason renditions { bitrateKbps codec } loudnessLufs truePeakDbtp waveform(points: 200) } }
+}`;
+const SONG_STREAM = `query SongStream($songId: ID!) { songStream(songId: $songId) { masterPlaylistUrl maxBitrateKbps expiresAt } }`;
+type StreamInfo = {
+  song: {
+    stream: {
+      status: string;
+      failureReason: string | null;
+      renditions: { bitrateKbps: number; codec: string }[];
+      loudnessLufs: number | null;
+      truePeakDbtp: number | null;
+      waveform: number[];
+    } | null;
+  };
+};
+
+describe('streaming through the gateway (HLS)', () => {
+  it("transcodes a published song; a FREE fan's session lists renditions up to 128 and plays them, key included, through the gateway", async () => {
+    const artist = await newArtist(stack, 'Streaming Artist');
+    // 44.1 kHz PCM: every rung of the ladder is made.
+    const songId = await publishedSong(stack, artist.token, { title: 'Streamed Tune', genre: 'Test' }, makeWav(3, 44100));
+    const info = await eventually(
+      () => stack.gql<StreamInfo>(STREAM_INFO, { id: songId }),
+      (r) => r.data?.song.stream?.status === 'READY',
+      60_000,
+    );
+    const stream = info.data!.song.stream!;
+    expect(stream).toMatchObject({ status: 'READY', failureReason: null });
+    expect(stream.renditions).toEqual([64, 128, 256, 320].map((bitrateKbps) => ({ bitrateKbps, codec: 'aac' })));
+    expect(Math.abs(stream.loudnessLufs! + 14)).toBeLessThanOrEqual(1);
+    expect(stream.truePeakDbtp!).toBeLessThanOrEqual(-1);
+    expect(stream.waveform).toHaveLength(200);
+
+    const fan = await signUp(stack);
+    expect((await stack.gql(SONG_STREAM, { songId })).errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    const session = await stack.gql<{ songStream: { masterPlaylistUrl: string; maxBitrateKbps: number; expiresAt: string } }>(
+      SONG_STREAM,
+      { songId },
+      { token: fan.token },
+    );
+    expect(session.errors).toBeUndefined();
+    const { masterPlaylistUrl, maxBitrateKbps } = session.data!.songStream;
+    expect(maxBitrateKbps).toBe(128);
+    const at = (path: string) => fetch(new URL(path, stack.publicUrl));
+    const master = await (await at(masterPlaylistUrl)).text();
+    const variants = master.split('\n').filter((l) => l.startsWith('/'));
+    expect(variants.map((v) => v.split('/')[4])).toEqual(['64', '128']);
+    const playlist = await (await at(variants[1]!)).text();
+    const keyUrl = /URI="([^"]+)"/.exec(playlist)![1]!;
+    const key = await at(keyUrl);
+    expect(key.status).toBe(200);
+    expect((await key.arrayBuffer()).byteLength).toBe(16);
+    const segments = playlist.split('\n').filter((l) => l.startsWith('/'));
+    expect(segments.length).toBeGreaterThan(0);
+    const segment = await at(segments[0]!);
+    expect(segment.status).toBe(200);
+    expect(segment.headers.get('content-type')).toBe('video/mp2t');
+    expect((await segment.arrayBuffer()).byteLength).toBeGreaterThan(0);
+    expect((await at(masterPlaylistUrl.replace('master.m3u8', '320/index.m3u8'))).status).toBe(403);
+    expect((await at(keyUrl.replace('/128/', '/320/'))).status).toBe(403);
+  });
+});
+
 describe('DataLoaders', () => {
   it('listing 10 or 100 songs with artist and album costs the same number of SQL statements', async () => {
     // 100 published songs over 20 artists and 20 albums, written straight to the tables as a fixture.
@@ -298,6 +362,12 @@ describe('DataLoaders', () => {
         [randomUUID(), a.id, `Zebrafish ${i}`, a.name],
       );
     }
+    // The songs published by the tests above are transcoded in the background: wait until that is done.
+    await eventually(
+      async () => (await db.query(`select 1 from catalog.stream_jobs where status in ('PENDING', 'PROCESSING')`)).rowCount,
+      (n) => n === 0,
+      60_000,
+    );
     const count = async (first: number) => {
       statements = 0;
       const res = await stack.gql<SearchPage>(SEARCH_WITH_ALBUM, { query: 'zebrafish', first });
