@@ -88,7 +88,7 @@ export type AudioStream = {
   failureReason?: Maybe<Scalars['String']['output']>;
   /** Integrated loudness of the renditions after normalisation (target -14 LUFS); null until READY. */
   loudnessLufs?: Maybe<Scalars['Float']['output']>;
-  /** The renditions made, lowest first; empty until READY. */
+  /** The renditions made, lowest first (at most the 4 rungs of the ladder); empty until READY. */
   renditions: Array<AudioRendition>;
   /** PENDING -> PROCESSING -> READY, or FAILED. */
   status: StreamStatus;
