@@ -42,7 +42,7 @@ export interface SubgraphRuntime<Config> {
   persistence: Persistence;
 }
 
-/** The request context every subgraph resolver gets: the base plus a fresh EntityManager fork. */
+/** The request context every subgraph resolver gets: the base plus a fresh EntityManager fork (made on first use). */
 export type RuntimeRequestContext = BaseRequestContext & { em: EntityManager };
 
 /** What differs from one subgraph to the next, as its `setup` returns it. */
@@ -167,7 +167,7 @@ export function defineSubgraph<Config extends SubgraphRuntimeConfig, Ctx extends
       introspection: config.GRAPHQL_INTROSPECTION ?? config.NODE_ENV !== 'production',
       hideSchemaDetails: config.NODE_ENV === 'production',
       metrics: metricsAccess(config),
-      context: (base) => wiring.context({ ...base, em: orm.em.fork() }),
+      context: (base) => wiring.context({ ...base, em: lazyFork(orm) }),
       ...(wiring.routes ? { routes: wiring.routes } : {}),
       trustedProxies: parseTrustedProxies(config.TRUSTED_PROXIES),
       cacheInvalidations: infra.cacheInvalidations,
@@ -198,4 +198,23 @@ export function defineSubgraph<Config extends SubgraphRuntimeConfig, Ctx extends
   }
 
   return { name, defaultPort: definition.defaultPort, sdl, typeDefs, start, checkConfig: (env) => void definition.loadConfig(env) };
+}
+
+/**
+ * A request's EntityManager fork, made the first time something of it is used: most requests
+ * (every context reads through the persistence kernel) never touch it, and a fork costs an
+ * EntityManager with its identity map and unit of work per request.
+ */
+function lazyFork(orm: MikroORM): EntityManager {
+  let forked: EntityManager | undefined;
+  const em = () => (forked ??= orm.em.fork());
+  return new Proxy({} as EntityManager, {
+    get: (_target, key) => {
+      const value: unknown = Reflect.get(em(), key);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(em()) : value;
+    },
+    set: (_target, key, value) => Reflect.set(em(), key, value),
+    has: (_target, key) => Reflect.has(em(), key),
+    getPrototypeOf: () => Reflect.getPrototypeOf(em()),
+  });
 }
