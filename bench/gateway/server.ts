@@ -12,24 +12,19 @@
 import { serveChild, type RunningRole } from '../lib/child.ts';
 import { startSubgraphRole } from '../lib/roles.ts';
 import type { StartMessage } from '../lib/protocol.ts';
+import { subgraphs } from '../../subgraphs/index.ts';
 
-export const SUBGRAPH_ROLES = ['identity', 'catalog', 'rewards', 'ownership', 'notifications', 'payments', 'campaigns'] as const;
-export type SubgraphRole = (typeof SUBGRAPH_ROLES)[number];
+/** Every subgraph of the registry: the whole graph, whatever contexts it has. */
+export const SUBGRAPH_ROLES: readonly string[] = subgraphs.map((s) => s.name);
+export type SubgraphRole = string;
 export type Role = 'subgraph' | 'gateway' | 'gateway-nomerge' | 'gateway-cache-on' | 'gateway-cache-off' | 'stock' | SubgraphRole;
 
 async function startRole(message: StartMessage<Role>): Promise<RunningRole> {
   const { env } = message;
+  if (SUBGRAPH_ROLES.includes(message.role)) return startSubgraphRole(message.role, { env });
   switch (message.role) {
     case 'subgraph':
       return startSubgraphRole('identity', { env });
-    case 'identity':
-    case 'catalog':
-    case 'rewards':
-    case 'ownership':
-    case 'notifications':
-    case 'payments':
-    case 'campaigns':
-      return startSubgraphRole(message.role, { env });
     case 'gateway':
     case 'gateway-cache-on':
     case 'gateway-cache-off':
@@ -46,6 +41,8 @@ async function startRole(message: StartMessage<Role>): Promise<RunningRole> {
     }
     case 'stock':
       return startStockGateway(message.supergraphSdl!);
+    default:
+      throw new Error(`unknown role ${message.role}`);
   }
 }
 
