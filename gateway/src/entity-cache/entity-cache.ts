@@ -155,14 +155,12 @@ export class EntityCache {
       toShare.push({ key: entry.key, value: entry.value, ttlMs, tags: entry.tags });
     }
     if (toShare.length === 0 || !this.sharedUsable()) return;
-    try {
-      const fetchMs = this.clock() - since;
-      for (const entry of toShare) {
-        await this.shared!.set(entry.key, encodeShared(Date.now() + entry.ttlMs, entry.tags, entry.value), entry.ttlMs, entry.tags, fetchMs);
-      }
-    } catch (error) {
-      this.pauseShared(error);
-    }
+    // Shared in the background, in one burst of commands: the answer does not wait for Redis.
+    const fetchMs = this.clock() - since;
+    const shared = this.shared!;
+    Promise.all(
+      toShare.map((entry) => shared.set(entry.key, encodeShared(Date.now() + entry.ttlMs, entry.tags, entry.value), entry.ttlMs, entry.tags, fetchMs)),
+    ).catch((error: unknown) => this.pauseShared(error));
   }
 
   /** Drops this replica's entries under `tags` (the shared ones were purged by whoever changed them). */
