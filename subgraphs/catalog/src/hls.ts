@@ -16,6 +16,19 @@ const PLAYLIST = 'application/vnd.apple.mpegurl';
  */
 export function hlsRoutes(deps: { db: Persistence; storage: MediaStorage; signingSecret: string; log: Logger }): HttpRoute[] {
   const { db, storage, signingSecret, log } = deps;
+  // A READY job's output never changes (a new attempt cannot finish it): its row, its stored
+  // playlists and its key are kept here once read, so a segment costs no database round trip.
+  const ready = new Bounded<StreamJob>(10_000);
+  const playlists = new Bounded<string>(10_000);
+  const keys = new Bounded<Buffer>(10_000);
+
+  async function readyJob(songId: string): Promise<StreamJob | undefined> {
+    const known = ready.get(songId);
+    if (known) return known;
+    const [job] = await store.streamJobsBySongs(db.reader(), [songId]);
+    if (job?.status === 'READY') ready.set(songId, job);
+    return job;
+  }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://media');
@@ -24,7 +37,7 @@ export function hlsRoutes(deps: { db: Persistence; storage: MediaStorage; signin
     const check = checkGrant(signingSecret, songId, url.searchParams, Date.now() / 1000);
     if (!check.ok) return sendJson(res, 403, { error: check.reason === 'expired' ? 'This stream session has expired' : 'Invalid stream signature' });
     const { grant } = check;
-    const [job] = await store.streamJobsBySongs(db.reader(), [songId]);
+    const job = await readyJob(songId);
     if (job?.status !== 'READY' || !job.outputPrefix || !job.renditions) return sendJson(res, 404, { error: 'No stream for this song' });
     const query = grantQuery(signingSecret, grant);
     const private_ = { 'cache-control': `private, max-age=${Math.max(0, grant.exp - Math.floor(Date.now() / 1000))}` };
@@ -43,12 +56,15 @@ export function hlsRoutes(deps: { db: Persistence; storage: MediaStorage; signin
       const file = rest[1]!;
       if (!allowed(job, grant, kbps)) return sendJson(res, 403, { error: `This stream session is limited to ${grant.maxKbps} kbps` });
       if (file === 'key') {
-        const songKey = await store.streamEncryptionKey(db.reader(), songId);
+        const songKey = keys.get(songId) ?? (await store.streamEncryptionKey(db.reader(), songId));
         if (!songKey) return sendJson(res, 404, { error: 'No key for this stream' });
+        keys.set(songId, songKey);
         return send(req, res, 200, { 'cache-control': 'private, no-store', 'content-type': 'application/octet-stream' }, renditionKey(songKey, kbps));
       }
       if (file === 'index.m3u8') {
-        const stored = await readText(storage, `${job.outputPrefix}/${kbps}/index.m3u8`);
+        const path = `${job.outputPrefix}/${kbps}/index.m3u8`;
+        const stored = playlists.get(path) ?? (await readText(storage, path));
+        playlists.set(path, stored);
         return send(req, res, 200, { ...private_, 'content-type': PLAYLIST }, signedMediaPlaylist(stored, songId, kbps, query));
       }
       if (SEGMENT_NAME.test(file)) {
@@ -91,4 +107,21 @@ function send(req: IncomingMessage, res: ServerResponse, status: number, headers
   const bytes = typeof body === 'string' ? Buffer.from(body) : body;
   res.writeHead(status, { ...headers, 'content-length': bytes.length });
   res.end(req.method === 'HEAD' ? undefined : bytes);
+}
+
+/** A map that forgets its oldest entries beyond `max`. */
+class Bounded<T> {
+  private readonly map = new Map<string, T>();
+  private readonly max: number;
+  constructor(max: number) {
+    this.max = max;
+  }
+  get(key: string): T | undefined {
+    return this.map.get(key);
+  }
+  set(key: string, value: T): void {
+    if (this.map.has(key)) return;
+    if (this.map.size >= this.max) this.map.delete(this.map.keys().next().value!);
+    this.map.set(key, value);
+  }
 }
