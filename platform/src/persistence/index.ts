@@ -1,6 +1,7 @@
 import type { CacheTag } from '../cache/tags.ts';
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { sql, type Kysely, type RawBuilder } from 'kysely';
+import { sql, type CompiledQuery, type Kysely, type RawBuilder } from 'kysely';
+import type pg from 'pg';
 import type { z } from 'zod';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { EventContract, EventEnvelope, PayloadOf } from '../events/contract.ts';
@@ -52,6 +53,14 @@ export interface Tx extends Session {
 interface Handle {
   kysely: Kysely<Record<string, never>>;
   onQuery: ((sql: string) => void) | undefined;
+  /** A reader's: the pool its statements go to straight, each on a connection of its own. */
+  pool?: PoolRef;
+}
+
+/** The ORM's pg pool, known once the connection has opened. */
+interface PoolRef {
+  pool: pg.Pool | undefined;
+  opened: Promise<pg.Pool>;
 }
 
 interface OpenTx {
@@ -68,10 +77,31 @@ function kyselyOf(em: EntityManager): Kysely<Record<string, never>> {
   return em.getKysely<Record<string, never>>();
 }
 
-function newSession(em: EntityManager, onQuery: Handle['onQuery']): Session {
+/**
+ * The Session of reads outside any transaction. Its statements are compiled by Kysely like every
+ * other, and run on the ORM's pg pool directly: acquire, query, release, as Kysely's pg driver
+ * does, without its executor's layers of promises around each statement.
+ */
+function newReader(em: EntityManager, onQuery: Handle['onQuery']): Session {
   const session = Object.freeze({}) as Session;
-  handles.set(session, { kysely: kyselyOf(em), onQuery });
+  const ref: PoolRef = { pool: undefined, opened: em.getConnection().getNativeClient() };
+  ref.opened.then(
+    (pool) => (ref.pool = pool),
+    () => undefined,
+  );
+  handles.set(session, { kysely: kyselyOf(em), onQuery, pool: ref });
   return session;
+}
+
+async function runOnPool(ref: PoolRef, compiled: CompiledQuery): Promise<{ rows: unknown[]; numAffectedRows?: bigint }> {
+  const client = await (ref.pool ?? (await ref.opened)).connect();
+  try {
+    const { command, rowCount, rows } = await client.query(compiled.sql, compiled.parameters as unknown[]);
+    const changes = command === 'INSERT' || command === 'UPDATE' || command === 'DELETE' || command === 'MERGE';
+    return changes ? { rows: rows ?? [], numAffectedRows: BigInt(rowCount ?? 0) } : { rows: rows ?? [] };
+  } finally {
+    client.release();
+  }
 }
 
 function newTx(em: EntityManager, onQuery: Handle['onQuery'], source: string, events: EventEnvelope[], changed: Set<CacheTag>): Tx {
@@ -98,10 +128,10 @@ function handleOf(db: Session): Handle {
 }
 
 async function run(db: Session, query: Sql): Promise<{ rows: unknown[]; numAffectedRows?: bigint }> {
-  const { kysely, onQuery } = handleOf(db);
+  const { kysely, onQuery, pool } = handleOf(db);
   const compiled = query.compile(kysely);
   onQuery?.(compiled.sql);
-  return kysely.executeQuery(compiled);
+  return pool ? runOnPool(pool, compiled) : kysely.executeQuery(compiled);
 }
 
 /** Runs `query` and parses each row with `schema`; a row that does not match is an error, not a cast. */
@@ -207,7 +237,7 @@ export function openPersistence(orm: MikroORM, options: PersistenceOptions): Per
     },
     reader() {
       // Outside a transaction every statement takes a pooled connection of its own: one Session serves all readers.
-      sharedReader ??= newSession(orm.em.fork({ disableContextResolution: true }), onQuery);
+      sharedReader ??= newReader(orm.em.fork({ disableContextResolution: true }), onQuery);
       return sharedReader;
     },
     on(contract, handle, handlerOptions = {}) {
