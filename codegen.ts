@@ -58,6 +58,18 @@ const mappers: Record<string, Record<string, string>> = {
     Song: '../model.ts#EntityRef',
     User: '../model.ts#EntityRef',
   },
+  loyalty: {
+    Event: '../store.ts#EventRow',
+    TicketType: '../store.ts#TicketTypeRow',
+    TicketPurchase: '../store.ts#PurchaseRow',
+    Ticket: '../store.ts#TicketRow',
+    CheckInOutcome: '../service.ts#CheckInModel',
+    OfflineCheckInOutcome: '../service.ts#OfflineCheckInModel',
+    CheckInConflict: '../store.ts#ConflictRow',
+    StaffToken: '../service.ts#StaffTokenModel',
+    Artist: '../resolvers.ts#EntityRef',
+    User: '../resolvers.ts#EntityRef',
+  },
   notifications: {
     Notification: '../service.ts#NotificationRow',
     NotificationConnection: '@vibestream/platform#Connection<NotificationRowModel>',

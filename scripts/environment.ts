@@ -18,6 +18,7 @@ import { campaignsConfigShape, loadCampaignsConfig } from '@vibestream/campaigns
 import { catalogConfigShape, loadCatalogConfig } from '@vibestream/catalog/config';
 import { identityConfigShape, loadIdentityConfig } from '@vibestream/identity/config';
 import { loadNotificationsConfig, notificationsConfigShape } from '@vibestream/notifications/config';
+import { loadLoyaltyConfig, loyaltyConfigShape } from '@vibestream/loyalty/config';
 import { loadOwnershipConfig, ownershipConfigShape } from '@vibestream/ownership/config';
 import { loadPaymentsConfig, paymentsConfigShape } from '@vibestream/payments/config';
 import { loadRewardsConfig, rewardsConfigShape } from '@vibestream/rewards/config';
@@ -55,6 +56,11 @@ const subgraphConfigs: Record<string, { shape: Shape; load: (env: NodeJS.Process
   },
   campaigns: { shape: campaignsConfigShape, load: loadCampaignsConfig, summary: "Artists' campaigns and their NFT drops (subgraphs/campaigns/src/config.ts)." },
   notifications: { shape: notificationsConfigShape, load: loadNotificationsConfig, summary: 'Notifications (subgraphs/notifications/src/config.ts).' },
+  loyalty: {
+    shape: loyaltyConfigShape,
+    load: loadLoyaltyConfig,
+    summary: 'Concert tickets, check-in, wristbands and fan tiers (subgraphs/loyalty/src/config.ts).',
+  },
 };
 
 /** The scopes, general ones first; `modules` are the subgraphs `npm start` runs. */

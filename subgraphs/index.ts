@@ -6,6 +6,7 @@ import { ownershipSubgraph } from '@vibestream/ownership';
 import { notificationsSubgraph } from '@vibestream/notifications';
 import { paymentsSubgraph } from '@vibestream/payments';
 import { campaignsSubgraph } from '@vibestream/campaigns';
+import { loyaltySubgraph } from '@vibestream/loyalty';
 
 /** Every subgraph that exists, in start order. The launcher, compose script and tests read this list. */
 export const subgraphs: SubgraphModule[] = [
@@ -16,4 +17,5 @@ export const subgraphs: SubgraphModule[] = [
   notificationsSubgraph,
   paymentsSubgraph,
   campaignsSubgraph,
+  loyaltySubgraph,
 ];

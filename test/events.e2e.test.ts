@@ -17,6 +17,8 @@ import { subgraphs } from '../subgraphs/index.ts';
 import { campaignsHandlers } from '@vibestream/campaigns/handlers';
 import { catalogHandlers } from '@vibestream/catalog/handlers';
 import { notificationsHandlers } from '@vibestream/notifications/handlers';
+import { loyaltyHandlers } from '@vibestream/loyalty/handlers';
+import { BUY as BUY_TICKETS, eventOnSale } from '@vibestream/loyalty/testing';
 import { ownershipHandlers } from '@vibestream/ownership/handlers';
 import { paymentsHandlers } from '@vibestream/payments/handlers';
 import { rewardsHandlers } from '@vibestream/rewards/handlers';
@@ -31,6 +33,7 @@ const listing = openPersistence({} as never, { source: 'listing' });
 const consumed: Record<string, EventHandler[]> = {
   campaigns: campaignsHandlers(listing),
   catalog: catalogHandlers(listing),
+  loyalty: loyaltyHandlers(listing, {} as never),
   notifications: notificationsHandlers(listing, {} as never),
   ownership: ownershipHandlers(listing),
   payments: paymentsHandlers(listing),
@@ -232,6 +235,21 @@ describe.each(buses)('events between contexts on the $bus bus', ({ env }) => {
         (n) => n === 2,
       ),
     ).toBe(2);
+  });
+
+  it("a ticket purchase is paid from the buyer's cash in ownership and issued in loyalty; one the cash cannot cover is released", async () => {
+    const concert = await eventOnSale(stack, artist.token, { capacity: 5, priceCents: 1_500 });
+    const ticketTypeId = concert.ticketTypes[0]!.id;
+    const paid = await stack.gql<{ buyTickets: { status: string } }>(
+      BUY_TICKETS,
+      { ticketTypeId, quantity: 1, clientPurchaseId: randomUUID() },
+      { token: fan.token },
+    );
+    expect(paid.data?.buyTickets.status).toBe('CONFIRMED');
+    const broke = await signUp(stack, 'FAN', 'Bus Broke');
+    const refused = await stack.gql(BUY_TICKETS, { ticketTypeId, quantity: 1, clientPurchaseId: randomUUID() }, { token: broke.token });
+    expect(refused.errors?.[0]?.extensions?.code).toBe('INSUFFICIENT_FUNDS');
+    expect(await one('select 1 from loyalty.ticket_types where id = $1 and sold = 1', [ticketTypeId])).toBe(1);
   });
 
   it('every consumer handled an event of every contract it consumes, and nothing was dead-lettered', async () => {

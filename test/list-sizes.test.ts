@@ -10,6 +10,8 @@ import { DEPTH } from '@vibestream/circuits';
 import { MAX_ALBUM_SONGS } from '@vibestream/catalog/domain/songs.ts';
 import { MAX_WALLETS_PER_USER } from '@vibestream/identity/domain/wallet.ts';
 import { notificationKinds } from '@vibestream/notifications/domain/notifications.ts';
+import { MAX_TICKET_TYPES, MAX_TICKETS_PER_PURCHASE } from '@vibestream/loyalty/domain/sales.ts';
+import { MAX_OFFLINE_CHECK_INS } from '@vibestream/loyalty/domain/admissions.ts';
 import { entitlementKeys, plans } from '@vibestream/payments/domain/plans.ts';
 
 const supergraph = readFileSync(join(projectRoot, 'schema/supergraph.graphql'), 'utf8');
@@ -31,6 +33,9 @@ describe('declared list sizes', () => {
       'Plan.entitlements': entitlementKeys.length,
       'User.entitlements': entitlementKeys.length,
       'NotificationPreferences.kinds': notificationKinds.length,
+      'Event.ticketTypes': MAX_TICKET_TYPES,
+      'TicketPurchase.tickets': MAX_TICKETS_PER_PURCHASE,
+      'Mutation.syncOfflineCheckIns': MAX_OFFLINE_CHECK_INS,
       'MerklePath.pathElements': DEPTH,
       'MerklePath.pathIndices': DEPTH,
       // The gateway resolves each event with orderBook(songId), whose depth defaults to 10.

@@ -1,0 +1,2 @@
+export { loyaltySubgraph } from './app.ts';
+export * as loyaltyEvents from './events.ts';

@@ -1,0 +1,4 @@
+import { runSubgraphMain } from '@vibestream/platform';
+import { loyaltySubgraph } from './app.ts';
+
+await runSubgraphMain(loyaltySubgraph);
