@@ -136,7 +136,11 @@ async function until(what: string, probe: () => Promise<boolean>, timeoutMs = 30
  * Stream URLs are signed with an expiry: compared without their value. Extensions (cache tags,
  * listed in the order their entities resolved) are left out: answers are compared by their data.
  */
-const comparable = (text: string) => text.replace(/,"extensions":\{.*\}\s*$/s, '}').replace(/"streamUrl":"[^"]*"/g, '"streamUrl":"…"');
+const comparable = (text: string) =>
+  text
+    .trimEnd()
+    .replace(/,"extensions":\{.*\}$/s, '}')
+    .replace(/"streamUrl":"[^"]*"/g, '"streamUrl":"…"');
 
 /** The fetch nodes of a query plan, in the order they run (these plans are sequences). */
 function fetchNodes(node: PlanNode | undefined): FetchNode[] {
@@ -549,7 +553,9 @@ async function main(): Promise<number> {
           if (status !== 200 || text.includes('"errors"')) throw new Error(`${row.key} on ${set.name} answered ${status} ${text.slice(0, 300)}`);
           if (set === sets[0]) valid.add(comparable(text));
           else if (!valid.has(comparable(text)))
-            throw new Error(`${row.key} fetch ${i}: ${set.name} answers other data than ${sets[0]!.name}: ${text.slice(0, 300)}`);
+            throw new Error(
+              `${row.key} fetch ${i}: ${set.name} answers other data than ${sets[0]!.name}: ${comparable(text)}\nfirst answers of ${sets[0]!.name}:\n${[...valid].slice(0, 3).join('\n')}`,
+            );
         }
       }
       prepared.set(row.key, { bodies, valid });
