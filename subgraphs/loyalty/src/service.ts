@@ -75,6 +75,7 @@ export class LoyaltyService {
   /** buyTickets calls of this process waiting for their purchase to settle, by purchase id. */
   private readonly waiting = new Map<string, Set<() => void>>();
   private readonly doorKeys = new Map<string, KeyObject>();
+  private readonly events = new Map<string, EventRow>();
 
   constructor(deps: { db: Persistence; projections: ProjectionWaits; now?: () => Date; paymentWaitMs?: number }) {
     this.db = deps.db;
@@ -143,9 +144,14 @@ export class LoyaltyService {
     return { token, eventId, label: name };
   }
 
+  /** An event's row; the fields doors need (artist, door key) never change, so rows are kept here, boundedly. */
   private async event(eventId: string): Promise<EventRow> {
+    const known = this.events.get(eventId);
+    if (known) return known;
     const [event] = await store.eventsByIds(this.db.reader(), [eventId]);
     if (!event) throw notFound('Event');
+    if (this.events.size >= 1000) this.events.delete(this.events.keys().next().value!);
+    this.events.set(eventId, event);
     return event;
   }
 
@@ -336,7 +342,8 @@ export class LoyaltyService {
     if (!verdict.ok) return { result: 'REJECTED', reason: verdict.reason, ticket: null };
     const claims = verdict.claims;
     return this.db.useCase(async (tx) => {
-      const admitted = await store.admit(tx, {
+      const admitted = await store.admitOnline(tx, {
+        admissionId: randomUUID(),
         ticketId: claims.ticketId,
         eventId,
         holderId: claims.holderId,
@@ -344,10 +351,7 @@ export class LoyaltyService {
         deviceId: device,
         at: now,
       });
-      if (admitted) {
-        await store.insertAdmission(tx, { id: randomUUID(), ticketId: admitted.id, eventId, deviceId: device, at: now, offline: false, status: 'ADMITTED' });
-        return { result: 'ADMITTED', reason: null, ticket: admitted };
-      }
+      if (admitted) return { result: 'ADMITTED', reason: null, ticket: admitted };
       const [ticket] = await store.ticketsByIds(tx, [claims.ticketId]);
       const stale = this.staleness(ticket, claims, eventId);
       if (stale) return stale;

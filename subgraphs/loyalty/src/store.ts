@@ -301,17 +301,27 @@ export async function transferTicket(tx: Tx, id: string, from: string, to: strin
   );
 }
 
-/** Admits the ticket if no one did and the QR's holder and generation are current; undefined otherwise. Exactly one concurrent caller wins. */
-export async function admit(
+/**
+ * Admits the ticket if no one did and the QR's holder and generation are current, and records the
+ * online admission, in one statement (exactly one concurrent caller wins); undefined otherwise.
+ */
+export async function admitOnline(
   tx: Tx,
-  a: { ticketId: string; eventId: string; holderId: string; generation: number; deviceId: string; at: Date },
+  a: { admissionId: string; ticketId: string; eventId: string; holderId: string; generation: number; deviceId: string; at: Date },
 ): Promise<TicketRow | undefined> {
   return row(
     tx,
     TicketRow,
-    sql`update tickets set admitted_at = ${a.at.toISOString()}, admitted_device = ${a.deviceId}
-        where id = ${a.ticketId} and event_id = ${a.eventId} and holder_id = ${a.holderId} and generation = ${a.generation} and admitted_at is null
-        returning ${ticketColumns}`,
+    sql`with admitted as (
+          update tickets set admitted_at = ${a.at.toISOString()}, admitted_device = ${a.deviceId}
+          where id = ${a.ticketId} and event_id = ${a.eventId} and holder_id = ${a.holderId} and generation = ${a.generation} and admitted_at is null
+          returning ${ticketColumns}
+        ), recorded as (
+          insert into admissions (id, ticket_id, event_id, device_id, admitted_at, offline, status)
+          select ${a.admissionId}, id, event_id, ${a.deviceId}, admitted_at, false, 'ADMITTED' from admitted
+          on conflict on constraint admissions_device do nothing
+        )
+        select * from admitted`,
   );
 }
 
