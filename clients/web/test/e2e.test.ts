@@ -20,7 +20,7 @@ import { ownershipSubgraph } from '@vibestream/ownership';
 import { notificationsSubgraph } from '@vibestream/notifications';
 import { makeWav } from '@vibestream/catalog/testing';
 import { startNpmStart } from '@vibestream/testkit/npm-start';
-import { PortfolioDocument, RewardPoolDocument } from '../../generated/graphql.ts';
+import { PortfolioDocument, RewardPoolDocument, SongDetailsDocument } from '../../generated/graphql.ts';
 import { documentIdOf } from '../src/graphql-http.ts';
 import { buildWebApp, webRoot } from '../build.ts';
 
@@ -277,8 +277,21 @@ describe.each(backends)('the web client in a real browser, against $name', { tim
     await artist.context().close();
   });
 
-  it('a fan finds the song, plays it to completion, and claims the reward with a proof made in the page', async () => {
+  it('a fan finds the song, plays it to completion through HLS (key included), and claims the reward with a proof made in the page', async () => {
+    // Catalog transcodes the song in the background: the player streams HLS once it is READY.
+    const songId = songPath.split('/').pop()!;
+    const ready = await eventually(
+      () => persisted(SongDetailsDocument, { id: songId }),
+      (r) => r.data?.song?.stream?.status === 'READY',
+      60_000,
+    );
+    expect(ready.data?.song?.stream?.status).toBe('READY');
     const fan = await person();
+    const hlsResponses: { path: string; status: number }[] = [];
+    fan.on('response', (response) => {
+      const path = new URL(response.url()).pathname;
+      if (path.startsWith('/media/hls/')) hlsResponses.push({ path, status: response.status() });
+    });
     await signUp(fan, 'Listening Fan', 'fan');
     await fan.getByLabel('Search songs').fill(title.split(' ').slice(0, 2).join(' '));
     await fan.getByRole('button', { name: 'Search' }).click();
@@ -289,6 +302,13 @@ describe.each(backends)('the web client in a real browser, against $name', { tim
     await fan.getByRole('button', { name: 'Play' }).click();
     await fan.getByText('you earned a reward voucher').waitFor({ timeout: 30_000 });
     await shot(fan, '04-listen-rewarded');
+    // It played the FREE plan's renditions through hls.js: the master, a playlist, the key and segments, all answered.
+    expect(await fan.getByTestId('stream-source').textContent()).toContain('Adaptive stream (HLS), up to 128 kbps');
+    expect(hlsResponses.some((r) => r.path.endsWith('/master.m3u8'))).toBe(true);
+    expect(hlsResponses.some((r) => r.path.endsWith('/key'))).toBe(true);
+    expect(hlsResponses.some((r) => r.path.endsWith('.ts'))).toBe(true);
+    expect(hlsResponses.filter((r) => r.status !== 200)).toEqual([]);
+    expect(hlsResponses.some((r) => /\/(256|320)\//.test(r.path))).toBe(false);
 
     await fan.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Rewards' }).click();
     const voucher = fan.getByTestId('voucher').first();

@@ -12,6 +12,8 @@ import { useSession } from '../auth/useSession.ts';
 import { formErrors } from '../errors.ts';
 import { formatTokens } from '../format.ts';
 import { Link } from '../router.tsx';
+import { useHlsAudio } from './HlsAudio.tsx';
+import { Waveform } from './Waveform.tsx';
 import { newVoucherSecrets } from './secrets.ts';
 import { removeVoucher, saveVoucher, updateVoucher } from './vault.ts';
 
@@ -36,7 +38,9 @@ const rejectionText: Record<ListenRejectionReason, string> = {
 };
 
 /**
- * Plays a song from its signed streamUrl and, for a signed-in listener, turns the playback into
+ * Plays a song (its HLS stream for a signed-in listener once transcoded, adapting up to their
+ * plan's bitrate; else the original from its signed streamUrl) with its waveform as the seek bar
+ * and, for a signed-in listener, turns the playback into
  * a rewarded listen: a session on play, heartbeats with the playback position while playing,
  * and completion with a fresh commitment when the song ends. The voucher's secrets are kept in
  * IndexedDB before the completion is sent.
@@ -50,6 +54,10 @@ export function Player({ song }: { song: Song }) {
   const [complete] = useMutation(CompleteListenSessionDocument);
   const [state, setState] = useState<ListenState>({ kind: 'idle' });
   const [playing, setPlaying] = useState(false);
+  const [clock, setClock] = useState({ position: 0, duration: song.durationSeconds ?? 0 });
+  const hlsReady = Boolean(session) && song.stream?.status === 'READY';
+  const source = useHlsAudio(audio, song.id, hlsReady, song.streamUrl ?? null);
+  const peaks = song.stream?.status === 'READY' ? song.stream.waveform : [];
   const listen = useRef<{ sessionId: Promise<string | null>; timer?: ReturnType<typeof setInterval>; done: boolean } | null>(null);
 
   const intervalMs = (pool.data?.rewardPool.heartbeatIntervalSeconds ?? 15) * 1000;
@@ -119,13 +127,20 @@ export function Player({ song }: { song: Song }) {
 
   return (
     <div className="card player">
-      {song.streamUrl ? (
+      {song.streamUrl || hlsReady ? (
         <>
           <audio
             ref={audio}
-            src={song.streamUrl}
-            controls
+            controls={peaks.length === 0}
             preload="auto"
+            onTimeUpdate={(event) => {
+              const { currentTime, duration } = event.currentTarget;
+              setClock((c) => ({ position: currentTime, duration: Number.isFinite(duration) && duration > 0 ? duration : c.duration }));
+            }}
+            onLoadedMetadata={(event) => {
+              const { duration } = event.currentTarget;
+              setClock((c) => ({ ...c, duration: Number.isFinite(duration) && duration > 0 ? duration : c.duration }));
+            }}
             onPlay={() => {
               setPlaying(true);
               onPlay();
@@ -147,6 +162,23 @@ export function Player({ song }: { song: Song }) {
           >
             {playing ? 'Pause' : 'Play'}
           </button>
+          {peaks.length > 0 && (
+            <Waveform
+              peaks={peaks}
+              position={clock.position}
+              duration={clock.duration}
+              onSeek={(seconds) => {
+                if (audio.current) audio.current.currentTime = seconds;
+              }}
+            />
+          )}
+          <p className="muted" data-testid="stream-source">
+            {source.kind === 'hls' &&
+              `Adaptive stream (HLS), up to ${source.maxBitrateKbps} kbps on your plan${source.currentKbps ? ` · playing ${source.currentKbps} kbps` : ''}`}
+            {source.kind === 'starting' && 'Starting the stream…'}
+            {source.kind === 'failed' && source.message}
+            {source.kind === 'original' && song.stream?.status === 'READY' && !session && 'Sign in for the adaptive stream.'}
+          </p>
         </>
       ) : (
         <p className="muted">No audio uploaded yet.</p>
