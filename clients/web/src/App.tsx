@@ -2,6 +2,9 @@ import { useApolloClient, useMutation } from '@apollo/client/react';
 import { LogoutDocument } from '../../generated/graphql.ts';
 import { clearSession } from './auth/session.ts';
 import { useSession } from './auth/useSession.ts';
+import { Door } from './loyalty/Door.tsx';
+import { Events } from './loyalty/Events.tsx';
+import { Tickets } from './loyalty/Tickets.tsx';
 import { Market } from './market/Market.tsx';
 import { Portfolio } from './market/Portfolio.tsx';
 import { ArtistStudio } from './pages/Artist.tsx';
@@ -25,6 +28,9 @@ function Page({ path }: { path: string }) {
   if (path === '/portfolio') return needsSession(<Portfolio />);
   if (path === '/artist') return needsSession(<ArtistStudio />);
   if (path === '/notifications') return needsSession(<Notifications />);
+  if (path === '/events') return <Events />;
+  if (path === '/tickets') return needsSession(<Tickets />);
+  if (path === '/door') return needsSession(<Door />);
   return (
     <p>
       Nothing here. <Link to="/">Back to search</Link>
@@ -55,6 +61,9 @@ export function App() {
           <Link to="/">Search</Link>
           {session && <Link to="/rewards">Rewards</Link>}
           {session && <Link to="/portfolio">Portfolio</Link>}
+          <Link to="/events">Concerts</Link>
+          {session && <Link to="/tickets">My tickets</Link>}
+          {session?.roles.includes('ARTIST') && <Link to="/door">Door</Link>}
           {session?.roles.includes('ARTIST') && <Link to="/artist">Studio</Link>}
           {session && <NotificationsBadge />}
         </nav>
