@@ -177,6 +177,10 @@ export class StreamWorker {
         await this.removeFiles(uploaded);
       } else {
         log.info({ songId, attempt, renditions: result.renditions.map((r) => r.kbps) }, 'stream ready');
+        // What earlier attempts of a dead worker uploaded (the same source gives the same file names) is not used: best effort away.
+        for (let earlier = 1; earlier < attempt; earlier++) {
+          await this.removeFiles(uploaded.map((key) => key.replace(`${prefix}/`, `hls/${songId}/${earlier}/`)));
+        }
       }
     } catch (error) {
       if (this.crashed) return;

@@ -216,6 +216,8 @@ describe('transcoding', () => {
     const doomed = newWorker(1);
     doomed.start();
     while ((await jobOf(songId))?.status !== 'PROCESSING') await new Promise((r) => setTimeout(r, 20));
+    // As if the dead attempt had uploaded part of its output already.
+    await storage.put(`hls/${songId}/1/64/seg000.ts`, Readable.from([randomBytes(100)]), 'video/mp2t');
     await doomed.crash();
     expect((await jobOf(songId))?.status).toBe('PROCESSING');
 
@@ -225,6 +227,9 @@ describe('transcoding', () => {
     const job = await jobOf(songId);
     expect(job).toMatchObject({ status: 'READY', attempt: 2, outputPrefix: `hls/${songId}/2` });
     expect(job!.renditions!.map((r) => r.bitrateKbps)).toEqual([64, 128, 256, 320]);
+    // One set of files: the dead attempt's are gone, the READY attempt's are there.
+    expect(await storage.size(`hls/${songId}/1/64/seg000.ts`)).toBeNull();
+    expect(await storage.size(`hls/${songId}/2/64/seg000.ts`)).toBeGreaterThan(0);
   });
 });
 
