@@ -34,22 +34,30 @@ export type ArtistEventsArgs = {
 /** An admission that lost to an earlier one of the same ticket. */
 export type CheckInConflict = {
   __typename?: 'CheckInConflict';
+  /** When that door admitted it. */
   admittedAt: Scalars['DateTime']['output'];
+  /** The door whose admission lost. */
   deviceId: Scalars['String']['output'];
+  /** The ticket admitted twice. */
   ticket: Ticket;
+  /** When the standing admission was made. */
   winningAdmittedAt: Scalars['DateTime']['output'];
-  /** The admission that stands. */
+  /** The door whose admission stands. */
   winningDeviceId: Scalars['String']['output'];
 };
 
+/** What an online scan came to. */
 export type CheckInOutcome = {
   __typename?: 'CheckInOutcome';
-  /** Why REJECTED: MALFORMED, BAD_SIGNATURE, EXPIRED, NOT_YET_VALID, OTHER_EVENT, TRANSFERRED, UNKNOWN_TICKET. */
+  /** Why REJECTED: MALFORMED, BAD_SIGNATURE, EXPIRED, NOT_YET_VALID, OTHER_EVENT, TRANSFERRED, UNKNOWN_TICKET; null otherwise. */
   reason?: Maybe<Scalars['String']['output']>;
+  /** ADMITTED, ALREADY_ADMITTED or REJECTED. */
   result: CheckInResult;
+  /** The scanned ticket, when the code named one of this event. */
   ticket?: Maybe<Ticket>;
 };
 
+/** What a door's scan (or an offline admission it synced) came to. */
 export type CheckInResult =
   /** This scan (or offline admission) admitted the ticket. */
   | 'ADMITTED'
@@ -60,10 +68,15 @@ export type CheckInResult =
   /** Not a valid ticket for this event now (see reason). */
   | 'REJECTED';
 
+/** A new event. */
 export type CreateEventInput = {
+  /** When it starts (in the future). */
   startsAt: Scalars['DateTime']['input'];
+  /** Its ticket types (1 to 10). */
   ticketTypes: Array<TicketTypeInput>;
+  /** The event's title (1 to 200 characters). */
   title: Scalars['String']['input'];
+  /** Where it takes place (1 to 200 characters). */
   venue: Scalars['String']['input'];
 };
 
@@ -74,15 +87,19 @@ export type Event = {
   admittedCount: Scalars['Int']['output'];
   /** The artist whose event it is. */
   artist: Artist;
-  /** Offline admissions that lost to an earlier admission of the same ticket at another door. The event's artist (or an ADMIN) only. */
+  /** Offline admissions that lost to an earlier admission of the same ticket at another door, oldest first. The event's artist (or an ADMIN) only. */
   checkInConflicts: Array<CheckInConflict>;
   /** The event's Ed25519 door public key (32 bytes, base64url): a door verifies ticket QR codes offline with it. */
   doorPublicKey: Scalars['String']['output'];
+  /** The event's id. */
   id: Scalars['ID']['output'];
+  /** When it starts; its sale closes then. */
   startsAt: Scalars['DateTime']['output'];
-  /** The event's ticket types (at most 10). */
+  /** The event's ticket types (at most 10), in the order the artist gave them. */
   ticketTypes: Array<TicketType>;
+  /** The event's title (1 to 200 characters). */
   title: Scalars['String']['output'];
+  /** Where it takes place (1 to 200 characters). */
   venue: Scalars['String']['output'];
 };
 
@@ -92,21 +109,28 @@ export type EventCheckInConflictsArgs = {
   first?: InputMaybe<Scalars['Int']['input']>;
 };
 
+/** A page of events. */
 export type EventConnection = {
   __typename?: 'EventConnection';
+  /** The events of this page, soonest first. */
   edges: Array<EventEdge>;
+  /** Where this page ends and whether another follows. */
   pageInfo: PageInfo;
 };
 
+/** One event of a page. */
 export type EventEdge = {
   __typename?: 'EventEdge';
+  /** Where this event is in the list, to page after it. */
   cursor: Scalars['String']['output'];
+  /** The event. */
   node: Event;
 };
 
 /** A fan's tier with one artist, explained. */
 export type FanTier = {
   __typename?: 'FanTier';
+  /** The level the score reaches. */
   level: FanTierLevel;
   /** The score at which the next level starts; null at PLATINUM. */
   nextLevelAt?: Maybe<Scalars['Int']['output']>;
@@ -116,10 +140,15 @@ export type FanTier = {
 
 /** A fan's level with an artist, from their listening, holdings and campaign participation. */
 export type FanTierLevel =
+  /** Score 10 or more. */
   | 'BRONZE'
+  /** Score 500 or more. */
   | 'GOLD'
+  /** Below BRONZE (score under 10). */
   | 'NONE'
+  /** Score 2,000 or more. */
   | 'PLATINUM'
+  /** Score 100 or more. */
   | 'SILVER';
 
 export type Mutation = {
@@ -130,11 +159,11 @@ export type Mutation = {
   buyTickets: TicketPurchase;
   /** A door device (the event's artist, or `staffToken`): admits a valid QR once. */
   checkIn: CheckInOutcome;
-  /** ARTIST only, for their own artist profile. */
+  /** ARTIST only, for their own artist profile: an event with its ticket types and its door key. */
   createEvent: Event;
   /** The event's artist: a credential for a door device, valid for this event only. */
   issueStaffToken: StaffToken;
-  /** A door device: revokes a (lost) band so another can be bound. */
+  /** A door device: revokes a (lost) band so another can be bound; false when no active band has this UID. */
   revokeWristband: Scalars['Boolean']['output'];
   /** A door device that was offline uploads its local admissions (at most 500). */
   syncOfflineCheckIns: Array<OfflineCheckInOutcome>;
@@ -198,16 +227,22 @@ export type MutationTransferTicketArgs = {
 
 /** A door that was offline reports an admission it made locally. */
 export type OfflineCheckInInput = {
+  /** When the door admitted it (the code must have been valid then). */
   admittedAt: Scalars['DateTime']['input'];
+  /** The QR payload the door admitted. */
   qr: Scalars['String']['input'];
 };
 
+/** What one synced offline admission came to. */
 export type OfflineCheckInOutcome = {
   __typename?: 'OfflineCheckInOutcome';
+  /** The QR payload, as sent. */
   qr: Scalars['String']['output'];
+  /** Why REJECTED or CONFLICT; null when ADMITTED. */
   reason?: Maybe<Scalars['String']['output']>;
   /** ADMITTED (this admission stands), CONFLICT (another door admitted the ticket first), or REJECTED. */
   result: CheckInResult;
+  /** The ticket, when the code named one of this event. */
   ticket?: Maybe<Ticket>;
 };
 
@@ -231,8 +266,9 @@ export type PurchaseStatus =
 
 export type Query = {
   __typename?: 'Query';
+  /** An event by id; null when there is none. */
   event?: Maybe<Event>;
-  /** A purchase of the caller's. */
+  /** A purchase of the caller's (or any, for an ADMIN); null otherwise. */
   ticketPurchase?: Maybe<TicketPurchase>;
   /** Events that have not started yet, soonest first. */
   upcomingEvents: EventConnection;
@@ -266,9 +302,11 @@ export type QueryWristbandScanArgs = {
 /** A credential for a door device, scoped to one event. */
 export type StaffToken = {
   __typename?: 'StaffToken';
+  /** The event it is valid for. */
   eventId: Scalars['ID']['output'];
+  /** The artist's label for the device (1 to 100 characters). */
   label: Scalars['String']['output'];
-  /** The secret to pass as `staffToken` (shown once). */
+  /** The secret to pass as `staffToken` (shown once; only its hash is kept). */
   token: Scalars['String']['output'];
 };
 
@@ -277,13 +315,17 @@ export type Ticket = {
   __typename?: 'Ticket';
   /** When the ticket was admitted; null before. */
   admittedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** The event it admits to. */
   event: Event;
+  /** The ticket's id. */
   id: Scalars['ID']['output'];
   /** The holder only: the current signed QR payload (rotates every 30 s); null for anyone else. */
   qr?: Maybe<Scalars['String']['output']>;
-  /** When `qr` expires (ask again for the next rotation). */
+  /** When `qr` expires (ask again for the next rotation); null for anyone but the holder. */
   qrExpiresAt?: Maybe<Scalars['DateTime']['output']>;
+  /** VALID until admitted, then CHECKED_IN. */
   status: TicketStatus;
+  /** Its ticket type. */
   ticketType: TicketType;
   /** Whether an NFC wristband is bound to it now. */
   wristbandBound: Scalars['Boolean']['output'];
@@ -296,14 +338,19 @@ export type TicketPurchase = {
   amountCents: Scalars['Int']['output'];
   /** Why the purchase FAILED (INSUFFICIENT_FUNDS, NO_ACCOUNT); null otherwise. */
   failureReason?: Maybe<Scalars['String']['output']>;
+  /** The purchase's id. */
   id: Scalars['ID']['output'];
+  /** How many tickets (1 to 10). */
   quantity: Scalars['Int']['output'];
+  /** Where the purchase is in its saga. */
   status: PurchaseStatus;
+  /** The ticket type bought. */
   ticketType: TicketType;
   /** The issued tickets (empty until CONFIRMED; at most 10). */
   tickets: Array<Ticket>;
 };
 
+/** Whether a ticket was used. */
 export type TicketStatus =
   /** Admitted at the door. */
   | 'CHECKED_IN'
@@ -313,9 +360,13 @@ export type TicketStatus =
 /** A kind of ticket of an event, with its price, capacity and sale window. */
 export type TicketType = {
   __typename?: 'TicketType';
+  /** How many tickets of this type exist. */
   capacity: Scalars['Int']['output'];
+  /** The event it admits to. */
   event: Event;
+  /** The ticket type's id. */
   id: Scalars['ID']['output'];
+  /** Its name (1 to 100 characters), e.g. General admission. */
   name: Scalars['String']['output'];
   /** Whether the caller may buy it now (sale open, or a presale they qualify for, and tickets remain). */
   onSaleForMe: Scalars['Boolean']['output'];
@@ -333,14 +384,21 @@ export type TicketType = {
   saleStartsAt: Scalars['DateTime']['output'];
 };
 
+/** A ticket type of a new event. */
 export type TicketTypeInput = {
+  /** How many tickets (at least 1). */
   capacity: Scalars['Int']['input'];
+  /** Its name (1 to 100 characters). */
   name: Scalars['String']['input'];
   /** Open the presale to holders of the artist's song shares too. */
   presaleForShareholders?: InputMaybe<Scalars['Boolean']['input']>;
+  /** The presale is open to fans of this tier or above. */
   presaleMinTier?: InputMaybe<FanTierLevel>;
+  /** When the presale opens (before saleStartsAt); none when null. */
   presaleStartsAt?: InputMaybe<Scalars['DateTime']['input']>;
+  /** Price of one ticket in US cents (0 or more). */
   priceCents: Scalars['Int']['input'];
+  /** When the general sale opens (before the event starts). */
   saleStartsAt: Scalars['DateTime']['input'];
 };
 
@@ -363,12 +421,16 @@ export type UserTicketsArgs = {
   first?: InputMaybe<Scalars['Int']['input']>;
 };
 
+/** What scanning an NFC wristband found. */
 export type WristbandScan = {
   __typename?: 'WristbandScan';
+  /** VALID, REVOKED or UNKNOWN. */
   result: WristbandScanResult;
+  /** The ticket the band is (or was) bound to; null when UNKNOWN. */
   ticket?: Maybe<Ticket>;
 };
 
+/** What scanning an NFC wristband at an event found. */
 export type WristbandScanResult =
   /** The band was revoked (lost): a new one may be bound. */
   | 'REVOKED'
