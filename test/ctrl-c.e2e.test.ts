@@ -27,7 +27,9 @@ describe('npm start under Ctrl-C', () => {
         VIBESTREAM_DATA_DIR: dataDir,
         GATEWAY_PORT: String(await freePort()),
         EMBEDDED_POSTGRES_PORT: String(postgresPort),
-        ...Object.fromEntries(['IDENTITY', 'CATALOG', 'REWARDS', 'OWNERSHIP', 'PAYMENTS', 'NOTIFICATIONS', 'CAMPAIGNS'].map((name) => [`${name}_PORT`, '0'])),
+        ...Object.fromEntries(
+          ['IDENTITY', 'CATALOG', 'REWARDS', 'OWNERSHIP', 'PAYMENTS', 'NOTIFICATIONS', 'CAMPAIGNS', 'LOYALTY'].map((name) => [`${name}_PORT`, '0']),
+        ),
         LOG_FORMAT: 'json',
         WEB_APP_BUILD: 'off',
         DEMO_SEED: 'off',

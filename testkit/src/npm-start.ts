@@ -47,7 +47,9 @@ export async function startNpmStart(label: string, env: NodeJS.ProcessEnv = {}, 
       EMBEDDED_POSTGRES_PORT: String(postgresPort),
       PUBLIC_URL: publicUrl,
       // Subgraphs on free loopback ports: the gateway is told where each one is.
-      ...Object.fromEntries(['IDENTITY', 'CATALOG', 'REWARDS', 'OWNERSHIP', 'PAYMENTS', 'NOTIFICATIONS', 'CAMPAIGNS'].map((name) => [`${name}_PORT`, '0'])),
+      ...Object.fromEntries(
+        ['IDENTITY', 'CATALOG', 'REWARDS', 'OWNERSHIP', 'PAYMENTS', 'NOTIFICATIONS', 'CAMPAIGNS', 'LOYALTY'].map((name) => [`${name}_PORT`, '0']),
+      ),
       LOG_LEVEL: process.env.TEST_LOG_LEVEL && process.env.TEST_LOG_LEVEL !== 'silent' ? process.env.TEST_LOG_LEVEL : 'info',
       ...env,
     },
