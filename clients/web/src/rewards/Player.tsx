@@ -154,6 +154,8 @@ export function Player({ song }: { song: Song }) {
           />
           <button
             type="button"
+            // Until the stream session is attached there is nothing to play yet.
+            disabled={source.kind === 'starting'}
             onClick={() =>
               playing
                 ? audio.current?.pause()
