@@ -12,7 +12,7 @@ export const loyaltySubgraph = defineSubgraph({
   schema: new URL('../schema.graphql', import.meta.url),
   resolvers,
   loadConfig: loadLoyaltyConfig,
-  database: { migrations, poolSize: 20 },
+  database: { migrations },
   setup: ({ persistence, projections }) => {
     const db = persistence;
     const service = new LoyaltyService({ db, projections });
