@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { MAX_PAGE_SIZE, projectRoot, readCostDirectives } from '@vibestream/platform';
 import { DEPTH } from '@vibestream/circuits';
 import { MAX_ALBUM_SONGS } from '@vibestream/catalog/domain/songs.ts';
+import { LADDER, WAVEFORM_PEAKS } from '@vibestream/catalog/domain/streaming.ts';
 import { MAX_WALLETS_PER_USER } from '@vibestream/identity/domain/wallet.ts';
 import { notificationKinds } from '@vibestream/notifications/domain/notifications.ts';
 import { MAX_TICKET_TYPES, MAX_TICKETS_PER_PURCHASE } from '@vibestream/loyalty/domain/sales.ts';
@@ -27,6 +28,8 @@ describe('declared list sizes', () => {
   it('are the bounds the subgraphs enforce or hold by construction', () => {
     const expected: Record<string, number> = {
       'Album.songs': MAX_ALBUM_SONGS,
+      'AudioStream.renditions': LADDER.length,
+      'AudioStream.waveform': WAVEFORM_PEAKS,
       'User.wallets': MAX_WALLETS_PER_USER,
       'User.roles': enumSize('Role'),
       'Query.plans': plans.length,
