@@ -50,6 +50,18 @@ export const RevenuePaid = defineEvent(
   }),
 );
 
+/** Shares bought from a song's offering (a primary purchase), once per purchase. */
+export const OfferingSharesBought = defineEvent(
+  'ownership.offering.shares_bought.v1',
+  z.object({
+    offeringId: z.uuid(),
+    songId: z.uuid(),
+    userId: z.uuid(),
+    quantity: z.number().int().positive(),
+    costCents: z.number().int().nonnegative(),
+  }),
+);
+
 /** A ticket purchase's cash was debited (once per purchaseId): loyalty issues its tickets. */
 export const TicketPaymentSucceeded = defineEvent(
   'ownership.ticket_payment.succeeded.v1',
@@ -62,4 +74,4 @@ export const TicketPaymentFailed = defineEvent(
   z.object({ purchaseId: z.uuid(), userId: z.uuid(), reason: z.enum(['INSUFFICIENT_FUNDS', 'NO_ACCOUNT']) }),
 );
 
-export const publishes = [TradeExecuted, OrderFilled, RevenuePaid, TicketPaymentSucceeded, TicketPaymentFailed];
+export const publishes = [TradeExecuted, OrderFilled, OfferingSharesBought, RevenuePaid, TicketPaymentSucceeded, TicketPaymentFailed];

@@ -2,7 +2,7 @@ import type { EventEnvelope, EventHandler, Persistence } from '@vibestream/platf
 import { CampaignNftMinted } from '@vibestream/contracts/campaigns';
 import { ArtistCreated, SongPublished } from '@vibestream/contracts/catalog';
 import { UserRegistered } from '@vibestream/contracts/identity';
-import { TicketPaymentFailed, TicketPaymentSucceeded, TradeExecuted } from '@vibestream/contracts/ownership';
+import { OfferingSharesBought, TicketPaymentFailed, TicketPaymentSucceeded, TradeExecuted } from '@vibestream/contracts/ownership';
 import { ListenCompleted } from '@vibestream/contracts/rewards';
 import type { LoyaltyService } from './service.ts';
 import * as store from './store.ts';
@@ -15,6 +15,7 @@ export function loyaltyHandlers(db: Persistence, service: LoyaltyService): Event
     db.on(SongPublished, (tx, song) => store.upsertSong(tx, song)),
     // Fan signals: listens, shares held (bought minus sold), campaign NFTs, per song.
     db.on(ListenCompleted, (tx, listen) => store.addSignals(tx, listen.userId, listen.songId, { listens: 1 })),
+    db.on(OfferingSharesBought, (tx, bought) => store.addSignals(tx, bought.userId, bought.songId, { shares: bought.quantity })),
     db.on(TradeExecuted, async (tx, trade) => {
       await store.addSignals(tx, trade.buyerId, trade.songId, { shares: trade.quantity });
       await store.addSignals(tx, trade.sellerId, trade.songId, { shares: -trade.quantity });

@@ -5,8 +5,8 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryLiveEvents, ProjectionWaits, openPersistence, type Principal } from '@vibestream/platform';
 import { openContext, type ContextHarness } from '@vibestream/testkit';
-import { ArtistCreated } from '@vibestream/contracts/catalog';
-import { TicketPaymentFailed, TicketPaymentSucceeded } from '@vibestream/contracts/ownership';
+import { ArtistCreated, SongPublished } from '@vibestream/contracts/catalog';
+import { OfferingSharesBought, TicketPaymentFailed, TicketPaymentSucceeded, TradeExecuted } from '@vibestream/contracts/ownership';
 import { issueQr } from '../src/domain/door-keys.ts';
 import { loyaltyHandlers } from '../src/handlers.ts';
 import { migrations } from '../src/migrations.ts';
@@ -81,6 +81,37 @@ describe('the purchase saga on two replicas', () => {
       .catch((e: { extensions: { code: string } }) => e.extensions.code);
     expect(refused).toBe('INSUFFICIENT_FUNDS');
     expect(await count('select sold as n from ticket_types where id = ?', [typeId])).toBe(10);
+  });
+});
+
+describe('fan signals', () => {
+  it('count shares bought from an offering (once per purchase, however often delivered) and on the book, less those sold', async () => {
+    const [artistId, artistUserId, songId, fan, other] = [randomUUID(), randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+    await h.inject(ArtistCreated, { artistId, userId: artistUserId, name: 'Signal Band' });
+    await h.inject(SongPublished, {
+      songId,
+      artistId,
+      artistUserId,
+      title: 'Signals',
+      genre: 'Pop',
+      durationSeconds: 60,
+      publishedAt: new Date().toISOString(),
+    });
+    await h.inject(OfferingSharesBought, { offeringId: randomUUID(), songId, userId: fan, quantity: 7, costCents: 700 }, { times: 2 });
+    expect((await replicas[0]!.fanTier(fan, artistId)).shares).toBe(7);
+    const trade = {
+      tradeId: randomUUID(),
+      songId,
+      buyerId: other,
+      sellerId: fan,
+      buyOrderId: randomUUID(),
+      sellOrderId: randomUUID(),
+      priceCents: 120,
+      quantity: 3,
+    };
+    await h.inject(TradeExecuted, { ...trade, executedAt: new Date().toISOString() });
+    expect((await replicas[0]!.fanTier(fan, artistId)).shares).toBe(4);
+    expect((await replicas[0]!.fanTier(other, artistId)).shares).toBe(3);
   });
 });
 

@@ -19,7 +19,7 @@ import {
   isUuid,
 } from '@vibestream/platform';
 import { SongPublished } from '@vibestream/contracts/catalog';
-import { OrderFilled, RevenuePaid, TradeExecuted, liveTopics } from './events.ts';
+import { OfferingSharesBought, OrderFilled, RevenuePaid, TradeExecuted, liveTopics } from './events.ts';
 import { cashOf, ensureAccount, post, reservedOf, type LedgerAccount } from './ledger.ts';
 import { splitRevenue } from './domain/market.ts';
 import { takerFee } from './domain/fees.ts';
@@ -167,6 +167,7 @@ export class OwnershipService {
         ]);
         await store.takeShares(tx, offeringId, quantity);
         const holding = returned(await store.addHolding(tx, { userId: p.userId, songId: offering.song_id, quantity, costCents: cost }), 'the holding');
+        tx.outbox.record(OfferingSharesBought, { offeringId, songId: offering.song_id, userId: p.userId, quantity, costCents: cost });
         return { quantity, costCents: cost, holding };
       }),
     );
