@@ -6,7 +6,7 @@
  *   on     our gateway (startGateway) with the entity cache on   (GATEWAY_ENTITY_CACHE=on)
  *   off    our gateway with the entity cache off                  (GATEWAY_ENTITY_CACHE=off)
  *   stock  ApolloServer({ gateway: new ApolloGateway({ supergraphSdl }) }) forwarding the token
- * The 7 subgraphs (subgraphs/index.ts) and each gateway run in their own child process
+ * Every subgraph of subgraphs/index.ts and each gateway run in their own child process
  * (server.ts) on one database and one Redis prefix; autocannon runs in this process.
  *
  * Data, made through the API before the on and stock gateways start (off serves the setup):
@@ -65,7 +65,7 @@
  * Per (operation, users, mode) the targets are measured in turn, rounds interleaved (a warm-up per
  * target before its first round, which also fills the cache), medians over rounds. Printed: req/s
  * (reads and writes), the ratio to stock, p50 / p99, and CPU time per request of the gateway
- * process, of the 7 subgraph processes together, and of the rest of the machine (PostgreSQL,
+ * process, of the subgraph processes together, and of the rest of the machine (PostgreSQL,
  * Redis, anything else; other targets' and this process's CPU excluded); a second table gives
  * each subgraph process's CPU per request and this process's (autocannon).
  *
@@ -836,7 +836,7 @@ async function main(): Promise<number> {
   if (options.targets.includes('off0')) servers.set('off0', await startServer('gateway-nomerge', gatewayEnv('off'), supergraph));
   if (options.targets.includes('stock')) servers.set('stock', await startServer('stock', env, supergraph));
   console.log(
-    `setup: 7 subgraphs and a gateway ${fmt(serversSeconds, 1)} s; ${options.songs} published songs with offerings, ${maxUsers} artists/traders, ` +
+    `setup: ${SUBGRAPH_ROLES.length} subgraphs and a gateway ${fmt(serversSeconds, 1)} s; ${options.songs} published songs with offerings, ${maxUsers} artists/traders, ` +
       `${HOT} traded songs, 2 resting orders per user ${fmt(seedSeconds, 1)} s; a 1¢ order reserves ${world.reserve}¢`,
   );
 
@@ -995,7 +995,7 @@ async function main(): Promise<number> {
     ]),
   );
   console.log('(medians over rounds; req/s counts reads and writes. CPU µs/req = CPU time of the process(es) per request served:');
-  console.log(' gateway = the target process, subgraphs = the 7 subgraph processes together, rest = the machine minus those, the');
+  console.log(' gateway = the target process, subgraphs = the subgraph processes together, rest = the machine minus those, the');
   console.log(' other targets and this process: PostgreSQL, Redis and anything else running; torn = mix Portfolio reads whose');
   console.log(' trading account and open orders count different numbers of in-flight 1¢ orders: read apart, allowed)');
   console.log('');
