@@ -68,6 +68,6 @@ COPY --from=web /app/clients/web/dist ./clients/web/dist
 RUN mkdir -p /data/media && chown -R node:node /data
 ENV VIBESTREAM_DATA_DIR=/data
 USER node
-EXPOSE 4000 4001 4002 4003 4004 4005 4006 4007 4008
+EXPOSE 4000 4001 4002 4003 4004 4005 4006 4007 4008 4009
 # exec: node becomes the shell's replacement and receives SIGTERM from `docker stop`.
 CMD ["sh", "-c", "exec node \"$SERVICE/src/main.ts\""]

@@ -58,6 +58,13 @@ const mappers: Record<string, Record<string, string>> = {
     Song: '../model.ts#EntityRef',
     User: '../model.ts#EntityRef',
   },
+  discovery: {
+    Song: '../resolvers.ts#EntityRef',
+    RecommendedSongConnection: '../resolvers.ts#RecommendationsModel',
+    RecommendedSongEdge: '../resolvers.ts#RecommendationEdgeModel',
+    RadioConnection: '../resolvers.ts#RadioConnectionModel',
+    RadioEdge: '../resolvers.ts#RadioEdgeModel',
+  },
   loyalty: {
     Event: '../store.ts#EventRow',
     TicketType: '../store.ts#TicketTypeRow',

@@ -19,6 +19,7 @@ import { catalogConfigShape, loadCatalogConfig } from '@vibestream/catalog/confi
 import { identityConfigShape, loadIdentityConfig } from '@vibestream/identity/config';
 import { loadNotificationsConfig, notificationsConfigShape } from '@vibestream/notifications/config';
 import { loadLoyaltyConfig, loyaltyConfigShape } from '@vibestream/loyalty/config';
+import { discoveryConfigShape, loadDiscoveryConfig } from '@vibestream/discovery/config';
 import { loadOwnershipConfig, ownershipConfigShape } from '@vibestream/ownership/config';
 import { loadPaymentsConfig, paymentsConfigShape } from '@vibestream/payments/config';
 import { loadRewardsConfig, rewardsConfigShape } from '@vibestream/rewards/config';
@@ -60,6 +61,11 @@ const subgraphConfigs: Record<string, { shape: Shape; load: (env: NodeJS.Process
     shape: loyaltyConfigShape,
     load: loadLoyaltyConfig,
     summary: 'Concert tickets, check-in, wristbands and fan tiers (subgraphs/loyalty/src/config.ts).',
+  },
+  discovery: {
+    shape: discoveryConfigShape,
+    load: loadDiscoveryConfig,
+    summary: 'Recommendations, similar songs and artist radio from co-listening (subgraphs/discovery/src/config.ts).',
   },
 };
 

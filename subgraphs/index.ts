@@ -7,6 +7,7 @@ import { notificationsSubgraph } from '@vibestream/notifications';
 import { paymentsSubgraph } from '@vibestream/payments';
 import { campaignsSubgraph } from '@vibestream/campaigns';
 import { loyaltySubgraph } from '@vibestream/loyalty';
+import { discoverySubgraph } from '@vibestream/discovery';
 
 /** Every subgraph that exists, in start order. The launcher, compose script and tests read this list. */
 export const subgraphs: SubgraphModule[] = [
@@ -18,4 +19,5 @@ export const subgraphs: SubgraphModule[] = [
   paymentsSubgraph,
   campaignsSubgraph,
   loyaltySubgraph,
+  discoverySubgraph,
 ];

@@ -7,5 +7,5 @@
 export const capabilityContracts: Record<string, { owner: string; landed: boolean }> = {
   'streaming.graphql': { owner: 'catalog', landed: true },
   'reach.graphql': { owner: 'notifications, identity', landed: false },
-  'discovery.graphql': { owner: 'catalog or a discovery subgraph', landed: false },
+  'discovery.graphql': { owner: 'discovery', landed: true },
 };

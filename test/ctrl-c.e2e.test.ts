@@ -28,7 +28,10 @@ describe('npm start under Ctrl-C', () => {
         GATEWAY_PORT: String(await freePort()),
         EMBEDDED_POSTGRES_PORT: String(postgresPort),
         ...Object.fromEntries(
-          ['IDENTITY', 'CATALOG', 'REWARDS', 'OWNERSHIP', 'PAYMENTS', 'NOTIFICATIONS', 'CAMPAIGNS', 'LOYALTY'].map((name) => [`${name}_PORT`, '0']),
+          ['IDENTITY', 'CATALOG', 'REWARDS', 'OWNERSHIP', 'PAYMENTS', 'NOTIFICATIONS', 'CAMPAIGNS', 'LOYALTY', 'DISCOVERY'].map((name) => [
+            `${name}_PORT`,
+            '0',
+          ]),
         ),
         LOG_FORMAT: 'json',
         WEB_APP_BUILD: 'off',

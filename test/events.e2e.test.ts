@@ -18,6 +18,7 @@ import { campaignsHandlers } from '@vibestream/campaigns/handlers';
 import { catalogHandlers } from '@vibestream/catalog/handlers';
 import { notificationsHandlers } from '@vibestream/notifications/handlers';
 import { loyaltyHandlers } from '@vibestream/loyalty/handlers';
+import { discoveryHandlers } from '@vibestream/discovery/handlers';
 import { BUY as BUY_TICKETS, eventOnSale } from '@vibestream/loyalty/testing';
 import { ownershipHandlers } from '@vibestream/ownership/handlers';
 import { paymentsHandlers } from '@vibestream/payments/handlers';
@@ -33,6 +34,7 @@ const listing = openPersistence({} as never, { source: 'listing' });
 const consumed: Record<string, EventHandler[]> = {
   campaigns: campaignsHandlers(listing),
   catalog: catalogHandlers(listing),
+  discovery: discoveryHandlers(listing),
   loyalty: loyaltyHandlers(listing, {} as never),
   notifications: notificationsHandlers(listing, {} as never),
   ownership: ownershipHandlers(listing),

@@ -48,7 +48,7 @@ export async function startNpmStart(label: string, env: NodeJS.ProcessEnv = {}, 
       PUBLIC_URL: publicUrl,
       // Subgraphs on free loopback ports: the gateway is told where each one is.
       ...Object.fromEntries(
-        ['IDENTITY', 'CATALOG', 'REWARDS', 'OWNERSHIP', 'PAYMENTS', 'NOTIFICATIONS', 'CAMPAIGNS', 'LOYALTY'].map((name) => [`${name}_PORT`, '0']),
+        ['IDENTITY', 'CATALOG', 'REWARDS', 'OWNERSHIP', 'PAYMENTS', 'NOTIFICATIONS', 'CAMPAIGNS', 'LOYALTY', 'DISCOVERY'].map((name) => [`${name}_PORT`, '0']),
       ),
       LOG_LEVEL: process.env.TEST_LOG_LEVEL && process.env.TEST_LOG_LEVEL !== 'silent' ? process.env.TEST_LOG_LEVEL : 'info',
       ...env,

@@ -1,0 +1,4 @@
+import { runSubgraphMain } from '@vibestream/platform';
+import { discoverySubgraph } from './app.ts';
+
+await runSubgraphMain(discoverySubgraph);

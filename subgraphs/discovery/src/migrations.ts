@@ -1,0 +1,65 @@
+import { sqlMigration } from '@vibestream/platform';
+
+export const migrations = [
+  sqlMigration(
+    '0001_discovery',
+    `
+-- Projection of catalog.song.published.v1: only published songs exist here, so drafts never appear.
+create table songs (
+  song_id uuid primary key,
+  artist_id uuid not null,
+  title text not null,
+  genre text not null,
+  duration_seconds int not null,
+  published_at timestamptz not null
+);
+create index songs_artist on songs (artist_id);
+create index songs_genre on songs (lower(genre));
+
+-- Each listener's distinct completed songs (listen.completed.v1), with the last completion.
+create table user_songs (
+  user_id uuid not null,
+  song_id uuid not null,
+  completions int not null default 1,
+  first_completed_at timestamptz not null,
+  last_completed_at timestamptz not null,
+  primary key (user_id, song_id)
+);
+create index user_songs_recent on user_songs (user_id, last_completed_at desc);
+
+-- Distinct listeners per song (popularity, the cosine's norms).
+create table song_listeners (
+  song_id uuid primary key,
+  listeners int not null default 0
+);
+
+-- Co-listening: distinct listeners who completed both songs, stored both ways so either song finds
+-- its neighbours by index. Pairs under k listeners are kept (they may grow) but never read.
+create table pair_listeners (
+  song_a uuid not null,
+  song_b uuid not null,
+  listeners int not null,
+  primary key (song_a, song_b)
+);
+create index pair_listeners_usable on pair_listeners (song_a, listeners desc);
+
+-- Completed listens per song and day: trending sums the last 7 days.
+create table song_daily (
+  song_id uuid not null,
+  day date not null,
+  listens int not null default 0,
+  primary key (song_id, day)
+);
+create index song_daily_day on song_daily (day);
+
+-- Artist radio sessions: the songs served so far, so a session never repeats one.
+create table radio_sessions (
+  id uuid primary key,
+  user_id uuid not null,
+  artist_id uuid not null,
+  served uuid[] not null default '{}',
+  created_at timestamptz not null default now()
+);
+`,
+  ),
+];

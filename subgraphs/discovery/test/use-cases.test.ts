@@ -1,0 +1,157 @@
+// discovery's use cases on its own schema, with catalog's and rewards' events injected: no gateway.
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Principal } from '@vibestream/platform';
+import { openContext, type ContextHarness } from '@vibestream/testkit';
+import { SongPublished } from '@vibestream/contracts/catalog';
+import { ListenCompleted } from '@vibestream/contracts/rewards';
+import { diverse } from '../src/domain/ranking.ts';
+import { discoveryHandlers } from '../src/handlers.ts';
+import { migrations } from '../src/migrations.ts';
+import { DiscoveryService } from '../src/service.ts';
+
+let h: ContextHarness;
+let service: DiscoveryService;
+
+beforeAll(async () => {
+  h = await openContext({ name: 'discovery', migrations });
+  service = new DiscoveryService({ db: h.db, minPairListeners: 5 });
+  h.consume(discoveryHandlers(h.db));
+});
+
+afterAll(async () => {
+  await h?.close();
+});
+
+const principal = (userId: string = randomUUID()): Principal => ({ userId, roles: ['FAN'], sessionId: randomUUID(), expiresAt: Date.now() / 1000 + 3600 });
+const daysAgo = (n: number) => new Date(Date.now() - n * 86_400_000).toISOString();
+
+async function publish(title: string, genre: string, artistId: string = randomUUID()): Promise<string> {
+  const songId = randomUUID();
+  await h.inject(SongPublished, { songId, artistId, artistUserId: randomUUID(), title, genre, durationSeconds: 200, publishedAt: new Date().toISOString() });
+  return songId;
+}
+
+async function listen(userId: string, songId: string, completedAt = daysAgo(60)): Promise<void> {
+  await h.inject(ListenCompleted, { sessionId: randomUUID(), userId, songId, listenedSeconds: 180, completedAt });
+}
+
+/** `n` listeners who each completed every one of `songs`, in order. */
+async function listeners(n: number, songs: readonly string[]): Promise<string[]> {
+  const users = Array.from({ length: n }, () => randomUUID());
+  for (const u of users) for (const s of songs) await listen(u, s);
+  return users;
+}
+
+describe('item-item similarity', () => {
+  it('uses a pair only once at least k distinct listeners made it, and never the song itself', async () => {
+    const a = await publish('Kay One', 'ambient');
+    const b = await publish('Kay Two', 'ambient');
+    await listeners(4, [a, b]);
+    // One listener completing both many times is still one listener.
+    const repeat = randomUUID();
+    await listen(repeat, a);
+    await listen(repeat, a);
+    expect(await service.similar(a, 10)).toEqual([]);
+    await listen(repeat, b);
+    expect(await service.similar(a, 10)).toEqual([b]);
+    expect(await service.similar(b, 10)).toEqual([a]);
+  });
+
+  it('never returns a draft: a song exists for discovery only once catalog published it', async () => {
+    const seed = await publish('Published Seed', 'folk');
+    const draft = randomUUID();
+    const users = await listeners(6, [seed, draft]);
+    expect(await service.similar(seed, 10)).toEqual([]);
+    expect(await service.similar(draft, 10)).toEqual([]);
+    const fan = randomUUID();
+    await listen(fan, seed);
+    expect((await service.recommendedSongs(principal(fan), 20)).map((r) => r.songId)).not.toContain(draft);
+    // Published later: now it is a song, and its pairs count.
+    await h.inject(SongPublished, {
+      songId: draft,
+      artistId: randomUUID(),
+      artistUserId: randomUUID(),
+      title: 'Once A Draft',
+      genre: 'folk',
+      durationSeconds: 180,
+      publishedAt: new Date().toISOString(),
+    });
+    expect(await service.similar(seed, 10)).toEqual([draft]);
+    expect(users).toHaveLength(6);
+  });
+});
+
+describe('recommendedSongs', () => {
+  it('recommends what listeners of the caller’s songs completed, with the reason, excluding songs completed in the last 30 days', async () => {
+    const seed = await publish('Night Drive', 'synthwave');
+    const next = await publish('Neon Morning', 'synthwave');
+    const recent = await publish('Already Heard', 'synthwave');
+    await listeners(5, [seed, next]);
+    await listeners(5, [seed, recent]);
+    const fan = randomUUID();
+    await listen(fan, seed, daysAgo(1));
+    await listen(fan, recent, daysAgo(2));
+    const found = await service.recommendedSongs(principal(fan), 20);
+    expect(found[0]).toEqual({ songId: next, reason: 'because you listened to Night Drive' });
+    expect(found.map((r) => r.songId)).not.toContain(recent);
+    expect(found.map((r) => r.songId)).not.toContain(seed);
+  });
+
+  it('holds the artist-diversity rule on every window of 10', async () => {
+    const prolific = randomUUID();
+    const seed = await publish('Diversity Seed', 'house');
+    const same = [];
+    for (let i = 0; i < 8; i++) same.push(await publish(`Prolific ${i}`, 'house', prolific));
+    const others = [];
+    for (let i = 0; i < 8; i++) others.push(await publish(`Other ${i}`, 'house'));
+    await listeners(5, [seed, ...same, ...others]);
+    const fan = randomUUID();
+    await listen(fan, seed);
+    const found = await service.recommendedSongs(principal(fan), 20);
+    expect(found.length).toBeGreaterThanOrEqual(10);
+    const artistOf = new Map([...same.map((s) => [s, prolific] as const), ...others.map((s, i) => [s, `other-${i}`] as const)]);
+    expect(diverse(found.map((r) => ({ artistId: artistOf.get(r.songId) ?? r.songId })))).toBe(true);
+  });
+
+  it('gives a new listener popular songs of their genres, else trending', async () => {
+    const genre = `cold-${randomUUID().slice(0, 8)}`;
+    const hit = await publish('Genre Hit', genre);
+    const heard = await publish('Genre Heard', genre);
+    await listeners(3, [hit]);
+    const fan = randomUUID();
+    await listen(fan, heard, daysAgo(1));
+    const found = await service.recommendedSongs(principal(fan), 5);
+    expect(found[0]).toEqual({ songId: hit, reason: `popular in ${genre}` });
+
+    const stranger = await service.recommendedSongs(principal(), 5);
+    expect(stranger).toHaveLength(5);
+    expect(stranger.every((r) => r.reason === 'trending now')).toBe(true);
+  });
+
+  it('asks for a caller', async () => {
+    await expect(service.recommendedSongs(null, 5)).rejects.toMatchObject({ extensions: { code: 'UNAUTHENTICATED' } });
+  });
+});
+
+describe('artistRadio', () => {
+  it('never repeats a song within a session, and a session is its caller’s', async () => {
+    const artistId = randomUUID();
+    const own = [];
+    for (let i = 0; i < 6; i++) own.push(await publish(`Radio ${i}`, 'radio-rock', artistId));
+    const related = [];
+    for (let i = 0; i < 4; i++) related.push(await publish(`Related ${i}`, 'radio-rock'));
+    await listeners(5, [...own.slice(0, 2), ...related]);
+    const me = principal();
+    const served: string[] = [];
+    let session: string | null = null;
+    for (let page = 0; page < 6; page++) {
+      const result = await service.artistRadio(me, artistId, 4, session);
+      session = result.sessionId;
+      served.push(...result.songIds);
+    }
+    expect(new Set(served).size).toBe(served.length);
+    expect(served).toEqual(expect.arrayContaining([...own, ...related]));
+    await expect(service.artistRadio(principal(), artistId, 4, session)).rejects.toMatchObject({ extensions: { code: 'BAD_USER_INPUT' } });
+  });
+});
