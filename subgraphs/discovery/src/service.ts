@@ -4,7 +4,9 @@ import { EXCLUDE_RECENT_DAYS, HISTORY_SEEDS, diversify, radioPage, rankCandidate
 import * as store from './store.ts';
 
 /** Neighbours read per seed song: bounds a request's work whatever the history. */
-const NEIGHBOURS_PER_SEED = 50;
+const NEIGHBOURS_PER_SEED = 30;
+/** The caller's songs (most recent first) that rank behind new ones. */
+const KNOWN_SONGS = 1000;
 /** Candidates a radio page is chosen from. */
 const RADIO_POOL = 300;
 const TRENDING_DAYS = 7;
@@ -41,9 +43,10 @@ export class DiscoveryService {
     if (first === 0) return [];
     const db = this.db.reader();
     const now = this.now();
-    const [history, recent] = await Promise.all([
+    const [history, recent, known] = await Promise.all([
       store.recentHistory(db, userId, HISTORY_SEEDS),
       store.completedSince(db, userId, new Date(now.getTime() - EXCLUDE_RECENT_DAYS * 86_400_000)),
+      store.completedSince(db, userId, new Date(0), KNOWN_SONGS),
     ]);
     const excluded = new Set(recent);
     const pairs = await store.neighbours(
@@ -64,10 +67,11 @@ export class DiscoveryService {
       })),
       excluded,
       this.k,
+      new Set(known),
     );
     let candidates = ranked;
     // Cold start and fill: the genres of the caller's history, then trending.
-    const want = first * 3 + excluded.size;
+    const want = first * 2;
     if (candidates.length < want) {
       const genres = await store.topGenres(db, userId, 3);
       const popular = await store.popularInGenres(db, genres, want);

@@ -91,12 +91,12 @@ export async function recentHistory(db: Session, userId: string, limit: number) 
   );
 }
 
-/** Songs the caller completed since `since`. */
-export async function completedSince(db: Session, userId: string, since: Date): Promise<string[]> {
+/** Songs the caller completed since `since`, most recent first (at most `limit`). */
+export async function completedSince(db: Session, userId: string, since: Date, limit = 10_000): Promise<string[]> {
   const found = await rows(
     db,
     z.object({ song_id: z.string() }),
-    sql`select song_id from user_songs where user_id = ${userId} and last_completed_at >= ${since}`,
+    sql`select song_id from user_songs where user_id = ${userId} and last_completed_at >= ${since} order by last_completed_at desc limit ${limit}`,
   );
   return found.map((r) => r.song_id);
 }

@@ -100,6 +100,21 @@ describe('exclusions and fallbacks', () => {
   });
 });
 
+describe('songs the caller knew', () => {
+  it('rank behind new ones of the same similarity', () => {
+    const pair = (candidateId: string): Pair => ({
+      seedId: 'x',
+      seedTitle: 'Seed',
+      candidateId,
+      artistId: 'a',
+      co: 10,
+      seedListeners: 50,
+      candidateListeners: 50,
+    });
+    expect(rankCandidates([pair('old'), pair('new')], new Set(), 5, new Set(['old'])).map((r) => r.songId)).toEqual(['new', 'old']);
+  });
+});
+
 describe('radio', () => {
   it('property: pages of one session never repeat a song, each page diverse', () => {
     fc.assert(

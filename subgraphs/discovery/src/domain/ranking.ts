@@ -51,16 +51,19 @@ export function recentlyCompleted(lastCompletedAt: Date, now: Date): boolean {
   return now.getTime() - lastCompletedAt.getTime() < EXCLUDE_RECENT_DAYS * 86_400_000;
 }
 
+/** A song the caller completed before (more than 30 days ago) scores this fraction: new songs come first. */
+export const KNOWN_FACTOR = 0.25;
+
 /**
  * Candidates from the caller's seeds: each candidate's score is the sum of its similarities to the
  * seeds (pairs under k contribute nothing and are never a reason), its reason the seed that gave the
- * most. Excluded songs (recently completed, the seeds themselves) never appear.
+ * most; a `known` song (completed before, not recently) scores KNOWN_FACTOR of that. Excluded songs (recently completed, the seeds themselves) never appear.
  */
-export function rankCandidates(pairs: readonly Pair[], excluded: ReadonlySet<string>, k: number): Ranked[] {
+export function rankCandidates(pairs: readonly Pair[], excluded: ReadonlySet<string>, k: number, known: ReadonlySet<string> = new Set()): Ranked[] {
   const byCandidate = new Map<string, { artistId: string; score: number; best: number; reason: string }>();
   for (const p of pairs) {
     if (excluded.has(p.candidateId) || p.candidateId === p.seedId) continue;
-    const s = similarity(p.co, p.seedListeners, p.candidateListeners, k);
+    const s = similarity(p.co, p.seedListeners, p.candidateListeners, k) * (known.has(p.candidateId) ? KNOWN_FACTOR : 1);
     if (s <= 0) continue;
     const entry = byCandidate.get(p.candidateId);
     if (!entry) byCandidate.set(p.candidateId, { artistId: p.artistId, score: s, best: s, reason: `because you listened to ${p.seedTitle}` });
