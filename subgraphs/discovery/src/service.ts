@@ -10,6 +10,8 @@ const KNOWN_SONGS = 1000;
 /** Candidates a radio page is chosen from. */
 const RADIO_POOL = 300;
 const TRENDING_DAYS = 7;
+/** How long this process reuses a global list (trending, a genre's popular songs): they change slowly. */
+const SHARED_LIST_TTL_MS = 30_000;
 
 export interface RecommendationModel {
   songId: string;
@@ -30,6 +32,8 @@ export class DiscoveryService {
   private readonly db: Persistence;
   private readonly k: number;
   private readonly now: () => Date;
+  /** Global lists shared by every caller, kept briefly per process: cold start reads them, not the tables. */
+  private readonly shared = new Map<string, { until: number; rows: Promise<store.SongRow[]> }>();
 
   constructor(deps: { db: Persistence; minPairListeners: number; now?: () => Date }) {
     this.db = deps.db;
@@ -74,7 +78,7 @@ export class DiscoveryService {
     const want = first * 2;
     if (candidates.length < want) {
       const genres = await store.topGenres(db, userId, 3);
-      const popular = await store.popularInGenres(db, genres, want);
+      const popular = await this.sharedList(`genres:${genres.join('\u0000').toLowerCase()}:${want}`, () => store.popularInGenres(db, genres, want));
       candidates = withFallback(
         candidates,
         asRanked(popular, (r) => `popular in ${r.genre}`),
@@ -178,7 +182,18 @@ export class DiscoveryService {
   }
 
   private trendingRows(db: Session, now: Date, limit: number) {
-    return store.trending(db, new Date(now.getTime() - TRENDING_DAYS * 86_400_000), limit);
+    return this.sharedList(`trending:${limit}`, () => store.trending(db, new Date(now.getTime() - TRENDING_DAYS * 86_400_000), limit));
+  }
+
+  private sharedList(key: string, load: () => Promise<store.SongRow[]>): Promise<store.SongRow[]> {
+    const at = Date.now();
+    const cached = this.shared.get(key);
+    if (cached && cached.until > at) return cached.rows;
+    if (this.shared.size > 1000) this.shared.clear();
+    const rows = load();
+    this.shared.set(key, { until: at + SHARED_LIST_TTL_MS, rows });
+    rows.catch(() => this.shared.delete(key));
+    return rows;
   }
 }
 

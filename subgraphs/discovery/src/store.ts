@@ -107,17 +107,23 @@ export async function neighbours(db: Session, seedIds: readonly string[], k: num
   return rows(
     db,
     PairRow,
-    sql`select s.song_id as seed_id, s.title as seed_title, p.song_b as candidate_id, c.artist_id, p.listeners as co,
+    // The pairs first (an index range per seed, materialized), then the songs and counts by key:
+    // the planner never rescans a whole table per seed.
+    sql`with p as materialized (
+          select seed.song_id as seed_id, n.song_b, n.listeners
+          from unnest(${ids(seedIds)}) as seed(song_id)
+          cross join lateral (
+            select song_b, listeners from pair_listeners where song_a = seed.song_id and listeners >= ${k}
+            order by listeners desc limit ${perSeed}
+          ) n
+        )
+        select p.seed_id, s.title as seed_title, p.song_b as candidate_id, c.artist_id, p.listeners as co,
                ls.listeners as seed_listeners, lc.listeners as candidate_listeners
-        from songs s
-        join song_listeners ls on ls.song_id = s.song_id
-        cross join lateral (
-          select song_b, listeners from pair_listeners where song_a = s.song_id and listeners >= ${k}
-          order by listeners desc limit ${perSeed}
-        ) p
+        from p
+        join songs s on s.song_id = p.seed_id
+        join song_listeners ls on ls.song_id = p.seed_id
         join songs c on c.song_id = p.song_b
-        join song_listeners lc on lc.song_id = p.song_b
-        where s.song_id = any(${ids(seedIds)})`,
+        join song_listeners lc on lc.song_id = p.song_b`,
   );
 }
 
