@@ -1,14 +1,17 @@
 import { useState, type FormEvent } from 'react';
 import { useQuery } from '@apollo/client/react';
 import { SearchSongsDocument, TrendingSongsDocument } from '../../../generated/graphql.ts';
+import { useSession } from '../auth/useSession.ts';
 import { FormError } from '../components/Form.tsx';
 import { formErrors } from '../errors.ts';
 import { Link, navigate, useLocation } from '../router.tsx';
+import { ForYou } from './Discovery.tsx';
 
 export function Search() {
   const { search } = useLocation();
   const query = search.get('q') ?? '';
   const [text, setText] = useState(query);
+  const session = useSession();
   const results = useQuery(SearchSongsDocument, { variables: { query, first: 20 }, skip: !query.trim() });
   const trending = useQuery(TrendingSongsDocument, { variables: { first: 10 }, skip: Boolean(query.trim()) });
 
@@ -39,6 +42,7 @@ export function Search() {
         </>
       ) : (
         <>
+          {session && <ForYou />}
           <h2>Trending this week</h2>
           {trending.data?.trendingSongs.length === 0 && <p className="muted">Nothing trending yet.</p>}
           <ul className="songs">

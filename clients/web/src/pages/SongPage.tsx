@@ -5,6 +5,7 @@ import { formatCents } from '../format.ts';
 import { formErrors } from '../errors.ts';
 import { Player } from '../rewards/Player.tsx';
 import { Link } from '../router.tsx';
+import { Similar } from './Discovery.tsx';
 
 export function SongPage({ id }: { id: string }) {
   const { data, loading, error } = useQuery(SongDetailsDocument, { variables: { id } });
@@ -27,6 +28,7 @@ export function SongPage({ id }: { id: string }) {
         </p>
         <Link to={`/songs/${song.id}/market`}>Open the market</Link>
       </div>
+      <Similar songId={song.id} />
     </section>
   );
 }
