@@ -31,6 +31,7 @@ import { discoverySubgraph } from '@vibestream/discovery';
 import { fmt, table } from '../lib/format.ts';
 import { onCleanup, runBench } from '../lib/lifecycle.ts';
 import { numberOption } from '../lib/options.ts';
+import { seededRandom } from '../lib/random.ts';
 
 const { values } = parseArgs({
   options: { users: { type: 'string' }, songs: { type: 'string' }, listens: { type: 'string' }, eval: { type: 'string' }, seed: { type: 'string' } },
@@ -44,18 +45,6 @@ const SEED = numberOption(values.seed, 'seed', 'BENCH_SEED', 1, 0);
 const CLUSTERS = Math.max(5, Math.round(SONGS / 80));
 const GENRES = Math.max(2, Math.round(CLUSTERS / 2.5));
 const DAY = 86_400_000;
-
-/** mulberry32: a small seeded PRNG. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Picks an index from a cumulative weight array. */
 function pick(cdf: Float64Array, r: number): number {
@@ -78,7 +67,7 @@ const cdfOf = (weights: number[]) => {
 };
 
 function generate() {
-  const random = prng(SEED);
+  const random = seededRandom(SEED);
   const artists = Array.from({ length: Math.max(CLUSTERS, Math.round(SONGS / 8)) }, (_, i) => ({ id: randomUUID(), cluster: i % CLUSTERS }));
   const songs = Array.from({ length: SONGS }, (_, i) => {
     const artist = artists[Math.floor(random() * artists.length)]!;

@@ -21,6 +21,7 @@ import { DEFAULT_TAKER_FEE_BPS } from '@vibestream/ownership/domain/fees.ts';
 import { OrderBook, type IncomingOrder, type Side } from '@vibestream/ownership/domain/matching.ts';
 import { fmt, median, table } from '../lib/format.ts';
 import { numberOption } from '../lib/options.ts';
+import { seededRandom } from '../lib/random.ts';
 
 export interface EngineBenchOptions {
   /** Resting-order counts to measure; default [100, 10000]. */
@@ -66,18 +67,6 @@ export interface EngineBenchResult {
 const MID = 10_000; // cents
 const ACCOUNTS = 50;
 
-/** mulberry32: small, fast, seeded. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 interface Counters {
   newOrders: number;
   cancels: number;
@@ -91,7 +80,7 @@ interface Counters {
 
 /** The order stream for one book size; `step(n)` runs n operations against `book`. */
 function workload(target: number, seed: number, feeBps: number) {
-  const random = rng(seed);
+  const random = seededRandom(seed);
   // Price band per side grows with the book, about 5 orders per level at any size.
   const band = Math.max(10, Math.round(target / 10));
   const accounts = Array.from({ length: ACCOUNTS }, (_, i) => `acct-${i}`);

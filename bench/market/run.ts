@@ -61,6 +61,7 @@ import { cpuSeconds, machineBusySeconds } from '../lib/proc.ts';
 import { formatEngineBench, runEngineBench, type EngineBenchResult } from './engine.ts';
 import type { LoopLog, Role, SqlLog } from './server.ts';
 import { makeWav } from '@vibestream/catalog/testing';
+import { seededRandom } from '../lib/random.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -128,18 +129,6 @@ async function inTurn<T>(count: number, concurrency: number, task: (i: number) =
     }),
   );
   return results;
-}
-
-/** mulberry32: small, fast, seeded. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** CPU seconds per process of every process whose command name (/proc/<pid>/comm) is `name`. */
@@ -330,7 +319,7 @@ async function placeOrderLoad(url: string, clients: Trader[][], songs: string[],
   const deadline = started + seconds * 1000;
   await Promise.all(
     clients.map(async (mine, c) => {
-      const random = rng(seed * 1000 + c);
+      const random = seededRandom(seed * 1000 + c);
       for (let i = 0; performance.now() < deadline; i++) {
         const trader = mine[i % mine.length]!;
         const input = randomOrder(random, songs);
