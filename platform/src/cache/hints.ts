@@ -92,9 +92,7 @@ export function withRequestChanges<T>(work: () => T): T {
  */
 export function noteChanged(tags: readonly CacheTag[], invalidations: CacheInvalidations, log: Logger): Promise<void> {
   if (tags.length === 0) return Promise.resolve();
-  const purge = invalidations
-    .invalidate(tags)
-    .catch((error: unknown) => log.warn({ err: error, tags }, 'cache invalidation failed; entries expire at their max age'));
+  const purge = purgeNow(tags, invalidations, log);
   const changes = requestChanges.getStore();
   if (changes) {
     for (const tag of tags) changes.tags.add(tag);
@@ -103,7 +101,8 @@ export function noteChanged(tags: readonly CacheTag[], invalidations: CacheInval
   return purge;
 }
 
-function noteChangedOutsideRequest(tags: readonly CacheTag[], invalidations: CacheInvalidations, log: Logger): Promise<void> {
+/** Purges `tags`; a failure is logged, never thrown (entries then expire at their max age). */
+function purgeNow(tags: readonly CacheTag[], invalidations: CacheInvalidations, log: Logger): Promise<void> {
   if (tags.length === 0) return Promise.resolve();
   return invalidations.invalidate(tags).catch((error: unknown) => log.warn({ err: error, tags }, 'cache invalidation failed; entries expire at their max age'));
 }
@@ -197,7 +196,7 @@ export function cacheTagsPlugin<Ctx extends BaseContext & { principal: Principal
             }
           }
           if (changed.size > 0) {
-            await Promise.all([...(changes?.pending ?? []), noteChangedOutsideRequest(more, invalidations, log)]);
+            await Promise.all([...(changes?.pending ?? []), purgeNow(more, invalidations, log)]);
             result.extensions = { ...result.extensions, invalidatedTags: [...changed] };
             return;
           }
