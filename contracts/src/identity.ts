@@ -31,4 +31,22 @@ export const WalletLinked = defineEvent(
   }),
 );
 
-export const publishes = [UserRegistered, UserRolesChanged, WalletLinked];
+/**
+ * Published: where to reach a user changed: at registration, when an email is verified, when an
+ * account changes its email (unverified again until the new address is verified) or its display
+ * name. Carries the whole current contact, so a consumer keeps the latest by `version`.
+ */
+export const UserContactChanged = defineEvent(
+  'identity.user.contact_changed.v1',
+  z.object({
+    userId: z.uuid(),
+    email: z.string(),
+    emailVerified: z.boolean(),
+    displayName: z.string(),
+    /** Increases with every change of this user's contact; older versions are ignored. */
+    version: z.number().int().nonnegative(),
+    changedAt: z.iso.datetime(),
+  }),
+);
+
+export const publishes = [UserRegistered, UserRolesChanged, WalletLinked, UserContactChanged];

@@ -18,7 +18,7 @@ import {
   isUuid,
 } from '@vibestream/platform';
 import type { IdentityConfig } from './config.ts';
-import { UserRegistered, UserRolesChanged, WalletLinked } from './events.ts';
+import { UserContactChanged, UserRegistered, UserRolesChanged, WalletLinked } from './events.ts';
 import { hashPassword, verifyPassword } from './domain/password.ts';
 import { checkRegistration, normalizeEmail, normalizeRoles, type RegistrationInput } from './domain/registration.ts';
 import { decideRefresh, hashRefreshToken, newRefreshToken } from './domain/tokens.ts';
@@ -87,6 +87,14 @@ export class IdentityService {
           displayName: user.displayName,
           roles: user.roles,
           registeredAt: user.createdAt.toISOString(),
+        });
+        tx.outbox.record(UserContactChanged, {
+          userId: user.id,
+          email: user.email,
+          emailVerified: false,
+          displayName: user.displayName,
+          version: 1,
+          changedAt: user.createdAt.toISOString(),
         });
         return this.startSession(tx, user, randomUUID());
       });
