@@ -2,6 +2,7 @@ import { useApolloClient, useMutation } from '@apollo/client/react';
 import { LogoutDocument } from '../../generated/graphql.ts';
 import { clearSession } from './auth/session.ts';
 import { useSession } from './auth/useSession.ts';
+import { Account } from './account/Account.tsx';
 import { Door } from './loyalty/Door.tsx';
 import { Events } from './loyalty/Events.tsx';
 import { Tickets } from './loyalty/Tickets.tsx';
@@ -31,6 +32,7 @@ function Page({ path }: { path: string }) {
   if (path === '/events') return <Events />;
   if (path === '/tickets') return needsSession(<Tickets />);
   if (path === '/door') return needsSession(<Door />);
+  if (path === '/account') return needsSession(<Account />);
   return (
     <p>
       Nothing here. <Link to="/">Back to search</Link>
@@ -66,6 +68,7 @@ export function App() {
           {session?.roles.includes('ARTIST') && <Link to="/door">Door</Link>}
           {session?.roles.includes('ARTIST') && <Link to="/artist">Studio</Link>}
           {session && <NotificationsBadge />}
+          {session && <Link to="/account">Account</Link>}
         </nav>
         <div className="account">
           {session ? (
