@@ -6,3 +6,4 @@ export * from './chain.ts';
 export * from './events.ts';
 export * from './probe.ts';
 export * from './context.ts';
+export * from './push-service.ts';
