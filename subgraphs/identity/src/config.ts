@@ -1,7 +1,9 @@
-import { env, loadConfig, subgraphConfigShape, z } from '@vibestream/platform';
+import { env, loadConfig, mailConfigShape, subgraphConfigShape, z } from '@vibestream/platform';
 
 export const identityConfigShape = {
   ...subgraphConfigShape(4001),
+  // SMTP_URL, MAIL_FROM, MAIL_ENABLED, PUBLIC_WEB_URL: identity's mails (verification, password reset, change of email).
+  ...mailConfigShape,
   JWT_PRIVATE_KEY: env
     .ed25519PrivateKey()
     .describe(
@@ -23,6 +25,19 @@ export const identityConfigShape = {
   PUBLIC_URL: z
     .preprocess((v) => (v === '' ? undefined : v), z.url().default('http://localhost:4000'))
     .describe("The gateway's public address: the domain and URI that wallet challenges name."),
+  EMAIL_VERIFICATION_TTL_SECONDS: env
+    .int(86_400, 1)
+    .describe('How long an email verification link (requestEmailVerification, changeEmail) works, in seconds; each link works once.'),
+  PASSWORD_RESET_TTL_SECONDS: env.int(3_600, 1).describe('How long a password reset link (requestPasswordReset) works, in seconds; each link works once.'),
+  EMAIL_LIMIT_WINDOW_SECONDS: env
+    .int(3_600, 1)
+    .describe('The window the verification, password-reset and change-of-email requests below are counted in, in seconds.'),
+  EMAIL_VERIFICATION_MAX_PER_USER: env.int(3, 1).describe('Verification links one account may ask for (requestEmailVerification) per window.'),
+  PASSWORD_RESET_MAX_PER_EMAIL: env
+    .int(3, 1)
+    .describe('Password resets that may be asked for one email address (any case) per window, whether or not it has an account.'),
+  PASSWORD_RESET_MAX_PER_ADDRESS: env.int(20, 1).describe('Password resets one client address may ask for per window, across emails.'),
+  EMAIL_CHANGE_MAX_PER_USER: env.int(5, 1).describe('Attempts one account may make to change its email (changeEmail, right password or not) per window.'),
   ADMIN_EMAIL: env
     .optionalString()
     .describe('With ADMIN_PASSWORD: identity makes sure at start-up that this account exists and has the ADMIN role (creating or promoting it).'),

@@ -1,4 +1,4 @@
-import { sqlMigration } from '@vibestream/platform';
+import { jobsMigrationSql, sqlMigration } from '@vibestream/platform';
 
 export const migrations = [
   sqlMigration(
@@ -69,5 +69,28 @@ create table api_keys (
 create unique index api_keys_key_prefix_key on api_keys (key_prefix);
 create index api_keys_created_at on api_keys (created_at desc);
 `,
+  ),
+  // Email ownership and recovery (src/use-cases/email-ownership.ts): whether the account's email is
+  // verified, the version of its contact (identity.user.contact_changed.v1), the single-use tokens
+  // of the verification, change and reset links (only their SHA-256), and the mail job queue.
+  sqlMigration(
+    '0003_identity_email_ownership',
+    `
+alter table users add column email_verified_at timestamptz;
+alter table users add column contact_version integer not null default 1 check (contact_version >= 1);
+
+create table email_tokens (
+  id uuid primary key,
+  user_id uuid not null references users(id) on delete cascade,
+  purpose text not null check (purpose in ('verify_email','change_email','reset_password')),
+  token_hash text not null,
+  email_normalized text not null,
+  created_at timestamptz not null default now(),
+  expires_at timestamptz not null,
+  used_at timestamptz
+);
+create unique index email_tokens_token_hash_key on email_tokens (token_hash);
+create index email_tokens_user on email_tokens (user_id, purpose) where used_at is null;
+${jobsMigrationSql}`,
   ),
 ];

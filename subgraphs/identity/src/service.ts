@@ -127,6 +127,11 @@ export class IdentityService {
     return this.db.useCase((tx) => this.startSession(tx, user, randomUUID()));
   }
 
+  /** Forgets the failed sign-ins counted against this email (after a password reset). */
+  clearLoginFailures(emailNormalized: string): Promise<void> {
+    return this.limiter.reset([{ key: `login:email:${emailNormalized}`, limit: this.config.LOGIN_MAX_FAILURES_PER_EMAIL }]);
+  }
+
   async refresh(presented: string): Promise<SessionTokensResult> {
     const outcome = await this.db.useCase(async (tx) => {
       const token = await store.lockRefreshToken(tx, hashRefreshToken(presented));
@@ -249,7 +254,8 @@ export class IdentityService {
     }
   }
 
-  private async startSession(tx: Tx, user: User, familyId: string): Promise<SessionResult> {
+  /** A new session for `user` in the use case's transaction; every way in (password, passkey, ...) ends here. */
+  async startSession(tx: Tx, user: User, familyId: string): Promise<SessionResult> {
     const refreshToken = newRefreshToken();
     await store.insertRefreshToken(tx, {
       id: randomUUID(),

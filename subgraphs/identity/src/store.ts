@@ -18,9 +18,13 @@ export const User = z.object({
   displayName: z.string(),
   roles: z.array(role),
   createdAt: timestamp,
+  /** When the current email was verified; null until then, and again after a change of email. */
+  emailVerifiedAt: timestamp.nullable(),
+  /** The version of the user's contact (identity.user.contact_changed.v1), raised with each change. */
+  contactVersion: z.number().int(),
 });
 export type User = z.output<typeof User>;
-const userColumns = sql`id, email, email_normalized as "emailNormalized", password_hash as "passwordHash", display_name as "displayName", roles, created_at as "createdAt"`;
+const userColumns = sql`id, email, email_normalized as "emailNormalized", password_hash as "passwordHash", display_name as "displayName", roles, created_at as "createdAt", email_verified_at as "emailVerifiedAt", contact_version as "contactVersion"`;
 
 export const Wallet = z.object({ id: z.string(), userId: z.string(), chain, address: z.string(), linkedAt: timestamp });
 export type Wallet = z.output<typeof Wallet>;
@@ -78,7 +82,7 @@ export async function lockUser(tx: Tx, id: string): Promise<User | undefined> {
   return row(tx, User, sql`select ${userColumns} from users where id = ${id} for update`);
 }
 
-export async function insertUser(tx: Tx, u: User): Promise<User | undefined> {
+export async function insertUser(tx: Tx, u: Omit<User, 'emailVerifiedAt' | 'contactVersion'>): Promise<User | undefined> {
   return row(
     tx,
     User,
@@ -218,4 +222,90 @@ export async function apiKeys(db: Session, limit: number): Promise<ApiKey[]> {
 /** Records a key's use, at most once a minute. */
 export async function touchApiKey(tx: Tx, id: string): Promise<void> {
   await exec(tx, sql`update api_keys set last_used_at = now() where id = ${id} and (last_used_at is null or last_used_at < now() - interval '1 minute')`);
+}
+
+// ---- Email ownership and recovery (src/use-cases/email-ownership.ts) ----
+
+const EmailToken = z.object({ id: z.string(), userId: z.string(), purpose: z.string(), emailNormalized: z.string() });
+export type EmailToken = z.output<typeof EmailToken>;
+const FamilyId = z.object({ familyId: z.string() });
+
+/** A single-use token for the user's `emailNormalized`, dead `ttlSeconds` after now (the database's clock, which consuming reads too). */
+export async function insertEmailToken(
+  tx: Tx,
+  t: { id: string; userId: string; purpose: string; tokenHash: string; emailNormalized: string; ttlSeconds: number },
+): Promise<void> {
+  await exec(
+    tx,
+    sql`insert into email_tokens (id, user_id, purpose, token_hash, email_normalized, created_at, expires_at)
+        values (${t.id}, ${t.userId}, ${t.purpose}, ${t.tokenHash}, ${t.emailNormalized}, now(), now() + make_interval(secs => ${t.ttlSeconds}))`,
+  );
+}
+
+/**
+ * Uses the token with this hash if it is unused, unexpired and of one of `purposes`, in one
+ * statement (two concurrent uses: exactly one gets the row); answers it, or undefined.
+ */
+export async function consumeEmailToken(tx: Tx, tokenHash: string, purposes: readonly string[]): Promise<EmailToken | undefined> {
+  return row(
+    tx,
+    EmailToken,
+    sql`update email_tokens set used_at = now()
+        where token_hash = ${tokenHash} and used_at is null and expires_at > now() and purpose = any(${[...purposes]}::text[])
+        returning id, user_id as "userId", purpose, email_normalized as "emailNormalized"`,
+  );
+}
+
+const EmailTokenState = z.object({ purpose: z.enum(['verify_email', 'change_email', 'reset_password']), expiresAt: timestamp, usedAt: timestamp.nullable() });
+
+/** The token's state, read without using it (a cheap refusal before a password is hashed). */
+export async function emailTokenState(db: Session, tokenHash: string): Promise<z.output<typeof EmailTokenState> | undefined> {
+  return row(db, EmailTokenState, sql`select purpose, expires_at as "expiresAt", used_at as "usedAt" from email_tokens where token_hash = ${tokenHash}`);
+}
+
+/** Retires the user's unused tokens of `purposes` (a password reset ends the other reset links; a change of email, every link). */
+export async function retireEmailTokens(tx: Tx, userId: string, purposes: readonly string[]): Promise<void> {
+  await exec(tx, sql`update email_tokens set used_at = now() where user_id = ${userId} and used_at is null and purpose = any(${[...purposes]}::text[])`);
+}
+
+/** Marks the current email verified and raises the contact version; undefined when it was verified already (nothing changes). */
+export async function markEmailVerified(tx: Tx, userId: string, emailNormalized: string): Promise<User | undefined> {
+  return row(
+    tx,
+    User,
+    sql`update users set email_verified_at = now(), contact_version = contact_version + 1
+        where id = ${userId} and email_normalized = ${emailNormalized} and email_verified_at is null
+        returning ${userColumns}`,
+  );
+}
+
+/** Moves the account to a new, unverified email and raises the contact version (the unique index refuses an address in use). */
+export async function changeEmail(tx: Tx, userId: string, email: string, emailNormalized: string): Promise<User | undefined> {
+  return row(
+    tx,
+    User,
+    sql`update users set email = ${email}, email_normalized = ${emailNormalized}, email_verified_at = null, contact_version = contact_version + 1
+        where id = ${userId}
+        returning ${userColumns}`,
+  );
+}
+
+export async function setPasswordHash(tx: Tx, userId: string, passwordHash: string): Promise<User | undefined> {
+  return row(tx, User, sql`update users set password_hash = ${passwordHash} where id = ${userId} returning ${userColumns}`);
+}
+
+/**
+ * Ends every session of the user: revokes all their refresh tokens, and answers the sessions
+ * (families) that may still hold an unexpired access token: those given a token within the last
+ * `accessTokenTtlSeconds`, revoked just now or earlier.
+ */
+export async function revokeAllSessions(tx: Tx, userId: string, accessTokenTtlSeconds: number): Promise<string[]> {
+  await exec(tx, sql`update refresh_tokens set revoked_at = now() where user_id = ${userId} and revoked_at is null`);
+  const recent = await rows(
+    tx,
+    FamilyId,
+    sql`select distinct family_id as "familyId" from refresh_tokens
+        where user_id = ${userId} and created_at > now() - make_interval(secs => ${accessTokenTtlSeconds})`,
+  );
+  return recent.map((r) => r.familyId);
 }

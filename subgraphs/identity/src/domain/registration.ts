@@ -24,10 +24,16 @@ export function normalizeEmail(email: string): string {
   return email.trim().toLowerCase();
 }
 
+/** An email address as registration accepts it (trimmed, at most 254 characters), or null. */
+export function validEmail(raw: string): string | null {
+  const email = raw.trim();
+  return email.length <= 254 && emailSchema.safeParse(email).success ? email : null;
+}
+
 /** The registration rules of the contract, as a pure function. */
 export function checkRegistration(input: RegistrationInput): RegistrationCheck {
-  const email = input.email.trim();
-  if (email.length > 254 || !emailSchema.safeParse(email).success) {
+  const email = validEmail(input.email);
+  if (!email) {
     return { ok: false, reason: 'invalid', field: 'email', message: 'email is not a valid email address' };
   }
   if (input.password.length < MIN_PASSWORD_LENGTH) {
