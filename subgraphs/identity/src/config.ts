@@ -42,6 +42,42 @@ export const identityConfigShape = {
     .optionalString()
     .describe('With ADMIN_PASSWORD: identity makes sure at start-up that this account exists and has the ADMIN role (creating or promoting it).'),
   ADMIN_PASSWORD: env.optionalString().describe("The password of ADMIN_EMAIL's account when identity creates it."),
+  WEBAUTHN_RP_ID: z
+    .preprocess(
+      (v) => (v === '' ? undefined : v),
+      z
+        .string()
+        .regex(/^(?=.{1,253}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/, 'must be a lower-case domain name (no scheme, port or path)')
+        .optional(),
+    )
+    .describe(
+      "Passkeys' relying party id: the domain passkeys are bound to (the gateway's public host or a parent domain of it). Default: PUBLIC_URL's hostname. Changing it orphans every passkey already registered.",
+    ),
+  WEBAUTHN_RP_NAME: z
+    .preprocess((v) => (v === '' ? undefined : v), z.string().min(1).max(64).default('VibeStream'))
+    .describe('The relying party name a browser or authenticator shows when a passkey is created (1 to 64 characters).'),
+  WEBAUTHN_ORIGINS: z
+    .preprocess(
+      (v) =>
+        typeof v === 'string' && v.trim()
+          ? v
+              .split(',')
+              .map((s) => s.trim())
+              .filter(Boolean)
+          : undefined,
+      z.array(z.url().refine((u) => /^https?:\/\/[^/?#]+$/.test(u), 'must be origins (scheme://host[:port], no path), comma-separated')).optional(),
+    )
+    .describe(
+      "Comma-separated origins (https://app.example.com) a passkey ceremony may come from (the browser's clientDataJSON.origin). Default: PUBLIC_URL's origin. Outside production, http://localhost and http://127.0.0.1 on any port are accepted too.",
+    ),
+  PASSKEY_CHALLENGE_TTL_SECONDS: env
+    .intRange(300, 30, 600)
+    .describe('How long a passkey registration or sign-in challenge can be answered, in seconds; each is used once.'),
+  PASSKEY_SIGNIN_MAX_PER_ADDRESS: env
+    .int(60, 1)
+    .describe(
+      'Passkey sign-ins one client address may start in LOGIN_FAILURE_WINDOW_SECONDS; its failed finishes are counted the same way, against the same limit.',
+    ),
   INTERNAL_API_TOKEN: z
     .preprocess((v) => (v === '' ? undefined : v), z.string().min(32).optional())
     .describe(

@@ -2,7 +2,7 @@ import DataLoader from 'dataloader';
 import type { Session } from '@vibestream/platform';
 import { isUuid } from './service.ts';
 import * as store from './store.ts';
-import type { User, Wallet } from './store.ts';
+import type { Passkey, User, Wallet } from './store.ts';
 
 /** Per-request loaders: one SQL statement per entity kind, whatever the number of keys. */
 export function createLoaders(db: Session) {
@@ -17,6 +17,11 @@ export function createLoaders(db: Session) {
       const valid = userIds.filter(isUuid);
       const wallets = valid.length ? await store.walletsOfUsers(db, valid) : [];
       return userIds.map((id) => wallets.filter((w) => w.userId === id));
+    }),
+    passkeysByUser: new DataLoader<string, Passkey[]>(async (userIds) => {
+      const valid = userIds.filter(isUuid);
+      const passkeys = valid.length ? await store.passkeysOfUsers(db, valid) : [];
+      return userIds.map((id) => passkeys.filter((p) => p.userId === id));
     }),
   };
 }

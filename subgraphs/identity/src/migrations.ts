@@ -93,4 +93,36 @@ create unique index email_tokens_token_hash_key on email_tokens (token_hash);
 create index email_tokens_user on email_tokens (user_id, purpose) where used_at is null;
 ${jobsMigrationSql}`,
   ),
+  // Passkeys (src/use-cases/passkeys.ts): each user's WebAuthn credentials (public key, signature
+  // counter) and the single-use, expiring challenges of registration and sign-in.
+  sqlMigration(
+    '0005_identity_passkeys',
+    `
+create table passkeys (
+  id uuid primary key,
+  user_id uuid not null references users(id) on delete cascade,
+  credential_id text not null,
+  public_key bytea not null,
+  counter bigint not null default 0 check (counter >= 0),
+  transports text[] not null default '{}',
+  name text not null check (char_length(name) between 1 and 64),
+  created_at timestamptz not null default now(),
+  last_used_at timestamptz
+);
+create unique index passkeys_credential_id_key on passkeys (credential_id);
+create index passkeys_user on passkeys (user_id, created_at);
+
+create table passkey_challenges (
+  id uuid primary key,
+  purpose text not null check (purpose in ('registration','authentication')),
+  user_id uuid references users(id) on delete cascade,
+  challenge text not null,
+  created_at timestamptz not null default now(),
+  expires_at timestamptz not null,
+  used_at timestamptz
+);
+create unique index passkey_challenges_challenge_key on passkey_challenges (challenge);
+create index passkey_challenges_expires on passkey_challenges (expires_at);
+`,
+  ),
 ];

@@ -13,11 +13,13 @@ import type { Resolvers } from './generated/resolvers-types.ts';
 import type { Loaders } from './loaders.ts';
 import type { IdentityService } from './service.ts';
 import type { ApiKeyService } from './api-keys.ts';
+import type { PasskeyService } from './use-cases/passkeys.ts';
 
 export interface IdentityContext extends BaseRequestContext {
   loaders: Loaders;
   service: IdentityService;
   apiKeys: ApiKeyService;
+  passkeys: PasskeyService;
   /** Set by register and login: the payload's user is the caller, though no token came with the request. */
   signedInAs?: string;
 }
@@ -59,6 +61,12 @@ export const resolvers: Resolvers<IdentityContext> = {
     },
     createApiKey: (_root, { name }, ctx) => ctx.apiKeys.create(requireRole(ctx.principal, 'ADMIN'), name),
     revokeApiKey: (_root, { id }, ctx) => ctx.apiKeys.revoke(requireRole(ctx.principal, 'ADMIN'), parseId(id, 'id')),
+    startPasskeyRegistration: (_root, _args, ctx) => ctx.passkeys.startRegistration(requireAuth(ctx.principal)),
+    finishPasskeyRegistration: (_root, { response, name }, ctx) => ctx.passkeys.finishRegistration(requireAuth(ctx.principal), response, name),
+    startPasskeySignIn: (_root, { email }, ctx) => ctx.passkeys.startSignIn(email, ctx.clientAddress),
+    finishPasskeySignIn: (_root, { challengeId, response }, ctx) =>
+      signIn(ctx, ctx.passkeys.finishSignIn(parseId(challengeId, 'challengeId'), response, ctx.clientAddress)),
+    removePasskey: (_root, { id }, ctx) => ctx.passkeys.remove(requireAuth(ctx.principal), parseId(id, 'id')),
   },
   User: {
     __resolveReference: referenceById((id, ctx: IdentityContext) => ctx.loaders.user.load(id)),
@@ -70,6 +78,10 @@ export const resolvers: Resolvers<IdentityContext> = {
     wallets: (user, _args, ctx) => {
       assertOwnData(ctx, user.id);
       return ctx.loaders.walletsByUser.load(user.id);
+    },
+    passkeys: (user, _args, ctx) => {
+      assertOwnData(ctx, user.id);
+      return ctx.loaders.passkeysByUser.load(user.id);
     },
   },
 };

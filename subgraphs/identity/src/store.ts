@@ -309,3 +309,119 @@ export async function revokeAllSessions(tx: Tx, userId: string, accessTokenTtlSe
   );
   return recent.map((r) => r.familyId);
 }
+
+// ---- Passkeys (WebAuthn credentials and their challenges; use cases in use-cases/passkeys.ts) ----
+
+export const Passkey = z.object({
+  id: z.string(),
+  userId: z.string(),
+  credentialId: z.string(),
+  publicKey: z.instanceof(Buffer),
+  counter: z.coerce.number().int().nonnegative(),
+  transports: z.array(z.string()),
+  name: z.string(),
+  createdAt: timestamp,
+  lastUsedAt: timestamp.nullable(),
+});
+export type Passkey = z.output<typeof Passkey>;
+const passkeyColumns = sql`id, user_id as "userId", credential_id as "credentialId", public_key as "publicKey", counter, transports, name, created_at as "createdAt", last_used_at as "lastUsedAt"`;
+
+export const PasskeyChallenge = z.object({
+  id: z.string(),
+  purpose: z.enum(['registration', 'authentication']),
+  userId: z.string().nullable(),
+  challenge: z.string(),
+  expiresAt: timestamp,
+  usedAt: timestamp.nullable(),
+});
+export type PasskeyChallenge = z.output<typeof PasskeyChallenge>;
+const passkeyChallengeColumns = sql`id, purpose, user_id as "userId", challenge, expires_at as "expiresAt", used_at as "usedAt"`;
+
+export async function passkeysOfUsers(db: Session, userIds: readonly string[]): Promise<Passkey[]> {
+  return rows(db, Passkey, sql`select ${passkeyColumns} from passkeys where user_id in (${list(userIds)}) order by created_at asc, id asc`);
+}
+
+export async function passkeyByCredentialId(db: Session, credentialId: string): Promise<Passkey | undefined> {
+  return row(db, Passkey, sql`select ${passkeyColumns} from passkeys where credential_id = ${credentialId}`);
+}
+
+/** The passkey, locked until commit (serialises sign-ins with one credential, so its counter moves one way). */
+export async function lockPasskey(tx: Tx, id: string): Promise<Passkey | undefined> {
+  return row(tx, Passkey, sql`select ${passkeyColumns} from passkeys where id = ${id} for update`);
+}
+
+const PasskeyCountRow = z.object({ n: z.number() });
+
+export async function passkeyCountOf(db: Session, userId: string): Promise<number> {
+  return (await row(db, PasskeyCountRow, sql`select count(*)::int as n from passkeys where user_id = ${userId}`))?.n ?? 0;
+}
+
+export async function insertPasskey(
+  tx: Tx,
+  p: { id: string; userId: string; credentialId: string; publicKey: Buffer; counter: number; transports: readonly string[]; name: string; createdAt: Date },
+): Promise<Passkey | undefined> {
+  return row(
+    tx,
+    Passkey,
+    sql`insert into passkeys (id, user_id, credential_id, public_key, counter, transports, name, created_at)
+        values (${p.id}, ${p.userId}, ${p.credentialId}, ${p.publicKey}, ${p.counter}, ${[...p.transports]}::text[], ${p.name}, ${p.createdAt})
+        returning ${passkeyColumns}`,
+  );
+}
+
+export async function recordPasskeyUse(tx: Tx, id: string, counter: number): Promise<void> {
+  await exec(tx, sql`update passkeys set counter = ${counter}, last_used_at = now() where id = ${id}`);
+}
+
+/** Deletes the user's passkey; answers whether there was one. */
+export async function deletePasskey(tx: Tx, id: string, userId: string): Promise<boolean> {
+  return (await rows(tx, Id, sql`delete from passkeys where id = ${id} and user_id = ${userId} returning id`)).length > 0;
+}
+
+export async function insertPasskeyChallenge(
+  tx: Tx,
+  c: { id: string; purpose: 'registration' | 'authentication'; userId: string | null; challenge: string; createdAt: Date; expiresAt: Date },
+): Promise<void> {
+  await exec(
+    tx,
+    sql`insert into passkey_challenges (id, purpose, user_id, challenge, created_at, expires_at)
+        values (${c.id}, ${c.purpose}, ${c.userId}, ${c.challenge}, ${c.createdAt}, ${c.expiresAt})`,
+  );
+}
+
+export async function passkeyChallengeById(db: Session, id: string): Promise<PasskeyChallenge | undefined> {
+  return row(db, PasskeyChallenge, sql`select ${passkeyChallengeColumns} from passkey_challenges where id = ${id}`);
+}
+
+export async function passkeyChallengeByValue(db: Session, challenge: string): Promise<PasskeyChallenge | undefined> {
+  return row(db, PasskeyChallenge, sql`select ${passkeyChallengeColumns} from passkey_challenges where challenge = ${challenge}`);
+}
+
+/**
+ * Uses the challenge if it is still unused and unexpired (and, for a registration, the user's):
+ * one statement, so of concurrent claims exactly one gets the row back.
+ */
+export async function claimPasskeyChallenge(
+  tx: Tx,
+  id: string,
+  purpose: 'registration' | 'authentication',
+  userId: string | null,
+): Promise<PasskeyChallenge | undefined> {
+  return row(
+    tx,
+    PasskeyChallenge,
+    sql`update passkey_challenges set used_at = now()
+        where id = ${id} and purpose = ${purpose} and used_at is null and expires_at > now()
+          and (${purpose} = 'authentication' or user_id = ${userId})
+        returning ${passkeyChallengeColumns}`,
+  );
+}
+
+/** Forgets challenges that expired more than an hour ago, at most `limit` per call (each start sweeps a little). */
+export async function sweepPasskeyChallenges(tx: Tx, limit: number): Promise<void> {
+  await exec(
+    tx,
+    sql`delete from passkey_challenges where id in (
+          select id from passkey_challenges where expires_at < now() - interval '1 hour' limit ${limit} for update skip locked)`,
+  );
+}
