@@ -51,3 +51,7 @@ export {
   withRequestChanges,
   type CacheTagsExtension,
 } from './cache/hints.ts';
+export * from './jobs/index.ts';
+export * from './mail/config.ts';
+export * from './mail/mailer.ts';
+export * from './mail/render.ts';

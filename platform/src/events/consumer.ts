@@ -10,8 +10,11 @@ import type { EventTransport, RetryPolicy, RunningConsumer } from './transport.t
 
 export interface EventHandler<C extends EventContract = EventContract> {
   contract: C;
-  /** Runs inside the transaction that records the event as handled. */
-  handle: (em: EntityManager, payload: PayloadOf<C>, envelope: EventEnvelope) => Promise<void>;
+  /**
+   * Runs inside the transaction that records the event as handled; what it answers (a function)
+   * runs once that transaction committed.
+   */
+  handle: (em: EntityManager, payload: PayloadOf<C>, envelope: EventEnvelope) => Promise<void | (() => void)>;
   /** The id of what the handler makes known (a song's id): lookups waiting for it (ProjectionWaits) wake at its commit. */
   key?: (payload: PayloadOf<C>) => string;
 }
@@ -48,16 +51,18 @@ export function startConsumer(options: {
     const parsed = handler.contract.payload.safeParse(envelope.payload);
     if (!parsed.success) throw new PoisonEventError(`payload does not match ${envelope.type}: ${parsed.error.message}`);
     const em = options.orm.em.fork({ disableContextResolution: true });
+    let committed: (() => void) | undefined;
     const applied = await em.transactional(async (tx) => {
       const inserted = (await tx.execute(`insert into handled_events (consumer, event_id) values (?, ?) on conflict do nothing returning event_id`, [
         options.group,
         envelope.id,
       ])) as unknown[];
       if (inserted.length === 0) return false;
-      await handler.handle(tx, parsed.data, envelope);
+      committed = (await handler.handle(tx, parsed.data, envelope)) ?? undefined;
       return true;
     });
     if (!applied) return;
+    committed?.();
     const occurredAt = Date.parse(envelope.occurredAt);
     if (Number.isFinite(occurredAt)) lag.observe({ consumer: options.group, type: envelope.type }, Math.max(0, Date.now() - occurredAt) / 1000);
     log.debug({ eventId: envelope.id, type: envelope.type }, 'event handled');

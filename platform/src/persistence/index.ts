@@ -73,6 +73,42 @@ interface OpenTx {
 const handles = new WeakMap<Session, Handle>();
 const openTx = new AsyncLocalStorage<OpenTx>();
 
+/** What a transaction runs once it committed (`afterCommit`), and the Persistence it belongs to. */
+interface TxHooks {
+  owner: Persistence;
+  committed: (() => void)[];
+}
+const txHooks = new WeakMap<Tx, TxHooks>();
+
+function hooksOf(tx: Tx): TxHooks {
+  const hooks = txHooks.get(tx);
+  if (!hooks) throw new Error('not a transaction of the persistence kernel');
+  return hooks;
+}
+
+/**
+ * Runs `fn` once the transaction of `tx` committed (never when it rolls back): wakes what waits
+ * for the rows it wrote (a job worker). Errors `fn` throws are ignored.
+ */
+export function afterCommit(tx: Tx, fn: () => void): void {
+  hooksOf(tx).committed.push(fn);
+}
+
+/** The Persistence whose use case or event handler opened `tx`. */
+export function persistenceOf(tx: Tx): Persistence {
+  return hooksOf(tx).owner;
+}
+
+function runCommitted(fns: readonly (() => void)[]): void {
+  for (const fn of fns) {
+    try {
+      fn();
+    } catch {
+      // A wake-up that fails leaves the work to the next poll.
+    }
+  }
+}
+
 function kyselyOf(em: EntityManager): Kysely<Record<string, never>> {
   return em.getKysely<Record<string, never>>();
 }
@@ -202,15 +238,20 @@ export interface Persistence {
 export function openPersistence(orm: MikroORM, options: PersistenceOptions): Persistence {
   const { source, onQuery } = options;
 
-  async function inTransaction<T>(em: EntityManager, work: (tx: Tx) => Promise<T>): Promise<{ value: T; events: EventEnvelope[]; changed: Set<CacheTag> }> {
+  async function inTransaction<T>(
+    em: EntityManager,
+    work: (tx: Tx) => Promise<T>,
+  ): Promise<{ value: T; events: EventEnvelope[]; changed: Set<CacheTag>; committed: (() => void)[] }> {
     const events: EventEnvelope[] = [];
     const changed = new Set<CacheTag>();
     const tx = newTx(em, onQuery, source, events, changed);
+    const committed: (() => void)[] = [];
+    txHooks.set(tx, { owner: persistence, committed });
     const state: OpenTx = { owner: persistence, tx, open: true, events };
     try {
       const value = await openTx.run(state, () => work(tx));
       await flushOutbox(tx, events);
-      return { value, events, changed };
+      return { value, events, changed, committed };
     } finally {
       state.open = false;
     }
@@ -222,7 +263,8 @@ export function openPersistence(orm: MikroORM, options: PersistenceOptions): Per
       const current = openTx.getStore();
       if (current?.open && current.owner === persistence) return work(current.tx);
       const em = orm.em.fork({ disableContextResolution: true });
-      const { value, events, changed } = await em.transactional((txEm) => inTransaction(txEm, work));
+      const { value, events, changed, committed } = await em.transactional((txEm) => inTransaction(txEm, work));
+      runCommitted(committed);
       // Awaited: what the use case's caller announces next (a live event) comes after the purge.
       if (events.length > 0) await options.onEventsCommitted?.(events);
       if (changed.size > 0) await options.onChanged?.([...changed]);
@@ -244,7 +286,9 @@ export function openPersistence(orm: MikroORM, options: PersistenceOptions): Per
       return {
         contract,
         handle: async (em, payload, envelope) => {
-          await inTransaction(em, (tx) => handle(tx, payload, envelope));
+          const { committed } = await inTransaction(em, (tx) => handle(tx, payload, envelope));
+          // The consumer runs this once its transaction (the event marked handled) committed.
+          return committed.length > 0 ? () => runCommitted(committed) : undefined;
         },
         ...handlerOptions,
       };
