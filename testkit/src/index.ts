@@ -7,3 +7,4 @@ export * from './events.ts';
 export * from './probe.ts';
 export * from './context.ts';
 export * from './push-service.ts';
+export * from './mail-catcher.ts';
