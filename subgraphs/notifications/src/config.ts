@@ -1,4 +1,5 @@
-import { env, loadConfig, subgraphConfigShape, z } from '@vibestream/platform';
+import { ConfigError, env, loadConfig, subgraphConfigShape, z } from '@vibestream/platform';
+import { webPushConfigProblems, webPushConfigShape } from './push-config.ts';
 
 const optional = (v: unknown) => (v === '' ? undefined : v);
 
@@ -8,10 +9,14 @@ export const notificationsConfigShape = {
   REWARD_TOKEN_SYMBOL: z
     .preprocess(optional, z.string().trim().min(1).max(12).optional())
     .describe('The reward token\'s symbol in notification text (at most 12 characters). Default: "reward tokens".'),
+  ...webPushConfigShape,
 };
 
 export type NotificationsConfig = ReturnType<typeof loadNotificationsConfig>;
 
 export function loadNotificationsConfig(source: NodeJS.ProcessEnv) {
-  return loadConfig(notificationsConfigShape, source);
+  const config = loadConfig(notificationsConfigShape, source);
+  const problems = webPushConfigProblems(config);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
 }

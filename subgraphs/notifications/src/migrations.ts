@@ -37,4 +37,32 @@ create table notification_preferences (
 );
 `,
   ),
+  sqlMigration(
+    '0002_push_subscriptions',
+    `
+-- Web Push: each browser subscription (RFC 8030 endpoint, RFC 8291 keys) of a user. An endpoint
+-- is one browser's, so it is unique: registered again by another user, it moves to that user.
+create table push_subscriptions (
+  id uuid primary key,
+  user_id uuid not null,
+  endpoint text not null unique check (length(endpoint) <= 1024),
+  endpoint_origin text not null,
+  p256dh text not null,
+  auth text not null,
+  created_at timestamptz not null default now()
+);
+create index push_subscriptions_user on push_subscriptions (user_id, created_at);
+
+-- What each subscription's push service answered for a notification (SENT, or REFUSED for a
+-- request it will never take), so a retried job sends only to the subscriptions still owed one.
+create table push_deliveries (
+  notification_id uuid not null,
+  subscription_id uuid not null,
+  outcome text not null check (outcome in ('SENT', 'REFUSED')),
+  status integer,
+  at timestamptz not null default now(),
+  primary key (notification_id, subscription_id)
+);
+`,
+  ),
 ];

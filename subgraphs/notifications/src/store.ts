@@ -131,3 +131,103 @@ export async function upsertPreferences(tx: Tx, userId: string, kinds: readonly 
         on conflict (user_id, kind) do update set enabled = excluded.enabled, updated_at = now()`,
   );
 }
+
+// ---- Web Push subscriptions and deliveries ----
+
+/** A browser's push subscription, as kept. */
+export const PushSubscriptionRow = z.object({
+  id: z.string(),
+  user_id: z.string(),
+  endpoint: z.string(),
+  endpoint_origin: z.string(),
+  p256dh: z.string(),
+  auth: z.string(),
+  created_at: timestamp,
+});
+export type PushSubscriptionRow = z.output<typeof PushSubscriptionRow>;
+
+/** Serialises one user's registrations (the per-user cap holds under concurrent registrations). */
+export async function lockPushSubscriptionsOf(tx: Tx, userId: string): Promise<void> {
+  await exec(tx, sql`select pg_advisory_xact_lock(hashtext(${`notifications:push:${userId}`}))`);
+}
+
+/** How many subscriptions the user keeps, not counting `exceptEndpoint`. */
+export async function countPushSubscriptions(tx: Tx, userId: string, exceptEndpoint: string): Promise<number> {
+  const found = await row(
+    tx,
+    z.object({ n: z.number() }),
+    sql`select count(*)::int as n from push_subscriptions where user_id = ${userId} and endpoint <> ${exceptEndpoint}`,
+  );
+  return found?.n ?? 0;
+}
+
+/**
+ * Keeps a subscription for the user. The same endpoint again is the same subscription (its keys
+ * refreshed); an endpoint another user registered moves to this one, under a new id.
+ */
+export async function upsertPushSubscription(
+  tx: Tx,
+  s: { id: string; userId: string; endpoint: string; endpointOrigin: string; p256dh: string; auth: string },
+): Promise<PushSubscriptionRow> {
+  const kept = await row(
+    tx,
+    PushSubscriptionRow,
+    sql`insert into push_subscriptions (id, user_id, endpoint, endpoint_origin, p256dh, auth)
+        values (${s.id}, ${s.userId}, ${s.endpoint}, ${s.endpointOrigin}, ${s.p256dh}, ${s.auth})
+        on conflict (endpoint) do update set
+          id = case when push_subscriptions.user_id = excluded.user_id then push_subscriptions.id else excluded.id end,
+          created_at = case when push_subscriptions.user_id = excluded.user_id then push_subscriptions.created_at else now() end,
+          user_id = excluded.user_id, endpoint_origin = excluded.endpoint_origin, p256dh = excluded.p256dh, auth = excluded.auth
+        returning *`,
+  );
+  if (!kept) throw new Error('push subscription upsert returned no row');
+  return kept;
+}
+
+/** Deletes the user's own subscription; answers whether there was one. */
+export async function deleteOwnPushSubscription(tx: Tx, userId: string, id: string): Promise<boolean> {
+  return (await exec(tx, sql`delete from push_subscriptions where id = ${id} and user_id = ${userId}`)) > 0;
+}
+
+/** Deletes a subscription the push service said is gone, unless it changed hands or keys since it was read. */
+export async function deleteGonePushSubscription(tx: Tx, s: { id: string; endpoint: string }): Promise<boolean> {
+  return (await exec(tx, sql`delete from push_subscriptions where id = ${s.id} and endpoint = ${s.endpoint}`)) > 0;
+}
+
+export async function pushSubscriptionsByUser(db: Session, userIds: readonly string[]): Promise<PushSubscriptionRow[]> {
+  return rows(db, PushSubscriptionRow, sql`select * from push_subscriptions where user_id in (${list(userIds)}) order by user_id, created_at, id`);
+}
+
+/** The user's subscriptions that have not been sent `notificationId` yet. */
+export async function pushSubscriptionsToSend(db: Session, userId: string, notificationId: string): Promise<PushSubscriptionRow[]> {
+  return rows(
+    db,
+    PushSubscriptionRow,
+    sql`select s.* from push_subscriptions s
+        where s.user_id = ${userId}
+          and not exists (select 1 from push_deliveries d where d.notification_id = ${notificationId} and d.subscription_id = s.id)
+        order by s.created_at, s.id`,
+  );
+}
+
+/** Notes what the push service answered for `notificationId` at this subscription, for good (a retry of the job skips it). */
+export async function recordPushDelivery(
+  tx: Tx,
+  d: { notificationId: string; subscriptionId: string; outcome: 'SENT' | 'REFUSED'; status: number | null },
+): Promise<void> {
+  await exec(
+    tx,
+    sql`insert into push_deliveries (notification_id, subscription_id, outcome, status)
+        values (${d.notificationId}, ${d.subscriptionId}, ${d.outcome}, ${d.status}) on conflict do nothing`,
+  );
+}
+
+/** How many of the notification's pushes were accepted. */
+export async function countPushDeliveries(db: Session, notificationId: string): Promise<number> {
+  const found = await row(
+    db,
+    z.object({ n: z.number() }),
+    sql`select count(*)::int as n from push_deliveries where notification_id = ${notificationId} and outcome = 'SENT'`,
+  );
+  return found?.n ?? 0;
+}

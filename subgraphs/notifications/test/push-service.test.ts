@@ -32,7 +32,7 @@ async function send(subscription: { endpoint: string; p256dh: string; auth: stri
     },
   );
   const headers = Object.fromEntries(Object.entries(details.headers).map(([k, v]) => [k, String(v)]));
-  const response = await fetch(details.endpoint, { method: details.method, headers, body: details.body ?? undefined });
+  const response = await fetch(details.endpoint, { method: details.method, headers, body: details.body ? new Uint8Array(details.body) : null });
   return { status: response.status, text: await response.text(), details };
 }
 
@@ -163,7 +163,7 @@ describe('the local push service over HTTP', () => {
       TTL: 5,
     });
     const headers = Object.fromEntries(Object.entries(details.headers).map(([k, v]) => [k, String(v)]));
-    expect((await fetch(subscription.endpoint, { method: 'POST', headers, body: details.body })).status).toBe(401);
+    expect((await fetch(subscription.endpoint, { method: 'POST', headers, body: new Uint8Array(details.body) })).status).toBe(401);
     expect(push.refused(subscription.endpoint).map((r) => r.status)).toEqual([400, 401]);
   });
 
