@@ -8,3 +8,4 @@ export * from './probe.ts';
 export * from './context.ts';
 export * from './push-service.ts';
 export * from './mail-catcher.ts';
+export * from './oidc-provider.ts';

@@ -1,4 +1,5 @@
 import { env, loadConfig, mailConfigShape, subgraphConfigShape, z } from '@vibestream/platform';
+import { OidcProviderList, parseProviderList } from './domain/oidc.ts';
 
 export const identityConfigShape = {
   ...subgraphConfigShape(4001),
@@ -78,6 +79,31 @@ export const identityConfigShape = {
     .describe(
       'Passkey sign-ins one client address may start in LOGIN_FAILURE_WINDOW_SECONDS; its failed finishes are counted the same way, against the same limit.',
     ),
+  OIDC_PROVIDERS: z
+    .preprocess(parseProviderList, OidcProviderList)
+    .describe(
+      'Social sign-in (OpenID Connect, Authorization Code + PKCE): a JSON array of providers, each {"id","displayName","issuer","clientId","clientSecret"} with optional "scopes" (default ["openid","email","profile"]) and "tokenEndpointAuthMethod" (client_secret_basic, the default, or client_secret_post). The issuer must be https (http only on localhost/127.0.0.1 outside production); its /.well-known/openid-configuration is read at the first sign-in. Examples for Google, Apple and Discord: docs/configuration.md#social-sign-in. Unset or []: no social sign-in.',
+    ),
+  OIDC_REDIRECT_URIS: z
+    .preprocess(
+      (v) =>
+        typeof v === 'string' && v.trim()
+          ? v
+              .split(',')
+              .map((s) => s.trim())
+              .filter(Boolean)
+          : undefined,
+      z.array(z.url().refine((u) => /^https?:/.test(u), 'must be http(s) URLs')).optional(),
+    )
+    .describe(
+      "Comma-separated redirect URIs a social sign-in may return to (each registered with every provider); startSocialSignIn refuses any other, compared exactly. Default: the web app's PUBLIC_URL/auth/callback.",
+    ),
+  OIDC_STATE_TTL_SECONDS: env
+    .intRange(600, 60, 1800)
+    .describe('How long a social sign-in may take between startSocialSignIn and completeSocialSignIn, in seconds; its state is used once.'),
+  OIDC_START_MAX_PER_ADDRESS: env
+    .int(30, 1)
+    .describe('Social sign-ins one client address may start in OIDC_STATE_TTL_SECONDS (each keeps a state row until it is used or expires).'),
   INTERNAL_API_TOKEN: z
     .preprocess((v) => (v === '' ? undefined : v), z.string().min(32).optional())
     .describe(

@@ -2,6 +2,7 @@ import DataLoader from 'dataloader';
 import type { Session } from '@vibestream/platform';
 import { isUuid } from './service.ts';
 import * as store from './store.ts';
+import type { LinkedIdentity } from './store.ts';
 import type { Passkey, User, Wallet } from './store.ts';
 
 /** Per-request loaders: one SQL statement per entity kind, whatever the number of keys. */
@@ -17,6 +18,11 @@ export function createLoaders(db: Session) {
       const valid = userIds.filter(isUuid);
       const wallets = valid.length ? await store.walletsOfUsers(db, valid) : [];
       return userIds.map((id) => wallets.filter((w) => w.userId === id));
+    }),
+    linkedProvidersByUser: new DataLoader<string, LinkedIdentity[]>(async (userIds) => {
+      const valid = userIds.filter(isUuid);
+      const linked = valid.length ? await store.identitiesOfUsers(db, valid) : [];
+      return userIds.map((id) => linked.filter((l) => l.userId === id));
     }),
     passkeysByUser: new DataLoader<string, Passkey[]>(async (userIds) => {
       const valid = userIds.filter(isUuid);

@@ -125,4 +125,33 @@ create unique index passkey_challenges_challenge_key on passkey_challenges (chal
 create index passkey_challenges_expires on passkey_challenges (expires_at);
 `,
   ),
+  // Social sign-in with OpenID Connect (src/use-cases/social-sign-in.ts): the flows started and not yet
+  // completed (state stored as its SHA-256, used once: deleted when completed), and the identities
+  // (provider, subject) linked to accounts.
+  sqlMigration(
+    '0004_identity_social_sign_in',
+    `
+create table oidc_flows (
+  state_hash text primary key,
+  provider text not null,
+  redirect_uri text not null,
+  nonce text not null,
+  code_verifier text not null,
+  created_at timestamptz not null default now(),
+  expires_at timestamptz not null
+);
+create index oidc_flows_expires on oidc_flows (expires_at);
+
+create table user_identities (
+  provider text not null,
+  subject text not null,
+  user_id uuid not null references users(id) on delete cascade,
+  email text,
+  linked_at timestamptz not null default now(),
+  last_sign_in_at timestamptz not null default now(),
+  primary key (provider, subject),
+  constraint user_identities_user_provider_key unique (user_id, provider)
+);
+`,
+  ),
 ];

@@ -425,3 +425,90 @@ export async function sweepPasskeyChallenges(tx: Tx, limit: number): Promise<voi
           select id from passkey_challenges where expires_at < now() - interval '1 hour' limit ${limit} for update skip locked)`,
   );
 }
+
+// ---- Social sign-in with OpenID Connect (src/use-cases/social-sign-in.ts) ----
+
+export const OidcFlow = z.object({
+  provider: z.string(),
+  redirectUri: z.string(),
+  nonce: z.string(),
+  codeVerifier: z.string(),
+  expiresAt: timestamp,
+});
+export type OidcFlow = z.output<typeof OidcFlow>;
+
+export const LinkedIdentity = z.object({ provider: z.string(), subject: z.string(), userId: z.string(), linkedAt: timestamp });
+export type LinkedIdentity = z.output<typeof LinkedIdentity>;
+const linkedIdentityColumns = sql`provider, subject, user_id as "userId", linked_at as "linkedAt"`;
+
+/** A started flow: the state's hash, with what completing it needs (nonce, PKCE verifier, provider, redirect URI), dead `ttlSeconds` after now. */
+export async function insertOidcFlow(
+  tx: Tx,
+  f: { stateHash: string; provider: string; redirectUri: string; nonce: string; codeVerifier: string; ttlSeconds: number },
+): Promise<void> {
+  await exec(
+    tx,
+    sql`insert into oidc_flows (state_hash, provider, redirect_uri, nonce, code_verifier, created_at, expires_at)
+        values (${f.stateHash}, ${f.provider}, ${f.redirectUri}, ${f.nonce}, ${f.codeVerifier}, now(), now() + make_interval(secs => ${f.ttlSeconds}))`,
+  );
+}
+
+/**
+ * Takes the flow of this state, if it exists and has not expired: deleted in one statement, so of
+ * concurrent completions exactly one gets it, and a state works once.
+ */
+export async function takeOidcFlow(tx: Tx, stateHash: string): Promise<OidcFlow | undefined> {
+  return row(
+    tx,
+    OidcFlow,
+    sql`delete from oidc_flows where state_hash = ${stateHash} and expires_at > now()
+        returning provider, redirect_uri as "redirectUri", nonce, code_verifier as "codeVerifier", expires_at as "expiresAt"`,
+  );
+}
+
+/** Deletes up to `limit` expired flows (run as new flows start, so abandoned ones do not pile up). */
+export async function deleteExpiredOidcFlows(tx: Tx, limit: number): Promise<void> {
+  await exec(
+    tx,
+    sql`delete from oidc_flows where state_hash in (select state_hash from oidc_flows where expires_at <= now() limit ${limit} for update skip locked)`,
+  );
+}
+
+/** Serialises sign-ins of one (provider, subject) until commit, so two at once cannot both create an account. */
+export async function lockProviderSubject(tx: Tx, provider: string, subject: string): Promise<void> {
+  await exec(tx, sql`select pg_advisory_xact_lock(hashtextextended(${`oidc:${provider}:${subject}`}, 0))`);
+}
+
+export async function identityBySubject(db: Session, provider: string, subject: string): Promise<LinkedIdentity | undefined> {
+  return row(db, LinkedIdentity, sql`select ${linkedIdentityColumns} from user_identities where provider = ${provider} and subject = ${subject}`);
+}
+
+export async function insertIdentity(
+  tx: Tx,
+  i: { provider: string; subject: string; userId: string; email: string | null },
+): Promise<LinkedIdentity | undefined> {
+  return row(
+    tx,
+    LinkedIdentity,
+    sql`insert into user_identities (provider, subject, user_id, email, linked_at, last_sign_in_at)
+        values (${i.provider}, ${i.subject}, ${i.userId}, ${i.email}, now(), now())
+        returning ${linkedIdentityColumns}`,
+  );
+}
+
+export async function touchIdentity(tx: Tx, provider: string, subject: string, email: string | null): Promise<void> {
+  await exec(tx, sql`update user_identities set last_sign_in_at = now(), email = ${email} where provider = ${provider} and subject = ${subject}`);
+}
+
+export async function identitiesOfUsers(db: Session, userIds: readonly string[]): Promise<LinkedIdentity[]> {
+  return rows(
+    db,
+    LinkedIdentity,
+    sql`select ${linkedIdentityColumns} from user_identities where user_id in (${list(userIds)}) order by linked_at asc, provider asc`,
+  );
+}
+
+/** An account created by a provider that vouches for its email starts verified (its contact version stays 1). */
+export async function setEmailVerifiedOnCreation(tx: Tx, userId: string): Promise<User | undefined> {
+  return row(tx, User, sql`update users set email_verified_at = now() where id = ${userId} returning ${userColumns}`);
+}

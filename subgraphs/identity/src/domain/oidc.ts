@@ -1,0 +1,135 @@
+import { z } from 'zod';
+
+/**
+ * Social sign-in with OpenID Connect: the pure rules. Which providers the configuration names,
+ * which redirect URIs a flow may return to, what an ID token's claims say about the person, and
+ * what a sign-in does with them (sign in, link, create, or refuse). No I/O here: discovery, the
+ * code exchange and the ID token's signature are in src/oidc-client.ts.
+ */
+
+/** A provider's id: what `startSocialSignIn(provider)` names and `linkedProviders` shows. */
+export const PROVIDER_ID = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+
+/** True for http URLs on a loopback host, the only plain-http issuers and redirect URIs accepted (outside production). */
+export function isLoopbackHttp(url: URL): boolean {
+  return url.protocol === 'http:' && (url.hostname === 'localhost' || url.hostname === '127.0.0.1' || url.hostname === '[::1]');
+}
+
+const issuerUrl = z.url('must be a URL').refine((value) => {
+  const url = new URL(value);
+  return (url.protocol === 'https:' || isLoopbackHttp(url)) && !url.search && !url.hash;
+}, 'must be an https URL (http only on localhost/127.0.0.1) with no query or fragment');
+
+export const OidcProviderConfig = z
+  .object({
+    id: z.string().regex(PROVIDER_ID, 'must be 1 to 32 characters: lower-case letters, digits, - and _ (starting with a letter or digit)'),
+    displayName: z.string().trim().min(1).max(50),
+    /** The issuer identifier; its discovery document is `<issuer>/.well-known/openid-configuration`. */
+    issuer: issuerUrl,
+    clientId: z.string().min(1).max(500),
+    /** Apple: a JWT signed with the team's key (ES256), made outside VibeStream and renewed before it expires (at most 6 months). */
+    clientSecret: z.string().min(1).max(4000),
+    /** How the client secret is sent to the token endpoint: HTTP Basic (default) or in the form body (Apple accepts only this). */
+    tokenEndpointAuthMethod: z.enum(['client_secret_basic', 'client_secret_post']).default('client_secret_basic'),
+    scopes: z
+      .array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'must be scope tokens'))
+      .max(20)
+      .default(['openid', 'email', 'profile'])
+      .refine((scopes) => scopes.includes('openid'), 'must include openid'),
+  })
+  .strict();
+export type OidcProviderConfig = z.output<typeof OidcProviderConfig>;
+
+export const OidcProviderList = z
+  .array(OidcProviderConfig)
+  .max(20)
+  .refine((list) => new Set(list.map((p) => p.id)).size === list.length, 'provider ids must be unique');
+
+/**
+ * OIDC_PROVIDERS as the environment holds it: a JSON array (empty or unset: no social sign-in).
+ * Answers the zod result so config.ts reports every problem with the variable's name.
+ */
+export function parseProviderList(raw: unknown): unknown {
+  if (raw === undefined || raw === null) return [];
+  if (typeof raw !== 'string') return raw;
+  if (raw.trim() === '') return [];
+  try {
+    return JSON.parse(raw) as unknown;
+  } catch {
+    return 'not JSON';
+  }
+}
+
+/**
+ * A redirect URI is accepted only when it is exactly one of the allow-list's entries: no prefix
+ * match, no normalisation an attacker could play with.
+ */
+export function isAllowedRedirectUri(allowList: readonly string[], redirectUri: string): boolean {
+  return redirectUri.length <= 2000 && allowList.includes(redirectUri);
+}
+
+/** Apple sends `email_verified` (and `is_private_email`) as the strings "true"/"false"; others as booleans. */
+export function claimIsTrue(value: unknown): boolean {
+  return value === true || value === 'true';
+}
+
+const emailShape = z.email();
+
+/** What a verified ID token says about the person, as the linking rule reads it. */
+export interface IdentityClaims {
+  subject: string;
+  /** A syntactically valid email (trimmed), or null when the provider shared none. */
+  email: string | null;
+  emailVerified: boolean;
+  /** A name to show, when the provider gave one. */
+  name: string | null;
+}
+
+/** The claims of a verified ID token, read defensively: anything malformed counts as absent. */
+export function identityClaims(payload: Record<string, unknown>): IdentityClaims | null {
+  const sub = payload.sub;
+  if (typeof sub !== 'string' || sub.length === 0 || sub.length > 255) return null;
+  const rawEmail = typeof payload.email === 'string' ? payload.email.trim() : '';
+  const email = rawEmail.length > 0 && rawEmail.length <= 254 && emailShape.safeParse(rawEmail).success ? rawEmail : null;
+  const rawName = [payload.name, payload.preferred_username, payload.nickname].find((v): v is string => typeof v === 'string' && v.trim().length > 0);
+  const name = rawName ? rawName.trim().slice(0, 100) : null;
+  return { subject: sub, email, emailVerified: email !== null && claimIsTrue(payload.email_verified), name };
+}
+
+/** The display name of an account a provider creates: the provider's name, else the email's local part. */
+export function displayNameFor(claims: IdentityClaims): string {
+  const fromEmail = claims.email?.split('@')[0]?.trim();
+  return (claims.name ?? (fromEmail || 'Listener')).slice(0, 100);
+}
+
+export type SocialSignInDecision =
+  /** The (provider, subject) is already linked: sign that account in. */
+  | { kind: 'sign-in'; userId: string }
+  /** The provider vouches for the email of an existing account: link the identity to it and sign in. */
+  | { kind: 'link'; userId: string }
+  /** No account has the email: create one with it. */
+  | { kind: 'create' }
+  /** An account has the email but the provider does not say it is verified: linking would hand the account to whoever typed the address. */
+  | { kind: 'refuse'; reason: 'email-not-verified' }
+  /** Nothing to link by and nothing to create with. */
+  | { kind: 'refuse'; reason: 'no-email' };
+
+/**
+ * The linking rule. A linked identity always signs in its own account; otherwise an existing
+ * account with the same email is linked only when the provider marks the email verified, and a
+ * new account is created only when no account has the email.
+ */
+export function decideSocialSignIn(input: {
+  /** The account this (provider, subject) is linked to, if any. */
+  linkedUserId: string | null;
+  claims: Pick<IdentityClaims, 'email' | 'emailVerified'>;
+  /** The account whose email equals the claims' email (compared normalised), if any. */
+  emailOwnerId: string | null;
+}): SocialSignInDecision {
+  if (input.linkedUserId) return { kind: 'sign-in', userId: input.linkedUserId };
+  if (!input.claims.email) return { kind: 'refuse', reason: 'no-email' };
+  if (input.emailOwnerId) {
+    return input.claims.emailVerified ? { kind: 'link', userId: input.emailOwnerId } : { kind: 'refuse', reason: 'email-not-verified' };
+  }
+  return { kind: 'create' };
+}
