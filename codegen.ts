@@ -82,6 +82,7 @@ const mappers: Record<string, Record<string, string>> = {
     NotificationConnection: '@vibestream/platform#Connection<NotificationRowModel>',
     NotificationEdge: '@vibestream/platform#Edge<NotificationRowModel>',
     NotificationPreferences: '../service.ts#PreferencesModel',
+    PushSubscription: '../push.ts#PushSubscriptionRow',
     Song: '../resolvers.ts#EntityRef',
     User: '../resolvers.ts#EntityRef',
   },

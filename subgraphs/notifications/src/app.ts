@@ -5,6 +5,8 @@ import { createLoaders } from './loaders.ts';
 import { migrations } from './migrations.ts';
 import { resolvers, type NotificationsContext } from './resolvers.ts';
 import { NotificationsService } from './service.ts';
+import { resolveVapidKeys } from './push-config.ts';
+import { PushSubscriptions } from './push.ts';
 
 export const notificationsSubgraph = defineSubgraph({
   name: 'notifications',
@@ -15,14 +17,16 @@ export const notificationsSubgraph = defineSubgraph({
   database: { migrations },
   // Notifications only consume: each handled event is published live once its transaction commits.
   outbox: false,
-  setup: ({ persistence, config, log, infra }) => {
+  setup: async ({ persistence, config, log, infra, env }) => {
     const db = persistence;
     const service = new NotificationsService({ db, live: infra.live, log });
     const rewardToken = { decimals: config.REWARD_TOKEN_DECIMALS, symbol: config.REWARD_TOKEN_SYMBOL ?? null };
+    const vapid = await resolveVapidKeys(config, env, log);
+    const push = new PushSubscriptions({ db, production: config.NODE_ENV === 'production', publicKey: vapid.publicKey });
     return {
       handlers: notificationsHandlers(db, service),
       afterCommit: (envelope) => service.published(envelope),
-      context: ({ em: _em, ...base }): NotificationsContext => ({ ...base, service, rewardToken, loaders: createLoaders(db.reader()) }),
+      context: ({ em: _em, ...base }): NotificationsContext => ({ ...base, service, push, rewardToken, loaders: createLoaders(db.reader()) }),
     };
   },
 });

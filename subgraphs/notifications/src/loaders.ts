@@ -37,6 +37,12 @@ export function createLoaders(db: Session) {
       const rows = valid.length ? await store.preferencesByUser(db, valid) : [];
       return userIds.map((id) => preferencesFrom(new Map(rows.filter((r) => r.user_id === id.toLowerCase()).map((r) => [r.kind, r.enabled]))));
     }),
+    /** Each user's push subscriptions, oldest first. */
+    pushSubscriptions: new DataLoader<string, store.PushSubscriptionRow[]>(async (userIds) => {
+      const valid = uuids(userIds);
+      const rows = valid.length ? await store.pushSubscriptionsByUser(db, valid) : [];
+      return userIds.map((id) => rows.filter((r) => r.user_id === id.toLowerCase()));
+    }),
     songTitle: new DataLoader<string, string | null>(async (songIds) => {
       const titles = await store.songTitles(db, songIds);
       return songIds.map((id) => titles.get(id) ?? null);

@@ -5,6 +5,7 @@ import {
   isSelfOrAdmin,
   keyOnlyReference,
   pageSize,
+  parseId,
   parseIds,
   requireAuth,
   type BaseRequestContext,
@@ -13,10 +14,13 @@ import type { Resolvers } from './generated/resolvers-types.ts';
 import { renderNotification, type RenderedNotification } from './domain/notifications.ts';
 import type { Loaders } from './loaders.ts';
 import { factsOf, type NotificationRow, type NotificationsService } from './service.ts';
+import { PushSubscriptions } from './push.ts';
 
 export interface NotificationsContext extends BaseRequestContext {
   loaders: Loaders;
   service: NotificationsService;
+  /** Web Push subscriptions' use cases and the VAPID public key. */
+  push: PushSubscriptions;
   rewardToken: { decimals: number; symbol: string | null };
 }
 
@@ -44,11 +48,14 @@ export const resolvers: Resolvers<NotificationsContext> = {
       const row = notificationId === null ? null : await ctx.loaders.notification.load(notificationId);
       return row && isSelfOrAdmin(p, row.user_id) ? row : null;
     },
+    webPushPublicKey: (_root, _args, ctx) => ctx.push.publicKey,
   },
   Mutation: {
     markNotificationsRead: (_root, { ids }, ctx) => ctx.service.markRead(ctx.principal, parseIds(ids, 'ids')),
     markAllNotificationsRead: (_root, _args, ctx) => ctx.service.markAllRead(ctx.principal),
     updateNotificationPreferences: (_root, { input }, ctx) => ctx.service.updatePreferences(ctx.principal, input),
+    registerPushSubscription: (_root, { input }, ctx) => ctx.push.register(ctx.principal, input),
+    removePushSubscription: (_root, { id }, ctx) => ctx.push.remove(ctx.principal, parseId(id, 'id')),
   },
   Notification: {
     title: async (row, _args, ctx) => (await rendered(row, ctx)).title,
@@ -71,5 +78,13 @@ export const resolvers: Resolvers<NotificationsContext> = {
       ownData(ctx, user.id);
       return ctx.loaders.preferences.load(user.id);
     },
+    pushSubscriptions: (user, _args, ctx) => {
+      PushSubscriptions.assertOwn(ctx.principal, user.id);
+      return ctx.loaders.pushSubscriptions.load(user.id);
+    },
+  },
+  PushSubscription: {
+    endpointOrigin: (s) => s.endpoint_origin,
+    createdAt: (s) => s.created_at,
   },
 };

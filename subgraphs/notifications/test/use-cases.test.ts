@@ -20,6 +20,7 @@ import { createLoaders } from '../src/loaders.ts';
 import { migrations } from '../src/migrations.ts';
 import { resolvers, type NotificationsContext } from '../src/resolvers.ts';
 import { NotificationsService } from '../src/service.ts';
+import { PushSubscriptions } from '../src/push.ts';
 import type { MyNotifications } from './helpers.ts';
 
 let h: ContextHarness;
@@ -54,6 +55,7 @@ async function query<T>(principal: Principal | null, source: string, variables: 
     clientAddress: '127.0.0.1',
     log: h.log,
     service,
+    push: new PushSubscriptions({ db: h.db, production: false, publicKey: 'no-push-here' }),
     rewardToken: { decimals: 18, symbol: null },
     loaders: createLoaders(reader),
   };

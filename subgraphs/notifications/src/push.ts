@@ -1,0 +1,206 @@
+// Web Push: browsers' subscriptions (register, remove, list) and the PUSH channel's delivery job.
+// A push request is built by the `web-push` library (RFC 8291 aes128gcm encryption of the
+// payload with the subscription's keys, an RFC 8292 VAPID JWT signed with our key, RFC 8030
+// TTL / Urgency / Topic headers) and sent here with fetch: web-push's own sender speaks only
+// https, and a development push service on loopback is plain http. The rules are in
+// domain/push-subscription.ts, the SQL in store.ts.
+import { randomUUID } from 'node:crypto';
+import webpush from 'web-push';
+import {
+  badInput,
+  forbidden,
+  PermanentJobError,
+  requireAuth,
+  SkipJobError,
+  z,
+  type JobHandler,
+  type Logger,
+  type Persistence,
+  type Principal,
+} from '@vibestream/platform';
+import { renderNotification } from './domain/notifications.ts';
+import {
+  MAX_PUSH_SUBSCRIPTIONS_PER_USER,
+  PUSH_TTL_SECONDS,
+  pushMessage,
+  pushOutcome,
+  pushTopic,
+  pushUrgency,
+  PushSubscriptionRefused,
+  validatePushSubscription,
+  type PushMessage,
+  type PushSubscriptionInput,
+} from './domain/push-subscription.ts';
+import type { VapidKeys } from './push-config.ts';
+import { factsOf } from './service.ts';
+import * as store from './store.ts';
+import type { PushSubscriptionRow } from './store.ts';
+
+export type { PushSubscriptionRow } from './store.ts';
+
+/** The job kind of one notification's pushes to every subscription of its user. */
+export const PUSH_JOB_KIND = 'notification.push';
+/** The payload of a `notification.push` job. */
+export const PushJobPayload = z.object({ notificationId: z.uuid() });
+/** The job key of a notification's pushes: one job per notification, however often its event is delivered. */
+export const pushJobKey = (notificationId: string) => `${notificationId}:PUSH`;
+
+/** Subscriptions' use cases: each change through `db.useCase`. */
+export class PushSubscriptions {
+  private readonly db: Persistence;
+  private readonly production: boolean;
+  readonly publicKey: string;
+
+  constructor(deps: { db: Persistence; production: boolean; publicKey: string }) {
+    this.db = deps.db;
+    this.production = deps.production;
+    this.publicKey = deps.publicKey;
+  }
+
+  /**
+   * Keeps the caller's browser subscription. The same endpoint again answers the same
+   * subscription; an endpoint another user registered moves to the caller (one browser, one
+   * owner). At most MAX_PUSH_SUBSCRIPTIONS_PER_USER per user, checked under a per-user lock so
+   * concurrent registrations cannot pass it together.
+   */
+  async register(principal: Principal | null, input: PushSubscriptionInput): Promise<PushSubscriptionRow> {
+    const p = requireAuth(principal);
+    let valid: ReturnType<typeof validatePushSubscription>;
+    try {
+      valid = validatePushSubscription(input, { production: this.production });
+    } catch (error) {
+      if (error instanceof PushSubscriptionRefused) throw badInput(error.message, error.field);
+      throw error;
+    }
+    return this.db.useCase(async (tx) => {
+      await store.lockPushSubscriptionsOf(tx, p.userId);
+      if ((await store.countPushSubscriptions(tx, p.userId, valid.endpoint)) >= MAX_PUSH_SUBSCRIPTIONS_PER_USER) {
+        throw badInput(`An account keeps at most ${MAX_PUSH_SUBSCRIPTIONS_PER_USER} push subscriptions: remove one first`, 'input.endpoint');
+      }
+      return store.upsertPushSubscription(tx, { id: randomUUID(), userId: p.userId, ...valid });
+    });
+  }
+
+  /** Removes one of the caller's own subscriptions (`id` parsed); false when the caller has none with that id. */
+  async remove(principal: Principal | null, id: string): Promise<boolean> {
+    const p = requireAuth(principal);
+    return this.db.useCase((tx) => store.deleteOwnPushSubscription(tx, p.userId, id));
+  }
+
+  /** Who may list a user's subscriptions: that user alone. */
+  static assertOwn(principal: Principal | null, userId: string): void {
+    const p = requireAuth(principal);
+    if (p.userId !== userId.toLowerCase()) throw forbidden('Push subscriptions are visible only to their user');
+  }
+}
+
+/** What a push service answered one request: its status, or null when none came (network error, timeout). */
+export interface PushAttempt {
+  status: number | null;
+  error?: string;
+}
+
+export interface PushSender {
+  send(
+    subscription: { endpoint: string; p256dh: string; auth: string },
+    message: PushMessage,
+    headers: { urgency: ReturnType<typeof pushUrgency>; topic: string },
+  ): Promise<PushAttempt>;
+}
+
+/** Sends push messages signed with `vapid`, each request bounded by `timeoutMs`. */
+export function createPushSender(vapid: VapidKeys, options: { timeoutMs: number }): PushSender {
+  return {
+    async send(subscription, message, headers) {
+      const details = webpush.generateRequestDetails(
+        { endpoint: subscription.endpoint, keys: { p256dh: subscription.p256dh, auth: subscription.auth } },
+        JSON.stringify(message),
+        {
+          vapidDetails: { subject: vapid.subject, publicKey: vapid.publicKey, privateKey: vapid.privateKey },
+          contentEncoding: 'aes128gcm',
+          TTL: PUSH_TTL_SECONDS,
+          urgency: headers.urgency,
+          topic: headers.topic,
+        },
+      );
+      try {
+        const response = await fetch(details.endpoint, {
+          method: 'POST',
+          headers: Object.fromEntries(Object.entries(details.headers).map(([name, value]) => [name, String(value)])),
+          body: new Uint8Array(details.body),
+          // A push service answers; it does not send us elsewhere (a redirect could aim at an internal address).
+          redirect: 'manual',
+          signal: AbortSignal.timeout(options.timeoutMs),
+        });
+        await response.body?.cancel();
+        return { status: response.status };
+      } catch (error) {
+        return { status: null, error: error instanceof Error ? error.message : String(error) };
+      }
+    },
+  };
+}
+
+/**
+ * The `notification.push` job: the notification's title, body, link and tag, encrypted for each
+ * of its user's subscriptions not yet sent it, with TTL, urgency (by kind) and the notification
+ * as Topic. A subscription the push service calls gone (404, 410) is deleted; one that refuses
+ * the request (other 4xx) is noted and not tried again; when any answered 429 or 5xx or did not
+ * answer, the job throws and is retried later, for those subscriptions only.
+ */
+export function pushJobHandler(deps: {
+  db: Persistence;
+  sender: PushSender;
+  rewardToken: { decimals: number; symbol: string | null };
+  log: Logger;
+}): JobHandler {
+  const { db, sender, rewardToken, log } = deps;
+  return async (payload: unknown) => {
+    const parsed = PushJobPayload.safeParse(payload);
+    if (!parsed.success) throw new PermanentJobError('a notification.push job needs { notificationId }');
+    const { notificationId } = parsed.data;
+    const reader = db.reader();
+    const [notification] = await store.notificationsByIds(reader, [notificationId]);
+    if (!notification) throw new SkipJobError('the notification no longer exists');
+    const subscriptions = await store.pushSubscriptionsToSend(reader, notification.user_id, notification.id);
+    if (subscriptions.length === 0) {
+      if ((await store.countPushDeliveries(reader, notification.id)) > 0) return;
+      throw new SkipJobError('the user has no push subscription');
+    }
+    const songTitle = notification.song_id ? ((await store.songTitles(reader, [notification.song_id])).get(notification.song_id) ?? null) : null;
+    const rendered = renderNotification(factsOf(notification), { songTitle, rewardToken });
+    const message = pushMessage({ id: notification.id, kind: notification.kind, ...rendered });
+    const headers = { urgency: pushUrgency(notification.kind), topic: pushTopic(notification.id) };
+
+    const attempts = await Promise.all(
+      subscriptions.map(async (subscription) => ({ subscription, attempt: await sender.send(subscription, message, headers) })),
+    );
+    const retry: string[] = [];
+    let sent = 0;
+    let refused = 0;
+    for (const { subscription, attempt } of attempts) {
+      const outcome = pushOutcome(attempt.status);
+      const about = { notificationId: notification.id, subscriptionId: subscription.id, endpointOrigin: subscription.endpoint_origin, status: attempt.status };
+      if (outcome === 'SENT') {
+        sent++;
+        await db.useCase((tx) =>
+          store.recordPushDelivery(tx, { notificationId: notification.id, subscriptionId: subscription.id, outcome, status: attempt.status }),
+        );
+      } else if (outcome === 'GONE') {
+        await db.useCase((tx) => store.deleteGonePushSubscription(tx, subscription));
+        log.info(about, 'push subscription gone: deleted');
+      } else if (outcome === 'REFUSED') {
+        refused++;
+        await db.useCase((tx) =>
+          store.recordPushDelivery(tx, { notificationId: notification.id, subscriptionId: subscription.id, outcome, status: attempt.status }),
+        );
+        log.warn(about, 'push service refused the request');
+      } else {
+        retry.push(`${subscription.endpoint_origin}: ${attempt.status ?? attempt.error ?? 'no answer'}`);
+      }
+    }
+    if (retry.length > 0)
+      throw new Error(`push to ${retry.length} of ${subscriptions.length} subscriptions failed for now (${retry.join('; ').slice(0, 300)})`);
+    if (refused > 0 && sent === 0 && refused === subscriptions.length) throw new PermanentJobError(`every push service refused the request (${refused})`);
+  };
+}
