@@ -7,7 +7,21 @@ import { errorCode, graphqlClient, startTestStack, type TestStack } from '@vibes
 import { identitySubgraph } from '@vibestream/identity';
 import { catalogSubgraph } from '@vibestream/catalog';
 import { rewardsSubgraph } from '../src/index.ts';
-import { CLAIM, POOL, listenAndComplete, newArtist, prove, publishSong, signUp, terminateSnarkjs } from './helpers.ts';
+import {
+  CLAIM,
+  COMPLETE,
+  HEARTBEAT,
+  POOL,
+  listenAndComplete,
+  newArtist,
+  newVoucherSecrets,
+  prove,
+  publishSong,
+  signUp,
+  songKnownToRewards,
+  terminateSnarkjs,
+  type Complete,
+} from './helpers.ts';
 
 let stack: TestStack;
 let mediaDir: string;
@@ -72,5 +86,47 @@ describe('a fan listens, gets a voucher and claims it anonymously', () => {
       id: songA,
     });
     expect(song.data!.song.rewardedListens).toBeGreaterThanOrEqual(1);
+  });
+});
+
+// Issue 13, finding 3, through the gateway: each heartbeat alone looks plausible (2 s of playback,
+// within the 2 s tolerance), but sent back to back they would claim 32 s in no time. The credit is
+// bounded by the server's wall-clock time since the session started plus one tolerance, so the
+// listen is TOO_SHORT and earns no voucher. The default listen rules (15 s heartbeats, 2 s
+// tolerance, 30 s minimum), so this stack is its own.
+describe('heartbeats sent back to back', () => {
+  let rules: TestStack;
+
+  beforeAll(async () => {
+    rules = await startTestStack('rewardsclock', [identitySubgraph, catalogSubgraph, rewardsSubgraph], { MEDIA_DIR: mediaDir });
+  }, 120_000);
+
+  afterAll(async () => {
+    await rules?.stop();
+  });
+
+  it('credit no more than the time since the session started plus one tolerance, and earn no voucher', async () => {
+    const tolerance = 2;
+    const artist = await newArtist(rules, 'Fast Forward');
+    const songId = await publishSong(rules, artist.token, 40, 'Forty Seconds');
+    const fan = await signUp(rules, 'FAN', 'Skipper');
+    // Taken before the session starts, so the time measured here is never less than the server's.
+    const started = Date.now();
+    const sessionId = await songKnownToRewards(rules, fan.token, songId);
+    const credited: number[] = [];
+    for (let position = 2; position <= 32; position += 2) {
+      const beat = await rules.gql<{ listenHeartbeat: { listenedSeconds: number } }>(HEARTBEAT, { sessionId, positionSeconds: position }, { token: fan.token });
+      expect(beat.errors).toBeUndefined();
+      credited.push(beat.data!.listenHeartbeat.listenedSeconds);
+      expect(credited.at(-1)).toBeLessThanOrEqual((Date.now() - started) / 1000 + tolerance);
+    }
+    const done = await rules.gql<Complete>(COMPLETE, { sessionId, commitment: newVoucherSecrets().commitment.toString() }, { token: fan.token });
+    const elapsed = (Date.now() - started) / 1000;
+    expect(done.errors).toBeUndefined();
+    expect(done.data!.completeListenSession).toMatchObject({ voucher: null, rejectionReason: 'TOO_SHORT', session: { status: 'REJECTED' } });
+    expect(done.data!.completeListenSession.session.listenedSeconds).toBeLessThanOrEqual(elapsed + tolerance);
+    expect(Math.max(...credited)).toBeLessThan(32);
+    const vouchers = await rules.db.query('select count(*)::int as n from rewards.vouchers');
+    expect(vouchers.rows[0].n).toBe(0);
   });
 });
