@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import type { TypedDocumentNode } from '@apollo/client';
 import { newEnvelope } from '@vibestream/platform';
 import { eventually, startTestStack, type GraphQLRequest } from '@vibestream/testkit';
@@ -23,22 +23,9 @@ import { startNpmStart } from '@vibestream/testkit/npm-start';
 import { PortfolioDocument, RewardPoolDocument, SongDetailsDocument } from '../../generated/graphql.ts';
 import { documentIdOf } from '../src/graphql-http.ts';
 import { buildWebApp, webRoot } from '../build.ts';
+import { PASSWORD, launchChromium, sessionOf, signUp } from './browser.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-/** The launch flags that work headless, as root, with no network (STACK.md). */
-const CHROMIUM_FLAGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--autoplay-policy=no-user-gesture-required',
-  '--mute-audio',
-];
 const SCREENSHOTS = join(webRoot, 'test-results');
-const PASSWORD = 'a-long-password';
 
 /** What the app runs against, and how a person there funds their trading account. */
 interface Backend {
@@ -79,30 +66,6 @@ async function person(): Promise<Page> {
   page.setDefaultTimeout(30_000);
   page.on('pageerror', (error) => console.error('page error:', error.message));
   return page;
-}
-
-async function signUp(page: Page, name: string, role: 'fan' | 'artist') {
-  const email = `${name.toLowerCase().replace(/\W+/g, '-')}-${randomBytes(4).toString('hex')}@example.com`;
-  await page.goto('/');
-  await page.getByRole('link', { name: 'Sign up' }).click();
-  await page.getByLabel('Email').fill(email);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByLabel('Display name').fill(name);
-  await page
-    .getByLabel(`an ${role}`)
-    .or(page.getByLabel(`a ${role}`))
-    .check();
-  await page.getByRole('button', { name: 'Sign up' }).click();
-  await page.getByRole('button', { name: 'Sign out' }).waitFor();
-  return email;
-}
-
-/** The signed-in person's access token and id, as the app keeps them. */
-async function sessionOf(page: Page): Promise<{ token: string; userId: string }> {
-  const raw = await page.evaluate(() => localStorage.getItem('vibestream.session'));
-  const token = (JSON.parse(raw!) as { accessToken: string }).accessToken;
-  const claims = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { sub: string };
-  return { token, userId: claims.sub };
 }
 
 /** The test's own requests go by persisted document id too: the gateway here accepts nothing else. */
@@ -176,7 +139,7 @@ beforeAll(async () => {
   workDir = await mkdtemp(join(tmpdir(), 'vs-web-'));
   await mkdir(SCREENSHOTS, { recursive: true });
   dist = await buildWebApp(join(workDir, 'dist'), { quiet: true });
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS });
+  browser = await launchChromium();
 }, 180_000);
 
 afterAll(async () => {

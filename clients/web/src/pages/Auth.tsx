@@ -5,6 +5,7 @@ import { saveSession } from '../auth/session.ts';
 import { Field, FormError } from '../components/Form.tsx';
 import { formErrors, noErrors, type FormErrors } from '../errors.ts';
 import { Link, navigate } from '../router.tsx';
+import { PasskeySignIn } from '../passkeys/PasskeySignIn.tsx';
 
 export function SignUp() {
   const client = useApolloClient();
@@ -123,6 +124,7 @@ export function SignIn() {
       <button type="submit" disabled={loading}>
         {loading ? 'Signing in…' : 'Sign in'}
       </button>
+      <PasskeySignIn email={form.email} />
       <p className="muted">
         New here? <Link to="/signup">Create an account</Link>
       </p>
