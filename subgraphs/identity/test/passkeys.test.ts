@@ -56,7 +56,15 @@ async function newAccount(): Promise<Principal & { email: string }> {
   const email = `passkey-user-${++accounts}@example.com`;
   const id = randomUUID();
   await h.db.useCase((tx) =>
-    store.insertUser(tx, { id, email, emailNormalized: email, passwordHash: 'not-used', displayName: `User ${accounts}`, roles: ['FAN'], createdAt: new Date() }),
+    store.insertUser(tx, {
+      id,
+      email,
+      emailNormalized: email,
+      passwordHash: 'not-used',
+      displayName: `User ${accounts}`,
+      roles: ['FAN'],
+      createdAt: new Date(),
+    }),
   );
   return { userId: id, roles: ['FAN'], sessionId: randomUUID(), expiresAt: Date.now() / 1000 + 900, email };
 }
@@ -216,7 +224,10 @@ describe('sign-in', () => {
     for (const email of [user.email, plain.email, 'nobody-here@example.com']) {
       const start = await passkeys.startSignIn(email, ADDRESS);
       const options = JSON.parse(start.options);
-      shapes.push({ keys: Object.keys(options).sort(), allow: options.allowCredentials.map((c: { id: string; type: string }) => [c.id.length, c.type, Object.keys(c)]) });
+      shapes.push({
+        keys: Object.keys(options).sort(),
+        allow: options.allowCredentials.map((c: { id: string; type: string }) => [c.id.length, c.type, Object.keys(c)]),
+      });
       // Stable per email: asking twice tells nothing new.
       expect(JSON.parse((await passkeys.startSignIn(email, ADDRESS)).options).allowCredentials).toEqual(options.allowCredentials);
     }
@@ -242,7 +253,9 @@ describe('sign-in', () => {
     await db.query(`update identity.passkey_challenges set expires_at = now() - interval '1 second' where id = $1`, [start.challengeId]);
     expect(await codeOf(passkeys.finishSignIn(start.challengeId, device.assert(start.options), ADDRESS))).toBe('UNAUTHENTICATED');
     const next = await passkeys.startSignIn(user.email, ADDRESS);
-    expect(await codeOf(passkeys.finishSignIn(next.challengeId, device.assert(next.options, { origin: 'https://evil.example' }), ADDRESS))).toBe('UNAUTHENTICATED');
+    expect(await codeOf(passkeys.finishSignIn(next.challengeId, device.assert(next.options, { origin: 'https://evil.example' }), ADDRESS))).toBe(
+      'UNAUTHENTICATED',
+    );
     expect(await codeOf(passkeys.finishSignIn(next.challengeId, device.assert(next.options), ADDRESS))).toBe('UNAUTHENTICATED');
   });
 
@@ -273,17 +286,24 @@ describe('sign-in', () => {
 
   it('refuses another origin, another relying party id and a registration type', async () => {
     const { device, user } = await userWithPasskey();
-    for (const bend of [{ origin: 'https://evil.example' }, { origin: 'http://localhost.evil.example:80' }, { rpId: 'evil.example' }, { type: 'webauthn.create' }]) {
+    for (const bend of [
+      { origin: 'https://evil.example' },
+      { origin: 'http://localhost.evil.example:80' },
+      { rpId: 'evil.example' },
+      { type: 'webauthn.create' },
+    ]) {
       const start = await passkeys.startSignIn(user.email, ADDRESS);
       expect(await codeOf(passkeys.finishSignIn(start.challengeId, device.assert(start.options, bend), ADDRESS)), JSON.stringify(bend)).toBe('UNAUTHENTICATED');
     }
   });
 
-  it("refuses a credential of another user for a typed email, an unknown credential, and a signature by another key", async () => {
+  it('refuses a credential of another user for a typed email, an unknown credential, and a signature by another key', async () => {
     const alice = await userWithPasskey();
     const mallory = await userWithPasskey();
     const start = await passkeys.startSignIn(alice.user.email, ADDRESS);
-    expect(await codeOf(passkeys.finishSignIn(start.challengeId, mallory.device.assert(start.options, {}, mallory.credential), ADDRESS))).toBe('UNAUTHENTICATED');
+    expect(await codeOf(passkeys.finishSignIn(start.challengeId, mallory.device.assert(start.options, {}, mallory.credential), ADDRESS))).toBe(
+      'UNAUTHENTICATED',
+    );
 
     const stranger = new SoftwareAuthenticator(ORIGIN);
     stranger.register(await passkeys.startRegistration(await newAccount())); // never finished: unknown to the server
@@ -313,7 +333,8 @@ describe('sign-in', () => {
     const start = await passkeys.startSignIn(user.email, ADDRESS);
     expect(await codeOf(passkeys.finishSignIn('not-a-uuid', device.assert(start.options), ADDRESS))).toBe('UNAUTHENTICATED');
     expect(await codeOf(passkeys.finishSignIn(randomUUID(), device.assert(start.options), ADDRESS))).toBe('UNAUTHENTICATED');
-    for (const text of ['', '{', '{"id":"x"}', 'y'.repeat(1_000_000)]) expect(await codeOf(passkeys.finishSignIn(start.challengeId, text, ADDRESS))).toBe('BAD_USER_INPUT');
+    for (const text of ['', '{', '{"id":"x"}', 'y'.repeat(1_000_000)])
+      expect(await codeOf(passkeys.finishSignIn(start.challengeId, text, ADDRESS))).toBe('BAD_USER_INPUT');
     expect(await codeOf(passkeys.startSignIn('x'.repeat(10_000), ADDRESS))).toBe('BAD_USER_INPUT');
     // Malformed input did not spend the challenge.
     expect((await passkeys.finishSignIn(start.challengeId, device.assert(start.options), ADDRESS)).user.id).toBe(user.userId);

@@ -78,7 +78,12 @@ export class SoftwareAuthenticator {
     };
     const credentialId = Buffer.from(credential.id, 'base64url');
     const clientDataJSON = Buffer.from(
-      JSON.stringify({ type: bend.type ?? 'webauthn.create', challenge: bend.challenge ?? options.challenge, origin: bend.origin ?? this.origin, crossOrigin: false }),
+      JSON.stringify({
+        type: bend.type ?? 'webauthn.create',
+        challenge: bend.challenge ?? options.challenge,
+        origin: bend.origin ?? this.origin,
+        crossOrigin: false,
+      }),
     );
     const authData = authenticatorData(rpId, UP | UV | AT, credential.counter, { credentialId, cosePublicKey: credential.cosePublicKey });
     const attestationObject = isoCBOR.encode(
@@ -109,7 +114,12 @@ export class SoftwareAuthenticator {
     const counter = bend.counter ?? chosen.counter + 1;
     chosen.counter = counter;
     const clientDataJSON = Buffer.from(
-      JSON.stringify({ type: bend.type ?? 'webauthn.get', challenge: bend.challenge ?? options.challenge, origin: bend.origin ?? this.origin, crossOrigin: false }),
+      JSON.stringify({
+        type: bend.type ?? 'webauthn.get',
+        challenge: bend.challenge ?? options.challenge,
+        origin: bend.origin ?? this.origin,
+        crossOrigin: false,
+      }),
     );
     const authData = authenticatorData(bend.rpId ?? options.rpId, UP | UV, counter);
     const signature = sign('sha256', Buffer.concat([authData, createHash('sha256').update(clientDataJSON).digest()]), chosen.privateKey);

@@ -142,7 +142,8 @@ export class PasskeyService {
     const user = await store.userById(this.db.reader(), principal.userId);
     if (!user) throw unauthenticated('This account no longer exists');
     const existing = await store.passkeysOfUsers(this.db.reader(), [user.id]);
-    if (existing.length >= MAX_PASSKEYS_PER_USER) throw conflict(`You already have ${MAX_PASSKEYS_PER_USER} passkeys, the most an account may; remove one first`);
+    if (existing.length >= MAX_PASSKEYS_PER_USER)
+      throw conflict(`You already have ${MAX_PASSKEYS_PER_USER} passkeys, the most an account may; remove one first`);
     const options = await generateRegistrationOptions({
       rpName: this.rp.name,
       rpID: this.rp.id,
