@@ -7,10 +7,11 @@ import { fileURLToPath } from 'node:url';
 export const webRoot = fileURLToPath(new URL('.', import.meta.url));
 export const defaultOutDir = join(webRoot, 'dist');
 
-/** Everything the bundle is made from: the app, its config, the generated documents, the circuit artifacts. */
+/** Everything the bundle is made from: the app, its static files (the service worker), its config, the generated documents, the circuit artifacts. */
 const sources = [
   join(webRoot, 'src'),
   join(webRoot, 'index.html'),
+  join(webRoot, 'public'),
   join(webRoot, 'vite.config.ts'),
   join(webRoot, '../generated'),
   join(webRoot, '../../circuits/artifacts'),

@@ -1,6 +1,6 @@
 // The web client's static handler on its own: a plain HTTP server in front of createWebApp over
 // a temporary dist folder.
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -34,6 +34,8 @@ beforeAll(async () => {
   await writeFile(join(root, 'assets', 'index-abc123.js'), 'console.log(1)');
   await writeFile(join(root, 'assets', 'circuit-abc123.wasm'), Buffer.from([0, 97, 115, 109]));
   await writeFile(join(parent, 'secret.txt'), 'not for the web');
+  // Vite copies clients/web/public/ to the root of dist/: the Web Push service worker among it.
+  await copyFile(new URL('../../clients/web/public/sw.js', import.meta.url), join(root, 'sw.js'));
   const app = createWebApp(root)!;
   server = createServer((req, res) => {
     if (!app.serve(req, res)) {
@@ -86,5 +88,14 @@ describe('web app handler', () => {
     expect((await get('/..%2fsecret.txt')).status).toBe(404);
     expect((await get('/%E0%A4%A')).status).toBe(404);
     expect((await get('/', {}, 'POST')).status).toBe(404);
+  });
+  it('serves the service worker at /sw.js as JavaScript, revalidated on every load (so its scope is the whole app and updates are seen)', async () => {
+    const res = await get('/sw.js');
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toBe('text/javascript; charset=utf-8');
+    expect(res.headers['cache-control']).toBe('no-cache');
+    expect(res.body).toBe(await readFile(new URL('../../clients/web/public/sw.js', import.meta.url), 'utf8'));
+    expect(res.body).toContain("addEventListener('push'");
+    expect(res.body).toContain("addEventListener('notificationclick'");
   });
 });
