@@ -70,6 +70,7 @@ export async function startTestOidcProvider(options: { clients: TestOidcClient[]
       token_endpoint_auth_method: 'client_secret_basic',
     })),
     pkce: { required: () => true },
+    ttl: { AuthorizationCode: 60, AccessToken: 600, IdToken: 600, Interaction: 600, Session: 3600, Grant: 3600 },
     jwks: { keys: [own.jwk] },
     cookies: { keys: [randomBytes(24).toString('hex')] },
     claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'preferred_username'] },
@@ -112,7 +113,12 @@ export async function startTestOidcProvider(options: { clients: TestOidcClient[]
     const login = /^\/interaction\/([\w-]+)\/login$/.exec(req.url ?? '');
     if (req.method === 'POST' && login) return void finishLogin(req, res);
     if (req.method === 'GET' && /^\/interaction\/[\w-]+$/.test(req.url ?? '')) {
-      res.writeHead(200, { 'content-type': 'text/plain' }).end('log in: POST account=<sub> to this URL + /login');
+      // The login page a browser sees (a browser test fills it in); `authorize` posts the same form.
+      res
+        .writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
+        .end(
+          `<!doctype html><title>Test provider</title><form method="post" action="${req.url}/login"><label>Account <input name="account"></label><button>Log in</button></form>`,
+        );
       return;
     }
     callback(req, res);

@@ -14,6 +14,7 @@ import { SignIn, SignUp } from './pages/Auth.tsx';
 import { Search } from './pages/Search.tsx';
 import { SongPage } from './pages/SongPage.tsx';
 import { Rewards } from './rewards/Rewards.tsx';
+import { AuthCallback, callbackPath } from './social/SocialSignIn.tsx';
 import { Link, match, navigate, useLocation } from './router.tsx';
 
 function Page({ path }: { path: string }) {
@@ -23,6 +24,7 @@ function Page({ path }: { path: string }) {
   if (path === '/') return <Search />;
   if (path === '/signup') return <SignUp />;
   if (path === '/signin') return <SignIn />;
+  if (path === callbackPath) return <AuthCallback />;
   if ((params = match('/songs/:id/market', path))) return <Market songId={params.id!} />;
   if ((params = match('/songs/:id', path))) return <SongPage id={params.id!} />;
   if (path === '/rewards') return needsSession(<Rewards />);

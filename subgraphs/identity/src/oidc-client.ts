@@ -132,26 +132,47 @@ export class OidcClient {
       const tokens = await oauth.processAuthorizationCodeResponse(as, client, response, { expectedNonce: flow.nonce, requireIdToken: true });
       idToken = tokens.id_token!;
     } catch (error) {
-      if (error instanceof oauth.ResponseBodyError) throw new OidcFlowError('code-refused', `the provider refused the code (${error.error})`, { cause: error });
+      if (error instanceof oauth.ResponseBodyError) {
+        // Our own client credentials refused: a configuration problem of this server, not the caller's.
+        if (error.error === 'invalid_client' || error.error === 'unauthorized_client') {
+          throw new Error(`${provider.id}: the token endpoint refused this server's client credentials (${error.error})`, { cause: error });
+        }
+        throw new OidcFlowError('code-refused', `the provider refused the code (${error.error})`, { cause: error });
+      }
       if (error instanceof oauth.OperationProcessingError)
         throw new OidcFlowError('bad-id-token', `the provider's answer failed its checks: ${error.message}`, { cause: error });
       throw error;
     }
     try {
-      const { payload } = await jwtVerify(idToken, jwks, {
-        issuer: as.issuer,
-        audience: provider.clientId,
-        algorithms,
-        clockTolerance: CLOCK_TOLERANCE_S,
-        requiredClaims: ['sub', 'iat', 'exp', 'nonce'],
-      });
-      if (payload.nonce !== flow.nonce) throw new Error('nonce mismatch');
-      if (Array.isArray(payload.aud) && payload.aud.length > 1 && payload.azp !== provider.clientId) throw new Error('azp is not this client');
-      return payload;
+      return await verifyIdToken(idToken, jwks, { issuer: as.issuer, clientId: provider.clientId, nonce: flow.nonce, algorithms });
     } catch (error) {
       // The provider's key set out of reach is the server's problem, not a bad token.
       if (error instanceof joseErrors.JWKSTimeout || error instanceof TypeError) throw error;
       throw new OidcFlowError('bad-id-token', `the ID token failed verification: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
   }
+}
+
+/**
+ * Verifies an ID token with jose: its signature by one of `keys` (the provider's JWKS) with an
+ * allowed asymmetric algorithm, the issuer, this client as audience (and as azp when there are
+ * several), expiry (with 30 s of clock skew), and the flow's nonce. Throws when any fails.
+ */
+export async function verifyIdToken(
+  idToken: string,
+  keys: JWTVerifyGetKey,
+  expected: { issuer: string; clientId: string; nonce: string; algorithms: string[]; currentDate?: Date },
+): Promise<JWTPayload> {
+  const algorithms = expected.algorithms.filter((alg) => ASYMMETRIC.test(alg));
+  const { payload } = await jwtVerify(idToken, keys, {
+    issuer: expected.issuer,
+    audience: expected.clientId,
+    algorithms: algorithms.length ? algorithms : ['RS256'],
+    clockTolerance: CLOCK_TOLERANCE_S,
+    requiredClaims: ['sub', 'iat', 'exp', 'nonce'],
+    ...(expected.currentDate ? { currentDate: expected.currentDate } : {}),
+  });
+  if (payload.nonce !== expected.nonce) throw new Error('unexpected "nonce" claim value');
+  if (Array.isArray(payload.aud) && payload.aud.length > 1 && payload.azp !== expected.clientId) throw new Error('unexpected "azp" claim value');
+  return payload;
 }

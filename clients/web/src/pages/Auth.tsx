@@ -5,6 +5,7 @@ import { saveSession } from '../auth/session.ts';
 import { Field, FormError } from '../components/Form.tsx';
 import { formErrors, noErrors, type FormErrors } from '../errors.ts';
 import { Link, navigate } from '../router.tsx';
+import { SocialSignInButtons } from '../social/SocialSignIn.tsx';
 import { PasskeySignIn } from '../passkeys/PasskeySignIn.tsx';
 
 export function SignUp() {
@@ -70,6 +71,7 @@ export function SignUp() {
       <button type="submit" disabled={loading}>
         {loading ? 'Creating…' : 'Sign up'}
       </button>
+      <SocialSignInButtons verb="Sign up" />
       <p className="muted">
         Already have an account? <Link to="/signin">Sign in</Link>
       </p>
@@ -124,6 +126,7 @@ export function SignIn() {
       <button type="submit" disabled={loading}>
         {loading ? 'Signing in…' : 'Sign in'}
       </button>
+      <SocialSignInButtons verb="Sign in" />
       <PasskeySignIn email={form.email} />
       <p className="muted">
         New here? <Link to="/signup">Create an account</Link>
