@@ -113,6 +113,61 @@ const persistenceOutsideStore = (name, patterns) => ({
   },
 });
 
+// ---------------------------------------------------------------------------------------------
+// Entity references (issue 13, docs/architecture.md "Ids and entity references"): every
+// `__resolveReference` in a subgraph is built with the kernel's `referenceById` (or is
+// `keyOnlyReference`), which answers null for a representation whose id is not an id before any
+// query and never leaves a failing resolver's promise unobserved. A hand-written one (a function,
+// an arrow, a method, or anything else) is refused in every subgraphs/*/src, a new subgraph's too.
+const nameOf = (node) =>
+  node?.type === 'Identifier'
+    ? node.name
+    : node?.type === 'Literal'
+      ? String(node.value)
+      : node?.type === 'MemberExpression' && !node.computed
+        ? node.property.name
+        : undefined;
+/** `keyOnlyReference`, or a call of `referenceById(...)` (either possibly through a namespace). */
+const builtByHelper = (value) =>
+  ((value?.type === 'Identifier' || value?.type === 'MemberExpression') && nameOf(value) === 'keyOnlyReference') ||
+  (value?.type === 'CallExpression' && nameOf(value.callee) === 'referenceById');
+const references = {
+  rules: {
+    'reference-through-helper': {
+      meta: {
+        type: 'problem',
+        docs: { description: "Every __resolveReference is built with the platform's referenceById or is keyOnlyReference (platform/src/references.ts)" },
+        messages: {
+          byHand:
+            "__resolveReference is built with referenceById((id, ctx) => ...) from '@vibestream/platform', or is keyOnlyReference for an entity known only by its key: never written by hand.",
+        },
+        schema: [],
+      },
+      create(context) {
+        const check = (key, value, node, computed) => {
+          if (computed && key?.type !== 'Literal') return;
+          if (nameOf(key) === '__resolveReference' && !builtByHelper(value)) context.report({ node, messageId: 'byHand' });
+        };
+        return {
+          Property: (node) => node.parent.type !== 'ObjectPattern' && check(node.key, node.value, node, node.computed),
+          PropertyDefinition: (node) => check(node.key, node.value, node, node.computed),
+          MethodDefinition: (node) => check(node.key, node.value, node, node.computed),
+          AssignmentExpression: (node) => {
+            if (node.left.type === 'MemberExpression') check(node.left.property, node.right, node, node.left.computed);
+          },
+        };
+      },
+    },
+  },
+};
+const referenceConfigs = [
+  {
+    files: ['subgraphs/*/src/**/*.{js,mjs,ts,tsx}'],
+    plugins: { references },
+    rules: { 'references/reference-through-helper': 'error' },
+  },
+];
+
 const boundaryConfigs = [
   {
     // Every file: a workspace's, and the root package's tests, scripts and bench.
@@ -180,4 +235,5 @@ export default tseslint.config(
     },
   },
   ...boundaryConfigs,
+  ...referenceConfigs,
 );

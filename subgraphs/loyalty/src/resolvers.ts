@@ -10,6 +10,7 @@ import {
   notFound,
   pageSize,
   parseId,
+  referenceById,
   type BaseRequestContext,
 } from '@vibestream/platform';
 import type { Resolvers } from './generated/resolvers-types.ts';
@@ -33,11 +34,6 @@ export interface EntityRef {
 type EventCursor = [startsAt: string, id: string];
 const isEventCursor = (v: unknown): v is EventCursor =>
   Array.isArray(v) && v.length === 2 && typeof v[0] === 'string' && !Number.isNaN(Date.parse(v[0])) && typeof v[1] === 'string' && idOrNull(v[1]) !== null;
-
-async function ticketOrNull(ctx: LoyaltyContext, id: string): Promise<TicketRow | null> {
-  const ticketId = idOrNull(id);
-  return ticketId ? ctx.loaders.ticket.load(ticketId) : null;
-}
 
 /** The holder's current QR (this 30 s rotation), computed once per ticket and request. */
 const qrs = new WeakMap<TicketRow, { qr: string; expiresAt: Date } | null>();
@@ -113,10 +109,7 @@ export const resolvers: Resolvers<LoyaltyContext> = {
     revokeWristband: (_root, { eventId, uid, staffToken }, ctx) => ctx.service.revokeWristband(ctx.principal, parseId(eventId, 'eventId'), uid, staffToken),
   },
   Event: {
-    __resolveReference: async (ref, ctx) => {
-      const id = idOrNull(ref.id);
-      return id ? ctx.loaders.event.load(id) : null;
-    },
+    __resolveReference: referenceById((id, ctx: LoyaltyContext) => ctx.loaders.event.load(id)),
     startsAt: (e) => e.starts_at,
     artist: (e) => ({ id: e.artist_id }),
     doorPublicKey: (e) => e.door_public_key,
@@ -125,10 +118,7 @@ export const resolvers: Resolvers<LoyaltyContext> = {
     checkInConflicts: (e, { first }, ctx) => ctx.service.checkInConflicts(ctx.principal, e, pageSize(first)),
   },
   TicketType: {
-    __resolveReference: async (ref, ctx) => {
-      const id = idOrNull(ref.id);
-      return id ? ctx.loaders.ticketType.load(id) : null;
-    },
+    __resolveReference: referenceById((id, ctx: LoyaltyContext) => ctx.loaders.ticketType.load(id)),
     priceCents: (t) => t.price_cents,
     remaining: (t) => t.capacity - t.sold,
     saleStartsAt: (t) => t.sale_starts_at,
@@ -165,10 +155,11 @@ export const resolvers: Resolvers<LoyaltyContext> = {
     tickets: (p, _args, ctx) => ctx.loaders.ticketsOfPurchase.load(p.id),
   },
   Ticket: {
-    __resolveReference: async (ref, ctx) => {
-      const ticket = await ticketOrNull(ctx, ref.id);
+    // A ticket resolves for its holder or an ADMIN only, whatever path reaches it.
+    __resolveReference: referenceById(async (id, ctx: LoyaltyContext) => {
+      const ticket = await ctx.loaders.ticket.load(id);
       return ticket && isSelfOrAdmin(ctx.principal, ticket.holder_id) ? ticket : null;
-    },
+    }),
     status: (t) => (t.admitted_at ? 'CHECKED_IN' : 'VALID'),
     event: async (t, _args, ctx) => (await ctx.loaders.event.load(t.event_id))!,
     ticketType: async (t, _args, ctx) => (await ctx.loaders.ticketType.load(t.ticket_type_id))!,

@@ -291,3 +291,35 @@ describe('QR tickets, check-in, transfers, wristbands', () => {
     expect((await myTickets(a.token))[0]!.wristbandBound).toBe(false);
   }, 60_000);
 });
+
+describe('entity references', () => {
+  const ENTITIES = `query($r: [_Any!]!) { _entities(representations: $r) { ... on Event { id title } ... on TicketType { id name } ... on Ticket { id status } } }`;
+
+  it('Event, TicketType and Ticket resolve by id through referenceById: a ticket for its holder only, a malformed or unknown id as null', async () => {
+    const band = await artist(stack);
+    const event = await eventOnSale(stack, band.token, { capacity: 5, priceCents: 100 });
+    const holder = await member(1_000);
+    await buy(holder.token, event.ticketTypes[0]!.id);
+    const [ticket] = await myTickets(holder.token);
+    const representations = [
+      { __typename: 'Event', id: event.id },
+      { __typename: 'TicketType', id: event.ticketTypes[0]!.id },
+      { __typename: 'Ticket', id: ticket!.id },
+      { __typename: 'Event', id: "1' or '1'='1" },
+      { __typename: 'TicketType', id: 42 },
+      { __typename: 'Ticket', id: randomUUID() },
+    ];
+    const entities = async (token: string) => {
+      const res = await stack.subgraph('loyalty')<{ _entities: unknown[] }>(ENTITIES, { r: representations }, { token });
+      expect(res.errors).toBeUndefined();
+      return res.data!._entities;
+    };
+    const known = [
+      { id: event.id, title: event.title },
+      { id: event.ticketTypes[0]!.id, name: event.ticketTypes[0]!.name },
+    ];
+    expect(await entities(holder.token)).toEqual([...known, { id: ticket!.id, status: 'VALID' }, null, null, null]);
+    // Another user reaches the same Ticket by reference and gets nothing.
+    expect(await entities((await member(0)).token)).toEqual([...known, null, null, null, null]);
+  });
+});
