@@ -79,10 +79,14 @@ export const identityConfigShape = {
     .describe(
       'Passkey sign-ins one client address may start in LOGIN_FAILURE_WINDOW_SECONDS; its failed finishes are counted the same way, against the same limit.',
     ),
+  // z.lazy keeps the reference from calling this JSON list "comma-separated".
   OIDC_PROVIDERS: z
-    .preprocess(parseProviderList, OidcProviderList)
+    .preprocess(
+      parseProviderList,
+      z.lazy(() => OidcProviderList),
+    )
     .describe(
-      'Social sign-in (OpenID Connect, Authorization Code + PKCE): a JSON array of providers, each {"id","displayName","issuer","clientId","clientSecret"} with optional "scopes" (default ["openid","email","profile"]) and "tokenEndpointAuthMethod" (client_secret_basic, the default, or client_secret_post). The issuer must be https (http only on localhost/127.0.0.1 outside production); its /.well-known/openid-configuration is read at the first sign-in. Examples for Google, Apple and Discord: docs/configuration.md#social-sign-in. Unset or []: no social sign-in.',
+      'Social sign-in (OpenID Connect, Authorization Code + PKCE): a JSON array of providers, each {"id","displayName","issuer","clientId","clientSecret"} with optional "scopes" (default ["openid","email","profile"]) and "tokenEndpointAuthMethod" (client_secret_basic, the default, or client_secret_post). The issuer must be https (http only on localhost/127.0.0.1 outside production); its /.well-known/openid-configuration is read at the first sign-in. Examples for Google, Apple and Discord: docs/operations.md#social-sign-in-openid-connect. Unset or []: no social sign-in.',
     ),
   OIDC_REDIRECT_URIS: z
     .preprocess(
