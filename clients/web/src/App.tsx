@@ -11,6 +11,7 @@ import { Portfolio } from './market/Portfolio.tsx';
 import { ArtistStudio } from './pages/Artist.tsx';
 import { Notifications, NotificationsBadge } from './pages/Notifications.tsx';
 import { SignIn, SignUp } from './pages/Auth.tsx';
+import { ForgotPassword, ResetPasswordPage, VerifyEmailPage } from './pages/EmailOwnership.tsx';
 import { Search } from './pages/Search.tsx';
 import { SongPage } from './pages/SongPage.tsx';
 import { Rewards } from './rewards/Rewards.tsx';
@@ -25,6 +26,9 @@ function Page({ path }: { path: string }) {
   if (path === '/signup') return <SignUp />;
   if (path === '/signin') return <SignIn />;
   if (path === callbackPath) return <AuthCallback />;
+  if (path === '/forgot-password') return <ForgotPassword />;
+  if (path === '/reset-password') return <ResetPasswordPage />;
+  if (path === '/verify-email') return <VerifyEmailPage />;
   if ((params = match('/songs/:id/market', path))) return <Market songId={params.id!} />;
   if ((params = match('/songs/:id', path))) return <SongPage id={params.id!} />;
   if (path === '/rewards') return needsSession(<Rewards />);

@@ -122,6 +122,9 @@ export function SignIn() {
         error={errors.fields.password}
         onChange={(e) => setForm({ ...form, password: e.target.value })}
       />
+      <p className="muted">
+        <Link to="/forgot-password">Forgot your password?</Link>
+      </p>
       <FormError message={errors.form} />
       <button type="submit" disabled={loading}>
         {loading ? 'Signing in…' : 'Sign in'}
