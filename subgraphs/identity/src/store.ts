@@ -341,6 +341,22 @@ export async function passkeysOfUsers(db: Session, userIds: readonly string[]): 
   return rows(db, Passkey, sql`select ${passkeyColumns} from passkeys where user_id in (${list(userIds)}) order by created_at asc, id asc`);
 }
 
+const PasskeyOfEmail = z.object({ userId: z.string(), credentialId: z.string().nullable() });
+
+/**
+ * The account of an email and its passkeys' credential ids, in one statement whether or not the
+ * email has an account or passkeys (a sign-in's answer should not take longer for one than another).
+ */
+export async function passkeyCredentialsOfEmail(db: Session, emailNormalized: string): Promise<{ userId: string | null; credentialIds: string[] }> {
+  const found = await rows(
+    db,
+    PasskeyOfEmail,
+    sql`select u.id as "userId", p.credential_id as "credentialId" from users u left join passkeys p on p.user_id = u.id
+        where u.email_normalized = ${emailNormalized} order by p.created_at asc, p.id asc`,
+  );
+  return { userId: found[0]?.userId ?? null, credentialIds: found.flatMap((r) => (r.credentialId ? [r.credentialId] : [])) };
+}
+
 export async function passkeyByCredentialId(db: Session, credentialId: string): Promise<Passkey | undefined> {
   return row(db, Passkey, sql`select ${passkeyColumns} from passkeys where credential_id = ${credentialId}`);
 }

@@ -4,7 +4,7 @@
 // credential, a counter going backwards, concurrent finishes with one challenge, malformed input.
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { MemorySessionRevocations, createFailureLimiter, generateSigningKeys, type Principal } from '@vibestream/platform';
 import { openContext, type ContextHarness } from '@vibestream/testkit';
 import { loadIdentityConfig } from '../src/config.ts';
@@ -12,6 +12,7 @@ import { migrations } from '../src/migrations.ts';
 import { IdentityService } from '../src/service.ts';
 import * as store from '../src/store.ts';
 import { TokenIssuer } from '../src/token-issuer.ts';
+import { MAX_PASSKEYS_PER_USER } from '../src/domain/passkeys.ts';
 import { PasskeyService, relyingPartyOf, userHandleOf } from '../src/use-cases/passkeys.ts';
 import { SoftwareAuthenticator } from './software-authenticator.ts';
 
@@ -128,6 +129,28 @@ describe('registration', () => {
     const second = await passkeys.finishRegistration(user, device.register(await passkeys.startRegistration(user)).response, `  ${'k'.repeat(200)} `);
     expect(first.name).toBe('Passkey');
     expect(second.name).toBe('k'.repeat(64));
+  });
+
+  it('keeps at most MAX_PASSKEYS_PER_USER passkeys, even when registrations race', async () => {
+    const user = await newAccount();
+    const device = new SoftwareAuthenticator(ORIGIN);
+    for (let i = 0; i < MAX_PASSKEYS_PER_USER - 1; i++)
+      await passkeys.finishRegistration(user, device.register(await passkeys.startRegistration(user)).response, `Key ${i}`);
+    const racing = [];
+    for (let i = 0; i < 3; i++) racing.push(device.register(await passkeys.startRegistration(user)).response);
+    const outcomes = await Promise.allSettled(racing.map((r) => passkeys.finishRegistration(user, r, 'Racing')));
+    expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+    for (const o of outcomes) if (o.status === 'rejected') expect((o.reason as { extensions?: { code?: string } }).extensions?.code).toBe('CONFLICT');
+    expect(await store.passkeyCountOf(h.db.reader(), user.userId)).toBe(MAX_PASSKEYS_PER_USER);
+    expect(await codeOf(passkeys.startRegistration(user))).toBe('CONFLICT');
+  });
+
+  it('forgets challenges an hour after they expired, as new ones are issued', async () => {
+    const user = await newAccount();
+    const old = JSON.parse(await passkeys.startRegistration(user)).challenge as string;
+    await db.query(`update identity.passkey_challenges set expires_at = now() - interval '2 hours' where challenge = $1`, [old]);
+    await passkeys.startSignIn(null, ADDRESS);
+    expect((await db.query('select count(*)::int as n from identity.passkey_challenges where challenge = $1', [old])).rows[0].n).toBe(0);
   });
 
   it('refuses a replayed challenge: each registration challenge answers once', async () => {
@@ -267,7 +290,13 @@ describe('sign-in', () => {
     };
     await signIn(7);
     expect(await counterOf(passkey.id)).toBe(7);
+    const warn = vi.spyOn(h.log, 'warn');
     expect(await codeOf(signIn(7))).toBe('UNAUTHENTICATED');
+    expect(warn).toHaveBeenCalledWith(
+      expect.objectContaining({ passkeyId: passkey.id, userId: user.userId, storedCounter: 7, presentedCounter: 7 }),
+      expect.stringContaining('possible cloned authenticator'),
+    );
+    warn.mockRestore();
     expect(await codeOf(signIn(3))).toBe('UNAUTHENTICATED');
     expect(await codeOf(signIn(0))).toBe('UNAUTHENTICATED');
     expect(await counterOf(passkey.id)).toBe(7);

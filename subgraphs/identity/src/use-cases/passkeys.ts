@@ -246,10 +246,9 @@ export class PasskeyService {
     if (email !== null && email !== undefined && email.trim() !== '') {
       if (email.length > 254) throw badInput('email is not a valid email address', 'email');
       const emailNormalized = normalizeEmail(email);
-      const user = await store.userByEmail(this.db.reader(), emailNormalized);
-      const passkeys = user ? await store.passkeysOfUsers(this.db.reader(), [user.id]) : [];
-      userId = user?.id ?? null;
-      const ids = passkeys.length ? passkeys.map((p) => p.credentialId) : decoyCredentialIds(this.decoySecret, emailNormalized);
+      const found = await store.passkeyCredentialsOfEmail(this.db.reader(), emailNormalized);
+      userId = found.userId;
+      const ids = found.credentialIds.length ? found.credentialIds : decoyCredentialIds(this.decoySecret, emailNormalized);
       allowCredentials = ids.map((id) => ({ id }));
     }
     const options = await generateAuthenticationOptions({
