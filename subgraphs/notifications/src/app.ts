@@ -1,4 +1,4 @@
-import { defineSubgraph } from '@vibestream/platform';
+import { createMailer, defineSubgraph, ensureDevSecret, mailWebUrl, startJobWorker } from '@vibestream/platform';
 import { loadNotificationsConfig } from './config.ts';
 import { notificationsHandlers } from './handlers.ts';
 import { createLoaders } from './loaders.ts';
@@ -6,7 +6,9 @@ import { migrations } from './migrations.ts';
 import { resolvers, type NotificationsContext } from './resolvers.ts';
 import { NotificationsService } from './service.ts';
 import { resolveVapidKeys } from './push-config.ts';
-import { PushSubscriptions } from './push.ts';
+import { createPushSender, pushJobHandler, PushSubscriptions } from './push.ts';
+import { deliveryChannelsOf, deliveryJobHandlers, emailDelivery, type DeliveryHandlers } from './deliveries.ts';
+import { unsubscribeRoutes } from './unsubscribe-route.ts';
 
 export const notificationsSubgraph = defineSubgraph({
   name: 'notifications',
@@ -19,14 +21,37 @@ export const notificationsSubgraph = defineSubgraph({
   outbox: false,
   setup: async ({ persistence, config, log, infra, env }) => {
     const db = persistence;
-    const service = new NotificationsService({ db, live: infra.live, log });
     const rewardToken = { decimals: config.REWARD_TOKEN_DECIMALS, symbol: config.REWARD_TOKEN_SYMBOL ?? null };
+    // Email: production needs SMTP_URL (or MAIL_ENABLED=false); development without it writes .eml files.
+    const mailer = createMailer(config, log);
+    const unsubscribeSecret =
+      config.EMAIL_UNSUBSCRIBE_SECRET ??
+      (config.MAIL_ENABLED || config.NODE_ENV !== 'production' ? await ensureDevSecret(env, 'email-unsubscribe', log) : undefined);
+    const webUrl = mailWebUrl(config);
+    // The sender of each delivery channel (src/deliveries.ts): a channel with none is never queued.
+    const deliveryHandlers: DeliveryHandlers = {};
+    if (mailer.mode !== 'disabled' && unsubscribeSecret) {
+      deliveryHandlers.EMAIL = emailDelivery({ db, mailer, log, webUrl, apiUrl: config.PUBLIC_URL.replace(/\/+$/, ''), unsubscribeSecret, rewardToken });
+    }
+    // PUSH: Web Push (src/push.ts), signed with the VAPID keys (configured; generated once in development).
     const vapid = await resolveVapidKeys(config, env, log);
+    deliveryHandlers.PUSH = pushJobHandler({ db, sender: createPushSender(vapid, { timeoutMs: config.WEB_PUSH_TIMEOUT_MS }), rewardToken, log });
+    const service = new NotificationsService({
+      db,
+      live: infra.live,
+      log,
+      senders: deliveryChannelsOf(deliveryHandlers),
+      ...(unsubscribeSecret ? { unsubscribeSecret } : {}),
+    });
     const push = new PushSubscriptions({ db, production: config.NODE_ENV === 'production', publicKey: vapid.publicKey });
     return {
       handlers: notificationsHandlers(db, service),
       afterCommit: (envelope) => service.published(envelope),
       context: ({ em: _em, ...base }): NotificationsContext => ({ ...base, service, push, rewardToken, loaders: createLoaders(db.reader()) }),
+      routes: unsubscribeRoutes({ service, webUrl, log }),
+      // Each (notification, channel) delivery job, woken by the commit that queued it.
+      background: () => startJobWorker(db, { handlers: deliveryJobHandlers(deliveryHandlers), log }),
+      stop: async () => mailer.close(),
     };
   },
 });

@@ -1,4 +1,4 @@
-import { ConfigError, env, loadConfig, subgraphConfigShape, z } from '@vibestream/platform';
+import { ConfigError, env, loadConfig, mailConfigShape, subgraphConfigShape, z } from '@vibestream/platform';
 import { webPushConfigProblems, webPushConfigShape } from './push-config.ts';
 
 const optional = (v: unknown) => (v === '' ? undefined : v);
@@ -10,6 +10,18 @@ export const notificationsConfigShape = {
     .preprocess(optional, z.string().trim().min(1).max(12).optional())
     .describe('The reward token\'s symbol in notification text (at most 12 characters). Default: "reward tokens".'),
   ...webPushConfigShape,
+  // Email (src/deliveries.ts): SMTP_URL, MAIL_FROM, MAIL_ENABLED, PUBLIC_WEB_URL.
+  ...mailConfigShape,
+  PUBLIC_URL: z
+    .preprocess(optional, z.url().default('http://localhost:4000'))
+    .describe(
+      "The gateway's public address: notification emails' one-click unsubscribe (List-Unsubscribe: PUBLIC_URL/email/unsubscribe), and where their links into the web app go unless PUBLIC_WEB_URL says otherwise.",
+    ),
+  EMAIL_UNSUBSCRIBE_SECRET: z
+    .preprocess(optional, z.string().min(32, 'must be at least 32 characters').optional())
+    .describe(
+      'HMAC secret (at least 32 characters) that signs the unsubscribe links of notification emails; changing it voids the links of emails already sent. Required in production while email is on; otherwise generated once into VIBESTREAM_DATA_DIR/keys.',
+    ),
 };
 
 export type NotificationsConfig = ReturnType<typeof loadNotificationsConfig>;

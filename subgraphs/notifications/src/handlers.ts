@@ -1,6 +1,7 @@
 import type { EventHandler, Persistence } from '@vibestream/platform';
 import { CampaignNftMinted } from '@vibestream/contracts/campaigns';
 import { SongPublished } from '@vibestream/contracts/catalog';
+import { UserContactChanged } from '@vibestream/contracts/identity';
 import { OrderFilled, RevenuePaid } from '@vibestream/contracts/ownership';
 import { DepositSucceeded, SubscriptionChanged } from '@vibestream/contracts/payments';
 import { VoucherIssued } from '@vibestream/contracts/rewards';
@@ -15,6 +16,8 @@ export function notificationsHandlers(db: Persistence, service: NotificationsSer
   const on = db.on.bind(db);
   return [
     on(SongPublished, (tx, song) => store.upsertSong(tx, song)),
+    // Where email goes and whom it greets: the highest version identity published wins.
+    on(UserContactChanged, (tx, contact) => store.upsertContact(tx, contact)),
     on(VoucherIssued, async (tx, voucher, envelope) => {
       await service.receive(tx, envelope, {
         userId: voucher.userId,

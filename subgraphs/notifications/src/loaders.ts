@@ -1,6 +1,8 @@
 import DataLoader from 'dataloader';
 import { decodeCursor, isUuid, toConnection, type Connection, type Session } from '@vibestream/platform';
-import { preferencesFrom, type PreferencesModel } from './service.ts';
+import { channelGrid, type ChannelSetting } from './domain/channels.ts';
+import { deliveriesOf, type DeliveryModel } from './deliveries.ts';
+import { channelSettingsMap, preferencesFrom, type PreferencesModel } from './service.ts';
 import * as store from './store.ts';
 import type { NotificationRow } from './store.ts';
 
@@ -42,6 +44,25 @@ export function createLoaders(db: Session) {
       const valid = uuids(userIds);
       const rows = valid.length ? await store.pushSubscriptionsByUser(db, valid) : [];
       return userIds.map((id) => rows.filter((r) => r.user_id === id.toLowerCase()));
+    }),
+    /** Every kind on every channel, per user (IN_APP from the kind preferences). */
+    channels: new DataLoader<string, ChannelSetting[]>(async (userIds) => {
+      const valid = uuids(userIds);
+      const [inApp, others] = valid.length ? await Promise.all([store.preferencesByUser(db, valid), store.channelPreferencesByUser(db, valid)]) : [[], []];
+      return userIds.map((id) => {
+        const userId = id.toLowerCase();
+        return channelGrid(
+          channelSettingsMap(
+            inApp.filter((r) => r.user_id === userId),
+            others.filter((r) => r.user_id === userId),
+          ),
+        );
+      });
+    }),
+    /** Each notification's EMAIL and PUSH deliveries (its jobs), for any number of notifications in one statement. */
+    deliveries: new DataLoader<string, DeliveryModel[]>(async (notificationIds) => {
+      const found = await deliveriesOf(db, notificationIds);
+      return notificationIds.map((id) => found.get(id) ?? []);
     }),
     songTitle: new DataLoader<string, string | null>(async (songIds) => {
       const titles = await store.songTitles(db, songIds);

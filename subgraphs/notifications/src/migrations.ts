@@ -1,4 +1,4 @@
-import { sqlMigration } from '@vibestream/platform';
+import { jobsMigrationSql, sqlMigration } from '@vibestream/platform';
 
 export const migrations = [
   sqlMigration(
@@ -64,5 +64,35 @@ create table push_deliveries (
   primary key (notification_id, subscription_id)
 );
 `,
+  ),
+  // Channels (IN_APP, EMAIL, PUSH) per kind, the contact projection email goes to, and the kernel's
+  // job queue that carries each (notification, channel) delivery (src/deliveries.ts).
+  sqlMigration(
+    '0003_notification_channels',
+    `
+-- Only the (kind, channel) pairs a user changed for EMAIL and PUSH; a missing row means enabled.
+-- IN_APP stays in notification_preferences (its enabled is the kind's in-app setting).
+create table notification_channel_preferences (
+  user_id uuid not null,
+  kind text not null check (kind in ('REWARD_VOUCHER', 'ORDER_FILLED', 'REVENUE_PAID', 'DEPOSIT_SUCCEEDED', 'SUBSCRIPTION_CHANGED', 'CAMPAIGN_NFT_MINTED')),
+  channel text not null check (channel in ('EMAIL', 'PUSH')),
+  enabled boolean not null,
+  updated_at timestamptz not null default now(),
+  primary key (user_id, kind, channel)
+);
+
+-- Projection of identity.user.contact_changed.v1 (the highest version wins).
+create table user_contacts (
+  user_id uuid primary key,
+  email text not null,
+  email_verified boolean not null,
+  display_name text not null,
+  version integer not null,
+  changed_at timestamptz not null
+);
+
+-- A notification kept only for its email or push (its kind's IN_APP off) is not listed, counted or pushed live.
+alter table notifications add column in_app boolean not null default true;
+${jobsMigrationSql}`,
   ),
 ];

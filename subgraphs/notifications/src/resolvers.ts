@@ -56,6 +56,8 @@ export const resolvers: Resolvers<NotificationsContext> = {
     updateNotificationPreferences: (_root, { input }, ctx) => ctx.service.updatePreferences(ctx.principal, input),
     registerPushSubscription: (_root, { input }, ctx) => ctx.push.register(ctx.principal, input),
     removePushSubscription: (_root, { id }, ctx) => ctx.push.remove(ctx.principal, parseId(id, 'id')),
+    updateNotificationChannels: (_root, { input }, ctx) => ctx.service.updateChannels(ctx.principal, input),
+    unsubscribeEmail: (_root, { token }, ctx) => ctx.service.unsubscribeEmail(token),
   },
   Notification: {
     title: async (row, _args, ctx) => (await rendered(row, ctx)).title,
@@ -63,6 +65,7 @@ export const resolvers: Resolvers<NotificationsContext> = {
     createdAt: (row) => row.created_at,
     readAt: (row) => row.read_at,
     song: (row) => (row.song_id ? { id: row.song_id } : null),
+    deliveries: (row, _args, ctx) => ctx.loaders.deliveries.load(row.id),
   },
   User: {
     __resolveReference: keyOnlyReference,
@@ -77,6 +80,10 @@ export const resolvers: Resolvers<NotificationsContext> = {
     notificationPreferences: (user, _args, ctx) => {
       ownData(ctx, user.id);
       return ctx.loaders.preferences.load(user.id);
+    },
+    notificationChannels: (user, _args, ctx) => {
+      ownData(ctx, user.id);
+      return ctx.loaders.channels.load(user.id);
     },
     pushSubscriptions: (user, _args, ctx) => {
       PushSubscriptions.assertOwn(ctx.principal, user.id);

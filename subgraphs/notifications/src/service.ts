@@ -1,5 +1,20 @@
 import { randomUUID } from 'node:crypto';
-import { badInput, requireAuth, type EventEnvelope, type LiveEvents, type Logger, type Persistence, type Principal, type Tx } from '@vibestream/platform';
+import {
+  badInput,
+  enqueueJob,
+  isSelfOrAdmin,
+  requireAuth,
+  type EventEnvelope,
+  type LiveEvents,
+  type Logger,
+  type Persistence,
+  type Principal,
+  type Session,
+  type Tx,
+} from '@vibestream/platform';
+import { channelChangesProblem, channelGrid, planDelivery, settingKey, type ChannelSetting, type DeliveryChannel } from './domain/channels.ts';
+import { verifyUnsubscribeToken } from './domain/unsubscribe-token.ts';
+import { deliveryJobKey, deliveryJobKinds, type DeliveryPayload } from './deliveries.ts';
 import { liveTopics } from './events.ts';
 import { notificationKinds, sourceKey, type NotificationDraft, type NotificationFacts, type NotificationKind } from './domain/notifications.ts';
 import * as store from './store.ts';
@@ -28,10 +43,17 @@ export class NotificationsService {
   /** Notifications a consumer transaction created, published once that transaction commits. */
   private readonly pending = new WeakMap<EventEnvelope, NotificationRow>();
 
-  constructor(deps: { db: Persistence; live: LiveEvents; log: Logger }) {
+  /** The delivery channels this process has a sender for (deliveries.ts): only those are queued. */
+  private readonly senders: ReadonlySet<DeliveryChannel>;
+  /** The key of email unsubscribe tokens; without it unsubscribeEmail refuses every token. */
+  private readonly unsubscribeSecret: string | null;
+
+  constructor(deps: { db: Persistence; live: LiveEvents; log: Logger; senders?: Iterable<DeliveryChannel>; unsubscribeSecret?: string }) {
     this.db = deps.db;
     this.live = deps.live;
     this.log = deps.log;
+    this.senders = new Set(deps.senders ?? []);
+    this.unsubscribeSecret = deps.unsubscribeSecret ?? null;
   }
 
   /**
@@ -40,7 +62,12 @@ export class NotificationsService {
    */
   async receive(tx: Tx, envelope: EventEnvelope, draft: NotificationDraft): Promise<NotificationRow | null> {
     const { kind, ...data } = draft.facts;
-    if ((await store.preferenceOf(tx, draft.userId, kind)) === false) return null;
+    const settings = await store.channelSettingsOf(tx, draft.userId, kind);
+    const plan = planDelivery(
+      { inApp: settings.get('IN_APP') ?? true, email: settings.get('EMAIL') ?? true, push: settings.get('PUSH') ?? true },
+      this.senders,
+    );
+    if (!plan.keep) return null;
     const row = await store.insertNotification(tx, {
       id: randomUUID(),
       userId: draft.userId,
@@ -49,9 +76,17 @@ export class NotificationsService {
       songId: draft.songId,
       data,
       occurredAt: draft.occurredAt,
+      inApp: plan.inApp,
     });
-    if (row) this.pending.set(envelope, row);
-    return row ?? null;
+    // Already kept (the same business event again): its deliveries were queued with it.
+    if (!row) return null;
+    for (const channel of plan.deliver) {
+      const payload: DeliveryPayload = { notificationId: row.id, userId: row.user_id, kind, channel };
+      // Keyed by notification and channel: enqueued at most once, whatever delivers the event again.
+      await enqueueJob(tx, { kind: deliveryJobKinds[channel], key: deliveryJobKey(row.id, channel), payload });
+    }
+    if (plan.inApp) this.pending.set(envelope, row);
+    return row;
   }
 
   /** After the consumer's commit: pushes the notification the event created, if any. */
@@ -91,4 +126,65 @@ export class NotificationsService {
       return preferencesFrom(new Map(rows.map((r) => [r.kind, r.enabled])));
     });
   }
+
+  // ---- Channels (IN_APP, EMAIL, PUSH) ----
+
+  /** Every kind on every channel for the user (reads for the resolvers go through the loaders; this one for the answer of a change). */
+  async channelsOf(db: Session, userId: string): Promise<ChannelSetting[]> {
+    const [inApp, others] = await Promise.all([store.preferencesByUser(db, [userId]), store.channelPreferencesByUser(db, [userId])]);
+    return channelGrid(channelSettingsMap(inApp, others));
+  }
+
+  /**
+   * The caller's own channel settings: only the (kind, channel) pairs listed change; IN_APP is the
+   * kind's `enabled` of notificationPreferences. Answers every kind on every channel.
+   */
+  async updateChannels(
+    principal: Principal | null,
+    input: readonly { kind: NotificationKind; channel: ChannelSetting['channel']; enabled: boolean }[],
+  ): Promise<ChannelSetting[]> {
+    const p = requireAuth(principal);
+    const problem = channelChangesProblem(input);
+    if (problem) throw badInput(problem, 'input');
+    return this.db.useCase(async (tx) => {
+      await store.upsertPreferences(
+        tx,
+        p.userId,
+        input.filter((c) => c.channel === 'IN_APP'),
+      );
+      await store.upsertChannelPreferences(
+        tx,
+        p.userId,
+        input.flatMap((c) => (c.channel === 'IN_APP' ? [] : [{ kind: c.kind, channel: c.channel, enabled: c.enabled }])),
+      );
+      return this.channelsOf(tx, p.userId);
+    });
+  }
+
+  /**
+   * Turns off the EMAIL channel of the kind an unsubscribe token names, for the user it names; no
+   * sign-in needed (the token is the proof). BAD_USER_INPUT for a token this server did not sign.
+   * Idempotent: the same link again answers true.
+   */
+  async unsubscribeEmail(token: string): Promise<boolean> {
+    const claim = this.unsubscribeSecret ? await verifyUnsubscribeToken(this.unsubscribeSecret, token) : null;
+    if (!claim) throw badInput('This unsubscribe link is not valid', 'token');
+    await this.db.useCase((tx) => store.upsertChannelPreferences(tx, claim.userId, [{ kind: claim.kind, channel: 'EMAIL', enabled: false }]));
+    this.log.info({ userId: claim.userId, kind: claim.kind }, 'email unsubscribed');
+    return true;
+  }
 }
+
+/** One user's settings as `<kind>:<channel>` -> enabled: IN_APP from the kind preferences, EMAIL and PUSH from the channel preferences. */
+export function channelSettingsMap(
+  inApp: readonly { kind: NotificationKind; enabled: boolean }[],
+  others: readonly { kind: NotificationKind; channel: DeliveryChannel; enabled: boolean }[],
+): Map<string, boolean> {
+  return new Map([
+    ...inApp.map((r) => [settingKey(r.kind, 'IN_APP'), r.enabled] as const),
+    ...others.map((r) => [settingKey(r.kind, r.channel), r.enabled] as const),
+  ]);
+}
+
+/** Whether the principal may read this user's channels (the user or an ADMIN). */
+export const mayReadChannels = (principal: Principal | null, userId: string) => isSelfOrAdmin(principal, userId);

@@ -22,6 +22,8 @@ export const NotificationRow = z.object({
   created_at: timestamp,
   read_at: timestamp.nullable(),
   seq: z.string(),
+  /** False: kept only for its email or push (the kind's IN_APP is off); never listed, counted or pushed live. */
+  in_app: z.boolean(),
 });
 export type NotificationRow = z.output<typeof NotificationRow>;
 
@@ -57,13 +59,22 @@ export async function preferenceOf(tx: Tx, userId: string, notificationKind: Not
 /** Inserts the notification of one business event; undefined when that event was already kept. */
 export async function insertNotification(
   tx: Tx,
-  n: { id: string; userId: string; kind: NotificationKind; sourceKey: string; songId: string | null; data: Record<string, unknown>; occurredAt: string },
+  n: {
+    id: string;
+    userId: string;
+    kind: NotificationKind;
+    sourceKey: string;
+    songId: string | null;
+    data: Record<string, unknown>;
+    occurredAt: string;
+    inApp?: boolean;
+  },
 ): Promise<NotificationRow | undefined> {
   return row(
     tx,
     NotificationRow,
-    sql`insert into notifications (id, user_id, kind, source_key, song_id, data, created_at)
-        values (${n.id}, ${n.userId}, ${n.kind}, ${n.sourceKey}, ${n.songId}, ${JSON.stringify(n.data)}::jsonb, date_trunc('milliseconds', ${n.occurredAt}::timestamptz))
+    sql`insert into notifications (id, user_id, kind, source_key, song_id, data, created_at, in_app)
+        values (${n.id}, ${n.userId}, ${n.kind}, ${n.sourceKey}, ${n.songId}, ${JSON.stringify(n.data)}::jsonb, date_trunc('milliseconds', ${n.occurredAt}::timestamptz), ${n.inApp ?? true})
         on conflict on constraint notifications_source_key do nothing
         returning *`,
   );
@@ -74,18 +85,18 @@ export async function markRead(tx: Tx, userId: string, ids: readonly string[]): 
   const marked = await rows(
     tx,
     Id,
-    sql`update notifications set read_at = now() where user_id = ${userId} and read_at is null and id in (${list(ids)}) returning id`,
+    sql`update notifications set read_at = now() where user_id = ${userId} and in_app and read_at is null and id in (${list(ids)}) returning id`,
   );
   return marked.length;
 }
 
 export async function markAllRead(tx: Tx, userId: string): Promise<number> {
-  const marked = await rows(tx, Id, sql`update notifications set read_at = now() where user_id = ${userId} and read_at is null returning id`);
+  const marked = await rows(tx, Id, sql`update notifications set read_at = now() where user_id = ${userId} and in_app and read_at is null returning id`);
   return marked.length;
 }
 
 export async function notificationsByIds(db: Session, ids: readonly string[]): Promise<NotificationRow[]> {
-  return rows(db, NotificationRow, sql`select * from notifications where id in (${list(ids)})`);
+  return rows(db, NotificationRow, sql`select * from notifications where id in (${list(ids)}) and in_app`);
 }
 
 /** Per user: how many notifications (or unread ones) they have; users with none are absent. */
@@ -93,7 +104,7 @@ export async function countsByUser(db: Session, userIds: readonly string[], unre
   const found = await rows(
     db,
     Count,
-    sql`select user_id, count(*)::int as n from notifications where user_id in (${list(userIds)}) ${unreadOnly ? sql`and read_at is null` : sql``} group by user_id`,
+    sql`select user_id, count(*)::int as n from notifications where user_id in (${list(userIds)}) and in_app ${unreadOnly ? sql`and read_at is null` : sql``} group by user_id`,
   );
   return new Map(found.map((r) => [r.user_id, r.n]));
 }
@@ -110,7 +121,7 @@ export async function pagesByUser(
     sql`select * from (
           select n.*, row_number() over (partition by n.user_id order by n.created_at desc, n.seq desc) as page_row
           from notifications n
-          where n.user_id in (${list(userIds)}) ${unreadOnly ? sql`and n.read_at is null` : sql``}
+          where n.user_id in (${list(userIds)}) and n.in_app ${unreadOnly ? sql`and n.read_at is null` : sql``}
             ${cursor ? sql`and (n.created_at, n.seq) < (${cursor[0]}::timestamptz, ${cursor[1]}::bigint)` : sql``}
         ) paged where page_row <= ${limit} order by user_id, page_row`,
   );
@@ -230,4 +241,72 @@ export async function countPushDeliveries(db: Session, notificationId: string): 
     sql`select count(*)::int as n from push_deliveries where notification_id = ${notificationId} and outcome = 'SENT'`,
   );
   return found?.n ?? 0;
+}
+
+// ---- Channels, contacts and deliveries (EMAIL and PUSH; IN_APP is notification_preferences) ----
+
+const ChannelPreference = z.object({ user_id: z.string(), kind, channel: z.enum(['EMAIL', 'PUSH']), enabled: z.boolean() });
+export type ChannelPreferenceRow = z.output<typeof ChannelPreference>;
+
+export async function channelPreferencesByUser(db: Session, userIds: readonly string[]): Promise<ChannelPreferenceRow[]> {
+  return rows(db, ChannelPreference, sql`select user_id, kind, channel, enabled from notification_channel_preferences where user_id in (${list(userIds)})`);
+}
+
+/** The user's settings of one kind on every channel; a channel never changed is absent (enabled). */
+export async function channelSettingsOf(db: Session, userId: string, notificationKind: NotificationKind): Promise<Map<string, boolean>> {
+  const found = await rows(
+    db,
+    z.object({ channel: z.string(), enabled: z.boolean() }),
+    sql`select 'IN_APP' as channel, enabled from notification_preferences where user_id = ${userId} and kind = ${notificationKind}
+        union all
+        select channel, enabled from notification_channel_preferences where user_id = ${userId} and kind = ${notificationKind}`,
+  );
+  return new Map(found.map((r) => [r.channel, r.enabled]));
+}
+
+export async function upsertChannelPreferences(
+  tx: Tx,
+  userId: string,
+  changes: readonly { kind: NotificationKind; channel: 'EMAIL' | 'PUSH'; enabled: boolean }[],
+): Promise<void> {
+  if (changes.length === 0) return;
+  const values = changes.map((c) => sql`(${userId}, ${c.kind}, ${c.channel}, ${c.enabled})`);
+  await exec(
+    tx,
+    sql`insert into notification_channel_preferences (user_id, kind, channel, enabled) values ${sql.join(values)}
+        on conflict (user_id, kind, channel) do update set enabled = excluded.enabled, updated_at = now()`,
+  );
+}
+
+const Contact = z.object({
+  user_id: z.string(),
+  email: z.string(),
+  email_verified: z.boolean(),
+  display_name: z.string(),
+  version: z.number(),
+});
+export type ContactRow = z.output<typeof Contact>;
+
+/** Keeps a user's contact (identity.user.contact_changed.v1); an older or equal version than the one kept changes nothing. */
+export async function upsertContact(
+  tx: Tx,
+  c: { userId: string; email: string; emailVerified: boolean; displayName: string; version: number; changedAt: string },
+): Promise<void> {
+  await exec(
+    tx,
+    sql`insert into user_contacts (user_id, email, email_verified, display_name, version, changed_at)
+        values (${c.userId}, ${c.email}, ${c.emailVerified}, ${c.displayName}, ${c.version}, ${c.changedAt}::timestamptz)
+        on conflict (user_id) do update set email = excluded.email, email_verified = excluded.email_verified,
+          display_name = excluded.display_name, version = excluded.version, changed_at = excluded.changed_at
+        where user_contacts.version < excluded.version`,
+  );
+}
+
+export async function contactOf(db: Session, userId: string): Promise<ContactRow | undefined> {
+  return row(db, Contact, sql`select user_id, email, email_verified, display_name, version from user_contacts where user_id = ${userId}`);
+}
+
+/** A notification whatever its in-app setting (its deliveries read it). */
+export async function notificationForDelivery(db: Session, id: string): Promise<NotificationRow | undefined> {
+  return row(db, NotificationRow, sql`select * from notifications where id = ${id}`);
 }
