@@ -157,6 +157,14 @@ describe('id arguments through the gateway (finding 6)', () => {
     ],
     ['setUserRoles', 'mutation ($id: ID!) { setUserRoles(userId: $id, roles: [FAN]) { id } }', { id: 'x' }, 'admin', 'userId'],
     ['revokeApiKey', 'mutation ($id: ID!) { revokeApiKey(id: $id) { id } }', { id: 'x' }, 'admin', 'id'],
+    ['removePasskey', 'mutation ($id: ID!) { removePasskey(id: $id) }', { id: NOT_AN_ID }, 'fan', 'id'],
+    [
+      'finishPasskeySignIn',
+      'mutation ($id: ID!) { finishPasskeySignIn(challengeId: $id, response: "{}") { accessToken } }',
+      { id: 'x' },
+      'anyone',
+      'challengeId',
+    ],
     ['startListenSession', 'mutation ($id: ID!) { startListenSession(songId: $id) { id } }', { id: 'x' }, 'fan', 'songId'],
     ['listenHeartbeat', 'mutation ($id: ID!) { listenHeartbeat(sessionId: $id, positionSeconds: 2) { id } }', { id: NOT_AN_ID }, 'fan', 'sessionId'],
     [
