@@ -219,6 +219,12 @@ describe('password reset', () => {
     expect(await codeOf(identity.login(a.address, a.password, '203.0.113.99'))).toBe('RATE_LIMITED');
     const session = await email.resetPassword(await resetLink(a.address), 'brand-new-password');
     expect(session.user.id).toBe(a.id);
+    // The link proved the address: verified, and published as contact version 2.
+    expect(session.user.emailVerifiedAt).toBeInstanceOf(Date);
+    expect((await contactEvents(a.id)).map((e) => [e.version, e.emailVerified])).toEqual([
+      [1, false],
+      [2, true],
+    ]);
     expect(await codeOf(identity.refresh(session.refreshToken))).toBe('OK');
     expect(await codeOf(identity.login(a.address, 'brand-new-password', '203.0.113.100'))).toBe('OK');
   });

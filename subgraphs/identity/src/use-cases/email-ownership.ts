@@ -143,7 +143,7 @@ export class EmailOwnership {
   /**
    * Sets a new password with a reset link's token, ends every session of the account (refresh
    * tokens, and access tokens through the session revocations), forgets its failed sign-ins, and
-   * signs in afresh.
+   * signs in afresh. The link proved the address too: an unverified email becomes verified.
    */
   async resetPassword(token: string, newPassword: string): Promise<SessionResult> {
     if (!isWellFormedEmailToken(token)) throw invalidLink();
@@ -159,8 +159,12 @@ export class EmailOwnership {
       if (!used) throw invalidLink();
       const user = await store.lockUser(tx, used.userId);
       if (!user || user.emailNormalized !== used.emailNormalized) throw badInput('This link is for an email address the account no longer uses', 'token');
-      const updated = await store.setPasswordHash(tx, user.id, passwordHash);
-      if (!updated) throw new Error('update users: the statement returned no row');
+      const withPassword = await store.setPasswordHash(tx, user.id, passwordHash);
+      if (!withPassword) throw new Error('update users: the statement returned no row');
+      // The link reached the account's inbox: that proves the address as a verification link would.
+      const verified = await store.markEmailVerified(tx, user.id, used.emailNormalized);
+      if (verified) this.recordContact(tx, verified);
+      const updated = verified ?? withPassword;
       await store.retireEmailTokens(tx, user.id, RESETTING_PURPOSES);
       const sessions = await store.revokeAllSessions(tx, user.id, this.config.ACCESS_TOKEN_TTL_SECONDS + ACCESS_TOKEN_SLACK_SECONDS);
       const session = await this.sessions.startSession(tx, updated, randomUUID());
