@@ -62,4 +62,32 @@ create table radio_sessions (
 );
 `,
   ),
+  sqlMigration(
+    '0002_song_neighbours',
+    `
+-- Each published song's strongest usable neighbours (pairs of at least k listeners, published songs
+-- only), ranked by similarity: what recommendations, Song.similar and radio read, one index range per
+-- seed. Rebuilt per song, never as a whole: a listen marks the songs whose rows it changed.
+create table song_neighbours (
+  song_id uuid not null,
+  rank smallint not null,
+  neighbour_id uuid not null,
+  artist_id uuid not null,
+  co int not null,
+  score double precision not null,
+  primary key (song_id, rank)
+);
+
+-- Songs whose neighbour rows are stale: marked in the transaction of the event that changed their
+-- pairs, recomputed in batches (a song marked by many events is recomputed once).
+create table neighbour_dirty (
+  song_id uuid primary key,
+  since timestamptz not null default now()
+);
+create index neighbour_dirty_since on neighbour_dirty (since);
+
+-- Existing songs get their rows from the first batches.
+insert into neighbour_dirty (song_id) select song_id from songs;
+`,
+  ),
 ];

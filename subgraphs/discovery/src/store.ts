@@ -1,5 +1,5 @@
 import { exec, row, rows, sql, z, type Session, type Tx } from '@vibestream/platform';
-import { PAIRING_WINDOW } from './domain/ranking.ts';
+import { MIN_PAIR_LISTENERS, PAIRING_WINDOW, type NeighbourRow } from './domain/ranking.ts';
 
 /**
  * discovery's SQL, all of it: each function one statement with bound parameters, each row parsed.
@@ -10,19 +10,8 @@ const time = z.union([z.string(), z.date()]).transform((v) => new Date(v));
 const count = z.union([z.string(), z.number()]).transform(Number);
 const ids = (values: readonly string[]) => sql`${values}::uuid[]`;
 
-export const SongRow = z.object({ song_id: z.string(), artist_id: z.string(), title: z.string(), genre: z.string(), score: count });
+export const SongRow = z.object({ song_id: z.string(), artist_id: z.string(), title: z.string(), genre: z.string(), score: count, published_at: time });
 export type SongRow = z.output<typeof SongRow>;
-
-const PairRow = z.object({
-  seed_id: z.string(),
-  seed_title: z.string(),
-  candidate_id: z.string(),
-  artist_id: z.string(),
-  co: count,
-  seed_listeners: count,
-  candidate_listeners: count,
-});
-export type PairRow = z.output<typeof PairRow>;
 
 // ---- Projections (event handlers) ----
 
@@ -36,6 +25,14 @@ export async function upsertSong(
         values (${s.songId}, ${s.artistId}, ${s.title}, ${s.genre}, ${s.durationSeconds}, ${s.publishedAt})
         on conflict (song_id) do update set artist_id = excluded.artist_id, title = excluded.title, genre = excluded.genre,
           duration_seconds = excluded.duration_seconds, published_at = excluded.published_at`,
+  );
+  // The song's own rows, and the rows of every song it has a usable pair with (it may enter them,
+  // or its artist changed): recomputed by the next batch.
+  await exec(
+    tx,
+    sql`insert into neighbour_dirty (song_id)
+        select ${s.songId}::uuid union select song_b from pair_listeners where song_a = ${s.songId} and listeners >= ${MIN_PAIR_LISTENERS}
+        on conflict (song_id) do nothing`,
   );
 }
 
@@ -60,6 +57,9 @@ export async function recordCompletion(tx: Tx, userId: string, songId: string, a
 /**
  * A listener's first completion of a song: one more distinct listener for it, and one more for each
  * pair it makes with the listener's most recent earlier songs (at most PAIRING_WINDOW: bounded work).
+ * The songs whose neighbour rows this changes are marked, in the same statement: the song itself and
+ * each partner whose pair with it is now usable (at least MIN_PAIR_LISTENERS, the floor of k; a pair
+ * under it is in no song's rows and cannot enter one).
  */
 export async function addListenerAndPairs(tx: Tx, userId: string, songId: string): Promise<void> {
   await exec(
@@ -71,60 +71,132 @@ export async function addListenerAndPairs(tx: Tx, userId: string, songId: string
     sql`with earlier as (
           select song_id from user_songs where user_id = ${userId} and song_id <> ${songId}
           order by first_completed_at desc limit ${PAIRING_WINDOW}
+        ), counted as (
+          insert into pair_listeners (song_a, song_b, listeners)
+          select ${songId}::uuid, song_id, 1 from earlier
+          union all select song_id, ${songId}::uuid, 1 from earlier
+          on conflict (song_a, song_b) do update set listeners = pair_listeners.listeners + 1
+          returning song_a, listeners
         )
-        insert into pair_listeners (song_a, song_b, listeners)
-        select ${songId}::uuid, song_id, 1 from earlier
-        union all select song_id, ${songId}::uuid, 1 from earlier
-        on conflict (song_a, song_b) do update set listeners = pair_listeners.listeners + 1`,
+        insert into neighbour_dirty (song_id)
+        select distinct song_a from counted where listeners >= ${MIN_PAIR_LISTENERS}
+        on conflict (song_id) do nothing`,
+  );
+}
+
+// ---- The neighbour table (batched recomputation) ----
+
+const UsablePair = z.object({
+  seed_id: z.string(),
+  candidate_id: z.string(),
+  artist_id: z.string(),
+  co: count,
+  seed_listeners: count,
+  candidate_listeners: count,
+});
+export type UsablePair = z.output<typeof UsablePair>;
+
+/** Takes up to `limit` marked songs, oldest mark first (skipping those another batch holds), unmarking them. */
+export async function claimDirty(tx: Tx, limit: number): Promise<string[]> {
+  const found = await rows(
+    tx,
+    z.object({ song_id: z.string() }),
+    sql`delete from neighbour_dirty where song_id in (
+          select song_id from neighbour_dirty order by since limit ${limit} for update skip locked
+        ) returning song_id`,
+  );
+  return found.map((r) => r.song_id);
+}
+
+/** Every usable pair (at least k listeners) of these published songs with a published song, with the counts. */
+export async function usablePairs(tx: Tx, songIds: readonly string[], k: number): Promise<UsablePair[]> {
+  if (songIds.length === 0) return [];
+  return rows(
+    tx,
+    UsablePair,
+    sql`select p.song_a as seed_id, p.song_b as candidate_id, c.artist_id, p.listeners as co,
+               ls.listeners as seed_listeners, lc.listeners as candidate_listeners
+        from pair_listeners p
+        join songs s on s.song_id = p.song_a
+        join songs c on c.song_id = p.song_b
+        join song_listeners ls on ls.song_id = p.song_a
+        join song_listeners lc on lc.song_id = p.song_b
+        where p.song_a = any(${ids(songIds)}) and p.listeners >= ${k}`,
+  );
+}
+
+/** Replaces these songs' neighbour rows (and only theirs) with `next`. */
+export async function replaceNeighbours(tx: Tx, songIds: readonly string[], next: readonly NeighbourRow[]): Promise<void> {
+  if (songIds.length === 0) return;
+  await exec(tx, sql`delete from song_neighbours where song_id = any(${ids(songIds)})`);
+  if (next.length === 0) return;
+  await exec(
+    tx,
+    sql`insert into song_neighbours (song_id, rank, neighbour_id, artist_id, co, score)
+        select * from unnest(${ids(next.map((n) => n.songId))}, ${next.map((n) => n.rank)}::smallint[], ${ids(next.map((n) => n.neighbourId))},
+          ${ids(next.map((n) => n.artistId))}, ${next.map((n) => n.co)}::int[], ${next.map((n) => n.score)}::float8[])`,
   );
 }
 
 // ---- Reads ----
 
-/** The caller's most recent distinct published songs, newest first. */
-export async function recentHistory(db: Session, userId: string, limit: number) {
+const ListenerSong = z.object({
+  song_id: z.string(),
+  title: z.string().nullable(),
+  genre: z.string().nullable(),
+  completions: count,
+  last_completed_at: time,
+});
+export type ListenerSong = z.output<typeof ListenerSong>;
+
+/**
+ * The caller's songs in one statement, most recent first: the `recent` most recent, and beyond them
+ * every one completed since `since` (at most `max` in all); title and genre when published (null
+ * otherwise). Seeds, exclusions, known songs and genres all come from these rows.
+ */
+export async function listenerSongs(db: Session, userId: string, since: Date, recent: number, max = 10_000): Promise<ListenerSong[]> {
   return rows(
     db,
-    z.object({ song_id: z.string(), title: z.string(), genre: z.string(), last_completed_at: time }),
-    sql`select u.song_id, s.title, s.genre, u.last_completed_at from user_songs u join songs s using (song_id)
-        where u.user_id = ${userId} order by u.last_completed_at desc limit ${limit}`,
+    ListenerSong,
+    sql`with mine as (
+          (select song_id, completions, last_completed_at from user_songs where user_id = ${userId} order by last_completed_at desc limit ${recent})
+          union all
+          (select song_id, completions, last_completed_at from user_songs where user_id = ${userId} and last_completed_at >= ${since}
+           order by last_completed_at desc offset ${recent} limit ${Math.max(0, max - recent)})
+        )
+        select m.song_id, s.title, s.genre, m.completions, m.last_completed_at
+        from mine m left join songs s using (song_id) order by m.last_completed_at desc`,
   );
 }
 
-/** Songs the caller completed since `since`, most recent first (at most `limit`). */
-export async function completedSince(db: Session, userId: string, since: Date, limit = 10_000): Promise<string[]> {
-  const found = await rows(
-    db,
-    z.object({ song_id: z.string() }),
-    sql`select song_id from user_songs where user_id = ${userId} and last_completed_at >= ${since} order by last_completed_at desc limit ${limit}`,
-  );
-  return found.map((r) => r.song_id);
-}
+const NeighbourRead = z.object({ seed_id: z.string(), candidate_id: z.string(), artist_id: z.string(), co: count, similarity: z.number() });
+export type NeighbourRead = z.output<typeof NeighbourRead>;
 
-/** Each seed's strongest neighbours (pairs of at least k listeners only), published songs only. */
-export async function neighbours(db: Session, seedIds: readonly string[], k: number, perSeed: number): Promise<PairRow[]> {
+/** Each seed's `perSeed` most similar neighbours: one index range of the neighbour table per seed. */
+export async function neighbours(db: Session, seedIds: readonly string[], perSeed: number): Promise<NeighbourRead[]> {
   if (seedIds.length === 0) return [];
   return rows(
     db,
-    PairRow,
-    // The pairs first (an index range per seed, materialized), then the songs and counts by key:
-    // the planner never rescans a whole table per seed.
-    sql`with p as materialized (
-          select seed.song_id as seed_id, n.song_b, n.listeners
-          from unnest(${ids(seedIds)}) as seed(song_id)
-          cross join lateral (
-            select song_b, listeners from pair_listeners where song_a = seed.song_id and listeners >= ${k}
-            order by listeners desc limit ${perSeed}
-          ) n
-        )
-        select p.seed_id, s.title as seed_title, p.song_b as candidate_id, c.artist_id, p.listeners as co,
-               ls.listeners as seed_listeners, lc.listeners as candidate_listeners
-        from p
-        join songs s on s.song_id = p.seed_id
-        join song_listeners ls on ls.song_id = p.seed_id
-        join songs c on c.song_id = p.song_b
-        join song_listeners lc on lc.song_id = p.song_b`,
+    NeighbourRead,
+    sql`select song_id as seed_id, neighbour_id as candidate_id, artist_id, co, score as similarity
+        from song_neighbours where song_id = any(${ids(seedIds)}) and rank <= ${perSeed}`,
   );
+}
+
+/** A song's neighbour rows in rank order (what the batches wrote). */
+export async function neighbourRows(db: Session, songId: string): Promise<NeighbourRow[]> {
+  const found = await rows(
+    db,
+    z.object({ song_id: z.string(), rank: count, neighbour_id: z.string(), artist_id: z.string(), co: count, score: z.number() }),
+    sql`select song_id, rank, neighbour_id, artist_id, co, score from song_neighbours where song_id = ${songId} order by rank`,
+  );
+  return found.map((r) => ({ songId: r.song_id, rank: r.rank, neighbourId: r.neighbour_id, artistId: r.artist_id, co: r.co, score: r.score }));
+}
+
+/** The marked songs waiting for a batch. */
+export async function dirtySongs(db: Session, limit = 1000): Promise<string[]> {
+  const found = await rows(db, z.object({ song_id: z.string() }), sql`select song_id from neighbour_dirty order by since, song_id limit ${limit}`);
+  return found.map((r) => r.song_id);
 }
 
 /** The genres of the caller's history, most listened first. */
@@ -144,7 +216,7 @@ export async function popularInGenres(db: Session, genres: readonly string[], li
   return rows(
     db,
     SongRow,
-    sql`select s.song_id, s.artist_id, s.title, s.genre, coalesce(l.listeners, 0) as score
+    sql`select s.song_id, s.artist_id, s.title, s.genre, coalesce(l.listeners, 0) as score, s.published_at
         from songs s left join song_listeners l using (song_id)
         where lower(s.genre) = any(${genres.map((g) => g.toLowerCase())}::text[])
         order by score desc, s.published_at desc, s.song_id limit ${limit}`,
@@ -156,7 +228,7 @@ export async function trending(db: Session, since: Date, limit: number): Promise
   return rows(
     db,
     SongRow,
-    sql`select s.song_id, s.artist_id, s.title, s.genre, coalesce(t.listens, 0) as score
+    sql`select s.song_id, s.artist_id, s.title, s.genre, coalesce(t.listens, 0) as score, s.published_at
         from songs s left join (
           select song_id, sum(listens) as listens from song_daily where day >= (${since}::timestamptz at time zone 'UTC')::date group by song_id
         ) t using (song_id)
@@ -169,7 +241,7 @@ export async function publishedSong(db: Session, songId: string): Promise<SongRo
   return row(
     db,
     SongRow,
-    sql`select s.song_id, s.artist_id, s.title, s.genre, coalesce(l.listeners, 0) as score from songs s left join song_listeners l using (song_id) where s.song_id = ${songId}`,
+    sql`select s.song_id, s.artist_id, s.title, s.genre, coalesce(l.listeners, 0) as score, s.published_at from songs s left join song_listeners l using (song_id) where s.song_id = ${songId}`,
   );
 }
 
@@ -178,7 +250,7 @@ export async function artistSongs(db: Session, artistId: string, served: readonl
   return rows(
     db,
     SongRow,
-    sql`select s.song_id, s.artist_id, s.title, s.genre, coalesce(l.listeners, 0) as score
+    sql`select s.song_id, s.artist_id, s.title, s.genre, coalesce(l.listeners, 0) as score, s.published_at
         from songs s left join song_listeners l using (song_id)
         where s.artist_id = ${artistId} and not (s.song_id = any(${ids(served)}))
         order by score desc, s.published_at desc, s.song_id limit ${limit}`,

@@ -60,7 +60,8 @@ describe('the contract operations through the gateway', () => {
     const token = await mintToken(stack.keys, { userId: fan });
     const recommended = await eventually(
       () => stack.gql<{ recommendedSongs: { edges: { node: Song; reason: string }[] } }>(RECOMMENDED, { first: 10 }, { token }),
-      (r) => r.data?.recommendedSongs.edges[0]?.node.id === second,
+      // Until the fan's listen is projected, cold start may also put `second` first ("trending now").
+      (r) => r.data?.recommendedSongs.edges[0]?.node.id === second && r.data.recommendedSongs.edges[0].reason !== 'trending now',
     );
     expect(recommended.errors).toBeUndefined();
     expect(recommended.data!.recommendedSongs.edges[0]).toEqual({

@@ -9,6 +9,7 @@ import { diverse } from '../src/domain/ranking.ts';
 import { discoveryHandlers } from '../src/handlers.ts';
 import { migrations } from '../src/migrations.ts';
 import { DiscoveryService } from '../src/service.ts';
+import * as store from '../src/store.ts';
 
 let h: ContextHarness;
 let service: DiscoveryService;
@@ -26,14 +27,18 @@ afterAll(async () => {
 const principal = (userId: string = randomUUID()): Principal => ({ userId, roles: ['FAN'], sessionId: randomUUID(), expiresAt: Date.now() / 1000 + 3600 });
 const daysAgo = (n: number) => new Date(Date.now() - n * 86_400_000).toISOString();
 
+// Each helper then runs the neighbour table's pass, as the subgraph's background refresh does within
+// DISCOVERY_NEIGHBOUR_REFRESH_MS: the assertions read what the rows say once it ran.
 async function publish(title: string, genre: string, artistId: string = randomUUID()): Promise<string> {
   const songId = randomUUID();
   await h.inject(SongPublished, { songId, artistId, artistUserId: randomUUID(), title, genre, durationSeconds: 200, publishedAt: new Date().toISOString() });
+  await service.refreshNeighbours();
   return songId;
 }
 
 async function listen(userId: string, songId: string, completedAt = daysAgo(60)): Promise<void> {
   await h.inject(ListenCompleted, { sessionId: randomUUID(), userId, songId, listenedSeconds: 180, completedAt });
+  await service.refreshNeighbours();
 }
 
 /** `n` listeners who each completed every one of `songs`, in order. */
@@ -77,8 +82,63 @@ describe('item-item similarity', () => {
       durationSeconds: 180,
       publishedAt: new Date().toISOString(),
     });
+    await service.refreshNeighbours();
     expect(await service.similar(seed, 10)).toEqual([draft]);
     expect(users).toHaveLength(6);
+  });
+});
+
+describe('the neighbour table', () => {
+  const reader = () => h.db.reader();
+
+  it('holds no pair under k listeners, however often it is recomputed', async () => {
+    const p = await publish('Under K One', 'k-test');
+    const q = await publish('Under K Two', 'k-test');
+    await listeners(4, [p, q]);
+    // Four listeners: the pair never marked either song, and a forced recomputation still writes nothing.
+    expect(await store.dirtySongs(reader())).toEqual([]);
+    await h.inject(SongPublished, {
+      songId: p,
+      artistId: randomUUID(),
+      artistUserId: randomUUID(),
+      title: 'Under K One',
+      genre: 'k-test',
+      durationSeconds: 200,
+      publishedAt: new Date().toISOString(),
+    });
+    expect(await store.dirtySongs(reader())).toEqual([p]);
+    expect(await service.refreshNeighbours()).toEqual([p]);
+    expect(await store.neighbourRows(reader(), p)).toEqual([]);
+    expect(await store.neighbourRows(reader(), q)).toEqual([]);
+    // A fifth: now both songs hold the pair, with its count.
+    await listeners(1, [p, q]);
+    expect((await store.neighbourRows(reader(), p)).map((r) => [r.neighbourId, r.co, r.rank])).toEqual([[q, 5, 1]]);
+    expect((await store.neighbourRows(reader(), q)).map((r) => [r.neighbourId, r.co, r.rank])).toEqual([[p, 5, 1]]);
+  });
+
+  it('recomputes, after a listen, only the rows of the songs whose usable pairs it changed', async () => {
+    const [a, b, c, x, y] = [
+      await publish('Inc A', 'inc'),
+      await publish('Inc B', 'inc'),
+      await publish('Inc C', 'inc'),
+      await publish('Inc X', 'inc'),
+      await publish('Inc Y', 'inc'),
+    ];
+    await listeners(5, [a, b]);
+    await listeners(5, [x, y]);
+    const before = await store.neighbourRows(reader(), x);
+    expect(before.map((r) => r.neighbourId)).toEqual([y]);
+    // One more listener of a, b and c: (a, b) reaches 6, (a, c) and (b, c) 1 (under k).
+    const fan = randomUUID();
+    for (const song of [a, b, c])
+      await h.inject(ListenCompleted, { sessionId: randomUUID(), userId: fan, songId: song, listenedSeconds: 180, completedAt: daysAgo(60) });
+    expect((await store.dirtySongs(reader())).sort()).toEqual([a, b].sort());
+    expect((await service.refreshNeighbours()).sort()).toEqual([a, b].sort());
+    expect((await store.neighbourRows(reader(), a)).map((r) => [r.neighbourId, r.co])).toEqual([[b, 6]]);
+    expect(await store.neighbourRows(reader(), c)).toEqual([]);
+    // The others' rows were not touched (not even rewritten): the next pass has nothing to do.
+    expect(await store.neighbourRows(reader(), x)).toEqual(before);
+    expect(await service.refreshNeighbours()).toEqual([]);
   });
 });
 

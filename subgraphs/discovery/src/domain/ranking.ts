@@ -14,6 +14,8 @@ export const POPULARITY_DAMPING = 0.2;
 export const HISTORY_SEEDS = 30;
 /** How many earlier distinct songs of a listener a new song is paired with (bounds each event's work). */
 export const PAIRING_WINDOW = 50;
+/** How many neighbours of each song the neighbour table keeps (the most similar, usable pairs only). */
+export const STORED_NEIGHBOURS = 50;
 
 /** Whether a pair made by `listeners` distinct listeners may be used at all. */
 export function pairUsable(listeners: number, k: number): boolean {
@@ -54,17 +56,37 @@ export function recentlyCompleted(lastCompletedAt: Date, now: Date): boolean {
 /** A song the caller completed before (more than 30 days ago) scores this fraction: new songs come first. */
 export const KNOWN_FACTOR = 0.25;
 
+/** A seed's precomputed neighbour: a usable pair with its similarity (the neighbour table's row). */
+export interface Neighbour {
+  seedId: string;
+  seedTitle: string;
+  candidateId: string;
+  artistId: string;
+  co: number;
+  similarity: number;
+}
+
 /**
  * Candidates from the caller's seeds: each candidate's score is the sum of its similarities to the
  * seeds (pairs under k contribute nothing and are never a reason), its reason the seed that gave the
  * most; a `known` song (completed before, not recently) scores KNOWN_FACTOR of that. Excluded songs (recently completed, the seeds themselves) never appear.
  */
 export function rankCandidates(pairs: readonly Pair[], excluded: ReadonlySet<string>, k: number, known: ReadonlySet<string> = new Set()): Ranked[] {
+  return rankNeighbours(
+    pairs.map((p) => ({ ...p, similarity: similarity(p.co, p.seedListeners, p.candidateListeners, k) })),
+    excluded,
+    k,
+    known,
+  );
+}
+
+/** rankCandidates on precomputed similarities (the neighbour table's rows): the same rules. */
+export function rankNeighbours(neighbours: readonly Neighbour[], excluded: ReadonlySet<string>, k: number, known: ReadonlySet<string> = new Set()): Ranked[] {
   const byCandidate = new Map<string, { artistId: string; score: number; best: number; reason: string }>();
-  for (const p of pairs) {
-    if (excluded.has(p.candidateId) || p.candidateId === p.seedId) continue;
-    const s = similarity(p.co, p.seedListeners, p.candidateListeners, k) * (known.has(p.candidateId) ? KNOWN_FACTOR : 1);
-    if (s <= 0) continue;
+  for (const p of neighbours) {
+    if (excluded.has(p.candidateId) || p.candidateId === p.seedId || !pairUsable(p.co, k)) continue;
+    const s = p.similarity * (known.has(p.candidateId) ? KNOWN_FACTOR : 1);
+    if (!(s > 0)) continue;
     const entry = byCandidate.get(p.candidateId);
     if (!entry) byCandidate.set(p.candidateId, { artistId: p.artistId, score: s, best: s, reason: `because you listened to ${p.seedTitle}` });
     else {
@@ -75,6 +97,38 @@ export function rankCandidates(pairs: readonly Pair[], excluded: ReadonlySet<str
   return [...byCandidate.entries()]
     .map(([songId, e]) => ({ songId, artistId: e.artistId, score: e.score, reason: e.reason }))
     .sort((a, b) => b.score - a.score || (a.songId < b.songId ? -1 : 1));
+}
+
+/** A row of the neighbour table: `neighbourId` is `songId`'s `rank`-th most similar song. */
+export interface NeighbourRow {
+  songId: string;
+  rank: number;
+  neighbourId: string;
+  artistId: string;
+  co: number;
+  score: number;
+}
+
+/**
+ * Each seed's neighbour rows from its pairs: usable pairs only (at least k listeners), never the
+ * song itself, the `limit` most similar, ranked from 1 (ties by id, so a recomputation is stable).
+ */
+export function topNeighbours(pairs: readonly Omit<Pair, 'seedTitle'>[], k: number, limit = STORED_NEIGHBOURS): NeighbourRow[] {
+  const bySeed = new Map<string, { neighbourId: string; artistId: string; co: number; score: number }[]>();
+  for (const p of pairs) {
+    if (p.candidateId === p.seedId) continue;
+    const score = similarity(p.co, p.seedListeners, p.candidateListeners, k);
+    if (!(score > 0)) continue;
+    const list = bySeed.get(p.seedId) ?? [];
+    if (list.length === 0) bySeed.set(p.seedId, list);
+    list.push({ neighbourId: p.candidateId, artistId: p.artistId, co: p.co, score });
+  }
+  const out: NeighbourRow[] = [];
+  for (const [songId, list] of bySeed) {
+    list.sort((a, b) => b.score - a.score || (a.neighbourId < b.neighbourId ? -1 : 1));
+    list.slice(0, limit).forEach((n, i) => out.push({ songId, rank: i + 1, ...n }));
+  }
+  return out;
 }
 
 /**
