@@ -31,6 +31,9 @@ const forwardedRoutes: readonly ForwardedRoute[] = [
   { subgraph: 'payments', label: '/webhooks/stripe', methods: ['POST'], segments: ['webhooks', 'stripe'] },
   // Campaign NFTs' token metadata, /nft/<campaignId>/<tokenId>: the collections' tokenURI points here.
   { subgraph: 'campaigns', label: '/nft/', methods: ['GET'], segments: ['nft', ID, ID] },
+  // RFC 8058 one-click unsubscribe of notification emails (subgraphs/notifications/src/unsubscribe-route.ts): a mail
+  // client POSTs List-Unsubscribe=One-Click; a GET is sent on to the web app's /unsubscribe page.
+  { subgraph: 'notifications', label: '/email/unsubscribe', methods: ['POST', 'GET'], segments: ['email', 'unsubscribe'] },
 ];
 
 /** First segments that belong to forwarded routes: anything else under them is 404, never the web app. */

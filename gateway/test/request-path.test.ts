@@ -157,6 +157,23 @@ describe('forwardDecision', () => {
     expect(decide('GET', '/%6Eft/%41bc/%37')).toMatchObject({ forward: true, target: '/nft/Abc/7' });
   });
 
+  it('forwards exactly /email/unsubscribe (POST one-click, GET to the web page) to notifications, and nothing else under /email/', () => {
+    expect(decide('POST', '/email/unsubscribe?token=a.b.c')).toEqual({
+      forward: true,
+      subgraph: 'notifications',
+      label: '/email/unsubscribe',
+      target: '/email/unsubscribe?token=a.b.c',
+    });
+    expect(decide('GET', '/email/%75nsubscribe?token=x')).toMatchObject({ forward: true, subgraph: 'notifications', target: '/email/unsubscribe?token=x' });
+    expect(decide('PUT', '/email/unsubscribe')).toMatchObject({ forward: false, status: 405 });
+    for (const target of ['/email/graphql', '/email/metrics', '/email/unsubscribe/x', '/email/x/unsubscribe', '/email/readyz']) {
+      expect(decide('POST', target)).toMatchObject({ forward: false, status: 404 });
+    }
+    for (const target of ['/email/unsubscribe/../../graphql', '/email/%2e%2e/graphql', '/email/unsubscribe%2f..%2fgraphql']) {
+      expect('error' in parseRequestPath(target)).toBe(true);
+    }
+  });
+
   it('answers 405 for a route with another method and 404 for anything else under a forwarded prefix', () => {
     expect(decide('GET', `/media/upload/${UUID}`)).toEqual({ forward: false, label: '/media/', status: 405, allow: 'PUT' });
     expect(decide('DELETE', `/media/stream/${UUID}`)).toMatchObject({ status: 405, allow: 'GET, HEAD' });
