@@ -71,7 +71,7 @@ export function SignUp() {
       <button type="submit" disabled={loading}>
         {loading ? 'Creating…' : 'Sign up'}
       </button>
-      <SocialSignInButtons verb="Sign up" />
+      <SocialSignInButtons />
       <p className="muted">
         Already have an account? <Link to="/signin">Sign in</Link>
       </p>
@@ -129,7 +129,7 @@ export function SignIn() {
       <button type="submit" disabled={loading}>
         {loading ? 'Signing in…' : 'Sign in'}
       </button>
-      <SocialSignInButtons verb="Sign in" />
+      <SocialSignInButtons />
       <PasskeySignIn email={form.email} />
       <p className="muted">
         New here? <Link to="/signup">Create an account</Link>

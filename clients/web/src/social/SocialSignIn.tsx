@@ -11,8 +11,12 @@ export const callbackPath = '/auth/callback';
 /** The state this tab started, so the callback page only completes a sign-in it began. */
 const STARTED_KEY = 'vibestream.social-sign-in.state';
 
-/** One button per configured provider (signInProviders); each starts the provider's sign-in and leaves for it. */
-export function SocialSignInButtons({ verb = 'Continue' }: { verb?: string }) {
+/**
+ * One button per configured provider (signInProviders), "Continue with <provider>" on both the
+ * sign-in and sign-up pages (the same flow signs in or creates the account); each starts the
+ * provider's sign-in and leaves for it.
+ */
+export function SocialSignInButtons() {
   const { data } = useQuery(SignInProvidersDocument, { fetchPolicy: 'cache-first' });
   const [start] = useMutation(StartSocialSignInDocument);
   const [busy, setBusy] = useState<string | null>(null);
@@ -38,7 +42,7 @@ export function SocialSignInButtons({ verb = 'Continue' }: { verb?: string }) {
     <div className="social-sign-in" aria-label="Sign in with another account">
       {providers.map((p) => (
         <button key={p.id} type="button" className="secondary" disabled={busy !== null} onClick={() => void go(p.id)}>
-          {busy === p.id ? `Opening ${p.displayName}…` : `${verb} with ${p.displayName}`}
+          {busy === p.id ? `Opening ${p.displayName}…` : `Continue with ${p.displayName}`}
         </button>
       ))}
       <FormError message={error} />
