@@ -3,7 +3,7 @@
 // attacks: a replayed state, a reused code, a code from another client, tampered and forged ID
 // tokens, and an unverified email that must not take over an existing account.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { errorCode, startTestOidcProvider, startTestStack, type GraphQLResult, type TestOidcProvider, type TestStack } from '@vibestream/testkit';
+import { errorCode, freePort, startTestOidcProvider, startTestStack, type GraphQLResult, type TestOidcProvider, type TestStack } from '@vibestream/testkit';
 import { identitySubgraph } from '../src/index.ts';
 
 const PROVIDERS = `query SignInProviders { signInProviders { id displayName } }`;
@@ -35,8 +35,12 @@ beforeAll(async () => {
     OIDC_PROVIDERS: JSON.stringify([
       { id: 'testid', displayName: 'Test ID', issuer: oidc.issuer, clientId: 'vibestream-web', clientSecret: 'alpha-secret-0123456789' },
       { id: 'other', displayName: 'Other', issuer: oidc.issuer, clientId: 'vibestream-other', clientSecret: 'beta-secret-0123456789' },
+      { id: 'down', displayName: 'Down', issuer: `http://127.0.0.1:${await freePort()}`, clientId: 'x', clientSecret: 'y' },
     ]),
     OIDC_REDIRECT_URIS: redirectUri,
+    OIDC_START_MAX_PER_ADDRESS: '5',
+    // Each flow below starts from its own client address (X-Forwarded-For from the test, trusted here).
+    TRUSTED_PROXIES: '127.0.0.1',
   });
 });
 afterAll(async () => {
@@ -44,8 +48,11 @@ afterAll(async () => {
   await oidc?.stop();
 });
 
+let clients = 0;
+const anotherClient = () => ({ headers: { 'x-forwarded-for': `198.51.${Math.floor(clients / 250)}.${(clients++ % 250) + 1}` } });
+
 async function start(provider = 'testid') {
-  const res = await stack.gql<{ startSocialSignIn: { authorizationUrl: string; state: string } }>(START, { provider, redirectUri });
+  const res = await stack.gql<{ startSocialSignIn: { authorizationUrl: string; state: string } }>(START, { provider, redirectUri }, anotherClient());
   expect(res.errors).toBeUndefined();
   return res.data!.startSocialSignIn;
 }
@@ -85,6 +92,7 @@ describe('the code flow', () => {
     expect(res.data!.signInProviders).toEqual([
       { id: 'testid', displayName: 'Test ID' },
       { id: 'other', displayName: 'Other' },
+      { id: 'down', displayName: 'Down' },
     ]);
   });
 
@@ -135,6 +143,35 @@ describe('the code flow', () => {
     expect(res.errors).toBeUndefined();
     const profile = await me(res.data!.completeSocialSignIn.accessToken);
     expect(profile).toMatchObject({ email: 'dora@example.com', emailVerified: false, displayName: 'dora' });
+  });
+});
+
+describe('concurrency and limits', () => {
+  it('creates one account when one new identity completes two flows at once', async () => {
+    oidc.setAccount('twin-sub', { email: 'twin@example.com', email_verified: true });
+    const flows = await Promise.all([authorize('twin-sub'), authorize('twin-sub')]);
+    const results = await Promise.all(flows.map((f) => complete(f.state, f.code)));
+    expect(results.map((r) => r.errors)).toEqual([undefined, undefined]);
+    const users = results.map((r) => r.data!.completeSocialSignIn);
+    expect(users[0]!.user.id).toBe(users[1]!.user.id);
+    expect(users.map((u) => u.created).sort()).toEqual([false, true]);
+    const { rows } = await stack.db.query(`select count(*)::int as n from identity.users where email_normalized = 'twin@example.com'`);
+    expect(rows[0]).toEqual({ n: 1 });
+  });
+
+  it('limits the flows one client address starts (OIDC_START_MAX_PER_ADDRESS)', async () => {
+    const from = { headers: { 'x-forwarded-for': '203.0.113.50' } };
+    for (let i = 0; i < 5; i++) expect((await stack.gql(START, { provider: 'testid', redirectUri }, from)).errors).toBeUndefined();
+    const limited = await stack.gql(START, { provider: 'testid', redirectUri }, from);
+    expect(errorCode(limited)).toBe('RATE_LIMITED');
+    expect(limited.errors![0]!.extensions!.retryAfterSeconds).toBeGreaterThan(0);
+  });
+
+  it('answers INTERNAL_SERVER_ERROR, with nothing of the failure, when a provider is unreachable', async () => {
+    const res = await stack.gql(START, { provider: 'down', redirectUri }, anotherClient());
+    expect(res.status).toBe(200);
+    expect(errorCode(res)).toBe('INTERNAL_SERVER_ERROR');
+    expect(res.errors![0]!.message).toBe('Internal server error');
   });
 });
 
