@@ -13,6 +13,7 @@ import { Notifications, NotificationsBadge } from './pages/Notifications.tsx';
 import { SignIn, SignUp } from './pages/Auth.tsx';
 import { ForgotPassword, ResetPasswordPage, VerifyEmailPage } from './pages/EmailOwnership.tsx';
 import { Search } from './pages/Search.tsx';
+import { UnsubscribePage } from './pages/Unsubscribe.tsx';
 import { SongPage } from './pages/SongPage.tsx';
 import { Rewards } from './rewards/Rewards.tsx';
 import { AuthCallback, callbackPath } from './social/SocialSignIn.tsx';
@@ -29,6 +30,7 @@ function Page({ path }: { path: string }) {
   if (path === '/forgot-password') return <ForgotPassword />;
   if (path === '/reset-password') return <ResetPasswordPage />;
   if (path === '/verify-email') return <VerifyEmailPage />;
+  if (path === '/unsubscribe') return <UnsubscribePage />;
   if ((params = match('/songs/:id/market', path))) return <Market songId={params.id!} />;
   if ((params = match('/songs/:id', path))) return <SongPage id={params.id!} />;
   if (path === '/rewards') return needsSession(<Rewards />);
