@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { SignJWT, UnsecuredJWT, createLocalJWKSet, exportJWK, generateKeyPair, type JWTPayload } from 'jose';
-import { generateSigningKeys } from '@vibestream/platform';
+import { createLogger, generateSigningKeys, type FailureLimiter, type Persistence } from '@vibestream/platform';
 import { loadIdentityConfig } from '../src/config.ts';
 import {
   OidcProviderList,
@@ -16,7 +16,7 @@ import {
   parseProviderList,
 } from '../src/domain/oidc.ts';
 import { verifyIdToken } from '../src/oidc-client.ts';
-import { oidcRedirectUris } from '../src/use-cases/social-sign-in.ts';
+import { SocialSignIn, oidcRedirectUris } from '../src/use-cases/social-sign-in.ts';
 
 const baseEnv = { DATABASE_URL: 'postgres://localhost/x', JWT_PRIVATE_KEY: generateSigningKeys().privateKeyPem };
 const google = {
@@ -88,6 +88,32 @@ describe('provider configuration', () => {
     expect(oidcRedirectUris(config)).toEqual(['https://vibestream.example/auth/callback']);
     const listed = loadIdentityConfig({ ...baseEnv, OIDC_REDIRECT_URIS: 'https://a.example/cb, https://b.example/cb' });
     expect(oidcRedirectUris(listed)).toEqual(['https://a.example/cb', 'https://b.example/cb']);
+  });
+});
+
+describe('production', () => {
+  const socialSignIn = (env: NodeJS.ProcessEnv) =>
+    new SocialSignIn({
+      db: {} as Persistence,
+      config: loadIdentityConfig({ ...baseEnv, NODE_ENV: 'production', INTERNAL_API_TOKEN: 'x'.repeat(32), ...env }),
+      sessions: { startSession: () => Promise.reject(new Error('unused')) },
+      limiter: {} as FailureLimiter,
+      log: createLogger('test', 'silent'),
+    });
+
+  it('starts without providers whatever PUBLIC_URL is (no redirect URI is ever used)', () => {
+    expect(() => socialSignIn({ PUBLIC_URL: 'http://localhost:4000' })).not.toThrow();
+  });
+
+  it('refuses http issuers and http redirect URIs once a provider is configured', () => {
+    const local = JSON.stringify([{ ...google, issuer: 'http://127.0.0.1:9000' }]);
+    expect(() => socialSignIn({ OIDC_PROVIDERS: local, PUBLIC_URL: 'https://vibestream.example' })).toThrow(
+      /OIDC_PROVIDERS: provider google: the issuer must be https/,
+    );
+    expect(() => socialSignIn({ OIDC_PROVIDERS: JSON.stringify([google]), PUBLIC_URL: 'http://vibestream.example' })).toThrow(
+      /OIDC_REDIRECT_URIS: must be https/,
+    );
+    expect(() => socialSignIn({ OIDC_PROVIDERS: JSON.stringify([google]), PUBLIC_URL: 'https://vibestream.example' })).not.toThrow();
   });
 });
 

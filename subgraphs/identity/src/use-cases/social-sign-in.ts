@@ -76,7 +76,8 @@ export class SocialSignIn {
     this.client = deps.client ?? new OidcClient({ log: deps.log });
     this.providers = new Map(deps.config.OIDC_PROVIDERS.map((p) => [p.id, p]));
     this.redirectUris = oidcRedirectUris(deps.config);
-    if (deps.config.NODE_ENV === 'production') {
+    // Checked only when social sign-in is offered: without providers no redirect URI is ever used.
+    if (deps.config.NODE_ENV === 'production' && this.providers.size > 0) {
       const insecure = [
         ...deps.config.OIDC_PROVIDERS.filter((p) => isLoopbackHttp(new URL(p.issuer))).map(
           (p) => `OIDC_PROVIDERS: provider ${p.id}: the issuer must be https in production`,
