@@ -2,7 +2,7 @@
 // `npm start` runs them (in-process bus, no REDIS_URL) and with Redis Streams. Each consumer of
 // each event contract gets at least one event, from its real producer's use case where that is
 // cheap and otherwise recorded in the producer's outbox, so its relay publishes it as it would.
-import { randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomUUID, sign } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,6 +47,30 @@ const buses = [
   { bus: 'Redis Streams', env: {} },
 ];
 
+const BASE58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
+function base58(bytes: Uint8Array): string {
+  let n = BigInt(`0x${Buffer.from(bytes).toString('hex') || '0'}`);
+  let text = '';
+  for (; n > 0n; n /= 58n) text = BASE58[Number(n % 58n)] + text;
+  for (const byte of bytes) {
+    if (byte !== 0) break;
+    text = `1${text}`;
+  }
+  return text;
+}
+
+/** A Solana wallet (an ed25519 key): its address, and its signature of a message, in base58 as identity reads them. */
+function solanaWallet() {
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+  return {
+    address: base58(Buffer.from(publicKey.export({ format: 'jwk' }).x!, 'base64url')),
+    sign: (message: string) => base58(sign(null, Buffer.from(message), privateKey)),
+  };
+}
+
+// payments takes USDC deposits on Solana; its chain is never called here (a deposit is only created).
+const solanaDeposits = { SOLANA_RPC_URL: 'http://127.0.0.1:9', SOLANA_USDC_MINT: solanaWallet().address, SOLANA_DEPOSIT_OWNER: solanaWallet().address };
+
 describe.each(buses)('events between contexts on the $bus bus', ({ env }) => {
   let stack: TestStack;
   let mediaDir: string;
@@ -57,7 +81,7 @@ describe.each(buses)('events between contexts on the $bus bus', ({ env }) => {
 
   beforeAll(async () => {
     mediaDir = await mkdtemp(join(tmpdir(), 'vs-events-'));
-    stack = await startTestStack('events', subgraphs, { ...env, MEDIA_DIR: mediaDir, MIN_LISTEN_SECONDS: '1', TAKER_FEE_BPS: '0' });
+    stack = await startTestStack('events', subgraphs, { ...env, ...solanaDeposits, MEDIA_DIR: mediaDir, MIN_LISTEN_SECONDS: '1', TAKER_FEE_BPS: '0' });
     artist = await newArtist(stack, 'Bus Artist');
     fan = await signUp(stack, 'FAN', 'Bus Fan');
   }, 180_000);
@@ -252,6 +276,43 @@ describe.each(buses)('events between contexts on the $bus bus', ({ env }) => {
     const refused = await stack.gql(BUY_TICKETS, { ticketTypeId, quantity: 1, clientPurchaseId: randomUUID() }, { token: broke.token });
     expect(refused.errors?.[0]?.extensions?.code).toBe('INSUFFICIENT_FUNDS');
     expect(await one('select 1 from loyalty.ticket_types where id = $1 and sold = 1', [ticketTypeId])).toBe(1);
+  });
+
+  it("a USDC deposit sent right after identity's linkWallet answered waits for payments' projection of the wallet instead of refusing it", async () => {
+    const depositor = await signUp(stack, 'FAN', 'Bus Depositor');
+    const wallet = solanaWallet();
+    const challenge = await stack.gql<{ walletChallenge: { message: string } }>(
+      `mutation($address: String!) { walletChallenge(chain: SOLANA, address: $address) { message } }`,
+      { address: wallet.address },
+      { token: depositor.token },
+    );
+    const signature = wallet.sign(challenge.data!.walletChallenge.message);
+    // Hold payments' projection back, as a busy consumer would: its insert into linked_wallets waits
+    // for this lock (reads do not), while identity links the wallet and answers.
+    await stack.db.query('begin');
+    try {
+      await stack.db.query('lock table payments.linked_wallets in share mode');
+      const linked = await stack.gql(
+        `mutation($address: String!, $signature: String!) { linkWallet(chain: SOLANA, address: $address, signature: $signature) { address } }`,
+        { address: wallet.address, signature },
+        { token: depositor.token },
+      );
+      expect(linked.errors).toBeUndefined();
+      const deposit = stack.gql<{ createDeposit: { status: string; method: string } }>(
+        `mutation { createDeposit(amountCents: 1500, method: USDC_SOLANA) { status method } }`,
+        {},
+        { token: depositor.token },
+      );
+      await new Promise((r) => setTimeout(r, 400));
+      // The deposit was asked for while payments did not know the wallet yet.
+      expect(await one('select 1 from payments.linked_wallets where user_id = $1', [depositor.userId])).toBe(0);
+      await stack.db.query('commit');
+      const created = await deposit;
+      expect(created.errors).toBeUndefined();
+      expect(created.data!.createDeposit).toEqual({ status: 'PENDING', method: 'USDC_SOLANA' });
+    } finally {
+      await stack.db.query('rollback').catch(() => undefined);
+    }
   });
 
   it('every consumer handled an event of every contract it consumes, and nothing was dead-lettered', async () => {

@@ -17,7 +17,7 @@ export const paymentsSubgraph = defineSubgraph({
   resolvers,
   loadConfig: loadPaymentsConfig,
   database: { migrations },
-  setup: ({ persistence, config, log }) => {
+  setup: ({ persistence, config, log, projections }) => {
     const db = persistence;
     const chains = depositChains(config);
     const publicUrl = config.PUBLIC_URL.replace(/\/$/, '');
@@ -32,6 +32,7 @@ export const paymentsSubgraph = defineSubgraph({
         portalReturn: config.BILLING_PORTAL_RETURN_URL ?? `${publicUrl}/billing`,
       },
       log,
+      projections,
     });
     return {
       handlers: paymentsHandlers(db),

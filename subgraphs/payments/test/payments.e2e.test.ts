@@ -160,7 +160,8 @@ describe('USDC on Solana', () => {
     const payer = Keypair.generate();
     solana.fund(payer.publicKey);
     solana.mintTo(solanaMint, payer.publicKey, 100_000_000n);
-    await linkWallet(stack, db, fan, solanaSigner(payer));
+    // No wait for payments' projection of the wallet: the deposit waits for it (read-your-writes).
+    await linkWallet(stack, fan, solanaSigner(payer));
     const created = await stack.gql<{ createDeposit: Deposit }>(CREATE_DEPOSIT, { amountCents: 2000, method: 'USDC_SOLANA' }, { token: fan.token });
     expect(created.errors).toBeUndefined();
     const deposit = created.data!.createDeposit;

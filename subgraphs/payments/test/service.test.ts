@@ -1,17 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { createLogger, type Persistence, type Principal } from '@vibestream/platform';
+import { createLogger, MemoryLiveEvents, ProjectionWaits, type Persistence, type Principal } from '@vibestream/platform';
 import { PriceMap } from '../src/domain/plans.ts';
 import { PaymentsService } from '../src/service.ts';
 
 /** A service with nothing configured: no Stripe key, no chains. These paths refuse before any I/O. */
 function unconfigured() {
+  const log = createLogger('payments-test', 'silent');
   return new PaymentsService({
     db: null as unknown as Persistence,
     stripe: null,
     prices: new PriceMap({}),
     chains: {},
     urls: { checkoutSuccess: 'http://x/s', checkoutCancel: 'http://x/c', portalReturn: 'http://x/p' },
-    log: createLogger('payments-test', 'silent'),
+    log,
+    projections: new ProjectionWaits({ group: 'payments', timeoutMs: 0, live: new MemoryLiveEvents(), log }),
   });
 }
 

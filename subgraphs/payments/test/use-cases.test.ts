@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { Transaction, Wallet, type Contract } from 'ethers';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Principal } from '@vibestream/platform';
+import { MemoryLiveEvents, ProjectionWaits, type Principal } from '@vibestream/platform';
 import { compileSolidity, deployContract, openContext, startTestChain, type ContextHarness, type TestChain } from '@vibestream/testkit';
 import { UploadStored } from '@vibestream/contracts/catalog';
 import { WalletLinked } from '@vibestream/contracts/identity';
@@ -76,6 +76,8 @@ beforeAll(async () => {
   const ethereum = new EthereumUsdc({ rpcUrl: chain.url, token: await usdc.getAddress(), depositAddress: ethDeposit, confirmations: 3 });
   const sol = new SolanaUsdc({ rpcUrl: solana.url, mint: solanaMint.toBase58(), depositOwner: solanaOwner.toBase58() });
   chains.push(ethereum, sol);
+  // Wallets are injected and handled before they are used: nothing to wait for.
+  const projections = new ProjectionWaits({ group: 'payments', timeoutMs: 0, live: new MemoryLiveEvents(), log: h.log });
   service = new PaymentsService({
     db: h.db,
     stripe: createStripeClient({ STRIPE_SECRET_KEY: SECRET_KEY, STRIPE_API_URL: stripeApi.url }),
@@ -87,6 +89,7 @@ beforeAll(async () => {
       portalReturn: `${PUBLIC_URL}/billing`,
     },
     log: h.log,
+    projections,
   });
   bare = new PaymentsService({
     db: h.db,
@@ -95,6 +98,7 @@ beforeAll(async () => {
     chains: {},
     urls: { checkoutSuccess: 'http://x/s', checkoutCancel: 'http://x/c', portalReturn: 'http://x/p' },
     log: h.log,
+    projections,
   });
 }, 180_000);
 

@@ -10,6 +10,14 @@ export function chainOfMethod(method: CryptoMethod): WalletChain {
 }
 
 /**
+ * What a deposit waits for when it finds no linked wallet (ProjectionWaits): the user's wallets on
+ * that chain. payments' identity.wallet.linked.v1 handler signals it after each commit.
+ */
+export function linkedWalletsKey(userId: string, chain: WalletChain): string {
+  return `${userId}:${chain}`;
+}
+
+/**
  * How payments spells a wallet address, so that a linked wallet and a chain's sender compare
  * equal: Ethereum in lower case (the EIP-55 checksum is only letter case), Solana base58 as is
  * (case matters). Null when it is not an address of the chain.

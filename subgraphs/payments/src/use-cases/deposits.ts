@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { badInput, conflict, forbidden, isUniqueViolation, isUuid, notFound, requireAuth, type Principal, type Tx } from '@vibestream/platform';
+import { WalletLinked } from '@vibestream/contracts/identity';
 import {
   creditableAmount,
   isCryptoMethod,
@@ -12,7 +13,7 @@ import {
   usdcBaseUnits,
   type PaymentMethod,
 } from '../domain/deposits.ts';
-import { chainOfMethod, type WalletChain } from '../domain/wallets.ts';
+import { chainOfMethod, linkedWalletsKey, type WalletChain } from '../domain/wallets.ts';
 import { DepositSucceeded } from '../events.ts';
 import * as store from '../store.ts';
 import type { PaymentRow } from '../store.ts';
@@ -58,9 +59,14 @@ export async function createDeposit(deps: PaymentsDeps, principal: Principal | n
   const chain = deps.chains[method];
   if (!chain) throw badInput(`${method} deposits are not available on this server (the chain is not configured)`, 'method');
   // Only a transfer from one of the user's linked wallets can fund the deposit: without one,
-  // USDC sent to the shared address could never be credited to them.
+  // USDC sent to the shared address could never be credited to them. A wallet identity has just
+  // linked may not be projected here yet: wait for it, bounded, before refusing.
   const walletChain = chainOfMethod(method);
-  if ((await store.linkedWallets(deps.db.reader(), userId, walletChain)).size === 0) {
+  const reader = deps.db.reader();
+  const linked = await deps.projections.find(WalletLinked, linkedWalletsKey(userId, walletChain), async () =>
+    (await store.linkedWallets(reader, userId, walletChain)).size > 0 ? true : undefined,
+  );
+  if (!linked) {
     throw badInput(`${method} deposits are funded from a wallet linked to your account: link your ${chainName(walletChain)} wallet first`, 'method');
   }
   const row = await deps.db.useCase((tx) =>
