@@ -31,6 +31,7 @@ import {
   type PushMessage,
   type PushSubscriptionInput,
 } from './domain/push-subscription.ts';
+import { channelEnabled } from './deliveries.ts';
 import type { VapidKeys } from './push-config.ts';
 import { factsOf } from './service.ts';
 import * as store from './store.ts';
@@ -38,12 +39,11 @@ import type { PushSubscriptionRow } from './store.ts';
 
 export type { PushSubscriptionRow } from './store.ts';
 
-/** The job kind of one notification's pushes to every subscription of its user. */
-export const PUSH_JOB_KIND = 'notification.push';
-/** The payload of a `notification.push` job. */
-export const PushJobPayload = z.object({ notificationId: z.uuid() });
-/** The job key of a notification's pushes: one job per notification, however often its event is delivered. */
-export const pushJobKey = (notificationId: string) => `${notificationId}:PUSH`;
+/**
+ * What the `notification.push` job (deliveries.ts: one per notification, keyed `<id>:PUSH`) needs:
+ * the notification, and the user it was queued for.
+ */
+const PushJobPayload = z.object({ notificationId: z.uuid(), userId: z.uuid().optional() });
 
 /** Subscriptions' use cases: each change through `db.useCase`. */
 export class PushSubscriptions {
@@ -162,6 +162,9 @@ export function pushJobHandler(deps: {
     const reader = db.reader();
     const [notification] = await store.notificationsByIds(reader, [notificationId]);
     if (!notification) throw new SkipJobError('the notification no longer exists');
+    if (parsed.data.userId && parsed.data.userId.toLowerCase() !== notification.user_id) throw new SkipJobError("the notification is not this user's");
+    // The user may have turned PUSH off for this kind since the job was queued.
+    if (!(await channelEnabled(reader, notification.user_id, notification.kind, 'PUSH'))) throw new SkipJobError('push is off for this kind');
     const subscriptions = await store.pushSubscriptionsToSend(reader, notification.user_id, notification.id);
     if (subscriptions.length === 0) {
       if ((await store.countPushDeliveries(reader, notification.id)) > 0) return;

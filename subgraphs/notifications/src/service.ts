@@ -63,10 +63,9 @@ export class NotificationsService {
   async receive(tx: Tx, envelope: EventEnvelope, draft: NotificationDraft): Promise<NotificationRow | null> {
     const { kind, ...data } = draft.facts;
     const settings = await store.channelSettingsOf(tx, draft.userId, kind);
-    const plan = planDelivery(
-      { inApp: settings.get('IN_APP') ?? true, email: settings.get('EMAIL') ?? true, push: settings.get('PUSH') ?? true },
-      this.senders,
-    );
+    // PUSH only for a user with a browser subscribed (a push job for nobody would only be skipped).
+    const push = (settings.get('PUSH') ?? true) && this.senders.has('PUSH') && (await store.hasPushSubscription(tx, draft.userId));
+    const plan = planDelivery({ inApp: settings.get('IN_APP') ?? true, email: settings.get('EMAIL') ?? true, push }, this.senders);
     if (!plan.keep) return null;
     const row = await store.insertNotification(tx, {
       id: randomUUID(),

@@ -205,6 +205,12 @@ export async function deleteGonePushSubscription(tx: Tx, s: { id: string; endpoi
   return (await exec(tx, sql`delete from push_subscriptions where id = ${s.id} and endpoint = ${s.endpoint}`)) > 0;
 }
 
+/** Whether the user has at least one push subscription (a PUSH delivery is queued only then). */
+export async function hasPushSubscription(db: Session, userId: string): Promise<boolean> {
+  const found = await row(db, z.object({ one: z.number() }), sql`select 1 as one from push_subscriptions where user_id = ${userId} limit 1`);
+  return found !== undefined;
+}
+
 export async function pushSubscriptionsByUser(db: Session, userIds: readonly string[]): Promise<PushSubscriptionRow[]> {
   return rows(db, PushSubscriptionRow, sql`select * from push_subscriptions where user_id in (${list(userIds)}) order by user_id, created_at, id`);
 }

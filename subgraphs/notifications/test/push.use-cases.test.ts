@@ -7,7 +7,7 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import { graphql, type ExecutionResult } from 'graphql';
 import webpush from 'web-push';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { guardEntities, MemoryLiveEvents, PermanentJobError, SkipJobError, type Job, type Principal } from '@vibestream/platform';
+import { guardEntities, jobsByKeys, MemoryLiveEvents, newEnvelope, PermanentJobError, SkipJobError, type Job, type Principal } from '@vibestream/platform';
 import { openContext, startPushService, decryptPushPayload, type ContextHarness, type LocalPushService } from '@vibestream/testkit';
 import { DepositSucceeded } from '@vibestream/contracts/payments';
 import { notificationsSubgraph } from '../src/app.ts';
@@ -254,6 +254,31 @@ describe('the notification.push job', () => {
     const nobody = user();
     await register(nobody, { ...push.createSubscription(), endpoint: 'http://127.0.0.1:9/push/none' });
     await expect(handler()({ notificationId: await notify(nobody.userId) }, job())).rejects.toThrow(/failed for now/);
+  });
+
+  it('is queued only for a user with PUSH on and a browser subscribed, and skips when PUSH was turned off since', async () => {
+    const withPush = new NotificationsService({ db: h.db, live: new MemoryLiveEvents(), log: h.log, senders: ['PUSH'] });
+    const receive = (userId: string) =>
+      h.db.useCase((tx) =>
+        withPush.receive(tx, newEnvelope('payments', DepositSucceeded.type, {}), {
+          userId,
+          songId: null,
+          occurredAt: new Date().toISOString(),
+          facts: { kind: 'DEPOSIT_SUCCEEDED', depositId: randomUUID(), amountCents: 500, method: null },
+        }),
+      );
+    const pushJobs = async (id: string) => (await jobsByKeys(h.db.reader(), [`${id}:PUSH`])).length;
+    const [without, subscribed] = [user(), user()];
+    expect(await pushJobs((await receive(without.userId))!.id)).toBe(0);
+    await register(subscribed, push.createSubscription());
+    const queued = (await receive(subscribed.userId))!;
+    expect(await pushJobs(queued.id)).toBe(1);
+    // Turned off after it was queued: the job sends nothing.
+    await service.updateChannels(subscribed, [{ kind: 'DEPOSIT_SUCCEEDED', channel: 'PUSH', enabled: false }]);
+    await expect(handler()({ notificationId: queued.id, userId: subscribed.userId }, job())).rejects.toThrow(/push is off/);
+    expect(await pushJobs((await receive(subscribed.userId))!.id)).toBe(0);
+    // A payload naming another user is not sent.
+    await expect(handler()({ notificationId: queued.id, userId: without.userId }, job())).rejects.toBeInstanceOf(SkipJobError);
   });
 
   it('gives up at once when every push service refuses the request (4xx), and skips a user with no subscription', async () => {
