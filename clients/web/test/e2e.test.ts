@@ -408,14 +408,14 @@ describe.each(backends)('the web client in a real browser, against $name', { tim
       await fan.getByRole('link', { name: 'Sign in' }).last().click();
       await fan.getByLabel('Email').fill(email);
       await fan.getByLabel('Password').fill('not-the-password');
-      await fan.getByRole('button', { name: 'Sign in' }).click();
+      await fan.getByRole('button', { name: 'Sign in', exact: true }).click();
       await fan
         .locator('.field', { has: fan.getByLabel('Password') })
         .getByText('That email and password do not match an account.')
         .waitFor();
       await shot(fan, '11-sign-in-error');
       await fan.getByLabel('Password').fill(PASSWORD);
-      await fan.getByRole('button', { name: 'Sign in' }).click();
+      await fan.getByRole('button', { name: 'Sign in', exact: true }).click();
       await fan.getByRole('button', { name: 'Sign out' }).waitFor();
 
       const tamper = (exp: (current: number) => number) =>
