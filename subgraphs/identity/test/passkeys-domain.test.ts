@@ -11,6 +11,7 @@ import {
   decoyCredentialIds,
   isAllowedOrigin,
   normalizePasskeyName,
+  originsOutsideRpId,
   type ChallengeState,
 } from '../src/domain/passkeys.ts';
 
@@ -184,5 +185,17 @@ describe('challengeOfClientData', () => {
     expect(challengeOfClientData(encode({ challenge: 42 }))).toBeNull();
     expect(challengeOfClientData(encode(null))).toBeNull();
     expect(challengeOfClientData('not base64 json')).toBeNull();
+  });
+});
+
+describe('originsOutsideRpId', () => {
+  it('keeps origins whose host is the relying party id or under it', () => {
+    expect(originsOutsideRpId('vibestream.example', ['https://vibestream.example', 'https://app.vibestream.example:8443'])).toEqual([]);
+    expect(originsOutsideRpId('vibestream.example', ['https://evilvibestream.example', 'https://vibestream.example.evil.com', 'not a url'])).toEqual([
+      'https://evilvibestream.example',
+      'https://vibestream.example.evil.com',
+      'not a url',
+    ]);
+    expect(originsOutsideRpId('localhost', ['http://localhost:4000'])).toEqual([]);
   });
 });

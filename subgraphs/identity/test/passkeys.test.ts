@@ -106,6 +106,13 @@ describe('configuration', () => {
     expect(() => loadIdentityConfig({ ...base, WEBAUTHN_RP_ID: 'https://vibestream.example' })).toThrow(/WEBAUTHN_RP_ID/);
     expect(() => loadIdentityConfig({ ...base, WEBAUTHN_ORIGINS: 'https://vibestream.example/app' })).toThrow(/WEBAUTHN_ORIGINS/);
     expect(() => loadIdentityConfig({ ...base, PASSKEY_CHALLENGE_TTL_SECONDS: '5' })).toThrow(/PASSKEY_CHALLENGE_TTL_SECONDS/);
+    // Origins the relying party id does not cover: refused when identity starts.
+    const mismatched = loadIdentityConfig({ ...base, PUBLIC_URL: 'https://vibestream.example', WEBAUTHN_ORIGINS: 'https://other.example' });
+    expect(() => relyingPartyOf(mismatched)).toThrow(/WEBAUTHN_ORIGINS: https:\/\/other.example: not covered by the relying party id vibestream.example/);
+    const loopback = loadIdentityConfig({ ...base, PUBLIC_URL: 'http://127.0.0.1:4000', WEBAUTHN_RP_ID: 'localhost' });
+    expect(relyingPartyOf(loopback)).toMatchObject({ id: 'localhost', origins: { origins: ['http://127.0.0.1:4000'], allowLoopback: true } });
+    const production = { ...base, NODE_ENV: 'production', INTERNAL_API_TOKEN: 'x'.repeat(32), PUBLIC_URL: 'https://api.vibestream.example' };
+    expect(() => relyingPartyOf(loadIdentityConfig({ ...production, WEBAUTHN_RP_ID: 'other.example' }))).toThrow(/not covered/);
   });
 });
 

@@ -83,6 +83,18 @@ export function isAllowedOrigin(origin: unknown, policy: OriginPolicy): origin i
   return policy.allowLoopback && LOOPBACK_ORIGIN.test(origin);
 }
 
+/**
+ * Origins whose host the relying party id does not cover (WebAuthn: the RP id must be the origin's
+ * host or a registrable suffix of it). A passkey ceremony from such an origin fails in the browser,
+ * so configuring one is a mistake worth refusing at start-up.
+ */
+export function originsOutsideRpId(rpId: string, origins: readonly string[]): string[] {
+  return origins.filter((origin) => {
+    const host = canonicalOrigin(origin) ? new URL(origin).hostname : null;
+    return !host || !(host === rpId || host.endsWith(`.${rpId}`));
+  });
+}
+
 /** An origin as browsers write it (scheme://host[:port], no path, default port left out), or null. */
 export function canonicalOrigin(url: string): string | null {
   try {

@@ -8,6 +8,7 @@ import {
   type RegistrationResponseJSON,
 } from '@simplewebauthn/server';
 import {
+  ConfigError,
   badInput,
   conflict,
   entityTag,
@@ -32,6 +33,7 @@ import {
   isAllowedOrigin,
   normalizePasskeyName,
   originOfClientData,
+  originsOutsideRpId,
   type OriginPolicy,
 } from '../domain/passkeys.ts';
 import { normalizeEmail } from '../domain/registration.ts';
@@ -54,8 +56,20 @@ export function relyingPartyOf(config: IdentityConfig): RelyingParty {
   const publicUrl = new URL(config.PUBLIC_URL);
   const publicOrigin = canonicalOrigin(config.PUBLIC_URL);
   const origins = (config.WEBAUTHN_ORIGINS ?? (publicOrigin ? [publicOrigin] : [])).map((o) => canonicalOrigin(o) ?? o);
+  const id = config.WEBAUTHN_RP_ID ?? publicUrl.hostname;
+  // Checked for origins that are configured, and in production; a development stack may name its
+  // PUBLIC_URL by 127.0.0.1 while the browser opens localhost (loopback origins are accepted there).
+  const outside = config.WEBAUTHN_ORIGINS || config.NODE_ENV === 'production' ? originsOutsideRpId(id, origins) : [];
+  if (outside.length) {
+    throw new ConfigError([
+      {
+        variable: 'WEBAUTHN_ORIGINS',
+        message: `${outside.join(', ')}: not covered by the relying party id ${id} (WEBAUTHN_RP_ID; default PUBLIC_URL's hostname)`,
+      },
+    ]);
+  }
   return {
-    id: config.WEBAUTHN_RP_ID ?? publicUrl.hostname,
+    id,
     name: config.WEBAUTHN_RP_NAME,
     origins: { origins, allowLoopback: config.NODE_ENV !== 'production' },
   };
