@@ -11,6 +11,7 @@ import { MAX_ALBUM_SONGS } from '@vibestream/catalog/domain/songs.ts';
 import { LADDER, WAVEFORM_PEAKS } from '@vibestream/catalog/domain/streaming.ts';
 import { MAX_WALLETS_PER_USER } from '@vibestream/identity/domain/wallet.ts';
 import { MAX_PASSKEYS_PER_USER } from '@vibestream/identity/domain/passkeys.ts';
+import { MAX_OIDC_PROVIDERS } from '@vibestream/identity/domain/oidc.ts';
 import { notificationKinds } from '@vibestream/notifications/domain/notifications.ts';
 import { MAX_TICKET_TYPES, MAX_TICKETS_PER_PURCHASE } from '@vibestream/loyalty/domain/sales.ts';
 import { MAX_OFFLINE_CHECK_INS } from '@vibestream/loyalty/domain/admissions.ts';
@@ -33,6 +34,8 @@ describe('declared list sizes', () => {
       'AudioStream.waveform': WAVEFORM_PEAKS,
       'User.wallets': MAX_WALLETS_PER_USER,
       'User.passkeys': MAX_PASSKEYS_PER_USER,
+      'User.linkedProviders': MAX_OIDC_PROVIDERS,
+      'Query.signInProviders': MAX_OIDC_PROVIDERS,
       'User.roles': enumSize('Role'),
       'Query.plans': plans.length,
       'Plan.entitlements': entitlementKeys.length,

@@ -9,6 +9,7 @@ import { IdentityService } from './service.ts';
 import { TokenIssuer } from './token-issuer.ts';
 import { EmailOwnership } from './use-cases/email-ownership.ts';
 import { PasskeyService } from './use-cases/passkeys.ts';
+import { SocialSignIn } from './use-cases/social-sign-in.ts';
 
 export const JWKS_PATH = '/.well-known/jwks.json';
 /** Name of the development INTERNAL_API_TOKEN under `.data/keys/` (`ensureDevSecret`); the gateway uses the same. */
@@ -53,12 +54,27 @@ export const identitySubgraph = defineSubgraph({
       limiter: createFailureLimiter(infra.redis, infra.prefix, config.LOGIN_FAILURE_WINDOW_SECONDS),
       log,
     });
+    const socialSignIn = new SocialSignIn({
+      db,
+      config,
+      sessions: service,
+      limiter: createFailureLimiter(infra.redis, infra.prefix, config.OIDC_STATE_TTL_SECONDS),
+      log,
+    });
     const internalToken = config.INTERNAL_API_TOKEN ?? (await ensureDevSecret(env, INTERNAL_API_TOKEN_SECRET, log));
     await service.ensureAdmin();
     return {
       // identity verifies with its own key, so it needs no JWT_PUBLIC_KEY.
       verifier: await createTokenVerifier({ jwks: issuer.jwks(), issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE, revocations: infra.revocations }),
-      context: ({ em: _em, ...base }): IdentityContext => ({ ...base, loaders: createLoaders(db.reader()), service, apiKeys, passkeys, emailOwnership }),
+      context: ({ em: _em, ...base }): IdentityContext => ({
+        ...base,
+        loaders: createLoaders(db.reader()),
+        service,
+        apiKeys,
+        passkeys,
+        emailOwnership,
+        socialSignIn,
+      }),
       routes: [
         { method: 'GET', path: JWKS_PATH, handle: (_req, res) => sendJson(res, 200, issuer.jwks(), { 'cache-control': 'public, max-age=300' }) },
         apiKeys.verifyRoute(internalToken),

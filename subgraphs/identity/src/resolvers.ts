@@ -13,6 +13,7 @@ import type { Resolvers } from './generated/resolvers-types.ts';
 import type { Loaders } from './loaders.ts';
 import type { IdentityService } from './service.ts';
 import type { ApiKeyService } from './api-keys.ts';
+import type { SocialSignIn } from './use-cases/social-sign-in.ts';
 import type { EmailOwnership } from './use-cases/email-ownership.ts';
 import type { PasskeyService } from './use-cases/passkeys.ts';
 
@@ -20,6 +21,7 @@ export interface IdentityContext extends BaseRequestContext {
   loaders: Loaders;
   service: IdentityService;
   apiKeys: ApiKeyService;
+  socialSignIn: SocialSignIn;
   emailOwnership: EmailOwnership;
   /** Set by verifyEmail: the caller holds a link mailed to this user, so may read its emailVerified. */
   verifiedEmailOf?: string;
@@ -51,12 +53,15 @@ export const resolvers: Resolvers<IdentityContext> = {
       requireRole(ctx.principal, 'ADMIN');
       return ctx.apiKeys.list(pageSize(first, MAX_PAGE_SIZE));
     },
+    signInProviders: (_root, _args, ctx) => ctx.socialSignIn.list(),
   },
   Mutation: {
     register: (_root, { input }, ctx) => signIn(ctx, ctx.service.register(input)),
     login: (_root, { email, password }, ctx) => signIn(ctx, ctx.service.login(email, password, ctx.clientAddress)),
     refreshSession: (_root, { refreshToken }, ctx) => ctx.service.refresh(refreshToken),
     logout: (_root, _args, ctx) => ctx.service.logout(requireAuth(ctx.principal)),
+    startSocialSignIn: (_root, { provider, redirectUri }, ctx) => ctx.socialSignIn.start(provider, redirectUri, ctx.clientAddress),
+    completeSocialSignIn: (_root, { state, code }, ctx) => signIn(ctx, ctx.socialSignIn.complete(state, code)),
     requestEmailVerification: (_root, _args, ctx) => ctx.emailOwnership.requestEmailVerification(requireAuth(ctx.principal)),
     verifyEmail: async (_root, { token }, ctx) => {
       const user = await ctx.emailOwnership.verifyEmail(token);
@@ -95,6 +100,10 @@ export const resolvers: Resolvers<IdentityContext> = {
     wallets: (user, _args, ctx) => {
       assertOwnData(ctx, user.id);
       return ctx.loaders.walletsByUser.load(user.id);
+    },
+    linkedProviders: (user, _args, ctx) => {
+      assertOwnData(ctx, user.id);
+      return ctx.loaders.linkedProvidersByUser.load(user.id);
     },
     passkeys: (user, _args, ctx) => {
       assertOwnData(ctx, user.id);

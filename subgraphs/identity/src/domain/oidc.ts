@@ -40,9 +40,12 @@ export const OidcProviderConfig = z
   .strict();
 export type OidcProviderConfig = z.output<typeof OidcProviderConfig>;
 
+/** The most providers a configuration may name; a user links at most one identity per provider, so also the most `linkedProviders`. */
+export const MAX_OIDC_PROVIDERS = 20;
+
 export const OidcProviderList = z
   .array(OidcProviderConfig)
-  .max(20)
+  .max(MAX_OIDC_PROVIDERS)
   .refine((list) => new Set(list.map((p) => p.id)).size === list.length, 'provider ids must be unique');
 
 /**
