@@ -2,8 +2,8 @@ import DataLoader from 'dataloader';
 import type { Session } from '@vibestream/platform';
 import { isUuid } from './service.ts';
 import * as store from './store.ts';
-import type { LinkedIdentity } from './store.ts';
 import type { Passkey, User, Wallet } from './store.ts';
+import type { LinkedIdentity } from './store.ts';
 
 /** Per-request loaders: one SQL statement per entity kind, whatever the number of keys. */
 export function createLoaders(db: Session) {
