@@ -69,7 +69,7 @@ export const identityConfigShape = {
       z.array(z.url().refine((u) => /^https?:\/\/[^/?#]+$/.test(u), 'must be origins (scheme://host[:port], no path), comma-separated')).optional(),
     )
     .describe(
-      "Comma-separated origins (https://app.example.com) a passkey ceremony may come from (the browser's clientDataJSON.origin). Default: PUBLIC_URL's origin. Outside production, http://localhost and http://127.0.0.1 on any port are accepted too.",
+      "Comma-separated origins (https://app.example.com) a passkey ceremony may come from (the browser's clientDataJSON.origin). Each must be on WEBAUTHN_RP_ID's host or under it (checked at start-up). Default: PUBLIC_URL's origin. Outside production, http://localhost and http://127.0.0.1 on any port are accepted too.",
     ),
   PASSKEY_CHALLENGE_TTL_SECONDS: env
     .intRange(300, 30, 600)
