@@ -24,9 +24,9 @@ export const notificationsSubgraph = defineSubgraph({
     const rewardToken = { decimals: config.REWARD_TOKEN_DECIMALS, symbol: config.REWARD_TOKEN_SYMBOL ?? null };
     // Email: production needs SMTP_URL (or MAIL_ENABLED=false); development without it writes .eml files.
     const mailer = createMailer(config, log);
+    // Production with email on requires EMAIL_UNSUBSCRIBE_SECRET (config.ts); development generates one once.
     const unsubscribeSecret =
-      config.EMAIL_UNSUBSCRIBE_SECRET ??
-      (config.MAIL_ENABLED || config.NODE_ENV !== 'production' ? await ensureDevSecret(env, 'email-unsubscribe', log) : undefined);
+      config.EMAIL_UNSUBSCRIBE_SECRET ?? (config.NODE_ENV !== 'production' ? await ensureDevSecret(env, 'email-unsubscribe', log) : undefined);
     const webUrl = mailWebUrl(config);
     // The sender of each delivery channel (src/deliveries.ts): a channel with none is never queued.
     const deliveryHandlers: DeliveryHandlers = {};

@@ -28,7 +28,18 @@ export type NotificationsConfig = ReturnType<typeof loadNotificationsConfig>;
 
 export function loadNotificationsConfig(source: NodeJS.ProcessEnv) {
   const config = loadConfig(notificationsConfigShape, source);
-  const problems = webPushConfigProblems(config);
+  const problems = [...webPushConfigProblems(config), ...emailConfigProblems(config)];
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/** Production sends email only with an SMTP server and a configured unsubscribe key (or with MAIL_ENABLED=false). */
+function emailConfigProblems(config: { NODE_ENV: string; MAIL_ENABLED: boolean; SMTP_URL?: string | undefined; EMAIL_UNSUBSCRIBE_SECRET?: string | undefined }) {
+  if (config.NODE_ENV !== 'production' || !config.MAIL_ENABLED) return [];
+  return [
+    ...(config.SMTP_URL ? [] : [{ variable: 'SMTP_URL', message: 'is required in production to send email (or set MAIL_ENABLED=false)' }]),
+    ...(config.EMAIL_UNSUBSCRIBE_SECRET
+      ? []
+      : [{ variable: 'EMAIL_UNSUBSCRIBE_SECRET', message: 'is required in production to sign the unsubscribe links of emails (or set MAIL_ENABLED=false)' }]),
+  ];
 }
