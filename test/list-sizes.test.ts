@@ -13,6 +13,7 @@ import { MAX_WALLETS_PER_USER } from '@vibestream/identity/domain/wallet.ts';
 import { MAX_PASSKEYS_PER_USER } from '@vibestream/identity/domain/passkeys.ts';
 import { MAX_OIDC_PROVIDERS } from '@vibestream/identity/domain/oidc.ts';
 import { notificationKinds } from '@vibestream/notifications/domain/notifications.ts';
+import { MAX_PUSH_SUBSCRIPTIONS_PER_USER } from '@vibestream/notifications/domain/push-subscription.ts';
 import { MAX_TICKET_TYPES, MAX_TICKETS_PER_PURCHASE } from '@vibestream/loyalty/domain/sales.ts';
 import { MAX_OFFLINE_CHECK_INS } from '@vibestream/loyalty/domain/admissions.ts';
 import { entitlementKeys, plans } from '@vibestream/payments/domain/plans.ts';
@@ -41,6 +42,7 @@ describe('declared list sizes', () => {
       'Plan.entitlements': entitlementKeys.length,
       'User.entitlements': entitlementKeys.length,
       'NotificationPreferences.kinds': notificationKinds.length,
+      'User.pushSubscriptions': MAX_PUSH_SUBSCRIPTIONS_PER_USER,
       'Event.ticketTypes': MAX_TICKET_TYPES,
       'TicketPurchase.tickets': MAX_TICKETS_PER_PURCHASE,
       'Mutation.syncOfflineCheckIns': MAX_OFFLINE_CHECK_INS,
