@@ -191,6 +191,44 @@ describe('gateway', () => {
     expect(within.errors).toBeUndefined();
   });
 
+  it("refuses a simple cross-site request (Apollo's csrfPrevention) with 400 before any subgraph is called; a JSON POST is served", async () => {
+    const query = '{ probe { requestId } }';
+    const json = JSON.stringify({ query });
+    const form = new FormData();
+    form.set('operations', json);
+    // What a page on another site can send without a CORS preflight: a form's or a fetch's
+    // simple content types, or a GET that names no operation and asks for no preflight.
+    const simple: [string, RequestInit, string][] = [
+      ['POST text/plain', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: json }, ''],
+      [
+        'POST form-urlencoded',
+        { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `query=${encodeURIComponent(query)}` },
+        '',
+      ],
+      ['POST multipart/form-data', { method: 'POST', body: form }, ''],
+      ['GET', { method: 'GET' }, `?query=${encodeURIComponent(query)}`],
+      ['GET text/plain', { method: 'GET', headers: { 'content-type': 'text/plain' } }, `?query=${encodeURIComponent(query)}`],
+    ];
+    const before = probeCalls;
+    for (const [kind, init, search] of simple) {
+      for (const url of [stack.gatewayUrl, stack.subgraphs.get('probe')!.url]) {
+        const res = await fetch(`${url}${search}`, init);
+        const body = await res.text();
+        expect({ kind, url, status: res.status }).toEqual({ kind, url, status: 400 });
+        expect(body, kind).toMatch(/Cross-Site Request Forgery/);
+      }
+    }
+    expect(probeCalls).toBe(before);
+
+    const post = await fetch(stack.gatewayUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: json });
+    expect(post.status).toBe(200);
+    expect(((await post.json()) as { data?: { probe: { requestId: string } } }).data?.probe.requestId).toEqual(expect.any(String));
+    // A GET a browser could only send after a preflight is served too.
+    const preflighted = await fetch(`${stack.gatewayUrl}?query=${encodeURIComponent(query)}`, { headers: { 'apollo-require-preflight': 'true' } });
+    expect(preflighted.status).toBe(200);
+    expect(probeCalls).toBe(before + 2);
+  });
+
   it('rate-limits requests per client address with RATE_LIMITED and Retry-After', async () => {
     const limited = await startGateway({
       env: { ...stack.env, HOST: '127.0.0.1', RATE_LIMIT_PER_ADDRESS: '3', RATE_LIMIT_WINDOW_SECONDS: '30' },
