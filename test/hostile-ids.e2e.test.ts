@@ -199,6 +199,7 @@ describe('id arguments through the gateway (finding 6)', () => {
     ],
     ['confirmCryptoDeposit', 'mutation ($id: ID!) { confirmCryptoDeposit(depositId: $id, txHash: "0xabc") { id } }', { id: 'x' }, 'fan', 'depositId'],
     ['markNotificationsRead', 'mutation ($ids: [ID!]!) { markNotificationsRead(ids: $ids) }', { ids: ['x'] }, 'fan', 'ids'],
+    ['removePushSubscription', 'mutation ($id: ID!) { removePushSubscription(id: $id) }', { id: NOT_AN_ID }, 'fan', 'id'],
     [
       'createCampaign',
       'mutation ($input: CreateCampaignInput!) { createCampaign(input: $input) { id } }',
