@@ -72,8 +72,8 @@ export class DiscoveryService {
 
   /**
    * Songs for the caller: neighbours of their recent history, then their genres' popular songs, then
-   * trending. Two statements: the caller's songs (seeds, exclusions, known songs and genres from one
-   * index range), then the seeds' rows of the neighbour table; the fallback lists are shared per process.
+   * trending. One statement reads the caller's songs (seeds, exclusions, known songs and genres from
+   * one index range) and the seeds' rows of the neighbour table; the fallback lists are shared per process.
    */
   async recommendedSongs(principal: Principal | null | undefined, first: number): Promise<RecommendationModel[]> {
     const { userId } = requireAuth(principal);
@@ -81,20 +81,24 @@ export class DiscoveryService {
     const db = this.db.reader();
     const now = this.now();
     const since = new Date(now.getTime() - EXCLUDE_RECENT_DAYS * 86_400_000);
-    const mine = await store.listenerSongs(db, userId, since, KNOWN_SONGS);
+    const { songs: mine, neighbours: found } = await store.recommendationInputs(db, userId, {
+      since,
+      recent: KNOWN_SONGS,
+      seeds: HISTORY_SEEDS,
+      perSeed: NEIGHBOURS_PER_SEED,
+    });
     const excluded = new Set<string>();
     const known = new Set<string>();
     const titles = new Map<string, string>();
     for (const song of mine) {
       if (song.last_completed_at >= since) excluded.add(song.song_id);
       if (known.size < KNOWN_SONGS) known.add(song.song_id);
-      if (song.title !== null && titles.size < HISTORY_SEEDS) titles.set(song.song_id, song.title);
+      if (song.title !== null) titles.set(song.song_id, song.title);
     }
-    const found = await store.neighbours(db, [...titles.keys()], NEIGHBOURS_PER_SEED);
     let candidates = rankNeighbours(
       found.map((n) => ({
         seedId: n.seed_id,
-        seedTitle: titles.get(n.seed_id)!,
+        seedTitle: titles.get(n.seed_id) ?? '',
         candidateId: n.candidate_id,
         artistId: n.artist_id,
         co: n.co,

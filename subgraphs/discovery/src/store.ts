@@ -79,7 +79,7 @@ export async function addListenerAndPairs(tx: Tx, userId: string, songId: string
           returning song_a, listeners
         )
         insert into neighbour_dirty (song_id)
-        select distinct song_a from counted where listeners >= ${MIN_PAIR_LISTENERS}
+        select distinct song_a from counted where listeners >= ${MIN_PAIR_LISTENERS} order by song_a
         on conflict (song_id) do nothing`,
   );
 }
@@ -140,37 +140,71 @@ export async function replaceNeighbours(tx: Tx, songIds: readonly string[], next
 
 // ---- Reads ----
 
-const ListenerSong = z.object({
-  song_id: z.string(),
-  title: z.string().nullable(),
-  genre: z.string().nullable(),
-  completions: count,
-  last_completed_at: time,
-});
-export type ListenerSong = z.output<typeof ListenerSong>;
-
-/**
- * The caller's songs in one statement, most recent first: the `recent` most recent, and beyond them
- * every one completed since `since` (at most `max` in all); title and genre when published (null
- * otherwise). Seeds, exclusions, known songs and genres all come from these rows.
- */
-export async function listenerSongs(db: Session, userId: string, since: Date, recent: number, max = 10_000): Promise<ListenerSong[]> {
-  return rows(
-    db,
-    ListenerSong,
-    sql`with mine as (
-          (select song_id, completions, last_completed_at from user_songs where user_id = ${userId} order by last_completed_at desc limit ${recent})
-          union all
-          (select song_id, completions, last_completed_at from user_songs where user_id = ${userId} and last_completed_at >= ${since}
-           order by last_completed_at desc offset ${recent} limit ${Math.max(0, max - recent)})
-        )
-        select m.song_id, s.title, s.genre, m.completions, m.last_completed_at
-        from mine m left join songs s using (song_id) order by m.last_completed_at desc`,
-  );
+/** One of the caller's songs: title and genre when published, null otherwise. */
+export interface ListenerSong {
+  song_id: string;
+  title: string | null;
+  genre: string | null;
+  completions: number;
+  last_completed_at: Date;
 }
 
 const NeighbourRead = z.object({ seed_id: z.string(), candidate_id: z.string(), artist_id: z.string(), co: count, similarity: z.number() });
 export type NeighbourRead = z.output<typeof NeighbourRead>;
+
+const InputRow = z.object({
+  song_id: z.string(),
+  title: z.string().nullable(),
+  genre: z.string().nullable(),
+  completions: count.nullable(),
+  last_completed_at: time.nullable(),
+  candidate_id: z.string().nullable(),
+  artist_id: z.string().nullable(),
+  co: count.nullable(),
+  similarity: z.number().nullable(),
+});
+
+/**
+ * All a recommendation reads, in one statement: the caller's songs, most recent first (the `recent`
+ * most recent, and beyond them every one completed since `since`, at most `max` in all; title and
+ * genre when published, null otherwise), and the `perSeed` most similar neighbours of each of the
+ * `seeds` most recent published ones (one index range of the neighbour table per seed).
+ */
+export async function recommendationInputs(
+  db: Session,
+  userId: string,
+  o: { since: Date; recent: number; seeds: number; perSeed: number; max?: number },
+): Promise<{ songs: ListenerSong[]; neighbours: NeighbourRead[] }> {
+  const found = await rows(
+    db,
+    InputRow,
+    sql`with mine as (
+          (select song_id, completions, last_completed_at from user_songs where user_id = ${userId} order by last_completed_at desc limit ${o.recent})
+          union all
+          (select song_id, completions, last_completed_at from user_songs where user_id = ${userId} and last_completed_at >= ${o.since}
+           order by last_completed_at desc offset ${o.recent} limit ${Math.max(0, (o.max ?? 10_000) - o.recent)})
+        ), listened as materialized (
+          select m.song_id, s.title, s.genre, m.completions, m.last_completed_at from mine m left join songs s using (song_id)
+        ), seeds as (
+          select song_id from listened where title is not null order by last_completed_at desc limit ${o.seeds}
+        )
+        select song_id, title, genre, completions, last_completed_at,
+               null::uuid as candidate_id, null::uuid as artist_id, null::int as co, null::float8 as similarity
+        from listened
+        union all
+        select n.song_id, null, null, null, null, n.neighbour_id, n.artist_id, n.co, n.score
+        from seeds join song_neighbours n on n.song_id = seeds.song_id and n.rank <= ${o.perSeed}`,
+  );
+  const songs: ListenerSong[] = [];
+  const neighbours: NeighbourRead[] = [];
+  for (const r of found) {
+    if (r.candidate_id === null)
+      songs.push({ song_id: r.song_id, title: r.title, genre: r.genre, completions: r.completions!, last_completed_at: r.last_completed_at! });
+    else neighbours.push({ seed_id: r.song_id, candidate_id: r.candidate_id, artist_id: r.artist_id!, co: r.co!, similarity: r.similarity! });
+  }
+  songs.sort((a, b) => b.last_completed_at.getTime() - a.last_completed_at.getTime());
+  return { songs, neighbours };
+}
 
 /** Each seed's `perSeed` most similar neighbours: one index range of the neighbour table per seed. */
 export async function neighbours(db: Session, seedIds: readonly string[], perSeed: number): Promise<NeighbourRead[]> {
