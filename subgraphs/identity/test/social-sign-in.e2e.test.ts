@@ -298,6 +298,26 @@ describe('linking by email', () => {
   });
 });
 
+describe('who sees linkedProviders', () => {
+  const ENTITY = `query($id: ID!) { _entities(representations: [{ __typename: "User", id: $id }]) { ... on User { id linkedProviders { provider } } } }`;
+  type Entities = { _entities: ({ id: string; linkedProviders: { provider: string }[] | null } | null)[] };
+
+  it('the account itself; another user, even resolving the entity at the subgraph, is FORBIDDEN', async () => {
+    oidc.setAccount('owner-sub', { email: 'owner@example.com', email_verified: true });
+    const owner = (await signIn('owner-sub')).data!.completeSocialSignIn;
+    oidc.setAccount('nosy-sub', { email: 'nosy@example.com', email_verified: true });
+    const nosy = (await signIn('nosy-sub')).data!.completeSocialSignIn;
+    const direct = stack.subgraph('identity');
+    const asNosy = await direct<Entities>(ENTITY, { id: owner.user.id }, { token: nosy.accessToken });
+    expect(asNosy.errors?.map((e) => e.extensions?.code)).toEqual(['FORBIDDEN']);
+    expect(asNosy.data?._entities?.[0]?.linkedProviders ?? null).toBeNull();
+    const anonymous = await direct<Entities>(ENTITY, { id: owner.user.id });
+    expect(anonymous.errors?.every((e) => e.extensions?.code === 'UNAUTHENTICATED')).toBe(true);
+    const asOwner = await direct<Entities>(ENTITY, { id: owner.user.id }, { token: owner.accessToken });
+    expect(asOwner.data!._entities[0]!.linkedProviders).toEqual([{ provider: 'testid' }]);
+  });
+});
+
 describe('bad input', () => {
   it('answers BAD_USER_INPUT for an unknown provider and a redirectUri off the allow-list', async () => {
     const unknown = await stack.gql(START, { provider: 'myspace', redirectUri });
