@@ -14,6 +14,7 @@ import { MAX_PASSKEYS_PER_USER } from '@vibestream/identity/domain/passkeys.ts';
 import { MAX_OIDC_PROVIDERS } from '@vibestream/identity/domain/oidc.ts';
 import { notificationKinds } from '@vibestream/notifications/domain/notifications.ts';
 import { MAX_PUSH_SUBSCRIPTIONS_PER_USER } from '@vibestream/notifications/domain/push-subscription.ts';
+import { deliveryChannels, MAX_CHANNEL_CHANGES, notificationChannels } from '@vibestream/notifications/domain/channels.ts';
 import { MAX_TICKET_TYPES, MAX_TICKETS_PER_PURCHASE } from '@vibestream/loyalty/domain/sales.ts';
 import { MAX_OFFLINE_CHECK_INS } from '@vibestream/loyalty/domain/admissions.ts';
 import { entitlementKeys, plans } from '@vibestream/payments/domain/plans.ts';
@@ -43,6 +44,10 @@ describe('declared list sizes', () => {
       'User.entitlements': entitlementKeys.length,
       'NotificationPreferences.kinds': notificationKinds.length,
       'User.pushSubscriptions': MAX_PUSH_SUBSCRIPTIONS_PER_USER,
+      // Every kind on every channel; a notification's deliveries are one per delivery channel at most.
+      'User.notificationChannels': MAX_CHANNEL_CHANGES,
+      'Mutation.updateNotificationChannels': MAX_CHANNEL_CHANGES,
+      'Notification.deliveries': deliveryChannels.length,
       'Event.ticketTypes': MAX_TICKET_TYPES,
       'TicketPurchase.tickets': MAX_TICKETS_PER_PURCHASE,
       'Mutation.syncOfflineCheckIns': MAX_OFFLINE_CHECK_INS,
@@ -54,6 +59,7 @@ describe('declared list sizes', () => {
     const declared = Object.fromEntries([...listSizes].filter(([, size]) => size.assumedSize !== undefined).map(([field, size]) => [field, size.assumedSize]));
     expect(declared).toEqual(expected);
     expect(notificationKinds.length).toBe(enumSize('NotificationKind'));
+    expect(notificationChannels.length).toBe(enumSize('NotificationChannel'));
   });
 
   it('slice only by arguments whose default is within the cap every subgraph enforces on first', () => {
