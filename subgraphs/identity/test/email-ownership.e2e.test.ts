@@ -17,6 +17,8 @@ const RESET = `mutation ResetPassword($token: String!, $newPassword: String!) {
 }`;
 const CHANGE = `mutation ChangeEmail($newEmail: String!, $currentPassword: String!) { changeEmail(newEmail: $newEmail, currentPassword: $currentPassword) { id email emailVerified } }`;
 const PASSWORD = 'a-long-password';
+/** A mail goes through the job worker and SMTP: generous on a busy 2-core machine. */
+const MAIL_WAIT_MS = 30_000;
 
 type Session = { accessToken: string; refreshToken: string; user: { id: string; email: string } };
 
@@ -69,7 +71,7 @@ describe('email verification', () => {
     expect(ok(await stack.gql(ME, {}, { token: session.accessToken }))).toMatchObject({ me: { emailVerified: false } });
 
     expect(ok(await stack.gql(REQUEST_VERIFICATION, {}, { token: session.accessToken }))).toEqual({ requestEmailVerification: true });
-    const mail = await catcher.waitForMail({ to: email, subject: 'Verify your email' });
+    const mail = await catcher.waitForMail({ to: email, subject: 'Verify your email' }, MAIL_WAIT_MS);
     expect(mail.from).toBe('no-reply@vibestream.test');
     expect(mail.text).toContain(`Hi Reader ${people},`);
     expect(mail.html).toContain('Verify email address');
@@ -133,7 +135,7 @@ describe('password reset', () => {
 
     expect(ok(await stack.gql(REQUEST_RESET, { email: unknown }, from('192.0.2.11')))).toEqual({ requestPasswordReset: true });
     expect(ok(await stack.gql(REQUEST_RESET, { email: email.toUpperCase() }, from('192.0.2.11')))).toEqual({ requestPasswordReset: true });
-    const mail = await catcher.waitForMail({ to: email, subject: 'Reset your password' });
+    const mail = await catcher.waitForMail({ to: email, subject: 'Reset your password' }, MAIL_WAIT_MS);
     const { token } = linkIn(mail, 'reset-password');
     // The unknown email's job ran before (it was enqueued first) and sent nothing.
     const requests = await stack.db.query<{ status: string; payload: unknown }>(
@@ -182,16 +184,18 @@ describe('password reset', () => {
   });
 
   it('answers alike for an email with and without an account, in about the same time', async () => {
-    const known = uniqueEmail('timing');
-    await register(known);
+    // One account per sample: an email may ask three times an hour.
+    const known: string[] = [];
+    for (let i = 0; i < 5; i++) known.push(uniqueEmail('timing'));
+    for (const email of known) await register(email);
     const time = async (email: string, address: string) => {
       const started = performance.now();
       const res = await stack.gql(REQUEST_RESET, { email }, from(address));
       return { ms: performance.now() - started, res };
     };
     const samples: { known: number[]; unknown: number[] } = { known: [], unknown: [] };
-    for (let i = 0; i < 3; i++) {
-      const a = await time(known, `198.51.100.${i + 1}`);
+    for (let i = 0; i < 5; i++) {
+      const a = await time(known[i]!, `198.51.100.${i + 1}`);
       const b = await time(uniqueEmail('ghost'), `198.51.100.${i + 1}`);
       expect(a.res).toEqual(b.res);
       samples.known.push(a.ms);
@@ -202,7 +206,8 @@ describe('password reset', () => {
       `requestPasswordReset through the gateway: median ${median(samples.known).toFixed(1)} ms with an account, ${median(samples.unknown).toFixed(1)} ms without`,
     );
     // Both do the same work (count the request, enqueue one job); the mail is sent by the worker.
-    expect(Math.abs(median(samples.known) - median(samples.unknown))).toBeLessThan(100);
+    // A loose bound: a mail sent inside the request (SMTP round trips) or an account-only hash would show as more.
+    expect(Math.abs(median(samples.known) - median(samples.unknown))).toBeLessThan(250);
   });
 
   it('is RATE_LIMITED per email (any case) and per client address', async () => {
@@ -226,7 +231,7 @@ describe('change of email', () => {
     const old = uniqueEmail('before');
     const session = await register(old);
     ok(await stack.gql(REQUEST_VERIFICATION, {}, { token: session.accessToken }));
-    ok(await stack.gql(VERIFY, { token: linkIn(await catcher.waitForMail({ to: old, subject: 'Verify' }), 'verify-email').token }));
+    ok(await stack.gql(VERIFY, { token: linkIn(await catcher.waitForMail({ to: old, subject: 'Verify' }, MAIL_WAIT_MS), 'verify-email').token }));
 
     const next = uniqueEmail('after');
     const changed = ok(
@@ -237,9 +242,9 @@ describe('change of email', () => {
       ),
     );
     expect(changed.changeEmail).toMatchObject({ email: next, emailVerified: false });
-    const notice = await catcher.waitForMail({ to: old, subject: 'Your email address was changed' });
+    const notice = await catcher.waitForMail({ to: old, subject: 'Your email address was changed' }, MAIL_WAIT_MS);
     expect(notice.text).toContain(next);
-    const confirm = await catcher.waitForMail({ to: next, subject: 'Confirm your new email' });
+    const confirm = await catcher.waitForMail({ to: next, subject: 'Confirm your new email' }, MAIL_WAIT_MS);
     ok(await stack.gql(VERIFY, { token: linkIn(confirm, 'verify-email').token }));
     expect(ok(await stack.gql(ME, {}, { token: session.accessToken }))).toMatchObject({ me: { email: next, emailVerified: true } });
 
@@ -291,8 +296,8 @@ describe('an expired link (EMAIL_VERIFICATION_TTL_SECONDS=2, PASSWORD_RESET_TTL_
     const session = ok(res).register;
     ok(await short.gql(REQUEST_VERIFICATION, {}, { token: session.accessToken }));
     ok(await short.gql(REQUEST_RESET, { email }));
-    const verify = await catcher.waitForMail({ to: email, subject: 'Verify' });
-    const reset = await catcher.waitForMail({ to: email, subject: 'Reset' });
+    const verify = await catcher.waitForMail({ to: email, subject: 'Verify' }, MAIL_WAIT_MS);
+    const reset = await catcher.waitForMail({ to: email, subject: 'Reset' }, MAIL_WAIT_MS);
     expect(verify.text).toContain('2 seconds');
     await new Promise((r) => setTimeout(r, 2_100));
     const token = (mail: CaughtMail, page: string) => new URL(mail.links.find((l) => l.includes(`/${page}?token=`))!).searchParams.get('token')!;
