@@ -6,6 +6,6 @@
  */
 export const capabilityContracts: Record<string, { owner: string; landed: boolean }> = {
   'streaming.graphql': { owner: 'catalog', landed: true },
-  'reach.graphql': { owner: 'notifications, identity', landed: false },
+  'reach.graphql': { owner: 'notifications, identity', landed: true },
   'discovery.graphql': { owner: 'discovery', landed: true },
 };
