@@ -98,6 +98,8 @@ export class PushSubscriptions {
 export interface PushAttempt {
   status: number | null;
   error?: string;
+  /** The request could not even be built (web-push refused the keys or payload): sending it again will not help. */
+  unsendable?: true;
 }
 
 export interface PushSender {
@@ -112,22 +114,27 @@ export interface PushSender {
 export function createPushSender(vapid: VapidKeys, options: { timeoutMs: number }): PushSender {
   return {
     async send(subscription, message, headers) {
-      const details = webpush.generateRequestDetails(
-        { endpoint: subscription.endpoint, keys: { p256dh: subscription.p256dh, auth: subscription.auth } },
-        JSON.stringify(message),
-        {
-          vapidDetails: { subject: vapid.subject, publicKey: vapid.publicKey, privateKey: vapid.privateKey },
-          contentEncoding: 'aes128gcm',
-          TTL: PUSH_TTL_SECONDS,
-          urgency: headers.urgency,
-          topic: headers.topic,
-        },
-      );
+      let details: ReturnType<typeof webpush.generateRequestDetails>;
+      try {
+        details = webpush.generateRequestDetails(
+          { endpoint: subscription.endpoint, keys: { p256dh: subscription.p256dh, auth: subscription.auth } },
+          JSON.stringify(message),
+          {
+            vapidDetails: { subject: vapid.subject, publicKey: vapid.publicKey, privateKey: vapid.privateKey },
+            contentEncoding: 'aes128gcm',
+            TTL: PUSH_TTL_SECONDS,
+            urgency: headers.urgency,
+            topic: headers.topic,
+          },
+        );
+      } catch (error) {
+        return { status: null, error: error instanceof Error ? error.message : String(error), unsendable: true };
+      }
       try {
         const response = await fetch(details.endpoint, {
           method: 'POST',
           headers: Object.fromEntries(Object.entries(details.headers).map(([name, value]) => [name, String(value)])),
-          body: new Uint8Array(details.body),
+          body: details.body ? new Uint8Array(details.body) : null,
           // A push service answers; it does not send us elsewhere (a redirect could aim at an internal address).
           redirect: 'manual',
           signal: AbortSignal.timeout(options.timeoutMs),
@@ -182,7 +189,7 @@ export function pushJobHandler(deps: {
     let sent = 0;
     let refused = 0;
     for (const { subscription, attempt } of attempts) {
-      const outcome = pushOutcome(attempt.status);
+      const outcome = attempt.unsendable ? 'REFUSED' : pushOutcome(attempt.status);
       const about = { notificationId: notification.id, subscriptionId: subscription.id, endpointOrigin: subscription.endpoint_origin, status: attempt.status };
       if (outcome === 'SENT') {
         sent++;

@@ -281,6 +281,17 @@ describe('the notification.push job', () => {
     await expect(handler()({ notificationId: queued.id, userId: without.userId }, job())).rejects.toBeInstanceOf(SkipJobError);
   });
 
+  it('notes a request that cannot even be built (keys web-push refuses) as refused, without sending anything', async () => {
+    const fan = user();
+    const browser = push.createSubscription();
+    const { id } = (await register(fan, browser)).data!.registerPushSubscription;
+    // Keys spoiled behind the API's back: 65 bytes that are not a point on P-256.
+    const spoiled = Buffer.concat([Buffer.from([4]), Buffer.alloc(64, 0xff)]).toString('base64url');
+    await h.orm.em.fork().getConnection().execute(`update push_subscriptions set p256dh = ? where id = ?`, [spoiled, id]);
+    await expect(handler()({ notificationId: await notify(fan.userId) }, job())).rejects.toBeInstanceOf(PermanentJobError);
+    expect(push.requestCount(browser.endpoint)).toBe(0);
+  });
+
   it('gives up at once when every push service refuses the request (4xx), and skips a user with no subscription', async () => {
     const fan = user();
     const browser = push.createSubscription({ applicationServerKey: webpush.generateVAPIDKeys().publicKey }); // 403: not our key
