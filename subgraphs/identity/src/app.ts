@@ -59,6 +59,7 @@ export const identitySubgraph = defineSubgraph({
       config,
       sessions: service,
       limiter: createFailureLimiter(infra.redis, infra.prefix, config.OIDC_STATE_TTL_SECONDS),
+      revocations: infra.revocations,
       log,
     });
     const internalToken = config.INTERNAL_API_TOKEN ?? (await ensureDevSecret(env, INTERNAL_API_TOKEN_SECRET, log));

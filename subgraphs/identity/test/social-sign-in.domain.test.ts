@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { SignJWT, UnsecuredJWT, createLocalJWKSet, exportJWK, generateKeyPair, type JWTPayload } from 'jose';
-import { createLogger, generateSigningKeys, type FailureLimiter, type Persistence } from '@vibestream/platform';
+import { createLogger, generateSigningKeys, type FailureLimiter, type Persistence, type SessionRevocations } from '@vibestream/platform';
 import { loadIdentityConfig } from '../src/config.ts';
 import {
   OidcProviderList,
@@ -98,6 +98,7 @@ describe('production', () => {
       config: loadIdentityConfig({ ...baseEnv, NODE_ENV: 'production', INTERNAL_API_TOKEN: 'x'.repeat(32), ...env }),
       sessions: { startSession: () => Promise.reject(new Error('unused')) },
       limiter: {} as FailureLimiter,
+      revocations: {} as SessionRevocations,
       log: createLogger('test', 'silent'),
     });
 
@@ -174,14 +175,15 @@ describe('the linking rule', () => {
 
   it('signs in a linked identity, links only a verified email, creates only for a new email', () => {
     fc.assert(
-      fc.property(id, claims, id, (linkedUserId, c, emailOwnerId) => {
-        const decision = decideSocialSignIn({ linkedUserId, claims: c, emailOwnerId: c.email ? emailOwnerId : null });
+      fc.property(id, claims, id, fc.boolean(), (linkedUserId, c, emailOwnerId, emailOwnerVerified) => {
+        const decision = decideSocialSignIn({ linkedUserId, claims: c, emailOwnerId: c.email ? emailOwnerId : null, emailOwnerVerified });
         if (linkedUserId) return decision.kind === 'sign-in' && decision.userId === linkedUserId;
         switch (decision.kind) {
           case 'sign-in':
             return false;
           case 'link':
-            return c.emailVerified && c.email !== null && decision.userId === emailOwnerId;
+            // An account that never proved its email is claimed (its password and sessions reset).
+            return c.emailVerified && c.email !== null && decision.userId === emailOwnerId && decision.claimAccount === !emailOwnerVerified;
           case 'create':
             return c.email !== null && emailOwnerId === null;
           case 'refuse':
@@ -202,12 +204,19 @@ describe('the linking rule', () => {
       fc.constant(undefined),
     );
     fc.assert(
-      fc.property(fc.string({ minLength: 1, maxLength: 40 }), fc.emailAddress(), notVerified, fc.uuid(), (sub, email, verified, owner) => {
-        fc.pre(verified !== 'true');
-        const c = identityClaims({ sub, email, ...(verified === undefined ? {} : { email_verified: verified }) });
-        const decision = decideSocialSignIn({ linkedUserId: null, claims: c!, emailOwnerId: owner });
-        return decision.kind !== 'link' && decision.kind !== 'sign-in';
-      }),
+      fc.property(
+        fc.string({ minLength: 1, maxLength: 40 }),
+        fc.emailAddress(),
+        notVerified,
+        fc.uuid(),
+        fc.boolean(),
+        (sub, email, verified, owner, ownerVerified) => {
+          fc.pre(verified !== 'true');
+          const c = identityClaims({ sub, email, ...(verified === undefined ? {} : { email_verified: verified }) });
+          const decision = decideSocialSignIn({ linkedUserId: null, claims: c!, emailOwnerId: owner, emailOwnerVerified: ownerVerified });
+          return decision.kind !== 'link' && decision.kind !== 'sign-in';
+        },
+      ),
     );
   });
 });

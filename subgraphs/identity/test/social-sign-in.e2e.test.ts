@@ -298,6 +298,56 @@ describe('linking by email', () => {
   });
 });
 
+describe('an account squatted before its owner arrived', () => {
+  it("is claimed by the provider's verified email: the squatter's password and sessions stop working", async () => {
+    // Someone registers the victim's address with a password of their own, never verifying it.
+    const squat = await stack.gql<{ register: { accessToken: string; user: { id: string } } }>(REGISTER, {
+      input: { email: 'victim@example.org', password: 'squatters-password', displayName: 'Victim' },
+    });
+    const squatter = squat.data!.register;
+    // A second session of theirs, from another sign-in.
+    const secondSession = (await stack.gql<{ login: { accessToken: string } }>(LOGIN, { email: 'victim@example.org', password: 'squatters-password' })).data!
+      .login;
+    expect(secondSession.accessToken).toBeTruthy();
+
+    // The owner of the address signs in with a provider that has verified it.
+    oidc.setAccount('victim-sub', { email: 'victim@example.org', email_verified: true });
+    const res = await signIn('victim-sub');
+    expect(res.errors).toBeUndefined();
+    const owner = res.data!.completeSocialSignIn;
+    expect(owner).toMatchObject({ created: false, user: { id: squatter.user.id } });
+    expect(await me(owner.accessToken)).toMatchObject({ emailVerified: true, linkedProviders: [{ provider: 'testid' }] });
+
+    expect(errorCode(await stack.gql(LOGIN, { email: 'victim@example.org', password: 'squatters-password' }))).toBe('UNAUTHENTICATED');
+    expect(errorCode(await stack.gql(ME, {}, { token: squatter.accessToken }))).toBe('UNAUTHENTICATED');
+    expect(errorCode(await stack.gql(ME, {}, { token: secondSession.accessToken }))).toBe('UNAUTHENTICATED');
+    const { rows } = await stack.db.query<{ n: number }>(`select count(*)::int as n from identity.refresh_tokens where user_id = $1 and revoked_at is null`, [
+      squatter.user.id,
+    ]);
+    expect(rows[0]!.n).toBe(1); // only the owner's new session
+    const { rows: events } = await stack.db.query<{ payload: { emailVerified: boolean; version: number } }>(
+      `select payload from identity.outbox_events where type = 'identity.user.contact_changed.v1' and payload->>'userId' = $1 order by (payload->>'version')::int`,
+      [squatter.user.id],
+    );
+    expect(events.map((e) => [e.payload.emailVerified, e.payload.version])).toEqual([
+      [false, 1],
+      [true, 2],
+    ]);
+  });
+
+  it('keeps the password and sessions of an account that verified its email', async () => {
+    const registered = await stack.gql<{ register: { accessToken: string; user: { id: string } } }>(REGISTER, {
+      input: { email: 'proven@example.org', password: 'provens-password', displayName: 'Proven' },
+    });
+    const account = registered.data!.register;
+    await stack.db.query('update identity.users set email_verified_at = now() where id = $1', [account.user.id]);
+    oidc.setAccount('proven-sub', { email: 'proven@example.org', email_verified: true });
+    expect((await signIn('proven-sub')).data!.completeSocialSignIn.user.id).toBe(account.user.id);
+    expect((await stack.gql(LOGIN, { email: 'proven@example.org', password: 'provens-password' })).errors).toBeUndefined();
+    expect((await stack.gql(ME, {}, { token: account.accessToken })).errors).toBeUndefined();
+  });
+});
+
 describe('who sees linkedProviders', () => {
   const ENTITY = `query($id: ID!) { _entities(representations: [{ __typename: "User", id: $id }]) { ... on User { id linkedProviders { provider } } } }`;
   type Entities = { _entities: ({ id: string; linkedProviders: { provider: string }[] | null } | null)[] };

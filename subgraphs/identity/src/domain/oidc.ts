@@ -108,8 +108,13 @@ export function displayNameFor(claims: IdentityClaims): string {
 export type SocialSignInDecision =
   /** The (provider, subject) is already linked: sign that account in. */
   | { kind: 'sign-in'; userId: string }
-  /** The provider vouches for the email of an existing account: link the identity to it and sign in. */
-  | { kind: 'link'; userId: string }
+  /**
+   * The provider vouches for the email of an existing account: link the identity to it and sign in.
+   * `claimAccount` when the account never proved that email: whoever registered it (perhaps someone
+   * squatting the address before its owner arrived) loses its password and sessions, and the email
+   * counts as verified from now on.
+   */
+  | { kind: 'link'; userId: string; claimAccount: boolean }
   /** No account has the email: create one with it. */
   | { kind: 'create' }
   /** An account has the email but the provider does not say it is verified: linking would hand the account to whoever typed the address. */
@@ -128,11 +133,15 @@ export function decideSocialSignIn(input: {
   claims: Pick<IdentityClaims, 'email' | 'emailVerified'>;
   /** The account whose email equals the claims' email (compared normalised), if any. */
   emailOwnerId: string | null;
+  /** Whether that account has verified its email itself. */
+  emailOwnerVerified: boolean;
 }): SocialSignInDecision {
   if (input.linkedUserId) return { kind: 'sign-in', userId: input.linkedUserId };
   if (!input.claims.email) return { kind: 'refuse', reason: 'no-email' };
   if (input.emailOwnerId) {
-    return input.claims.emailVerified ? { kind: 'link', userId: input.emailOwnerId } : { kind: 'refuse', reason: 'email-not-verified' };
+    return input.claims.emailVerified
+      ? { kind: 'link', userId: input.emailOwnerId, claimAccount: !input.emailOwnerVerified }
+      : { kind: 'refuse', reason: 'email-not-verified' };
   }
   return { kind: 'create' };
 }

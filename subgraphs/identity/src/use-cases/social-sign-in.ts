@@ -11,6 +11,7 @@ import {
   type FailureLimiter,
   type Logger,
   type Persistence,
+  type SessionRevocations,
   type Tx,
 } from '@vibestream/platform';
 import type { IdentityConfig } from '../config.ts';
@@ -50,6 +51,8 @@ const hashState = (state: string) => createHash('sha256').update(state).digest('
 const MAX_STATE_LENGTH = 200;
 const MAX_CODE_LENGTH = 4096;
 const unknownState = () => badInput('This sign-in is unknown, has expired or was already completed; start it again', 'state');
+/** Access tokens may outlive their lifetime by this much (clock skew) when a session is revoked. */
+const ACCESS_TOKEN_SLACK_SECONDS = 60;
 
 /**
  * Social sign-in with OpenID Connect, Authorization Code + PKCE. `start` keeps the flow's state
@@ -62,16 +65,26 @@ export class SocialSignIn {
   private readonly config: IdentityConfig;
   private readonly sessions: Sessions;
   private readonly limiter: FailureLimiter;
+  private readonly revocations: SessionRevocations;
   private readonly client: OidcClient;
   private readonly log: Logger;
   private readonly providers: Map<string, OidcProviderConfig>;
   private readonly redirectUris: string[];
 
-  constructor(deps: { db: Persistence; config: IdentityConfig; sessions: Sessions; limiter: FailureLimiter; log: Logger; client?: OidcClient }) {
+  constructor(deps: {
+    db: Persistence;
+    config: IdentityConfig;
+    sessions: Sessions;
+    limiter: FailureLimiter;
+    revocations: SessionRevocations;
+    log: Logger;
+    client?: OidcClient;
+  }) {
     this.db = deps.db;
     this.config = deps.config;
     this.sessions = deps.sessions;
     this.limiter = deps.limiter;
+    this.revocations = deps.revocations;
     this.log = deps.log;
     this.client = deps.client ?? new OidcClient({ log: deps.log });
     this.providers = new Map(deps.config.OIDC_PROVIDERS.map((p) => [p.id, p]));
@@ -158,27 +171,36 @@ export class SocialSignIn {
     // configured cost so signing in to it with a password takes as long as any other.
     const mayCreate = claims.email !== null && !(await store.identityBySubject(this.db.reader(), provider.id, claims.subject));
     let passwordHash = mayCreate ? await this.unusablePasswordHash() : null;
-    for (let attempt = 1; ; attempt++) {
+    let outcome: { result: SocialSignInResult; revoke: string[] } | undefined;
+    for (let attempt = 1; !outcome; attempt++) {
       try {
-        return await this.db.useCase(async (tx) => {
+        outcome = await this.db.useCase(async (tx) => {
           await store.lockProviderSubject(tx, provider.id, claims.subject);
           const linked = await store.identityBySubject(tx, provider.id, claims.subject);
           const owner = claims.email ? await store.userByEmail(tx, normalizeEmail(claims.email)) : undefined;
-          const decision = decideSocialSignIn({ linkedUserId: linked?.userId ?? null, claims, emailOwnerId: owner?.id ?? null });
+          const decision = decideSocialSignIn({
+            linkedUserId: linked?.userId ?? null,
+            claims,
+            emailOwnerId: owner?.id ?? null,
+            emailOwnerVerified: owner?.emailVerifiedAt != null,
+          });
           switch (decision.kind) {
             case 'sign-in': {
               const user = await store.userById(tx, decision.userId);
               if (!user) throw unknownState();
               await store.touchIdentity(tx, provider.id, claims.subject, claims.email);
-              return { ...(await this.sessions.startSession(tx, user, randomUUID())), created: false };
+              return { result: { ...(await this.sessions.startSession(tx, user, randomUUID())), created: false }, revoke: [] };
             }
-            case 'link':
+            case 'link': {
               await this.link(tx, provider, claims, decision.userId);
-              return { ...(await this.sessions.startSession(tx, owner!, randomUUID())), created: false };
+              const claimed = decision.claimAccount ? await this.claimAccount(tx, owner!, (passwordHash ??= await this.unusablePasswordHash())) : null;
+              const user = claimed?.user ?? owner!;
+              return { result: { ...(await this.sessions.startSession(tx, user, randomUUID())), created: false }, revoke: claimed?.revoke ?? [] };
+            }
             case 'create': {
               passwordHash ??= await this.unusablePasswordHash();
               const user = await this.createAccount(tx, provider, claims, passwordHash);
-              return { ...(await this.sessions.startSession(tx, user, randomUUID())), created: true };
+              return { result: { ...(await this.sessions.startSession(tx, user, randomUUID())), created: true }, revoke: [] };
             }
             case 'refuse':
               throw decision.reason === 'no-email'
@@ -199,6 +221,43 @@ export class SocialSignIn {
         throw error;
       }
     }
+    // After the commit: their refresh tokens are revoked, so these sessions get no new access token.
+    if (outcome.revoke.length > 0) {
+      const until = Math.ceil(Date.now() / 1000) + this.config.ACCESS_TOKEN_TTL_SECONDS + ACCESS_TOKEN_SLACK_SECONDS;
+      const revoked = await Promise.allSettled(outcome.revoke.map((sessionId) => this.revocations.revoke(sessionId, until)));
+      const failed = revoked.filter((r) => r.status === 'rejected').length;
+      if (failed > 0)
+        this.log.error({ userId: outcome.result.user.id, failed }, 'social sign-in claimed an account: some sessions could not be revoked everywhere');
+    }
+    return outcome.result;
+  }
+
+  /**
+   * The provider proved the email that an account registered without ever proving: the account is
+   * its owner's. Whatever a squatter set up before (a password, sessions) stops working, and the
+   * email is verified (a new contact version).
+   */
+  private async claimAccount(tx: Tx, owner: User, passwordHash: string): Promise<{ user: User; revoke: string[] }> {
+    await store.lockUser(tx, owner.id);
+    const withPassword = await store.setPasswordHash(tx, owner.id, passwordHash);
+    if (!withPassword) throw new Error('update users: the statement returned no row');
+    const verified = await store.markEmailVerified(tx, owner.id, owner.emailNormalized);
+    if (verified) {
+      tx.outbox.record(UserContactChanged, {
+        userId: verified.id,
+        email: verified.email,
+        emailVerified: true,
+        displayName: verified.displayName,
+        version: verified.contactVersion,
+        changedAt: new Date().toISOString(),
+      });
+    }
+    const revoke = await store.revokeAllSessions(tx, owner.id, this.config.ACCESS_TOKEN_TTL_SECONDS + ACCESS_TOKEN_SLACK_SECONDS);
+    this.log.warn(
+      { userId: owner.id, revokedSessions: revoke.length },
+      'social sign-in claimed an account whose email was never verified: password and sessions reset',
+    );
+    return { user: verified ?? withPassword, revoke };
   }
 
   private async link(tx: Tx, provider: OidcProviderConfig, claims: IdentityClaims, userId: string): Promise<LinkedIdentity> {
