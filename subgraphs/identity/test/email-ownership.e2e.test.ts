@@ -2,7 +2,16 @@
 // catcher: smtp-server + mailparser) receiving identity's mails from its job worker; the tests
 // follow the links in them, as a person would.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { errorCode, startMailCatcher, startTestStack, type CaughtMail, type GraphQLResult, type MailCatcher, type TestStack } from '@vibestream/testkit';
+import {
+  errorCode,
+  eventually,
+  startMailCatcher,
+  startTestStack,
+  type CaughtMail,
+  type GraphQLResult,
+  type MailCatcher,
+  type TestStack,
+} from '@vibestream/testkit';
 import { identitySubgraph } from '../src/index.ts';
 
 const REGISTER = `mutation Register($input: RegisterInput!) { register(input: $input) { accessToken refreshToken user { id email } } }`;
@@ -123,6 +132,31 @@ describe('email verification', () => {
     const refused = await stack.gql(REQUEST_VERIFICATION, {}, { token: session.accessToken });
     expect(errorCode(refused)).toBe('RATE_LIMITED');
     expect(refused.errors![0]!.extensions!.retryAfterSeconds).toBeGreaterThan(3000);
+  });
+});
+
+describe('delivery', () => {
+  it('a mail the SMTP server defers (451) is retried by the job worker and arrives; the job ends SENT with its payload cleared', async () => {
+    const email = uniqueEmail('deferred');
+    const session = await register(email);
+    // The failure goes to the next message the server sees: first let earlier tests' mails finish.
+    const pending = await eventually(
+      async () => (await stack.db.query(`select 1 from identity.jobs where status in ('QUEUED', 'RUNNING', 'FAILED')`)).rowCount,
+      (n) => n === 0,
+      MAIL_WAIT_MS,
+    );
+    expect(pending).toBe(0);
+    const before = catcher.attempts();
+    catcher.failNext(451);
+    ok(await stack.gql(REQUEST_VERIFICATION, {}, { token: session.accessToken }));
+    const mail = await catcher.waitForMail({ to: email, subject: 'Verify your email' }, MAIL_WAIT_MS);
+    expect(catcher.attempts() - before).toBeGreaterThanOrEqual(2);
+    ok(await stack.gql(VERIFY, { token: linkIn(mail, 'verify-email').token }));
+    const job = await stack.db.query<{ status: string; attempts: number; payload: unknown }>(
+      `select j.status, j.attempts, j.payload from identity.jobs j join identity.email_tokens t on j.key = 'mail:' || t.id where t.user_id = $1`,
+      [session.user.id],
+    );
+    expect(job.rows).toEqual([{ status: 'SENT', attempts: 2, payload: null }]);
   });
 });
 
