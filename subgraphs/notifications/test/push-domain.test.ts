@@ -185,7 +185,8 @@ describe('push messages and answers', () => {
 });
 
 describe('VAPID settings', () => {
-  const base = { NODE_ENV: 'production', DATABASE_URL: 'postgres://x@127.0.0.1/x', JWT_PUBLIC_KEY: undefined };
+  // Email off: its own production settings are not what this test is about.
+  const base = { NODE_ENV: 'production', DATABASE_URL: 'postgres://x@127.0.0.1/x', JWT_PUBLIC_KEY: undefined, MAIL_ENABLED: 'false' };
   it('requires a key pair and a subject in production, and the public key to be the private key’s', () => {
     const keys = webpush.generateVAPIDKeys();
     expect(() => loadNotificationsConfig({ ...base })).toThrow(/VAPID_PUBLIC_KEY: is required in production[\s\S]*VAPID_PRIVATE_KEY[\s\S]*VAPID_SUBJECT/);
