@@ -19,6 +19,8 @@ export const kindLabels: Record<NotificationKind, string> = {
 };
 
 const channelLabels: Record<NotificationChannel, string> = { IN_APP: 'In the app', EMAIL: 'Email', PUSH: 'Push' };
+/** How a checkbox reads to a screen reader: "Deposits by email". */
+const channelPhrases: Record<NotificationChannel, string> = { IN_APP: 'in the app', EMAIL: 'by email', PUSH: 'by push' };
 const channels: NotificationChannel[] = ['IN_APP', 'EMAIL', 'PUSH'];
 
 /** The account page's notification channels: one row per kind, one checkbox per channel. */
@@ -37,6 +39,9 @@ export function NotificationChannels() {
 
   const toggle = async (kind: NotificationKind, channel: NotificationChannel, value: boolean) => {
     const key = `${kind}:${channel}`;
+    const before = enabled.get(key) ?? true;
+    // Shown at once; put back if the server refuses.
+    setAnswered((current) => new Map(current ?? []).set(key, value));
     setSaving(key);
     setProblem(null);
     try {
@@ -44,6 +49,7 @@ export function NotificationChannels() {
       const all = result.data?.updateNotificationChannels ?? [];
       setAnswered(new Map(all.map((s) => [`${s.kind}:${s.channel}`, s.enabled])));
     } catch (failure) {
+      setAnswered((current) => new Map(current ?? []).set(key, before));
       setProblem(formErrors(failure).form ?? 'Could not save this setting.');
     } finally {
       setSaving(null);
@@ -79,7 +85,7 @@ export function NotificationChannels() {
                     <td key={channel}>
                       <input
                         type="checkbox"
-                        aria-label={`${kindLabels[kind]} by ${channelLabels[channel].toLowerCase()}`}
+                        aria-label={`${kindLabels[kind]} ${channelPhrases[channel]}`}
                         data-testid={`channel-${kind}-${channel}`}
                         checked={checked}
                         disabled={saving === key}
