@@ -34,6 +34,8 @@ const forwardedRoutes: readonly ForwardedRoute[] = [
   // RFC 8058 one-click unsubscribe of notification emails (subgraphs/notifications/src/unsubscribe-route.ts): a mail
   // client POSTs List-Unsubscribe=One-Click; a GET is sent on to the web app's /unsubscribe page.
   { subgraph: 'notifications', label: '/email/unsubscribe', methods: ['POST', 'GET'], segments: ['email', 'unsubscribe'] },
+  // A form_post OpenID provider's answer (Apple), sent on to the web app's /auth/callback (subgraphs/identity/src/oidc-form-post-route.ts).
+  { subgraph: 'identity', label: '/oidc/form-post', methods: ['POST'], segments: ['oidc', 'form-post'] },
 ];
 
 /** First segments that belong to forwarded routes: anything else under them is 404, never the web app. */

@@ -174,6 +174,14 @@ describe('forwardDecision', () => {
     }
   });
 
+  it("forwards exactly POST /oidc/form-post (a form_post OpenID provider's answer) to identity, and nothing else under /oidc/", () => {
+    expect(decide('POST', '/oidc/form-post')).toEqual({ forward: true, subgraph: 'identity', label: '/oidc/form-post', target: '/oidc/form-post' });
+    expect(decide('GET', '/oidc/form-post')).toMatchObject({ forward: false, status: 405, allow: 'POST' });
+    for (const target of ['/oidc/graphql', '/oidc/metrics', '/oidc/form-post/x', '/oidc/readyz', '/oidc/']) {
+      expect(decide('POST', target)).toMatchObject({ forward: false, status: 404 });
+    }
+  });
+
   it('answers 405 for a route with another method and 404 for anything else under a forwarded prefix', () => {
     expect(decide('GET', `/media/upload/${UUID}`)).toEqual({ forward: false, label: '/media/', status: 405, allow: 'PUT' });
     expect(decide('DELETE', `/media/stream/${UUID}`)).toMatchObject({ status: 405, allow: 'GET, HEAD' });

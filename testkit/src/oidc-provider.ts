@@ -25,6 +25,7 @@ export interface TestOidcProvider {
   /**
    * Plays the browser: follows `authorizationUrl` to the login, signs in as `sub`, and answers the
    * URL the provider redirects back to (the redirect URI with `code`, `state` and `iss`), unfetched.
+   * With response_mode=form_post: the form's action, with the fields it would POST as its query.
    */
   authorize(authorizationUrl: string, sub: string): Promise<URL>;
   /** The next successful token response carries `tamper(idToken)` instead of its ID token (once). */
@@ -157,9 +158,9 @@ export async function startTestOidcProvider(options: { clients: TestOidcClient[]
         const at = pair!.indexOf('=');
         jar.set(pair!.slice(0, at).trim(), pair!.slice(at + 1).trim());
       }
-      await response.arrayBuffer();
+      const body = await response.text();
       const location = response.headers.get('location');
-      return { status: response.status, location: location ? new URL(location, url).href : null };
+      return { status: response.status, location: location ? new URL(location, url).href : null, body };
     };
     const toLogin = await send(authorizationUrl);
     if (!toLogin.location?.startsWith(`${issuer}/interaction/`)) {
@@ -171,9 +172,29 @@ export async function startTestOidcProvider(options: { clients: TestOidcClient[]
       body: new URLSearchParams({ account: sub }).toString(),
     });
     let next = loggedIn.location;
-    for (let hop = 0; next && next.startsWith(issuer) && hop < 5; hop++) next = (await send(next)).location;
+    for (let hop = 0; next && next.startsWith(issuer) && hop < 5; hop++) {
+      const answer = await send(next);
+      if (!answer.location && answer.status === 200) return formPostOf(answer.body);
+      next = answer.location;
+    }
     if (!next) throw new Error('the provider did not redirect back');
     return new URL(next);
+  }
+
+  /** response_mode=form_post: the page's form as its action URL, with the fields it would POST in the query. */
+  function formPostOf(html: string): URL {
+    const action = /<form method="post" action="([^"]+)">/.exec(html)?.[1];
+    if (!action) throw new Error('the provider answered neither a redirect nor a form_post page');
+    const unescape = (v: string) =>
+      v
+        .replace(/&quot;/g, '"')
+        .replace(/&#39;/g, "'")
+        .replace(/&lt;/g, '<')
+        .replace(/&gt;/g, '>')
+        .replace(/&amp;/g, '&');
+    const url = new URL(unescape(action));
+    for (const [, name, value] of html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"\/>/g)) url.searchParams.set(name!, unescape(value!));
+    return url;
   }
 
   return {

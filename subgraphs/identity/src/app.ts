@@ -10,6 +10,7 @@ import { TokenIssuer } from './token-issuer.ts';
 import { EmailOwnership } from './use-cases/email-ownership.ts';
 import { PasskeyService } from './use-cases/passkeys.ts';
 import { SocialSignIn } from './use-cases/social-sign-in.ts';
+import { formPostRoute } from './oidc-form-post-route.ts';
 
 export const JWKS_PATH = '/.well-known/jwks.json';
 /** Name of the development INTERNAL_API_TOKEN under `.data/keys/` (`ensureDevSecret`); the gateway uses the same. */
@@ -79,6 +80,7 @@ export const identitySubgraph = defineSubgraph({
       routes: [
         { method: 'GET', path: JWKS_PATH, handle: (_req, res) => sendJson(res, 200, issuer.jwks(), { 'cache-control': 'public, max-age=300' }) },
         apiKeys.verifyRoute(internalToken),
+        formPostRoute(),
       ],
       // identity's mails (src/email-mails.ts), sent by its job worker.
       background: () =>

@@ -96,6 +96,7 @@ export class OidcClient {
     url.searchParams.set('nonce', flow.nonce);
     url.searchParams.set('code_challenge', flow.codeChallenge);
     url.searchParams.set('code_challenge_method', 'S256');
+    if (provider.responseMode === 'form_post') url.searchParams.set('response_mode', 'form_post');
     return url.href;
   }
 

@@ -7,13 +7,15 @@ import { SignJWT, UnsecuredJWT, createLocalJWKSet, exportJWK, generateKeyPair, t
 import { createLogger, generateSigningKeys, type FailureLimiter, type Persistence, type SessionRevocations } from '@vibestream/platform';
 import { loadIdentityConfig } from '../src/config.ts';
 import {
-  OidcProviderList,
   claimIsTrue,
   decideSocialSignIn,
   displayNameFor,
+  formPostCallback,
   identityClaims,
   isAllowedRedirectUri,
+  OidcProviderList,
   parseProviderList,
+  providerRedirectUri,
 } from '../src/domain/oidc.ts';
 import { verifyIdToken } from '../src/oidc-client.ts';
 import { SocialSignIn, oidcRedirectUris } from '../src/use-cases/social-sign-in.ts';
@@ -137,6 +139,29 @@ describe('redirect allow-list', () => {
   });
   it('holds for any string that is not on the list', () => {
     fc.assert(fc.property(fc.string(), (uri) => isAllowedRedirectUri(allowed, uri) === (uri === allowed[0])));
+  });
+});
+
+describe('form_post', () => {
+  it("gives a form_post provider the form-post path on the callback's origin, others the callback itself", () => {
+    expect(providerRedirectUri({ responseMode: 'form_post' }, 'https://vibestream.example/auth/callback')).toBe('https://vibestream.example/oidc/form-post');
+    expect(providerRedirectUri({ responseMode: 'query' }, 'https://vibestream.example/auth/callback')).toBe('https://vibestream.example/auth/callback');
+  });
+
+  it('forwards only code, state, iss and errors, each bounded, to the web callback', () => {
+    expect(formPostCallback('code=c1&state=s1&iss=https%3A%2F%2Fappleid.apple.com&id_token=x.y.z&user=%7B%7D')).toBe(
+      '/auth/callback?code=c1&state=s1&iss=https%3A%2F%2Fappleid.apple.com',
+    );
+    expect(formPostCallback('state=s1')).toBe('/auth/callback?state=s1&error=invalid_request');
+    expect(formPostCallback(`code=${'c'.repeat(5000)}&state=s`)).toBe('/auth/callback?state=s&error=invalid_request');
+    fc.assert(
+      fc.property(fc.string(), (body) => {
+        const target = formPostCallback(body);
+        const url = new URL(target, 'https://vibestream.example');
+        // Always the callback on the same origin, whatever was posted.
+        return target.startsWith('/auth/callback?') && url.origin === 'https://vibestream.example' && url.pathname === '/auth/callback';
+      }),
+    );
   });
 });
 

@@ -29,12 +29,22 @@ beforeAll(async () => {
     clients: [
       { clientId: 'vibestream-web', clientSecret: 'alpha-secret-0123456789', redirectUris: [redirectUri] },
       { clientId: 'vibestream-other', clientSecret: 'beta-secret-0123456789', redirectUris: [redirectUri] },
+      // Apple-like: answers with response_mode=form_post at the web app's origin.
+      { clientId: 'vibestream-fruit', clientSecret: 'fruit-secret-0123456789', redirectUris: ['http://127.0.0.1:5173/oidc/form-post'] },
     ],
   });
   stack = await startTestStack('oidc', [identitySubgraph], {
     OIDC_PROVIDERS: JSON.stringify([
       { id: 'testid', displayName: 'Test ID', issuer: oidc.issuer, clientId: 'vibestream-web', clientSecret: 'alpha-secret-0123456789' },
       { id: 'other', displayName: 'Other', issuer: oidc.issuer, clientId: 'vibestream-other', clientSecret: 'beta-secret-0123456789' },
+      {
+        id: 'fruit',
+        displayName: 'Fruit',
+        issuer: oidc.issuer,
+        clientId: 'vibestream-fruit',
+        clientSecret: 'fruit-secret-0123456789',
+        responseMode: 'form_post',
+      },
       { id: 'down', displayName: 'Down', issuer: `http://127.0.0.1:${await freePort()}`, clientId: 'x', clientSecret: 'y' },
     ]),
     OIDC_REDIRECT_URIS: redirectUri,
@@ -92,6 +102,7 @@ describe('the code flow', () => {
     expect(res.data!.signInProviders).toEqual([
       { id: 'testid', displayName: 'Test ID' },
       { id: 'other', displayName: 'Other' },
+      { id: 'fruit', displayName: 'Fruit' },
       { id: 'down', displayName: 'Down' },
     ]);
   });
@@ -172,6 +183,54 @@ describe('concurrency and limits', () => {
     expect(res.status).toBe(200);
     expect(errorCode(res)).toBe('INTERNAL_SERVER_ERROR');
     expect(res.errors![0]!.message).toBe('Internal server error');
+  });
+});
+
+describe('form_post (Apple)', () => {
+  it('receives the answer at /oidc/form-post, sends the browser on to /auth/callback, and signs in', async () => {
+    oidc.setAccount('fruit-sub', { email: 'fruit@example.com', email_verified: 'true', name: 'Fruit Fan' });
+    const { authorizationUrl, state } = await start('fruit');
+    const asked = new URL(authorizationUrl);
+    expect(asked.searchParams.get('response_mode')).toBe('form_post');
+    expect(asked.searchParams.get('redirect_uri')).toBe('http://127.0.0.1:5173/oidc/form-post');
+
+    // The provider's page POSTs its form to the web app's origin: here, the gateway.
+    const form = await oidc.authorize(authorizationUrl, 'fruit-sub');
+    expect(form.pathname).toBe('/oidc/form-post');
+    expect(form.searchParams.get('state')).toBe(state);
+    const posted = await fetch(`${stack.publicUrl}/oidc/form-post`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ ...Object.fromEntries(form.searchParams), user: '{"name":{"firstName":"Fruit"}}' }).toString(),
+      redirect: 'manual',
+    });
+    expect(posted.status).toBe(303);
+    const callback = new URL(posted.headers.get('location')!, stack.publicUrl);
+    expect(callback.pathname).toBe('/auth/callback');
+    expect(callback.searchParams.get('state')).toBe(state);
+    expect(callback.searchParams.has('user')).toBe(false);
+
+    const res = await complete(callback.searchParams.get('state')!, callback.searchParams.get('code')!);
+    expect(res.errors).toBeUndefined();
+    expect(res.data!.completeSocialSignIn).toMatchObject({ created: true, user: { email: 'fruit@example.com' } });
+    expect(await me(res.data!.completeSocialSignIn.accessToken)).toMatchObject({ emailVerified: true, linkedProviders: [{ provider: 'fruit' }] });
+  });
+
+  it('sends a malformed or refused answer on as an error, and refuses huge bodies', async () => {
+    const post = (body: string) =>
+      fetch(`${stack.publicUrl}/oidc/form-post`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body,
+        redirect: 'manual',
+      });
+    const empty = await post('');
+    expect(empty.status).toBe(303);
+    expect(empty.headers.get('location')).toBe('/auth/callback?error=invalid_request');
+    const denied = await post('error=access_denied&state=abc');
+    expect(denied.headers.get('location')).toBe('/auth/callback?state=abc&error=access_denied');
+    expect((await post(`code=${'c'.repeat(70_000)}`)).status).toBe(413);
+    expect((await fetch(`${stack.publicUrl}/oidc/form-post`)).status).toBe(405);
   });
 });
 

@@ -31,6 +31,12 @@ export const OidcProviderConfig = z
     clientSecret: z.string().min(1).max(4000),
     /** How the client secret is sent to the token endpoint: HTTP Basic (default) or in the form body (Apple accepts only this). */
     tokenEndpointAuthMethod: z.enum(['client_secret_basic', 'client_secret_post']).default('client_secret_basic'),
+    /**
+     * How the provider sends the browser back: `query` (a GET to the web app's callback, the
+     * default) or `form_post` (a POST to FORM_POST_PATH, which Apple requires when it is asked for
+     * the email or name).
+     */
+    responseMode: z.enum(['query', 'form_post']).default('query'),
     scopes: z
       .array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'must be scope tokens'))
       .max(20)
@@ -61,6 +67,34 @@ export function parseProviderList(raw: unknown): unknown {
   } catch {
     return 'not JSON';
   }
+}
+
+/** Where a `form_post` provider POSTs its answer (on the web app's origin; the gateway forwards it to identity). */
+export const FORM_POST_PATH = '/oidc/form-post';
+/** The web app's page that completes a sign-in; FORM_POST_PATH sends the browser on to it. */
+export const WEB_CALLBACK_PATH = '/auth/callback';
+
+/** The redirect URI the provider is given: the web app's callback, or for `form_post` FORM_POST_PATH on its origin. */
+export function providerRedirectUri(provider: Pick<OidcProviderConfig, 'responseMode'>, redirectUri: string): string {
+  return provider.responseMode === 'form_post' ? new URL(FORM_POST_PATH, redirectUri).href : redirectUri;
+}
+
+const FORWARDED_FIELDS = ['code', 'state', 'iss', 'error', 'error_description'] as const;
+
+/**
+ * A `form_post` answer (the form body a provider's page POSTs) as the web callback it continues
+ * at: the same fields in the query of WEB_CALLBACK_PATH, each at most 4096 characters; anything
+ * else it carried (Apple's `user` JSON, an `id_token`) is dropped.
+ */
+export function formPostCallback(body: string): string {
+  const form = new URLSearchParams(body);
+  const query = new URLSearchParams();
+  for (const field of FORWARDED_FIELDS) {
+    const value = form.get(field);
+    if (value !== null && value.length <= 4096) query.set(field, value);
+  }
+  if (!query.has('error') && !(query.has('code') && query.has('state'))) query.set('error', 'invalid_request');
+  return `${WEB_CALLBACK_PATH}?${query.toString()}`;
 }
 
 /**

@@ -22,6 +22,7 @@ import {
   identityClaims,
   isAllowedRedirectUri,
   isLoopbackHttp,
+  providerRedirectUri,
   type IdentityClaims,
   type OidcProviderConfig,
 } from '../domain/oidc.ts';
@@ -125,8 +126,10 @@ export class SocialSignIn {
     const state = randomBytes(32).toString('base64url');
     const nonce = oauth.generateRandomNonce();
     const codeVerifier = oauth.generateRandomCodeVerifier();
+    // A form_post provider answers at FORM_POST_PATH on the callback's origin, which sends the browser on to the callback.
+    const sentTo = providerRedirectUri(provider, redirectUri);
     const authorizationUrl = await this.client.authorizationUrl(provider, {
-      redirectUri,
+      redirectUri: sentTo,
       state,
       nonce,
       codeChallenge: await oauth.calculatePKCECodeChallenge(codeVerifier),
@@ -136,7 +139,7 @@ export class SocialSignIn {
       await store.insertOidcFlow(tx, {
         stateHash: hashState(state),
         provider: provider.id,
-        redirectUri,
+        redirectUri: sentTo,
         nonce,
         codeVerifier,
         ttlSeconds: this.config.OIDC_STATE_TTL_SECONDS,
