@@ -28,6 +28,8 @@ export default defineConfig({
     proxy: {
       '/graphql': { target: gateway, ws: true },
       '/media': { target: gateway },
+      // A form_post OpenID provider (Apple) answers here; the gateway sends the browser on to /auth/callback.
+      '/oidc/form-post': { target: gateway },
     },
   },
 });
