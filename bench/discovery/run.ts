@@ -14,7 +14,7 @@
  *     trigger) computes the neighbour table (song_neighbours) in batches. Printed: both build times.
  *  3. Evaluation: for up to --eval users with held-out songs (songs first completed after the split
  *     that they had not completed before), recommendedSongs(first: 20) straight to the discovery
- *     subgraph over HTTP (a signed token per user), its first 10 scored by HR@10 and NDCG@10 against a
+ *     subgraph over HTTP (a signed token per user; the subgraph in a child process, server.ts), its first 10 scored by HR@10 and NDCG@10 against a
  *     popularity baseline (the most listened songs the user has not completed). The same requests
  *     give the serving p50/p99 at the subgraph; --rounds repeats them (and the empty-request floor)
  *     on the same build, printing each round.
@@ -30,11 +30,13 @@
  * The issue's serving scale: npm run bench:discovery -- --users=50000 --songs=100000 --listens=1000000 --rounds=3
  */
 import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { mintToken, startTestStack } from '@vibestream/testkit';
-import { discoverySubgraph } from '@vibestream/discovery';
+import pg from 'pg';
+import { graphqlClient, mintToken } from '@vibestream/testkit';
+import { startChild } from '../lib/children.ts';
 import { fmt, table } from '../lib/format.ts';
-import { onCleanup, runBench } from '../lib/lifecycle.ts';
+import { benchEnv, onCleanup, runBench } from '../lib/lifecycle.ts';
 import { numberOption } from '../lib/options.ts';
 import { seededRandom } from '../lib/random.ts';
 
@@ -147,9 +149,15 @@ async function main(): Promise<number> {
   const trainedUsers = new Set([...train.values()].map((t) => t.user));
   const evalUsers = [...heldOut.keys()].filter((u) => trainedUsers.has(u)).slice(0, EVAL);
 
-  const stack = await startTestStack('bench-discovery', [discoverySubgraph], { LOG_LEVEL: 'warn' });
-  onCleanup(() => stack.stop());
-  const db = stack.db;
+  // Only what the rest needs stays on this process's heap while the subgraph is measured.
+  listens.length = 0;
+  later.length = 0;
+
+  const { env, keys, database } = await benchEnv('bench-discovery', { LOG_LEVEL: 'warn' });
+  const server = await startChild(fileURLToPath(new URL('./server.ts', import.meta.url)), { role: 'discovery', env }, { startTimeoutMs: 120_000 });
+  const db = new pg.Client({ connectionString: database.url });
+  await db.connect();
+  onCleanup(() => db.end());
 
   // Load the projections (what the handlers would have written), in chunks.
   const loadStarted = Date.now();
@@ -170,6 +178,7 @@ async function main(): Promise<number> {
     );
   }
   const rowsOfTrain = [...train.values()];
+  const trainRows = rowsOfTrain.length;
   for (let i = 0; i < rowsOfTrain.length; i += chunk) {
     const part = rowsOfTrain.slice(i, i + chunk);
     await db.query(
@@ -254,9 +263,13 @@ async function main(): Promise<number> {
     return { hit: hits.some((h) => h === 1) ? 1 : 0, ndcg: idcg > 0 ? dcg / idcg : 0 };
   };
 
-  const subgraph = stack.subgraph('discovery');
+  train.clear();
+  daily.clear();
+  rowsOfTrain.length = 0;
+  days.length = 0;
+  const subgraph = graphqlClient(server.url);
   const query = `query { recommendedSongs(first: 20) { edges { node { id } reason } } }`;
-  const tokens = await Promise.all(evalUsers.map((u) => mintToken(stack.keys, { userId: users[u]!.id })));
+  const tokens = await Promise.all(evalUsers.map((u) => mintToken(keys, { userId: users[u]!.id })));
   for (let i = 0; i < Math.min(50, tokens.length); i++) await subgraph(query, {}, { token: tokens[i]! });
   const totals = { baseline: { hit: 0, ndcg: 0 }, recommender: { hit: 0, ndcg: 0 } };
   const rounds: { floor: number[]; latencies: number[] }[] = [];
@@ -295,7 +308,7 @@ async function main(): Promise<number> {
     rounds.push({ floor, latencies });
   }
   const n = evalUsers.length;
-  console.log(`\nloaded ${fmt(rowsOfTrain.length)} listener-song rows in ${fmt(loadSeconds, 1)} s`);
+  console.log(`\nloaded ${fmt(trainRows)} listener-song rows in ${fmt(loadSeconds, 1)} s`);
   console.log(
     `build of the counts (song_listeners + pair_listeners, set-based): ${fmt(buildSeconds, 1)} s, ${fmt(pairCount)} pair rows, ${fmt(usable)} usable (>= 5 listeners)`,
   );
