@@ -35,7 +35,12 @@ export const notificationsSubgraph = defineSubgraph({
     }
     // PUSH: Web Push (src/push.ts), signed with the VAPID keys (configured; generated once in development).
     const vapid = await resolveVapidKeys(config, env, log);
-    deliveryHandlers.PUSH = pushJobHandler({ db, sender: createPushSender(vapid, { timeoutMs: config.WEB_PUSH_TIMEOUT_MS }), rewardToken, log });
+    deliveryHandlers.PUSH = pushJobHandler({
+      db,
+      sender: createPushSender(vapid, { timeoutMs: config.WEB_PUSH_TIMEOUT_MS, production: config.NODE_ENV === 'production' }),
+      rewardToken,
+      log,
+    });
     const service = new NotificationsService({
       db,
       live: infra.live,

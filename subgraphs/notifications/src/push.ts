@@ -1,10 +1,15 @@
 // Web Push: browsers' subscriptions (register, remove, list) and the PUSH channel's delivery job.
 // A push request is built by the `web-push` library (RFC 8291 aes128gcm encryption of the
 // payload with the subscription's keys, an RFC 8292 VAPID JWT signed with our key, RFC 8030
-// TTL / Urgency / Topic headers) and sent here with fetch: web-push's own sender speaks only
-// https, and a development push service on loopback is plain http. The rules are in
-// domain/push-subscription.ts, the SQL in store.ts.
+// TTL / Urgency / Topic headers) and sent here with node:http(s): web-push's own sender speaks
+// only https (a development push service on loopback is plain http) and cannot refuse an endpoint
+// whose name resolves to a private address. The rules are in domain/push-subscription.ts, the SQL
+// in store.ts.
 import { randomUUID } from 'node:crypto';
+import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { LookupFunction } from 'node:net';
 import webpush from 'web-push';
 import {
   badInput,
@@ -27,6 +32,7 @@ import {
   pushTopic,
   pushUrgency,
   PushSubscriptionRefused,
+  isPrivateAddress,
   validatePushSubscription,
   type PushMessage,
   type PushSubscriptionInput,
@@ -110,8 +116,47 @@ export interface PushSender {
   ): Promise<PushAttempt>;
 }
 
-/** Sends push messages signed with `vapid`, each request bounded by `timeoutMs`. */
-export function createPushSender(vapid: VapidKeys, options: { timeoutMs: number }): PushSender {
+/**
+ * A DNS lookup for push requests that, in production, refuses a host name resolving to a private,
+ * loopback or link-local address: the endpoint is a client's choice, and the address checked is
+ * the one connected to (a name re-pointed after registration is caught too).
+ */
+export function publicOnlyLookup(production: boolean): LookupFunction {
+  return (hostname, options, callback) => {
+    dnsLookup(hostname, options, (error, address, family) => {
+      if (error) return callback(error, address, family);
+      const addresses = Array.isArray(address) ? address.map((a: LookupAddress) => a.address) : [address];
+      if (production && addresses.some((a) => isPrivateAddress(a))) {
+        return callback(Object.assign(new Error(`${hostname} resolves to a private address`), { code: 'EPRIVATEADDRESS' }), address, family);
+      }
+      callback(null, address, family);
+    });
+  };
+}
+
+/** POSTs one push request and answers the status; no redirect is followed and the answer's body is not read. */
+function post(endpoint: string, headers: Record<string, string>, body: Buffer | null, options: { timeoutMs: number; lookup: LookupFunction }): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const url = new URL(endpoint);
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    const req = send(url, { method: 'POST', headers, lookup: options.lookup, timeout: options.timeoutMs }, (res) => {
+      resolve(res.statusCode ?? 0);
+      res.destroy();
+    });
+    const deadline = setTimeout(() => req.destroy(new Error(`no answer within ${options.timeoutMs} ms`)), options.timeoutMs);
+    req.on('close', () => clearTimeout(deadline));
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${options.timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end(body ?? undefined);
+  });
+}
+
+/**
+ * Sends push messages signed with `vapid`, each request bounded by `timeoutMs`; in production
+ * never to a private address (see publicOnlyLookup).
+ */
+export function createPushSender(vapid: VapidKeys, options: { timeoutMs: number; production?: boolean }): PushSender {
+  const lookup = publicOnlyLookup(options.production ?? false);
   return {
     async send(subscription, message, headers) {
       let details: ReturnType<typeof webpush.generateRequestDetails>;
@@ -130,19 +175,12 @@ export function createPushSender(vapid: VapidKeys, options: { timeoutMs: number 
       } catch (error) {
         return { status: null, error: error instanceof Error ? error.message : String(error), unsendable: true };
       }
+      const requestHeaders = Object.fromEntries(Object.entries(details.headers).map(([name, value]) => [name, String(value)]));
       try {
-        const response = await fetch(details.endpoint, {
-          method: 'POST',
-          headers: Object.fromEntries(Object.entries(details.headers).map(([name, value]) => [name, String(value)])),
-          body: details.body ? new Uint8Array(details.body) : null,
-          // A push service answers; it does not send us elsewhere (a redirect could aim at an internal address).
-          redirect: 'manual',
-          signal: AbortSignal.timeout(options.timeoutMs),
-        });
-        await response.body?.cancel();
-        return { status: response.status };
+        return { status: await post(details.endpoint, requestHeaders, details.body ?? null, { timeoutMs: options.timeoutMs, lookup }) };
       } catch (error) {
-        return { status: null, error: error instanceof Error ? error.message : String(error) };
+        const text = error instanceof Error ? error.message : String(error);
+        return (error as { code?: string }).code === 'EPRIVATEADDRESS' ? { status: null, error: text, unsendable: true } : { status: null, error: text };
       }
     },
   };

@@ -281,6 +281,22 @@ describe('the notification.push job', () => {
     await expect(handler()({ notificationId: queued.id, userId: without.userId }, job())).rejects.toBeInstanceOf(SkipJobError);
   });
 
+  it('in production never connects to a name that resolves to a private address', async () => {
+    const browser = push.createSubscription();
+    const viaName = { ...browser, endpoint: browser.endpoint.replace('//127.0.0.1:', '//localhost:') };
+    const message = { title: 't', body: 'b', url: '/notifications', tag: 'x', kind: 'DEPOSIT_SUCCEEDED' as const };
+    const headers = { urgency: 'normal' as const, topic: 'x' };
+    const production = await createPushSender(vapid, { timeoutMs: 2000, production: true }).send(viaName, message, headers);
+    expect(production).toMatchObject({ status: null, unsendable: true, error: 'localhost resolves to a private address' });
+    expect(push.requestCount(viaName.endpoint)).toBe(0);
+    expect(push.requestCount(browser.endpoint)).toBe(0);
+    // Outside production the same name is a local push service like any other: the request reaches
+    // it (which refuses it, 401, as the JWT's audience names localhost, not the origin it serves).
+    expect(await createPushSender(vapid, { timeoutMs: 2000 }).send(viaName, message, headers)).toEqual({ status: 401 });
+    expect(push.requestCount(browser.endpoint)).toBe(1);
+    expect(push.refused(browser.endpoint)[0]?.reason).toMatch(/aud/);
+  });
+
   it('notes a request that cannot even be built (keys web-push refuses) as refused, without sending anything', async () => {
     const fan = user();
     const browser = push.createSubscription();
