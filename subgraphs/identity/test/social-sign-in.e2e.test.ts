@@ -3,6 +3,7 @@
 // attacks: a replayed state, a reused code, a code from another client, tampered and forged ID
 // tokens, and an unverified email that must not take over an existing account.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { errorCode, freePort, startTestOidcProvider, startTestStack, type GraphQLResult, type TestOidcProvider, type TestStack } from '@vibestream/testkit';
 import { identitySubgraph } from '../src/index.ts';
 
@@ -437,6 +438,24 @@ describe('bad input', () => {
       expect(errorCode(res)).toBe('BAD_USER_INPUT');
       expect(res.errors![0]!.extensions!.field).toBe('redirectUri');
     }
+  });
+
+  it('answers BAD_USER_INPUT for any string as provider, redirectUri, state or code (property, through the gateway)', async () => {
+    const text = fc.oneof(
+      fc.string({ maxLength: 300 }),
+      fc.string({ unit: 'grapheme', maxLength: 50 }),
+      fc.webUrl(),
+      fc.constantFrom('testid', redirectUri, ''),
+    );
+    await fc.assert(
+      fc.asyncProperty(text, text, async (a, b) => {
+        const started = await stack.gql(START, { provider: a, redirectUri: b }, anotherClient());
+        const completed = await complete(a, b);
+        const okStart = started.errors === undefined ? a === 'testid' && b === redirectUri : errorCode(started) === 'BAD_USER_INPUT';
+        return okStart && errorCode(completed) === 'BAD_USER_INPUT';
+      }),
+      { numRuns: 60 },
+    );
   });
 
   it('answers BAD_USER_INPUT, never a server error, for made-up, huge or odd states and codes', async () => {
