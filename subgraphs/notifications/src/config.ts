@@ -34,7 +34,12 @@ export function loadNotificationsConfig(source: NodeJS.ProcessEnv) {
 }
 
 /** Production sends email only with an SMTP server and a configured unsubscribe key (or with MAIL_ENABLED=false). */
-function emailConfigProblems(config: { NODE_ENV: string; MAIL_ENABLED: boolean; SMTP_URL?: string | undefined; EMAIL_UNSUBSCRIBE_SECRET?: string | undefined }) {
+function emailConfigProblems(config: {
+  NODE_ENV: string;
+  MAIL_ENABLED: boolean;
+  SMTP_URL?: string | undefined;
+  EMAIL_UNSUBSCRIBE_SECRET?: string | undefined;
+}) {
   if (config.NODE_ENV !== 'production' || !config.MAIL_ENABLED) return [];
   return [
     ...(config.SMTP_URL ? [] : [{ variable: 'SMTP_URL', message: 'is required in production to send email (or set MAIL_ENABLED=false)' }]),
