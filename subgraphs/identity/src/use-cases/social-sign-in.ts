@@ -109,15 +109,10 @@ export class SocialSignIn {
 
   async start(providerId: string, redirectUri: string, clientAddress: string): Promise<{ authorizationUrl: string; state: string }> {
     const provider = this.providers.get(providerId);
-    if (!provider)
-      throw badInput(
-        `Unknown sign-in provider; this server offers: ${
-          this.list()
-            .map((p) => p.id)
-            .join(', ') || 'none'
-        }`,
-        'provider',
-      );
+    if (!provider) {
+      const offered = [...this.providers.keys()].join(', ') || 'none';
+      throw badInput(`Unknown sign-in provider; this server offers: ${offered}`, 'provider');
+    }
     if (!isAllowedRedirectUri(this.redirectUris, redirectUri)) throw badInput("redirectUri is not one of this server's allowed redirect URIs", 'redirectUri');
     // Each start keeps a row until it is used or expires: bounded per client address.
     const attempt = await this.limiter.reserve([{ key: `oidc:start:addr:${clientAddress}`, limit: this.config.OIDC_START_MAX_PER_ADDRESS }]);
