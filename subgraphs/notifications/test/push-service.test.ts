@@ -184,10 +184,7 @@ describe('the local push service over HTTP', () => {
     });
     const headers = Object.fromEntries(Object.entries(details.headers).map(([k, v]) => [k, String(v)]));
     delete headers['Content-Length'];
-    const status = await fetch(subscription.endpoint, { method: 'POST', headers, body: randomBytes(5000) }).then(
-      (r) => r.status,
-      () => 413, // the service may close the connection before the whole body is written
-    );
+    const { status } = await fetch(subscription.endpoint, { method: 'POST', headers, body: randomBytes(5000) });
     expect(status).toBe(413);
   });
 });
