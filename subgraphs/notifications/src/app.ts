@@ -10,6 +10,12 @@ import { createPushSender, pushJobHandler, PushSubscriptions } from './push.ts';
 import { deliveryChannelsOf, deliveryJobHandlers, emailDelivery, type DeliveryHandlers } from './deliveries.ts';
 import { unsubscribeRoutes } from './unsubscribe-route.ts';
 
+/** How the delivery jobs retry a transient failure (a job still failing after the last attempt is DEAD). */
+export const deliveryRetries = {
+  maxAttempts: 8,
+  backoff: (attempt: number) => Math.min(5000 * 2 ** (attempt - 1), 600_000) * (0.75 + Math.random() * 0.5),
+};
+
 export const notificationsSubgraph = defineSubgraph({
   name: 'notifications',
   defaultPort: 4007,
@@ -55,7 +61,8 @@ export const notificationsSubgraph = defineSubgraph({
       context: ({ em: _em, ...base }): NotificationsContext => ({ ...base, service, push, rewardToken, loaders: createLoaders(db.reader()) }),
       routes: unsubscribeRoutes({ service, webUrl, log }),
       // Each (notification, channel) delivery job, woken by the commit that queued it.
-      background: () => startJobWorker(db, { handlers: deliveryJobHandlers(deliveryHandlers), log }),
+      // A mail server or push service may be away for minutes: 8 attempts, 5 s doubling up to 10 min (about 10 min in all).
+      background: () => startJobWorker(db, { handlers: deliveryJobHandlers(deliveryHandlers), log, ...deliveryRetries }),
       stop: async () => mailer.close(),
     };
   },
