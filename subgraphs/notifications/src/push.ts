@@ -249,6 +249,8 @@ export function pushJobHandler(deps: {
     }
     if (retry.length > 0)
       throw new Error(`push to ${retry.length} of ${subscriptions.length} subscriptions failed for now (${retry.join('; ').slice(0, 300)})`);
-    if (refused > 0 && sent === 0 && refused === subscriptions.length) throw new PermanentJobError(`every push service refused the request (${refused})`);
+    // Nothing reached a browser: dead when a push service refused it, skipped when every subscription was gone.
+    if (sent === 0 && refused > 0) throw new PermanentJobError(`no push service took the message (${refused} refused it)`);
+    if (sent === 0 && (await store.countPushDeliveries(reader, notification.id)) === 0) throw new SkipJobError('every push subscription was gone');
   };
 }

@@ -232,9 +232,12 @@ describe('the notification.push job', () => {
     push.unsubscribe(gone.endpoint);
     push.respondWith(missing.endpoint, 404);
     await handler()({ notificationId: await notify(fan.userId) }, job());
-    const left = (await listOf(fan, fan.userId)).data!._entities[0]!.pushSubscriptions!;
-    expect(left).toHaveLength(1);
+    expect((await listOf(fan, fan.userId)).data!._entities[0]!.pushSubscriptions).toHaveLength(1);
     expect(push.messages(fine.endpoint)).toHaveLength(1);
+    // When the only subscription left is gone too, nothing was sent: the job is skipped, and the subscription deleted.
+    push.unsubscribe(fine.endpoint);
+    await expect(handler()({ notificationId: await notify(fan.userId) }, job())).rejects.toThrow(/every push subscription was gone/);
+    expect((await listOf(fan, fan.userId)).data!._entities[0]!.pushSubscriptions).toEqual([]);
   });
 
   it('retries (throws) on 429, 5xx and no answer, sending later only to those still owed', async () => {
