@@ -71,7 +71,7 @@ import {
 } from '@opentelemetry/sdk-trace-base';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { env, loadConfig, z } from './config.ts';
 import { unhandledErrors } from './process-faults.ts';
 
@@ -524,6 +524,8 @@ export interface ProcessMetrics {
   eventDeliveryLag: Histogram<'consumer' | 'type'>;
   /** HTTP requests served by a subgraph server. */
   httpDuration: Histogram<'subgraph' | 'route' | 'status'>;
+  /** Attempts of durable jobs (jobs/), by kind and outcome: sent, retried, dead, skipped. */
+  jobAttempts: Counter<'kind' | 'outcome'>;
 }
 
 let processMetricsInstance: ProcessMetrics | null = null;
@@ -548,6 +550,12 @@ export function processMetrics(): ProcessMetrics {
       help: 'HTTP requests served by a subgraph',
       labelNames: ['subgraph', 'route', 'status'] as const,
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    jobAttempts: new Counter({
+      name: 'vibestream_job_attempts_total',
+      help: 'Attempts of durable jobs (email, push) by kind and outcome: sent, retried, dead, skipped',
+      labelNames: ['kind', 'outcome'] as const,
       registers: [registry],
     }),
   };

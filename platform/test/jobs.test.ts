@@ -8,6 +8,7 @@ import {
   openDatabase,
   openPersistence,
   PermanentJobError,
+  processMetrics,
   row,
   SkipJobError,
   sql,
@@ -154,6 +155,10 @@ describe('the job queue', () => {
     expect(byKey['skip-1']).toMatchObject({ status: 'SKIPPED', attempts: 1, lastError: 'no verified address' });
     // A dead job's secret is cleared as well.
     expect(await payloadOf('dead-1')).toBeNull();
+    // Counted for /metrics, by kind and outcome.
+    const counted = (await processMetrics().jobAttempts.get()).values;
+    const of = (kind: string, outcome: string) => counted.find((v) => v.labels.kind === kind && v.labels.outcome === outcome)?.value;
+    expect([of('k.always', 'retried'), of('k.always', 'dead'), of('k.permanent', 'dead'), of('k.skip', 'skipped')]).toEqual([2, 1, 1, 1]);
   });
 
   it('waits for runAt', async () => {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { detached } from '../detached.ts';
 import type { Logger } from '../logger.ts';
+import { processMetrics } from '../telemetry.ts';
 import { afterCommit, exec, persistenceOf, rows, sql, type Persistence, type Session, type Tx } from '../persistence/index.ts';
 
 /**
@@ -214,6 +215,7 @@ export function startJobWorker(db: Persistence, options: JobWorkerOptions): JobW
   const pollMs = options.pollMs ?? 30_000;
   const leaseMs = options.leaseMs ?? 300_000;
   const batchSize = options.batchSize ?? 4;
+  const attempts = processMetrics().jobAttempts;
 
   let stopped = false;
   let running: Promise<number> | null = null;
@@ -250,22 +252,27 @@ export function startJobWorker(db: Persistence, options: JobWorkerOptions): JobW
 
   async function runOne(job: z.output<typeof ClaimedRow>): Promise<void> {
     const handler = handlers[job.kind]!;
+    const counted = (outcome: 'sent' | 'retried' | 'dead' | 'skipped') => attempts.inc({ kind: job.kind, outcome });
     const info: Job = { id: job.id, kind: job.kind, key: job.key, attempt: job.attempts, createdAt: job.created_at };
     try {
       await handler(job.payload, info);
       await finish(job.id, job.attempts, sql`status = 'SENT', finished_at = now(), last_error = null, ${clearPayload}`);
+      counted('sent');
       log.debug({ jobId: job.id, kind: job.kind, attempt: job.attempts }, 'job done');
     } catch (error) {
       const message = errorText(error);
       if (error instanceof SkipJobError) {
         await finish(job.id, job.attempts, sql`status = 'SKIPPED', finished_at = now(), last_error = ${message}, ${clearPayload}`);
+        counted('skipped');
         log.info({ jobId: job.id, kind: job.kind, reason: message }, 'job skipped');
       } else if (error instanceof PermanentJobError || job.attempts >= maxAttempts) {
         await finish(job.id, job.attempts, sql`status = 'DEAD', finished_at = now(), last_error = ${message}, ${clearPayload}`);
+        counted('dead');
         log.error({ jobId: job.id, kind: job.kind, attempt: job.attempts, error: message }, 'job dead');
       } else {
         const delayMs = Math.max(0, Math.round(backoff(job.attempts)));
         await finish(job.id, job.attempts, sql`status = 'FAILED', last_error = ${message}, next_attempt_at = now() + make_interval(secs => ${delayMs / 1000})`);
+        counted('retried');
         log.warn({ jobId: job.id, kind: job.kind, attempt: job.attempts, retryInMs: delayMs, error: message }, 'job failed; retrying');
       }
     }
