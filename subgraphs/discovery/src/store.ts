@@ -167,7 +167,7 @@ const InputRow = z.object({
 /**
  * All a recommendation reads, in one statement: the caller's songs, most recent first (the `recent`
  * most recent, and beyond them every one completed since `since`, at most `max` in all; title and
- * genre when published, null otherwise), and the `perSeed` most similar neighbours of each of the
+ * genre when published, null otherwise), and the `perSeed` strongest neighbours of each of the
  * `seeds` most recent published ones (one index range of the neighbour table per seed).
  */
 export async function recommendationInputs(
@@ -206,7 +206,7 @@ export async function recommendationInputs(
   return { songs, neighbours };
 }
 
-/** Each seed's `perSeed` most similar neighbours: one index range of the neighbour table per seed. */
+/** Each seed's `perSeed` strongest neighbours (most co-listeners): one index range of the neighbour table per seed. */
 export async function neighbours(db: Session, seedIds: readonly string[], perSeed: number): Promise<NeighbourRead[]> {
   if (seedIds.length === 0) return [];
   return rows(

@@ -14,7 +14,7 @@ export const POPULARITY_DAMPING = 0.2;
 export const HISTORY_SEEDS = 30;
 /** How many earlier distinct songs of a listener a new song is paired with (bounds each event's work). */
 export const PAIRING_WINDOW = 50;
-/** How many neighbours of each song the neighbour table keeps (the most similar, usable pairs only). */
+/** How many neighbours of each song the neighbour table keeps (the strongest usable pairs only). */
 export const STORED_NEIGHBOURS = 50;
 
 /** Whether a pair made by `listeners` distinct listeners may be used at all. */
@@ -99,7 +99,7 @@ export function rankNeighbours(neighbours: readonly Neighbour[], excluded: Reado
     .sort((a, b) => b.score - a.score || (a.songId < b.songId ? -1 : 1));
 }
 
-/** A row of the neighbour table: `neighbourId` is `songId`'s `rank`-th most similar song. */
+/** A row of the neighbour table: `neighbourId` is `songId`'s `rank`-th strongest neighbour. */
 export interface NeighbourRow {
   songId: string;
   rank: number;
@@ -111,7 +111,9 @@ export interface NeighbourRow {
 
 /**
  * Each seed's neighbour rows from its pairs: usable pairs only (at least k listeners), never the
- * song itself, the `limit` most similar, ranked from 1 (ties by id, so a recomputation is stable).
+ * song itself; the `limit` strongest, ranked from 1 by distinct co-listeners (as the seeds' pairs
+ * were always read), then similarity, then id (so a recomputation is stable). Each row carries its
+ * similarity: readers score with it.
  */
 export function topNeighbours(pairs: readonly Omit<Pair, 'seedTitle'>[], k: number, limit = STORED_NEIGHBOURS): NeighbourRow[] {
   const bySeed = new Map<string, { neighbourId: string; artistId: string; co: number; score: number }[]>();
@@ -125,7 +127,7 @@ export function topNeighbours(pairs: readonly Omit<Pair, 'seedTitle'>[], k: numb
   }
   const out: NeighbourRow[] = [];
   for (const [songId, list] of bySeed) {
-    list.sort((a, b) => b.score - a.score || (a.neighbourId < b.neighbourId ? -1 : 1));
+    list.sort((a, b) => b.co - a.co || b.score - a.score || (a.neighbourId < b.neighbourId ? -1 : 1));
     list.slice(0, limit).forEach((n, i) => out.push({ songId, rank: i + 1, ...n }));
   }
   return out;
