@@ -86,7 +86,7 @@ export const identityConfigShape = {
       z.lazy(() => OidcProviderList),
     )
     .describe(
-      'Social sign-in (OpenID Connect, Authorization Code + PKCE): a JSON array of providers, each {"id","displayName","issuer","clientId","clientSecret"} with optional "scopes" (default ["openid","email","profile"]), "tokenEndpointAuthMethod" (client_secret_basic, the default, or client_secret_post) and "responseMode" (query, the default, or form_post: the provider answers at <web app origin>/oidc/form-post, as Apple requires for the email scope). The issuer must be https (http only on localhost/127.0.0.1 outside production); its /.well-known/openid-configuration is read at the first sign-in. Examples for Google, Apple and Discord: docs/operations.md#social-sign-in-openid-connect. Unset or []: no social sign-in.',
+      'Social sign-in (OpenID Connect, Authorization Code + PKCE): a JSON array of providers, each {"id","displayName","issuer","clientId","clientSecret"} (Apple: "appleClientSecretKey" {"teamId","keyId","privateKey"} instead of "clientSecret", to sign a fresh secret for each exchange) with optional "scopes" (default ["openid","email","profile"]), "tokenEndpointAuthMethod" (client_secret_basic, the default, or client_secret_post) and "responseMode" (query, the default, or form_post: the provider answers at <web app origin>/oidc/form-post, as Apple requires for the email scope). The issuer must be https (http only on localhost/127.0.0.1 outside production); its /.well-known/openid-configuration is read at the first sign-in. Examples for Google, Apple and Discord: docs/operations.md#social-sign-in-openid-connect. Unset or []: no social sign-in.',
     ),
   OIDC_REDIRECT_URIS: z
     .preprocess(

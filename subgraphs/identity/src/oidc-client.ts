@@ -1,5 +1,6 @@
 import * as oauth from 'oauth4webapi';
-import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { createPrivateKey } from 'node:crypto';
+import { SignJWT, createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { Logger } from '@vibestream/platform';
 import { isLoopbackHttp, type OidcProviderConfig } from './domain/oidc.ts';
 
@@ -112,10 +113,8 @@ export class OidcClient {
   ): Promise<JWTPayload> {
     const { as, jwks, algorithms } = await this.discover(provider);
     const client: oauth.Client = { client_id: provider.clientId };
-    const auth =
-      provider.tokenEndpointAuthMethod === 'client_secret_post'
-        ? oauth.ClientSecretPost(provider.clientSecret)
-        : oauth.ClientSecretBasic(provider.clientSecret);
+    const secret = provider.appleClientSecretKey ? await appleClientSecret(provider.appleClientSecretKey, provider.clientId) : provider.clientSecret!;
+    const auth = provider.tokenEndpointAuthMethod === 'client_secret_post' ? oauth.ClientSecretPost(secret) : oauth.ClientSecretBasic(secret);
     // The state was bound to this provider server-side, so the authorization response came from its
     // issuer (the mix-up defence RFC 9207's `iss` parameter gives): it is named here as such.
     const callback = oauth.validateAuthResponse(as, client, new URLSearchParams({ code: flow.code, state: flow.state, iss: as.issuer }), flow.state);
@@ -176,4 +175,20 @@ export async function verifyIdToken(
   if (payload.nonce !== expected.nonce) throw new Error('unexpected "nonce" claim value');
   if (Array.isArray(payload.aud) && payload.aud.length > 1 && payload.azp !== expected.clientId) throw new Error('unexpected "azp" claim value');
   return payload;
+}
+
+/**
+ * Apple's client secret: a JWT signed (ES256) with the team's Sign in with Apple key, naming the
+ * team (iss), the Services ID (sub) and Apple (aud); made fresh for each exchange, valid 5 minutes.
+ */
+export function appleClientSecret(key: { teamId: string; keyId: string; privateKey: string }, clientId: string, now = Date.now()): Promise<string> {
+  const issuedAt = Math.floor(now / 1000);
+  return new SignJWT({})
+    .setProtectedHeader({ alg: 'ES256', kid: key.keyId })
+    .setIssuer(key.teamId)
+    .setSubject(clientId)
+    .setAudience('https://appleid.apple.com')
+    .setIssuedAt(issuedAt)
+    .setExpirationTime(issuedAt + 300)
+    .sign(createPrivateKey(key.privateKey));
 }

@@ -3,7 +3,7 @@
 // jose against a local key set (every claim check, alg none and algorithm confusion).
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { SignJWT, UnsecuredJWT, createLocalJWKSet, exportJWK, generateKeyPair, type JWTPayload } from 'jose';
+import { SignJWT, UnsecuredJWT, createLocalJWKSet, exportJWK, generateKeyPair, jwtVerify, type JWTPayload } from 'jose';
 import { createLogger, generateSigningKeys, type FailureLimiter, type Persistence, type SessionRevocations } from '@vibestream/platform';
 import { loadIdentityConfig } from '../src/config.ts';
 import {
@@ -17,7 +17,8 @@ import {
   parseProviderList,
   providerRedirectUri,
 } from '../src/domain/oidc.ts';
-import { verifyIdToken } from '../src/oidc-client.ts';
+import { appleClientSecret, verifyIdToken } from '../src/oidc-client.ts';
+import { generateKeyPairSync } from 'node:crypto';
 import { SocialSignIn, oidcRedirectUris } from '../src/use-cases/social-sign-in.ts';
 
 const baseEnv = { DATABASE_URL: 'postgres://localhost/x', JWT_PRIVATE_KEY: generateSigningKeys().privateKeyPem };
@@ -90,6 +91,37 @@ describe('provider configuration', () => {
     expect(oidcRedirectUris(config)).toEqual(['https://vibestream.example/auth/callback']);
     const listed = loadIdentityConfig({ ...baseEnv, OIDC_REDIRECT_URIS: 'https://a.example/cb, https://b.example/cb' });
     expect(oidcRedirectUris(listed)).toEqual(['https://a.example/cb', 'https://b.example/cb']);
+  });
+});
+
+describe("Apple's client secret", () => {
+  const p256 = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const pem = p256.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const key = { teamId: 'TEAM123456', keyId: 'KEY1234567', privateKey: pem };
+  const apple = { ...google, id: 'apple', issuer: 'https://appleid.apple.com', clientId: 'com.example.web', tokenEndpointAuthMethod: 'client_secret_post' };
+  const parse = (p: Record<string, unknown>) => OidcProviderList.safeParse([p]);
+
+  it('takes the signing key instead of a secret made by hand, and exactly one of the two', () => {
+    const { clientSecret: _none, ...withoutSecret } = apple;
+    expect(parse({ ...withoutSecret, appleClientSecretKey: key }).success).toBe(true);
+    expect(parse({ ...apple, appleClientSecretKey: key }).success).toBe(false);
+    expect(parse(withoutSecret).success).toBe(false);
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    expect(parse({ ...withoutSecret, appleClientSecretKey: { ...key, privateKey: rsa } }).success).toBe(false);
+    expect(parse({ ...withoutSecret, appleClientSecretKey: { ...key, teamId: 'team' } }).success).toBe(false);
+  });
+
+  it('signs a fresh ES256 JWT for the team, the Services ID and Apple, valid 5 minutes', async () => {
+    const now = Date.now();
+    const secret = await appleClientSecret(key, 'com.example.web', now);
+    const { payload, protectedHeader } = await jwtVerify(secret, p256.publicKey, {
+      issuer: 'TEAM123456',
+      subject: 'com.example.web',
+      audience: 'https://appleid.apple.com',
+      algorithms: ['ES256'],
+    });
+    expect(protectedHeader).toMatchObject({ alg: 'ES256', kid: 'KEY1234567' });
+    expect(payload.exp! - payload.iat!).toBe(300);
   });
 });
 

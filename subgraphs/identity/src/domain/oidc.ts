@@ -1,3 +1,4 @@
+import { createPrivateKey } from 'node:crypto';
 import { z } from 'zod';
 
 /**
@@ -27,8 +28,20 @@ export const OidcProviderConfig = z
     /** The issuer identifier; its discovery document is `<issuer>/.well-known/openid-configuration`. */
     issuer: issuerUrl,
     clientId: z.string().min(1).max(500),
-    /** Apple: a JWT signed with the team's key (ES256), made outside VibeStream and renewed before it expires (at most 6 months). */
-    clientSecret: z.string().min(1).max(4000),
+    /** The client secret; for Apple a JWT signed with the team's key, unless appleClientSecretKey makes them. */
+    clientSecret: z.string().min(1).max(4000).optional(),
+    /**
+     * Apple: the Sign in with Apple key that signs the client secret (a JWT, ES256), instead of a
+     * clientSecret made by hand: a fresh one, valid 5 minutes, is signed for each code exchange.
+     */
+    appleClientSecretKey: z
+      .object({
+        teamId: z.string().regex(/^[A-Z0-9]{10}$/, 'must be the 10-character Apple team id'),
+        keyId: z.string().regex(/^[A-Z0-9]{10}$/, 'must be the 10-character key id'),
+        privateKey: z.string().max(4000).refine(isP256PrivateKey, 'must be a P-256 private key in PKCS#8 PEM (the .p8 file Apple gives)'),
+      })
+      .strict()
+      .optional(),
     /** How the client secret is sent to the token endpoint: HTTP Basic (default) or in the form body (Apple accepts only this). */
     tokenEndpointAuthMethod: z.enum(['client_secret_basic', 'client_secret_post']).default('client_secret_basic'),
     /**
@@ -43,8 +56,20 @@ export const OidcProviderConfig = z
       .default(['openid', 'email', 'profile'])
       .refine((scopes) => scopes.includes('openid'), 'must include openid'),
   })
-  .strict();
+  .strict()
+  .refine((p) => (p.clientSecret === undefined) !== (p.appleClientSecretKey === undefined), {
+    message: 'needs exactly one of clientSecret and appleClientSecretKey',
+  });
 export type OidcProviderConfig = z.output<typeof OidcProviderConfig>;
+
+function isP256PrivateKey(pem: string): boolean {
+  try {
+    const key = createPrivateKey(pem);
+    return key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1';
+  } catch {
+    return false;
+  }
+}
 
 /** The most providers a configuration may name; a user links at most one identity per provider, so also the most `linkedProviders`. */
 export const MAX_OIDC_PROVIDERS = 20;
