@@ -68,17 +68,29 @@ export interface DeliveryModel {
   sentAt: Date | null;
 }
 
-/** Failure texts a job records that are fit to show its user; anything else shows as a generic line. */
+/**
+ * Failure texts a job records that are fit to show its user, each shown only as far as its pattern
+ * reaches (no host, address or endpoint); anything else shows as "delivery failed".
+ */
 const shownErrors = [
-  /^the mail server (refused the message|deferred the message|refused the address|refused the credentials|could not be reached)/,
+  /^the mail server (refused the message|deferred the message) \(\d{3}\)/,
+  /^the mail server (refused the address|refused the credentials|could not be reached)/,
   /^no verified email address$/,
   /^email is off for this kind$/,
   /^email is turned off on this server$/,
+  /^the notification is gone$/,
+  /^the notification no longer exists$/,
+  /^push is off for this kind$/,
+  /^the user has no push subscription$/,
+  /^every push subscription was gone$/,
+  /^no push service took the message \(\d+ refused it\)/,
+  /^push to \d+ of \d+ subscriptions failed for now/,
 ];
 
 export function deliveryModel(job: JobState, channel: DeliveryChannel): DeliveryModel {
   const error = job.lastError;
-  const lastError = error === null ? null : shownErrors.some((pattern) => pattern.test(error)) || channel === 'PUSH' ? error.slice(0, 200) : 'delivery failed';
+  const shown = error === null ? null : shownErrors.map((pattern) => pattern.exec(error)?.[0]).find((text) => text !== undefined);
+  const lastError = error === null ? null : (shown ?? 'delivery failed');
   return {
     channel,
     // RUNNING is still on its way; FAILED (retrying) is shown as such.

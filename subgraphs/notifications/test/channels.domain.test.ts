@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { renderEmail } from '@vibestream/platform';
+import { renderEmail, type JobState } from '@vibestream/platform';
+import { deliveryModel } from '../src/deliveries.ts';
 import {
   channelChangesProblem,
   channelGrid,
@@ -134,5 +135,28 @@ describe('notification emails', () => {
     expect(greetingName('Grace\r\nBcc: x@y')).toBe('Grace Bcc: x@y');
     expect(greetingName('x'.repeat(200))).toHaveLength(80);
     for (const kind of notificationKinds) expect(email('A', kind).content.footer).toContain(kindDescriptions[kind]);
+  });
+});
+
+describe('what a delivery shows of a failure', () => {
+  const job = (lastError: string | null, status: JobState['status'] = 'FAILED'): JobState => ({
+    key: 'k',
+    kind: 'notification.email',
+    status,
+    attempts: 2,
+    lastError,
+    nextAttemptAt: new Date(),
+    createdAt: new Date(),
+    finishedAt: null,
+  });
+
+  it('shows the known failures only as far as they are safe, anything else as "delivery failed"', () => {
+    expect(deliveryModel(job('the mail server refused the message (550)'), 'EMAIL').lastError).toBe('the mail server refused the message (550)');
+    expect(deliveryModel(job('no verified email address', 'SKIPPED'), 'EMAIL').lastError).toBe('no verified email address');
+    expect(
+      deliveryModel(job('push to 1 of 2 subscriptions failed for now (fcm.example.com: 503; 10.0.0.7 resolves to a private address)'), 'PUSH').lastError,
+    ).toBe('push to 1 of 2 subscriptions failed for now');
+    expect(deliveryModel(job('connect ECONNREFUSED 10.1.2.3:25'), 'EMAIL').lastError).toBe('delivery failed');
+    expect(deliveryModel(job(null, 'RUNNING'), 'EMAIL')).toMatchObject({ status: 'QUEUED', lastError: null, sentAt: null });
   });
 });
