@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import {
   badInput,
   conflict,
@@ -43,6 +43,12 @@ export interface Sessions {
 }
 
 const invalidLink = () => badInput('This link is invalid, was already used or has expired; ask for a new one', 'token');
+/**
+ * A reset request's job runs this long after the answer (plus up to as much again, at random), so
+ * the work only an existing account causes (a token, a rendered mail, SMTP) never competes with the
+ * answer's own time in this process.
+ */
+const RESET_JOB_DELAY_MS = 1_000;
 /** Accounts get an access token for up to this much longer than the configured lifetime (clock skew). */
 const ACCESS_TOKEN_SLACK_SECONDS = 60;
 
@@ -127,7 +133,13 @@ export class EmailOwnership {
     );
     const request: PasswordResetRequest = { emailNormalized };
     await this.db.useCase((tx) =>
-      enqueueJob(tx, { kind: PASSWORD_RESET_JOB, key: `password-reset:${randomUUID()}`, payload: { ...request }, redactOnSuccess: true }),
+      enqueueJob(tx, {
+        kind: PASSWORD_RESET_JOB,
+        key: `password-reset:${randomUUID()}`,
+        payload: { ...request },
+        runAt: new Date(Date.now() + RESET_JOB_DELAY_MS + randomInt(RESET_JOB_DELAY_MS)),
+        redactOnSuccess: true,
+      }),
     );
     return true;
   }
