@@ -37,6 +37,53 @@ export interface TestOidcProvider {
   stop(): Promise<void>;
 }
 
+/** oidc-provider's storage, in this provider's memory (its built-in one warns that it is for development only). */
+function memoryAdapter() {
+  const items = new Map<string, { payload: Record<string, unknown>; expiresAt: number }>();
+  const live = (key: string) => {
+    const item = items.get(key);
+    if (item && item.expiresAt <= Date.now()) items.delete(key);
+    return item && item.expiresAt > Date.now() ? item.payload : undefined;
+  };
+  return class MemoryAdapter {
+    private readonly name: string;
+    constructor(name: string) {
+      this.name = name;
+    }
+    private key(id: string) {
+      return `${this.name}:${id}`;
+    }
+    async upsert(id: string, payload: Record<string, unknown>, expiresIn?: number) {
+      items.set(this.key(id), { payload: { ...payload }, expiresAt: expiresIn ? Date.now() + expiresIn * 1000 : Infinity });
+    }
+    async find(id: string) {
+      return live(this.key(id));
+    }
+    async findByUid(uid: string) {
+      return [...items.keys()]
+        .filter((k) => k.startsWith(`${this.name}:`))
+        .map(live)
+        .find((p) => p?.uid === uid);
+    }
+    async findByUserCode(userCode: string) {
+      return [...items.keys()]
+        .filter((k) => k.startsWith(`${this.name}:`))
+        .map(live)
+        .find((p) => p?.userCode === userCode);
+    }
+    async consume(id: string) {
+      const payload = live(this.key(id));
+      if (payload) payload.consumed = Math.floor(Date.now() / 1000);
+    }
+    async destroy(id: string) {
+      items.delete(this.key(id));
+    }
+    async revokeByGrantId(grantId: string) {
+      for (const [key, item] of items) if (item.payload.grantId === grantId) items.delete(key);
+    }
+  };
+}
+
 interface SigningKey {
   privateKey: CryptoKey;
   jwk: JWK;
@@ -78,6 +125,7 @@ export async function startTestOidcProvider(options: { clients: TestOidcClient[]
     // Scope claims in the ID token itself, as Google and Apple put them.
     conformIdTokenClaims: false,
     features: { devInteractions: { enabled: false } },
+    adapter: memoryAdapter(),
     interactions: { url: (_ctx: KoaContextWithOIDC, interaction: { uid: string }) => `/interaction/${interaction.uid}` },
     // First-party test clients: the grant is given at login, so there is no consent step.
     loadExistingGrant: async (ctx: KoaContextWithOIDC) => {

@@ -358,6 +358,19 @@ describe('linking by email', () => {
   });
 });
 
+describe('one identity per provider', () => {
+  it('refuses a second identity of the same provider for an account (CONFLICT), and links nothing', async () => {
+    oidc.setAccount('first-sub', { email: 'one-per@example.com', email_verified: true });
+    const first = (await signIn('first-sub')).data!.completeSocialSignIn;
+    oidc.setAccount('second-sub', { email: 'one-per@example.com', email_verified: true });
+    const second = await signIn('second-sub');
+    expect(errorCode(second)).toBe('CONFLICT');
+    expect(await identitiesOf(first.user.id)).toBe(1);
+    // The first still signs in.
+    expect((await signIn('first-sub')).data!.completeSocialSignIn.user.id).toBe(first.user.id);
+  });
+});
+
 describe('an account squatted before its owner arrived', () => {
   it("is claimed by the provider's verified email: the squatter's password and sessions stop working", async () => {
     // Someone registers the victim's address with a password of their own, never verifying it.
