@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import {
   badInput,
   enqueueJob,
-  isSelfOrAdmin,
   requireAuth,
   type EventEnvelope,
   type LiveEvents,
@@ -184,6 +183,3 @@ export function channelSettingsMap(
     ...others.map((r) => [settingKey(r.kind, r.channel), r.enabled] as const),
   ]);
 }
-
-/** Whether the principal may read this user's channels (the user or an ADMIN). */
-export const mayReadChannels = (principal: Principal | null, userId: string) => isSelfOrAdmin(principal, userId);

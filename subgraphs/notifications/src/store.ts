@@ -46,16 +46,6 @@ export async function songTitles(db: Session, songIds: readonly string[]): Promi
 
 // ---- Notifications ----
 
-/** Whether the user turned `kind` off or on; undefined when they never changed it. */
-export async function preferenceOf(tx: Tx, userId: string, notificationKind: NotificationKind): Promise<boolean | undefined> {
-  const found = await row(
-    tx,
-    z.object({ enabled: z.boolean() }),
-    sql`select enabled from notification_preferences where user_id = ${userId} and kind = ${notificationKind}`,
-  );
-  return found?.enabled;
-}
-
 /** Inserts the notification of one business event; undefined when that event was already kept. */
 export async function insertNotification(
   tx: Tx,
