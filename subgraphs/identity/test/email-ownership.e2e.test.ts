@@ -220,7 +220,7 @@ describe('password reset', () => {
     expect(errorCode(await stack.gql(REQUEST_RESET, { email: 'no at sign' }))).toBe('BAD_USER_INPUT');
   });
 
-  it('answers alike for an email with and without an account, in about the same time', async () => {
+  it('answers alike for an email with and without an account, doing the same work in the request', async () => {
     // One account per sample: an email may ask three times an hour.
     const known: string[] = [];
     for (let i = 0; i < 5; i++) known.push(uniqueEmail('timing'));
@@ -230,6 +230,9 @@ describe('password reset', () => {
       const res = await stack.gql(REQUEST_RESET, { email }, from(address));
       return { ms: performance.now() - started, res };
     };
+    const resetJobs = async () =>
+      Number((await stack.db.query<{ n: string }>(`select count(*) as n from identity.jobs where kind = 'identity.password-reset'`)).rows[0]!.n);
+    const jobsBefore = await resetJobs();
     const samples: { known: number[]; unknown: number[] } = { known: [], unknown: [] };
     for (let i = 0; i < 5; i++) {
       // Alternating which goes first, so a burst of load elsewhere does not always land on one side.
@@ -252,9 +255,9 @@ describe('password reset', () => {
     console.info(
       `requestPasswordReset through the gateway: median ${median(samples.known).toFixed(1)} ms with an account, ${median(samples.unknown).toFixed(1)} ms without`,
     );
-    // Both do the same work (count the request, enqueue one job); the mail is sent by the worker.
-    // A loose bound: a mail sent inside the request (SMTP round trips) or an account-only hash would show as more.
-    expect(Math.abs(median(samples.known) - median(samples.unknown))).toBeLessThan(250);
+    // Not a timed assertion (timings are the bench's): the request does the same work either way,
+    // counting itself and queueing one job; whether the account exists is looked up by the worker.
+    expect((await resetJobs()) - jobsBefore).toBe(10);
   });
 
   it('is RATE_LIMITED per email (any case) and per client address', async () => {
