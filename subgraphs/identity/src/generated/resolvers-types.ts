@@ -5,6 +5,7 @@ import type { User as UserModel, Wallet as WalletModel } from '../entities.ts';
 import type { SessionResult as SessionResultModel, SessionTokensResult as SessionTokensResultModel } from '../service.ts';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
+export type Omit<T, K extends keyof T> = Pick<T, Exclude<keyof T, K>>;
 export type RequireFields<T, K extends keyof T> = Omit<T, K> & { [P in K]-?: NonNullable<T[P]> };
 /** All built-in and custom scalars, mapped to their actual values */
 export type Scalars = {
@@ -70,11 +71,56 @@ export type CreatedApiKey = {
   key: Scalars['String']['output'];
 };
 
+/** A sign-in provider linked to an account: signing in with it signs in to this account. */
+export type LinkedProvider = {
+  __typename?: 'LinkedProvider';
+  /** When the provider's identity was linked (at the account's creation, or when its verified email matched). */
+  linkedAt: Scalars['DateTime']['output'];
+  /** The provider's id (as signInProviders names it). */
+  provider: Scalars['String']['output'];
+};
+
 /** What can be changed. Each field says who may call it and the error codes (extensions.code) it answers with. */
 export type Mutation = {
   __typename?: 'Mutation';
+  /**
+   * Signed in (UNAUTHENTICATED otherwise). Moves the account to a new email at once: it signs in with it
+   * from now on, unverified (emailVerified false) until the link mailed to it is used; a notice goes
+   * to the old address; links mailed before stop working. BAD_USER_INPUT for a malformed email, the
+   * account's own email, or a wrong currentPassword; CONFLICT when another account uses the email
+   * (compared case-insensitively); RATE_LIMITED after EMAIL_CHANGE_MAX_PER_USER attempts in
+   * EMAIL_LIMIT_WINDOW_SECONDS.
+   */
+  changeEmail: User;
+  /**
+   * Anyone. Completes a social sign-in with the `state` and `code` the provider redirected back with:
+   * the state is used once (a second use, or an expired one, is BAD_USER_INPUT); the code is exchanged
+   * with the PKCE verifier; the ID token is verified (signature by the provider's JWKS, issuer,
+   * audience, nonce, expiry). Signs in the account linked to the provider's identity; else links to the
+   * account with the same email when the provider marks the email verified; else creates an account.
+   * BAD_USER_INPUT for an unknown or used state, a code the provider refuses, an ID token that does not
+   * verify, or no email to create an account with; CONFLICT (extensions.reason
+   * EMAIL_NOT_VERIFIED_BY_PROVIDER) when an account has the email but the provider does not say it is
+   * verified (nothing is linked: sign in with the password), or when the account is already linked to
+   * another identity of that provider.
+   */
+  completeSocialSignIn: SocialSignInPayload;
   /** ADMIN only. A new key to the public graph; the answer is the only time the key is shown. */
   createApiKey: CreatedApiKey;
+  /**
+   * Signed in (UNAUTHENTICATED otherwise). Keeps the passkey the browser created. BAD_USER_INPUT for a
+   * response that does not verify against a live challenge issued to the caller (another user's, a used
+   * or expired one, another origin or relying party), malformed or longer than 16,384 characters, or a
+   * passkey already registered; CONFLICT with 20 passkeys.
+   */
+  finishPasskeyRegistration: Passkey;
+  /**
+   * Anyone. Signs in with the assertion the browser made. UNAUTHENTICATED for an assertion that does not
+   * verify, an unknown passkey, a used or expired challenge (each is used once, whatever the outcome), a
+   * signature counter that did not increase (a possibly cloned authenticator); BAD_USER_INPUT for a
+   * malformed response; RATE_LIMITED after too many failures from one client address.
+   */
+  finishPasskeySignIn: AuthPayload;
   /**
    * Links a wallet to the caller's account, proven by its signature of a walletChallenge message.
    * Signed in (UNAUTHENTICATED otherwise); a user links at most 10 wallets (CONFLICT beyond, as for a
@@ -101,10 +147,61 @@ export type Mutation = {
    * email already has an account.
    */
   register: AuthPayload;
+  /** Signed in (UNAUTHENTICATED otherwise). Removes one of the caller's passkeys; false when they have none with this id. */
+  removePasskey: Scalars['Boolean']['output'];
+  /**
+   * Signed in (UNAUTHENTICATED otherwise). Mails a link to the account's email that verifies it: it
+   * works once, for EMAIL_VERIFICATION_TTL_SECONDS (24 hours by default), and only while the address is
+   * still the account's. An email already verified answers true and sends nothing. RATE_LIMITED (with
+   * extensions.retryAfterSeconds) after EMAIL_VERIFICATION_MAX_PER_USER requests (3 by default) in
+   * EMAIL_LIMIT_WINDOW_SECONDS (an hour).
+   */
+  requestEmailVerification: Scalars['Boolean']['output'];
+  /**
+   * Anyone. Mails a password reset link to the email if it has an account, and nothing otherwise; the
+   * answer is true either way, and takes as long (the mail is sent in the background). BAD_USER_INPUT
+   * for a malformed email; RATE_LIMITED (with extensions.retryAfterSeconds) after
+   * PASSWORD_RESET_MAX_PER_EMAIL requests for one email (any case) or PASSWORD_RESET_MAX_PER_ADDRESS
+   * from one client address in EMAIL_LIMIT_WINDOW_SECONDS.
+   */
+  requestPasswordReset: Scalars['Boolean']['output'];
+  /**
+   * Anyone (the token is the proof). Sets a new password with a reset link's token (single-use; it
+   * works for PASSWORD_RESET_TTL_SECONDS, an hour by default), ends every session of the account
+   * (refresh tokens and access tokens alike), clears its failed sign-ins, and answers a new session.
+   * The link proves the address too: an unverified email becomes verified. BAD_USER_INPUT for a
+   * malformed, unknown, used or expired token, or a password shorter than 10 characters.
+   */
+  resetPassword: AuthPayload;
   /** ADMIN only. The key is refused from now on; revoking a revoked key changes nothing. */
   revokeApiKey: ApiKey;
   /** ADMIN only. Roles take effect on the user's next access token. */
   setUserRoles: User;
+  /**
+   * Signed in (UNAUTHENTICATED otherwise). PublicKeyCredentialCreationOptionsJSON as a JSON string, for
+   * navigator.credentials.create (@simplewebauthn/browser startRegistration); its challenge is bound to
+   * the caller, single-use, and expires after PASSKEY_CHALLENGE_TTL_SECONDS. CONFLICT with 20 passkeys.
+   */
+  startPasskeyRegistration: Scalars['String']['output'];
+  /**
+   * Anyone. Options to sign in with a passkey and the challenge's id. With an email: that account's
+   * passkeys as allowCredentials (the answer has the same shape whether or not the email has an account);
+   * without: none, for a passkey the device discovers. RATE_LIMITED when one client address starts too many.
+   */
+  startPasskeySignIn: PasskeySignInStart;
+  /**
+   * Anyone. Starts a social sign-in (OpenID Connect, Authorization Code + PKCE): keeps the state, nonce
+   * and PKCE verifier server-side for OIDC_STATE_TTL_SECONDS and answers the provider's authorization
+   * URL. BAD_USER_INPUT for an unknown provider or a redirectUri not on the allow-list
+   * (OIDC_REDIRECT_URIS); RATE_LIMITED when one client address starts too many.
+   */
+  startSocialSignIn: SocialSignInStart;
+  /**
+   * Anyone (the token is the proof). Uses a verification link's token and marks the email it was sent
+   * to verified. BAD_USER_INPUT for a malformed, unknown, used or expired token, or one for an address
+   * the account no longer uses. The answer's emailVerified is readable without signing in.
+   */
+  verifyEmail: User;
   /**
    * A message naming the address, the chain, a single-use nonce and an expiry, in the style of Sign-In
    * with Ethereum (EIP-4361), to sign with the wallet and pass to linkWallet. Signed in only
@@ -115,8 +212,36 @@ export type Mutation = {
 
 
 /** What can be changed. Each field says who may call it and the error codes (extensions.code) it answers with. */
+export type MutationChangeEmailArgs = {
+  currentPassword: Scalars['String']['input'];
+  newEmail: Scalars['String']['input'];
+};
+
+
+/** What can be changed. Each field says who may call it and the error codes (extensions.code) it answers with. */
+export type MutationCompleteSocialSignInArgs = {
+  code: Scalars['String']['input'];
+  state: Scalars['String']['input'];
+};
+
+
+/** What can be changed. Each field says who may call it and the error codes (extensions.code) it answers with. */
 export type MutationCreateApiKeyArgs = {
   name: Scalars['String']['input'];
+};
+
+
+/** What can be changed. Each field says who may call it and the error codes (extensions.code) it answers with. */
+export type MutationFinishPasskeyRegistrationArgs = {
+  name?: InputMaybe<Scalars['String']['input']>;
+  response: Scalars['String']['input'];
+};
+
+
+/** What can be changed. Each field says who may call it and the error codes (extensions.code) it answers with. */
+export type MutationFinishPasskeySignInArgs = {
+  challengeId: Scalars['ID']['input'];
+  response: Scalars['String']['input'];
 };
 
 
@@ -148,6 +273,25 @@ export type MutationRegisterArgs = {
 
 
 /** What can be changed. Each field says who may call it and the error codes (extensions.code) it answers with. */
+export type MutationRemovePasskeyArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/** What can be changed. Each field says who may call it and the error codes (extensions.code) it answers with. */
+export type MutationRequestPasswordResetArgs = {
+  email: Scalars['String']['input'];
+};
+
+
+/** What can be changed. Each field says who may call it and the error codes (extensions.code) it answers with. */
+export type MutationResetPasswordArgs = {
+  newPassword: Scalars['String']['input'];
+  token: Scalars['String']['input'];
+};
+
+
+/** What can be changed. Each field says who may call it and the error codes (extensions.code) it answers with. */
 export type MutationRevokeApiKeyArgs = {
   id: Scalars['ID']['input'];
 };
@@ -161,9 +305,50 @@ export type MutationSetUserRolesArgs = {
 
 
 /** What can be changed. Each field says who may call it and the error codes (extensions.code) it answers with. */
+export type MutationStartPasskeySignInArgs = {
+  email?: InputMaybe<Scalars['String']['input']>;
+};
+
+
+/** What can be changed. Each field says who may call it and the error codes (extensions.code) it answers with. */
+export type MutationStartSocialSignInArgs = {
+  provider: Scalars['String']['input'];
+  redirectUri: Scalars['String']['input'];
+};
+
+
+/** What can be changed. Each field says who may call it and the error codes (extensions.code) it answers with. */
+export type MutationVerifyEmailArgs = {
+  token: Scalars['String']['input'];
+};
+
+
+/** What can be changed. Each field says who may call it and the error codes (extensions.code) it answers with. */
 export type MutationWalletChallengeArgs = {
   address: Scalars['String']['input'];
   chain: Chain;
+};
+
+/** A passkey (a WebAuthn credential) the user signs in with; its public key and counter stay on the server. */
+export type Passkey = {
+  __typename?: 'Passkey';
+  /** When it was registered. */
+  createdAt: Scalars['DateTime']['output'];
+  /** The passkey's id (not the credential id). */
+  id: Scalars['ID']['output'];
+  /** When it last signed in, if ever. */
+  lastUsedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** What the user called it (1 to 64 characters; Passkey by default). */
+  name: Scalars['String']['output'];
+};
+
+/** The start of a passkey sign-in: the options to hand to the browser and the id to finish with. */
+export type PasskeySignInStart = {
+  __typename?: 'PasskeySignInStart';
+  /** The id of this sign-in's challenge, for finishPasskeySignIn (single-use; expires after PASSKEY_CHALLENGE_TTL_SECONDS). */
+  challengeId: Scalars['ID']['output'];
+  /** PublicKeyCredentialRequestOptionsJSON as a JSON string, for navigator.credentials.get (@simplewebauthn/browser startAuthentication). */
+  options: Scalars['String']['output'];
 };
 
 /**
@@ -176,6 +361,8 @@ export type Query = {
   apiKeys: Array<ApiKey>;
   /** The signed-in user (UNAUTHENTICATED without a valid access token). */
   me?: Maybe<User>;
+  /** Anyone. The social sign-in providers this server is configured for (OIDC_PROVIDERS, at most 20), in that order. */
+  signInProviders: Array<SignInProvider>;
 };
 
 
@@ -222,6 +409,42 @@ export type SessionTokens = {
   refreshToken: Scalars['String']['output'];
 };
 
+/** A social sign-in provider (OpenID Connect) this server is configured for. */
+export type SignInProvider = {
+  __typename?: 'SignInProvider';
+  /** The name to show on its button. */
+  displayName: Scalars['String']['output'];
+  /** The provider's id, for startSocialSignIn (google, apple, discord ...). */
+  id: Scalars['String']['output'];
+};
+
+/** A session from a social sign-in, and whether it created the account. */
+export type SocialSignInPayload = {
+  __typename?: 'SocialSignInPayload';
+  /** A short-lived EdDSA-signed JWT: send it as `Authorization: Bearer <accessToken>`. */
+  accessToken: Scalars['String']['output'];
+  /** When the access token expires. */
+  accessTokenExpiresAt: Scalars['DateTime']['output'];
+  /** True when this sign-in created the account; false when it signed in to (or linked) an existing one. */
+  created: Scalars['Boolean']['output'];
+  /** An opaque, single-use token that `refreshSession` exchanges for a new pair. */
+  refreshToken: Scalars['String']['output'];
+  /** The signed-in user. */
+  user: User;
+};
+
+/** Where to send the browser to sign in with a provider. */
+export type SocialSignInStart = {
+  __typename?: 'SocialSignInStart';
+  /**
+   * The provider's authorization URL (Authorization Code flow with PKCE S256, state and nonce); the
+   * provider redirects back to the redirectUri with `code` and `state`.
+   */
+  authorizationUrl: Scalars['String']['output'];
+  /** This sign-in's state (also in the URL), single-use; completeSocialSignIn takes it back. */
+  state: Scalars['String']['output'];
+};
+
 /**
  * A person with a VibeStream account. Owned by identity; other contexts extend it.
  * Email and wallets resolve only for the person themself or an ADMIN.
@@ -234,8 +457,21 @@ export type User = {
   displayName: Scalars['String']['output'];
   /** Only for the user themself or an ADMIN (FORBIDDEN otherwise). */
   email?: Maybe<Scalars['String']['output']>;
+  /**
+   * Whether the user proved they receive mail at `email` (verifyEmail with a link mailed to it); false
+   * again after a change of email until the new address is verified. Only for the user themself or an
+   * ADMIN (FORBIDDEN otherwise), and in verifyEmail's answer.
+   */
+  emailVerified?: Maybe<Scalars['Boolean']['output']>;
   /** The user's id. */
   id: Scalars['ID']['output'];
+  /**
+   * Only for the user themself or an ADMIN (FORBIDDEN otherwise). The social sign-in providers linked to
+   * the account, oldest first: at most one identity per configured provider (at most 20).
+   */
+  linkedProviders?: Maybe<Array<LinkedProvider>>;
+  /** Only for the user themself or an ADMIN (FORBIDDEN otherwise). The passkeys they sign in with, oldest first; at most 20. */
+  passkeys?: Maybe<Array<Passkey>>;
   /** The user's roles; an access token carries those it was signed with. */
   roles: Array<Role>;
   /** Only for the user themself or an ADMIN (FORBIDDEN otherwise). At most 10 per user. */
@@ -364,13 +600,19 @@ export type ResolversTypes = ResolversObject<{
   Chain: Chain;
   CreatedApiKey: ResolverTypeWrapper<CreatedApiKey>;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
+  LinkedProvider: ResolverTypeWrapper<LinkedProvider>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
+  Passkey: ResolverTypeWrapper<Passkey>;
+  PasskeySignInStart: ResolverTypeWrapper<PasskeySignInStart>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   RegisterInput: RegisterInput;
   Role: Role;
   SessionTokens: ResolverTypeWrapper<SessionTokensResultModel>;
+  SignInProvider: ResolverTypeWrapper<SignInProvider>;
+  SocialSignInPayload: ResolverTypeWrapper<Omit<SocialSignInPayload, 'user'> & { user: ResolversTypes['User'] }>;
+  SocialSignInStart: ResolverTypeWrapper<SocialSignInStart>;
   User: ResolverTypeWrapper<UserModel>;
   Wallet: ResolverTypeWrapper<WalletModel>;
   WalletChallenge: ResolverTypeWrapper<WalletChallenge>;
@@ -384,12 +626,18 @@ export type ResolversParentTypes = ResolversObject<{
   AuthPayload: SessionResultModel;
   CreatedApiKey: CreatedApiKey;
   DateTime: Scalars['DateTime']['output'];
+  LinkedProvider: LinkedProvider;
   Mutation: Record<PropertyKey, never>;
   Boolean: Scalars['Boolean']['output'];
+  Passkey: Passkey;
+  PasskeySignInStart: PasskeySignInStart;
   Query: Record<PropertyKey, never>;
   Int: Scalars['Int']['output'];
   RegisterInput: RegisterInput;
   SessionTokens: SessionTokensResultModel;
+  SignInProvider: SignInProvider;
+  SocialSignInPayload: Omit<SocialSignInPayload, 'user'> & { user: ResolversParentTypes['User'] };
+  SocialSignInStart: SocialSignInStart;
   User: UserModel;
   Wallet: WalletModel;
   WalletChallenge: WalletChallenge;
@@ -420,21 +668,51 @@ export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversT
   name: 'DateTime';
 }
 
+export type LinkedProviderResolvers<ContextType = any, ParentType = ResolversParentTypes['LinkedProvider']> = ResolversObject<{
+  linkedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  provider?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
 export type MutationResolvers<ContextType = any, ParentType = ResolversParentTypes['Mutation']> = ResolversObject<{
+  changeEmail?: Resolver<ResolversTypes['User'], ParentType, ContextType, RequireFields<MutationChangeEmailArgs, 'currentPassword' | 'newEmail'>>;
+  completeSocialSignIn?: Resolver<ResolversTypes['SocialSignInPayload'], ParentType, ContextType, RequireFields<MutationCompleteSocialSignInArgs, 'code' | 'state'>>;
   createApiKey?: Resolver<ResolversTypes['CreatedApiKey'], ParentType, ContextType, RequireFields<MutationCreateApiKeyArgs, 'name'>>;
+  finishPasskeyRegistration?: Resolver<ResolversTypes['Passkey'], ParentType, ContextType, RequireFields<MutationFinishPasskeyRegistrationArgs, 'response'>>;
+  finishPasskeySignIn?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationFinishPasskeySignInArgs, 'challengeId' | 'response'>>;
   linkWallet?: Resolver<ResolversTypes['Wallet'], ParentType, ContextType, RequireFields<MutationLinkWalletArgs, 'address' | 'chain' | 'signature'>>;
   login?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationLoginArgs, 'email' | 'password'>>;
   logout?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   refreshSession?: Resolver<ResolversTypes['SessionTokens'], ParentType, ContextType, RequireFields<MutationRefreshSessionArgs, 'refreshToken'>>;
   register?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationRegisterArgs, 'input'>>;
+  removePasskey?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationRemovePasskeyArgs, 'id'>>;
+  requestEmailVerification?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  requestPasswordReset?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationRequestPasswordResetArgs, 'email'>>;
+  resetPassword?: Resolver<ResolversTypes['AuthPayload'], ParentType, ContextType, RequireFields<MutationResetPasswordArgs, 'newPassword' | 'token'>>;
   revokeApiKey?: Resolver<ResolversTypes['ApiKey'], ParentType, ContextType, RequireFields<MutationRevokeApiKeyArgs, 'id'>>;
   setUserRoles?: Resolver<ResolversTypes['User'], ParentType, ContextType, RequireFields<MutationSetUserRolesArgs, 'roles' | 'userId'>>;
+  startPasskeyRegistration?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  startPasskeySignIn?: Resolver<ResolversTypes['PasskeySignInStart'], ParentType, ContextType, Partial<MutationStartPasskeySignInArgs>>;
+  startSocialSignIn?: Resolver<ResolversTypes['SocialSignInStart'], ParentType, ContextType, RequireFields<MutationStartSocialSignInArgs, 'provider' | 'redirectUri'>>;
+  verifyEmail?: Resolver<ResolversTypes['User'], ParentType, ContextType, RequireFields<MutationVerifyEmailArgs, 'token'>>;
   walletChallenge?: Resolver<ResolversTypes['WalletChallenge'], ParentType, ContextType, RequireFields<MutationWalletChallengeArgs, 'address' | 'chain'>>;
+}>;
+
+export type PasskeyResolvers<ContextType = any, ParentType = ResolversParentTypes['Passkey']> = ResolversObject<{
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  lastUsedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
+export type PasskeySignInStartResolvers<ContextType = any, ParentType = ResolversParentTypes['PasskeySignInStart']> = ResolversObject<{
+  challengeId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  options?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 }>;
 
 export type QueryResolvers<ContextType = any, ParentType = ResolversParentTypes['Query']> = ResolversObject<{
   apiKeys?: Resolver<Array<ResolversTypes['ApiKey']>, ParentType, ContextType, RequireFields<QueryApiKeysArgs, 'first'>>;
   me?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;
+  signInProviders?: Resolver<Array<ResolversTypes['SignInProvider']>, ParentType, ContextType>;
 }>;
 
 export type SessionTokensResolvers<ContextType = any, ParentType = ResolversParentTypes['SessionTokens']> = ResolversObject<{
@@ -443,12 +721,33 @@ export type SessionTokensResolvers<ContextType = any, ParentType = ResolversPare
   refreshToken?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 }>;
 
+export type SignInProviderResolvers<ContextType = any, ParentType = ResolversParentTypes['SignInProvider']> = ResolversObject<{
+  displayName?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
+export type SocialSignInPayloadResolvers<ContextType = any, ParentType = ResolversParentTypes['SocialSignInPayload']> = ResolversObject<{
+  accessToken?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  accessTokenExpiresAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  created?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  refreshToken?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  user?: Resolver<ResolversTypes['User'], ParentType, ContextType>;
+}>;
+
+export type SocialSignInStartResolvers<ContextType = any, ParentType = ResolversParentTypes['SocialSignInStart']> = ResolversObject<{
+  authorizationUrl?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  state?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
 export type UserResolvers<ContextType = any, ParentType = ResolversParentTypes['User'], FederationReferenceType extends FederationReferenceTypes['User'] = FederationReferenceTypes['User']> = ResolversObject<{
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['User']> | FederationReferenceType, FederationReferenceType, ContextType>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   displayName?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   email?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  emailVerified?: Resolver<Maybe<ResolversTypes['Boolean']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  linkedProviders?: Resolver<Maybe<Array<ResolversTypes['LinkedProvider']>>, ParentType, ContextType>;
+  passkeys?: Resolver<Maybe<Array<ResolversTypes['Passkey']>>, ParentType, ContextType>;
   roles?: Resolver<Array<ResolversTypes['Role']>, ParentType, ContextType>;
   wallets?: Resolver<Maybe<Array<ResolversTypes['Wallet']>>, ParentType, ContextType>;
 }>;
@@ -469,9 +768,15 @@ export type Resolvers<ContextType = any> = ResolversObject<{
   AuthPayload?: AuthPayloadResolvers<ContextType>;
   CreatedApiKey?: CreatedApiKeyResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
+  LinkedProvider?: LinkedProviderResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
+  Passkey?: PasskeyResolvers<ContextType>;
+  PasskeySignInStart?: PasskeySignInStartResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   SessionTokens?: SessionTokensResolvers<ContextType>;
+  SignInProvider?: SignInProviderResolvers<ContextType>;
+  SocialSignInPayload?: SocialSignInPayloadResolvers<ContextType>;
+  SocialSignInStart?: SocialSignInStartResolvers<ContextType>;
   User?: UserResolvers<ContextType>;
   Wallet?: WalletResolvers<ContextType>;
   WalletChallenge?: WalletChallengeResolvers<ContextType>;

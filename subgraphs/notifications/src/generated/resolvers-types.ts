@@ -3,6 +3,7 @@
 import type { GraphQLResolveInfo, GraphQLScalarType, GraphQLScalarTypeConfig } from 'graphql';
 import type { NotificationRow as NotificationRowModel, PreferencesModel as PreferencesModelModel } from '../service.ts';
 import type { Connection as ConnectionModel, Edge as EdgeModel } from '@vibestream/platform';
+import type { PushSubscriptionRow as PushSubscriptionRowModel } from '../push.ts';
 import type { EntityRef as EntityRefModel } from '../resolvers.ts';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
@@ -28,13 +29,46 @@ export type Mutation = {
    * an id that is not a notification id at all, or more than 500 ids, is BAD_USER_INPUT.
    */
   markNotificationsRead: Scalars['Int']['output'];
-  /** The caller's own preferences; a disabled kind is neither kept nor pushed from then on. */
+  /**
+   * Registers the caller's browser for Web Push. The same endpoint again answers the same
+   * subscription; an endpoint another user registered moves to the caller. BAD_USER_INPUT: an
+   * endpoint that is not https (http only for a loopback host outside production) or is over 1024
+   * characters, keys of the wrong length or not on P-256, or more than 20 subscriptions.
+   */
+  registerPushSubscription: PushSubscription;
+  /** Removes one of the caller's push subscriptions; false when the caller has none with this id. */
+  removePushSubscription: Scalars['Boolean']['output'];
+  /** No sign-in: turns off the EMAIL channel of the kind an email's unsubscribe link names, for its user. BAD_USER_INPUT: a token this server did not sign. */
+  unsubscribeEmail: Scalars['Boolean']['output'];
+  /** The caller's own channel settings: only the (kind, channel) pairs listed change, each at most once (BAD_USER_INPUT otherwise). Answers every kind on every channel. */
+  updateNotificationChannels: Array<NotificationChannelPreference>;
+  /** The caller's own preferences; a disabled kind is neither kept in the app nor pushed live from then on (its IN_APP channel). */
   updateNotificationPreferences: NotificationPreferences;
 };
 
 
 export type MutationMarkNotificationsReadArgs = {
   ids: Array<Scalars['ID']['input']>;
+};
+
+
+export type MutationRegisterPushSubscriptionArgs = {
+  input: PushSubscriptionInput;
+};
+
+
+export type MutationRemovePushSubscriptionArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type MutationUnsubscribeEmailArgs = {
+  token: Scalars['String']['input'];
+};
+
+
+export type MutationUpdateNotificationChannelsArgs = {
+  input: Array<NotificationChannelPreferenceInput>;
 };
 
 
@@ -49,6 +83,8 @@ export type Notification = {
   body: Scalars['String']['output'];
   /** When the event behind it happened. */
   createdAt: Scalars['DateTime']['output'];
+  /** How it went out by email and Web Push: one entry per channel it was queued on (none while those channels are off). */
+  deliveries: Array<NotificationDelivery>;
   /** The notification's id. */
   id: Scalars['ID']['output'];
   /** What it is about. */
@@ -61,6 +97,36 @@ export type Notification = {
   title: Scalars['String']['output'];
 };
 
+/** Where a notification reaches its user. */
+export type NotificationChannel =
+  /** By email, to the user's verified address. */
+  | 'EMAIL'
+  /** In the app: kept, listed, counted and pushed live (the same setting as the kind's `enabled` in notificationPreferences). */
+  | 'IN_APP'
+  /** By Web Push, to the browsers the user subscribed. */
+  | 'PUSH';
+
+/** Whether the user wants one kind of notification on one channel. */
+export type NotificationChannelPreference = {
+  __typename?: 'NotificationChannelPreference';
+  /** The channel. */
+  channel: NotificationChannel;
+  /** False: this kind is not sent on this channel. */
+  enabled: Scalars['Boolean']['output'];
+  /** The kind. */
+  kind: NotificationKind;
+};
+
+/** Turns one kind of notification on or off on one channel. */
+export type NotificationChannelPreferenceInput = {
+  /** The channel; IN_APP is the kind's `enabled` of notificationPreferences. */
+  channel: NotificationChannel;
+  /** False: nothing of this kind on this channel from now on. */
+  enabled: Scalars['Boolean']['input'];
+  /** The kind. */
+  kind: NotificationKind;
+};
+
 /** A page of notifications (Relay connection). */
 export type NotificationConnection = {
   __typename?: 'NotificationConnection';
@@ -71,6 +137,34 @@ export type NotificationConnection = {
   /** How many notifications there are in all (unread only, when asked so), across every page. */
   totalCount: Scalars['Int']['output'];
 };
+
+/** One notification on one channel (EMAIL or PUSH). */
+export type NotificationDelivery = {
+  __typename?: 'NotificationDelivery';
+  /** Attempts made so far. */
+  attempts: Scalars['Int']['output'];
+  /** The channel. */
+  channel: NotificationChannel;
+  /** Why the last attempt failed or why it was skipped, in plain words; null when nothing failed. */
+  lastError?: Maybe<Scalars['String']['output']>;
+  /** When it was sent; null until then. */
+  sentAt?: Maybe<Scalars['DateTime']['output']>;
+  /** Where it stands. */
+  status: NotificationDeliveryStatus;
+};
+
+/** Where one delivery of a notification stands. */
+export type NotificationDeliveryStatus =
+  /** It failed for good (refused, or too many attempts); it is not tried again. */
+  | 'DEAD'
+  /** The last attempt failed; it is tried again later. */
+  | 'FAILED'
+  /** Waiting to be sent, or being sent. */
+  | 'QUEUED'
+  /** Handed to the mail server or push service. */
+  | 'SENT'
+  /** Nothing to send it to (no verified email address, no push subscription) or the channel was turned off before it went. */
+  | 'SKIPPED';
 
 /** One notification in a page of notifications. */
 export type NotificationEdge = {
@@ -99,7 +193,7 @@ export type NotificationKind =
 /** Whether the user wants one kind of notification. */
 export type NotificationKindPreference = {
   __typename?: 'NotificationKindPreference';
-  /** A disabled kind is neither kept nor pushed. */
+  /** False: the kind is not kept in the app nor pushed live (its IN_APP channel; email and Web Push follow notificationChannels). */
   enabled: Scalars['Boolean']['output'];
   /** The kind. */
   kind: NotificationKind;
@@ -107,7 +201,7 @@ export type NotificationKindPreference = {
 
 /** Turns one kind of notification on or off. */
 export type NotificationKindPreferenceInput = {
-  /** False: neither kept nor pushed from now on. */
+  /** False: not kept in the app nor pushed live from now on (the kind's IN_APP channel). */
   enabled: Scalars['Boolean']['input'];
   /** The kind. */
   kind: NotificationKind;
@@ -135,10 +229,33 @@ export type PageInfo = {
   hasNextPage: Scalars['Boolean']['output'];
 };
 
+/** A browser subscribed to the user's Web Push notifications (RFC 8030). Its endpoint and keys are never shown back. */
+export type PushSubscription = {
+  __typename?: 'PushSubscription';
+  /** When this user registered it. */
+  createdAt: Scalars['DateTime']['output'];
+  /** The push service the browser uses (its endpoint's origin, e.g. https://fcm.googleapis.com). */
+  endpointOrigin: Scalars['String']['output'];
+  /** The subscription's id, for removePushSubscription. */
+  id: Scalars['ID']['output'];
+};
+
+/** A browser's PushSubscription (its toJSON(): endpoint and keys). */
+export type PushSubscriptionInput = {
+  /** keys.auth: the 16-byte authentication secret, base64url. */
+  auth: Scalars['String']['input'];
+  /** The push service URL (https; plain http only for a loopback push service outside production), at most 1024 characters. */
+  endpoint: Scalars['String']['input'];
+  /** keys.p256dh: the subscription's P-256 public key, 65 bytes uncompressed, base64url. */
+  p256dh: Scalars['String']['input'];
+};
+
 export type Query = {
   __typename?: 'Query';
   /** One of the caller's notifications (an ADMIN may read anyone's); live notificationAdded events are resolved through it. */
   notification?: Maybe<Notification>;
+  /** The server's VAPID public key (RFC 8292; base64url, 65 bytes): the applicationServerKey for PushManager.subscribe. */
+  webPushPublicKey: Scalars['String']['output'];
 };
 
 
@@ -160,10 +277,14 @@ export type Subscription = {
 export type User = {
   __typename?: 'User';
   id: Scalars['ID']['output'];
+  /** Every kind on every channel (kinds x IN_APP, EMAIL, PUSH), enabled unless the user turned it off. Only for the user themself or an ADMIN (FORBIDDEN otherwise). */
+  notificationChannels?: Maybe<Array<NotificationChannelPreference>>;
   /** Only for the user themself or an ADMIN (FORBIDDEN otherwise). */
   notificationPreferences?: Maybe<NotificationPreferences>;
   /** Newest first. Only for the user themself or an ADMIN (FORBIDDEN otherwise). */
   notifications?: Maybe<NotificationConnection>;
+  /** The browsers subscribed to this user's Web Push notifications, oldest first (at most 20). Only for the user themself (FORBIDDEN otherwise). */
+  pushSubscriptions?: Maybe<Array<PushSubscription>>;
   /** Only for the user themself or an ADMIN (FORBIDDEN otherwise). */
   unreadNotificationCount?: Maybe<Scalars['Int']['output']>;
 };
@@ -274,17 +395,24 @@ export type ResolversTypes = ResolversObject<{
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
-  Notification: ResolverTypeWrapper<NotificationRowModel>;
+  Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
+  Notification: ResolverTypeWrapper<NotificationRowModel>;
+  NotificationChannel: NotificationChannel;
+  NotificationChannelPreference: ResolverTypeWrapper<NotificationChannelPreference>;
+  NotificationChannelPreferenceInput: NotificationChannelPreferenceInput;
   NotificationConnection: ResolverTypeWrapper<ConnectionModel<NotificationRowModel>>;
+  NotificationDelivery: ResolverTypeWrapper<NotificationDelivery>;
+  NotificationDeliveryStatus: NotificationDeliveryStatus;
   NotificationEdge: ResolverTypeWrapper<EdgeModel<NotificationRowModel>>;
   NotificationKind: NotificationKind;
   NotificationKindPreference: ResolverTypeWrapper<NotificationKindPreference>;
-  Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   NotificationKindPreferenceInput: NotificationKindPreferenceInput;
   NotificationPreferences: ResolverTypeWrapper<PreferencesModelModel>;
   NotificationPreferencesInput: NotificationPreferencesInput;
   PageInfo: ResolverTypeWrapper<PageInfo>;
+  PushSubscription: ResolverTypeWrapper<PushSubscriptionRowModel>;
+  PushSubscriptionInput: PushSubscriptionInput;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Song: ResolverTypeWrapper<EntityRefModel>;
   Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
@@ -297,16 +425,21 @@ export type ResolversParentTypes = ResolversObject<{
   Mutation: Record<PropertyKey, never>;
   Int: Scalars['Int']['output'];
   ID: Scalars['ID']['output'];
-  Notification: NotificationRowModel;
+  Boolean: Scalars['Boolean']['output'];
   String: Scalars['String']['output'];
+  Notification: NotificationRowModel;
+  NotificationChannelPreference: NotificationChannelPreference;
+  NotificationChannelPreferenceInput: NotificationChannelPreferenceInput;
   NotificationConnection: ConnectionModel<NotificationRowModel>;
+  NotificationDelivery: NotificationDelivery;
   NotificationEdge: EdgeModel<NotificationRowModel>;
   NotificationKindPreference: NotificationKindPreference;
-  Boolean: Scalars['Boolean']['output'];
   NotificationKindPreferenceInput: NotificationKindPreferenceInput;
   NotificationPreferences: PreferencesModelModel;
   NotificationPreferencesInput: NotificationPreferencesInput;
   PageInfo: PageInfo;
+  PushSubscription: PushSubscriptionRowModel;
+  PushSubscriptionInput: PushSubscriptionInput;
   Query: Record<PropertyKey, never>;
   Song: EntityRefModel;
   Subscription: Record<PropertyKey, never>;
@@ -320,12 +453,17 @@ export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversT
 export type MutationResolvers<ContextType = any, ParentType = ResolversParentTypes['Mutation']> = ResolversObject<{
   markAllNotificationsRead?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   markNotificationsRead?: Resolver<ResolversTypes['Int'], ParentType, ContextType, RequireFields<MutationMarkNotificationsReadArgs, 'ids'>>;
+  registerPushSubscription?: Resolver<ResolversTypes['PushSubscription'], ParentType, ContextType, RequireFields<MutationRegisterPushSubscriptionArgs, 'input'>>;
+  removePushSubscription?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationRemovePushSubscriptionArgs, 'id'>>;
+  unsubscribeEmail?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationUnsubscribeEmailArgs, 'token'>>;
+  updateNotificationChannels?: Resolver<Array<ResolversTypes['NotificationChannelPreference']>, ParentType, ContextType, RequireFields<MutationUpdateNotificationChannelsArgs, 'input'>>;
   updateNotificationPreferences?: Resolver<ResolversTypes['NotificationPreferences'], ParentType, ContextType, RequireFields<MutationUpdateNotificationPreferencesArgs, 'input'>>;
 }>;
 
 export type NotificationResolvers<ContextType = any, ParentType = ResolversParentTypes['Notification']> = ResolversObject<{
   body?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  deliveries?: Resolver<Array<ResolversTypes['NotificationDelivery']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   kind?: Resolver<ResolversTypes['NotificationKind'], ParentType, ContextType>;
   readAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
@@ -333,10 +471,24 @@ export type NotificationResolvers<ContextType = any, ParentType = ResolversParen
   title?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 }>;
 
+export type NotificationChannelPreferenceResolvers<ContextType = any, ParentType = ResolversParentTypes['NotificationChannelPreference']> = ResolversObject<{
+  channel?: Resolver<ResolversTypes['NotificationChannel'], ParentType, ContextType>;
+  enabled?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  kind?: Resolver<ResolversTypes['NotificationKind'], ParentType, ContextType>;
+}>;
+
 export type NotificationConnectionResolvers<ContextType = any, ParentType = ResolversParentTypes['NotificationConnection']> = ResolversObject<{
   edges?: Resolver<Array<ResolversTypes['NotificationEdge']>, ParentType, ContextType>;
   pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
   totalCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+}>;
+
+export type NotificationDeliveryResolvers<ContextType = any, ParentType = ResolversParentTypes['NotificationDelivery']> = ResolversObject<{
+  attempts?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  channel?: Resolver<ResolversTypes['NotificationChannel'], ParentType, ContextType>;
+  lastError?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  sentAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['NotificationDeliveryStatus'], ParentType, ContextType>;
 }>;
 
 export type NotificationEdgeResolvers<ContextType = any, ParentType = ResolversParentTypes['NotificationEdge']> = ResolversObject<{
@@ -358,8 +510,15 @@ export type PageInfoResolvers<ContextType = any, ParentType = ResolversParentTyp
   hasNextPage?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
 }>;
 
+export type PushSubscriptionResolvers<ContextType = any, ParentType = ResolversParentTypes['PushSubscription']> = ResolversObject<{
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  endpointOrigin?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+}>;
+
 export type QueryResolvers<ContextType = any, ParentType = ResolversParentTypes['Query']> = ResolversObject<{
   notification?: Resolver<Maybe<ResolversTypes['Notification']>, ParentType, ContextType, RequireFields<QueryNotificationArgs, 'id'>>;
+  webPushPublicKey?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 }>;
 
 export type SongResolvers<ContextType = any, ParentType = ResolversParentTypes['Song']> = ResolversObject<{
@@ -373,8 +532,10 @@ export type SubscriptionResolvers<ContextType = any, ParentType = ResolversParen
 export type UserResolvers<ContextType = any, ParentType = ResolversParentTypes['User'], FederationReferenceType extends FederationReferenceTypes['User'] = FederationReferenceTypes['User']> = ResolversObject<{
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['User']> | FederationReferenceType, FederationReferenceType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  notificationChannels?: Resolver<Maybe<Array<ResolversTypes['NotificationChannelPreference']>>, ParentType, ContextType>;
   notificationPreferences?: Resolver<Maybe<ResolversTypes['NotificationPreferences']>, ParentType, ContextType>;
   notifications?: Resolver<Maybe<ResolversTypes['NotificationConnection']>, ParentType, ContextType, RequireFields<UserNotificationsArgs, 'first' | 'unreadOnly'>>;
+  pushSubscriptions?: Resolver<Maybe<Array<ResolversTypes['PushSubscription']>>, ParentType, ContextType>;
   unreadNotificationCount?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
 }>;
 
@@ -382,11 +543,14 @@ export type Resolvers<ContextType = any> = ResolversObject<{
   DateTime?: GraphQLScalarType;
   Mutation?: MutationResolvers<ContextType>;
   Notification?: NotificationResolvers<ContextType>;
+  NotificationChannelPreference?: NotificationChannelPreferenceResolvers<ContextType>;
   NotificationConnection?: NotificationConnectionResolvers<ContextType>;
+  NotificationDelivery?: NotificationDeliveryResolvers<ContextType>;
   NotificationEdge?: NotificationEdgeResolvers<ContextType>;
   NotificationKindPreference?: NotificationKindPreferenceResolvers<ContextType>;
   NotificationPreferences?: NotificationPreferencesResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
+  PushSubscription?: PushSubscriptionResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   Song?: SongResolvers<ContextType>;
   Subscription?: SubscriptionResolvers<ContextType>;
