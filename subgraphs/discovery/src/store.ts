@@ -184,7 +184,8 @@ export async function recommendationInputs(
           (select song_id, completions, last_completed_at from user_songs where user_id = ${userId} and last_completed_at >= ${o.since}
            order by last_completed_at desc offset ${o.recent} limit ${Math.max(0, (o.max ?? 10_000) - o.recent)})
         ), listened as materialized (
-          select m.song_id, s.title, s.genre, m.completions, m.last_completed_at from mine m left join songs s using (song_id)
+          select m.song_id, s.title, s.genre, m.completions, m.last_completed_at
+          from mine m left join lateral (select title, genre from songs where songs.song_id = m.song_id limit 1) s on true
         ), seeds as (
           select song_id from listened where title is not null order by last_completed_at desc limit ${o.seeds}
         )
@@ -192,8 +193,12 @@ export async function recommendationInputs(
                null::uuid as candidate_id, null::uuid as artist_id, null::int as co, null::float8 as similarity
         from listened
         union all
-        select n.song_id, null, null, null, null, n.neighbour_id, n.artist_id, n.co, n.score
-        from seeds join song_neighbours n on n.song_id = seeds.song_id and n.rank <= ${o.perSeed}`,
+        select seeds.song_id, null, null, null, null, n.neighbour_id, n.artist_id, n.co, n.score
+        from seeds cross join lateral (
+          -- Per seed, an index range (a join could pick a scan of the whole table).
+          select neighbour_id, artist_id, co, score from song_neighbours
+          where song_id = seeds.song_id and rank <= ${o.perSeed} order by rank limit ${o.perSeed}
+        ) n`,
   );
   const songs: ListenerSong[] = [];
   const neighbours: NeighbourRead[] = [];
@@ -212,8 +217,12 @@ export async function neighbours(db: Session, seedIds: readonly string[], perSee
   return rows(
     db,
     NeighbourRead,
-    sql`select song_id as seed_id, neighbour_id as candidate_id, artist_id, co, score as similarity
-        from song_neighbours where song_id = any(${ids(seedIds)}) and rank <= ${perSeed}`,
+    sql`select seed.song_id as seed_id, n.neighbour_id as candidate_id, n.artist_id, n.co, n.score as similarity
+        from unnest(${ids(seedIds)}) as seed(song_id)
+        cross join lateral (
+          select neighbour_id, artist_id, co, score from song_neighbours
+          where song_id = seed.song_id and rank <= ${perSeed} order by rank limit ${perSeed}
+        ) n`,
   );
 }
 
