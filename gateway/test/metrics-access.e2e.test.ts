@@ -33,7 +33,13 @@ async function gateway(env: NodeJS.ProcessEnv): Promise<RunningGateway> {
 }
 
 async function identity(env: NodeJS.ProcessEnv): Promise<RunningSubgraph> {
-  const started = await identitySubgraph.start({ env: { ...stack.env, HOST: '127.0.0.1', ...env }, port: 0, infra: stack.infra, log: stack.log });
+  // MAIL_ENABLED=false: production identity otherwise needs an SMTP server, which this test is not about.
+  const started = await identitySubgraph.start({
+    env: { ...stack.env, HOST: '127.0.0.1', MAIL_ENABLED: 'false', ...env },
+    port: 0,
+    infra: stack.infra,
+    log: stack.log,
+  });
   running.push(started);
   return started;
 }
