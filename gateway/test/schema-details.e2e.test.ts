@@ -26,7 +26,7 @@ beforeAll(async () => {
     INTERNAL_API_TOKEN,
   });
   const { supergraph } = composeSupergraph(modules, (m) => stack.subgraphs.get(m.name)!.url);
-  const productionEnv = { ...stack.env, NODE_ENV: 'production', HOST: '127.0.0.1' };
+  const productionEnv = { ...stack.env, NODE_ENV: 'production', HOST: '127.0.0.1', MAIL_ENABLED: 'false' };
   production = await startGateway({ env: productionEnv, supergraphSdl: supergraph, port: 0, log: stack.log, live: stack.infra.live });
   productionIdentity = await identitySubgraph.start({ env: productionEnv, port: 0, infra: stack.infra, log: stack.log });
 
