@@ -9,8 +9,10 @@ import {
   pairUsable,
   radioPage,
   rankCandidates,
+  rankNeighbours,
   recentlyCompleted,
   similarity,
+  topNeighbours,
   withFallback,
   type Pair,
 } from '../src/domain/ranking.ts';
@@ -41,6 +43,42 @@ describe('the k threshold', () => {
         }
         for (const p of pairs) if (p.co < effective) expect(similarity(p.co, p.seedListeners, p.candidateListeners, k)).toBe(0);
         expect(pairUsable(4, 0)).toBe(false);
+      }),
+    );
+  });
+
+  it('property: the neighbour table gets no pair under k, never the song itself, at most the limit per song, the strongest first', () => {
+    fc.assert(
+      fc.property(fc.array(pairArb, { maxLength: 120 }), fc.integer({ min: 0, max: 20 }), fc.integer({ min: 1, max: 10 }), (raw, k, limit) => {
+        // One pair per (seed, candidate), as the pair table holds.
+        const pairs = [...new Map(raw.map((p) => [`${p.seedId}|${p.candidateId}`, p])).values()];
+        const rows = topNeighbours(pairs, k, limit);
+        const effective = Math.max(5, k);
+        const bySeed = new Map<string, typeof rows>();
+        for (const r of rows) {
+          expect(r.co).toBeGreaterThanOrEqual(effective);
+          expect(r.neighbourId).not.toBe(r.songId);
+          expect(r.score).toBeGreaterThan(0);
+          bySeed.set(r.songId, [...(bySeed.get(r.songId) ?? []), r]);
+        }
+        for (const [seed, list] of bySeed) {
+          expect(list.map((r) => r.rank)).toEqual(list.map((_, i) => i + 1));
+          const usable = pairs.filter((p) => p.seedId === seed && p.candidateId !== seed && p.co >= effective);
+          expect(list).toHaveLength(Math.min(limit, usable.length));
+          for (let i = 1; i < list.length; i++) expect(list[i]!.co).toBeLessThanOrEqual(list[i - 1]!.co);
+        }
+        // A seed with a usable pair always gets rows.
+        for (const p of pairs) if (p.co >= effective && p.candidateId !== p.seedId) expect(bySeed.has(p.seedId)).toBe(true);
+      }),
+    );
+  });
+
+  it('ranks precomputed neighbours exactly as their pairs', () => {
+    fc.assert(
+      fc.property(fc.array(pairArb, { maxLength: 80 }), fc.integer({ min: 0, max: 20 }), (pairs, k) => {
+        const known = new Set(pairs.slice(0, 5).map((p) => p.candidateId));
+        const neighbours = pairs.map((p) => ({ ...p, similarity: similarity(p.co, p.seedListeners, p.candidateListeners, k) }));
+        expect(rankNeighbours(neighbours, new Set(), k, known)).toEqual(rankCandidates(pairs, new Set(), k, known));
       }),
     );
   });
