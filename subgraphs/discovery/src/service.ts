@@ -1,6 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { badInput, requireAuth, type Logger, type Persistence, type Principal, type Session } from '@vibestream/platform';
-import { EXCLUDE_RECENT_DAYS, HISTORY_SEEDS, diversify, radioPage, rankNeighbours, topNeighbours, withFallback, type Ranked } from './domain/ranking.ts';
+import {
+  EXCLUDE_RECENT_DAYS,
+  HISTORY_SEEDS,
+  STORED_NEIGHBOURS,
+  diversify,
+  radioPage,
+  rankNeighbours,
+  topNeighbours,
+  withFallback,
+  type Ranked,
+} from './domain/ranking.ts';
 import * as store from './store.ts';
 
 /** Neighbours read per seed song: bounds a request's work whatever the history. */
@@ -153,7 +163,7 @@ export class DiscoveryService {
     for (let batch = 0; batch < maxBatches; batch++) {
       const songs = await this.db.useCase(async (tx) => {
         const claimed = await store.claimDirty(tx, REFRESH_BATCH);
-        const pairs = await store.usablePairs(tx, claimed, this.k);
+        const pairs = await store.usablePairs(tx, claimed, this.k, STORED_NEIGHBOURS);
         await store.replaceNeighbours(
           tx,
           claimed,

@@ -108,20 +108,29 @@ export async function claimDirty(tx: Tx, limit: number): Promise<string[]> {
   return found.map((r) => r.song_id);
 }
 
-/** Every usable pair (at least k listeners) of these published songs with a published song, with the counts. */
-export async function usablePairs(tx: Tx, songIds: readonly string[], k: number): Promise<UsablePair[]> {
+/**
+ * The strongest usable pairs (at least k listeners) of these published songs with published songs:
+ * per song its `limit` pairs with the most listeners, and every pair tied with the last of them, with
+ * the counts. Bounded by `limit` (plus ties) per song, read in the order of the (song_a, listeners desc)
+ * index: a popular song's recomputation does not read all its pairs.
+ */
+export async function usablePairs(tx: Tx, songIds: readonly string[], k: number, limit: number): Promise<UsablePair[]> {
   if (songIds.length === 0) return [];
   return rows(
     tx,
     UsablePair,
-    sql`select p.song_a as seed_id, p.song_b as candidate_id, c.artist_id, p.listeners as co,
-               ls.listeners as seed_listeners, lc.listeners as candidate_listeners
-        from pair_listeners p
-        join songs s on s.song_id = p.song_a
-        join songs c on c.song_id = p.song_b
-        join song_listeners ls on ls.song_id = p.song_a
-        join song_listeners lc on lc.song_id = p.song_b
-        where p.song_a = any(${ids(songIds)}) and p.listeners >= ${k}`,
+    sql`select s.song_id as seed_id, n.candidate_id, n.artist_id, n.co, ls.listeners as seed_listeners, n.candidate_listeners
+        from unnest(${ids(songIds)}) as x(song_id)
+        join songs s on s.song_id = x.song_id
+        join song_listeners ls on ls.song_id = x.song_id
+        cross join lateral (
+          select p.song_b as candidate_id, c.artist_id, p.listeners as co, lc.listeners as candidate_listeners
+          from pair_listeners p
+          join songs c on c.song_id = p.song_b
+          join song_listeners lc on lc.song_id = p.song_b
+          where p.song_a = x.song_id and p.listeners >= ${k}
+          order by p.listeners desc fetch first (${limit}::int) rows with ties
+        ) n`,
   );
 }
 
