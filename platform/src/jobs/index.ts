@@ -18,6 +18,8 @@ import { afterCommit, exec, persistenceOf, rows, sql, type Persistence, type Ses
  *   worker that died while running it leaves it to be claimed again once the lease ends.
  * - A commit that enqueued jobs wakes this process's workers of that context at once; a slow poll
  *   (`pollMs`) is the safety net for jobs other replicas enqueued.
+ * - `retryJobsNow(tx, …)` makes retrying jobs due at once when what they wait for committed, and
+ *   wakes the workers the same way.
  */
 
 /** The statuses a job goes through. */
@@ -80,6 +82,8 @@ export interface Job {
   key: string;
   /** This attempt's number, from 1. */
   attempt: number;
+  /** Set by the worker: whether a failure of this attempt makes the job DEAD (no retry follows). */
+  lastAttempt?: boolean;
   createdAt: Date;
 }
 
@@ -125,6 +129,25 @@ export async function enqueueJob(tx: Tx, job: NewJob): Promise<boolean> {
   const delayMs = runAt ? Math.max(0, runAt.getTime() - Date.now()) : 0;
   afterCommit(tx, () => wakeWorkersOf(db, delayMs));
   return true;
+}
+
+/**
+ * Makes the context's retrying jobs of `kind` whose payload has `match.field` = `match.value`
+ * (case-insensitive) due now rather than at their backoff, e.g. those waiting for something another
+ * context's event brings (an email job for a user's address): in the transaction of `tx`, and once
+ * it committed this process's workers of the context wake, as after `enqueueJob`. Answers how many.
+ */
+export async function retryJobsNow(tx: Tx, kind: string, match: { field: string; value: string }): Promise<number> {
+  const changed = await exec(
+    tx,
+    sql`update jobs set next_attempt_at = now()
+        where kind = ${kind} and status = 'FAILED' and next_attempt_at > now() and lower(payload ->> ${match.field}) = lower(${match.value})`,
+  );
+  if (changed > 0) {
+    const db = persistenceOf(tx);
+    afterCommit(tx, () => wakeWorkersOf(db));
+  }
+  return changed;
 }
 
 const JobStateRow = z.object({
@@ -253,7 +276,7 @@ export function startJobWorker(db: Persistence, options: JobWorkerOptions): JobW
   async function runOne(job: z.output<typeof ClaimedRow>): Promise<void> {
     const handler = handlers[job.kind]!;
     const counted = (outcome: 'sent' | 'retried' | 'dead' | 'skipped') => attempts.inc({ kind: job.kind, outcome });
-    const info: Job = { id: job.id, kind: job.kind, key: job.key, attempt: job.attempts, createdAt: job.created_at };
+    const info: Job = { id: job.id, kind: job.kind, key: job.key, attempt: job.attempts, lastAttempt: job.attempts >= maxAttempts, createdAt: job.created_at };
     try {
       await handler(job.payload, info);
       await finish(job.id, job.attempts, sql`status = 'SENT', finished_at = now(), last_error = null, ${clearPayload}`);

@@ -76,6 +76,8 @@ const shownErrors = [
   /^the mail server (refused the message|deferred the message) \(\d{3}\)/,
   /^the mail server (refused the address|refused the credentials|could not be reached)/,
   /^no verified email address$/,
+  /^waiting for the user's email address$/,
+  /^no email address arrived for the user$/,
   /^email is off for this kind$/,
   /^email is turned off on this server$/,
   /^the notification is gone$/,
@@ -127,20 +129,37 @@ export interface EmailDeliveryDeps {
   apiUrl: string;
   unsubscribeSecret: string;
   rewardToken: { decimals: number; symbol: string | null };
+  /** How long a job waits for its user's contact to be projected (default EMAIL_CONTACT_WAIT_MS). */
+  contactWaitMs?: number;
 }
+
+/**
+ * How long an EMAIL job whose user has no contact projected yet (identity.user.contact_changed.v1
+ * not handled here yet: events of different contexts arrive in any order) keeps retrying, with the
+ * delivery jobs' backoff, before it is SKIPPED: 10 minutes, about the jobs' 8 attempts. The
+ * contact's commit makes the job due at once (handlers.ts). A known but unverified address is
+ * skipped at once: verifying is the user's own later act, not a message in flight.
+ */
+export const EMAIL_CONTACT_WAIT_MS = 600_000;
 
 /**
  * The EMAIL sender: the notification rendered as the web app renders it, to the user's address only
  * when identity says it is verified, and only while the kind's email is still on.
  */
 export function emailDelivery(deps: EmailDeliveryDeps): DeliveryHandler {
-  return async (payload) => {
+  const contactWaitMs = deps.contactWaitMs ?? EMAIL_CONTACT_WAIT_MS;
+  return async (payload, job) => {
     const db = deps.db.reader();
     const notification = await store.notificationForDelivery(db, payload.notificationId);
     if (!notification || notification.user_id !== payload.userId.toLowerCase()) throw new SkipJobError('the notification is gone');
     if (!(await channelEnabled(db, notification.user_id, notification.kind, 'EMAIL'))) throw new SkipJobError('email is off for this kind');
     const contact = await store.contactOf(db, notification.user_id);
-    if (!contact?.email_verified) throw new SkipJobError('no verified email address');
+    if (!contact) {
+      // Not known yet: retried (a transient failure) until the contact arrives or the wait is over.
+      if (job.lastAttempt || Date.now() - job.createdAt.getTime() >= contactWaitMs) throw new SkipJobError('no email address arrived for the user');
+      throw new Error("waiting for the user's email address");
+    }
+    if (!contact.email_verified) throw new SkipJobError('no verified email address');
     const songTitle = notification.song_id ? ((await store.songTitles(db, [notification.song_id])).get(notification.song_id) ?? null) : null;
     const rendered = renderNotification({ ...notification.data, kind: notification.kind } as NotificationFacts, { songTitle, rewardToken: deps.rewardToken });
     const unsubscribeToken = await signUnsubscribeToken(deps.unsubscribeSecret, { userId: notification.user_id, kind: notification.kind });

@@ -1,10 +1,11 @@
-import type { EventHandler, Persistence } from '@vibestream/platform';
+import { retryJobsNow, type EventHandler, type Persistence } from '@vibestream/platform';
 import { CampaignNftMinted } from '@vibestream/contracts/campaigns';
 import { SongPublished } from '@vibestream/contracts/catalog';
 import { UserContactChanged } from '@vibestream/contracts/identity';
 import { OrderFilled, RevenuePaid } from '@vibestream/contracts/ownership';
 import { DepositSucceeded, SubscriptionChanged } from '@vibestream/contracts/payments';
 import { VoucherIssued } from '@vibestream/contracts/rewards';
+import { deliveryJobKinds } from './deliveries.ts';
 import type { NotificationsService } from './service.ts';
 import * as store from './store.ts';
 
@@ -16,8 +17,12 @@ export function notificationsHandlers(db: Persistence, service: NotificationsSer
   const on = db.on.bind(db);
   return [
     on(SongPublished, (tx, song) => store.upsertSong(tx, song)),
-    // Where email goes and whom it greets: the highest version identity published wins.
-    on(UserContactChanged, (tx, contact) => store.upsertContact(tx, contact)),
+    // Where email goes and whom it greets: the highest version identity published wins. The user's
+    // email jobs retrying for want of it are due at once, and this process's job worker wakes when
+    // this commits (one whose attempt is running meanwhile retries at its backoff).
+    on(UserContactChanged, async (tx, contact) => {
+      if (await store.upsertContact(tx, contact)) await retryJobsNow(tx, deliveryJobKinds.EMAIL, { field: 'userId', value: contact.userId });
+    }),
     on(VoucherIssued, async (tx, voucher, envelope) => {
       await service.receive(tx, envelope, {
         userId: voucher.userId,

@@ -283,12 +283,15 @@ const Contact = z.object({
 });
 export type ContactRow = z.output<typeof Contact>;
 
-/** Keeps a user's contact (identity.user.contact_changed.v1); an older or equal version than the one kept changes nothing. */
+/**
+ * Keeps a user's contact (identity.user.contact_changed.v1); an older or equal version than the one
+ * kept changes nothing. Answers whether it was kept.
+ */
 export async function upsertContact(
   tx: Tx,
   c: { userId: string; email: string; emailVerified: boolean; displayName: string; version: number; changedAt: string },
-): Promise<void> {
-  await exec(
+): Promise<boolean> {
+  const kept = await exec(
     tx,
     sql`insert into user_contacts (user_id, email, email_verified, display_name, version, changed_at)
         values (${c.userId}, ${c.email}, ${c.emailVerified}, ${c.displayName}, ${c.version}, ${c.changedAt}::timestamptz)
@@ -296,6 +299,7 @@ export async function upsertContact(
           display_name = excluded.display_name, version = excluded.version, changed_at = excluded.changed_at
         where user_contacts.version < excluded.version`,
   );
+  return kept > 0;
 }
 
 export async function contactOf(db: Session, userId: string): Promise<ContactRow | undefined> {

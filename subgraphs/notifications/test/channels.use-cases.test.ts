@@ -34,6 +34,10 @@ import { NotificationsService } from '../src/service.ts';
 const SECRET = 'use-case-unsubscribe-secret-0123456789';
 const WEB = 'https://app.vibe.test';
 const API = 'https://api.vibe.test';
+/** How long an email job waits here for its user's contact (10 min in the subgraph). */
+const CONTACT_WAIT_MS = 1200;
+/** Two quick retries (a dropped connection), then 600 ms apart: a job waiting for a contact is not due again soon. */
+const testBackoff = (attempt: number) => (attempt < 3 ? 20 : 600);
 
 let h: ContextHarness;
 let catcher: MailCatcher;
@@ -50,11 +54,20 @@ beforeAll(async () => {
   );
   const mailer = createMailer(config, h.log);
   const handlers = {
-    EMAIL: emailDelivery({ db: h.db, mailer, log: h.log, webUrl: WEB, apiUrl: API, unsubscribeSecret: SECRET, rewardToken: { decimals: 18, symbol: null } }),
+    EMAIL: emailDelivery({
+      db: h.db,
+      mailer,
+      log: h.log,
+      webUrl: WEB,
+      apiUrl: API,
+      unsubscribeSecret: SECRET,
+      rewardToken: { decimals: 18, symbol: null },
+      contactWaitMs: CONTACT_WAIT_MS,
+    }),
   };
   service = new NotificationsService({ db: h.db, live: new MemoryLiveEvents(), log: h.log, senders: ['EMAIL'], unsubscribeSecret: SECRET });
   h.consume(notificationsHandlers(h.db, service));
-  worker = startJobWorker(h.db, { handlers: deliveryJobHandlers(handlers), log: h.log, maxAttempts: 3, backoff: () => 20, pollMs: 60_000 });
+  worker = startJobWorker(h.db, { handlers: deliveryJobHandlers(handlers), log: h.log, maxAttempts: 10, backoff: testBackoff, pollMs: 60_000 });
 });
 
 afterAll(async () => {
@@ -214,11 +227,8 @@ describe('email deliveries', () => {
     expect((await onlyNotification(di.userId, 'DEPOSIT_SUCCEEDED')).deliveries).toMatchObject([
       { channel: 'EMAIL', status: 'SKIPPED', lastError: 'no verified email address', sentAt: null },
     ]);
-    // No contact at all: skipped as well.
-    const nobody = randomUUID();
-    await h.inject(DepositSucceeded, deposit(nobody));
-    const unknown = await onlyNotification(nobody, 'DEPOSIT_SUCCEEDED');
-    expect((await settled(unknown.id))[0]?.status).toBe('SKIPPED');
+    // Known but unverified is skipped at once: no waiting for a verification.
+    expect((await settled(node.id)).map((j) => [j.status, j.attempts])).toEqual([['SKIPPED', 1]]);
     expect(mailsTo(di.email)).toHaveLength(0);
   });
 
@@ -277,6 +287,80 @@ describe('email deliveries', () => {
     // PUSH has no sender in this process: nothing kept, nothing queued.
     expect((await mine(hal.userId)).notifications.totalCount).toBe(0);
     expect(mailsTo(hal.email).map((m) => m.subject)).toEqual(['Deposit received']);
+  });
+});
+
+describe("email before the user's contact is known (events of different contexts arrive in any order)", () => {
+  const contactOf = (userId: string, name: string, verified = true, version = 1) => ({
+    userId,
+    email: `${name.toLowerCase()}-${userId.slice(0, 8)}@vibe.test`,
+    emailVerified: verified,
+    displayName: name,
+    version,
+    changedAt: new Date().toISOString(),
+  });
+
+  /** The notification's EMAIL job once it has been tried `attempts` times or more (still waiting). */
+  async function waiting(notificationId: string, attempts: number) {
+    const start = Date.now();
+    for (;;) {
+      const [job] = await jobsByKeys(h.db.reader(), [deliveryJobKey(notificationId, 'EMAIL')]);
+      if ((job && job.status !== 'RUNNING' && job.attempts >= attempts) || Date.now() - start > 10_000) return job;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  it("a contact that arrives after the notification's event still gets exactly one email, sent as soon as the contact is projected", async () => {
+    const userId = randomUUID();
+    const contact = contactOf(userId, 'Max');
+    await h.inject(DepositSucceeded, deposit(userId, 4200));
+    const node = await onlyNotification(userId, 'DEPOSIT_SUCCEEDED');
+    // Not skipped: retried while the contact is on its way, and visibly so.
+    const before = await waiting(node.id, 3);
+    expect(before).toMatchObject({ status: 'FAILED', lastError: "waiting for the user's email address" });
+    expect(before!.nextAttemptAt.getTime()).toBeGreaterThan(Date.now());
+    expect((await onlyNotification(userId, 'DEPOSIT_SUCCEEDED')).deliveries).toMatchObject([
+      { channel: 'EMAIL', status: 'FAILED', lastError: "waiting for the user's email address", sentAt: null },
+    ]);
+    await h.inject(UserContactChanged, contact);
+    // The contact's commit made the job due at once (not at its next backoff) and woke the worker.
+    const [after] = await jobsByKeys(h.db.reader(), [deliveryJobKey(node.id, 'EMAIL')]);
+    expect(after!.nextAttemptAt.getTime()).toBeLessThanOrEqual(before!.nextAttemptAt.getTime() - 100);
+    const mail = await catcher.waitForMail({ to: contact.email });
+    expect(mail.subject).toBe('Deposit received');
+    expect(mail.text).toContain('Hi Max,');
+    expect((await settled(node.id)).map((j) => j.status)).toEqual(['SENT']);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(mailsTo(contact.email)).toHaveLength(1);
+  });
+
+  it('both events redelivered three times, the contact last, still send one email', async () => {
+    const userId = randomUUID();
+    const contact = contactOf(userId, 'Nia');
+    const event = deposit(userId, 1300);
+    await h.inject(DepositSucceeded, event, { times: 3 });
+    const node = await onlyNotification(userId, 'DEPOSIT_SUCCEEDED');
+    await waiting(node.id, 1);
+    await h.inject(UserContactChanged, contact, { times: 3 });
+    await h.inject(DepositSucceeded, event, { times: 3 });
+    await catcher.waitForMail({ to: contact.email });
+    expect((await settled(node.id)).map((j) => j.status)).toEqual(['SENT']);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(mailsTo(contact.email)).toHaveLength(1);
+    expect((await mine(userId)).notifications.totalCount).toBe(1);
+  });
+
+  it('a user whose contact never arrives ends SKIPPED once the wait is over, with the reason', async () => {
+    const nobody = randomUUID();
+    await h.inject(DepositSucceeded, deposit(nobody));
+    const node = await onlyNotification(nobody, 'DEPOSIT_SUCCEEDED');
+    const [job] = await settled(node.id);
+    expect(job).toMatchObject({ status: 'SKIPPED', lastError: 'no email address arrived for the user' });
+    expect(job!.attempts).toBeGreaterThan(1);
+    expect(job!.finishedAt!.getTime() - job!.createdAt.getTime()).toBeGreaterThanOrEqual(CONTACT_WAIT_MS - 50);
+    expect((await onlyNotification(nobody, 'DEPOSIT_SUCCEEDED')).deliveries).toMatchObject([
+      { channel: 'EMAIL', status: 'SKIPPED', lastError: 'no email address arrived for the user', sentAt: null },
+    ]);
   });
 });
 
