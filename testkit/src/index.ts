@@ -9,3 +9,4 @@ export * from './context.ts';
 export * from './push-service.ts';
 export * from './mail-catcher.ts';
 export * from './oidc-provider.ts';
+export * from './webauthn-authenticator.ts';

@@ -27,8 +27,11 @@ export interface MailCatcher {
   /** smtp://127.0.0.1:<port> for SMTP_URL. */
   smtpUrl: string;
   messages(): CaughtMail[];
-  /** The first message (already here or still to come) to `to` (and whose subject contains `subject`). */
-  waitForMail(match: { to: string; subject?: string }, timeoutMs?: number): Promise<CaughtMail>;
+  /**
+   * The first message (already here or still to come) to `to` (and whose subject contains `subject`);
+   * with `count`, the first after that many earlier such messages.
+   */
+  waitForMail(match: { to: string; subject?: string; count?: number }, timeoutMs?: number): Promise<CaughtMail>;
   /** The next `count` messages fail this way (at MAIL FROM) instead of being received. */
   failNext(failure: MailFailure, count?: number): void;
   /** Deliveries tried, including failed ones. */
@@ -121,8 +124,8 @@ export async function startMailCatcher(options: { port?: number } = {}): Promise
   const address = server.server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
 
-  const find = (match: { to: string; subject?: string }) =>
-    caught.find((m) => m.to.includes(match.to.toLowerCase()) && (match.subject === undefined || m.subject.includes(match.subject)));
+  const find = (match: { to: string; subject?: string; count?: number }) =>
+    caught.filter((m) => m.to.includes(match.to.toLowerCase()) && (match.subject === undefined || m.subject.includes(match.subject)))[match.count ?? 0];
 
   return {
     port,
@@ -138,7 +141,11 @@ export async function startMailCatcher(options: { port?: number } = {}): Promise
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => {
           waiters.delete(check);
-          reject(new Error(`no mail to ${match.to}${match.subject ? ` about "${match.subject}"` : ''} within ${timeoutMs} ms (${caught.length} caught)`));
+          reject(
+            new Error(
+              `no mail${match.count ? ` #${match.count + 1}` : ''} to ${match.to}${match.subject ? ` about "${match.subject}"` : ''} within ${timeoutMs} ms (${caught.length} caught)`,
+            ),
+          );
         }, timeoutMs);
         const check = () => {
           const mail = find(match);

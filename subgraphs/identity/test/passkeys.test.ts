@@ -1,4 +1,4 @@
-// Passkeys' use cases on identity's own schema, against a software authenticator (software-authenticator.ts):
+// Passkeys' use cases on identity's own schema, against a software authenticator (testkit's webauthn-authenticator.ts):
 // real WebAuthn ceremonies verified by @simplewebauthn/server, and an attacker's variations of them:
 // a replayed or expired challenge, another origin or relying party, another user's challenge or
 // credential, a counter going backwards, concurrent finishes with one challenge, malformed input.
@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { MemorySessionRevocations, createFailureLimiter, generateSigningKeys, type Principal } from '@vibestream/platform';
-import { openContext, type ContextHarness } from '@vibestream/testkit';
+import { SoftwareAuthenticator, openContext, type ContextHarness } from '@vibestream/testkit';
 import { loadIdentityConfig } from '../src/config.ts';
 import { migrations } from '../src/migrations.ts';
 import { IdentityService } from '../src/service.ts';
@@ -14,7 +14,6 @@ import * as store from '../src/store.ts';
 import { TokenIssuer } from '../src/token-issuer.ts';
 import { MAX_PASSKEYS_PER_USER } from '../src/domain/passkeys.ts';
 import { PasskeyService, relyingPartyOf, userHandleOf } from '../src/use-cases/passkeys.ts';
-import { SoftwareAuthenticator } from './software-authenticator.ts';
 
 const ORIGIN = 'https://vibestream.example';
 const ADDRESS = '203.0.113.7';
