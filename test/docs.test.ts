@@ -117,8 +117,9 @@ describe('the documents', () => {
     const declared = [...new Set(configScopes().flatMap((scope) => Object.keys(scope.shape)))];
     // Read by tests, benchmarks, CI and the container files rather than by a process's config.
     const elsewhere = outsideConfigText();
-    // Set by the code itself (the gateway turns Apollo's telemetry off before loading it).
-    const notSettings = new Set(['APOLLO_TELEMETRY_DISABLED']);
+    // Set by the code itself (the gateway turns Apollo's telemetry off before loading it), and
+    // constants the code declares (a README may name one, e.g. a limit fixed in a module).
+    const notSettings = new Set(['APOLLO_TELEMETRY_DISABLED', ...codeConstants()]);
     // Upper-case words that are not variables: the contract's error codes and the schema's enum values.
     const vocabulary = new Set([
       ...`${read('schema/api.graphql')}\n${read('platform/src/errors.ts')}`.match(/\b[A-Z][A-Z0-9_]+\b/g)!,
@@ -144,6 +145,24 @@ describe('the documents', () => {
 });
 
 /** Upper-case words in the tests, benchmarks, test kit, CI script and container files. */
+/** Upper-case names the sources declare as constants (`const MAX_THINGS = 20`), which are not settings. */
+function codeConstants(): string[] {
+  const names = new Set<string>();
+  const walk = (dir: string) => {
+    if (!existsSync(dir)) return;
+    for (const name of readdirSync(dir)) {
+      if (name === 'node_modules' || name.startsWith('.')) continue;
+      const path = join(dir, name);
+      if (statSync(path).isDirectory()) walk(path);
+      else if (name.endsWith('.ts'))
+        for (const [, constant] of readFileSync(path, 'utf8').matchAll(/\bconst ([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)\s*[:=]/g)) names.add(constant!);
+    }
+  };
+  for (const dir of ['platform', 'gateway', 'subgraphs', 'contracts']) walk(join(projectRoot, dir, 'src'));
+  for (const dir of readdirSync(join(projectRoot, 'subgraphs'))) walk(join(projectRoot, 'subgraphs', dir, 'src'));
+  return [...names];
+}
+
 function outsideConfigText(): string[] {
   const words = new Set<string>();
   const add = (path: string) => {
