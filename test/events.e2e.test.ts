@@ -24,7 +24,7 @@ import { ownershipHandlers } from '@vibestream/ownership/handlers';
 import { paymentsHandlers } from '@vibestream/payments/handlers';
 import { rewardsHandlers } from '@vibestream/rewards/handlers';
 import { makeWav, newArtist, publishedSong, signUp } from '@vibestream/catalog/testing';
-import { CREATE as CREATE_CAMPAIGN, minutesFromNow } from '@vibestream/campaigns/testing';
+import { ACTIVATE as ACTIVATE_CAMPAIGN, CREATE as CREATE_CAMPAIGN, JOIN as JOIN_CAMPAIGN, minutesFromNow } from '@vibestream/campaigns/testing';
 import { BUY_OFFERING, DISTRIBUTE, OFFER, PLACE, type Placed } from '@vibestream/ownership/testing';
 import { COMPLETE, HEARTBEAT, START, newVoucherSecrets, terminateSnarkjs } from '@vibestream/rewards/testing';
 
@@ -78,6 +78,7 @@ describe.each(buses)('events between contexts on the $bus bus', ({ env }) => {
   let fan: Awaited<ReturnType<typeof signUp>>;
   let songId: string;
   let offeringId: string;
+  let campaignId: string;
 
   beforeAll(async () => {
     mediaDir = await mkdtemp(join(tmpdir(), 'vs-events-'));
@@ -104,7 +105,7 @@ describe.each(buses)('events between contexts on the $bus bus', ({ env }) => {
         { input: { songId, totalShares: 1000, pricePerShareCents: 100, revenueShareBps: 2000 } },
         { token: artist.token },
       ),
-      stack.gql(
+      stack.gql<{ createCampaign: { id: string } }>(
         CREATE_CAMPAIGN,
         { input: { songId, name: 'Bus Campaign', startsAt: minutesFromNow(-1), endsAt: minutesFromNow(60), budgetCents: 1000 } },
         { token: artist.token },
@@ -114,6 +115,7 @@ describe.each(buses)('events between contexts on the $bus bus', ({ env }) => {
     expect(offering.errors).toBeUndefined();
     expect(campaign.errors).toBeUndefined();
     offeringId = offering.data!.createShareOffering.id;
+    campaignId = campaign.data!.createCampaign.id;
     expect(
       await eventually(
         () => one('select 1 from notifications.songs where song_id = $1', [songId]),
@@ -313,6 +315,34 @@ describe.each(buses)('events between contexts on the $bus bus', ({ env }) => {
     } finally {
       await stack.db.query('rollback').catch(() => undefined);
     }
+  });
+
+  it("a campaign join and a playlist add reach discovery (with the share purchase above) as the fan's interactions with the song", async () => {
+    expect((await stack.gql(ACTIVATE_CAMPAIGN, { id: campaignId }, { token: artist.token })).errors).toBeUndefined();
+    expect((await stack.gql(JOIN_CAMPAIGN, { id: campaignId }, { token: fan.token })).errors).toBeUndefined();
+    const created = await stack.gql<{ createPlaylist: { id: string } }>(`mutation { createPlaylist(name: "Bus Mix") { id } }`, {}, { token: fan.token });
+    expect(created.errors).toBeUndefined();
+    const added = await stack.gql(
+      `mutation($playlistId: ID!, $songId: ID!) { addSongToPlaylist(playlistId: $playlistId, songId: $songId) { id } }`,
+      { playlistId: created.data!.createPlaylist.id, songId },
+      { token: fan.token },
+    );
+    expect(added.errors).toBeUndefined();
+    const handledBy = (type: string) =>
+      one(
+        `select 1 from discovery.handled_events h join ${type.split('.')[0]}.outbox_events o on o.id = h.event_id where o.type = $1 and o.payload->>'userId' = $2`,
+        [type, fan.userId],
+      );
+    for (const type of ['campaigns.participant.joined.v1', 'catalog.playlist.song_added.v1', 'ownership.offering.shares_bought.v1'])
+      expect(
+        await eventually(
+          () => handledBy(type),
+          (n) => n === 1,
+        ),
+        type,
+      ).toBe(1);
+    // One user of the song however many kinds of interaction.
+    expect(await one('select 1 from discovery.user_interactions where user_id = $1 and song_id = $2', [fan.userId, songId])).toBe(1);
   });
 
   it('every consumer handled an event of every contract it consumes, and nothing was dead-lettered', async () => {

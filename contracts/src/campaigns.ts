@@ -21,4 +21,13 @@ export const CampaignNftMinted = defineEvent(
   }),
 );
 
-export const publishes = [CampaignNftMinted];
+/**
+ * A fan joined a campaign (once per participant: only the join that created the participation records it).
+ * discovery counts it as the user's interaction with the campaign's song.
+ */
+export const CampaignParticipantJoined = defineEvent(
+  'campaigns.participant.joined.v1',
+  z.object({ campaignId: z.uuid(), songId: z.uuid(), userId: z.uuid(), joinedAt: z.iso.datetime() }),
+);
+
+export const publishes = [CampaignNftMinted, CampaignParticipantJoined];

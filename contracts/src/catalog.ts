@@ -25,4 +25,13 @@ export const UploadStored = defineEvent(
   z.object({ uploadId: z.uuid(), userId: z.uuid(), songId: z.uuid(), bytes: z.number().int().nonnegative(), storedAt: z.iso.datetime() }),
 );
 
-export const publishes = [ArtistCreated, SongPublished, UploadStored];
+/**
+ * A song was added to a playlist (once per playlist and song: only an add that inserted the row records it;
+ * an add after a removal is a new add). discovery counts it as the owner's interaction with the song.
+ */
+export const PlaylistSongAdded = defineEvent(
+  'catalog.playlist.song_added.v1',
+  z.object({ playlistId: z.uuid(), songId: z.uuid(), userId: z.uuid(), addedAt: z.iso.datetime() }),
+);
+
+export const publishes = [ArtistCreated, SongPublished, UploadStored, PlaylistSongAdded];

@@ -282,12 +282,16 @@ describe("a campaign's rules, without a chain", () => {
     expect(await count('select count(*)::int as n from participants where user_id = ?', [friend.userId])).toBe(0);
   });
 
-  it('joining concurrently yields one participation; a redelivered listen counts once', async () => {
+  it('joining concurrently yields one participation and one joined event; a redelivered listen counts once', async () => {
     const { artist, songId } = await artistWithSong('Twice');
     const id = await campaign(artist, songId);
     const fan = user();
     const joins = await Promise.all(Array.from({ length: 5 }, () => service.joinCampaign(fan, id, null)));
     expect(new Set(joins.map((j) => j.id)).size).toBe(1);
+    await service.joinCampaign(fan, id, null);
+    // campaigns.participant.joined.v1: once per participant, only by the join that created it.
+    const joined = (await h.recorded('campaigns.participant.joined.v1')).filter((e) => (e.payload as { campaignId: string }).campaignId === id);
+    expect(joined.map((e) => e.payload)).toEqual([{ campaignId: id, songId, userId: fan.userId, joinedAt: new Date(joins[0]!.joined_at).toISOString() }]);
     const payload = { sessionId: randomUUID(), userId: fan.userId, songId, listenedSeconds: 40, completedAt: new Date().toISOString() };
     // Each delivery is handled (or dead-lettered) before inject answers: no duplicate can come later.
     await h.inject(ListenCompleted, payload, { times: 3 });

@@ -18,7 +18,7 @@ import {
   type FailureLimiter,
 } from '@vibestream/platform';
 import type { CatalogConfig } from './config.ts';
-import { ArtistCreated, SongPublished } from './events.ts';
+import { ArtistCreated, PlaylistSongAdded, SongPublished } from './events.ts';
 import { canonicalContentType } from './domain/media.ts';
 import { checkUpload, FREE_LIMITS, type UploadLimits } from './domain/plans.ts';
 import { signedMediaPath } from './domain/signed-url.ts';
@@ -243,7 +243,11 @@ export class CatalogService {
     const p = requireAuth(principal);
     const playlist = await this.ownPlaylist(p, playlistId);
     await this.visibleSong(p.userId, songId);
-    await this.db.useCase((tx) => store.addToPlaylist(tx, playlist.id, songId));
+    await this.db.useCase(async (tx) => {
+      const addedAt = await store.addToPlaylist(tx, playlist.id, songId);
+      // Only an add that inserted the row records it (adding a song already there changes nothing).
+      if (addedAt) tx.outbox.record(PlaylistSongAdded, { playlistId: playlist.id, songId, userId: p.userId, addedAt: addedAt.toISOString() });
+    });
     return playlist;
   }
 

@@ -331,8 +331,14 @@ export async function insertPlaylist(tx: Tx, p: Playlist): Promise<Playlist | un
   );
 }
 
-export async function addToPlaylist(tx: Tx, playlistId: string, songId: string): Promise<void> {
-  await exec(tx, sql`insert into playlist_songs (playlist_id, song_id) values (${playlistId}, ${songId}) on conflict do nothing`);
+/** Adds the song to the playlist; answers when it was added, or undefined when it already was there. */
+export async function addToPlaylist(tx: Tx, playlistId: string, songId: string): Promise<Date | undefined> {
+  const added = await row(
+    tx,
+    z.object({ added_at: z.union([z.string(), z.date()]).transform((v) => new Date(v)) }),
+    sql`insert into playlist_songs (playlist_id, song_id) values (${playlistId}, ${songId}) on conflict do nothing returning added_at`,
+  );
+  return added?.added_at;
 }
 
 export async function removeFromPlaylist(tx: Tx, playlistId: string, songId: string): Promise<void> {

@@ -214,7 +214,7 @@ describe('albums', () => {
 });
 
 describe('playlists', () => {
-  it('adding a song twice is a no-op; only the owner may change a playlist; removing takes it out', async () => {
+  it('adding a song twice is a no-op (one song_added event); only the owner may change a playlist; removing takes it out', async () => {
     const artist = await newArtist('Playlisted');
     const songId = await publishedSong(artist.principal, { title: 'On Repeat', genre: 'Pop' });
     const owner = fan();
@@ -223,11 +223,18 @@ describe('playlists', () => {
     await service.addSongToPlaylist(owner, playlist.id, songId);
     await service.addSongToPlaylist(owner, playlist.id, songId);
     expect((await songsOf()).totalCount).toBe(1);
+    // catalog.playlist.song_added.v1: once, by the add that inserted the row.
+    const added = async () =>
+      (await h.recorded('catalog.playlist.song_added.v1')).map((e) => e.payload).filter((p) => (p as { playlistId: string }).playlistId === playlist.id);
+    expect(await added()).toEqual([{ playlistId: playlist.id, songId, userId: owner.userId, addedAt: expect.any(String) }]);
     expect(await codeOf(service.addSongToPlaylist(artist.principal, playlist.id, songId))).toBe('FORBIDDEN');
     expect(await codeOf(service.removeSongFromPlaylist(artist.principal, playlist.id, songId))).toBe('FORBIDDEN');
     expect(await codeOf(service.createPlaylist(owner, '   '))).toBe('BAD_USER_INPUT');
     await service.removeSongFromPlaylist(owner, playlist.id, songId);
     expect((await songsOf()).totalCount).toBe(0);
+    // Added again after its removal: a new add.
+    await service.addSongToPlaylist(owner, playlist.id, songId);
+    expect(await added()).toHaveLength(2);
   });
 });
 

@@ -90,4 +90,22 @@ create index neighbour_dirty_since on neighbour_dirty (since);
 insert into neighbour_dirty (song_id) select song_id from songs;
 `,
   ),
+  sqlMigration(
+    '0003_user_interactions',
+    `
+-- Each user's distinct interactions with songs: a completed listen, a playlist add, a share purchase or a
+-- campaign join, whichever came first. A user's first interaction with a song (one row, whatever its kinds)
+-- makes them one more distinct user of the song (song_listeners) and of its pairs (pair_listeners).
+create table user_interactions (
+  user_id uuid not null,
+  song_id uuid not null,
+  first_at timestamptz not null,
+  primary key (user_id, song_id)
+);
+create index user_interactions_recent on user_interactions (user_id, first_at desc);
+
+-- Until now the only interaction was a completed listen.
+insert into user_interactions (user_id, song_id, first_at) select user_id, song_id, first_completed_at from user_songs;
+`,
+  ),
 ];

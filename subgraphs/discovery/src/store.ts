@@ -55,8 +55,23 @@ export async function recordCompletion(tx: Tx, userId: string, songId: string, a
 }
 
 /**
- * A listener's first completion of a song: one more distinct listener for it, and one more for each
- * pair it makes with the listener's most recent earlier songs (at most PAIRING_WINDOW: bounded work).
+ * Records a user's interaction with a song (a completed listen, a playlist add, a share purchase, a
+ * campaign join); true when it is the user's first interaction of any kind with the song. Idempotent
+ * per (user, song): a redelivered event or a second kind of interaction answers false.
+ */
+export async function recordInteraction(tx: Tx, userId: string, songId: string, at: string): Promise<boolean> {
+  const inserted = await row(
+    tx,
+    z.object({ inserted: z.boolean() }),
+    sql`insert into user_interactions (user_id, song_id, first_at) values (${userId}, ${songId}, ${at})
+        on conflict (user_id, song_id) do nothing returning true as inserted`,
+  );
+  return inserted !== undefined;
+}
+
+/**
+ * A user's first interaction with a song (recordInteraction): one more distinct user ("listener") for
+ * it, and one more for each pair it makes with the user's most recent earlier songs (at most PAIRING_WINDOW: bounded work).
  * The songs whose neighbour rows this changes are marked, in the same statement: the song itself and
  * each partner whose pair with it is now usable (at least MIN_PAIR_LISTENERS, the floor of k; a pair
  * under it is in no song's rows and cannot enter one).
@@ -69,8 +84,8 @@ export async function addListenerAndPairs(tx: Tx, userId: string, songId: string
   await exec(
     tx,
     sql`with earlier as (
-          select song_id from user_songs where user_id = ${userId} and song_id <> ${songId}
-          order by first_completed_at desc limit ${PAIRING_WINDOW}
+          select song_id from user_interactions where user_id = ${userId} and song_id <> ${songId}
+          order by first_at desc limit ${PAIRING_WINDOW}
         ), counted as (
           insert into pair_listeners (song_a, song_b, listeners)
           select ${songId}::uuid, song_id, 1 from earlier

@@ -3,7 +3,9 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Principal } from '@vibestream/platform';
 import { openContext, type ContextHarness } from '@vibestream/testkit';
-import { SongPublished } from '@vibestream/contracts/catalog';
+import { CampaignParticipantJoined } from '@vibestream/contracts/campaigns';
+import { PlaylistSongAdded, SongPublished } from '@vibestream/contracts/catalog';
+import { OfferingSharesBought } from '@vibestream/contracts/ownership';
 import { ListenCompleted } from '@vibestream/contracts/rewards';
 import { diverse } from '../src/domain/ranking.ts';
 import { discoveryHandlers } from '../src/handlers.ts';
@@ -213,5 +215,72 @@ describe('artistRadio', () => {
     expect(new Set(served).size).toBe(served.length);
     expect(served).toEqual(expect.arrayContaining([...own, ...related]));
     await expect(service.artistRadio(principal(), artistId, 4, session)).rejects.toMatchObject({ extensions: { code: 'BAD_USER_INPUT' } });
+  });
+});
+
+describe('signals beyond completed listens: share purchases, campaign joins, playlist adds', () => {
+  const reader = () => h.db.reader();
+  /** A user's interaction of each kind with a song, each event delivered three times (a redelivery, then fresh ids). */
+  const signals = {
+    'a share purchase': (userId: string, songId: string) =>
+      h.inject(OfferingSharesBought, { offeringId: randomUUID(), songId, userId, quantity: 3, costCents: 300 }, { times: 3 }),
+    'a campaign join': (userId: string, songId: string) =>
+      h.inject(CampaignParticipantJoined, { campaignId: randomUUID(), songId, userId, joinedAt: daysAgo(1) }, { times: 3 }),
+    'a playlist add': (userId: string, songId: string) =>
+      h.inject(PlaylistSongAdded, { playlistId: randomUUID(), songId, userId, addedAt: daysAgo(1) }, { times: 3 }),
+  };
+
+  it.each(Object.keys(signals) as (keyof typeof signals)[])(
+    '%s counts its user once toward a pair, which is used only once k distinct users made it',
+    async (kind) => {
+      const a = await publish(`Listened (${kind})`, 'signals');
+      const b = await publish(`Signalled (${kind})`, 'signals');
+      const make = async (n: number) => {
+        for (let i = 0; i < n; i++) {
+          const user = randomUUID();
+          await listen(user, a);
+          await signals[kind](user, b);
+          await service.refreshNeighbours();
+        }
+      };
+      await make(4);
+      // Four users, each event delivered three times: still four, under k.
+      expect(await service.similar(a, 10)).toEqual([]);
+      expect(await store.neighbourRows(reader(), b)).toEqual([]);
+      expect((await store.publishedSong(reader(), b))?.score).toBe(4);
+      await make(1);
+      expect(await service.similar(a, 10)).toEqual([b]);
+      expect((await store.neighbourRows(reader(), a)).map((r) => [r.neighbourId, r.co])).toEqual([[b, 5]]);
+      expect((await store.neighbourRows(reader(), b)).map((r) => [r.neighbourId, r.co])).toEqual([[a, 5]]);
+    },
+  );
+
+  it('a user who listened to, bought, playlisted and joined a campaign of one song is one user of it', async () => {
+    const a = await publish('Every Way One', 'signals-all');
+    const b = await publish('Every Way Two', 'signals-all');
+    for (let i = 0; i < 4; i++) {
+      const user = randomUUID();
+      for (const song of [a, b]) {
+        await listen(user, song);
+        for (const signal of Object.values(signals)) await signal(user, song);
+      }
+    }
+    await service.refreshNeighbours();
+    expect((await store.publishedSong(reader(), a))?.score).toBe(4);
+    expect(await service.similar(a, 10)).toEqual([]);
+    expect(await service.similar(b, 10)).toEqual([]);
+  });
+
+  it('never returns a draft bought, playlisted or joined by many', async () => {
+    const seed = await publish('Signal Seed', 'signals-draft');
+    const draft = randomUUID();
+    for (let i = 0; i < 6; i++) {
+      const user = randomUUID();
+      await listen(user, seed);
+      for (const signal of Object.values(signals)) await signal(user, draft);
+    }
+    await service.refreshNeighbours();
+    expect(await service.similar(seed, 10)).toEqual([]);
+    expect(await service.similar(draft, 10)).toEqual([]);
   });
 });

@@ -18,6 +18,7 @@ import {
   type ProjectionWaits,
 } from '@vibestream/platform';
 import { SongPublished } from '@vibestream/contracts/catalog';
+import { CampaignParticipantJoined } from '../events.ts';
 import {
   activationRefusal,
   campaignInputProblems,
@@ -211,7 +212,18 @@ export class CampaignsService {
           referralCode: referralCodeFrom(randomBytes(REFERRAL_CODE_LENGTH)),
           referredBy: referrerId,
         };
-        const inserted = await this.db.useCase((tx) => store.insertParticipant(tx, participant));
+        const inserted = await this.db.useCase(async (tx) => {
+          const created = await store.insertParticipant(tx, participant);
+          // Only the join that created the participation records it: once per participant.
+          if (created)
+            tx.outbox.record(CampaignParticipantJoined, {
+              campaignId: id,
+              songId: campaign.song_id,
+              userId: p.userId,
+              joinedAt: new Date(created.joined_at).toISOString(),
+            });
+          return created;
+        });
         // A concurrent join of the same user won: theirs is the first participation.
         const joined = inserted ?? (await store.participation(this.db.reader(), id, p.userId));
         if (!joined) throw new Error('a concurrent participation is gone');
