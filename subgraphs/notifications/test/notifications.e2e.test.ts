@@ -185,7 +185,8 @@ describe('notifications from the real producers', () => {
 
     const me = await eventually(
       async () => (await stack.gql<MyNotifications>(MY_NOTIFICATIONS, {}, { token: fan.token })).data!.me,
-      (m) => m.notifications.totalCount > 0,
+      // The counts and the page are separate reads, so one answer can straddle the insert: wait for all three.
+      (m) => m.notifications.totalCount > 0 && m.notifications.edges.length > 0 && m.unreadNotificationCount > 0,
       15_000,
     );
     expect(me.unreadNotificationCount).toBe(1);
