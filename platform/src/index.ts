@@ -17,6 +17,7 @@ export * from './startup.ts';
 export * from './subgraph.ts';
 export * from './subgraph-server.ts';
 export * from './pagination.ts';
+export * from './periodic.ts';
 export * from './ids.ts';
 export * from './entities.ts';
 export * from './references.ts';

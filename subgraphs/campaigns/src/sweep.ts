@@ -1,4 +1,4 @@
-import type { Logger } from '@vibestream/platform';
+import { startPeriodic, type Logger, type PeriodicTask } from '@vibestream/platform';
 import type { CollectionDeployments } from './nft/deployment.ts';
 import type { NftMinting } from './nft/minting.ts';
 import type { CampaignsService } from './service/campaigns.ts';
@@ -23,26 +23,12 @@ export async function sweep({ campaigns, deployments, minting }: SweepTargets): 
 }
 
 /** Runs the sweep at start and then every `intervalMs`, never two at once. */
-export function startSweeper(targets: SweepTargets, intervalMs: number, log: Logger) {
-  let running: Promise<void> | null = null;
-  const tick = () => {
-    if (running) return;
-    running = sweep(targets)
-      .then(({ ended, deployed, retried }) => {
-        if (ended + deployed + retried > 0) log.info({ ended, deployed, retried }, 'campaign sweep');
-      })
-      .catch((error: unknown) => log.error({ err: error }, 'campaign sweep failed'))
-      .finally(() => {
-        running = null;
-      });
-  };
-  tick();
-  const timer = setInterval(tick, intervalMs);
-  timer.unref();
-  return {
-    async stop() {
-      clearInterval(timer);
-      await running;
+export function startSweeper(targets: SweepTargets, intervalMs: number, log: Logger): PeriodicTask {
+  return startPeriodic(
+    async () => {
+      const { ended, deployed, retried } = await sweep(targets);
+      if (ended + deployed + retried > 0) log.info({ ended, deployed, retried }, 'campaign sweep');
     },
-  };
+    { intervalMs, log, failureMessage: 'campaign sweep failed' },
+  );
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { badInput, requireAuth, type Logger, type Persistence, type Principal, type Session } from '@vibestream/platform';
+import { badInput, requireAuth, startPeriodic, type Logger, type PeriodicTask, type Persistence, type Principal, type Session } from '@vibestream/platform';
 import {
   EXCLUDE_RECENT_DAYS,
   HISTORY_SEEDS,
@@ -288,29 +288,14 @@ export class DiscoveryService {
  * The neighbour table's batches beside requests: every `intervalMs`, the songs marked since the last
  * pass (one pass at a time; a failed pass is logged and retried at the next tick, the marks stay).
  */
-export function startNeighbourRefresh(service: DiscoveryService, intervalMs: number, log: Logger) {
-  let running: Promise<void> | null = null;
-  const tick = () => {
-    if (running) return;
-    running = service
-      .refreshNeighbours()
-      .then((songs) => {
-        if (songs.length > 0) log.debug({ songs: songs.length }, 'neighbour rows recomputed');
-      })
-      .catch((error: unknown) => log.error({ err: error }, 'neighbour rows recomputation failed'))
-      .finally(() => {
-        running = null;
-      });
-  };
-  tick();
-  const timer = setInterval(tick, intervalMs);
-  timer.unref();
-  return {
-    async stop() {
-      clearInterval(timer);
-      await running;
+export function startNeighbourRefresh(service: DiscoveryService, intervalMs: number, log: Logger): PeriodicTask {
+  return startPeriodic(
+    async () => {
+      const songs = await service.refreshNeighbours();
+      if (songs.length > 0) log.debug({ songs: songs.length }, 'neighbour rows recomputed');
     },
-  };
+    { intervalMs, log, failureMessage: 'neighbour rows recomputation failed' },
+  );
 }
 
 function interleave<T>(a: readonly T[], b: readonly T[]): T[] {
