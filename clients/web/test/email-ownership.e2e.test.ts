@@ -3,52 +3,29 @@
 // catcher). A fan verifies their email from the account page and the mailed link, changes it, meets
 // the verification limit, then signs out, uses "Forgot your password?" and the reset link, and is
 // signed in with the new password.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import { startMailCatcher, startTestStack, type MailCatcher, type TestStack } from '@vibestream/testkit';
+import type { Page } from 'playwright-core';
+import type { MailCatcher, TestStack } from '@vibestream/testkit';
 import { identitySubgraph } from '@vibestream/identity';
 import { catalogSubgraph } from '@vibestream/catalog';
 import { rewardsSubgraph } from '@vibestream/rewards';
 import { ownershipSubgraph } from '@vibestream/ownership';
 import { notificationsSubgraph } from '@vibestream/notifications';
-import { buildWebApp } from '../build.ts';
-import { PASSWORD, launchChromium, sessionOf, signUp } from './browser.ts';
+import { PASSWORD, sessionOf, signUp, startMailWebStack, type MailWebStack } from './browser.ts';
 
+let web: MailWebStack;
 let stack: TestStack;
 let catcher: MailCatcher;
-let browser: Browser;
-let workDir: string;
 
 beforeAll(async () => {
-  workDir = await mkdtemp(join(tmpdir(), 'vs-email-'));
-  const dist = await buildWebApp(join(workDir, 'dist'), { quiet: true });
-  catcher = await startMailCatcher();
-  stack = await startTestStack('web-email', [identitySubgraph, catalogSubgraph, rewardsSubgraph, ownershipSubgraph, notificationsSubgraph], {
-    WEB_APP_DIR: dist,
-    MEDIA_DIR: join(workDir, 'media'),
-    SMTP_URL: catcher.smtpUrl,
-  });
-  browser = await launchChromium();
+  web = await startMailWebStack('email', [identitySubgraph, catalogSubgraph, rewardsSubgraph, ownershipSubgraph, notificationsSubgraph]);
+  ({ stack, catcher } = web);
 }, 300_000);
 
-afterAll(async () => {
-  await browser?.close();
-  await stack?.stop();
-  await catcher?.close();
-  await rm(workDir, { recursive: true, force: true });
-});
+afterAll(() => web?.close());
 
-async function person(): Promise<Page> {
-  const context = await browser.newContext({ baseURL: stack.publicUrl, viewport: { width: 1100, height: 900 } });
-  const page = await context.newPage();
-  page.setDefaultTimeout(30_000);
-  page.on('pageerror', (error) => console.error('page error:', error.message));
-  return page;
-}
+const person = (): Promise<Page> => web.newPage();
 
 /** The link of a mail into the app's `page`, as the person would click it. */
 async function mailedLink(to: string, subject: string, page: 'verify-email' | 'reset-password'): Promise<string> {

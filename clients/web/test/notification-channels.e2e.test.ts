@@ -4,12 +4,9 @@
 // other kind by email, follows that email's unsubscribe link in a browser that is not signed in,
 // and then sees both kinds' email off in the grid.
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import { eventually, publishEvent, startMailCatcher, startTestStack, type MailCatcher, type TestStack } from '@vibestream/testkit';
+import type { Page } from 'playwright-core';
+import { eventually, publishEvent, type MailCatcher, type TestStack } from '@vibestream/testkit';
 import { OrderFilled } from '@vibestream/contracts/ownership';
 import { DepositSucceeded } from '@vibestream/contracts/payments';
 import { identitySubgraph } from '@vibestream/identity';
@@ -17,41 +14,22 @@ import { catalogSubgraph } from '@vibestream/catalog';
 import { rewardsSubgraph } from '@vibestream/rewards';
 import { ownershipSubgraph } from '@vibestream/ownership';
 import { notificationsSubgraph } from '@vibestream/notifications';
-import { buildWebApp } from '../build.ts';
-import { launchChromium, sessionOf, signUp } from './browser.ts';
+import { sessionOf, signUp, startMailWebStack, type MailWebStack } from './browser.ts';
 
+let web: MailWebStack;
 let stack: TestStack;
 let catcher: MailCatcher;
-let browser: Browser;
-let workDir: string;
 
 beforeAll(async () => {
-  workDir = await mkdtemp(join(tmpdir(), 'vs-channels-'));
-  const dist = await buildWebApp(join(workDir, 'dist'), { quiet: true });
-  catcher = await startMailCatcher();
-  stack = await startTestStack('web-channels', [identitySubgraph, catalogSubgraph, rewardsSubgraph, ownershipSubgraph, notificationsSubgraph], {
-    WEB_APP_DIR: dist,
-    MEDIA_DIR: join(workDir, 'media'),
-    SMTP_URL: catcher.smtpUrl,
+  web = await startMailWebStack('channels', [identitySubgraph, catalogSubgraph, rewardsSubgraph, ownershipSubgraph, notificationsSubgraph], {
     EMAIL_UNSUBSCRIBE_SECRET: 'web-channels-unsubscribe-secret-0123456789',
   });
-  browser = await launchChromium();
+  ({ stack, catcher } = web);
 }, 300_000);
 
-afterAll(async () => {
-  await browser?.close();
-  await stack?.stop();
-  await catcher?.close();
-  if (workDir) await rm(workDir, { recursive: true, force: true });
-});
+afterAll(() => web?.close());
 
-async function newPage(): Promise<Page> {
-  const context = await browser.newContext({ baseURL: stack.publicUrl, viewport: { width: 1100, height: 900 } });
-  const page = await context.newPage();
-  page.setDefaultTimeout(30_000);
-  page.on('pageerror', (error) => console.error('page error:', error.message));
-  return page;
-}
+const newPage = (): Promise<Page> => web.newPage();
 
 const MY_CHANNELS = `query { me { notificationChannels { kind channel enabled } } }`;
 type Channel = { kind: string; channel: string; enabled: boolean };
