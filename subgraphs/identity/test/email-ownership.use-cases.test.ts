@@ -5,16 +5,16 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MemorySessionRevocations, createFailureLimiter, generateSigningKeys, type Principal } from '@vibestream/platform';
+import { MemorySessionRevocations, createFailureLimiter, generateSigningKeys } from '@vibestream/platform';
 import { openContext, type ContextHarness } from '@vibestream/testkit';
 import { UserContactChanged } from '@vibestream/contracts/identity';
 import { loadIdentityConfig, type IdentityConfig } from '../src/config.ts';
 import { MAIL_JOB, PASSWORD_RESET_JOB, IdentityMail } from '../src/email-mails.ts';
 import { migrations } from '../src/migrations.ts';
-import { IdentityService } from '../src/service.ts';
+import type { IdentityService } from '../src/service.ts';
 import * as store from '../src/store.ts';
-import { TokenIssuer } from '../src/token-issuer.ts';
 import { EmailOwnership } from '../src/use-cases/email-ownership.ts';
+import { fanPrincipal, identityServiceOf } from './helpers.ts';
 
 let h: ContextHarness;
 let db: pg.Client;
@@ -35,17 +35,9 @@ beforeAll(async () => {
     PASSWORD_RESET_MAX_PER_ADDRESS: '50',
   });
   revocations = new MemorySessionRevocations();
-  identity = new IdentityService({
-    db: h.db,
-    config,
-    issuer: await TokenIssuer.create(config.JWT_PRIVATE_KEY, {
-      issuer: config.JWT_ISSUER,
-      audience: config.JWT_AUDIENCE,
-      ttlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
-    }),
+  identity = await identityServiceOf(h, config, {
     limiter: createFailureLimiter(null, 'identity-email-tests:', config.LOGIN_FAILURE_WINDOW_SECONDS),
     revocations,
-    log: h.log,
   });
   email = new EmailOwnership({
     db: h.db,
@@ -76,7 +68,7 @@ let accounts = 0;
 async function newAccount(password = 'a-long-password') {
   const address = `person-${++accounts}-${randomUUID().slice(0, 8)}@example.com`;
   const session = await identity.register({ email: address, password, displayName: `Person ${accounts}` });
-  const principal: Principal = { userId: session.user.id, roles: ['FAN'], sessionId: randomUUID(), expiresAt: Date.now() / 1000 + 900 };
+  const principal = fanPrincipal(session.user.id);
   return { address, password, session, principal, id: session.user.id };
 }
 

@@ -5,15 +5,14 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { MemorySessionRevocations, createFailureLimiter, generateSigningKeys, type Principal } from '@vibestream/platform';
+import { createFailureLimiter, generateSigningKeys } from '@vibestream/platform';
 import { SoftwareAuthenticator, openContext, type ContextHarness } from '@vibestream/testkit';
 import { loadIdentityConfig } from '../src/config.ts';
 import { migrations } from '../src/migrations.ts';
-import { IdentityService } from '../src/service.ts';
 import * as store from '../src/store.ts';
-import { TokenIssuer } from '../src/token-issuer.ts';
 import { MAX_PASSKEYS_PER_USER } from '../src/domain/passkeys.ts';
 import { PasskeyService, relyingPartyOf, userHandleOf } from '../src/use-cases/passkeys.ts';
+import { identityServiceOf, insertAccount } from './helpers.ts';
 
 const ORIGIN = 'https://vibestream.example';
 const ADDRESS = '203.0.113.7';
@@ -28,9 +27,8 @@ beforeAll(async () => {
   const base = { DATABASE_URL: h.database.url, JWT_PRIVATE_KEY: generateSigningKeys().privateKeyPem, PUBLIC_URL: `${ORIGIN}/`, NODE_ENV: 'test' };
   makeService = async (env) => {
     const config = loadIdentityConfig({ ...base, ...env });
-    const issuer = await TokenIssuer.create(config.JWT_PRIVATE_KEY, { issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE, ttlSeconds: 900 });
     const limiter = createFailureLimiter(null, 'passkeys:', config.LOGIN_FAILURE_WINDOW_SECONDS);
-    const identity = new IdentityService({ db: h.db, config, issuer, limiter, revocations: new MemorySessionRevocations(), log: h.log });
+    const identity = await identityServiceOf(h, config, { limiter });
     return new PasskeyService({ db: h.db, config, identity, limiter, log: h.log });
   };
   passkeys = await makeService({});
@@ -51,23 +49,7 @@ async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
   return error ? (error.extensions?.code ?? `not an API error: ${String(error)}`) : undefined;
 }
 
-let accounts = 0;
-async function newAccount(): Promise<Principal & { email: string }> {
-  const email = `passkey-user-${++accounts}@example.com`;
-  const id = randomUUID();
-  await h.db.useCase((tx) =>
-    store.insertUser(tx, {
-      id,
-      email,
-      emailNormalized: email,
-      passwordHash: 'not-used',
-      displayName: `User ${accounts}`,
-      roles: ['FAN'],
-      createdAt: new Date(),
-    }),
-  );
-  return { userId: id, roles: ['FAN'], sessionId: randomUUID(), expiresAt: Date.now() / 1000 + 900, email };
-}
+const newAccount = () => insertAccount(h, 'passkey-user');
 
 /** A user with one passkey on their own software authenticator. */
 async function userWithPasskey() {

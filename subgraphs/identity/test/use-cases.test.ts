@@ -10,16 +10,16 @@ import { Keypair } from '@solana/web3.js';
 import nacl from 'tweetnacl';
 import bs58 from 'bs58';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MemorySessionRevocations, createFailureLimiter, generateSigningKeys, readCostDirectives, type Principal } from '@vibestream/platform';
+import { createFailureLimiter, generateSigningKeys, readCostDirectives, type Principal } from '@vibestream/platform';
 import { openContext, type ContextHarness } from '@vibestream/testkit';
 import { WalletLinked } from '@vibestream/contracts/identity';
 import { loadIdentityConfig } from '../src/config.ts';
 import { MAX_WALLETS_PER_USER } from '../src/domain/wallet.ts';
 import { identitySubgraph } from '../src/index.ts';
 import { migrations } from '../src/migrations.ts';
-import { IdentityService } from '../src/service.ts';
+import type { IdentityService } from '../src/service.ts';
 import * as store from '../src/store.ts';
-import { TokenIssuer } from '../src/token-issuer.ts';
+import { identityServiceOf, insertAccount } from './helpers.ts';
 
 type Chain = 'ETHEREUM' | 'SOLANA';
 
@@ -30,18 +30,7 @@ let service: IdentityService;
 beforeAll(async () => {
   h = await openContext({ name: 'identity', migrations });
   const config = loadIdentityConfig({ DATABASE_URL: h.database.url, JWT_PRIVATE_KEY: generateSigningKeys().privateKeyPem });
-  service = new IdentityService({
-    db: h.db,
-    config,
-    issuer: await TokenIssuer.create(config.JWT_PRIVATE_KEY, {
-      issuer: config.JWT_ISSUER,
-      audience: config.JWT_AUDIENCE,
-      ttlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
-    }),
-    limiter: createFailureLimiter(null, 'identity-use-cases:', config.LOGIN_FAILURE_WINDOW_SECONDS),
-    revocations: new MemorySessionRevocations(),
-    log: h.log,
-  });
+  service = await identityServiceOf(h, config, { limiter: createFailureLimiter(null, 'identity-use-cases:', config.LOGIN_FAILURE_WINDOW_SECONDS) });
   db = new pg.Client({ connectionString: h.database.url });
   await db.connect();
 });
@@ -61,24 +50,8 @@ async function refusal(promise: Promise<unknown>): Promise<{ code: string | unde
 }
 const codeOf = async (promise: Promise<unknown>) => (await refusal(promise))?.code;
 
-let accounts = 0;
 /** An account, written as registration writes it, and the Principal its access token gives. */
-async function newAccount(): Promise<Principal> {
-  const email = `wallet-user-${++accounts}@example.com`;
-  const id = randomUUID();
-  await h.db.useCase((tx) =>
-    store.insertUser(tx, {
-      id,
-      email,
-      emailNormalized: email,
-      passwordHash: 'not-used',
-      displayName: `User ${accounts}`,
-      roles: ['FAN'],
-      createdAt: new Date(),
-    }),
-  );
-  return { userId: id, roles: ['FAN'], sessionId: randomUUID(), expiresAt: Date.now() / 1000 + 900 };
-}
+const newAccount = (): Promise<Principal> => insertAccount(h, 'wallet-user');
 
 const challenge = (account: Principal, chain: Chain, address: string) => service.walletChallenge(account, chain, address);
 const link = (account: Principal, chain: Chain, address: string, signature: string) => service.linkWallet(account, chain, address, signature);
