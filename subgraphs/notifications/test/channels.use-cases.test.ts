@@ -2,12 +2,9 @@
 // contexts' events injected, the real job worker, and a real SMTP server (the mail catcher)
 // receiving what the email sender sends. No gateway (notifications-email.e2e.test.ts has that).
 import { randomUUID } from 'node:crypto';
-import { buildSubgraphSchema } from '@apollo/subgraph';
-import { graphql, type ExecutionResult } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createMailer,
-  guardEntities,
   jobsByKeys,
   loadConfig,
   mailConfigShape,
@@ -21,15 +18,12 @@ import { openContext, startMailCatcher, type CaughtMail, type ContextHarness, ty
 import { UserContactChanged } from '@vibestream/contracts/identity';
 import { OrderFilled } from '@vibestream/contracts/ownership';
 import { DepositSucceeded } from '@vibestream/contracts/payments';
-import { notificationsSubgraph } from '../src/app.ts';
 import { deliveryJobHandlers, deliveryJobKey, emailDelivery } from '../src/deliveries.ts';
 import { signUnsubscribeToken } from '../src/domain/unsubscribe-token.ts';
 import { notificationsHandlers } from '../src/handlers.ts';
-import { createLoaders } from '../src/loaders.ts';
 import { migrations } from '../src/migrations.ts';
-import { PushSubscriptions } from '../src/push.ts';
-import { resolvers, type NotificationsContext } from '../src/resolvers.ts';
 import { NotificationsService } from '../src/service.ts';
+import { queryInProcess, user } from './helpers.ts';
 
 const SECRET = 'use-case-unsubscribe-secret-0123456789';
 const WEB = 'https://app.vibe.test';
@@ -43,7 +37,6 @@ let h: ContextHarness;
 let catcher: MailCatcher;
 let service: NotificationsService;
 let worker: JobWorker;
-const schema = guardEntities(buildSubgraphSchema([{ typeDefs: notificationsSubgraph.typeDefs, resolvers }]));
 
 beforeAll(async () => {
   h = await openContext({ name: 'notifications', migrations });
@@ -76,21 +69,9 @@ afterAll(async () => {
   await h?.close();
 });
 
-const principalOf = (userId: string): Principal => ({ userId, roles: ['FAN'], sessionId: randomUUID(), expiresAt: Date.now() / 1000 + 3600 });
-
-async function query<T>(principal: Principal | null, source: string, variables: Record<string, unknown> = {}): Promise<ExecutionResult<T>> {
-  const contextValue: NotificationsContext = {
-    requestId: randomUUID(),
-    principal,
-    clientAddress: '127.0.0.1',
-    log: h.log,
-    service,
-    push: new PushSubscriptions({ db: h.db, production: false, publicKey: 'no-push-here' }),
-    rewardToken: { decimals: 18, symbol: null },
-    loaders: createLoaders(h.db.reader()),
-  };
-  return (await graphql({ schema, source, variableValues: variables, contextValue })) as ExecutionResult<T>;
-}
+const principalOf = (userId: string): Principal => user(['FAN'], userId);
+const query = <T>(principal: Principal | null, source: string, variables: Record<string, unknown> = {}) =>
+  queryInProcess<T>({ h, service }, principal, source, variables);
 
 interface Delivery {
   channel: string;

@@ -1,10 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
+import { buildSubgraphSchema } from '@apollo/subgraph';
+import { graphql, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
-import type { EventEnvelope } from '@vibestream/platform';
-import { eventually, publishEvent, type TestStack } from '@vibestream/testkit';
+import { guardEntities, type EventEnvelope, type Principal, type Session } from '@vibestream/platform';
+import { eventually, publishEvent, type ContextHarness, type TestStack } from '@vibestream/testkit';
 import { SongPublished } from '@vibestream/catalog/events';
+import { notificationsSubgraph } from '../src/app.ts';
+import { createLoaders } from '../src/loaders.ts';
+import { PushSubscriptions } from '../src/push.ts';
+import { resolvers, type NotificationsContext } from '../src/resolvers.ts';
+import type { NotificationsService } from '../src/service.ts';
 
 export const MY_NOTIFICATIONS = `query MyNotifications($first: Int, $after: String, $unreadOnly: Boolean) {
   me {
@@ -100,4 +107,45 @@ export function subscribe<T>(gatewayUrl: string, query: string, token?: string):
     { next: (v) => (v.errors ? errors.push(...v.errors) : events.push(v.data as T)), error: (e) => errors.push(e), complete: () => undefined },
   );
   return { client, subscription: { events, errors, ready } };
+}
+
+/** A Principal of a fresh session: of a new user unless `userId` is given. */
+export const user = (roles: Principal['roles'] = ['FAN'], userId: string = randomUUID()): Principal => ({
+  userId,
+  roles,
+  sessionId: randomUUID(),
+  expiresAt: Date.now() / 1000 + 3600,
+});
+
+let schema: GraphQLSchema | undefined;
+
+/** What a document run on notifications' own schema in process is served by. */
+export interface InProcess {
+  h: ContextHarness;
+  service: NotificationsService;
+  /** The push subscriptions the resolvers use; by default a store with no push key. */
+  push?: PushSubscriptions;
+  /** What the loaders read with; by default the harness's reader. */
+  reader?: Session;
+}
+
+/** Runs a document against notifications' own schema, as its server does for `principal` (its resolvers and loaders, no HTTP). */
+export async function queryInProcess<T>(
+  { h, service, push, reader }: InProcess,
+  principal: Principal | null,
+  source: string,
+  variables: Record<string, unknown> = {},
+): Promise<ExecutionResult<T>> {
+  schema ??= guardEntities(buildSubgraphSchema([{ typeDefs: notificationsSubgraph.typeDefs, resolvers }]));
+  const contextValue: NotificationsContext = {
+    requestId: randomUUID(),
+    principal,
+    clientAddress: '127.0.0.1',
+    log: h.log,
+    service,
+    push: push ?? new PushSubscriptions({ db: h.db, production: false, publicKey: 'no-push-here' }),
+    rewardToken: { decimals: 18, symbol: null },
+    loaders: createLoaders(reader ?? h.db.reader()),
+  };
+  return (await graphql({ schema, source, variableValues: variables, contextValue })) as ExecutionResult<T>;
 }

@@ -3,28 +3,24 @@
 // the `notification.push` job against a local push service that checks VAPID and decrypts each
 // message with the subscription's keys. No gateway: push.e2e.test.ts is the whole path.
 import { randomUUID } from 'node:crypto';
-import { buildSubgraphSchema } from '@apollo/subgraph';
-import { graphql, type ExecutionResult } from 'graphql';
+import type { ExecutionResult } from 'graphql';
 import webpush from 'web-push';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { guardEntities, jobsByKeys, MemoryLiveEvents, newEnvelope, PermanentJobError, SkipJobError, type Job, type Principal } from '@vibestream/platform';
+import { jobsByKeys, MemoryLiveEvents, newEnvelope, PermanentJobError, SkipJobError, type Job, type Principal } from '@vibestream/platform';
 import { openContext, startPushService, decryptPushPayload, type ContextHarness, type LocalPushService } from '@vibestream/testkit';
 import { DepositSucceeded } from '@vibestream/contracts/payments';
-import { notificationsSubgraph } from '../src/app.ts';
 import { MAX_PUSH_SUBSCRIPTIONS_PER_USER } from '../src/domain/push-subscription.ts';
 import { notificationsHandlers } from '../src/handlers.ts';
-import { createLoaders } from '../src/loaders.ts';
 import { migrations } from '../src/migrations.ts';
 import { createPushSender, pushJobHandler, PushSubscriptions } from '../src/push.ts';
-import { resolvers, type NotificationsContext } from '../src/resolvers.ts';
 import { NotificationsService } from '../src/service.ts';
+import { queryInProcess, user } from './helpers.ts';
 
 let h: ContextHarness;
 let push: LocalPushService;
 let subscriptions: PushSubscriptions;
 let service: NotificationsService;
 const vapid = { ...webpush.generateVAPIDKeys(), subject: 'mailto:push@vibestream.test' };
-const schema = guardEntities(buildSubgraphSchema([{ typeDefs: notificationsSubgraph.typeDefs, resolvers }]));
 
 beforeAll(async () => {
   h = await openContext({ name: 'notifications', migrations });
@@ -39,26 +35,8 @@ afterAll(async () => {
   await h?.close();
 });
 
-const user = (roles: Principal['roles'] = ['FAN']): Principal => ({
-  userId: randomUUID(),
-  roles,
-  sessionId: randomUUID(),
-  expiresAt: Date.now() / 1000 + 3600,
-});
-
-async function query<T>(principal: Principal | null, source: string, variables: Record<string, unknown> = {}): Promise<ExecutionResult<T>> {
-  const contextValue: NotificationsContext = {
-    requestId: randomUUID(),
-    principal,
-    clientAddress: '127.0.0.1',
-    log: h.log,
-    service,
-    push: subscriptions,
-    rewardToken: { decimals: 18, symbol: null },
-    loaders: createLoaders(h.db.reader()),
-  };
-  return (await graphql({ schema, source, variableValues: variables, contextValue })) as ExecutionResult<T>;
-}
+const query = <T>(principal: Principal | null, source: string, variables: Record<string, unknown> = {}) =>
+  queryInProcess<T>({ h, service, push: subscriptions }, principal, source, variables);
 
 const REGISTER = `mutation($input: PushSubscriptionInput!) { registerPushSubscription(input: $input) { id endpointOrigin createdAt } }`;
 const REMOVE = `mutation($id: ID!) { removePushSubscription(id: $id) }`;

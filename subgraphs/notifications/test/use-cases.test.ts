@@ -4,28 +4,21 @@
 // loaders, no HTTP). What only the whole stack shows (federation joins, live pushes over graphql-ws,
 // the real producers' events) is notifications.e2e.test.ts.
 import { randomUUID } from 'node:crypto';
-import { buildSubgraphSchema } from '@apollo/subgraph';
-import { graphql, type ExecutionResult } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { guardEntities, MemoryLiveEvents, openPersistence, parseIds, type PayloadOf, type Principal } from '@vibestream/platform';
+import { MemoryLiveEvents, openPersistence, parseIds, type PayloadOf, type Principal } from '@vibestream/platform';
 import { openContext, type ContextHarness } from '@vibestream/testkit';
 import { CampaignNftMinted } from '@vibestream/contracts/campaigns';
 import { SongPublished } from '@vibestream/contracts/catalog';
 import { OrderFilled, RevenuePaid } from '@vibestream/contracts/ownership';
 import { DepositSucceeded, SubscriptionChanged } from '@vibestream/contracts/payments';
 import { VoucherIssued } from '@vibestream/contracts/rewards';
-import { notificationsSubgraph } from '../src/app.ts';
 import { notificationsHandlers } from '../src/handlers.ts';
-import { createLoaders } from '../src/loaders.ts';
 import { migrations } from '../src/migrations.ts';
-import { resolvers, type NotificationsContext } from '../src/resolvers.ts';
 import { NotificationsService } from '../src/service.ts';
-import { PushSubscriptions } from '../src/push.ts';
-import type { MyNotifications } from './helpers.ts';
+import { queryInProcess, user, type MyNotifications } from './helpers.ts';
 
 let h: ContextHarness;
 let service: NotificationsService;
-const schema = guardEntities(buildSubgraphSchema([{ typeDefs: notificationsSubgraph.typeDefs, resolvers }]));
 /** SQL sent through the Persistence that `query` reads with, when asked to count. */
 const statements: string[] = [];
 
@@ -39,28 +32,14 @@ afterAll(async () => {
   await h?.close();
 });
 
-const user = (roles: Principal['roles'] = ['FAN']): Principal => ({
-  userId: randomUUID(),
-  roles,
-  sessionId: randomUUID(),
-  expiresAt: Date.now() / 1000 + 3600,
-});
-
 /** Runs a document against notifications' own schema, as its server does for `principal` (the reads count their SQL). */
-async function query<T>(principal: Principal | null, source: string, variables: Record<string, unknown> = {}): Promise<ExecutionResult<T>> {
-  const reader = openPersistence(h.orm, { source: 'notifications', onQuery: (sql) => void statements.push(sql) }).reader();
-  const contextValue: NotificationsContext = {
-    requestId: randomUUID(),
+const query = <T>(principal: Principal | null, source: string, variables: Record<string, unknown> = {}) =>
+  queryInProcess<T>(
+    { h, service, reader: openPersistence(h.orm, { source: 'notifications', onQuery: (sql) => void statements.push(sql) }).reader() },
     principal,
-    clientAddress: '127.0.0.1',
-    log: h.log,
-    service,
-    push: new PushSubscriptions({ db: h.db, production: false, publicKey: 'no-push-here' }),
-    rewardToken: { decimals: 18, symbol: null },
-    loaders: createLoaders(reader),
-  };
-  return (await graphql({ schema, source, variableValues: variables, contextValue })) as ExecutionResult<T>;
-}
+    source,
+    variables,
+  );
 
 const MINE = `query Mine($representations: [_Any!]!, $first: Int, $after: String, $unreadOnly: Boolean) {
   _entities(representations: $representations) { ... on User {
