@@ -1,7 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import { useMutation, useQuery } from '@apollo/client/react';
 import { ChangeEmailDocument, MyEmailDocument, RequestEmailVerificationDocument } from '../../../generated/graphql.ts';
-import { Field, FormError } from '../components/Form.tsx';
+import { Field, FormError, fieldBinder } from '../components/Form.tsx';
 import { formErrors, noErrors, type FormErrors } from '../errors.ts';
 
 /** The account page's email: the address and whether it is verified, a verification link, and changing it. */
@@ -12,6 +12,7 @@ export function EmailSettings() {
   const [sendState, setSendState] = useState<{ notice: string | null; error: string | null }>({ notice: null, error: null });
   const [form, setForm] = useState({ newEmail: '', currentPassword: '' });
   const [errors, setErrors] = useState<FormErrors>(noErrors);
+  const bind = fieldBinder(form, setForm, errors);
   const [changedTo, setChangedTo] = useState<string | null>(null);
   const me = data?.me;
 
@@ -66,22 +67,8 @@ export function EmailSettings() {
       <form aria-label="Change your email" onSubmit={change} noValidate>
         <h3>Change your email</h3>
         <p className="muted">You sign in with the new address at once. It stays unverified until you open the link we send to it; we tell the old address.</p>
-        <Field
-          label="New email"
-          type="email"
-          autoComplete="email"
-          value={form.newEmail}
-          error={errors.fields.newEmail}
-          onChange={(e) => setForm({ ...form, newEmail: e.target.value })}
-        />
-        <Field
-          label="Current password"
-          type="password"
-          autoComplete="current-password"
-          value={form.currentPassword}
-          error={errors.fields.currentPassword}
-          onChange={(e) => setForm({ ...form, currentPassword: e.target.value })}
-        />
+        <Field label="New email" type="email" autoComplete="email" {...bind('newEmail')} />
+        <Field label="Current password" type="password" autoComplete="current-password" {...bind('currentPassword')} />
         <FormError message={errors.form} />
         {changedTo && <p role="status">Your email is now {changedTo}. Open the link we sent there to verify it.</p>}
         <button type="submit" disabled={changing}>

@@ -2,7 +2,7 @@ import { useState, type FormEvent } from 'react';
 import { useApolloClient, useMutation } from '@apollo/client/react';
 import { LoginDocument, RegisterDocument, type Role } from '../../../generated/graphql.ts';
 import { saveSession } from '../auth/session.ts';
-import { Field, FormError } from '../components/Form.tsx';
+import { Field, FormError, fieldBinder } from '../components/Form.tsx';
 import { formErrors, noErrors, type FormErrors } from '../errors.ts';
 import { Link, navigate } from '../router.tsx';
 import { SocialSignInButtons } from '../social/SocialSignIn.tsx';
@@ -13,6 +13,7 @@ export function SignUp() {
   const [register, { loading }] = useMutation(RegisterDocument);
   const [form, setForm] = useState({ email: '', password: '', displayName: '', role: 'FAN' as Role });
   const [errors, setErrors] = useState<FormErrors>(noErrors);
+  const bind = fieldBinder(form, setForm, errors);
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
@@ -31,28 +32,9 @@ export function SignUp() {
   return (
     <form className="card narrow" onSubmit={submit} noValidate>
       <h1>Create your account</h1>
-      <Field
-        label="Email"
-        type="email"
-        autoComplete="email"
-        value={form.email}
-        error={errors.fields.email}
-        onChange={(e) => setForm({ ...form, email: e.target.value })}
-      />
-      <Field
-        label="Password"
-        type="password"
-        autoComplete="new-password"
-        value={form.password}
-        error={errors.fields.password}
-        onChange={(e) => setForm({ ...form, password: e.target.value })}
-      />
-      <Field
-        label="Display name"
-        value={form.displayName}
-        error={errors.fields.displayName}
-        onChange={(e) => setForm({ ...form, displayName: e.target.value })}
-      />
+      <Field label="Email" type="email" autoComplete="email" {...bind('email')} />
+      <Field label="Password" type="password" autoComplete="new-password" {...bind('password')} />
+      <Field label="Display name" {...bind('displayName')} />
       <fieldset className="field">
         <legend>I am</legend>
         <label className="inline">
@@ -84,6 +66,7 @@ export function SignIn() {
   const [login, { loading }] = useMutation(LoginDocument);
   const [form, setForm] = useState({ email: '', password: '' });
   const [errors, setErrors] = useState<FormErrors>(noErrors);
+  const bind = fieldBinder(form, setForm, errors);
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
@@ -106,22 +89,8 @@ export function SignIn() {
   return (
     <form className="card narrow" onSubmit={submit} noValidate>
       <h1>Sign in</h1>
-      <Field
-        label="Email"
-        type="email"
-        autoComplete="email"
-        value={form.email}
-        error={errors.fields.email}
-        onChange={(e) => setForm({ ...form, email: e.target.value })}
-      />
-      <Field
-        label="Password"
-        type="password"
-        autoComplete="current-password"
-        value={form.password}
-        error={errors.fields.password}
-        onChange={(e) => setForm({ ...form, password: e.target.value })}
-      />
+      <Field label="Email" type="email" autoComplete="email" {...bind('email')} />
+      <Field label="Password" type="password" autoComplete="current-password" {...bind('password')} />
       <p className="muted">
         <Link to="/forgot-password">Forgot your password?</Link>
       </p>

@@ -3,7 +3,7 @@ import { useApolloClient, useMutation } from '@apollo/client/react';
 import type { ApolloClient } from '@apollo/client';
 import { RequestPasswordResetDocument, ResetPasswordDocument, VerifyEmailDocument } from '../../../generated/graphql.ts';
 import { saveSession } from '../auth/session.ts';
-import { Field, FormError } from '../components/Form.tsx';
+import { Field, FormError, fieldBinder } from '../components/Form.tsx';
 import { formErrors, noErrors, type FormErrors } from '../errors.ts';
 import { Link, navigate, useLocation } from '../router.tsx';
 
@@ -112,6 +112,7 @@ export function ResetPasswordPage() {
   const [reset, { loading }] = useMutation(ResetPasswordDocument);
   const [form, setForm] = useState({ password: '', confirm: '' });
   const [errors, setErrors] = useState<FormErrors>(noErrors);
+  const bind = fieldBinder(form, setForm, errors);
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
@@ -146,22 +147,8 @@ export function ResetPasswordPage() {
     <form className="card narrow" aria-label="Choose a new password" onSubmit={submit} noValidate>
       <h1>Choose a new password</h1>
       <p className="muted">Saving it signs you out on every device, and in here.</p>
-      <Field
-        label="New password"
-        type="password"
-        autoComplete="new-password"
-        value={form.password}
-        error={errors.fields.password}
-        onChange={(e) => setForm({ ...form, password: e.target.value })}
-      />
-      <Field
-        label="Confirm the password"
-        type="password"
-        autoComplete="new-password"
-        value={form.confirm}
-        error={errors.fields.confirm}
-        onChange={(e) => setForm({ ...form, confirm: e.target.value })}
-      />
+      <Field label="New password" type="password" autoComplete="new-password" {...bind('password')} />
+      <Field label="Confirm the password" type="password" autoComplete="new-password" {...bind('confirm')} />
       <FormError message={errors.form} />
       {errors.form === badLink && <Link to="/forgot-password">Ask for a new link</Link>}
       <button type="submit" disabled={loading}>
