@@ -120,6 +120,37 @@ describe('createMailer over SMTP (a real smtp-server)', () => {
     mailer.close();
   });
 
+  it('sends several messages over one pooled connection', async () => {
+    const mailer = createMailer(configOf({ SMTP_URL: catcher.smtpUrl }), log);
+    const before = catcher.connections();
+    for (let i = 0; i < 5; i++) await mailer.send(message(`pooled${i}@vibe.test`));
+    for (let i = 0; i < 5; i++) await catcher.waitForMail({ to: `pooled${i}@vibe.test` });
+    expect(catcher.connections() - before).toBe(1);
+    mailer.close();
+  });
+
+  it('does not lose the next message when the server closed the idle pooled connection', async () => {
+    const mailer = createMailer(configOf({ SMTP_URL: catcher.smtpUrl }), log);
+    const before = catcher.connections();
+    await mailer.send(message('before-drop@vibe.test'));
+    // Closed while idle, noticed by the pool before the next message: that one goes over a new connection.
+    catcher.dropConnections();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await mailer.send(message('after-drop@vibe.test'));
+    await catcher.waitForMail({ to: 'after-drop@vibe.test' });
+    expect(catcher.connections() - before).toBe(2);
+    // Closed just as the next message is handed to it: a TransientMailError at worst, which the job queue sends again.
+    catcher.dropConnections();
+    const raced = await mailer.send(message('raced@vibe.test')).catch((e: unknown) => e);
+    if (raced !== undefined) {
+      expect(raced).toBeInstanceOf(TransientMailError);
+      await mailer.send(message('raced@vibe.test'));
+    }
+    await catcher.waitForMail({ to: 'raced@vibe.test' });
+    expect(catcher.messages().filter((m) => m.to.includes('raced@vibe.test'))).toHaveLength(1);
+    mailer.close();
+  });
+
   it('a server that is not there is transient', async () => {
     const gone = await startMailCatcher();
     const url = gone.smtpUrl;

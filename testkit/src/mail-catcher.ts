@@ -36,6 +36,10 @@ export interface MailCatcher {
   failNext(failure: MailFailure, count?: number): void;
   /** Deliveries tried, including failed ones. */
   attempts(): number;
+  /** SMTP connections opened to this server so far (a pooled client reuses one for several messages). */
+  connections(): number;
+  /** Closes every open SMTP connection from the server's side (what a server does to an idle client). */
+  dropConnections(): void;
   close(): Promise<void>;
 }
 
@@ -67,6 +71,7 @@ export async function startMailCatcher(options: { port?: number } = {}): Promise
   const waiters = new Set<() => void>();
   const failures: MailFailure[] = [];
   let tried = 0;
+  let connected = 0;
 
   const server: SMTPServer = new SMTPServer({
     authOptional: true,
@@ -74,6 +79,10 @@ export async function startMailCatcher(options: { port?: number } = {}): Promise
     logger: false,
     size: 10 * 1024 * 1024,
     closeTimeout: 1000,
+    onConnect(_session, callback) {
+      connected++;
+      callback();
+    },
     onMailFrom(_address, session: SMTPServerSession, callback) {
       tried++;
       const failure = failures.shift();
@@ -132,6 +141,10 @@ export async function startMailCatcher(options: { port?: number } = {}): Promise
     smtpUrl: `smtp://127.0.0.1:${port}`,
     messages: () => [...caught],
     attempts: () => tried,
+    connections: () => connected,
+    dropConnections() {
+      for (const connection of server.connections as Set<{ _socket?: { destroy(): void } }>) connection._socket?.destroy();
+    },
     failNext(failure, count = 1) {
       for (let i = 0; i < count; i++) failures.push(failure);
     },
