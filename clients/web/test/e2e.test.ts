@@ -263,7 +263,15 @@ describe.each(backends)('the web client in a real browser, against $name', { tim
     await shot(fan, '03-song-page');
 
     await fan.getByRole('button', { name: 'Play' }).click();
-    await fan.getByText('you earned a reward voucher').waitFor({ timeout: 30_000 });
+    // Playback runs in real time in headless Chromium; a loaded machine stretches it, so the bound is generous,
+    // and a failure keeps a screenshot and says what the page showed.
+    await fan
+      .getByText('you earned a reward voucher')
+      .waitFor({ timeout: 90_000 })
+      .catch(async (error: unknown) => {
+        await shot(fan, '04-listen-not-rewarded');
+        throw new Error(`no reward voucher; the page said: ${(await fan.locator('main').innerText()).slice(0, 600)}`, { cause: error });
+      });
     await shot(fan, '04-listen-rewarded');
     // It played the FREE plan's renditions through hls.js: the master, a playlist, the key and segments, all answered.
     expect(await fan.getByTestId('stream-source').textContent()).toContain('Adaptive stream (HLS), up to 128 kbps');
@@ -305,7 +313,7 @@ describe.each(backends)('the web client in a real browser, against $name', { tim
     await fan.reload();
     await fan.getByTestId('claim-status').waitFor();
     await fan.context().close();
-  });
+  }, 240_000);
 
   it('two fans trade shares and each sees the other’s trade appear live in the market, without reloading', async () => {
     const alice = await person();
