@@ -82,21 +82,26 @@ export const env = {
         .refine((pem) => keyType(() => createPublicKey(pem)) === 'ed25519', 'must be an Ed25519 public key in SPKI PEM')
         .optional(),
     ),
+  /** Comma-separated values, each checked by `item`; unset or blank is undefined. */
+  optionalList: <T extends z.ZodType>(item: T) => z.preprocess((v) => (typeof v === 'string' && v.trim() ? commaList(v) : undefined), z.array(item).optional()),
   /** Comma-separated IP addresses and CIDR ranges (TRUSTED_PROXIES); `none` is the empty list. */
   addressRanges: (fallback: string) =>
     z.preprocess(
       (v) => {
         const text = typeof v === 'string' && v.trim() ? v.trim() : fallback;
-        return text === 'none'
-          ? []
-          : text
-              .split(',')
-              .map((s) => s.trim())
-              .filter(Boolean);
+        return text === 'none' ? [] : commaList(text);
       },
       z.array(z.string().refine(isAddressRange, 'must be IP addresses or CIDR ranges (comma-separated), or none')),
     ),
 };
+
+/** `a, b,,c` holds a, b and c: what a comma-separated setting lists. */
+function commaList(text: string): string[] {
+  return text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
 
 function keyType(parse: () => KeyObject): string | undefined {
   try {

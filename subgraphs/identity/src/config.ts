@@ -57,17 +57,8 @@ export const identityConfigShape = {
   WEBAUTHN_RP_NAME: z
     .preprocess((v) => (v === '' ? undefined : v), z.string().min(1).max(64).default('VibeStream'))
     .describe('The relying party name a browser or authenticator shows when a passkey is created (1 to 64 characters).'),
-  WEBAUTHN_ORIGINS: z
-    .preprocess(
-      (v) =>
-        typeof v === 'string' && v.trim()
-          ? v
-              .split(',')
-              .map((s) => s.trim())
-              .filter(Boolean)
-          : undefined,
-      z.array(z.url().refine((u) => /^https?:\/\/[^/?#]+$/.test(u), 'must be origins (scheme://host[:port], no path), comma-separated')).optional(),
-    )
+  WEBAUTHN_ORIGINS: env
+    .optionalList(z.url().refine((u) => /^https?:\/\/[^/?#]+$/.test(u), 'must be origins (scheme://host[:port], no path), comma-separated'))
     .describe(
       "Comma-separated origins (https://app.example.com) a passkey ceremony may come from (the browser's clientDataJSON.origin). Each must be on WEBAUTHN_RP_ID's host or under it (checked at start-up). Default: PUBLIC_URL's origin. Outside production, http://localhost and http://127.0.0.1 on any port are accepted too.",
     ),
@@ -88,17 +79,8 @@ export const identityConfigShape = {
     .describe(
       'Social sign-in (OpenID Connect, Authorization Code + PKCE): a JSON array of providers, each {"id","displayName","issuer","clientId","clientSecret"} (Apple: "appleClientSecretKey" {"teamId","keyId","privateKey"} instead of "clientSecret", to sign a fresh secret for each exchange) with optional "scopes" (default ["openid","email","profile"]), "tokenEndpointAuthMethod" (client_secret_basic, the default, or client_secret_post) and "responseMode" (query, the default, or form_post: the provider answers at <web app origin>/oidc/form-post, as Apple requires for the email scope). The issuer must be https (http only on localhost/127.0.0.1 outside production); its /.well-known/openid-configuration is read at the first sign-in. Examples for Google, Apple and Discord: docs/operations.md#social-sign-in-openid-connect. Unset or []: no social sign-in.',
     ),
-  OIDC_REDIRECT_URIS: z
-    .preprocess(
-      (v) =>
-        typeof v === 'string' && v.trim()
-          ? v
-              .split(',')
-              .map((s) => s.trim())
-              .filter(Boolean)
-          : undefined,
-      z.array(z.url().refine((u) => /^https?:/.test(u), 'must be http(s) URLs')).optional(),
-    )
+  OIDC_REDIRECT_URIS: env
+    .optionalList(z.url().refine((u) => /^https?:/.test(u), 'must be http(s) URLs'))
     .describe(
       "Comma-separated redirect URIs a social sign-in may return to (each registered with every provider); startSocialSignIn refuses any other, compared exactly. Default: the web app's PUBLIC_URL/auth/callback.",
     ),
