@@ -400,29 +400,15 @@ export class LoyaltyService {
         if (mine) return { result: mine.status, reason: null, ticket: ticket! };
         const winner = ticket!.admitted_at ? { deviceId: ticket!.admitted_device ?? '', admittedAt: ticket!.admitted_at } : null;
         const decision = decideAdmission(winner, { deviceId: device, admittedAt });
+        const recordAdmission = (status: 'CONFLICT' | 'ADMITTED') =>
+          store.insertAdmission(tx, { id: randomUUID(), ticketId: ticket!.id, eventId, deviceId: device, at: admittedAt, offline: true, status });
         if (decision === 'CONFLICT') {
-          await store.insertAdmission(tx, {
-            id: randomUUID(),
-            ticketId: ticket!.id,
-            eventId,
-            deviceId: device,
-            at: admittedAt,
-            offline: true,
-            status: 'CONFLICT',
-          });
+          await recordAdmission('CONFLICT');
           return { result: 'CONFLICT', reason: 'ADMITTED_EARLIER_ELSEWHERE', ticket: ticket! };
         }
         if (decision === 'SUPERSEDE') await store.demoteWinner(tx, ticket!.id);
         await store.setWinner(tx, ticket!.id, device, admittedAt);
-        await store.insertAdmission(tx, {
-          id: randomUUID(),
-          ticketId: ticket!.id,
-          eventId,
-          deviceId: device,
-          at: admittedAt,
-          offline: true,
-          status: 'ADMITTED',
-        });
+        await recordAdmission('ADMITTED');
         const [updated] = await store.ticketsByIds(tx, [ticket!.id]);
         return { result: 'ADMITTED', reason: null, ticket: updated! };
       });
