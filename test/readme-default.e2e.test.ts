@@ -199,10 +199,17 @@ describe('npm start as the README says (embedded PostgreSQL, in-process bus)', {
     };
     const market = async () =>
       (await app.gql<{ song: { market: { lastTradePriceCents: number; volume24h: number } } }>(MARKET, { id: songId }, { token: bob.token })).data?.song.market;
-    expect(await market()).toEqual({ lastTradePriceCents: 150, volume24h: 4 });
-    const before = await hits();
-    expect(await market()).toEqual({ lastTradePriceCents: 150, volume24h: 4 });
-    expect(await hits()).toBeGreaterThan(before);
+    // The trade's events are still being handled by other contexts, and each may purge the song's
+    // entries once more: read again until a read is served from the cache (a few tries at most).
+    let cachedRead = false;
+    for (let tries = 0; tries < 10 && !cachedRead; tries++) {
+      expect(await market()).toEqual({ lastTradePriceCents: 150, volume24h: 4 });
+      const before = await hits();
+      expect(await market()).toEqual({ lastTradePriceCents: 150, volume24h: 4 });
+      cachedRead = (await hits()) > before;
+      if (!cachedRead) await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(cachedRead).toBe(true);
     await app.gql<Placed>(PLACE, { input: { songId, side: 'SELL', type: 'LIMIT', quantity: 1, limitPriceCents: 160 } }, { token: alice.token });
     const again = await app.gql<Placed>(PLACE, { input: { songId, side: 'BUY', type: 'LIMIT', quantity: 1, limitPriceCents: 160 } }, { token: bob.token });
     expect(again.data?.placeOrder.order.status).toBe('FILLED');
